@@ -1,0 +1,35 @@
+# Set-up and the main jobs. `make run` and `make test` install everything they need on first use.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+# DVC must never try the network (no analytics, no update check).
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: setup run test bench ui clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	# torch and torchvision must be a matching pair, or torchvision fails to import.
+	$(PY) -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__)"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup  ## the main job on the embedded default: generate sketches, train the base model, via DVC
+	articulate repro
+
+test: setup  ## the test suite
+	$(PY) -m pytest
+
+bench: setup  ## the benchmarks (print their figures)
+	$(PY) bench/bench_train_base.py
+
+ui: setup  ## the MLflow UI on the project's store
+	articulate ui
+
+clean:
+	rm -rf data/dataset models .checkpoints mlflow.db mlartifacts dvc.lock

@@ -1,0 +1,155 @@
+"""Command-line entry points: the ``articulate`` command and the wrapper every stage's ``__main__`` uses.
+
+A user's mistake (an :class:`~pipeline.errors.ArticulateError`) is printed as one line, ``error: ...``, with
+exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pipeline.errors import ArticulateError
+
+EXIT_USER_ERROR = 2
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # Third-party chatter that says nothing to a user of this pipeline.
+    for name in ("alembic", "mlflow.store.db.utils", "lightning.pytorch.utilities.rank_zero", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+
+
+def setup_torch(threads: int) -> None:
+    """Use a deliberate number of CPU threads: oversubscribing small shared machines is very slow."""
+    import torch
+
+    count = threads if threads > 0 else (os.cpu_count() or 1)
+    torch.set_num_threads(count)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set in this process
+        pass
+
+
+def guarded(action: Callable[[], Any]) -> int:
+    """Run ``action``; report an ArticulateError as one line and return the exit status."""
+    try:
+        action()
+    except ArticulateError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def stage_main(run: Callable[[Any], Any], argv: Sequence[str] | None = None) -> int:
+    """The ``__main__`` of a stage: compose the config from the command line, then ``run(cfg)``."""
+    from pipeline.config import stage_config
+
+    configure_logging()
+
+    def action() -> None:
+        cfg = stage_config(sys.argv[1:] if argv is None else argv)
+        setup_torch(int(cfg.threads))
+        run(cfg)
+
+    return guarded(action)
+
+
+def _configure(args: argparse.Namespace) -> None:
+    from pipeline.config import PARAMS_FILE, write_params
+
+    write_params(args.overrides)
+    print(f"wrote {PARAMS_FILE} from conf/ with overrides: {' '.join(args.overrides) or 'none'}")
+
+
+def _repro(args: argparse.Namespace) -> None:
+    _configure(args)
+    dvc = shutil.which("dvc") or os.path.join(os.path.dirname(sys.executable), "dvc")
+    completed = subprocess.run([dvc, "repro", *args.dvc_args], check=False)
+    if completed.returncode:
+        raise ArticulateError(f"dvc repro failed with status {completed.returncode} (its output is above)")
+
+
+def _show(args: argparse.Namespace) -> None:
+    from omegaconf import OmegaConf
+
+    from pipeline.config import compose
+
+    print(OmegaConf.to_yaml(compose(args.overrides)), end="")
+
+
+def _layers(args: argparse.Namespace) -> None:
+    from pipeline.config import compose
+    from pipeline.models.build import build_net, input_spec
+    from pipeline.models.layers import layer_names, layer_output_shape
+
+    cfg = compose(args.overrides)
+    net = build_net(cfg.model, num_classes=args.num_classes)
+    spec = input_spec(cfg.model)
+    shape = (1, spec.channels, spec.size, spec.size)
+    for name in layer_names(net):
+        out = layer_output_shape(net, name, shape)
+        print(f"{name:40s} {tuple(out)}")
+
+
+def _ui(args: argparse.Namespace) -> None:
+    from pipeline.config import compose
+    from pipeline.tracking import tracking_uri
+
+    uri = tracking_uri(compose([]))
+    mlflow = shutil.which("mlflow") or os.path.join(os.path.dirname(sys.executable), "mlflow")
+    print(f"MLflow UI on http://{args.host}:{args.port} for {uri}")
+    subprocess.run([mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)], check=False)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="articulate", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("configure", help="compose conf/ (+ overrides) into params.yaml for DVC")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=tiny trainer.max_epochs=3")
+    p.set_defaults(action=_configure)
+
+    p = sub.add_parser("repro", help="configure, then run the DVC pipeline (dvc repro)")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides")
+    p.add_argument("--dvc-args", nargs=argparse.REMAINDER, default=[], help="arguments passed on to dvc repro")
+    p.set_defaults(action=_repro)
+
+    p = sub.add_parser("show", help="print the composed config")
+    p.add_argument("overrides", nargs="*")
+    p.set_defaults(action=_show)
+
+    p = sub.add_parser("layers", help="list the model's layers (module paths) and their output shapes")
+    p.add_argument("overrides", nargs="*")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.set_defaults(action=_layers)
+
+    p = sub.add_parser("ui", help="open the MLflow UI on the project's tracking store")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(action=_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    return guarded(lambda: args.action(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""Composing, validating and recording the Hydra configuration.
+
+``conf/`` is the single source of every setting. Stages compose it with Hydra (plus command-line
+overrides); ``params.yaml`` is only a record of one composition, written by ``articulate configure`` so that
+DVC can see which settings each stage depends on. It stores the overrides it was composed with, and a stage
+run by DVC composes ``conf/`` again with those overrides and refuses to run when the two disagree: a stale
+``params.yaml`` can never silently win.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.errors import HydraException, InstantiationException
+from hydra.utils import get_object, instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from pipeline.errors import ArticulateError, ConfigError
+from pipeline.io import atomic_write_text
+
+PARAMS_FILE = "params.yaml"
+OVERRIDES_KEY = "overrides"
+PARAMS_HEADER = (
+    "# Written by `articulate configure` from conf/ (the single source of settings): do not edit by hand.\n"
+    "# Change conf/ or pass overrides, e.g. `articulate configure experiment=tiny`, then `dvc repro`.\n"
+)
+
+# What each config section may hold. A dict lists the allowed keys (a value of None: any value);
+# TARGET means a node built by hydra.utils.instantiate, whose keys are checked against the signature of
+# its _target_; FREE means a mapping with any keys.
+TARGET = "target"
+FREE = "free"
+SCHEMA: dict[str, Any] = {
+    OVERRIDES_KEY: None,
+    "seed": None,
+    "threads": None,
+    "resume": None,
+    "paths": {"dataset": None, "models": None, "checkpoints": None, "atlases": None, "quickdraw": None},
+    "data": {"name": None, "source": TARGET, "splits": FREE, "batch_size": None, "num_workers": None},
+    "model": {
+        "name": None,
+        "net": TARGET,
+        "checkpoint": None,
+        "layer": None,
+        "input": {"size": None, "channels": None, "invert": None, "mean": None, "std": None, "line_width": None},
+        "optimizer": {"lr": None, "weight_decay": None, "scheduler": None, "label_smoothing": None},
+    },
+    "trainer": TARGET,
+    "mlflow": {"tracking_uri": None, "experiment": None, "registered_model": None, "artifact_location": None},
+}
+
+
+def project_dir() -> Path:
+    """The project folder: the working directory, which must hold ``conf/``."""
+    here = Path.cwd()
+    if not (here / "conf" / "config.yaml").is_file():
+        raise ConfigError(f"{here}: no conf/config.yaml here; run Articulate from the project folder (where dvc.yaml is)")
+    return here
+
+
+def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None) -> DictConfig:
+    """Compose ``conf/`` with Hydra overrides, resolve interpolations and validate every key.
+
+    Args:
+        overrides: Hydra override strings, e.g. ``["experiment=tiny", "trainer.max_epochs=3"]``.
+        config_dir: The config folder; defaults to ``conf/`` of the project folder.
+
+    Returns:
+        The resolved configuration (read-only struct mode: unknown keys raise).
+
+    Raises:
+        ConfigError: An unknown group option or key, a malformed override, or a bad value.
+    """
+    folder = Path(config_dir) if config_dir is not None else project_dir() / "conf"
+    try:
+        with initialize_config_dir(config_dir=str(folder.resolve()), version_base="1.3"):
+            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+        OmegaConf.resolve(cfg)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError(f"config: {_first_line(err)} (overrides: {' '.join(overrides) or 'none'}; see conf/)") from None
+    validate(cfg)
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check that every key of ``cfg`` is one Articulate knows.
+
+    Raises:
+        ConfigError: Naming the unknown key, a close valid one and the valid keys.
+    """
+    _validate_node(cfg, SCHEMA, "")
+
+
+def _validate_node(node: Any, schema: Any, path: str) -> None:
+    if schema is None or schema == FREE:
+        return
+    if not isinstance(node, DictConfig):
+        raise ConfigError(f"config key '{path}' must be a mapping, got {node!r}")
+    if schema == TARGET:
+        _validate_target(node, path)
+        return
+    for key in node:
+        if key not in schema:
+            _unknown_key(path, str(key), list(schema))
+        _validate_node(node[key], schema[key], f"{path}.{key}" if path else str(key))
+
+
+def _validate_target(node: DictConfig, path: str) -> None:
+    target = node.get("_target_")
+    if target is None:
+        raise ConfigError(f"config key '{path}' needs a _target_ (the class or function that builds it)")
+    try:
+        factory = get_object(target)
+    except Exception:  # noqa: BLE001 - any import failure means the same thing to the user
+        raise ConfigError(f"config key '{path}._target_': cannot import {target!r}; check the module path") from None
+    params = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [name for name, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL and not name.startswith("_")]
+    for key in node:
+        if not str(key).startswith("_") and key not in params:
+            _unknown_key(path, str(key), valid)
+
+
+def _unknown_key(path: str, key: str, valid: list[str]) -> None:
+    full = f"{path}.{key}" if path else key
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise ConfigError(f"config: unknown key '{full}'{hint}; valid keys here: {', '.join(sorted(valid))}. Fix it in conf/ or in the override")
+
+
+def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate`` that reports errors as a user would want them.
+
+    Hydra wraps whatever the ``_target_`` raises; our own errors (a bad file, a bad value) come out as they
+    are, anything else as a ConfigError naming the config key.
+
+    Args:
+        node: The config node with a ``_target_``.
+        key: Its dotted config key, for messages (``"data.source"``).
+        **kwargs: Extra keyword arguments for the target (``num_classes=...``).
+    """
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, ArticulateError):
+            raise cause from None
+        raise ConfigError(f"{key}: cannot build {node.get('_target_')} ({cause or _first_line(err)})") from None
+
+
+def to_container(cfg: DictConfig | ListConfig) -> Any:
+    """A plain dict/list copy of ``cfg`` (resolved)."""
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``: the form MLflow params take."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def write_params(overrides: Sequence[str] = (), path: str | Path = PARAMS_FILE) -> DictConfig:
+    """Compose ``conf/`` with ``overrides`` and record it, with the overrides, in ``params.yaml`` (atomically)."""
+    cfg = compose(overrides)
+    record = {OVERRIDES_KEY: list(overrides), **to_container(cfg)}
+    atomic_write_text(path, PARAMS_HEADER + yaml.safe_dump(record, sort_keys=False))
+    return cfg
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> DictConfig:
+    """Compose ``conf/`` again with the overrides recorded in ``params.yaml`` and check that both agree.
+
+    Raises:
+        ConfigError: ``params.yaml`` is missing, unreadable, or stale relative to ``conf/``.
+    """
+    path = Path(path)
+    redo = "run `articulate configure [overrides]` (or `articulate repro [overrides]`) to write it from conf/"
+    try:
+        recorded = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found; {redo}") from None
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: unreadable ({_first_line(err)}); {redo}") from None
+    if not isinstance(recorded, dict) or not isinstance(recorded.get(OVERRIDES_KEY), list):
+        raise ConfigError(f"{path}: has no '{OVERRIDES_KEY}' list, so it was not written by articulate; {redo}")
+    overrides = [str(o) for o in recorded[OVERRIDES_KEY]]
+    cfg = compose(overrides)
+    fresh = {OVERRIDES_KEY: overrides, **to_container(cfg)}
+    difference = _first_difference(recorded, fresh)
+    if difference:
+        raise ConfigError(f"{path} is stale: {difference}. conf/ is the source of settings; {redo}")
+    return cfg
+
+
+def _first_difference(recorded: Any, fresh: Any, path: str = "") -> str | None:
+    if isinstance(recorded, dict) and isinstance(fresh, dict):
+        for key in list(fresh) + [k for k in recorded if k not in fresh]:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in recorded:
+                return f"'{where}' is missing from it"
+            if key not in fresh:
+                return f"'{where}' is in it but not in conf/"
+            found = _first_difference(recorded[key], fresh[key], where)
+            if found:
+                return found
+        return None
+    if recorded != fresh:
+        return f"'{path}' is {recorded!r} there but {fresh!r} from conf/"
+    return None
+
+
+def stage_config(argv: Sequence[str]) -> DictConfig:
+    """The configuration for a stage's command line.
+
+    ``--params [FILE]`` (how dvc.yaml runs stages) loads and checks ``params.yaml``; anything else is a list
+    of Hydra overrides applied to ``conf/`` (how a person runs one stage alone).
+    """
+    args = list(argv)
+    if args and args[0] == "--params":
+        if len(args) > 2:
+            raise ConfigError("--params takes at most one file; put overrides in `articulate configure` instead")
+        return load_params(args[1] if len(args) == 2 else PARAMS_FILE)
+    return compose(args)

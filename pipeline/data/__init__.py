@@ -1,0 +1,1 @@
+"""Sketch data: the generator, readers for Quick, Draw! files, rasterisation and splits."""

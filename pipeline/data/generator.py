@@ -1,0 +1,499 @@
+"""Procedural part-annotated sketches: the embedded default dataset.
+
+Each class is drawn from named parts (head, ear, eye, wheel, window, ...), several of which are shared
+across classes, so that a model trained on whole drawings has reusable parts to discover, and the
+generator's per-stroke part names give the ground truth to measure that discovery against.
+
+Variation comes from the pose (facing left or right, rotation, proportions), per-part jitter of position
+and size, a smooth wobble along every stroke, omitted optional parts, reversed strokes and shuffled stroke
+order. Output uses the Quick, Draw! "simplified" layout: integer coordinates in 0..255, aligned to the
+top-left and scaled so the longer side spans 255.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from pipeline.data.ndjson import ReadResult
+from pipeline.data.sketch import CANVAS_MAX, Sketch
+from pipeline.errors import ConfigError
+
+Points = np.ndarray  # (2, n) float: x row, y row, template units (y down)
+
+
+def ellipse(cx: float, cy: float, rx: float, ry: float, start: float = 0.0, extent: float = 360.0,
+            rotation: float = 0.0, closed: bool = True) -> Points:
+    """Points along an elliptical arc; angles in degrees, 0 pointing right, 90 pointing down."""
+    n = max(6, int(abs(extent) / 15) + 1)
+    t = np.radians(start + np.linspace(0.0, extent, n))
+    x, y = rx * np.cos(t), ry * np.sin(t)
+    c, s = math.cos(math.radians(rotation)), math.sin(math.radians(rotation))
+    pts = np.stack([cx + c * x - s * y, cy + s * x + c * y])
+    if closed and abs(extent) >= 360:
+        pts[:, -1] = pts[:, 0]
+    return pts
+
+
+def polyline(*xy: tuple[float, float]) -> Points:
+    """Points through the given (x, y) corners."""
+    return np.asarray(xy, dtype=float).T
+
+
+def on_circle(cx: float, cy: float, r: float, angle: float) -> tuple[float, float]:
+    """The point at ``angle`` degrees on a circle (0 right, 90 down)."""
+    a = math.radians(angle)
+    return cx + r * math.cos(a), cy + r * math.sin(a)
+
+
+class _Pen:
+    """Collects the strokes of one drawing and draws the random numbers its template needs."""
+
+    def __init__(self, rng: np.random.Generator, jitter: float) -> None:
+        self.rng = rng
+        self.jitter = jitter
+        self.strokes: list[tuple[str, Points]] = []
+
+    def u(self, low: float, high: float) -> float:
+        """A uniform draw: pose and proportion choices."""
+        return float(self.rng.uniform(low, high))
+
+    def j(self, value: float, spread: float = 0.1) -> float:
+        """``value`` scaled by a random factor around 1: per-part size jitter."""
+        return value * (1.0 + self.jitter * spread * float(self.rng.standard_normal()))
+
+    def d(self, scale: float = 1.5) -> float:
+        """A random offset: per-part position jitter in template units."""
+        return self.jitter * scale * float(self.rng.standard_normal())
+
+    def chance(self, p: float) -> bool:
+        return bool(self.rng.random() < p)
+
+    def draw(self, part: str, *strokes: Points) -> None:
+        for pts in strokes:
+            self.strokes.append((part, pts))
+
+
+# --- class templates -------------------------------------------------------------------------------
+# Template space: roughly 0..110 on each axis, y pointing down, facing right; the pose (mirror, rotation,
+# aspect) is applied afterwards. A template draws parts in the order a person typically would.
+
+
+def _animal_head_and_body(p: _Pen, head_r: float) -> tuple[float, float, float, float, float, float, float]:
+    body_cx, body_cy = 50 + p.d(), 62 + p.d()
+    body_rx, body_ry = p.j(26), p.j(14)
+    head_cx = body_cx + body_rx * p.u(0.75, 1.0) + p.d()
+    head_cy = body_cy - body_ry - head_r * p.u(0.2, 0.7) + p.d()
+    return body_cx, body_cy, body_rx, body_ry, head_cx, head_cy, head_r
+
+
+def _legs(p: _Pen, body_cx: float, body_cy: float, body_rx: float, body_ry: float, count: int,
+          length: float, feet: bool = False) -> None:
+    xs = np.linspace(body_cx - body_rx * 0.65, body_cx + body_rx * 0.65, count)
+    legs = []
+    for x in xs:
+        x0 = x + p.d(1.0)
+        top = body_cy + body_ry * math.sqrt(max(0.0, 1 - ((x0 - body_cx) / body_rx) ** 2)) - 1
+        bottom = top + p.j(length, 0.15)
+        lean = p.d(2.0)
+        if feet:
+            legs.append(polyline((x0, top), (x0 + lean, bottom), (x0 + lean + 4, bottom + 1)))
+        else:
+            legs.append(polyline((x0, top), (x0 + lean, bottom)))
+    p.draw("leg", *legs)
+
+
+def _eyes(p: _Pen, cx: float, cy: float, spacing: float, r: float, count: int = 2) -> None:
+    offsets = [-spacing / 2, spacing / 2] if count == 2 else [0.0]
+    p.draw("eye", *[ellipse(cx + dx + p.d(0.5), cy + p.d(0.5), p.j(r, 0.2), p.j(r, 0.2)) for dx in offsets])
+
+
+def draw_cat(p: _Pen) -> None:
+    bx, by, brx, bry, hx, hy, hr = _animal_head_and_body(p, p.j(13))
+    p.draw("head", ellipse(hx, hy, hr, hr * p.u(0.85, 1.0)))
+    ears = []
+    for base in (-125.0, -55.0):
+        a = on_circle(hx, hy, hr, base - 18)
+        b = on_circle(hx, hy, hr, base + 18)
+        tip = on_circle(hx, hy, hr * p.u(1.6, 1.9), base + p.d(4))
+        ears.append(polyline(a, tip, b))
+    p.draw("ear", *ears)
+    _eyes(p, hx + hr * 0.1, hy - hr * 0.15, hr * 0.8, hr * 0.14)
+    whiskers = []
+    for side in (-1, 1):
+        for k in (-1, 0, 1):
+            x0 = hx + side * hr * 0.25
+            y0 = hy + hr * 0.35 + k * 2
+            whiskers.append(polyline((x0, y0), (x0 + side * hr * p.u(0.9, 1.2), y0 + k * p.u(2, 4))))
+    p.draw("whisker", *whiskers)
+    p.draw("body", ellipse(bx, by, brx, bry))
+    _legs(p, bx, by, brx, bry, 4, 16)
+    tx, ty = bx - brx, by - bry * 0.2
+    curl = p.u(0.6, 1.0)
+    p.draw("tail", polyline((tx, ty), (tx - 8, ty - 10 * curl), (tx - 9, ty - 22 * curl),
+                            (tx - 4, ty - 30 * curl), (tx + 1, ty - 28 * curl)))
+
+
+def draw_dog(p: _Pen) -> None:
+    bx, by, brx, bry, hx, hy, hr = _animal_head_and_body(p, p.j(12))
+    p.draw("head", ellipse(hx, hy, hr * p.u(1.15, 1.35), hr, rotation=p.u(5, 20)))
+    # Floppy ears hang from the top of the head down its back, unlike the cat's pointed ones.
+    ears = [ellipse(hx - hr * 0.75 + p.d(0.5), hy + hr * 0.1, hr * 0.32, hr * p.u(0.75, 0.95), rotation=p.u(15, 35))]
+    if p.chance(0.5):
+        ears.append(ellipse(hx - hr * 0.35 + p.d(0.5), hy + hr * 0.05, hr * 0.28, hr * p.u(0.7, 0.85), rotation=p.u(5, 20)))
+    p.draw("ear", *ears)
+    _eyes(p, hx + hr * 0.35, hy - hr * 0.25, hr * 0.45, hr * 0.13)
+    p.draw("nose", ellipse(hx + hr * 1.25 + p.d(0.5), hy + hr * 0.05, p.j(2.8), p.j(2.0)))
+    p.draw("body", ellipse(bx, by, brx, bry * p.u(0.9, 1.1)))
+    _legs(p, bx, by, brx, bry, 4, 18)
+    tx, ty = bx - brx + 1, by - bry * 0.4
+    angle = math.radians(p.u(200, 240))
+    length = p.j(14)
+    p.draw("tail", polyline((tx, ty), (tx + length * math.cos(angle) * 0.6, ty + length * math.sin(angle) * 0.6 - 2),
+                            (tx + length * math.cos(angle), ty + length * math.sin(angle))))
+
+
+def draw_bird(p: _Pen) -> None:
+    bx, by = 50 + p.d(), 58 + p.d()
+    brx, bry = p.j(22), p.j(15)
+    tilt = p.u(-20, 0)
+    hr = p.j(9)
+    hx, hy = bx + brx * 0.85 + p.d(), by - bry * 1.05 + p.d()
+    p.draw("head", ellipse(hx, hy, hr, hr))
+    beak_len = p.j(10, 0.15)
+    a, b = on_circle(hx, hy, hr, -25), on_circle(hx, hy, hr, 20)
+    p.draw("beak", polyline(a, (hx + hr + beak_len, hy + p.d(1)), b))
+    _eyes(p, hx + hr * 0.3, hy - hr * 0.2, 0, hr * 0.18, count=1)
+    p.draw("body", ellipse(bx, by, brx, bry, rotation=tilt))
+    wx, wy = bx - 2 + p.d(), by - 2 + p.d()
+    p.draw("wing", polyline((wx + 10, wy - 4), (wx - 2, wy - 6), (wx - 14, wy + 2), (wx - 2, wy + 5), (wx + 10, wy - 4)))
+    _legs(p, bx, by, brx * 0.5, bry, 2, 16, feet=True)
+    tx, ty = bx - brx * 0.95, by - bry * 0.1
+    spread = p.u(6, 10)
+    p.draw("tail", polyline((tx, ty - 3), (tx - 16, ty - spread), (tx - 14, ty), (tx - 16, ty + spread), (tx, ty + 3)))
+
+
+def draw_fish(p: _Pen) -> None:
+    cx, cy = 50 + p.d(), 55 + p.d()
+    length, height = p.j(32), p.j(15)
+    top = ellipse(cx, cy, length, height, start=180, extent=180, closed=False)
+    bottom = ellipse(cx, cy, length, height, start=0, extent=180, closed=False)
+    p.draw("body", np.concatenate([top, bottom[:, 1:]], axis=1))
+    tx = cx - length
+    flare = p.j(14)
+    p.draw("tail", polyline((tx + 2, cy), (tx - 14, cy - flare), (tx - 11, cy), (tx - 14, cy + flare), (tx + 2, cy)))
+    _eyes(p, cx + length * 0.55, cy - height * 0.3, 0, p.j(2.5), count=1)
+    p.draw("mouth", polyline((cx + length - 1, cy - 2), (cx + length - 6, cy + 1), (cx + length - 1, cy + 3)))
+    fx = cx + p.d(2)
+    fins = [polyline((fx - 8, cy - height + 1), (fx - 2, cy - height - p.j(10)), (fx + 8, cy - height + 1))]
+    if p.chance(0.5):
+        fins.append(polyline((fx + 2, cy + 3), (fx - 6, cy + 9), (fx + 6, cy + 6)))
+    p.draw("fin", *fins)
+
+
+def draw_car(p: _Pen) -> None:
+    x0, x1 = 10 + p.d(), 100 + p.d()
+    ybot, ymid = 70 + p.d(1), 52 + p.d(1)
+    cab0, cab1 = x0 + p.u(18, 26), x1 - p.u(22, 30)
+    ytop = ymid - p.j(18)
+    p.draw("chassis", polyline((x0, ybot), (x0, ymid), (cab0, ymid), (cab0 + 8, ytop), (cab1 - 6, ytop), (cab1, ymid),
+                               (x1, ymid + 2), (x1, ybot), (x0, ybot)))
+    mid = (cab0 + cab1) / 2
+    p.draw("window", polyline((cab0 + 10, ymid - 3), (cab0 + 12, ytop + 3), (mid - 2, ytop + 3), (mid - 2, ymid - 3), (cab0 + 10, ymid - 3)),
+           polyline((mid + 2, ymid - 3), (mid + 2, ytop + 3), (cab1 - 8, ytop + 3), (cab1 - 4, ymid - 3), (mid + 2, ymid - 3)))
+    wr = p.j(10)
+    p.draw("wheel", ellipse(x0 + 20 + p.d(), ybot, wr, wr), ellipse(x1 - 20 + p.d(), ybot, wr, wr))
+    p.draw("door", polyline((mid + p.d(), ymid + 1), (mid + p.d(), ybot - 3)))
+    p.draw("headlight", ellipse(x1 - 4, ymid + 7, p.j(3), p.j(2.2)))
+
+
+def draw_bicycle(p: _Pen) -> None:
+    r = p.j(19, 0.08)
+    rear, front = (28 + p.d(), 70 + p.d(1)), (88 + p.d(), 70 + p.d(1))
+    p.draw("wheel", ellipse(*rear, r, r), ellipse(*front, r * p.u(0.95, 1.05), r))
+    crank = (55 + p.d(), 72 + p.d())
+    seat_j = (48 + p.d(), 42 + p.d())
+    head = (82 + p.d(), 42 + p.d())
+    p.draw("frame", polyline(rear, seat_j, crank, rear), polyline(seat_j, head, crank), polyline(head, front))
+    p.draw("handlebar", polyline((head[0] - 2, head[1]), (head[0] + 1, head[1] - 9), (head[0] + 9, head[1] - 10)))
+    p.draw("seat", polyline((seat_j[0], seat_j[1]), (seat_j[0] - 1, seat_j[1] - 6)),
+           polyline((seat_j[0] - 8, seat_j[1] - 7), (seat_j[0] + 6, seat_j[1] - 7)))
+    p.draw("pedal", polyline((crank[0] - 6, crank[1] + 5), (crank[0] + 6, crank[1] - 5)))
+
+
+def draw_house(p: _Pen) -> None:
+    x0, x1 = 20 + p.d(), 90 + p.d()
+    y0, y1 = 50 + p.d(), 100 + p.d()
+    p.draw("wall", polyline((x0, y1), (x0, y0), (x1, y0), (x1, y1), (x0, y1)))
+    apex = ((x0 + x1) / 2 + p.d(3), y0 - p.j(32))
+    p.draw("roof", polyline((x0 - 6, y0 + 1), apex, (x1 + 6, y0 + 1)))
+    dx = (x0 + x1) / 2 + p.u(-12, 12)
+    dw, dh = p.j(7), p.j(22)
+    p.draw("door", polyline((dx - dw, y1), (dx - dw, y1 - dh), (dx + dw, y1 - dh), (dx + dw, y1)))
+    windows = []
+    for wx in (x0 + 12, x1 - 12):
+        if abs(wx - dx) < dw + 10:
+            continue
+        s = p.j(7)
+        wy = y0 + 14 + p.d(1)
+        windows.append(polyline((wx - s, wy - s), (wx + s, wy - s), (wx + s, wy + s), (wx - s, wy + s), (wx - s, wy - s)))
+        windows.append(polyline((wx, wy - s), (wx, wy + s)))
+    p.draw("window", *windows)
+    side = 1 if p.chance(0.5) else -1
+    cx = (x0 + x1) / 2 + side * (x1 - x0) * 0.28
+    roof_y = y0 - (y0 - apex[1]) * (1 - abs(cx - apex[0]) / ((x1 - x0) / 2 + 6))
+    p.draw("chimney", polyline((cx - 4, roof_y + 1), (cx - 4, roof_y - 12), (cx + 4, roof_y - 12), (cx + 4, roof_y - 3)))
+
+
+def draw_tree(p: _Pen) -> None:
+    cx = 55 + p.d()
+    base, top = 105 + p.d(), 62 + p.d()
+    w = p.j(6)
+    p.draw("trunk", polyline((cx - w, base), (cx - w * 0.8, top)), polyline((cx + w, base), (cx + w * 0.8, top)))
+    r = p.j(30)
+    ccx, ccy = cx + p.d(), top - r * 0.75
+    bumps = int(p.u(6, 10))
+    t = np.radians(np.linspace(0, 360, 8 * bumps + 1))
+    radius = r * (1 + 0.12 * np.abs(np.sin(bumps * t / 2)))
+    p.draw("crown", np.stack([ccx + radius * np.cos(t), ccy + radius * 0.85 * np.sin(t)]))
+    p.draw("branch", polyline((cx, top + 6), (cx - p.u(8, 14), top - p.u(8, 14))),
+           polyline((cx, top + 2), (cx + p.u(8, 14), top - p.u(10, 16))))
+
+
+def draw_flower(p: _Pen) -> None:
+    cx, cy = 55 + p.d(), 35 + p.d()
+    cr = p.j(7)
+    p.draw("center", ellipse(cx, cy, cr, cr))
+    count = int(p.u(5, 9))
+    length = p.j(12)
+    offset = p.u(0, 360)
+    petals = []
+    for k in range(count):
+        a = offset + 360 * k / count
+        px, py = on_circle(cx, cy, cr + length * 0.55, a)
+        petals.append(ellipse(px, py, length * 0.6, length * 0.3, rotation=a))
+    p.draw("petal", *petals)
+    sway = p.d(4)
+    p.draw("stem", polyline((cx, cy + cr + length), (cx + sway, cy + 45), (cx + sway * 0.5, cy + 75)))
+    leaves = []
+    for side in (-1, 1):
+        ly = cy + p.u(45, 62)
+        lx = cx + sway * 0.7
+        tip = (lx + side * p.j(16), ly - p.j(8))
+        mid1 = (lx + side * 7, ly - 9)
+        mid2 = (lx + side * 9, ly + 1)
+        leaves.append(polyline((lx, ly), mid1, tip, mid2, (lx, ly)))
+    p.draw("leaf", *leaves)
+
+
+def draw_face(p: _Pen) -> None:
+    cx, cy = 55 + p.d(), 58 + p.d()
+    rx, ry = p.j(30), p.j(38)
+    p.draw("head", ellipse(cx, cy, rx, ry))
+    _eyes(p, cx, cy - ry * 0.2, rx * 0.75, p.j(4.5, 0.2))
+    p.draw("nose", polyline((cx + p.d(1), cy - 3), (cx - 3, cy + 8), (cx + 3, cy + 9)))
+    width = p.j(13)
+    smile = p.u(-10, 30)
+    p.draw("mouth", ellipse(cx, cy + ry * 0.45 - smile * 0.15, width, max(2.0, smile * 0.3), start=0, extent=180, closed=False)
+           if smile > 0 else polyline((cx - width, cy + ry * 0.5), (cx + width, cy + ry * 0.5)))
+    p.draw("ear", ellipse(cx - rx, cy - 2, 6, 10, start=90, extent=180, closed=False),
+           ellipse(cx + rx, cy - 2, 6, 10, start=-90, extent=180, closed=False))
+    n = int(p.u(4, 8))
+    xs = np.linspace(cx - rx * 0.8, cx + rx * 0.8, 2 * n + 1)
+    ys = np.where(np.arange(2 * n + 1) % 2 == 0, cy - ry * 0.8, cy - ry - p.j(8))
+    p.draw("hair", np.stack([xs, ys]))
+
+
+@dataclass(frozen=True)
+class SketchClass:
+    """A class of the generator: its template and the parts a drawing of it always keeps."""
+
+    draw: Callable[[_Pen], None]
+    essential: frozenset[str]
+    mirror: bool = True  # side views may face either way; a face may not
+
+
+CLASSES: dict[str, SketchClass] = {
+    "cat": SketchClass(draw_cat, frozenset({"head", "ear", "body"})),
+    "dog": SketchClass(draw_dog, frozenset({"head", "ear", "body"})),
+    "bird": SketchClass(draw_bird, frozenset({"beak", "body"})),
+    "fish": SketchClass(draw_fish, frozenset({"body", "tail"})),
+    "car": SketchClass(draw_car, frozenset({"chassis", "wheel"})),
+    "bicycle": SketchClass(draw_bicycle, frozenset({"wheel", "frame"})),
+    "house": SketchClass(draw_house, frozenset({"wall", "roof"})),
+    "tree": SketchClass(draw_tree, frozenset({"trunk", "crown"})),
+    "flower": SketchClass(draw_flower, frozenset({"center", "petal"})),
+    "face": SketchClass(draw_face, frozenset({"head", "eye", "mouth"}), mirror=False),
+}
+
+
+# --- stroke post-processing ------------------------------------------------------------------------
+
+
+def resample(pts: Points, spacing: float) -> Points:
+    """Points spaced evenly along the polyline, so that wobble bends long straight segments too."""
+    seg = np.hypot(*np.diff(pts, axis=1))
+    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    if arc[-1] == 0:
+        return pts[:, :1]
+    n = max(2, int(math.ceil(arc[-1] / spacing)) + 1)
+    t = np.linspace(0.0, arc[-1], n)
+    # Keep the corners: they make triangles look like triangles rather than blobs.
+    t = np.union1d(t, arc)
+    return np.stack([np.interp(t, arc, pts[0]), np.interp(t, arc, pts[1])])
+
+
+def wobble(pts: Points, rng: np.random.Generator, amplitude: float) -> Points:
+    """A smooth hand tremor: a few low-frequency sines along the stroke, plus a little point noise."""
+    if amplitude <= 0 or pts.shape[1] < 2:
+        return pts
+    t = np.linspace(0.0, 1.0, pts.shape[1])
+    noise = np.zeros_like(pts)
+    for k in (1, 2, 3):
+        phase = rng.uniform(0, 2 * np.pi, size=(2, 1))
+        noise += (amplitude / k) * rng.standard_normal((2, 1)) * np.sin(2 * np.pi * k * t + phase)
+    noise += 0.15 * amplitude * rng.standard_normal(pts.shape)
+    return pts + noise
+
+
+def _order_parts(parts: list[str], rng: np.random.Generator, shuffle_prob: float) -> list[str]:
+    """Drawing order of parts: the template's usual order, fully shuffled sometimes, else a neighbour swap."""
+    order = list(parts)
+    if rng.random() < shuffle_prob:
+        rng.shuffle(order)
+    elif len(order) > 1 and rng.random() < 0.5:
+        i = int(rng.integers(0, len(order) - 1))
+        order[i], order[i + 1] = order[i + 1], order[i]
+    return order
+
+
+@dataclass
+class SketchGenerator:
+    """Generates part-annotated sketches, deterministically for a seed.
+
+    Sketch ``i`` depends only on ``(seed, i)``, so asking for more sketches keeps the first ones as they were.
+    Classes are balanced (sketch ``i`` is of class ``i mod len(classes)``).
+
+    Args:
+        num_sketches: How many drawings :meth:`load` returns.
+        classes: Which classes to draw (default: all of :data:`CLASSES`).
+        seed: Random seed.
+        omit_prob: Probability that each optional part is left out of a drawing.
+        jitter: Scale of per-part position and size jitter (0 draws the template as it is).
+        wobble: Amplitude of the stroke wobble, in template units (0 draws clean strokes).
+        rotation: Largest rotation of a whole drawing, in degrees.
+        aspect: Largest relative stretch of a whole drawing along x or y.
+        shuffle_prob: Probability of a fully shuffled part order.
+        reverse_prob: Probability that a stroke is drawn backwards.
+        spacing: Distance between points along a stroke, in template units.
+        progress: Show a progress bar.
+    """
+
+    num_sketches: int = 10_000
+    classes: Sequence[str] | None = None
+    seed: int = 0
+    omit_prob: float = 0.12
+    jitter: float = 1.0
+    wobble: float = 1.0
+    rotation: float = 12.0
+    aspect: float = 0.15
+    shuffle_prob: float = 0.25
+    reverse_prob: float = 0.3
+    spacing: float = 5.0
+    progress: bool = True
+    _classes: tuple[str, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        chosen = tuple(CLASSES) if self.classes is None else tuple(self.classes)
+        unknown = [c for c in chosen if c not in CLASSES]
+        if unknown:
+            raise ConfigError(f"data.source.classes: unknown class {unknown[0]!r}; the generator draws {', '.join(CLASSES)}")
+        if len(set(chosen)) != len(chosen) or not chosen:
+            raise ConfigError("data.source.classes: give a non-empty list of distinct class names")
+        self._classes = chosen
+        checks = {
+            "num_sketches": self.num_sketches >= 1,
+            "omit_prob": 0.0 <= self.omit_prob < 1.0,
+            "jitter": self.jitter >= 0.0,
+            "wobble": self.wobble >= 0.0,
+            "rotation": 0.0 <= self.rotation <= 180.0,
+            "aspect": 0.0 <= self.aspect < 1.0,
+            "shuffle_prob": 0.0 <= self.shuffle_prob <= 1.0,
+            "reverse_prob": 0.0 <= self.reverse_prob <= 1.0,
+            "spacing": self.spacing > 0.0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"data.source.{name}={getattr(self, name)!r} is out of range; see conf/data/generated.yaml")
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._classes
+
+    def part_names(self) -> list[str]:
+        """Every part name the chosen classes can draw, sorted."""
+        parts: set[str] = set()
+        for i in range(len(self._classes)):
+            parts.update(self.sketch(i).parts or ())
+        for name in self._classes:  # optional parts may be missing from one drawing: ask the template
+            pen = _Pen(np.random.default_rng(0), 0.0)
+            CLASSES[name].draw(pen)
+            parts.update(part for part, _ in pen.strokes)
+        return sorted(parts)
+
+    def sketch(self, index: int) -> Sketch:
+        """The drawing number ``index``."""
+        rng = np.random.default_rng([self.seed, index])
+        word = self._classes[index % len(self._classes)]
+        spec = CLASSES[word]
+        pen = _Pen(rng, self.jitter)
+        spec.draw(pen)
+
+        parts_in_order = list(dict.fromkeys(part for part, _ in pen.strokes))
+        kept = [part for part in parts_in_order if part in spec.essential or rng.random() >= self.omit_prob]
+        order = _order_parts(kept, rng, self.shuffle_prob)
+        strokes: list[tuple[str, Points]] = []
+        for part in order:
+            for name, pts in pen.strokes:
+                if name != part:
+                    continue
+                pts = wobble(resample(pts, self.spacing), rng, self.wobble)
+                if rng.random() < self.reverse_prob:
+                    pts = pts[:, ::-1]
+                strokes.append((part, pts))
+
+        xy = self._pose(np.concatenate([pts for _, pts in strokes], axis=1), rng, spec.mirror)
+        sizes = np.cumsum([pts.shape[1] for _, pts in strokes])[:-1]
+        arrays = tuple(np.ascontiguousarray(a, dtype=np.float32) for a in np.split(xy, sizes, axis=1))
+        return Sketch(
+            key_id=f"gen{self.seed}-{index:07d}",
+            word=word,
+            strokes=arrays,
+            parts=tuple(part for part, _ in strokes),
+        )
+
+    def _pose(self, xy: Points, rng: np.random.Generator, mirror: bool) -> Points:
+        """Mirror, rotate and stretch a whole drawing, then fit it to 0..255 as Quick, Draw! does."""
+        if mirror and rng.random() < 0.5:
+            xy = xy * np.array([[-1.0], [1.0]])
+        angle = math.radians(rng.uniform(-self.rotation, self.rotation))
+        c, s = math.cos(angle), math.sin(angle)
+        stretch = 1.0 + rng.uniform(-self.aspect, self.aspect, size=(2, 1))
+        xy = (np.array([[c, -s], [s, c]]) @ xy) * stretch
+        xy = xy - xy.min(axis=1, keepdims=True)
+        xy = xy * (CANVAS_MAX / max(float(xy.max()), 1e-6))
+        return np.rint(xy)
+
+    def __iter__(self) -> Iterator[Sketch]:
+        indices = range(self.num_sketches)
+        bar = tqdm(indices, desc="generating sketches", unit="sketch", disable=not self.progress, mininterval=1.0)
+        for i in bar:
+            yield self.sketch(i)
+
+    def load(self) -> ReadResult:
+        """All ``num_sketches`` drawings, as the file readers return theirs (none is ever skipped)."""
+        return ReadResult(sketches=list(self))

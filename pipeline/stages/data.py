@@ -1,0 +1,81 @@
+"""Stage ``data``: generate or read sketches, split them, and write the dataset folder."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import mlflow
+from omegaconf import DictConfig
+
+from pipeline import tracking, viz
+from pipeline.config import build
+from pipeline.cli import stage_main
+from pipeline.data.ndjson import ReadResult
+from pipeline.data.splits import assign_splits
+from pipeline.data.store import Manifest, write_manifest, write_split
+from pipeline.errors import ConfigError
+from pipeline.io import atomic_dir
+
+log = logging.getLogger(__name__)
+
+
+def load_sketches(cfg: DictConfig) -> ReadResult:
+    """Build the configured source and read its drawings.
+
+    A source is either a reader function (its ``_target_`` returns a :class:`ReadResult`) or an object with
+    a ``load()`` method, such as the generator.
+    """
+    source = build(cfg.data.source, "data.source")
+    result = source.load() if hasattr(source, "load") else source
+    if not isinstance(result, ReadResult):
+        raise ConfigError(f"data.source._target_ {cfg.data.source._target_!r} did not give sketches; "
+                          "it must return a ReadResult or have a load() method")
+    return result
+
+
+def run(cfg: DictConfig) -> Manifest:
+    """Write ``paths.dataset``: one file per split, a manifest and a preview image; log them to MLflow."""
+    result = load_sketches(cfg)
+    for skipped in result.skipped[:10]:
+        log.warning("skipped %s", skipped)
+    if result.skipped:
+        log.warning("skipped %d invalid drawings in all", len(result.skipped))
+    splits = assign_splits(result.sketches, dict(cfg.data.splits), seed=int(cfg.seed))
+    parts = sorted({p for s in result.sketches for p in (s.parts or ())}) or None
+    manifest = Manifest(
+        name=str(cfg.data.name),
+        kind="strokes" if result.sketches[0].strokes else "bitmap",
+        classes=sorted({s.word for s in result.sketches}),
+        parts=parts,
+        splits={name: len(items) for name, items in splits.items()},
+        skipped=len(result.skipped),
+    )
+    with tracking.stage_run(cfg, "data"), atomic_dir(cfg.paths.dataset) as folder:
+        for name, items in splits.items():
+            write_split(folder, name, items)
+        write_manifest(folder, manifest)
+        preview = _preview(splits["train"], manifest)
+        fig = viz.sketch_grid(preview, columns=10, part_names=parts)
+        fig.savefig(folder / "samples.png", dpi=90)
+        mlflow.log_figure(fig, "samples.png")
+        viz.close(fig)
+        mlflow.log_metrics({f"n_{name}": n for name, n in manifest.splits.items()}
+                           | {"n_classes": len(manifest.classes), "n_parts": len(parts or []),
+                              "n_skipped": manifest.skipped})
+        mlflow.log_dict({"classes": manifest.classes, "parts": parts,
+                         "per_class": dict(Counter(s.word for s in result.sketches))}, "dataset.json")
+    log.info("wrote %s: %s", cfg.paths.dataset, manifest.splits)
+    return manifest
+
+
+def _preview(sketches: list, manifest: Manifest, per_class: int = 2) -> list:
+    """A few training drawings of each class (at most 30), in class order."""
+    chosen = []
+    for name in manifest.classes[:15]:
+        chosen += [s for s in sketches if s.word == name][:per_class]
+    return chosen
+
+
+if __name__ == "__main__":
+    raise SystemExit(stage_main(run))

@@ -1,0 +1,128 @@
+"""Stage ``train_base``: train the classifier with Lightning and register it in MLflow as round 0.
+
+Writes ``paths.models/round_0/``: ``model.pt`` (state dict plus what is needed to rebuild and feed the net),
+``confusion_matrix.png`` and ``info.json`` (test accuracy, MLflow run and model version). An interrupted
+training resumes from its last checkpoint (``paths.checkpoints/<config hash>/last.ckpt``) when it is run
+again with the same settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import mlflow
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import MLFlowLogger
+from omegaconf import DictConfig
+
+from pipeline import tracking, viz
+from pipeline.cli import stage_main
+from pipeline.config import build, to_container
+from pipeline.data.datamodule import SketchDataModule
+from pipeline.io import atomic_dir
+from pipeline.models.build import build_net, input_spec, raster_spec
+from pipeline.models.classifier import SketchClassifier
+
+log = logging.getLogger(__name__)
+
+ROUND = 0
+MODEL_FILE = "model.pt"
+
+
+def round_dir(cfg: DictConfig, round_index: int) -> Path:
+    return Path(cfg.paths.models) / f"round_{round_index}"
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A short hash of the settings that shape training, naming the checkpoint folder to resume from."""
+    tree = to_container(cfg)
+    relevant = {key: tree[key] for key in ("data", "model", "trainer", "seed")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def pip_requirements() -> list[str]:
+    """Explicit requirements for the logged model: MLflow's inference of them takes many seconds."""
+    import lightning
+    import torchvision
+
+    return [f"torch=={torch.__version__.split('+')[0]}", f"torchvision=={torchvision.__version__.split('+')[0]}",
+            f"lightning=={lightning.__version__}", f"mlflow=={mlflow.__version__}", "hydra-core", "numpy", "pillow"]
+
+
+def build_module(cfg: DictConfig, class_names: list[str]) -> SketchClassifier:
+    """The Lightning module around the configured net."""
+    optimizer = cfg.model.optimizer
+    return SketchClassifier(
+        net=build_net(cfg.model, num_classes=len(class_names)),
+        num_classes=len(class_names),
+        class_names=list(class_names),
+        input_spec=input_spec(cfg.model),
+        lr=float(optimizer.lr),
+        weight_decay=float(optimizer.weight_decay),
+        scheduler=str(optimizer.scheduler),
+        label_smoothing=float(optimizer.label_smoothing),
+    )
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Train, test, save and register the base model; returns the contents of ``info.json``."""
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    datamodule = SketchDataModule(cfg.paths.dataset, raster_spec(cfg.model), batch_size=int(cfg.data.batch_size),
+                                  num_workers=int(cfg.data.num_workers), seed=int(cfg.seed))
+    module = build_module(cfg, datamodule.class_names)
+
+    checkpoints = Path(cfg.paths.checkpoints) / config_hash(cfg)
+    last = checkpoints / "last.ckpt"
+    resume_from = str(last) if cfg.resume and last.is_file() else None
+    if resume_from:
+        log.info("resuming the interrupted training from %s", resume_from)
+
+    with tracking.stage_run(cfg, "train_base", tags={"round": str(ROUND)}) as active:
+        run_id = active.info.run_id
+        logger = MLFlowLogger(experiment_name=str(cfg.mlflow.experiment), tracking_uri=tracking.tracking_uri(cfg),
+                              run_id=run_id, log_model=False)
+        checkpoint = ModelCheckpoint(dirpath=checkpoints, save_last=True, save_top_k=0, every_n_epochs=1,
+                                     save_on_train_epoch_end=True)
+        trainer: L.Trainer = build(cfg.trainer, "trainer", logger=logger, callbacks=[checkpoint], default_root_dir=str(checkpoints))
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+        test_acc = float(tested["test_acc"])
+        mlflow.log_metric("class_acc", test_acc)
+
+        with atomic_dir(round_dir(cfg, ROUND)) as folder:
+            fig = viz.confusion_figure(module.test_confusion.numpy(), datamodule.class_names,
+                                       title=f"round {ROUND} test set, accuracy {test_acc:.3f}")
+            fig.savefig(folder / "confusion_matrix.png", dpi=100)
+            mlflow.log_figure(fig, "confusion_matrix.png")
+            viz.close(fig)
+            torch.save(
+                {"state_dict": module.net.state_dict(), "net": to_container(cfg.model.net),
+                 "class_names": datamodule.class_names, "input_spec": input_spec(cfg.model).to_dict(),
+                 "raster": to_container(cfg.model.input), "layer": str(cfg.model.layer), "round": ROUND},
+                folder / MODEL_FILE,
+            )
+            spec = input_spec(cfg.model)
+            example = np.zeros((2, spec.channels, spec.size, spec.size), dtype=np.float32)
+            logged = tracking.log_torch_model(module.net.eval(), example, pip_requirements())
+            version = tracking.register_model(logged.model_uri, str(cfg.mlflow.registered_model), f"round-{ROUND}")
+            info = {"round": ROUND, "test_acc": test_acc, "test_loss": float(tested["test_loss"]),
+                    "mlflow_run_id": run_id, "registered_model": str(cfg.mlflow.registered_model),
+                    "model_version": version, "alias": f"round-{ROUND}", "classes": datamodule.class_names}
+            (folder / "info.json").write_text(json.dumps(info, indent=2) + "\n")
+    # Finished: the checkpoints were only for resuming an interrupted run.
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    log.info("round %d: test accuracy %.4f, registered %s version %d (alias round-%d)", ROUND, test_acc,
+             cfg.mlflow.registered_model, version, ROUND)
+    return info
+
+
+if __name__ == "__main__":
+    raise SystemExit(stage_main(run))

@@ -1,0 +1,122 @@
+"""MLflow tracking: where runs go, one run per stage, the resolved config, figures and the model registry.
+
+The store is SQLite in the project folder unless ``MLFLOW_TRACKING_URI`` (or ``mlflow.tracking_uri`` in the
+config) says otherwise. MLflow's file store is not used: MLflow 3 refuses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+# No network here: MLflow must not try to send usage telemetry.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mlflow.models.model import ModelInfo  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from pipeline.config import flatten, to_container  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORE = "mlflow.db"
+# MLflow caps one param value at 6000 characters and a batch at 100 params.
+_PARAM_VALUE_LIMIT = 500
+
+
+def tracking_uri(cfg: DictConfig) -> str:
+    """The tracking URI: ``$MLFLOW_TRACKING_URI``, else ``mlflow.tracking_uri``, else ``sqlite:///<project>/mlflow.db``."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.get("tracking_uri")
+    return uri or f"sqlite:///{(Path.cwd() / DEFAULT_STORE).as_posix()}"
+
+
+def setup(cfg: DictConfig) -> str:
+    """Point MLflow at the store and make sure the experiment exists; returns the experiment id."""
+    mlflow.set_tracking_uri(tracking_uri(cfg))
+    client = MlflowClient()
+    name = cfg.mlflow.experiment
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifacts = (Path.cwd() / cfg.mlflow.artifact_location).resolve().as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=artifacts)
+    except mlflow.exceptions.MlflowException:  # another process created it in between
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def git_commit() -> str | None:
+    """The current git commit of the project folder, when it is a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@contextlib.contextmanager
+def stage_run(cfg: DictConfig, stage: str, tags: Mapping[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run for one stage, holding the resolved config as params and as ``config.yaml``."""
+    experiment_id = setup(cfg)
+    run_tags = {"stage": stage, "data": str(cfg.data.name), "model": str(cfg.model.name)}
+    commit = git_commit()
+    if commit:
+        run_tags["mlflow.source.git.commit"] = commit
+    run_tags.update(tags or {})
+    with mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=run_tags) as run:
+        log_config(cfg)
+        yield run
+
+
+def log_config(cfg: DictConfig) -> None:
+    """Log the resolved config: every leaf as a param, and the whole tree as ``config.yaml``."""
+    tree = to_container(cfg)
+    mlflow.log_dict(tree, "config.yaml")
+    params = {k: _short(v) for k, v in flatten(tree).items()}
+    items = list(params.items())
+    for start in range(0, len(items), 100):
+        mlflow.log_params(dict(items[start:start + 100]))
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _PARAM_VALUE_LIMIT else text[: _PARAM_VALUE_LIMIT - 3] + "..."
+
+
+def register_model(model_uri: str, name: str, alias: str) -> int:
+    """Register a logged model under ``name`` and point ``alias`` at the new version; returns the version."""
+    version = mlflow.register_model(model_uri, name)
+    client = MlflowClient()
+    client.set_registered_model_alias(name, alias, version.version)
+    return int(version.version)
+
+
+def log_torch_model(net: torch.nn.Module, example: np.ndarray, pip_requirements: list[str]) -> ModelInfo:
+    """Log ``net`` as the run's ``model``: an exported graph (``pt2``, needs no project code to load) where
+    torch.export can trace it, else a pickle that carries the ``pipeline`` package along.
+
+    Args:
+        net: The model, in eval mode.
+        example: An input batch, used to trace the graph and as the model's input example.
+        pip_requirements: Explicit requirements (MLflow's own inference of them takes many seconds).
+
+    Returns:
+        The logged model's info (``model_uri`` to register it).
+    """
+    try:
+        return mlflow.pytorch.log_model(net, name="model", input_example=example, serialization_format="pt2",
+                                        pip_requirements=pip_requirements)
+    except Exception as err:  # noqa: BLE001 - torch.export rejects many user models, for many reasons
+        log.warning("torch.export could not trace the model (%s); logging it as a pickle", str(err).splitlines()[0])
+        package = str(Path(__file__).resolve().parent)
+        return mlflow.pytorch.log_model(net, name="model", serialization_format="pickle",
+                                        pip_requirements=pip_requirements, code_paths=[package])

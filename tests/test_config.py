@@ -1,0 +1,99 @@
+"""Composing conf/, validating keys, and keeping params.yaml in step with conf/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import compose, load_params, write_params
+from pipeline.errors import ConfigError
+from tests.conftest import ROOT
+
+
+def test_default_composition(project_cwd: Path) -> None:
+    cfg = compose()
+    assert cfg.data.name == "generated" and cfg.model.name == "sketch_cnn"
+    assert cfg.data.source.num_sketches == 10000
+    assert cfg.data.source.seed == cfg.seed  # interpolations are resolved
+    assert cfg.trainer._target_ == "lightning.Trainer"
+
+
+@pytest.mark.parametrize("overrides", [["experiment=tiny"], ["model=googlenet"], ["model=custom"], ["data=quickdraw"],
+                                       ["data=bitmap"], ["debug=fast"], ["experiment=tiny", "debug=fast"]])
+def test_every_option_composes_and_validates(project_cwd: Path, overrides: list[str]) -> None:
+    compose(overrides)
+
+
+def test_overrides_apply(project_cwd: Path) -> None:
+    cfg = compose(["experiment=tiny", "trainer.max_epochs=5", "seed=3"])
+    assert cfg.data.source.num_sketches == 600
+    assert cfg.trainer.max_epochs == 5
+    assert cfg.data.source.seed == 3
+
+
+def test_committed_params_yaml_is_the_default_composition(project_cwd: Path, tmp_path: Path) -> None:
+    """The params.yaml in git is what `articulate configure` writes: no drift from conf/."""
+    fresh = tmp_path / "params.yaml"
+    write_params([], fresh)
+    assert yaml.safe_load((ROOT / "params.yaml").read_text()) == yaml.safe_load(fresh.read_text())
+    load_params(ROOT / "params.yaml")  # and it passes the stage's own check
+
+
+def test_stale_params_yaml_is_refused(project_cwd: Path, tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    write_params(["experiment=tiny"], path)
+    assert load_params(path).data.source.num_sketches == 600
+    record = yaml.safe_load(path.read_text())
+    record["trainer"]["max_epochs"] = 99  # edited by hand, or conf/ changed since
+    path.write_text(yaml.safe_dump(record))
+    with pytest.raises(ConfigError, match=r"stale: 'trainer.max_epochs' is 99 there but 2 from conf/"):
+        load_params(path)
+
+
+def test_missing_params_yaml(project_cwd: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found; run `articulate configure"):
+        load_params(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [(["trainer.max_epoch=3"], "max_epoch"), (["model=resnet9000"], "resnet9000"), (["+data.source.colour=red"], r"data.source.colour"),
+     (["+bogus=1"], "unknown key 'bogus'"), (["trainer.max_epochs=[oops"], "trainer.max_epochs")],
+)
+def test_bad_overrides_name_the_key(project_cwd: Path, overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        compose(overrides)
+
+
+def test_typo_in_a_config_file_is_caught(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    path = conf / "data" / "generated.yaml"
+    path.write_text(path.read_text().replace("omit_prob:", "omit_probability:"))
+    with pytest.raises(ConfigError, match=r"unknown key 'data.source.omit_probability' \(did you mean 'omit_prob'\?\)"):
+        compose([], config_dir=conf)
+    path.write_text(path.read_text().replace("omit_probability:", "omit_prob:").replace("batch_size:", "batchsize:"))
+    with pytest.raises(ConfigError, match=r"unknown key 'data.batchsize' \(did you mean 'batch_size'\?\)"):
+        compose([], config_dir=conf)
+
+
+def test_conf_has_no_machine_paths_or_hydra_runtime_interpolations() -> None:
+    for path in (ROOT / "conf").rglob("*.yaml"):
+        text = path.read_text()
+        assert "${hydra:" not in text, path
+        assert not re.search(r"(^|[\s:'\"])/(work|home|root|tmp|usr|opt)/", text), path
+
+
+def test_stage_reports_a_user_error_in_one_line(tmp_path: Path) -> None:
+    completed = subprocess.run([sys.executable, "-m", "pipeline.stages.data", "data.source.num_sketchez=5"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.strip().splitlines()[-1].startswith("error: config:")
+    assert "num_sketchez" in completed.stderr

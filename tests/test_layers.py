@@ -1,0 +1,83 @@
+"""Layer paths: listing, resolving, helpful errors for unknown ones, and output shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from pipeline.errors import ArticulateError, UnknownLayerError
+from pipeline.models import SketchCNN, get_layer, layer_names, layer_output_shape, torchvision_classifier
+
+
+@pytest.fixture
+def model() -> SketchCNN:
+    return SketchCNN(num_classes=4)
+
+
+def test_layer_names_are_dotted_paths_without_the_root(model: SketchCNN) -> None:
+    names = layer_names(model)
+    assert "" not in names
+    assert names[:2] == ["features", "features.block1"]
+    for expected in ("features.block3", "features.block3.conv", "features.pool3", "pool", "classifier.fc"):
+        assert expected in names
+
+
+def test_get_layer_resolves_a_path(model: SketchCNN) -> None:
+    assert get_layer(model, "features.block3") is model.features.block3
+    assert get_layer(model, "classifier.fc") is model.classifier.fc
+
+
+def test_unknown_layer_suggests_the_close_name_and_lists_all(model: SketchCNN) -> None:
+    with pytest.raises(UnknownLayerError) as info:
+        get_layer(model, "features.blok3", key="extract.layer")
+    error = info.value
+    assert isinstance(error, ArticulateError) and isinstance(error, KeyError)
+    message = str(error)
+    assert message.startswith("extract.layer: unknown layer 'features.blok3' in SketchCNN.")
+    assert "Did you mean 'features.block3'" in message
+    for name in layer_names(model):  # a small model: every valid name is listed
+        assert name in message
+
+
+def test_unknown_layer_missing_its_parent_suggests_the_full_path(model: SketchCNN) -> None:
+    with pytest.raises(UnknownLayerError, match="Did you mean 'features.block3'\\?"):
+        get_layer(model, "block3")
+
+
+@pytest.mark.parametrize("bad", ["", "features.block3.conv.weight", "features..block3"])
+def test_paths_that_are_not_modules_are_unknown(model: SketchCNN, bad: str) -> None:
+    with pytest.raises(UnknownLayerError):
+        get_layer(model, bad)
+
+
+def test_unknown_layer_in_a_large_model_gives_count_and_how_to_list() -> None:
+    googlenet = torchvision_classifier("googlenet", num_classes=3)
+    with pytest.raises(UnknownLayerError) as info:
+        get_layer(googlenet, "inception4f")
+    message = str(info.value)
+    assert "Did you mean 'inception4e'" in message
+    assert f"{len(layer_names(googlenet))} layers" in message and "layer_names(model)" in message
+    assert "inception4d.branch1.conv" not in message  # not the whole list
+    assert get_layer(googlenet, "aux1" if googlenet.aux1 is not None else "inception4d") is not None
+    with pytest.raises(UnknownLayerError):
+        get_layer(googlenet, "aux1")  # built without auxiliary heads: the attribute is None
+
+
+def test_layer_output_shape_restores_training_flags(model: SketchCNN) -> None:
+    model.train()
+    model.features.block1.bn.eval()  # a frozen BatchNorm must stay frozen
+    assert layer_output_shape(model, "features.block3", (2, 1, 64, 64)) == torch.Size([2, 64, 16, 16])
+    assert model.training and model.features.block2.bn.training
+    assert not model.features.block1.bn.training
+    assert layer_output_shape(model, "pool", (1, 1, 64, 64)) == (1, 128, 1, 1)
+
+
+def test_layer_output_shape_reports_bad_input_and_unused_layers(model: SketchCNN) -> None:
+    with pytest.raises(ArticulateError, match="cannot run on an input of shape \\(1, 3, 64, 64\\)"):
+        layer_output_shape(model, "features.block3", (1, 3, 64, 64))
+    model.unused = nn.Linear(2, 2)
+    with pytest.raises(ArticulateError, match="not used"):
+        layer_output_shape(model, "unused", (1, 1, 64, 64))
+    with pytest.raises(UnknownLayerError, match="'features.block9'"):
+        layer_output_shape(model, "features.block9", (1, 1, 64, 64))

@@ -1,0 +1,106 @@
+"""End to end: `dvc repro` of the tiny preset in a fresh copy of the project, then what MLflow holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def project_files() -> list[str]:
+    """The files a clone of the project has: tracked ones plus new ones git does not ignore."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\n")
+    return [name for name in listed if name and (ROOT / name).is_file()]
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    completed = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if check and completed.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({completed.returncode}):\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}")
+    return completed
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project in which `articulate repro experiment=tiny` has run."""
+    folder = tmp_path_factory.mktemp("project")
+    for name in project_files():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    run(["git", "init", "-q"], folder)
+    run(["articulate", "configure", "experiment=tiny"], folder)
+    run(["dvc", "repro"], folder)
+    return folder
+
+
+def test_outputs_on_disk(project: Path) -> None:
+    manifest = json.loads((project / "data/dataset/manifest.json").read_text())
+    assert manifest["splits"]["train"] + manifest["splits"]["val"] + manifest["splits"]["test"] == 600
+    assert len(manifest["classes"]) == 10 and len(manifest["parts"]) >= 15
+    round0 = project / "models/round_0"
+    for name in ("model.pt", "info.json", "confusion_matrix.png"):
+        assert (round0 / name).is_file(), name
+    saved = torch.load(round0 / "model.pt", weights_only=True)
+    assert saved["layer"] == "features.block3" and saved["class_names"] == manifest["classes"]
+
+
+def test_mlflow_holds_runs_metrics_artifacts_and_the_registered_model(project: Path) -> None:
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("articulate-tiny")
+    assert experiment is not None
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    assert {"data", "train_base"} <= set(runs)
+    train = runs["train_base"]
+    assert train.data.params["trainer.max_epochs"] == "2"
+    assert train.data.tags["round"] == "0"
+    history = client.get_metric_history(train.info.run_id, "val_acc")
+    assert len(history) == 2, "one val_acc a epoch"
+    assert 0.0 <= train.data.metrics["class_acc"] <= 1.0
+    artifacts = {a.path for a in client.list_artifacts(train.info.run_id)}
+    assert {"config.yaml", "confusion_matrix.png"} <= artifacts
+    assert runs["data"].data.metrics["n_train"] > 0
+    assert "samples.png" in {a.path for a in client.list_artifacts(runs["data"].info.run_id)}
+
+    version = client.get_model_version_by_alias("articulate-sketch_cnn", "round-0")
+    assert version.run_id == train.info.run_id
+    model = mlflow.pytorch.load_model("models:/articulate-sketch_cnn@round-0")
+    with torch.no_grad():
+        logits = model(torch.zeros(2, 1, 64, 64))
+    assert logits.shape == (2, 10)
+
+
+def test_repro_again_is_up_to_date(project: Path) -> None:
+    completed = run(["dvc", "repro"], project)
+    assert "Running stage" not in completed.stdout
+
+
+def test_stale_params_yaml_cannot_win(project: Path) -> None:
+    model = project / "conf/model/sketch_cnn.yaml"
+    original = model.read_text()
+    try:
+        model.write_text(original.replace("dropout: 0.2", "dropout: 0.3"))
+        (project / "models/round_0/info.json").unlink()  # make DVC want to run train_base again
+        completed = run(["dvc", "repro", "train_base"], project, check=False)
+        assert completed.returncode != 0
+        assert "params.yaml is stale" in completed.stderr + completed.stdout
+        assert "Traceback" not in completed.stderr
+    finally:
+        model.write_text(original)
