@@ -242,3 +242,18 @@ def stage_config(argv: Sequence[str]) -> DictConfig:
             raise ConfigError("--params takes at most one file; put overrides in `articulate configure` instead")
         return load_params(args[1] if len(args) == 2 else PARAMS_FILE)
     return compose(args)
+
+
+def check_params_main() -> int:
+    """``python -m pipeline.config``: check that params.yaml matches conf/ (the DVC stage check_config)."""
+    from pipeline.cli import guarded
+
+    def check() -> None:
+        load_params()
+        print(f"{PARAMS_FILE} matches conf/")
+
+    return guarded(check)
+
+
+if __name__ == "__main__":
+    raise SystemExit(check_params_main())

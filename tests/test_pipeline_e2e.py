@@ -12,6 +12,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import torch
+import yaml
 from mlflow.tracking import MlflowClient
 
 from tests.conftest import ROOT
@@ -97,10 +98,16 @@ def test_stale_params_yaml_cannot_win(project: Path) -> None:
     original = model.read_text()
     try:
         model.write_text(original.replace("dropout: 0.2", "dropout: 0.3"))
-        (project / "models/round_0/info.json").unlink()  # make DVC want to run train_base again
-        completed = run(["dvc", "repro", "train_base"], project, check=False)
+        completed = run(["dvc", "repro"], project, check=False)
         assert completed.returncode != 0
         assert "params.yaml is stale" in completed.stderr + completed.stdout
         assert "Traceback" not in completed.stderr
+        assert "Running stage 'train_base'" not in completed.stdout
+        # After `articulate configure` the new setting is in params.yaml and the model is retrained.
+        run(["articulate", "configure", "experiment=tiny"], project)
+        assert yaml.safe_load((project / "params.yaml").read_text())["model"]["net"]["dropout"] == 0.3
+        completed = run(["dvc", "repro"], project)
+        assert "Running stage 'train_base'" in completed.stdout
+        assert "Running stage 'data'" not in completed.stdout
     finally:
         model.write_text(original)
