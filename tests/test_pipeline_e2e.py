@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -111,3 +112,45 @@ def test_stale_params_yaml_cannot_win(project: Path) -> None:
         assert "Running stage 'data'" not in completed.stdout
     finally:
         model.write_text(original)
+
+
+def _copy_project(folder: Path) -> Path:
+    for name in project_files():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    return folder
+
+
+def test_a_killed_training_resumes_where_it_stopped(tmp_path: Path) -> None:
+    """Kill train_base after its first checkpoint; running it again resumes instead of starting over."""
+    project = _copy_project(tmp_path)
+    overrides = ["experiment=tiny", "trainer.max_epochs=4", "data.source.num_sketches=300"]
+    run([sys.executable, "-m", "pipeline.stages.data", *overrides], project)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    process = subprocess.Popen([sys.executable, "-m", "pipeline.stages.train_base", *overrides], cwd=project, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(project.glob(".checkpoints/*/last.ckpt")) and time.monotonic() < deadline:
+            assert process.poll() is None, "training ended before its first checkpoint"
+            time.sleep(0.2)
+    finally:
+        process.kill()
+        process.wait()
+    checkpoint = next(project.glob(".checkpoints/*/last.ckpt"))
+    epoch_done = torch.load(checkpoint, weights_only=True, map_location="cpu")["epoch"]
+    assert epoch_done < 3, "killed before the end"
+
+    completed = run([sys.executable, "-m", "pipeline.stages.train_base", *overrides], project)
+    assert f"resuming the interrupted training from {checkpoint.relative_to(project)}" in completed.stderr
+    assert json.loads((project / "models/round_0/info.json").read_text())["round"] == 0
+    assert not checkpoint.exists(), "checkpoints of a finished training are removed"
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name("articulate-tiny")
+    finished = [r for r in client.search_runs([experiment.experiment_id]) if r.info.run_name == "train_base"
+                and "class_acc" in r.data.metrics]
+    assert len(finished) == 1
+    epochs = [m.value for m in client.get_metric_history(finished[0].info.run_id, "epoch")]
+    assert epochs and min(epochs) >= epoch_done + 1 > 0, "the resumed run did not train the finished epochs again"

@@ -334,6 +334,9 @@ CLASSES: dict[str, SketchClass] = {
 # --- stroke post-processing ------------------------------------------------------------------------
 
 
+_HARMONICS = np.array([[1.0], [2.0], [3.0]])  # wobble frequencies along a stroke, shape (3, 1)
+
+
 def resample(pts: Points, spacing: float) -> Points:
     """Points spaced evenly along the polyline, so that wobble bends long straight segments too."""
     seg = np.hypot(*np.diff(pts, axis=1))
@@ -341,23 +344,21 @@ def resample(pts: Points, spacing: float) -> Points:
     if arc[-1] == 0:
         return pts[:, :1]
     n = max(2, int(math.ceil(arc[-1] / spacing)) + 1)
-    t = np.linspace(0.0, arc[-1], n)
-    # Keep the corners: they make triangles look like triangles rather than blobs.
-    t = np.union1d(t, arc)
+    # Keep the corners (arc) too: they make triangles look like triangles rather than blobs.
+    t = np.sort(np.concatenate([np.arange(n) * (arc[-1] / (n - 1)), arc[1:-1]]))
     return np.stack([np.interp(t, arc, pts[0]), np.interp(t, arc, pts[1])])
 
 
 def wobble(pts: Points, rng: np.random.Generator, amplitude: float) -> Points:
     """A smooth hand tremor: a few low-frequency sines along the stroke, plus a little point noise."""
-    if amplitude <= 0 or pts.shape[1] < 2:
+    n = pts.shape[1]
+    if amplitude <= 0 or n < 2:
         return pts
-    t = np.linspace(0.0, 1.0, pts.shape[1])
-    noise = np.zeros_like(pts)
-    for k in (1, 2, 3):
-        phase = rng.uniform(0, 2 * np.pi, size=(2, 1))
-        noise += (amplitude / k) * rng.standard_normal((2, 1)) * np.sin(2 * np.pi * k * t + phase)
-    noise += 0.15 * amplitude * rng.standard_normal(pts.shape)
-    return pts + noise
+    t = np.arange(n) / (n - 1)
+    phase = rng.uniform(0, 2 * np.pi, size=(2, 3, 1))
+    weight = rng.standard_normal((2, 3, 1)) * (amplitude / _HARMONICS)
+    noise = (weight * np.sin(2 * np.pi * _HARMONICS * t + phase)).sum(axis=1)
+    return pts + noise + 0.15 * amplitude * rng.standard_normal(pts.shape)
 
 
 def _order_parts(parts: list[str], rng: np.random.Generator, shuffle_prob: float) -> list[str]:

@@ -41,7 +41,8 @@ def run(cfg: DictConfig) -> Manifest:
         log.warning("skipped %s", skipped)
     if result.skipped:
         log.warning("skipped %d invalid drawings in all", len(result.skipped))
-    splits = assign_splits(result.sketches, dict(cfg.data.splits), seed=int(cfg.seed))
+    source = cfg.data.source.get("folder") or f"the {cfg.data.name} data"
+    splits = assign_splits(result.sketches, dict(cfg.data.splits), seed=int(cfg.seed), source=source)
     parts = sorted({p for s in result.sketches for p in (s.parts or ())}) or None
     manifest = Manifest(
         name=str(cfg.data.name),

@@ -28,6 +28,7 @@ from pipeline.cli import stage_main
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataModule
 from pipeline.io import atomic_dir
+from pipeline.models.callbacks import EpochSummary
 from pipeline.models.build import build_net, input_spec, raster_spec
 from pipeline.models.classifier import SketchClassifier
 
@@ -89,9 +90,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         run_id = active.info.run_id
         logger = MLFlowLogger(experiment_name=str(cfg.mlflow.experiment), tracking_uri=tracking.tracking_uri(cfg),
                               run_id=run_id, log_model=False)
-        checkpoint = ModelCheckpoint(dirpath=checkpoints, save_last=True, save_top_k=0, every_n_epochs=1,
+        # save_top_k=1 (the newest epoch, no monitor): Lightning writes last.ckpt only along with a checkpoint.
+        checkpoint = ModelCheckpoint(dirpath=checkpoints, save_last=True, save_top_k=1, every_n_epochs=1,
                                      save_on_train_epoch_end=True)
-        trainer: L.Trainer = build(cfg.trainer, "trainer", logger=logger, callbacks=[checkpoint], default_root_dir=str(checkpoints))
+        trainer: L.Trainer = build(cfg.trainer, "trainer", logger=logger, callbacks=[checkpoint, EpochSummary()], default_root_dir=str(checkpoints))
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
         tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         test_acc = float(tested["test_acc"])
