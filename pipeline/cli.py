@@ -95,15 +95,16 @@ def _show(args: argparse.Namespace) -> None:
 def _layers(args: argparse.Namespace) -> None:
     from pipeline.config import compose
     from pipeline.models.build import build_net, input_spec
-    from pipeline.models.layers import layer_names, layer_output_shape
+    from pipeline.models.layers import layer_output_shapes
 
     cfg = compose(args.overrides)
     net = build_net(cfg.model, num_classes=args.num_classes)
     spec = input_spec(cfg.model)
-    shape = (1, spec.channels, spec.size, spec.size)
-    for name in layer_names(net):
-        out = layer_output_shape(net, name, shape)
-        print(f"{name:40s} {tuple(out)}")
+    shapes = layer_output_shapes(net, (1, spec.channels, spec.size, spec.size))
+    print(f"{'layer (module path)':40s} output shape for a {spec.size}x{spec.size} input; atlas layer: {cfg.model.layer}")
+    for name, shape in shapes.items():
+        marker = "  <- model.layer" if name == cfg.model.layer else ""
+        print(f"{name:40s} {tuple(shape)}{marker}")
 
 
 def _ui(args: argparse.Namespace) -> None:

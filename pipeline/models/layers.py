@@ -119,6 +119,38 @@ def layer_output_shape(
     return shapes[0]
 
 
+def layer_output_shapes(model: nn.Module, input_shape: Sequence[int]) -> dict[str, torch.Size]:
+    """The output shape of every layer that produces a tensor, from one forward pass on zeros.
+
+    Args:
+        model: The network.
+        input_shape: Input shape including the batch dimension, e.g. ``(1, 1, 64, 64)``.
+
+    Returns:
+        Layer path -> output shape, in the order the layers ran.
+    """
+    shapes: dict[str, torch.Size] = {}
+    names = {module: name for name, module in model.named_modules() if name}
+
+    def record(module: nn.Module, _inputs: object, output: object) -> None:
+        tensor = _first_tensor(output)
+        if tensor is not None and names[module] not in shapes:
+            shapes[names[module]] = tensor.shape
+
+    handles = [module.register_forward_hook(record) for module in names]
+    modes = {module: module.training for module in model.modules()}
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(tuple(input_shape)))
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, training in modes.items():
+            module.training = training
+    return shapes
+
+
 class _LayerReached(Exception):
     """Raised by the shape hook to stop the forward pass early."""
 
@@ -147,7 +179,7 @@ def _unknown_layer_message(model: nn.Module, path: object, key: str | None) -> s
         top = [name for name, _ in model.named_children()]
         message += (
             f" The model has {len(names)} layers; the top-level ones are: {', '.join(top)}."
-            " List them all with pipeline.models.layer_names(model)."
+            " List them all with `articulate layers` (add your model overrides)."
         )
     return message
 

@@ -31,6 +31,7 @@ from pipeline.io import atomic_dir
 from pipeline.models.callbacks import EpochSummary
 from pipeline.models.build import build_net, input_spec, raster_spec
 from pipeline.models.classifier import SketchClassifier
+from pipeline.models.layers import get_layer
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,10 @@ def pip_requirements() -> list[str]:
 def build_module(cfg: DictConfig, class_names: list[str]) -> SketchClassifier:
     """The Lightning module around the configured net."""
     optimizer = cfg.model.optimizer
+    net = build_net(cfg.model, num_classes=len(class_names))
+    get_layer(net, str(cfg.model.layer), key="model.layer")  # a typo in the atlas layer fails now, not rounds later
     return SketchClassifier(
-        net=build_net(cfg.model, num_classes=len(class_names)),
+        net=net,
         num_classes=len(class_names),
         class_names=list(class_names),
         input_spec=input_spec(cfg.model),
