@@ -17,11 +17,11 @@ from pipeline.data.ndjson import (
     OnError,
     ReadResult,
     Skipped,
-    select_class_files,
-    check_input_dir,
     check_input_file,
     check_limit,
     check_on_error,
+    find_class_files,
+    select_class_files,
 )
 from pipeline.data.sketch import Sketch
 from pipeline.errors import InputError
@@ -232,13 +232,7 @@ def read_bitmap_dir(
     check_on_error(on_error)
     check_limit(max_per_class)
     folder = Path(folder)
-    check_input_dir(folder)
-    available: dict[str, list[Path]] = {}
-    for path in folder.glob("*.npy"):
-        if path.is_file():
-            available.setdefault(word_from_stem(path.stem), []).append(path)
-    if not available:
-        raise InputError(folder, "no .npy files in this folder", hint="check the path (files must end in .npy)")
+    available = find_class_files(folder, ".npy", word_from_stem)
     result = ReadResult()
     taken: dict[str, int] = {}  # drawings read per class, as two files may hold the same class
     for path in select_class_files(available, classes, folder, ".npy file"):

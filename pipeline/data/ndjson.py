@@ -415,6 +415,22 @@ def select_class_files(
     return sorted(p for name, paths in available.items() if name in wanted for p in paths)
 
 
+def find_class_files(folder: Path, suffix: str, word_of: Callable[[str], str]) -> dict[str, list[Path]]:
+    """The files of a folder with a given suffix, grouped by the class name ``word_of(stem)``.
+
+    Raises:
+        InputError: If the folder is missing or holds no such file.
+    """
+    check_input_dir(folder)
+    available: dict[str, list[Path]] = {}
+    for path in folder.glob(f"*{suffix}"):
+        if path.is_file():
+            available.setdefault(word_of(path.stem), []).append(path)
+    if not available:
+        raise InputError(folder, f"no {suffix} files in this folder", hint=f"check the path (files must end in {suffix})")
+    return available
+
+
 def read_ndjson_dir(
     folder: str | PathLike[str],
     classes: list[str] | None = None,
@@ -440,13 +456,7 @@ def read_ndjson_dir(
     check_on_error(on_error)
     check_limit(max_per_class)
     folder = Path(folder)
-    check_input_dir(folder)
-    available: dict[str, list[Path]] = {}
-    for path in folder.glob("*.ndjson"):
-        if path.is_file():
-            available.setdefault(path.stem, []).append(path)
-    if not available:
-        raise InputError(folder, "no .ndjson files in this folder", hint="check the path (files must end in .ndjson)")
+    available = find_class_files(folder, ".ndjson", lambda stem: stem)
     result = ReadResult()
     for path in select_class_files(available, classes, folder, ".ndjson file"):
         result.extend(read_ndjson(path, on_error=on_error, limit=max_per_class))

@@ -20,14 +20,9 @@ class EpochSummary(L.Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._start = time.perf_counter()
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        self._report(trainer)
-
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.val_dataloaders:
-            self._report(trainer)
+        # Lightning runs the epoch's validation before this hook, so both sets of metrics are fresh here.
+        self._report(trainer)
 
     def _report(self, trainer: L.Trainer) -> None:
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.split("_")[0] in ("train", "val")}
