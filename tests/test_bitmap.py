@@ -84,7 +84,7 @@ def test_blank_rows_raise_or_are_skipped(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="row 1 is a blank drawing") as info:
         read_bitmap(path)
     assert info.value.path == str(path)
-    assert "data.on_error=skip" in (info.value.hint or "")
+    assert "data.source.on_error=skip" in (info.value.hint or "")
     result = read_bitmap(path, on_error="skip")
     assert [s.key_id for s in result.sketches] == ["cat-0", "cat-2", "cat-4"]
     assert [(s.path, s.reason[:5]) for s in result.skipped] == [(str(path), "row 1"), (str(path), "row 3")]

@@ -173,7 +173,7 @@ def test_bad_line_raises_with_file_and_line(tmp_path: Path, bad: str, problem: s
     assert error.path == str(path)
     assert error.line == 3  # 1-based, blank lines counted
     assert problem in error.problem
-    assert "data.on_error=skip" in (error.hint or "")
+    assert "data.source.on_error=skip" in (error.hint or "")
     assert str(error).startswith(f"{path}:3: ")
 
 

@@ -45,7 +45,7 @@ def test_malformed_ndjson_names_file_and_line_and_keeps_the_old_dataset(
     assert stage_main(data_stage.run, overrides) == EXIT_USER_ERROR
     line = _error_line(capsys)
     assert line.startswith(f"error: {folder / 'cat.ndjson'}:3: ")
-    assert "data.on_error=skip" in line
+    assert "data.source.on_error=skip" in line
     assert json.loads((old / "manifest.json").read_text()) == {"old": True}, "the previous dataset is intact"
     assert not list(tmp_path.glob("dataset?*")), "no half-written folder is left"
 

@@ -191,7 +191,7 @@ def read_bitmap(
                 reason = f"row {row} is a blank drawing (every pixel is 0)"
                 if on_error == "raise":
                     raise InputError(
-                        path, reason, hint="remove the row, or set data.on_error=skip to skip blank drawings"
+                        path, reason, hint="remove the row, or set data.source.on_error=skip to skip blank drawings"
                     )
                 result.skipped.append(Skipped(str(path), None, reason))
                 continue

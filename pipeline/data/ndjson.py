@@ -43,7 +43,7 @@ OnError = Literal["raise", "skip"]
 #: Coordinates a little outside 0..255 (float rounding in other tools) are accepted and clipped.
 COORD_SLACK = 0.5
 
-SKIP_HINT = "fix or remove the line, or set data.on_error=skip to skip bad lines"
+SKIP_HINT = "fix or remove the line, or set data.source.on_error=skip to skip bad lines"
 
 
 @dataclass(frozen=True)
@@ -101,10 +101,10 @@ def check_on_error(on_error: str) -> None:
         ConfigError: If it is neither ``"raise"`` nor ``"skip"``.
     """
     if on_error not in ("raise", "skip"):
-        raise ConfigError(f"data.on_error must be 'raise' or 'skip', got {on_error!r}")
+        raise ConfigError(f"data.source.on_error must be 'raise' or 'skip', got {on_error!r}")
 
 
-def check_limit(limit: int | None, name: str = "data.max_per_class") -> None:
+def check_limit(limit: int | None, name: str = "data.source.max_per_class") -> None:
     """Check a count limit: None (no limit) or a positive integer.
 
     Args:
@@ -398,9 +398,9 @@ def select_class_files(
     if classes is None:
         return sorted(p for paths in available.values() for p in paths)
     if isinstance(classes, str):
-        raise ConfigError(f"data.classes must be a list of class names, got the string {classes!r}")
+        raise ConfigError(f"data.source.classes must be a list of class names, got the string {classes!r}")
     if len(classes) == 0:
-        raise ConfigError("data.classes is an empty list; list the classes to read, or use null for all of them")
+        raise ConfigError("data.source.classes is an empty list; list the classes to read, or use null for all of them")
     unknown = [c for c in classes if c not in available]
     if unknown:
         names = sorted(available)

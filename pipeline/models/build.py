@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from pipeline.data.raster import RasterSpec
 from pipeline.config import build
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputError
 from pipeline.models.checkpoint import load_weights
 from pipeline.models.input_spec import InputSpec
 
@@ -37,3 +41,51 @@ def raster_spec(model_cfg: DictConfig) -> RasterSpec:
     """How to rasterise sketches for the model: its input size and polarity, the configured line width."""
     cfg = model_cfg.input
     return RasterSpec(size=int(cfg.size), line_width=float(cfg.line_width), invert=bool(cfg.invert))
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained round's network with what is needed to feed and read it.
+
+    Attributes:
+        net: The network, in eval mode.
+        class_names: Output index -> class name.
+        input_spec: How its input is normalised.
+        raster: How sketches are rendered for it.
+        layer: The configured atlas layer (module path).
+        round: The round it belongs to.
+    """
+
+    net: nn.Module
+    class_names: list[str]
+    input_spec: InputSpec
+    raster: RasterSpec
+    layer: str
+    round: int
+
+
+def load_trained(path: str | Path) -> TrainedModel:
+    """Load ``models/round_<r>/model.pt`` as written by the training stages (no project config needed).
+
+    Raises:
+        InputError: The file is missing or not such a model.
+    """
+    path = Path(path)
+    hint = "train it first: `python -m pipeline.stages.train_base` or `dvc repro train_base`"
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(path, "no trained model here", hint=hint) from None
+    except Exception as err:  # noqa: BLE001 - torch.load raises many types for a damaged file
+        raise InputError(path, f"not a readable model file ({str(err).splitlines()[0]})", hint=hint) from None
+    required = {"state_dict", "net", "class_names", "input_spec", "raster", "layer", "round"}
+    if not isinstance(saved, dict) or not required <= set(saved):
+        raise InputError(path, "not a model file written by Articulate's training stages", hint=hint)
+    net = build(OmegaConf.create(saved["net"]), "model.net", num_classes=len(saved["class_names"]))
+    net.load_state_dict(saved["state_dict"])
+    raster = saved["raster"]
+    return TrainedModel(
+        net=net.eval(), class_names=list(saved["class_names"]), input_spec=InputSpec.from_dict(saved["input_spec"]),
+        raster=RasterSpec(size=int(raster["size"]), line_width=float(raster["line_width"]), invert=bool(raster["invert"])),
+        layer=str(saved["layer"]), round=int(saved["round"]),
+    )
