@@ -120,7 +120,7 @@ def _ui(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="articulate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="articulate", description="Articulate: retrain sketch models on the concepts people name in their activation atlases.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("configure", help="compose conf/ (+ overrides) into params.yaml for DVC")
@@ -140,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*")
     p.add_argument("--num-classes", type=int, default=10)
     p.set_defaults(action=_layers)
+
+    from pipeline.featurevis.cli import add_commands as add_featurevis_commands
+
+    add_featurevis_commands(sub)
 
     p = sub.add_parser("ui", help="open the MLflow UI on the project's tracking store")
     p.add_argument("--host", default="127.0.0.1")
