@@ -40,10 +40,12 @@ TARGET = "target"
 FREE = "free"
 SCHEMA: dict[str, Any] = {
     OVERRIDES_KEY: None,
+    "round": None,
     "seed": None,
     "threads": None,
     "resume": None,
-    "paths": {"dataset": None, "models": None, "checkpoints": None, "atlases": None, "quickdraw": None},
+    "paths": {"dataset": None, "models": None, "checkpoints": None, "activations": None, "atlases": None,
+              "quickdraw": None},
     "data": {"name": None, "source": TARGET, "splits": FREE, "batch_size": None, "num_workers": None},
     "model": {
         "name": None,
@@ -55,6 +57,18 @@ SCHEMA: dict[str, Any] = {
     },
     "trainer": TARGET,
     "mlflow": {"tracking_uri": None, "experiment": None, "registered_model": None, "artifact_location": None},
+    "extract": {"split": None, "layers": None, "batch_size": None, "dtype": None, "ink_threshold": None,
+                "examples": None, "progress": None},
+    "atlas": {
+        "layer": None,
+        "seed": None,
+        "sample": {"count": None, "weighting": None, "class_filter": None},
+        "umap": {"method": None, "n_neighbors": None, "min_dist": None, "metric": None},
+        "grid": {"size": None, "min_count": None},
+        "icons": {"enabled": None, "steps": None, "batch_size": None, "cos_power": None, "size": None},
+        "clusters": {"method": None, "k": None, "space": None, "normalize": None},
+        "exemplars": {"per_cluster": None, "random": None, "patch_scale": None},
+    },
 }
 
 

@@ -61,6 +61,15 @@ def test_outputs_on_disk(project: Path) -> None:
         assert (round0 / name).is_file(), name
     saved = torch.load(round0 / "model.pt", weights_only=True)
     assert saved["layer"] == "features.block3" and saved["class_names"] == manifest["classes"]
+    store = project / "activations/round_0/features.block3"
+    for name in ("activations.npy", "attribution.npy", "ink.npy", "part.npy", "index.parquet", "meta.json"):
+        assert (store / name).is_file(), name
+    atlas = project / "atlases/round_0"
+    for name in ("atlas.json", "atlas.png", "map.png", "points.parquet", "README.md"):
+        assert (atlas / name).is_file(), name
+    described = json.loads((atlas / "atlas.json").read_text())
+    assert described["layer"] == "features.block3" and described["round"] == 0
+    assert 0.0 <= described["metrics"]["atlas_purity"] <= 1.0
 
 
 def test_mlflow_holds_runs_metrics_artifacts_and_the_registered_model(project: Path) -> None:
@@ -69,7 +78,9 @@ def test_mlflow_holds_runs_metrics_artifacts_and_the_registered_model(project: P
     experiment = client.get_experiment_by_name("articulate-tiny")
     assert experiment is not None
     runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
-    assert {"data", "train_base"} <= set(runs)
+    assert {"data", "train_base", "extract", "atlas"} <= set(runs)
+    assert {"atlas_purity", "atlas_nmi"} <= set(runs["atlas"].data.metrics)
+    assert "atlas.png" in {a.path for a in client.list_artifacts(runs["atlas"].info.run_id)}
     train = runs["train_base"]
     assert train.data.params["trainer.max_epochs"] == "2"
     assert train.data.tags["round"] == "0"

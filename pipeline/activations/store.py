@@ -30,6 +30,8 @@ from pipeline.errors import InputError
 
 RUN_EXTRACT = "re-run the extract stage: `python -m pipeline.stages.extract` or `dvc repro extract`"
 ARRAYS = {"activations": 4, "attribution": 3, "ink": 3, "part": 3}
+#: Rows of ``index.parquet`` built in memory at a time while writing it.
+INDEX_CHUNK_ROWS = 1 << 20
 
 
 @dataclass
@@ -122,15 +124,35 @@ class ActivationWriter:
         words = np.asarray(self.meta.classes, dtype=object)[labels]
         pd.DataFrame({"sketch": np.arange(len(key_ids), dtype=np.int32), "key_id": key_ids, "label": labels,
                       "word": words}).to_parquet(self.folder / "sketches.parquet", index=False)
-        n, h, w, _ = self.meta.shape
-        sketch, y, x = np.meshgrid(np.arange(n, dtype=np.int32), np.arange(h, dtype=np.int16),
-                                   np.arange(w, dtype=np.int16), indexing="ij")
-        pd.DataFrame({
-            "sketch": sketch.ravel(), "label": labels[sketch.ravel()], "y": y.ravel(), "x": x.ravel(),
-            "ink": np.asarray(self.ink).ravel(), "part": np.asarray(self.part).ravel(),
-            "attribution": np.asarray(self.attribution).ravel(),
-        }).to_parquet(self.folder / "index.parquet", index=False)
+        self._write_index(labels)
         (self.folder / "meta.json").write_text(json.dumps(asdict(self.meta), indent=2) + "\n")
+
+    def _write_index(self, labels: np.ndarray) -> None:
+        """``index.parquet``, written in row groups of about INDEX_CHUNK_ROWS rows: memory stays bounded."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        n, h, w, _ = self.meta.shape
+        per_sketch = h * w
+        step = max(1, INDEX_CHUNK_ROWS // per_sketch)
+        y, x = np.meshgrid(np.arange(h, dtype=np.int16), np.arange(w, dtype=np.int16), indexing="ij")
+        writer = None
+        try:
+            for start in range(0, n, step):
+                stop = min(n, start + step)
+                sketch = np.repeat(np.arange(start, stop, dtype=np.int32), per_sketch)
+                table = pa.Table.from_pandas(pd.DataFrame({
+                    "sketch": sketch, "label": labels[sketch], "y": np.tile(y.ravel(), stop - start),
+                    "x": np.tile(x.ravel(), stop - start), "ink": np.asarray(self.ink[start:stop]).ravel(),
+                    "part": np.asarray(self.part[start:stop]).ravel(),
+                    "attribution": np.asarray(self.attribution[start:stop]).ravel(),
+                }), preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(self.folder / "index.parquet", table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 class ActivationStore:

@@ -1,0 +1,423 @@
+"""Building an activation atlas from an activation store, and writing it where other programs can read it.
+
+:func:`build_atlas` runs the steps: sample ink positions (:mod:`~pipeline.atlas.sampling`), lay them out
+in 2-D (:mod:`~pipeline.atlas.projection`), bin the layout into a grid and average each cell's activations
+(:mod:`~pipeline.atlas.grid`), render one feature-visualization icon per kept cell
+(:mod:`~pipeline.atlas.icons`), cluster the positions (:mod:`~pipeline.atlas.clustering`), pick and crop
+exemplar patches per cluster (:mod:`~pipeline.atlas.patches`) and compute per-cluster statistics and the
+metrics (:mod:`~pipeline.atlas.stats`). :func:`write_atlas` writes the result atomically; :func:`read_atlas`
+reads it back.
+
+Layout of an atlas folder (``atlases/round_<r>/``; the same text is written to its ``README.md``)::
+
+    atlas.json         everything but the arrays (format_version 1):
+                         layer, round, split, classes, parts, params (the settings used),
+                         geometry (stride, receptive_field, rf_offset, input_size, height, width of the layer),
+                         metrics (atlas_purity, atlas_nmi: null without true parts; n_points, n_cells,
+                           n_clusters, seconds), timings (seconds per step), grid (size, min_count,
+                           extent [x_min, x_max, y_min, y_max] of the layout),
+                         cells: one per kept cell, in cells.npy order: cell (= row * size + col), row (0 = top),
+                           col, count, centre [x, y] in layout coordinates, cluster (majority cluster of its
+                           points), icon (file under icons/, or null), score (icon quality), value (objective),
+                         clusters: one per cluster (0 = largest): cluster, size, classes {name: count},
+                           mean_attribution, parts {name: count} | null, majority_part, purity, sheet (file),
+                           exemplars: [{point (row of points.parquet), sketch, key_id, class, part, y, x,
+                           kind ("nearest" | "random"), distance (to the cluster centre)}]
+    points.parquet     one row per sampled position: sketch (row of the activation store), key_id, label,
+                         word, y, x (position in the layer), part (true part id, 0 = none), attribution,
+                         umap_x, umap_y (2-D layout), cell (grid cell id), row, col, kept (cell has an icon),
+                         cluster
+    cells.npy          (n_cells, C) float32: mean activation vector of each kept cell (order of "cells")
+    icons/             cell_<row>_<col>.png: one feature-visualization icon per kept cell
+    atlas.png          the atlas: icons on the grid, framed by majority cluster, with legend
+    map.png            the 2-D layout coloured by cluster and by class
+    clusters/          cluster_<k>.png: exemplar sheet of cluster k (receptive-field crops, position outlined)
+    README.md          this description
+
+Part ids are 1 + the index in ``parts``; patch geometry follows :mod:`pipeline.atlas.patches`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from pipeline.activations.store import ActivationStore
+from pipeline.atlas.clustering import Clusterer
+from pipeline.atlas.grid import AtlasGrid
+from pipeline.atlas.icons import IconParams, render_icons
+from pipeline.atlas.patches import PatchMaker, select_exemplars
+from pipeline.atlas.projection import Projection
+from pipeline.atlas.sampling import PositionSampler
+from pipeline.atlas.stats import ClusterStats, atlas_nmi, atlas_purity, cluster_stats
+from pipeline.data.raster import rasterize_batch
+from pipeline.data.sketch import Sketch
+from pipeline.errors import ConfigError, InputError
+from pipeline.io import atomic_dir
+
+#: Real sketches the icons' quality scores are measured against.
+REFERENCE_SKETCHES = 64
+
+__all__ = ["FORMAT_VERSION", "Atlas", "AtlasParams", "build_atlas", "read_atlas", "write_atlas"]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+README = "README.md"
+_LAYOUT = __doc__[__doc__.index("Layout of an atlas folder"):]
+
+
+@dataclass
+class AtlasParams:
+    """Every setting of an atlas build, as the estimators that carry them.
+
+    Attributes:
+        sampler: Which positions, how many, how weighted.
+        projection: The 2-D layout.
+        grid: The grid and its minimum count.
+        clusterer: The clustering.
+        icons: Icon rendering.
+        exemplars: Exemplars per cluster nearest to its centre.
+        random_exemplars: Extra random exemplars per cluster.
+        patch_scale: Output pixels per input pixel of the exemplar patches.
+        seed: The seed every step uses.
+    """
+
+    sampler: PositionSampler = field(default_factory=PositionSampler)
+    projection: Projection = field(default_factory=Projection)
+    grid: AtlasGrid = field(default_factory=AtlasGrid)
+    clusterer: Clusterer = field(default_factory=Clusterer)
+    icons: IconParams = field(default_factory=IconParams)
+    exemplars: int = 40
+    random_exemplars: int = 0
+    patch_scale: int = 4
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        keys = {"exemplars": ("per_cluster", 0), "random_exemplars": ("random", 0), "patch_scale": ("patch_scale", 1)}
+        for name, (key, low) in keys.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"atlas: exemplars.{key} must be an integer >= {low}, got {value!r}")
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> AtlasParams:
+        """Build from the ``atlas`` config section (see ``conf/atlas/default.yaml``).
+
+        Raises:
+            ConfigError: A missing section or a bad value.
+        """
+        try:
+            seed = int(node["seed"])
+            sample, umap, grid = node["sample"], node["umap"], node["grid"]
+            icons, clusters, exemplars = node["icons"], node["clusters"], node["exemplars"]
+            return cls(
+                sampler=PositionSampler(count=sample["count"], weighting=sample["weighting"],
+                                        class_filter=sample["class_filter"], seed=seed),
+                projection=Projection(method=umap["method"], n_neighbors=umap["n_neighbors"],
+                                      min_dist=float(umap["min_dist"]), metric=umap["metric"], seed=seed),
+                grid=AtlasGrid(size=grid["size"], min_count=grid["min_count"]),
+                clusterer=Clusterer(method=clusters["method"], k=clusters["k"], space=clusters["space"],
+                                    normalize=clusters["normalize"], seed=seed),
+                icons=IconParams(steps=icons["steps"], batch_size=icons["batch_size"],
+                                 cos_power=float(icons["cos_power"]), size=icons["size"], enabled=icons["enabled"]),
+                exemplars=exemplars["per_cluster"], random_exemplars=exemplars["random"],
+                patch_scale=exemplars["patch_scale"], seed=seed,
+            )
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"atlas: config section incomplete or malformed ({err}); see conf/atlas/default.yaml") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict, in the shape of the config section."""
+        icons = self.icons
+        return {
+            "sample": {k: v for k, v in self.sampler.get_params().items() if k != "seed"},
+            "umap": {k: v for k, v in self.projection.get_params().items() if k != "seed"},
+            "grid": self.grid.get_params(),
+            "icons": {"steps": icons.steps, "batch_size": icons.batch_size, "cos_power": icons.cos_power,
+                      "size": icons.size, "enabled": icons.enabled},
+            "clusters": {k: v for k, v in self.clusterer.get_params().items() if k != "seed"},
+            "exemplars": {"per_cluster": self.exemplars, "random": self.random_exemplars,
+                          "patch_scale": self.patch_scale},
+            "seed": self.seed,
+        }
+
+
+@dataclass
+class Atlas:
+    """A built atlas (see the module docstring for what each part becomes on disk).
+
+    Attributes:
+        layer: The layer's module path.
+        round: The round.
+        split: The dataset split the store was extracted from.
+        classes: Class names.
+        parts: Part names, or None.
+        params: The settings (``AtlasParams.to_dict()``).
+        geometry: The layer's stride, receptive field, offset, input size and grid.
+        points: The sampled positions with layout, cell and cluster.
+        cells: The kept cells (cell, row, col, count, centre_x, centre_y, cluster, icon, score, value).
+        cell_means: (n_cells, C) mean activation per kept cell.
+        grid_size: G.
+        extent: The layout's bounding box (x_min, x_max, y_min, y_max).
+        icons: (n_cells, S, S, 3) uint8 icons, or None when not rendered.
+        clusters: Per-cluster statistics, with exemplars.
+        exemplar_patches: Per cluster, the RGB patches of its exemplars (empty without sketches).
+        metrics: atlas_purity, atlas_nmi (None without parts), n_points, n_cells, n_clusters, seconds.
+        timings: Seconds per step.
+    """
+
+    layer: str
+    round: int
+    split: str
+    classes: list[str]
+    parts: list[str] | None
+    params: dict[str, Any]
+    geometry: dict[str, Any]
+    points: pd.DataFrame
+    cells: pd.DataFrame
+    cell_means: np.ndarray
+    grid_size: int
+    extent: tuple[float, float, float, float]
+    icons: np.ndarray | None
+    clusters: list[ClusterStats]
+    exemplar_patches: list[list[np.ndarray]]
+    metrics: dict[str, Any]
+    timings: dict[str, float]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self._last, 3)
+        self._last = now
+
+
+def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, *, round_index: int = 0,
+                layer: str | None = None, sketches: Iterable[Sketch] | None = None) -> Atlas:
+    """Build an atlas of one layer.
+
+    Args:
+        store: The layer's activation store.
+        model: A :class:`~pipeline.models.build.TrainedModel` (net, input_spec, raster, layer) for icons and
+            patches; None builds without icons and patches.
+        params: The settings.
+        round_index: The round, recorded in the atlas.
+        layer: The layer's module path (default: the store's layer).
+        sketches: The drawings of the store's split, for exemplar patches (None: no patches).
+
+    Returns:
+        The atlas.
+
+    Raises:
+        ConfigError: Settings that cannot work with this store (fewer points than cells, unknown class...).
+        InputError: A store without usable positions.
+    """
+    meta = store.meta
+    layer = layer or meta.layer
+    sketches = list(sketches) if sketches is not None else None  # read twice: icon references, patches
+    clock = _Clock()
+    started = time.perf_counter()
+    log.info("atlas of %s, round %d: sampling %d positions", layer, round_index, params.sampler.count)
+    sample = params.sampler.sample(store)
+    clock.lap("sampling")
+
+    layout = params.projection.fit_transform(sample.vectors)
+    clock.lap("projection")
+
+    grid = params.grid.fit(layout, sample.vectors)
+    clock.lap("grid")
+
+    clustering = params.clusterer.fit(sample.vectors, layout)
+    clock.lap("clustering")
+
+    points = sample.positions.copy()
+    points["umap_x"], points["umap_y"] = layout[:, 0], layout[:, 1]
+    points["cell"] = grid.point_cell
+    points["row"] = (grid.point_cell // grid.size).astype(np.int16)
+    points["col"] = (grid.point_cell % grid.size).astype(np.int16)
+    points["kept"] = grid.kept
+    points["cluster"] = clustering.labels
+    cells = grid.cells.copy()
+    cells["cluster"] = _majority_cluster(points, cells["cell"].to_numpy())
+
+    icons = None
+    cells["icon"] = None
+    cells["score"] = np.nan
+    cells["value"] = np.nan
+    if params.icons.enabled and model is not None:
+        log.info("icons: rendering %d cells, %d per batch, %d steps", len(cells), params.icons.batch_size,
+                 params.icons.steps)
+        # Scores are relative to real sketches: 1.0 drives a direction as hard as the best real input does.
+        reference = None
+        if sketches is not None:
+            sample = list(itertools.islice(sketches, REFERENCE_SKETCHES))
+            if sample:
+                reference = torch.from_numpy(rasterize_batch(sample, model.raster))[:, None]
+        icon_set = render_icons(model.net, grid.means, layer, model.input_spec, params.icons, seed=params.seed,
+                                reference=reference)
+        icons = icon_set.images
+        cells["icon"] = [f"icons/cell_{r:02d}_{c:02d}.png" for r, c in zip(cells["row"], cells["col"], strict=True)]
+        cells["score"], cells["value"] = icon_set.scores, icon_set.values
+    clock.lap("icons")
+
+    stats = cluster_stats(points, clustering.labels, meta.classes, meta.parts)
+    has_parts = meta.parts is not None
+    parts = points["part"].to_numpy()
+    purity = atlas_purity(clustering.labels, parts) if has_parts else None
+    nmi = atlas_nmi(clustering.labels, parts) if has_parts else None
+    clock.lap("statistics")
+
+    chosen = select_exemplars(clustering.points, clustering.labels, clustering.centres, params.exemplars,
+                              params.random_exemplars, seed=params.seed)
+    distance = clustering.distances()
+    maker = PatchMaker(sketches, model.raster, meta, scale=params.patch_scale) if (
+        sketches is not None and model is not None) else None
+    patches: list[list[np.ndarray]] = []
+    for c, indices in enumerate(chosen):
+        rows = points.iloc[indices]
+        stats[c].exemplars = [
+            {"point": int(i), "sketch": int(r.sketch), "key_id": str(r.key_id), "class": str(r.word),
+             "part": (meta.parts[r.part - 1] if has_parts and r.part > 0 else None), "y": int(r.y), "x": int(r.x),
+             "kind": "nearest" if j < params.exemplars else "random", "distance": round(float(distance[i]), 5)}
+            for j, (i, r) in enumerate(zip(indices, rows.itertuples(index=False), strict=True))]
+        patches.append([maker.patch(r.key_id, r.y, r.x) for r in rows.itertuples(index=False)] if maker else [])
+    clock.lap("patches")
+
+    metrics = {"atlas_purity": purity, "atlas_nmi": nmi, "n_points": len(points), "n_cells": len(cells),
+               "n_clusters": len(stats), "seconds": round(time.perf_counter() - started, 3)}
+    log.info("atlas built in %.1f s: %d points, %d cells, %d clusters, purity %s, NMI %s", metrics["seconds"],
+             len(points), len(cells), len(stats), _fmt(purity), _fmt(nmi))
+    geometry = {"stride": meta.stride, "receptive_field": meta.receptive_field, "rf_offset": meta.rf_offset,
+                "input_size": meta.input_size, "height": meta.height, "width": meta.width, "channels": meta.channels}
+    return Atlas(layer=layer, round=int(round_index), split=meta.split, classes=list(meta.classes),
+                 parts=list(meta.parts) if meta.parts else None, params=params.to_dict(), geometry=geometry,
+                 points=points, cells=cells, cell_means=grid.means, grid_size=grid.size, extent=grid.extent,
+                 icons=icons, clusters=stats, exemplar_patches=patches, metrics=metrics, timings=clock.timings)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _majority_cluster(points: pd.DataFrame, cells: np.ndarray) -> np.ndarray:
+    """The most common cluster among the points of each cell."""
+    table = pd.crosstab(points["cell"], points["cluster"])
+    return table.idxmax(axis=1).reindex(cells).to_numpy().astype(np.int32)
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _caption(entry: dict) -> str:
+    part = entry["part"] or "-"
+    return f"{entry['class']}\n{part}"
+
+
+def write_atlas(atlas: Atlas, folder: str | Path) -> dict[str, float]:
+    """Write the atlas to ``folder`` atomically (the layout of the module docstring).
+
+    The folder appears complete or not at all; an existing atlas there is replaced.
+
+    Args:
+        atlas: The atlas.
+        folder: The destination, e.g. ``atlases/round_0``.
+
+    Returns:
+        Seconds spent per part of the writing (``figures``, ``files``).
+    """
+    from pipeline import viz
+    from pipeline.atlas.figure import atlas_figure, exemplar_sheet, map_figure
+
+    clock = _Clock()
+    with atomic_dir(folder) as out:
+        (out / "icons").mkdir()
+        (out / "clusters").mkdir()
+        if atlas.icons is not None:
+            for name, icon in zip(atlas.cells["icon"], atlas.icons, strict=True):
+                Image.fromarray(icon).save(out / name, optimize=False)
+        np.save(out / "cells.npy", atlas.cell_means.astype(np.float32), allow_pickle=False)
+        atlas.points.to_parquet(out / "points.parquet", index=False)
+        cells = []
+        for row in atlas.cells.itertuples(index=False):
+            cells.append({"cell": int(row.cell), "row": int(row.row), "col": int(row.col), "count": int(row.count),
+                          "centre": [round(float(row.centre_x), 5), round(float(row.centre_y), 5)],
+                          "cluster": int(row.cluster), "icon": row.icon,
+                          "score": None if pd.isna(row.score) else round(float(row.score), 5),
+                          "value": None if pd.isna(row.value) else round(float(row.value), 5)})
+        clusters = []
+        for stats in atlas.clusters:
+            entry = stats.to_dict()
+            entry["sheet"] = f"clusters/cluster_{stats.cluster}.png" if atlas.exemplar_patches and \
+                atlas.exemplar_patches[stats.cluster] else None
+            clusters.append(entry)
+        document = {
+            "format_version": FORMAT_VERSION, "layer": atlas.layer, "round": atlas.round, "split": atlas.split,
+            "classes": atlas.classes, "parts": atlas.parts, "params": atlas.params, "geometry": atlas.geometry,
+            "metrics": atlas.metrics, "timings": atlas.timings,
+            "grid": {"size": atlas.grid_size, "min_count": atlas.params["grid"]["min_count"],
+                     "extent": list(atlas.extent)},
+            "files": {"points": "points.parquet", "cells": "cells.npy", "atlas": "atlas.png", "map": "map.png"},
+            "cells": cells, "clusters": clusters,
+        }
+        (out / "atlas.json").write_text(json.dumps(_json_ready(document), indent=1) + "\n")
+        (out / README).write_text(f"# Activation atlas: {atlas.layer}, round {atlas.round}\n\n"
+                                  "Written by the atlas stage (`python -m pipeline.stages.atlas`).\n\n" + _LAYOUT)
+        clock.lap("files")
+        fig = atlas_figure(atlas)
+        fig.savefig(out / "atlas.png", dpi=100)
+        viz.close(fig)
+        fig = map_figure(atlas)
+        fig.savefig(out / "map.png", dpi=100)
+        viz.close(fig)
+        for stats, patches in zip(atlas.clusters, atlas.exemplar_patches, strict=False):
+            if patches:
+                fig = exemplar_sheet(atlas, stats.cluster, patches, [_caption(e) for e in stats.exemplars])
+                fig.savefig(out / f"clusters/cluster_{stats.cluster}.png")
+                viz.close(fig)
+        clock.lap("figures")
+    log.info("wrote the atlas to %s (%.1f s)", folder, sum(clock.timings.values()))
+    return clock.timings
+
+
+def read_atlas(folder: str | Path) -> tuple[dict[str, Any], pd.DataFrame, np.ndarray]:
+    """Read an atlas folder: ``atlas.json``, ``points.parquet`` and ``cells.npy``.
+
+    Raises:
+        InputError: A file is missing or unreadable.
+    """
+    folder = Path(folder)
+    hint = "build it: `python -m pipeline.stages.atlas` or `dvc repro atlas`"
+    try:
+        document = json.loads((folder / "atlas.json").read_text())
+        points = pd.read_parquet(folder / "points.parquet")
+        cells = np.load(folder / "cells.npy", allow_pickle=False)
+    except FileNotFoundError as err:
+        raise InputError(err.filename or folder, "missing from the atlas folder", hint=hint) from None
+    except Exception as err:  # noqa: BLE001 - json, pyarrow and numpy raise many types for damaged files
+        raise InputError(folder, f"unreadable atlas ({str(err).splitlines()[0]})", hint=hint) from None
+    return document, points, cells

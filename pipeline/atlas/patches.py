@@ -1,0 +1,161 @@
+"""Exemplar patches: the receptive-field crop of the real sketch around a position, with the position marked.
+
+Geometry (input-pixel coordinates, pixel ``i``'s centre at ``i``, as :class:`LayerMeta` defines them):
+position (y, x) is centred at ``LayerMeta.centre(y, x)``. Its *patch* is the ``receptive_field`` x
+``receptive_field`` square centred there (what the position sees), padded with a light grey where it runs
+past the image border. Its *stride cell* (the input pixels the position stands for, whose majority part is
+its true part) is the ``stride`` x ``stride`` square centred there, drawn as a coloured outline.
+
+Sketches are rasterised with the model's :class:`~pipeline.data.raster.RasterSpec` (what the model saw),
+then shown as dark ink on white whatever the model's polarity, so every patch reads the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from numbers import Integral
+
+import numpy as np
+
+from pipeline.activations.store import LayerMeta
+from pipeline.data.raster import RasterSpec, rasterize
+from pipeline.data.sketch import Sketch
+from pipeline.errors import ConfigError, InputError
+
+__all__ = ["MARK_COLOUR", "PAD_GREY", "PatchMaker", "receptive_field_patch", "select_exemplars", "stride_cell"]
+
+#: The outline colour of the marked stride cell (RGB).
+MARK_COLOUR = (230, 50, 20)
+#: The grey of the padding outside the image.
+PAD_GREY = 215
+
+
+def _round(value: float) -> int:
+    return int(math.floor(value + 0.5))
+
+
+def stride_cell(meta: LayerMeta, y: int, x: int) -> tuple[int, int, int]:
+    """The input pixels a position stands for: ``(top, left, side)`` of its stride cell."""
+    cy, cx = meta.centre(y, x)
+    side = max(1, _round(meta.stride))
+    return _round(cy - (side - 1) / 2), _round(cx - (side - 1) / 2), side
+
+
+def patch_origin(meta: LayerMeta, y: int, x: int) -> tuple[int, int]:
+    """Input pixel (top, left) of a position's receptive-field patch (may be negative: off the image)."""
+    cy, cx = meta.centre(y, x)
+    rf = int(meta.receptive_field)
+    return _round(cy - (rf - 1) / 2), _round(cx - (rf - 1) / 2)
+
+
+def receptive_field_patch(ink: np.ndarray, meta: LayerMeta, y: int, x: int, *, scale: int = 1,
+                          colour: Sequence[int] = MARK_COLOUR) -> np.ndarray:
+    """The receptive-field crop of one image around a position, with its stride cell outlined.
+
+    Args:
+        ink: (S, S) ink coverage in [0, 1] (1 = ink), at the model's input size.
+        meta: The layer's geometry.
+        y: Position row.
+        x: Position column.
+        scale: Each input pixel becomes ``scale`` x ``scale`` output pixels (nearest), so the outline stays
+            thin on small fields.
+        colour: RGB colour of the outline.
+
+    Returns:
+        (receptive_field * scale, receptive_field * scale, 3) uint8 RGB: dark ink on white, light grey
+        outside the image, the stride cell outlined (1 output pixel, 2 from ``scale`` 4 up).
+    """
+    if isinstance(scale, bool) or not isinstance(scale, Integral) or scale < 1:
+        raise ConfigError(f"patch scale must be an integer >= 1, got {scale!r}")
+    rf = int(meta.receptive_field)
+    top, left = patch_origin(meta, y, x)
+    grey = np.full((rf, rf), PAD_GREY, dtype=np.uint8)
+    h, w = ink.shape
+    r0, r1 = max(top, 0), min(top + rf, h)
+    c0, c1 = max(left, 0), min(left + rf, w)
+    if r1 > r0 and c1 > c0:
+        grey[r0 - top:r1 - top, c0 - left:c1 - left] = np.rint(255.0 * (1.0 - np.clip(ink[r0:r1, c0:c1], 0, 1)))
+    image = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
+    image = np.repeat(image[:, :, None], 3, axis=2)
+    cell_top, cell_left, side = stride_cell(meta, y, x)
+    a, b = (cell_top - top) * scale, (cell_left - left) * scale
+    size = side * scale
+    thick = 2 if scale >= 4 else 1
+    _outline(image, a, b, size, thick, np.asarray(colour, dtype=np.uint8))
+    return image
+
+
+def _outline(image: np.ndarray, top: int, left: int, size: int, thick: int, colour: np.ndarray) -> None:
+    """Draw a square outline (clipped to the image)."""
+    h, w = image.shape[:2]
+    bottom, right = top + size, left + size
+
+    def fill(r0: int, r1: int, c0: int, c1: int) -> None:
+        r0, r1, c0, c1 = max(r0, 0), min(r1, h), max(c0, 0), min(c1, w)
+        if r1 > r0 and c1 > c0:
+            image[r0:r1, c0:c1] = colour
+
+    fill(top, top + thick, left, right)
+    fill(bottom - thick, bottom, left, right)
+    fill(top, bottom, left, left + thick)
+    fill(top, bottom, right - thick, right)
+
+
+class PatchMaker:
+    """Makes exemplar patches from the real sketches of a dataset split.
+
+    Args:
+        sketches: The split's drawings (``read_split(dataset, meta.split)``); matched by ``key_id``.
+        raster: How the model's input was rendered.
+        meta: The layer's geometry.
+        scale: Output pixels per input pixel (see :func:`receptive_field_patch`).
+    """
+
+    def __init__(self, sketches: Iterable[Sketch], raster: RasterSpec, meta: LayerMeta, scale: int = 1) -> None:
+        self.by_key = {str(s.key_id): s for s in sketches}
+        self.raster, self.meta, self.scale = raster, meta, scale
+        self._ink: dict[str, np.ndarray] = {}
+
+    def ink(self, key_id: str) -> np.ndarray:
+        """The ink image (1 = ink) of a sketch at the model's input size (cached)."""
+        key_id = str(key_id)
+        if key_id not in self._ink:
+            sketch = self.by_key.get(key_id)
+            if sketch is None:
+                raise InputError(f"key_id {key_id}", f"sketch not in the dataset split '{self.meta.split}'",
+                                 hint="the activation store and the dataset disagree: re-run the extract stage")
+            image = rasterize(sketch, self.raster)
+            self._ink[key_id] = 1.0 - image if self.raster.invert else image
+        return self._ink[key_id]
+
+    def patch(self, key_id: str, y: int, x: int) -> np.ndarray:
+        """The patch of one position (see :func:`receptive_field_patch`)."""
+        return receptive_field_patch(self.ink(key_id), self.meta, int(y), int(x), scale=self.scale)
+
+
+def select_exemplars(points: np.ndarray, labels: np.ndarray, centres: np.ndarray, n: int, n_random: int = 0,
+                     seed: int = 0) -> list[np.ndarray]:
+    """The exemplar positions of each cluster: the ``n`` nearest to its centre, then ``n_random`` others.
+
+    Args:
+        points: (m, D) the points in the clustering space.
+        labels: (m,) cluster of each point.
+        centres: (k, D) cluster centres in that space.
+        n: Nearest exemplars per cluster.
+        n_random: Additional exemplars drawn at random from the rest of the cluster (seeded).
+        seed: Random seed.
+
+    Returns:
+        For each cluster, the indices of its exemplars (nearest first, by increasing distance).
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in range(len(centres)):
+        members = np.flatnonzero(labels == c)
+        distance = np.linalg.norm(points[members] - centres[c], axis=1)
+        order = members[np.argsort(distance, kind="stable")]
+        nearest, rest = order[:n], order[n:]
+        extra = rng.choice(rest, size=min(n_random, len(rest)), replace=False) if n_random and len(rest) else []
+        out.append(np.concatenate([nearest, np.asarray(extra, dtype=np.int64)]).astype(np.int64))
+    return out

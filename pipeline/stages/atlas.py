@@ -1,0 +1,78 @@
+"""Stage ``atlas``: build the activation atlas of a round and write ``paths.atlases/round_<r>/``.
+
+Reads the round's activation store (``paths.activations/round_<r>/<layer>/``, written by the extract stage),
+its trained model (``paths.models/round_<r>/model.pt``) for the icons, and the dataset (``paths.dataset``)
+for the exemplar patches. Settings: the ``atlas`` config group (``conf/atlas/default.yaml``); the layer is
+``atlas.layer``, or the model's layer when null. The folder layout is described in
+:mod:`pipeline.atlas.build` and in the ``README.md`` written into it. Logged to MLflow as the stage run
+"atlas" (tag ``round``): metrics ``atlas_purity`` and ``atlas_nmi`` (where the data has true parts),
+``n_points``, ``n_cells``, ``n_clusters``, ``seconds``; artifacts ``atlas.png``, ``map.png``, ``atlas.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from omegaconf import DictConfig
+
+from pipeline import tracking
+from pipeline.activations.store import ActivationStore, layer_folder
+from pipeline.atlas.build import Atlas, AtlasParams, build_atlas, write_atlas
+from pipeline.cli import stage_main
+from pipeline.config import to_container
+from pipeline.data.store import read_split
+from pipeline.errors import ConfigError
+from pipeline.models.build import load_trained
+from pipeline.models.layers import get_layer
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.pt"
+
+
+def round_index(cfg: DictConfig) -> int:
+    """``cfg.round`` as a non-negative int."""
+    value = cfg.get("round")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"round must be an integer >= 0, got {value!r}")
+    return value
+
+
+def atlas_dir(cfg: DictConfig, r: int) -> Path:
+    """Where round r's atlas goes."""
+    return Path(cfg.paths.atlases) / f"round_{r}"
+
+
+def run(cfg: DictConfig) -> Atlas:
+    """Build, write and log the atlas of round ``cfg.round``; returns it."""
+    r = round_index(cfg)
+    params = AtlasParams.from_config(to_container(cfg.atlas))
+    model = load_trained(Path(cfg.paths.models) / f"round_{r}" / MODEL_FILE)
+    layer = str(cfg.atlas.layer or model.layer)
+    if params.icons.enabled:
+        get_layer(model.net, layer, key="atlas.layer")  # a typo fails before any work
+    store = ActivationStore(layer_folder(Path(cfg.paths.activations) / f"round_{r}", layer))
+    sketches = read_split(cfg.paths.dataset, store.meta.split)
+    with tracking.stage_run(cfg, "atlas", tags={"round": str(r), "layer": layer}):
+        atlas = build_atlas(store, model, params, round_index=r, layer=layer, sketches=sketches)
+        started = time.perf_counter()
+        folder = atlas_dir(cfg, r)
+        write_atlas(atlas, folder)
+        atlas.timings["writing"] = round(time.perf_counter() - started, 3)
+        metrics: dict[str, Any] = {k: v for k, v in atlas.metrics.items() if v is not None}
+        metrics["seconds"] = round(metrics["seconds"] + atlas.timings["writing"], 3)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        mlflow.log_metrics({f"seconds_{k}": float(v) for k, v in atlas.timings.items()})
+        for name in ("atlas.png", "map.png", "atlas.json"):
+            mlflow.log_artifact(str(folder / name))
+    log.info("round %d atlas: %s (purity %s, NMI %s)", r, folder, atlas.metrics["atlas_purity"],
+             atlas.metrics["atlas_nmi"])
+    return atlas
+
+
+if __name__ == "__main__":
+    raise SystemExit(stage_main(run))

@@ -1,0 +1,241 @@
+"""The atlas: layout invariants, metrics on known structure, sampling, patch geometry, bad input, the stage.
+
+Most tests lay out with PCA (fast); one uses UMAP on a small sample. Stores are synthetic
+(:mod:`pipeline.atlas.synthetic`): Gaussian blobs per true part, so the expected clusters are known.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from pipeline.activations.store import ActivationStore, LayerMeta
+from pipeline.atlas import (AtlasGrid, AtlasParams, Clusterer, IconParams, PositionSampler, Projection, atlas_nmi,
+                            atlas_purity, build_atlas, read_atlas, receptive_field_patch, write_atlas)
+from pipeline.atlas.patches import MARK_COLOUR, PAD_GREY
+from pipeline.atlas.sampling import FewerPositionsWarning
+from pipeline.atlas.synthetic import synthetic_sketches, synthetic_store
+from pipeline.data.raster import RasterSpec
+from pipeline.errors import ConfigError, InputError
+from pipeline.models.build import TrainedModel
+from pipeline.models.input_spec import InputSpec
+from pipeline.models.sketch_cnn import SketchCNN
+
+NET = {"_target_": "pipeline.models.sketch_cnn.SketchCNN", "widths": [4, 8, 16, 16]}
+
+
+def tiny_model() -> TrainedModel:
+    """A SketchCNN whose features.block3 has 16 channels on an 8x8 grid at 32x32 input, like the store."""
+    torch.manual_seed(0)
+    net = SketchCNN(num_classes=3, widths=NET["widths"]).eval()
+    spec = InputSpec(size=32, channels=1, mean=(0.0,), std=(1.0,), invert=False)
+    return TrainedModel(net=net, class_names=["class0", "class1", "class2"], input_spec=spec,
+                        raster=RasterSpec(size=32, line_width=2.0), layer="features.block3", round=0)
+
+
+def params(**kw) -> AtlasParams:
+    values = dict(sampler=PositionSampler(count=2000, weighting="uniform"), projection=Projection(method="pca"),
+                  grid=AtlasGrid(size=6, min_count=3), clusterer=Clusterer(k=4), icons=IconParams(enabled=False),
+                  exemplars=6)
+    values.update(kw)
+    return AtlasParams(**values)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> ActivationStore:
+    return synthetic_store(tmp_path_factory.mktemp("store") / "features.block3", sketches=120, noise=0.3)
+
+
+def test_layout_invariants_and_files_on_disk(store: ActivationStore, tmp_path: Path) -> None:
+    p = params(icons=IconParams(steps=3, batch_size=8), random_exemplars=2)
+    atlas = build_atlas(store, tiny_model(), p, round_index=2, sketches=synthetic_sketches(120))
+    folder = tmp_path / "atlases" / "round_2"
+    write_atlas(atlas, folder)
+    document, points, cells = read_atlas(folder)
+
+    g, min_count = document["grid"]["size"], document["grid"]["min_count"]
+    assert len(points) == 2000 == document["metrics"]["n_points"]
+    per_cell = points.groupby("cell").size()
+    assert cells.shape == (len(document["cells"]), store.meta.channels)
+    for cell in document["cells"]:
+        assert 0 <= cell["row"] < g and 0 <= cell["col"] < g and cell["cell"] == cell["row"] * g + cell["col"]
+        assert cell["count"] >= min_count and cell["count"] == per_cell[cell["cell"]]
+        assert cell["icon"] and (folder / cell["icon"]).is_file()
+        assert cell["score"] is not None
+    assert sum(c["count"] for c in document["cells"]) == int(points["kept"].sum())
+    assert set(points.loc[points["kept"], "cell"]) == {c["cell"] for c in document["cells"]}
+    assert (per_cell[~per_cell.index.isin([c["cell"] for c in document["cells"]])] < min_count).all()
+    assert points["row"].between(0, g - 1).all() and points["col"].between(0, g - 1).all()
+    # Cell means are the means of the points' vectors.
+    first = document["cells"][0]
+    members = points[points["cell"] == first["cell"]]
+    expected = store.vectors(members["sketch"].to_numpy(), members["y"].to_numpy(), members["x"].to_numpy()).mean(0)
+    np.testing.assert_allclose(cells[0], expected, rtol=1e-4, atol=1e-5)
+    # Clusters: sizes, exemplars and sheets agree with the points.
+    assert len(document["clusters"]) == document["metrics"]["n_clusters"] == 4
+    sizes = points.groupby("cluster").size()
+    for cluster in document["clusters"]:
+        assert cluster["size"] == sizes[cluster["cluster"]]
+        assert len(cluster["exemplars"]) == 8 and (folder / cluster["sheet"]).is_file()
+        for e in cluster["exemplars"]:
+            assert points.loc[e["point"], "cluster"] == cluster["cluster"]
+            assert points.loc[e["point"], "key_id"] == e["key_id"]
+    assert [c["size"] for c in document["clusters"]] == sorted(sizes, reverse=True)
+    for name in ("atlas.png", "map.png", "README.md", "cells.npy", "points.parquet"):
+        assert (folder / name).is_file()
+    assert document["round"] == 2 and document["layer"] == "features.block3"
+    assert document["geometry"]["receptive_field"] == 18
+
+
+def test_purity_and_nmi_recover_separable_parts(tmp_path: Path) -> None:
+    separable = synthetic_store(tmp_path / "sep", sketches=100, noise=0.02)
+    atlas = build_atlas(separable, None, params(clusterer=Clusterer(k=4), grid=AtlasGrid(size=4, min_count=1)))
+    assert atlas.metrics["atlas_purity"] > 0.99 and atlas.metrics["atlas_nmi"] > 0.99
+    assert all(c.purity > 0.99 for c in atlas.clusters)
+
+
+def test_purity_and_nmi_are_low_without_structure(tmp_path: Path) -> None:
+    random = synthetic_store(tmp_path / "rand", sketches=100, structured=False)
+    atlas = build_atlas(random, None, params(clusterer=Clusterer(k=4)))
+    assert atlas.metrics["atlas_purity"] < 0.4 and atlas.metrics["atlas_nmi"] < 0.05
+
+
+def test_metrics_by_hand_and_without_parts(tmp_path: Path) -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1, 2])
+    parts = np.array([1, 1, 2, 2, 2, 2, 0])  # the last position has no known part
+    assert atlas_purity(labels, parts) == pytest.approx(5 / 6)
+    assert 0 < atlas_nmi(labels, parts) < 1
+    assert atlas_purity(labels, np.zeros(7)) is None
+    no_parts = synthetic_store(tmp_path / "np", sketches=60, with_parts=False)
+    atlas = build_atlas(no_parts, None, params(sampler=PositionSampler(count=500)))
+    assert atlas.metrics["atlas_purity"] is None and atlas.clusters[0].parts is None
+
+
+def test_sampling_weighting_and_class_filter(store: ActivationStore) -> None:
+    uniform = PositionSampler(count=1500, weighting="uniform", seed=1).sample(store)
+    weighted = PositionSampler(count=1500, weighting="attribution", seed=1).sample(store)
+    assert store.ink[uniform.positions["sketch"], uniform.positions["y"], uniform.positions["x"]].all()
+    assert (weighted.positions["attribution"] > 0).all()
+    assert (uniform.positions["attribution"] <= 0).any()
+    assert weighted.positions["attribution"].mean() > uniform.positions["attribution"].mean()
+    assert not weighted.positions.duplicated(["sketch", "y", "x"]).any()
+    pos = uniform.positions
+    np.testing.assert_array_equal(uniform.vectors, store.activations[pos["sketch"], pos["y"], pos["x"]].astype(np.float32))
+    assert uniform.vectors.dtype == np.float32
+
+    only = PositionSampler(count=400, class_filter="class1").sample(store)
+    assert set(only.positions["word"]) == {"class1"} and set(only.positions["label"]) == {1}
+    with pytest.warns(FewerPositionsWarning, match="taking all"):
+        everything = PositionSampler(count=10**6, weighting="uniform").sample(store)
+    assert len(everything) == int(np.asarray(store.ink).sum())
+    with pytest.raises(ConfigError, match="valid classes: class0, class1, class2"):
+        PositionSampler(class_filter="zebra").sample(store)
+    with pytest.raises(ConfigError, match="weighting"):
+        PositionSampler(weighting="bogus")
+
+
+def test_patch_crop_size_and_marked_cell() -> None:
+    meta = LayerMeta(layer="l", num_sketches=1, height=8, width=8, channels=1, input_size=32, stride=4.0,
+                     receptive_field=18, rf_offset=1.5, split="test", classes=["a"])
+    ink = np.zeros((32, 32), dtype=np.float32)
+    ink[13, 21] = 1.0  # the centre pixel of position (3, 5): (1.5 + 12, 1.5 + 20) -> pixels 12..15 x 20..23
+    patch = receptive_field_patch(ink, meta, 3, 5)
+    assert patch.shape == (18, 18, 3) and patch.dtype == np.uint8
+    # Crop origin: centre - (18 - 1) / 2 = (5, 13): the ink pixel lands at (8, 8); the cell 12..15 at 7..10.
+    assert tuple(patch[8, 8]) == (0, 0, 0)
+    red = np.all(patch == np.array(MARK_COLOUR, dtype=np.uint8), axis=-1)
+    expected = np.zeros((18, 18), dtype=bool)
+    expected[7:11, 7:11] = True
+    expected[8:10, 8:10] = False  # outline only
+    np.testing.assert_array_equal(red, expected)
+    # A corner position: the crop runs off the image and is padded grey; still the field's size.
+    corner = receptive_field_patch(ink, meta, 0, 0, scale=2)
+    assert corner.shape == (36, 36, 3)
+    assert (corner[:14, :, :] == PAD_GREY).all()  # rows -7..-1 of the image, 2 output pixels each
+    assert np.all(corner[14:22, 14] == np.array(MARK_COLOUR, dtype=np.uint8))  # the cell 0..3 starts at patch 7
+
+
+def test_fewer_points_than_cells_is_a_clear_error(store: ActivationStore) -> None:
+    with pytest.raises(ConfigError, match="fewer points than cells.*smaller grid"):
+        build_atlas(store, None, params(sampler=PositionSampler(count=50), grid=AtlasGrid(size=10)))
+
+
+def test_corrupted_store_is_an_input_error(tmp_path: Path) -> None:
+    folder = tmp_path / "features.block3"
+    synthetic_store(folder, sketches=20)
+    path = folder / "activations.npy"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InputError, match="activations.npy"):
+        ActivationStore(folder)
+
+
+def test_bad_parameters_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="clusters.method"):
+        Clusterer(method="dbscan")
+    with pytest.raises(ConfigError, match="grid.size"):
+        AtlasGrid(size=0)
+    with pytest.raises(ConfigError, match="umap.metric"):
+        Projection(metric="hamming")
+    with pytest.raises(ConfigError, match="icons.steps"):
+        IconParams(steps=0)
+
+
+@pytest.mark.parametrize("method", ["agglomerative", "gmm"])
+def test_other_cluster_methods_and_umap_space(store: ActivationStore, method: str) -> None:
+    atlas = build_atlas(store, None, params(clusterer=Clusterer(method=method, k=4, space="umap")))
+    assert len(atlas.clusters) == 4 and atlas.points["cluster"].between(0, 3).all()
+
+
+def test_umap_layout(tmp_path: Path) -> None:
+    small = synthetic_store(tmp_path / "s", sketches=40, noise=0.1)
+    p = params(sampler=PositionSampler(count=400), projection=Projection(n_neighbors=10, seed=0),
+               grid=AtlasGrid(size=5, min_count=2))
+    atlas = build_atlas(small, None, p)
+    xy = atlas.points[["umap_x", "umap_y"]].to_numpy()
+    assert xy.shape == (400, 2) and np.isfinite(xy).all()
+    assert atlas.metrics["atlas_nmi"] > 0.9  # clusters in activation space still find the parts
+
+
+def test_stage_writes_the_round_folder_and_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.data.store import write_split
+    from pipeline.stages import atlas as stage
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    synthetic_store(tmp_path / "activations" / "round_1" / "features.block3", sketches=60)
+    (tmp_path / "dataset").mkdir()
+    write_split(tmp_path / "dataset", "test", synthetic_sketches(60))
+    model = tiny_model()
+    (tmp_path / "models" / "round_1").mkdir(parents=True)
+    torch.save({"state_dict": model.net.state_dict(), "net": NET, "class_names": model.class_names,
+                "input_spec": model.input_spec.to_dict(), "raster": {"size": 32, "line_width": 2.0, "invert": False},
+                "layer": "features.block3", "round": 1}, tmp_path / "models" / "round_1" / "model.pt")
+    atlas_cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "atlas" / "default.yaml")
+    atlas_cfg.seed = 0
+    atlas_cfg.merge_with({"sample": {"count": 600}, "umap": {"method": "pca"}, "grid": {"size": 6},
+                          "icons": {"steps": 2, "batch_size": 16}, "clusters": {"k": 4}, "exemplars": {"per_cluster": 4}})
+    cfg = OmegaConf.create({
+        "round": 1, "seed": 0, "data": {"name": "synthetic"}, "model": {"name": "tiny"},
+        "paths": {"activations": "activations", "models": "models", "dataset": "dataset", "atlases": "atlases"},
+        "mlflow": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "test",
+                   "artifact_location": "artifacts"},
+        "atlas": atlas_cfg,
+    })
+    atlas = stage.run(cfg)
+    document = json.loads((tmp_path / "atlases" / "round_1" / "atlas.json").read_text())
+    assert document["metrics"]["n_points"] == 600 and document["round"] == 1
+    assert atlas.metrics["atlas_purity"] is not None
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=["test"])
+    assert len(runs) == 1 and runs.loc[0, "tags.round"] == "1"
+    assert runs.loc[0, "metrics.atlas_purity"] == pytest.approx(atlas.metrics["atlas_purity"])
+    artifacts = {Path(a.path).name for a in mlflow.MlflowClient().list_artifacts(runs.loc[0, "run_id"])}
+    assert {"atlas.png", "map.png", "atlas.json"} <= artifacts
