@@ -7,7 +7,7 @@ reading the vectors from the memory map, UMAP, grid, clustering, icons (the trai
 the folder. Prints seconds per step, the resident memory at the end of each step and the process peak
 (``ru_maxrss``), plus the peak RSS sampled every 20 ms by a background thread.
 
-    python bench/bench_atlas.py [--positions 200000] [--method umap] [--icon-steps 256]
+    python bench/bench_atlas.py [--positions 200000] [--method umap] [--icon-steps 128]
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--positions", type=int, default=200_000)
     parser.add_argument("--method", choices=["umap", "pca"], default="umap")
-    parser.add_argument("--grid", type=int, default=20)
+    parser.add_argument("--grid", type=int, default=14)
     parser.add_argument("--k", type=int, default=24)
-    parser.add_argument("--icon-steps", type=int, default=256)
+    parser.add_argument("--icon-steps", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
