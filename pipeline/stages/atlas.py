@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -23,39 +22,24 @@ from pipeline import tracking
 from pipeline.activations.store import ActivationStore, layer_folder
 from pipeline.atlas.build import Atlas, AtlasParams, build_atlas, write_atlas
 from pipeline.cli import stage_main
+from pipeline.rounds import activations_dir, atlas_dir, model_path, round_index
 from pipeline.config import to_container
 from pipeline.data.store import read_split
-from pipeline.errors import ConfigError
 from pipeline.models.build import load_trained
 from pipeline.models.layers import get_layer
 
 log = logging.getLogger(__name__)
-
-MODEL_FILE = "model.pt"
-
-
-def round_index(cfg: DictConfig) -> int:
-    """``cfg.round`` as a non-negative int."""
-    value = cfg.get("round")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"round must be an integer >= 0, got {value!r}")
-    return value
-
-
-def atlas_dir(cfg: DictConfig, r: int) -> Path:
-    """Where round r's atlas goes."""
-    return Path(cfg.paths.atlases) / f"round_{r}"
 
 
 def run(cfg: DictConfig) -> Atlas:
     """Build, write and log the atlas of round ``cfg.round``; returns it."""
     r = round_index(cfg)
     params = AtlasParams.from_config(to_container(cfg.atlas))
-    model = load_trained(Path(cfg.paths.models) / f"round_{r}" / MODEL_FILE)
+    model = load_trained(model_path(cfg, r))
     layer = str(cfg.atlas.layer or model.layer)
     if params.icons.enabled:
         get_layer(model.net, layer, key="atlas.layer")  # a typo fails before any work
-    store = ActivationStore(layer_folder(Path(cfg.paths.activations) / f"round_{r}", layer))
+    store = ActivationStore(layer_folder(activations_dir(cfg, r), layer))
     sketches = read_split(cfg.paths.dataset, store.meta.split)
     with tracking.stage_run(cfg, "atlas", tags={"round": str(r), "layer": layer}):
         atlas = build_atlas(store, model, params, round_index=r, layer=layer, sketches=sketches)

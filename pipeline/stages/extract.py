@@ -29,6 +29,7 @@ from pipeline import tracking, viz
 from pipeline.activations.extractor import ExtractionSummary, extract
 from pipeline.activations.store import ActivationStore, LayerMeta, layer_folder
 from pipeline.cli import stage_main
+from pipeline.rounds import activations_dir, model_path, round_index
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split
@@ -38,24 +39,8 @@ from pipeline.models.build import load_trained
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE = "model.pt"
 INFO_FILE = "info.json"
 FIGURE_FILE = "attribution.png"
-
-
-def round_index(cfg: DictConfig) -> int:
-    value = cfg.get("round", 0)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"round: expected a round number >= 0, got {value!r}")
-    return value
-
-
-def activations_dir(cfg: DictConfig, round_: int) -> Path:
-    return Path(cfg.paths.activations) / f"round_{round_}"
-
-
-def model_path(cfg: DictConfig, round_: int) -> Path:
-    return Path(cfg.paths.models) / f"round_{round_}" / MODEL_FILE
 
 
 def configured_layers(cfg: DictConfig) -> list[str] | None:

@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 
 from pipeline import tracking, viz
 from pipeline.cli import stage_main
+from pipeline.rounds import MODEL_FILE, model_dir
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataModule
 from pipeline.io import atomic_dir
@@ -36,11 +37,6 @@ from pipeline.models.layers import get_layer
 log = logging.getLogger(__name__)
 
 ROUND = 0
-MODEL_FILE = "model.pt"
-
-
-def round_dir(cfg: DictConfig, round_index: int) -> Path:
-    return Path(cfg.paths.models) / f"round_{round_index}"
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -102,7 +98,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         test_acc = float(tested["test_acc"])
         mlflow.log_metric("class_acc", test_acc)
 
-        with atomic_dir(round_dir(cfg, ROUND)) as folder:
+        with atomic_dir(model_dir(cfg, ROUND)) as folder:
             fig = viz.confusion_figure(module.test_confusion.numpy(), datamodule.class_names,
                                        title=f"round {ROUND} test set, accuracy {test_acc:.3f}")
             fig.savefig(folder / "confusion_matrix.png", dpi=100)
