@@ -7,7 +7,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # DVC must never try the network (no analytics, no update check).
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup run test bench ui clean
+.PHONY: setup chromium run test bench ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,10 +19,17 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Headless Chromium for the labeling app's browser tests (Debian's package; browser downloads are not used).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version
+
 run: setup  ## the main job on the embedded default: generate sketches, train the base model, via DVC
 	articulate repro
 
-test: setup  ## the test suite
+test: setup chromium  ## the test suite
 	$(PY) -m pytest
 
 bench: setup  ## the benchmarks (print their figures)

@@ -79,11 +79,19 @@ def _configure(args: argparse.Namespace) -> None:
 
 
 def _repro(args: argparse.Namespace) -> None:
+    from pipeline.loop import dvc_repro
+
     _configure(args)
-    dvc = shutil.which("dvc") or os.path.join(os.path.dirname(sys.executable), "dvc")
-    completed = subprocess.run([dvc, "repro", *args.dvc_args], check=False)
-    if completed.returncode:
-        raise ArticulateError(f"dvc repro failed with status {completed.returncode} (its output is above)")
+    dvc_repro(args.dvc_args)
+
+
+def _loop(args: argparse.Namespace) -> None:
+    from pipeline.config import compose
+    from pipeline.loop import run_loop, table
+
+    _configure(args)
+    results = run_loop(compose(args.overrides), args.rounds, dvc_args=args.dvc_args)
+    print(f"\n{table(results)}")
 
 
 def _show(args: argparse.Namespace) -> None:
@@ -119,6 +127,16 @@ def _ui(args: argparse.Namespace) -> None:
     subprocess.run([mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)], check=False)
 
 
+def _champion(args: argparse.Namespace) -> None:
+    from pipeline.config import compose
+    from pipeline.tracking import promote_champion
+
+    cfg = compose(args.overrides)
+    version = promote_champion(cfg, args.round)
+    print(f"{cfg.mlflow.registered_model} version {version} (round {args.round}) is now the champion: "
+          f"load it with mlflow.pytorch.load_model('models:/{cfg.mlflow.registered_model}@champion')")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="articulate", description="Articulate: retrain sketch models on the concepts people name in their activation atlases.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dvc-args", nargs=argparse.REMAINDER, default=[], help="arguments passed on to dvc repro")
     p.set_defaults(action=_repro)
 
+    p = sub.add_parser("loop", help="rounds unattended: the simulated artist labels, then dvc repro, N times")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides")
+    p.add_argument("--rounds", type=int, default=3, help="rounds to add after the latest built (default 3)")
+    p.add_argument("--dvc-args", nargs=argparse.REMAINDER, default=[], help="arguments passed on to dvc repro")
+    p.set_defaults(action=_loop)
+
     p = sub.add_parser("show", help="print the composed config")
     p.add_argument("overrides", nargs="*")
     p.set_defaults(action=_show)
@@ -144,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline.featurevis.cli import add_commands as add_featurevis_commands
 
     add_featurevis_commands(sub)
+
+    from labeling.cli import add_commands as add_labeling_commands
+
+    add_labeling_commands(sub)
+
+    p = sub.add_parser("champion", help="promote a round's registered model to the alias 'champion'")
+    p.add_argument("round", type=int, help="the round whose model becomes the champion")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides (e.g. experiment=tiny for its MLflow store)")
+    p.set_defaults(action=_champion)
 
     p = sub.add_parser("ui", help="open the MLflow UI on the project's tracking store")
     p.add_argument("--host", default="127.0.0.1")

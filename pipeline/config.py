@@ -20,7 +20,7 @@ from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.errors import HydraException, InstantiationException
 from hydra.utils import get_object, instantiate
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.errors import ArticulateError, ConfigError
@@ -45,7 +45,7 @@ SCHEMA: dict[str, Any] = {
     "threads": None,
     "resume": None,
     "paths": {"dataset": None, "models": None, "checkpoints": None, "activations": None, "atlases": None,
-              "quickdraw": None},
+              "quickdraw": None, "concepts": None, "evaluation": None},
     "data": {"name": None, "source": TARGET, "splits": FREE, "batch_size": None, "num_workers": None},
     "model": {
         "name": None,
@@ -68,6 +68,13 @@ SCHEMA: dict[str, Any] = {
         "icons": {"enabled": None, "steps": None, "batch_size": None, "cos_power": None, "size": None},
         "clusters": {"method": None, "k": None, "space": None, "normalize": None},
         "exemplars": {"per_cluster": None, "random": None, "patch_scale": None},
+    },
+    "finetune": FREE,  # TODO(lead): list the keys once conf/finetune is final
+    "evaluate": FREE,
+    "labeling": {
+        "round": None, "host": None, "port": None, "token": None, "max_request_bytes": None, "exemplars": None,
+        "patch_scale": None, "split_k": None,
+        "artist": {"budget": None, "min_share": None, "min_exemplars": None, "actor": None},
     },
 }
 
@@ -247,15 +254,31 @@ def _first_difference(recorded: Any, fresh: Any, path: str = "") -> str | None:
 def stage_config(argv: Sequence[str]) -> DictConfig:
     """The configuration for a stage's command line.
 
-    ``--params [FILE]`` (how dvc.yaml runs stages) loads and checks ``params.yaml``; anything else is a list
-    of Hydra overrides applied to ``conf/`` (how a person runs one stage alone).
+    ``--params [FILE] [--round N]`` (how dvc.yaml runs stages) loads and checks ``params.yaml``; ``--round``
+    sets the round DVC builds, which dvc.yaml takes from the concept store's ``next_round``. Anything else is
+    a list of Hydra overrides applied to ``conf/`` (how a person runs one stage alone).
     """
     args = list(argv)
-    if args and args[0] == "--params":
-        if len(args) > 2:
-            raise ConfigError("--params takes at most one file; put overrides in `articulate configure` instead")
-        return load_params(args[1] if len(args) == 2 else PARAMS_FILE)
-    return compose(args)
+    if not args or args[0] != "--params":
+        return compose(args)
+    rest = args[1:]
+    round_: int | None = None
+    if "--round" in rest:
+        at = rest.index("--round")
+        try:
+            round_ = int(rest[at + 1])
+        except (IndexError, ValueError):
+            raise ConfigError("--round takes a round number, e.g. --round 1") from None
+        if round_ < 0:
+            raise ConfigError(f"--round: expected a round number >= 0, got {round_}")
+        del rest[at:at + 2]
+    if len(rest) > 1:
+        raise ConfigError("--params takes at most one file; put overrides in `articulate configure` instead")
+    cfg = load_params(rest[0] if rest else PARAMS_FILE)
+    if round_ is not None:
+        with open_dict(cfg):
+            cfg.round = round_
+    return cfg
 
 
 def check_params_main() -> int:

@@ -1,6 +1,7 @@
 """Where each round of the loop keeps its outputs: one folder per round under each configured path.
 
-``paths.models/round_<r>/model.pt``, ``paths.activations/round_<r>/``, ``paths.atlases/round_<r>/``.
+``paths.models/base/model.pt`` (the base model, trained once), ``paths.models/round_<r>/model.pt``,
+``paths.activations/round_<r>/``, ``paths.atlases/round_<r>/``, ``paths.evaluation/round_<r>/``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from omegaconf import DictConfig
 from pipeline.errors import ConfigError
 
 MODEL_FILE = "model.pt"
+BASE = "base"
 
 
 def round_index(cfg: DictConfig) -> int:
@@ -30,6 +32,15 @@ def model_dir(cfg: DictConfig, round_: int) -> Path:
     return Path(cfg.paths.models) / f"round_{round_}"
 
 
+def base_model_dir(cfg: DictConfig) -> Path:
+    """The base model's folder: what train_base writes and every round fine-tunes from."""
+    return Path(cfg.paths.models) / BASE
+
+
+def base_model_path(cfg: DictConfig) -> Path:
+    return base_model_dir(cfg) / MODEL_FILE
+
+
 def model_path(cfg: DictConfig, round_: int) -> Path:
     return model_dir(cfg, round_) / MODEL_FILE
 
@@ -40,3 +51,7 @@ def activations_dir(cfg: DictConfig, round_: int) -> Path:
 
 def atlas_dir(cfg: DictConfig, round_: int) -> Path:
     return Path(cfg.paths.atlases) / f"round_{round_}"
+
+
+def evaluation_dir(cfg: DictConfig, round_: int) -> Path:
+    return Path(cfg.paths.evaluation) / f"round_{round_}"

@@ -63,18 +63,70 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-@contextlib.contextmanager
-def stage_run(cfg: DictConfig, stage: str, tags: Mapping[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
-    """An MLflow run for one stage, holding the resolved config as params and as ``config.yaml``."""
-    experiment_id = setup(cfg)
-    run_tags = {"stage": stage, "data": str(cfg.data.name), "model": str(cfg.model.name)}
+ROUND_KIND = "round"
+
+
+def concepts_hash(cfg: DictConfig) -> str:
+    """A short hash of the concept store's concepts (not its version counters); ``none`` without a store."""
+    from labeling.store import ConceptStore
+
+    path = Path(cfg.paths.get("concepts") or "")
+    if not path.name or not path.is_file():
+        return "none"
+    return ConceptStore(path).state().content_hash()[:12]
+
+
+def round_tags(cfg: DictConfig, round_: int | str) -> dict[str, str]:
+    """The tags every run of a round carries: the round, the git commit and the concept store's hash."""
+    tags = {"round": str(round_), "concepts_hash": concepts_hash(cfg)}
     commit = git_commit()
     if commit:
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def round_parent_run(cfg: DictConfig, experiment_id: str, round_: int | str) -> str:
+    """The id of round ``round_``'s parent run, created on first use.
+
+    One parent run per round and concept set: a round rebuilt from other concepts gets a new parent, a stage
+    re-run with the same concepts joins the existing one.
+    """
+    tags = round_tags(cfg, round_)
+    client = MlflowClient()
+    found = client.search_runs(
+        [experiment_id], max_results=1, order_by=["attributes.start_time DESC"],
+        filter_string=f"tags.kind = '{ROUND_KIND}' and tags.round = '{tags['round']}' "
+                      f"and tags.concepts_hash = '{tags['concepts_hash']}'")
+    if found:
+        return found[0].info.run_id
+    parent = client.create_run(experiment_id, run_name=f"round {round_}", tags={**tags, "kind": ROUND_KIND})
+    client.set_terminated(parent.info.run_id)  # a container: its children run and finish on their own
+    return parent.info.run_id
+
+
+@contextlib.contextmanager
+def stage_run(cfg: DictConfig, stage: str, tags: Mapping[str, str] | None = None) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run for one stage, holding the resolved config as params and as ``config.yaml``.
+
+    A stage of a round (``tags`` has ``round``) runs as a child of that round's parent run
+    (:func:`round_parent_run`) and carries the round's tags (round, git commit, concept store hash).
+    """
+    experiment_id = setup(cfg)
+    run_tags = {"stage": stage, "data": str(cfg.data.name), "model": str(cfg.model.name), **(tags or {})}
+    if "round" in run_tags:
+        run_tags.update(round_tags(cfg, run_tags["round"]))
+        run_tags["mlflow.parentRunId"] = round_parent_run(cfg, experiment_id, run_tags["round"])
+    elif commit := git_commit():
         run_tags["mlflow.source.git.commit"] = commit
-    run_tags.update(tags or {})
     with mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=run_tags) as run:
         log_config(cfg)
         yield run
+
+
+def parent_run_id() -> str | None:
+    """The parent (round) run of the active run, if any."""
+    active = mlflow.active_run()
+    return active.data.tags.get("mlflow.parentRunId") if active else None
 
 
 def log_config(cfg: DictConfig) -> None:
@@ -90,6 +142,26 @@ def log_config(cfg: DictConfig) -> None:
 def _short(value: Any) -> str:
     text = str(value)
     return text if len(text) <= _PARAM_VALUE_LIMIT else text[: _PARAM_VALUE_LIMIT - 3] + "..."
+
+
+def promote_champion(cfg: DictConfig, round_: int, alias: str = "champion") -> int:
+    """Point the registered model's ``champion`` alias at round ``round_``'s version; returns the version.
+
+    Raises:
+        ConfigError: The round has no registered model.
+    """
+    from pipeline.errors import ConfigError
+
+    setup(cfg)
+    name = str(cfg.mlflow.registered_model)
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(name, f"round-{round_}")
+    except mlflow.exceptions.MlflowException:
+        raise ConfigError(f"no model '{name}' with alias round-{round_} in {tracking_uri(cfg)}: build that round "
+                          "first (`dvc repro`)") from None
+    client.set_registered_model_alias(name, alias, version.version)
+    return int(version.version)
 
 
 def register_model(model_uri: str, name: str, alias: str) -> int:

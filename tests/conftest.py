@@ -28,3 +28,91 @@ def quickdraw_dir() -> Path:
     if not QUICKDRAW.is_dir():
         pytest.skip(f"the Quick, Draw! samples are not at {QUICKDRAW}")
     return QUICKDRAW
+
+
+# --- the labeling app ---------------------------------------------------------------------------------------
+
+class LabelingProject:
+    """A built round-0 project in a temporary folder (see tests/labeling_project.py)."""
+
+    def __init__(self, folder: Path, overrides: list[str]) -> None:
+        self.folder, self.overrides = folder, overrides
+        self._view = None
+
+    def cfg(self, *extra: str):
+        from pipeline.config import compose
+
+        cwd = os.getcwd()
+        os.chdir(ROOT)
+        try:
+            return compose([*self.overrides, *extra])
+        finally:
+            os.chdir(cwd)
+
+    @property
+    def view(self):
+        """The round-0 atlas view (built once: it caches activation vectors and patches)."""
+        from labeling.atlas_view import AtlasView
+
+        if self._view is None:
+            self._view = AtlasView.from_config(self.cfg())
+        return self._view
+
+
+@pytest.fixture(scope="session")
+def labeling_project(tmp_path_factory: pytest.TempPathFactory) -> LabelingProject:
+    from tests import labeling_project as builder
+
+    folder = tmp_path_factory.mktemp("labeling_project")
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        overrides = builder.build(folder)
+    finally:
+        os.chdir(cwd)
+    return LabelingProject(folder, overrides)
+
+
+class RunningServer:
+    """The labeling app served by uvicorn in a thread on a free loopback port; ``stop()`` ends it."""
+
+    def __init__(self, app, project: LabelingProject, store) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        self.project, self.store = project, store
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        import time
+
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the labeling server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def labeling_server(labeling_project: LabelingProject, tmp_path: Path):
+    """The app on the project's round-0 atlas with an empty concept store in ``tmp_path``."""
+    from labeling.app import AppSettings, create_app
+    from labeling.store import ConceptStore
+
+    store = ConceptStore(tmp_path / "concepts" / "concepts.yaml")
+    running = RunningServer(create_app(labeling_project.view, store, AppSettings(port=0)), labeling_project, store)
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -235,7 +235,11 @@ def test_stage_writes_the_round_folder_and_logs(tmp_path: Path, monkeypatch: pyt
     import mlflow
 
     runs = mlflow.search_runs(experiment_names=["test"])
-    assert len(runs) == 1 and runs.loc[0, "tags.round"] == "1"
-    assert runs.loc[0, "metrics.atlas_purity"] == pytest.approx(atlas.metrics["atlas_purity"])
-    artifacts = {Path(a.path).name for a in mlflow.MlflowClient().list_artifacts(runs.loc[0, "run_id"])}
+    stages = runs[runs["tags.stage"] == "atlas"].reset_index()
+    parents = runs[runs["tags.kind"] == "round"].reset_index()
+    assert len(stages) == 1 and stages.loc[0, "tags.round"] == "1"
+    assert len(parents) == 1 and parents.loc[0, "tags.round"] == "1" and parents.loc[0, "tags.concepts_hash"]
+    assert stages.loc[0, "tags.mlflow.parentRunId"] == parents.loc[0, "run_id"]  # nested under the round's run
+    assert stages.loc[0, "metrics.atlas_purity"] == pytest.approx(atlas.metrics["atlas_purity"])
+    artifacts = {Path(a.path).name for a in mlflow.MlflowClient().list_artifacts(stages.loc[0, "run_id"])}
     assert {"atlas.png", "map.png", "atlas.json"} <= artifacts

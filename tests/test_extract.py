@@ -292,7 +292,7 @@ def stage_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
                        f"mlflow.artifact_location={tmp_path / 'artifacts'}"])
         OmegaConf.set_struct(cfg, False)
         defaults = OmegaConf.load(ROOT / "conf/extract/default.yaml")
-        cfg.extract = OmegaConf.merge(defaults, cfg.get("extract") or {}, {"progress": False, "batch_size": 8})
+        cfg.extract = OmegaConf.merge(defaults, cfg.get("extract") or {}, {"progress": False, "batch_size": 8, "split": "test"})
         cfg.paths.activations = str(tmp_path / "activations")
         cfg.round = cfg.get("round", 0)
         for setting in settings:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -54,6 +55,8 @@ class TrainedModel:
         raster: How sketches are rendered for it.
         layer: The configured atlas layer (module path).
         round: The round it belongs to.
+        concepts: The concepts of its concept head, ``{"id", "name"}`` each, in head order (none in round 0).
+        concept_head: The concept head on ``layer`` (None without concepts).
     """
 
     net: nn.Module
@@ -62,6 +65,20 @@ class TrainedModel:
     raster: RasterSpec
     layer: str
     round: int
+    concepts: list[dict[str, Any]] = field(default_factory=list)
+    concept_head: nn.Module | None = None
+
+    def concept_model(self) -> Any:
+        """The net and its concept head as one :class:`~pipeline.models.concept_head.ConceptModel` (eval mode).
+
+        Raises:
+            ConfigError: This model has no concept head (round 0, or a round without concepts).
+        """
+        from pipeline.models.concept_head import ConceptModel
+
+        if self.concept_head is None:
+            raise ConfigError(f"the round {self.round} model has no concept head: promote concepts, then fine-tune")
+        return ConceptModel(self.net, self.layer, self.concept_head, [c["name"] for c in self.concepts]).eval()
 
 
 def load_trained(path: str | Path) -> TrainedModel:
@@ -84,8 +101,17 @@ def load_trained(path: str | Path) -> TrainedModel:
     net = build(OmegaConf.create(saved["net"]), "model.net", num_classes=len(saved["class_names"]))
     net.load_state_dict(saved["state_dict"])
     raster = saved["raster"]
+    concepts = [dict(c) for c in saved.get("concepts") or []]
+    head = None
+    if concepts:
+        from pipeline.models.concept_head import ConceptHead
+
+        weight = saved["concept_head"]["conv.weight"]
+        head = ConceptHead(channels=int(weight.shape[1]), concepts=int(weight.shape[0]))
+        head.load_state_dict(saved["concept_head"])
+        head.eval()
     return TrainedModel(
         net=net.eval(), class_names=list(saved["class_names"]), input_spec=InputSpec.from_dict(saved["input_spec"]),
         raster=RasterSpec(size=int(raster["size"]), line_width=float(raster["line_width"]), invert=bool(raster["invert"])),
-        layer=str(saved["layer"]), round=int(saved["round"]),
+        layer=str(saved["layer"]), round=int(saved["round"]), concepts=concepts, concept_head=head,
     )

@@ -1,0 +1,399 @@
+"""One round's atlas as the artist sees it: points, cells, clusters, selections, exemplars and patches.
+
+Reads what the pipeline wrote (``atlases/round_<r>/``, the activation store of the round and the dataset
+split it was built on) and answers the questions the labeling app and the simulated artist ask: which points
+a cluster, cell or lasso holds, what they span (classes, sketches, true parts), which of them to show as
+exemplars (the points nearest to the selection's mean activation, as the atlas chooses a cluster's), and
+how they map to the concept store's data coordinates ``(key_id, y, x)``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+from PIL import Image
+
+from pipeline.activations.store import ActivationStore, layer_folder
+from pipeline.atlas.build import read_atlas
+from pipeline.atlas.patches import PatchMaker, patch_origin, stride_cell
+from pipeline.data.raster import RasterSpec
+from pipeline.data.store import read_split
+from pipeline.errors import ArticulateError, ConfigError, InputError
+from pipeline.rounds import activations_dir, atlas_dir
+
+__all__ = ["AtlasView", "NotInAtlasError", "Selection", "SelectionError", "latest_round"]
+
+Position = tuple[str, int, int]
+SOURCE_KINDS = ("cluster", "cell", "lasso", "concept")
+_ROUND_FOLDER = re.compile(r"round_(\d+)$")
+
+
+class SelectionError(ArticulateError):
+    """A selection that cannot be made: empty, malformed, or naming what the atlas does not have."""
+
+
+class NotInAtlasError(SelectionError):
+    """A point, cluster or cell the atlas does not have."""
+
+
+
+def latest_round(atlases: str | Path) -> int:
+    """The highest round with a built atlas (``<atlases>/round_<r>/atlas.json``).
+
+    Raises:
+        InputError: There is no built atlas.
+    """
+    folder = Path(atlases)
+    rounds = [int(m.group(1)) for p in folder.glob("round_*") if (m := _ROUND_FOLDER.search(p.name))
+              and (p / "atlas.json").is_file()]
+    if not rounds:
+        raise InputError(folder, "no built atlas here (no round_<r>/atlas.json)",
+                         hint="build round 0 first: `make run` or `articulate repro`")
+    return max(rounds)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A set of atlas points and where it came from.
+
+    Attributes:
+        kind: ``cluster``, ``cell``, ``lasso`` or ``concept``.
+        key: The cluster or cell number, the concept id, or None for a lasso.
+        points: Atlas point ids, sorted.
+    """
+
+    kind: str
+    key: int | str | None
+    points: np.ndarray
+
+    def source(self, view: AtlasView) -> dict[str, Any]:
+        """The concept store's ``source`` record of a concept made from this selection."""
+        return view.source(self.kind, self.key)
+
+
+class AtlasView:
+    """Read access to one round's atlas.
+
+    Args:
+        folder: The atlas folder (``atlases/round_<r>``).
+        activations: The round's activations folder (``activations/round_<r>``), holding the layer's store.
+        dataset: The dataset folder, for the sketches behind the points.
+        raster: How the model's input was rendered (patches show what the model saw).
+        exemplars: Exemplars shown per selection.
+        patch_scale: Patch pixels per input pixel.
+
+    Raises:
+        InputError: The atlas, the activation store or the dataset split is missing or unreadable.
+    """
+
+    def __init__(self, folder: str | Path, activations: str | Path, dataset: str | Path, raster: RasterSpec, *,
+                 exemplars: int = 40, patch_scale: int = 4) -> None:
+        if exemplars < 1 or patch_scale < 1:
+            raise ConfigError(f"labeling: exemplars and patch_scale must be >= 1, got {exemplars}, {patch_scale}")
+        self.folder = Path(folder)
+        self.document, self.points, _ = read_atlas(self.folder)
+        self.round = int(self.document["round"])
+        self.layer = str(self.document["layer"])
+        self.store = ActivationStore(layer_folder(activations, self.layer))
+        self.meta = self.store.meta
+        self.classes: list[str] = list(self.document["classes"])
+        self.parts: list[str] | None = self.document.get("parts") or None
+        self.n_exemplars = int(exemplars)
+        self.patches = PatchMaker(read_split(dataset, self.meta.split), raster, self.meta, scale=patch_scale)
+        self._sketch_of_key = dict(zip(self.store.sketches["key_id"].astype(str), self.store.sketches["sketch"]))
+        self._point_of_position = {(str(k), int(y), int(x)): i for i, (k, y, x) in
+                                   enumerate(zip(self.points["key_id"], self.points["y"], self.points["x"]))}
+        self._cluster_exemplars = {int(c["cluster"]): [int(e["point"]) for e in c.get("exemplars", [])]
+                                   for c in self.document["clusters"]}
+        self._vectors: np.ndarray | None = None
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig, round_: int | None = None) -> AtlasView:
+        """The view of round ``round_`` (default: ``labeling.round``, else the latest built round)."""
+        from pipeline.models.build import load_trained
+        from pipeline.rounds import model_path
+
+        chosen = round_ if round_ is not None else cfg.labeling.round
+        r = latest_round(cfg.paths.atlases) if chosen is None else int(chosen)
+        folder = atlas_dir(cfg, r)
+        if not (folder / "atlas.json").is_file():
+            raise InputError(folder, f"no atlas for round {r}", hint="build it with `dvc repro` or choose another round")
+        path = model_path(cfg, r)
+        raster = load_trained(path).raster if path.is_file() else _raster_from(cfg)
+        return cls(folder, activations_dir(cfg, r), cfg.paths.dataset, raster,
+                   exemplars=int(cfg.labeling.exemplars), patch_scale=int(cfg.labeling.patch_scale))
+
+    def source(self, kind: str, key: int | str | None = None) -> dict[str, Any]:
+        """The concept store's ``source`` record: how a selection was made, and in which atlas.
+
+        Raises:
+            SelectionError: An unknown kind.
+        """
+        if kind not in SOURCE_KINDS:
+            raise SelectionError(f"source kind: expected one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
+        record: dict[str, Any] = {"kind": kind, "atlas": self.folder.as_posix(), "round": self.round}
+        if kind in ("cluster", "cell") and key is not None:
+            record[kind] = int(key)
+        return record
+
+    # --- what the page draws ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def summary(self) -> dict[str, Any]:
+        """The atlas as ``GET /api/atlas`` answers it (see labeling/API.md)."""
+        doc = self.document
+        cells = [{"cell": int(c["cell"]), "row": int(c["row"]), "col": int(c["col"]), "count": int(c["count"]),
+                  "centre": c["centre"], "cluster": c.get("cluster"),
+                  "icon": f"/atlas/{c['icon']}" if c.get("icon") else None, "score": c.get("score")}
+                 for c in doc["cells"]]
+        clusters = [{"cluster": int(c["cluster"]), "size": int(c["size"]), "majority_part": c.get("majority_part"),
+                     "purity": c.get("purity"), "classes": c.get("classes", {})} for c in doc["clusters"]]
+        images = {name: f"/atlas/{file}" for name, file in doc.get("files", {}).items() if file.endswith(".png")}
+        return {"round": self.round, "layer": self.layer, "split": doc.get("split"), "classes": self.classes,
+                "parts": self.parts, "grid": doc["grid"], "cells": cells, "clusters": clusters,
+                "metrics": doc.get("metrics", {}), "images": images, "exemplars": self.n_exemplars}
+
+    def columns(self) -> dict[str, list]:
+        """Every point, column by column, as ``GET /api/points`` answers it."""
+        p = self.points
+        part = (p["part"].to_numpy(dtype=np.int64) - 1) if self.parts else np.full(len(p), -1)
+        return {"x": np.round(p["umap_x"].to_numpy(dtype=np.float64), 4).tolist(),
+                "y": np.round(p["umap_y"].to_numpy(dtype=np.float64), 4).tolist(),
+                "cluster": p["cluster"].astype(int).tolist(),
+                "cell": np.where(p["kept"].to_numpy(), p["cell"].to_numpy(), -1).astype(int).tolist(),
+                "label": p["label"].astype(int).tolist(), "part": part.astype(int).tolist(),
+                "attribution": np.round(p["attribution"].to_numpy(dtype=np.float64), 4).tolist(),
+                "sketch": p["sketch"].astype(int).tolist(), "key_id": p["key_id"].astype(str).tolist(),
+                "py": p["y"].astype(int).tolist(), "px": p["x"].astype(int).tolist()}
+
+    # --- selections --------------------------------------------------------------------------------------
+
+    def select(self, *, cluster: int | None = None, cell: int | None = None,
+               points: Iterable[int] | None = None) -> Selection:
+        """The points of a cluster, a grid cell, or a lasso (explicit point ids); exactly one must be given.
+
+        Raises:
+            SelectionError: None or several given, an unknown cluster or cell, or a point id out of range.
+        """
+        given = [name for name, value in (("cluster", cluster), ("cell", cell), ("points", points)) if value is not None]
+        if len(given) != 1:
+            raise SelectionError(f"select exactly one of cluster, cell or points (got {', '.join(given) or 'none'})")
+        if cluster is not None:
+            ids = np.flatnonzero(self.points["cluster"].to_numpy() == int(cluster))
+            if not len(ids):
+                raise NotInAtlasError(f"no cluster {cluster} in the round {self.round} atlas "
+                                     f"(clusters 0..{int(self.points['cluster'].max())})")
+            return Selection("cluster", int(cluster), ids)
+        if cell is not None:
+            ids = np.flatnonzero(self.points["cell"].to_numpy() == int(cell))
+            if not len(ids):
+                raise NotInAtlasError(f"no points in cell {cell} of the round {self.round} atlas")
+            return Selection("cell", int(cell), ids)
+        return Selection("lasso", None, self.check_points(points))
+
+    def check_points(self, points: Iterable[int]) -> np.ndarray:
+        """Point ids as a sorted unique array.
+
+        Raises:
+            SelectionError: Empty, or an id that is not a point of this atlas.
+        """
+        try:
+            ids = np.unique(np.asarray(list(points), dtype=np.int64))
+        except (TypeError, ValueError):
+            raise SelectionError("points must be a list of integer point ids") from None
+        if not len(ids):
+            raise SelectionError("the selection is empty: select a cluster, a cell or lasso some points")
+        bad = ids[(ids < 0) | (ids >= len(self.points))]
+        if len(bad):
+            raise NotInAtlasError(f"point {int(bad[0])} is not in the round {self.round} atlas "
+                                 f"(points 0..{len(self.points) - 1})")
+        return ids
+
+    def describe(self, selection: Selection, exemplars: int | None = None) -> dict[str, Any]:
+        """What a person judges a selection by (``POST /api/selection``, see labeling/API.md).
+
+        Args:
+            selection: The points.
+            exemplars: How many exemplars to show (default: the view's setting).
+        """
+        ids = selection.points
+        rows = self.points.iloc[ids]
+        classes = Counter(rows["word"].astype(str))
+        parts = majority = purity = None
+        if self.parts:
+            known = rows["part"].to_numpy()
+            known = known[known > 0]
+            counts = Counter(self.parts[p - 1] for p in known)
+            parts = dict(counts.most_common())
+            if counts:
+                majority, top = counts.most_common(1)[0]
+                purity = top / len(known)
+        cells = rows.loc[rows["kept"], "cell"]
+        icon = None
+        if len(cells):
+            icons = {int(c["cell"]): c.get("icon") for c in self.document["cells"]}
+            path = icons.get(int(cells.mode().iloc[0]))
+            icon = f"/atlas/{path}" if path else None
+        return {"kind": selection.kind, "key": selection.key, "size": int(len(ids)), "points": ids.tolist(),
+                "sketches": int(rows["sketch"].nunique()), "classes": dict(classes.most_common()),
+                "parts": parts, "majority_part": majority, "purity": purity,
+                "mean_attribution": float(rows["attribution"].mean()), "icon": icon,
+                "exemplars": [self.exemplar(i) for i in self.exemplars(selection, exemplars)]}
+
+    def exemplar(self, point: int) -> dict[str, Any]:
+        """One exemplar as the page shows it."""
+        row = self.points.iloc[int(point)]
+        part = int(row["part"])
+        return {"point": int(point), "key_id": str(row["key_id"]), "class": str(row["word"]),
+                "part": self.parts[part - 1] if self.parts and part > 0 else None,
+                "y": int(row["y"]), "x": int(row["x"]), "patch": f"/api/patch/{int(point)}.png"}
+
+    def exemplars(self, selection: Selection, count: int | None = None) -> list[int]:
+        """The selection's exemplar points: nearest first to its mean (L2-normalised) activation.
+
+        A whole cluster shows the atlas's own exemplars (nearest to the k-means centre) first, so the page
+        and ``clusters/cluster_<n>.png`` agree; beyond those, and for any other selection, the nearest points.
+        """
+        n = self.n_exemplars if count is None else int(count)
+        ids = selection.points
+        chosen: list[int] = []
+        if selection.kind == "cluster":
+            chosen = self._cluster_exemplars.get(int(selection.key), [])[:n]
+        if len(chosen) < min(n, len(ids)):
+            vectors = self.vectors()[ids]
+            centre = vectors.mean(axis=0)
+            order = ids[np.argsort(np.linalg.norm(vectors - centre, axis=1), kind="stable")]
+            taken = set(chosen)
+            chosen += [int(i) for i in order if int(i) not in taken][: n - len(chosen)]
+        return chosen
+
+    def subclusters(self, positions: Sequence[Position], k: int, seed: int = 0) -> list[list[Position]]:
+        """Split positions into ``k`` groups by k-means on their normalised activations, largest group first.
+
+        Positions outside this round's activation store are left out.
+
+        Raises:
+            SelectionError: ``k`` < 2, or fewer positions in the store than groups.
+        """
+        from sklearn.cluster import KMeans
+
+        kept, vectors = self.position_vectors(list(positions))
+        if k < 2 or len(kept) < k:
+            raise SelectionError(f"cannot split {len(kept)} positions of the round {self.round} store into {k} "
+                                 "groups (need k >= 2 and at least k positions)")
+        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(vectors)
+        groups = [[kept[i] for i in np.flatnonzero(labels == g)] for g in range(k)]
+        return sorted((g for g in groups if g), key=len, reverse=True)
+
+    def vectors(self) -> np.ndarray:
+        """The points' L2-normalised activation vectors (read once from the memory-mapped store)."""
+        if self._vectors is None:
+            p = self.points
+            raw = self.store.vectors(p["sketch"].to_numpy(), p["y"].to_numpy(), p["x"].to_numpy())
+            self._vectors = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-8)
+        return self._vectors
+
+    # --- data coordinates ---------------------------------------------------------------------------------
+
+    def positions(self, points: Iterable[int]) -> list[Position]:
+        """The concept store's coordinates ``(key_id, y, x)`` of atlas points."""
+        ids = list(points)
+        if not ids:
+            return []
+        rows = self.points.iloc[self.check_points(ids)]
+        return [(str(k), int(y), int(x)) for k, y, x in zip(rows["key_id"], rows["y"], rows["x"])]
+
+    def ticked_positions(self, points: Iterable[int], unticked: Iterable[int] = ()) -> tuple[list[Position], list[Position]]:
+        """A judged selection in data coordinates: positives (the points minus the unticked), negatives (unticked).
+
+        Raises:
+            SelectionError: An unknown point, or every point unticked.
+        """
+        chosen = set(self.check_points(points).tolist())
+        off = list(unticked)
+        off = set(self.check_points(off).tolist()) if off else set()
+        if not chosen - off:
+            raise SelectionError("every point of the selection is unticked: nothing left to promote")
+        return self.positions(sorted(chosen - off)), self.positions(sorted(off))
+
+    def points_of(self, positions: Iterable[Sequence]) -> list[int]:
+        """The atlas points among some positions (positions this atlas did not sample are left out)."""
+        found = (self._point_of_position.get((str(p[0]), int(p[1]), int(p[2]))) for p in positions)
+        return sorted(i for i in found if i is not None)
+
+    def position_vectors(self, positions: Sequence[Position]) -> tuple[list[Position], np.ndarray]:
+        """Activation vectors of positions of this round's sketches (others are left out), normalised."""
+        kept = [p for p in positions if p[0] in self._sketch_of_key
+                and 0 <= p[1] < self.meta.height and 0 <= p[2] < self.meta.width]
+        if not kept:
+            return [], np.zeros((0, self.meta.channels), dtype=np.float32)
+        sketch = np.array([self._sketch_of_key[p[0]] for p in kept])
+        raw = self.store.vectors(sketch, np.array([p[1] for p in kept]), np.array([p[2] for p in kept]))
+        return kept, raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-8)
+
+    # --- pictures -----------------------------------------------------------------------------------------
+
+    def patch_png(self, point: int) -> bytes:
+        """The receptive-field patch of a point as PNG bytes (its stride cell outlined)."""
+        return _png_cached(self, int(self.check_points([point])[0]), "patch")
+
+    def sketch_png(self, point: int) -> bytes:
+        """The whole sketch behind a point as PNG bytes, the point's receptive field outlined."""
+        return _png_cached(self, int(self.check_points([point])[0]), "sketch")
+
+    def _render(self, point: int, kind: str) -> bytes:
+        row = self.points.iloc[point]
+        key, y, x = str(row["key_id"]), int(row["y"]), int(row["x"])
+        if kind == "patch":
+            image = self.patches.patch(key, y, x)
+        else:
+            image = _sketch_with_field(self.patches.ink(key), self.meta, y, x, scale=4)
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+@lru_cache(maxsize=4096)
+def _png_cached(view: AtlasView, point: int, kind: str) -> bytes:
+    return view._render(point, kind)
+
+
+def _sketch_with_field(ink: np.ndarray, meta: Any, y: int, x: int, scale: int) -> np.ndarray:
+    """The whole image, dark ink on white, with the receptive field (blue) and stride cell (red) outlined."""
+    grey = np.rint(255.0 * (1.0 - np.clip(ink, 0, 1))).astype(np.uint8)
+    image = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
+    image = np.repeat(image[:, :, None], 3, axis=2)
+    size = image.shape[0]
+    top, left = patch_origin(meta, y, x)
+    _box(image, top * scale, left * scale, int(meta.receptive_field) * scale, (40, 110, 230), size)
+    top, left, side = stride_cell(meta, y, x)
+    _box(image, top * scale, left * scale, side * scale, (230, 50, 20), size)
+    return image
+
+
+def _box(image: np.ndarray, top: int, left: int, side: int, colour: tuple[int, int, int], size: int) -> None:
+    """Outline a square (2 pixels), clipped to the image."""
+    bottom, right = top + side - 1, left + side - 1
+    for r0, r1, c0, c1 in ((top, top + 2, left, right + 1), (bottom - 1, bottom + 1, left, right + 1),
+                           (top, bottom + 1, left, left + 2), (top, bottom + 1, right - 1, right + 1)):
+        r0, r1, c0, c1 = max(r0, 0), min(r1, size), max(c0, 0), min(c1, size)
+        if r1 > r0 and c1 > c0:
+            image[r0:r1, c0:c1] = colour
+
+
+def _raster_from(cfg: DictConfig) -> RasterSpec:
+    from pipeline.models.build import raster_spec
+
+    return raster_spec(cfg.model)

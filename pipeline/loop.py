@@ -1,0 +1,111 @@
+"""Rounds unattended: the simulated artist labels each new atlas, then ``dvc repro`` builds the next round.
+
+``articulate loop --rounds N [overrides]`` runs ``articulate repro`` (round 0 when nothing is built yet),
+then N times: the simulated artist plays the latest round's atlas (its changes set the store's
+``next_round``), and ``dvc repro`` builds that round (finetune, extract, atlas, evaluate). After each round
+it prints the round's metrics (``evaluation/round_<r>/metrics.json``) and the wall time, one row a round.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from pipeline.errors import ArticulateError, ConfigError
+from pipeline.rounds import evaluation_dir
+
+__all__ = ["RoundResult", "dvc_repro", "run_loop", "table"]
+
+log = logging.getLogger(__name__)
+
+#: The columns of the loop's table: metric name in metrics.json -> header.
+COLUMNS = {"class_acc": "class_acc", "parts_discovered": "parts", "mean_concept_iou": "mean IoU",
+           "atlas_purity": "purity", "atlas_nmi": "NMI", "n_concepts": "concepts", "human_actions": "actions"}
+
+
+@dataclass
+class RoundResult:
+    """One round of the loop: its metrics and how long it took (labeling + building)."""
+
+    round: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    artist_seconds: float = 0.0
+
+
+def dvc_repro(args: Sequence[str] = ()) -> None:
+    """Run ``dvc repro`` in the project folder (its output shows), raising on failure."""
+    dvc = shutil.which("dvc") or os.path.join(os.path.dirname(sys.executable), "dvc")
+    completed = subprocess.run([dvc, "repro", *args], check=False)
+    if completed.returncode:
+        raise ArticulateError(f"dvc repro failed with status {completed.returncode} (its output is above)")
+
+
+def read_metrics(cfg: DictConfig, round_: int) -> dict[str, Any]:
+    path = evaluation_dir(cfg, round_) / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def run_loop(cfg: DictConfig, rounds: int, *, dvc_args: Sequence[str] = ()) -> list[RoundResult]:
+    """Build round 0 if needed, then ``rounds`` rounds of simulated labeling and ``dvc repro``.
+
+    Args:
+        cfg: The composed config (``params.yaml`` must already be written from it).
+        rounds: Rounds to add after the latest one built.
+        dvc_args: Extra arguments of ``dvc repro``.
+
+    Returns:
+        One result per round built or found, round 0 first.
+    """
+    from labeling.artist import SimulatedArtist
+    from labeling.atlas_view import AtlasView, latest_round
+    from labeling.store import ConceptStore
+
+    if rounds < 0:
+        raise ConfigError(f"--rounds: expected a number >= 0, got {rounds}")
+    started = time.perf_counter()
+    dvc_repro(dvc_args)
+    results = [RoundResult(latest_round(cfg.paths.atlases), seconds=time.perf_counter() - started)]
+    results[0].metrics = read_metrics(cfg, results[0].round)
+    node = cfg.labeling.artist
+    artist = SimulatedArtist(budget=int(node.budget), min_share=float(node.min_share),
+                             min_exemplars=int(node.min_exemplars), actor=str(node.actor))
+    store = ConceptStore(cfg.paths.concepts, actor=str(node.actor))
+    for _ in range(rounds):
+        started = time.perf_counter()
+        view = AtlasView.from_config(cfg, latest_round(cfg.paths.atlases))
+        report = artist.play(view, store)
+        print(report.table(), flush=True)
+        labeled = time.perf_counter() - started
+        dvc_repro(dvc_args)
+        built = latest_round(cfg.paths.atlases)
+        if built != view.round + 1:
+            raise ArticulateError(f"after labeling round {view.round}, dvc repro built round {built}, not "
+                                  f"{view.round + 1}: check {store.path} (next_round)")
+        results.append(RoundResult(built, read_metrics(cfg, built), time.perf_counter() - started, labeled))
+        print(table(results), flush=True)
+    return results
+
+
+def table(results: Sequence[RoundResult]) -> str:
+    """The loop's results, one row a round."""
+    header = f"{'round':>5} " + " ".join(f"{h:>9}" for h in COLUMNS.values()) + f" {'seconds':>8}"
+    rows = [header]
+    for result in results:
+        cells = []
+        for key in COLUMNS:
+            value = result.metrics.get(key)
+            cells.append(f"{value:>9.3f}" if isinstance(value, float) else f"{'-' if value is None else value:>9}")
+        rows.append(f"{result.round:>5} " + " ".join(cells) + f" {result.seconds:>8.0f}")
+    return "\n".join(rows)

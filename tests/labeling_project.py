@@ -1,0 +1,94 @@
+"""A small real project for the labeling tests: generated sketches, a briefly trained SketchCNN, its
+activation store and atlas of the val split (round 0), built in a temporary folder in about half a minute.
+
+The extract and atlas stages run for real (their ``run(cfg)``, logging to a SQLite MLflow store in the folder);
+only the training is a short plain-torch loop instead of the train_base stage, to keep the fixture quick.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from pipeline.config import compose
+from pipeline.data.generator import SketchGenerator
+from pipeline.data.raster import RasterSpec, rasterize
+from pipeline.data.store import Manifest, write_manifest, write_split
+from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
+
+CLASSES = ["bicycle", "car", "cat", "dog", "face", "house"]
+WIDTHS = [8, 16, 32, 32]
+
+
+def overrides(folder: Path) -> list[str]:
+    """The Hydra overrides that point every path of the project at ``folder`` and keep the atlas small."""
+    return [
+        f"paths.dataset={folder / 'dataset'}", f"paths.models={folder / 'models'}",
+        f"paths.activations={folder / 'activations'}", f"paths.atlases={folder / 'atlases'}",
+        f"paths.concepts={folder / 'concepts' / 'concepts.yaml'}",
+        f"mlflow.tracking_uri=sqlite:///{folder / 'mlflow.db'}", f"mlflow.artifact_location={folder / 'artifacts'}",
+        "mlflow.experiment=labeling-tests",
+        "extract.progress=false", "extract.batch_size=64", f"model.net.widths=[{','.join(map(str, WIDTHS))}]",
+        "atlas.sample.count=1500", "atlas.umap.method=pca", "atlas.grid.size=8", "atlas.icons.steps=6",
+        "atlas.icons.batch_size=64", "atlas.clusters.k=8", "atlas.exemplars.per_cluster=16",
+    ]
+
+
+def _train(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int = 4) -> None:
+    torch.manual_seed(0)
+    optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(images))
+        for start in range(0, len(images), 32):
+            batch = order[start:start + 32]
+            optimiser.zero_grad()
+            nn.functional.cross_entropy(net(images[batch]), labels[batch]).backward()
+            optimiser.step()
+    net.eval()
+
+
+def build(folder: Path, sketches: int = 400) -> list[str]:
+    """Write the dataset, model, activations and atlas of round 0 under ``folder``; returns the overrides.
+
+    The caller must be in the project folder (where ``conf/`` is).
+    """
+    from pipeline.stages import atlas as atlas_stage
+    from pipeline.stages import extract as extract_stage
+
+    drawn = SketchGenerator(num_sketches=sketches, classes=CLASSES, seed=0, progress=False).load().sketches
+    cut1, cut2 = sketches * 3 // 5, sketches * 4 // 5
+    train, val, test = drawn[:cut1], drawn[cut1:cut2], drawn[cut2:]
+    dataset = folder / "dataset"
+    dataset.mkdir(parents=True)
+    for name, split in (("train", train), ("val", val), ("test", test)):
+        write_split(dataset, name, split)
+    classes = sorted(CLASSES)
+    write_manifest(dataset, Manifest(name="generated", kind="strokes", classes=classes,
+                                     parts=sorted({p for s in drawn for p in s.parts}),
+                                     splits={"train": len(train), "val": len(val), "test": len(test)}))
+
+    raster = RasterSpec(size=64, line_width=2.0)
+    spec = default_input_spec()
+    images = torch.from_numpy(np.stack([rasterize(s, raster) for s in train])[:, None].astype(np.float32))
+    images = (images - spec.mean[0]) / spec.std[0]
+    labels = torch.tensor([classes.index(s.word) for s in train])
+    torch.manual_seed(0)  # the same model, hence the same atlas, on every build
+    net = SketchCNN(len(classes), widths=WIDTHS)
+    _train(net, images, labels)
+    saved = {"state_dict": net.state_dict(),
+             "net": {"_target_": "pipeline.models.sketch_cnn.SketchCNN", "widths": WIDTHS},
+             "class_names": classes, "input_spec": spec.to_dict(),
+             "raster": {"size": 64, "line_width": 2.0, "invert": False}, "layer": "features.block3", "round": 0}
+    for name in ("base", "round_0"):  # the base model, and round 0's model (the base as it is)
+        (folder / "models" / name).mkdir(parents=True)
+        torch.save(saved, folder / "models" / name / "model.pt")
+
+    settings = overrides(folder)
+    cfg = compose(settings)
+    extract_stage.run(cfg)
+    atlas_stage.run(cfg)
+    return settings
