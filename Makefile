@@ -7,7 +7,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # DVC must never try the network (no analytics, no update check).
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup chromium run test bench ui clean
+.PHONY: setup chromium run loop test bench ui clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,8 +26,12 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@chromium --version
 
-run: setup  ## the main job on the embedded default: generate sketches, train the base model, via DVC
+run: setup  ## the main job: build the next round with DVC (round 0 first), then open the labeling app on it
 	articulate repro
+	articulate label
+
+loop: setup  ## rounds unattended: the simulated artist labels each new atlas, then dvc repro (ROUNDS=3)
+	articulate loop --rounds $(or $(ROUNDS),3)
 
 test: setup chromium  ## the test suite
 	$(PY) -m pytest
@@ -39,4 +43,4 @@ ui: setup  ## the MLflow UI on the project's store
 	articulate ui
 
 clean:
-	rm -rf data/dataset models .checkpoints mlflow.db mlartifacts dvc.lock
+	rm -rf data/dataset models activations atlases/round_* evaluation .checkpoints mlflow.db mlartifacts

@@ -37,7 +37,7 @@ def main(overrides: list[str]) -> int:
             if completed.returncode:
                 print(f"stage {stage} failed with status {completed.returncode}")
                 return 1
-        info = json.loads((project / "models/round_0/info.json").read_text())
+        info = json.loads((project / "models/base/info.json").read_text())
     acc = info["test_acc"]
     print()
     print(f"{'data stage (generate 10k, split, write)':45s} {times['data']:8.1f} s")

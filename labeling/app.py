@@ -439,5 +439,9 @@ def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None
     app = create_app(view, store, settings)
     address = f"http://{settings.host}:{settings.port}/" + (f"?token={settings.token}" if settings.token else "")
     print(f"Articulate labeling: round {view.round} atlas ({view.layer}, {len(view)} points), "
-          f"concepts in {store.path}\nopen {address}  (Ctrl-C stops)", flush=True)
+          f"concepts in {store.path}\n"
+          f"open {address}\n"
+          "  select a cluster, a cell or lasso points; untick the exemplars that do not belong; name and promote.\n"
+          f"  When done, stop with Ctrl-C and run `make run` (or `dvc repro`): it builds round {view.round + 1} "
+          "from your concepts.", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -47,19 +47,42 @@ class NotInAtlasError(SelectionError):
 
 
 
-def latest_round(atlases: str | Path) -> int:
-    """The highest round with a built atlas (``<atlases>/round_<r>/atlas.json``).
+def latest_round(atlases: str | Path, lock: str | Path = "dvc.lock") -> int:
+    """The round to show: the one DVC last built (its atlas in ``dvc.lock``), else the highest built on disk.
+
+    Going back to an earlier round (``git checkout <commit> -- concepts dvc.lock && dvc checkout``) thus shows
+    that round even though later rounds' folders are still on disk.
 
     Raises:
         InputError: There is no built atlas.
     """
     folder = Path(atlases)
+    built = _round_in_lock(Path(lock), folder)
+    if built is not None and (folder / f"round_{built}" / "atlas.json").is_file():
+        return built
     rounds = [int(m.group(1)) for p in folder.glob("round_*") if (m := _ROUND_FOLDER.search(p.name))
               and (p / "atlas.json").is_file()]
     if not rounds:
         raise InputError(folder, "no built atlas here (no round_<r>/atlas.json)",
                          hint="build round 0 first: `make run` or `articulate repro`")
     return max(rounds)
+
+
+def _round_in_lock(lock: Path, atlases: Path) -> int | None:
+    """The round of the atlas that ``dvc.lock`` records (None without one)."""
+    import yaml
+
+    try:
+        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+        outs = stages.get("atlas", {}).get("outs", [])
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    for out in outs:
+        path = Path(str(out.get("path", "")))
+        match = _ROUND_FOLDER.search(path.name)
+        if match and path.parent.name == atlases.name:
+            return int(match.group(1))
+    return None
 
 
 @dataclass(frozen=True)

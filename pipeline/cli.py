@@ -7,6 +7,7 @@ exit status 2 and no traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -92,6 +93,12 @@ def _loop(args: argparse.Namespace) -> None:
     _configure(args)
     results = run_loop(compose(args.overrides), args.rounds, dvc_args=args.dvc_args)
     print(f"\n{table(results)}")
+    if args.report:
+        from dataclasses import asdict
+
+        from pipeline.io import atomic_write_text
+
+        atomic_write_text(args.report, json.dumps([asdict(r) for r in results], indent=2) + "\n")
 
 
 def _show(args: argparse.Namespace) -> None:
@@ -153,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("loop", help="rounds unattended: the simulated artist labels, then dvc repro, N times")
     p.add_argument("overrides", nargs="*", help="Hydra overrides")
     p.add_argument("--rounds", type=int, default=3, help="rounds to add after the latest built (default 3)")
+    p.add_argument("--report", default=None, help="also write each round's metrics and seconds to this JSON file")
     p.add_argument("--dvc-args", nargs=argparse.REMAINDER, default=[], help="arguments passed on to dvc repro")
     p.set_defaults(action=_loop)
 

@@ -69,8 +69,12 @@ SCHEMA: dict[str, Any] = {
         "clusters": {"method": None, "k": None, "space": None, "normalize": None},
         "exemplars": {"per_cluster": None, "random": None, "patch_scale": None},
     },
-    "finetune": FREE,  # TODO(lead): list the keys once conf/finetune is final
-    "evaluate": FREE,
+    "finetune": {"epochs": None, "lr": None, "head_lr": None, "weight_decay": None, "concept_weight": None,
+                 "freeze_after_layer": None, "negative_weight": None, "other_weight": None, "background_weight": None,
+                 "unlabeled_weight": None, "batch_size": None, "concept_batch_size": None, "examples": None,
+                 "progress": None},
+    "evaluate": {"split": None, "threshold": None, "batch_size": None, "iou_discovered": None, "examples": None,
+                 "progress": None},
     "labeling": {
         "round": None, "host": None, "port": None, "token": None, "max_request_bytes": None, "exemplars": None,
         "patch_scale": None, "split_k": None,

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from mlflow.entities import Metric  # noqa: E402
 from mlflow.models.model import ModelInfo  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
@@ -123,10 +125,23 @@ def stage_run(cfg: DictConfig, stage: str, tags: Mapping[str, str] | None = None
         yield run
 
 
-def parent_run_id() -> str | None:
-    """The parent (round) run of the active run, if any."""
+def log_to_round_run(metrics: Mapping[str, float], files: Mapping[Path, str]) -> str | None:
+    """Log metrics and files (path -> artifact folder) to the round's parent run of the active stage run.
+
+    Returns:
+        The parent run's id, or None when the active run is not part of a round.
+    """
     active = mlflow.active_run()
-    return active.data.tags.get("mlflow.parentRunId") if active else None
+    parent = active.data.tags.get("mlflow.parentRunId") if active else None
+    if parent is None:
+        return None
+    client = MlflowClient()
+    now = int(time.time() * 1000)
+    client.log_batch(parent, metrics=[Metric(key, value, now, 0) for key, value in metrics.items()])
+    for path, folder in files.items():
+        if Path(path).is_file():
+            client.log_artifact(parent, str(path), folder or None)
+    return parent
 
 
 def log_config(cfg: DictConfig) -> None:

@@ -12,7 +12,7 @@ from pipeline.cli import EXIT_USER_ERROR, main
 def test_show_prints_the_composed_config(project_cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "experiment=tiny"]) == 0
     out = capsys.readouterr().out
-    assert "num_sketches: 600" in out and "experiment: articulate-tiny" in out
+    assert "num_sketches: 1000" in out and "experiment: articulate-tiny" in out
 
 
 def test_layers_lists_module_paths_and_shapes(project_cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:

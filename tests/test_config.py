@@ -32,7 +32,7 @@ def test_every_option_composes_and_validates(project_cwd: Path, overrides: list[
 
 def test_overrides_apply(project_cwd: Path) -> None:
     cfg = compose(["experiment=tiny", "trainer.max_epochs=5", "seed=3"])
-    assert cfg.data.source.num_sketches == 600
+    assert cfg.data.source.num_sketches == 1000
     assert cfg.trainer.max_epochs == 5
     assert cfg.data.source.seed == 3
 
@@ -48,11 +48,11 @@ def test_committed_params_yaml_is_the_default_composition(project_cwd: Path, tmp
 def test_stale_params_yaml_is_refused(project_cwd: Path, tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     write_params(["experiment=tiny"], path)
-    assert load_params(path).data.source.num_sketches == 600
+    assert load_params(path).data.source.num_sketches == 1000
     record = yaml.safe_load(path.read_text())
     record["trainer"]["max_epochs"] = 99  # edited by hand, or conf/ changed since
     path.write_text(yaml.safe_dump(record))
-    with pytest.raises(ConfigError, match=r"stale: 'trainer.max_epochs' is 99 there but 2 from conf/"):
+    with pytest.raises(ConfigError, match=r"stale: 'trainer.max_epochs' is 99 there but 4 from conf/"):
         load_params(path)
 
 

@@ -40,27 +40,40 @@ def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the project in which `articulate repro experiment=tiny` has run."""
-    folder = tmp_path_factory.mktemp("project")
-    for name in project_files():
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
+    """A copy of the project with two rounds of the tiny preset: `dvc repro` (round 0), the simulated artist
+    labels round 0's atlas, `dvc repro` again (round 1). Each state is committed to the copy's git."""
+    folder = _copy_project(tmp_path_factory.mktemp("project"))
     run(["git", "init", "-q"], folder)
     run(["articulate", "configure", "experiment=tiny"], folder)
+    _commit(folder, "the project")
     run(["dvc", "repro"], folder)
+    _commit(folder, "round 0")
+    run(["articulate", "artist", "experiment=tiny", "labeling.artist.budget=12", "labeling.artist.min_share=0.4"],
+        folder)
+    _commit(folder, "labeled round 0")
+    run(["dvc", "repro"], folder)
+    _commit(folder, "round 1")
     return folder
 
 
-def test_outputs_on_disk(project: Path) -> None:
+def _commit(folder: Path, message: str) -> None:
+    run(["git", "add", "-A"], folder)
+    run(["git", "-c", "user.name=ci", "-c", "user.email=ci@example.org", "commit", "-q", "-m", message], folder)
+
+
+def _store(project: Path) -> dict:
+    return yaml.safe_load((project / "concepts/concepts.yaml").read_text())
+
+
+def test_round_0_outputs_on_disk(project: Path) -> None:
     manifest = json.loads((project / "data/dataset/manifest.json").read_text())
-    assert manifest["splits"]["train"] + manifest["splits"]["val"] + manifest["splits"]["test"] == 600
+    assert manifest["splits"]["train"] + manifest["splits"]["val"] + manifest["splits"]["test"] == 1000
     assert len(manifest["classes"]) == 10 and len(manifest["parts"]) >= 15
-    round0 = project / "models/round_0"
     for name in ("model.pt", "info.json", "confusion_matrix.png"):
-        assert (round0 / name).is_file(), name
-    saved = torch.load(round0 / "model.pt", weights_only=True)
+        assert (project / "models/base" / name).is_file(), name
+    saved = torch.load(project / "models/round_0/model.pt", weights_only=True)
     assert saved["layer"] == "features.block3" and saved["class_names"] == manifest["classes"]
+    assert "concept_head" not in saved, "round 0 is the base model as it is"
     store = project / "activations/round_0/features.block3"
     for name in ("activations.npy", "attribution.npy", "ink.npy", "part.npy", "index.parquet", "meta.json"):
         assert (store / name).is_file(), name
@@ -68,36 +81,96 @@ def test_outputs_on_disk(project: Path) -> None:
     for name in ("atlas.json", "atlas.png", "map.png", "points.parquet", "README.md"):
         assert (atlas / name).is_file(), name
     described = json.loads((atlas / "atlas.json").read_text())
-    assert described["layer"] == "features.block3" and described["round"] == 0
+    assert described["layer"] == "features.block3" and described["round"] == 0 and described["split"] == "val"
     assert 0.0 <= described["metrics"]["atlas_purity"] <= 1.0
+    metrics = json.loads((project / "evaluation/round_0/metrics.json").read_text())
+    assert metrics["n_concepts"] == 0 and metrics["human_actions"] == 0 and 0 < metrics["class_acc"] <= 1
 
 
-def test_mlflow_holds_runs_metrics_artifacts_and_the_registered_model(project: Path) -> None:
+def test_round_1_has_concepts_and_a_concept_head(project: Path) -> None:
+    from pipeline.models.build import load_trained
+
+    store = _store(project)
+    assert store["concepts"] and store["next_round"] == 1
+    names = [c["name"] for c in store["concepts"]]
+    model = load_trained(project / "models/round_1/model.pt")
+    assert model.round == 1 and [c["name"] for c in model.concepts] == names
+    assert model.concept_head is not None
+    with torch.no_grad():
+        out = model.concept_model()(torch.zeros(2, 1, 64, 64))
+    assert out.concept_logits.shape == (2, len(names), 16, 16)
+    atlas = json.loads((project / "atlases/round_1/atlas.json").read_text())
+    assert atlas["round"] == 1
+    metrics = json.loads((project / "evaluation/round_1/metrics.json").read_text())
+    assert metrics["n_concepts"] == len(names) and metrics["human_actions"] > 0
+    assert {c["name"] for c in metrics["concepts"]} == set(names)
+    assert 0 <= metrics["mean_concept_iou"] <= 1 and metrics["parts_discovered"] >= 0
+    base = json.loads((project / "models/base/info.json").read_text())["test_acc"]
+    assert metrics["class_acc"] >= base - 0.1, "fine-tuning on concepts keeps the classes (tiny preset: loose)"
+    for name in ("concept_maps.png", "iou_matrix.png"):
+        assert (project / "evaluation/round_1/figures" / name).stat().st_size > 5_000
+
+
+def test_mlflow_holds_both_rounds(project: Path) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     client = MlflowClient()
     experiment = client.get_experiment_by_name("articulate-tiny")
-    assert experiment is not None
-    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
-    assert {"data", "train_base", "extract", "atlas"} <= set(runs)
-    assert {"atlas_purity", "atlas_nmi"} <= set(runs["atlas"].data.metrics)
-    assert "atlas.png" in {a.path for a in client.list_artifacts(runs["atlas"].info.run_id)}
-    train = runs["train_base"]
-    assert train.data.params["trainer.max_epochs"] == "2"
-    assert train.data.tags["round"] == "0"
-    history = client.get_metric_history(train.info.run_id, "val_acc")
-    assert len(history) == 2, "one val_acc a epoch"
-    assert 0.0 <= train.data.metrics["class_acc"] <= 1.0
-    artifacts = {a.path for a in client.list_artifacts(train.info.run_id)}
-    assert {"config.yaml", "confusion_matrix.png"} <= artifacts
-    assert runs["data"].data.metrics["n_train"] > 0
-    assert "samples.png" in {a.path for a in client.list_artifacts(runs["data"].info.run_id)}
+    runs = client.search_runs([experiment.experiment_id])
+    parents = {r.data.tags["round"]: r for r in runs if r.data.tags.get("kind") == "round"}
+    assert set(parents) == {"0", "1"}
+    commit = run(["git", "rev-parse", "HEAD~1"], project).stdout.strip()  # round 1 was built on "labeled round 0"
+    for round_, parent in parents.items():
+        children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id}
+        assert {"finetune", "extract", "atlas", "evaluate"} <= set(children), round_
+        for child in children.values():
+            assert child.data.tags["round"] == round_
+            assert child.data.tags["concepts_hash"] == parent.data.tags["concepts_hash"]
+            assert child.data.tags.get("mlflow.source.git.commit")
+        assert {"class_acc", "atlas_purity", "atlas_nmi", "parts_discovered", "human_actions"} <= set(parent.data.metrics)
+        artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+        assert {"atlas.png", "metrics.json", "concepts"} <= artifacts, artifacts
+        assert {"atlas_purity", "atlas_nmi"} <= set(children["atlas"].data.metrics)
+    assert parents["1"].data.tags["mlflow.source.git.commit"] == commit
+    assert parents["0"].data.tags["concepts_hash"] != parents["1"].data.tags["concepts_hash"]
+    assert any(k.startswith("concept_iou/") for k in parents["1"].data.metrics)
 
-    version = client.get_model_version_by_alias("articulate-sketch_cnn", "round-0")
-    assert version.run_id == train.info.run_id
-    model = mlflow.pytorch.load_model("models:/articulate-sketch_cnn@round-0")
+    train = next(r for r in runs if r.info.run_name == "train_base")
+    assert train.data.params["trainer.max_epochs"] == "4"
+    history = client.get_metric_history(train.info.run_id, "val_acc")
+    assert len(history) == 4, "one val_acc a epoch"
+    assert {"config.yaml", "confusion_matrix.png"} <= {a.path for a in client.list_artifacts(train.info.run_id)}
+
+    base = client.get_model_version_by_alias("articulate-sketch_cnn", "base")
+    assert base.run_id == train.info.run_id
+    assert client.get_model_version_by_alias("articulate-sketch_cnn", "round-0").version == base.version
+    round1 = client.get_model_version_by_alias("articulate-sketch_cnn", "round-1")
+    assert round1.version != base.version
+    model = mlflow.pytorch.load_model("models:/articulate-sketch_cnn@round-1")
     with torch.no_grad():
-        logits = model(torch.zeros(2, 1, 64, 64))
-    assert logits.shape == (2, 10)
+        logits, concept_logits = model(torch.zeros(2, 1, 64, 64))
+    assert logits.shape == (2, 10) and concept_logits.shape == (2, len(_store(project)["concepts"]), 16, 16)
+
+    run(["articulate", "champion", "1", "experiment=tiny"], project)
+    assert client.get_model_version_by_alias("articulate-sketch_cnn", "champion").version == round1.version
+
+
+def test_going_back_to_round_0_and_forward_again(project: Path) -> None:
+    """`git checkout <round 0 commit> -- concepts dvc.lock && dvc checkout` restores round 0 from DVC's cache."""
+    from labeling.atlas_view import latest_round
+
+    round0_atlas = (project / "atlases/round_0/atlas.json").read_bytes()
+    try:
+        run(["git", "checkout", "HEAD~2", "--", "concepts", "dvc.lock"], project)
+        run(["dvc", "checkout"], project)
+        assert _store(project)["concepts"] == [] and _store(project)["next_round"] == 0
+        assert "Running stage" not in run(["dvc", "repro"], project).stdout, "round 0 is what is built"
+        assert latest_round(project / "atlases", project / "dvc.lock") == 0, "the app shows round 0 again"
+        assert (project / "atlases/round_0/atlas.json").read_bytes() == round0_atlas
+    finally:
+        run(["git", "checkout", "HEAD", "--", "concepts", "dvc.lock"], project)
+        run(["dvc", "checkout"], project)
+    assert latest_round(project / "atlases", project / "dvc.lock") == 1
+    assert "Running stage" not in run(["dvc", "repro"], project).stdout
 
 
 def test_repro_again_is_up_to_date(project: Path) -> None:
@@ -155,7 +228,7 @@ def test_a_killed_training_resumes_where_it_stopped(tmp_path: Path) -> None:
 
     completed = run([sys.executable, "-m", "pipeline.stages.train_base", *overrides], project)
     assert f"resuming the interrupted training from {checkpoint.relative_to(project)}" in completed.stderr
-    assert json.loads((project / "models/round_0/info.json").read_text())["round"] == 0
+    assert json.loads((project / "models/base/info.json").read_text())["round"] == 0
     assert not checkpoint.exists(), "checkpoints of a finished training are removed"
     mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
     client = MlflowClient()

@@ -37,7 +37,7 @@ def test_ndjson_samples_train(tmp_path: Path, quickdraw_dir: Path, monkeypatch: 
     assert manifest.kind == "strokes" and manifest.classes == ["apple", "envelope", "moon", "star", "wheel"]
     assert sum(manifest.splits.values()) == 125 and manifest.parts is None
     info = train_base.run(cfg)
-    assert json.loads((tmp_path / "models/round_0/info.json").read_text())["model_version"] == 1
+    assert json.loads((tmp_path / "models/base/info.json").read_text())["model_version"] == 1
     # 15 drawings a class are too few to generalise from; the model must at least learn them.
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     losses = [m.value for m in client.get_metric_history(info["mlflow_run_id"], "train_loss")]

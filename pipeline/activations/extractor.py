@@ -56,7 +56,8 @@ from pipeline.models.layers import get_layer, layer_output_shape
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BatchResult", "Extractor", "ExtractionSummary", "LayerGeometry", "extract", "ink_cells", "part_cells"]
+__all__ = ["BatchResult", "Extractor", "ExtractionSummary", "LayerGeometry", "extract", "ink_cells", "part_cells",
+           "render_batch", "rendered_batches"]
 
 DTYPES = ("float16", "float32")
 
@@ -341,6 +342,24 @@ def _batches(items: Iterable[Sketch], size: int) -> Iterator[list[Sketch]]:
         yield batch
 
 
+def rendered_batches(sketches: Iterable[Sketch], batch_size: int, raster: RasterSpec, part_index: dict[str, int] | None
+                     ) -> Iterator[tuple[list[Sketch], tuple[np.ndarray, np.ndarray | None]]]:
+    """Batches of sketches with their images and part masks (see :func:`render_batch`), rendered ahead.
+
+    The next batch is rasterised on a second thread while the caller runs the model on this one (torch
+    releases the GIL): at most two batches are in memory at once.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for batch in _batches(sketches, batch_size):
+            job = pool.submit(render_batch, batch, raster, part_index)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (batch, job)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
 def render_batch(sketches: Sequence[Sketch], raster: RasterSpec,
                  part_index: dict[str, int] | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Rasterise a batch for the model, and its part masks where ``part_index`` is given.
@@ -430,21 +449,8 @@ def extract(
     abs_attribution = {name: np.zeros((g.height, g.width)) for name, g in extractor.geometry.items()}
     ink_positions = 0
     start = time.perf_counter()
-    def prepared() -> Iterator[tuple[list[Sketch], tuple[np.ndarray, np.ndarray | None]]]:
-        # The next batch is rasterised on a second thread while the model runs on this one (torch releases
-        # the GIL): at most two batches are in memory at once.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = None
-            for batch in _batches(sketches, batch_size):
-                job = pool.submit(render_batch, batch, model.raster, part_index)
-                if pending is not None:
-                    yield pending[0], pending[1].result()
-                pending = (batch, job)
-            if pending is not None:
-                yield pending[0], pending[1].result()
-
     with tqdm(total=num_sketches, unit="sketch", desc="extract", disable=not progress) as bar:
-        for batch, (images, masks) in prepared():
+        for batch, (images, masks) in rendered_batches(sketches, batch_size, model.raster, part_index):
             done = len(key_ids)
             if done + len(batch) > num_sketches:
                 raise InputError(folder, f"more sketches than the {num_sketches} announced")

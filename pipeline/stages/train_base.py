@@ -1,6 +1,8 @@
-"""Stage ``train_base``: train the classifier with Lightning and register it in MLflow as round 0.
+"""Stage ``train_base``: train the classifier with Lightning and register it in MLflow (alias ``base``).
 
-Writes ``paths.models/round_0/``: ``model.pt`` (state dict plus what is needed to rebuild and feed the net),
+The base model is trained once; every round starts from it (round 0 is the base model as it is: the
+finetune stage copies it to ``paths.models/round_0/`` and gives it the alias ``round-0``). Writes
+``paths.models/base/``: ``model.pt`` (state dict plus what is needed to rebuild and feed the net),
 ``confusion_matrix.png`` and ``info.json`` (test accuracy, MLflow run and model version). An interrupted
 training resumes from its last checkpoint (``paths.checkpoints/<config hash>/last.ckpt``) when it is run
 again with the same settings.
@@ -25,7 +27,7 @@ from omegaconf import DictConfig
 
 from pipeline import tracking, viz
 from pipeline.cli import stage_main
-from pipeline.rounds import MODEL_FILE, model_dir
+from pipeline.rounds import BASE, MODEL_FILE, base_model_dir
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataModule
 from pipeline.io import atomic_dir
@@ -36,7 +38,7 @@ from pipeline.models.layers import get_layer
 
 log = logging.getLogger(__name__)
 
-ROUND = 0
+ROUND = 0  # the base model is round 0's model
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -98,9 +100,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         test_acc = float(tested["test_acc"])
         mlflow.log_metric("class_acc", test_acc)
 
-        with atomic_dir(model_dir(cfg, ROUND)) as folder:
+        with atomic_dir(base_model_dir(cfg)) as folder:
             fig = viz.confusion_figure(module.test_confusion.numpy(), datamodule.class_names,
-                                       title=f"round {ROUND} test set, accuracy {test_acc:.3f}")
+                                       title=f"base model, test set, accuracy {test_acc:.3f}")
             fig.savefig(folder / "confusion_matrix.png", dpi=100)
             mlflow.log_figure(fig, "confusion_matrix.png")
             viz.close(fig)
@@ -113,15 +115,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             spec = input_spec(cfg.model)
             example = np.zeros((2, spec.channels, spec.size, spec.size), dtype=np.float32)
             logged = tracking.log_torch_model(module.net.eval(), example, pip_requirements())
-            version = tracking.register_model(logged.model_uri, str(cfg.mlflow.registered_model), f"round-{ROUND}")
+            version = tracking.register_model(logged.model_uri, str(cfg.mlflow.registered_model), BASE)
             info = {"round": ROUND, "test_acc": test_acc, "test_loss": float(tested["test_loss"]),
                     "mlflow_run_id": run_id, "registered_model": str(cfg.mlflow.registered_model),
-                    "model_version": version, "alias": f"round-{ROUND}", "classes": datamodule.class_names}
+                    "model_version": version, "alias": BASE, "classes": datamodule.class_names}
             (folder / "info.json").write_text(json.dumps(info, indent=2) + "\n")
     # Finished: the checkpoints were only for resuming an interrupted run.
     shutil.rmtree(checkpoints, ignore_errors=True)
-    log.info("round %d: test accuracy %.4f, registered %s version %d (alias round-%d)", ROUND, test_acc,
-             cfg.mlflow.registered_model, version, ROUND)
+    log.info("base model: test accuracy %.4f, registered %s version %d (alias %s)", test_acc,
+             cfg.mlflow.registered_model, version, BASE)
     return info
 
 

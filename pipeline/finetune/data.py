@@ -1,0 +1,128 @@
+"""The data of a fine-tune: the dataset's sketches by key_id, ink maps on the layer's grid, and the two loaders
+(the train split for the class loss, the concept-labelled sketches for the concept loss) combined into one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning.pytorch.utilities import CombinedLoader
+from torch.utils.data import DataLoader, Dataset
+
+from pipeline.activations.extractor import Extractor, LayerGeometry, ink_cells
+from pipeline.data.datamodule import SketchDataset
+from pipeline.data.raster import RasterSpec, rasterize
+from pipeline.data.sketch import Sketch
+from pipeline.data.store import read_manifest, read_split
+from pipeline.models.build import TrainedModel
+
+__all__ = ["ConceptDataset", "SketchIndex", "combined_loader", "ink_maps", "layer_geometry"]
+
+CLASS, CONCEPT = "class", "concept"
+
+
+@dataclass
+class SketchIndex:
+    """Every sketch of a dataset folder, by key_id, with its split.
+
+    Attributes:
+        splits: Split name -> its sketches, in file order.
+        where: key_id -> (split, index in that split).
+    """
+
+    splits: dict[str, list[Sketch]]
+    where: dict[str, tuple[str, int]]
+
+    @classmethod
+    def read(cls, folder: str | Path) -> SketchIndex:
+        """Read every split the manifest lists (concepts may point into any of them)."""
+        manifest = read_manifest(folder)
+        splits = {name: read_split(folder, name) for name in manifest.splits}
+        where = {s.key_id: (name, i) for name, sketches in splits.items() for i, s in enumerate(sketches)}
+        return cls(splits, where)
+
+    def __contains__(self, key_id: str) -> bool:
+        return key_id in self.where
+
+    def sketch(self, key_id: str) -> Sketch:
+        split, i = self.where[key_id]
+        return self.splits[split][i]
+
+    def split_of(self, key_id: str) -> str:
+        return self.where[key_id][0]
+
+
+def layer_geometry(model: TrainedModel) -> LayerGeometry:
+    """The atlas layer's grid and receptive field, as the extract stage computes them."""
+    return Extractor(model.net, [model.layer], model.input_spec).geometry[model.layer]
+
+
+def ink_maps(sketches: Iterable[Sketch], raster: RasterSpec, geometry: LayerGeometry, threshold: float = 0.5,
+             batch_size: int = 256) -> dict[str, np.ndarray]:
+    """key_id -> (H, W) bool: which positions' stride cells hold ink (the extract stage's definition)."""
+    out: dict[str, np.ndarray] = {}
+    batch: list[Sketch] = []
+
+    def flush() -> None:
+        images = np.stack([rasterize(s, raster) for s in batch])
+        ink = 1.0 - images if raster.invert else images
+        for sketch, cells in zip(batch, ink_cells(ink, geometry, threshold), strict=True):
+            out[sketch.key_id] = cells
+        batch.clear()
+
+    for sketch in sketches:
+        batch.append(sketch)
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    return out
+
+
+class ConceptDataset(Dataset):
+    """Concept-labelled sketches: ``(image (1, S, S), label, codes (K, H, W) uint8, counts_for_class bool)``.
+
+    Args:
+        sketches: The labelled sketches, in the order of ``codes``.
+        labels: Their class labels.
+        codes: (N, K, H, W) target codes (:mod:`pipeline.finetune.targets`).
+        class_mask: (N,) whether each sketch may also train the class loss (False for test-split sketches, so
+            that the class accuracy measured on the test split stays held out).
+        raster: How to render them for the model.
+    """
+
+    def __init__(self, sketches: Sequence[Sketch], labels: Sequence[int], codes: np.ndarray,
+                 class_mask: Sequence[bool], raster: RasterSpec) -> None:
+        if not (len(sketches) == len(labels) == len(codes) == len(class_mask)):
+            raise ValueError("concept dataset: sketches, labels, codes and class_mask differ in length")
+        self.sketches = list(sketches)
+        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        self.codes = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.uint8))
+        self.class_mask = torch.as_tensor(np.asarray(class_mask, dtype=bool))
+        self.raster = raster
+
+    def __len__(self) -> int:
+        return len(self.sketches)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        image = rasterize(self.sketches[index], self.raster)
+        return (torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None], self.labels[index],
+                self.codes[index], self.class_mask[index])
+
+
+def combined_loader(train: SketchDataset, concepts: ConceptDataset, batch_size: int, concept_batch_size: int,
+                    seed: int = 0, num_workers: int = 0) -> CombinedLoader:
+    """One training loader: each step a batch of the train split (``"class"``) and one of the labelled sketches
+    (``"concept"``); an epoch is one pass over the longer of the two, the shorter one cycling."""
+
+    def loader(dataset: Dataset, size: int, offset: int) -> DataLoader:
+        generator = torch.Generator().manual_seed(seed + offset)
+        return DataLoader(dataset, batch_size=size, shuffle=True, generator=generator, num_workers=num_workers,
+                          persistent_workers=num_workers > 0)
+
+    loaders: Mapping[str, DataLoader] = {CLASS: loader(train, batch_size, 0),
+                                         CONCEPT: loader(concepts, concept_batch_size, 1)}
+    return CombinedLoader(dict(loaders), mode="max_size_cycle")

@@ -1,0 +1,286 @@
+"""Stage ``evaluate``: the metrics of DESIGN.md for one round, its concept maps and IoU matrix.
+
+Reads the round's trained model (``paths.models/round_<r>/model.pt``), its atlas (``paths.atlases/round_<r>/
+atlas.json``, for ``atlas_purity`` and ``atlas_nmi``), the dataset (``paths.dataset``, split
+``evaluate.split``) and the concept store (``paths.concepts``, for ``human_actions``), and writes
+``paths.evaluation/round_<r>/`` atomically::
+
+    metrics.json              every metric (flat, the MLflow names; null where undefined), round, split, layer,
+                              threshold, iou_discovered, and the lists ``concepts`` (per concept: id, exact name,
+                              iou_key, ap_key, matched_part, iou, ap, iou_by_part (top 3), predicted_fraction,
+                              present_fraction) and ``parts`` (per true part of the split: part, positions,
+                              sketches, best_concept, best_iou, discovered). DVC shows its numbers and strings
+                              and skips the lists, so nothing in it changes from run to run for the same inputs.
+    info.json                 what was read (model, atlas, dataset, concept store), the MLflow run id, seconds
+    figures/concept_maps.png  per concept, the sketches of the split where it is most present, its map over the ink
+    figures/iou_matrix.png    concepts x true parts IoU, matched parts framed, discovered parts in green
+
+Metrics (definitions in :mod:`pipeline.evaluation.metrics`): ``class_acc``; per concept
+``concept_iou/<key>`` and ``concept_ap/<key>`` (key: slug of the name + id, see
+:func:`~pipeline.evaluation.metrics.metric_key`; the exact names are in metrics.json); ``mean_concept_iou``,
+``mean_concept_ap``, ``n_concepts``; ``parts_discovered``, ``parts_total``, ``parts_discovered_fraction``;
+``atlas_purity``, ``atlas_nmi`` (of this round's atlas); ``human_actions`` (the concept store's actions of
+labeling round r - 1, which made this round's concepts; 0 in round 0) and ``human_actions_total`` (all
+rounds); ``n_sketches``, ``seconds``. Round 0's base model has no concept head: no per-concept metrics,
+``n_concepts`` and ``parts_discovered`` 0.
+
+Logged to MLflow as the stage run "evaluate" (tag ``round``): the metrics, and as artifacts metrics.json, the
+figures and a snapshot of the concept store (``concepts/concepts.yaml``). Settings: ``evaluate.split``,
+``threshold``, ``batch_size``, ``iou_discovered``, ``examples``, ``progress`` (``conf/evaluate/default.yaml``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+from omegaconf import DictConfig
+
+from pipeline import tracking, viz
+from pipeline.cli import stage_main
+from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
+from pipeline.data.sketch import Sketch
+from pipeline.data.store import read_manifest, read_split
+from pipeline.errors import ConfigError, InputError
+from pipeline.evaluation.figures import MapPanel, MapRow, concept_maps_figure, iou_matrix_figure, message_figure
+from pipeline.evaluation.inference import ConceptMaps, Evaluator, SplitPass, concept_maps, run_split
+from pipeline.evaluation.metrics import ConceptResult, PartResult, concept_results, iou_matrix, match_concepts, \
+    part_results
+from pipeline.io import atomic_dir
+from pipeline.models.build import TrainedModel, load_trained
+from pipeline.rounds import atlas_dir, evaluation_dir, model_path, round_index
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+INFO_FILE = "info.json"
+FIGURES = "figures"
+CONCEPT_MAPS = "concept_maps.png"
+IOU_MATRIX = "iou_matrix.png"
+
+
+def _settings(cfg: DictConfig) -> dict[str, Any]:
+    node = cfg.get("evaluate")
+    if node is None:
+        raise ConfigError("evaluate: no settings; add `- evaluate: default` to the defaults of conf/config.yaml")
+    split = str(node.get("split", "test"))
+    threshold = node.get("threshold", 0.5)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
+        raise ConfigError(f"evaluate.threshold: expected a sigmoid threshold in (0, 1), got {threshold!r}")
+    iou = node.get("iou_discovered", 0.3)
+    if isinstance(iou, bool) or not isinstance(iou, (int, float)) or not 0.0 < iou <= 1.0:
+        raise ConfigError(f"evaluate.iou_discovered: expected an IoU in (0, 1], got {iou!r}")
+    batch = node.get("batch_size", 128)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"evaluate.batch_size: expected a positive integer, got {batch!r}")
+    examples = node.get("examples", 4)
+    if isinstance(examples, bool) or not isinstance(examples, int) or not 0 <= examples <= 32:
+        raise ConfigError(f"evaluate.examples: expected a number of sketches from 0 to 32, got {examples!r}")
+    return {"split": split, "threshold": float(threshold), "iou_discovered": float(iou), "batch_size": batch,
+            "examples": examples, "progress": bool(node.get("progress", True))}
+
+
+def _check_inputs(cfg: DictConfig, round_: int) -> None:
+    """One clear error for a missing model or atlas, naming the path and what to run."""
+    model = model_path(cfg, round_)
+    if not model.is_file():
+        how = ("build it: `articulate repro`, or `python -m pipeline.stages.train_base`, then "
+               "`python -m pipeline.stages.finetune round=0`") if round_ == 0 else \
+            (f"fine-tune it: label round {round_ - 1}'s atlas, then `articulate repro`, or run "
+             f"`python -m pipeline.stages.finetune round={round_}`")
+        raise InputError(model, f"no round {round_} model here", hint=how)
+    atlas = atlas_dir(cfg, round_) / "atlas.json"
+    if not atlas.is_file():
+        raise InputError(atlas, f"no round {round_} atlas here",
+                         hint=f"build it: `python -m pipeline.stages.extract round={round_}`, then "
+                              f"`python -m pipeline.stages.atlas round={round_}` (or `articulate repro`)")
+
+
+def _atlas_metrics(cfg: DictConfig, round_: int) -> dict[str, float | None]:
+    path = atlas_dir(cfg, round_) / "atlas.json"
+    try:
+        metrics = json.loads(path.read_text()).get("metrics") or {}
+    except (OSError, ValueError, AttributeError) as err:
+        raise InputError(path, f"unreadable atlas ({err})",
+                         hint=f"rebuild it: `python -m pipeline.stages.atlas round={round_}`") from None
+    out = {}
+    for key in ("atlas_purity", "atlas_nmi"):
+        value = metrics.get(key)
+        out[key] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return out
+
+
+def _human_actions(cfg: DictConfig, round_: int) -> tuple[int, int, Path]:
+    from labeling.store import ConceptStore
+
+    path = Path(cfg.paths.concepts)
+    store = ConceptStore(path)
+    this_round = store.human_actions(round=round_ - 1) if round_ > 0 else 0
+    return this_round, store.human_actions(), path
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Evaluate round ``cfg.round``; returns the contents of ``metrics.json`` (``info.json`` holds the run id)."""
+    round_ = round_index(cfg)
+    settings = _settings(cfg)
+    _check_inputs(cfg, round_)
+    model = load_trained(model_path(cfg, round_))
+    if model.round != round_:
+        log.warning("%s says it is the round %d model, evaluated as round %d", model_path(cfg, round_), model.round,
+                    round_)
+    manifest = read_manifest(cfg.paths.dataset)
+    split = settings["split"]
+    sketches = read_split(cfg.paths.dataset, split)
+    if not sketches:
+        raise InputError(Path(cfg.paths.dataset), f"the '{split}' split is empty",
+                         hint=f"choose another split with evaluate.split= (splits: {', '.join(manifest.splits)})")
+    atlas = _atlas_metrics(cfg, round_)
+    human, human_total, concepts_file = _human_actions(cfg, round_)
+    parts = list(manifest.parts) if manifest.parts else None
+    out = evaluation_dir(cfg, round_)
+    started = time.perf_counter()
+    with tracking.stage_run(cfg, "evaluate", tags={"round": str(round_)}) as active:
+        evaluator = Evaluator(model)
+        result = run_split(evaluator, sketches, parts, threshold=settings["threshold"],
+                           batch_size=settings["batch_size"], progress=settings["progress"],
+                           source=str(Path(cfg.paths.dataset) / split))
+        concepts = concept_results(model.concepts, parts or [], result.counts, result.presence, result.contains,
+                                   settings["threshold"])
+        found = part_results(model.concepts, parts or [], result.counts, result.contains, settings["iou_discovered"])
+        if parts is None:
+            for entry in concepts:
+                entry.iou = entry.ap = None  # type: ignore[assignment]  # undefined without true parts
+        metrics = _metrics(result, concepts, found, parts is not None, atlas, human, human_total)
+        examples = concept_maps(evaluator, sketches, result.presence, settings["examples"],
+                                batch_size=settings["batch_size"])
+        document = {
+            **metrics, "round": round_, "split": split, "layer": model.layer, "threshold": settings["threshold"],
+            "iou_discovered": settings["iou_discovered"],
+            "concepts": [vars(c) for c in concepts], "parts": [vars(p) for p in found] if parts else None,
+        }
+        with atomic_dir(out) as folder:
+            (folder / FIGURES).mkdir()
+            title = (f"Round {round_}: concept maps on the {split} sketches of highest presence "
+                     f"({len(sketches)} sketches, layer {model.layer})")
+            _save(_maps_figure(model, sketches, parts, concepts, examples, result, settings["threshold"], title,
+                               round_), folder / FIGURES / CONCEPT_MAPS, dpi=100)
+            _save(_matrix_figure(round_, split, concepts, found, result, parts, settings),
+                  folder / FIGURES / IOU_MATRIX, dpi=110)
+            (folder / METRICS_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                                               encoding="utf-8")
+            info = {"round": round_, "split": split, "model": str(model_path(cfg, round_)),
+                    "atlas": str(atlas_dir(cfg, round_)), "dataset": str(cfg.paths.dataset),
+                    "concepts_file": str(concepts_file), "mlflow_run_id": active.info.run_id,
+                    "seconds": round(time.perf_counter() - started, 3)}
+            (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        logged = {**metrics, "seconds": info["seconds"]}
+        mlflow.log_metrics({k: float(v) for k, v in logged.items() if v is not None})
+        mlflow.log_artifact(str(out / METRICS_FILE))
+        mlflow.log_artifacts(str(out / FIGURES), FIGURES)
+        if concepts_file.is_file():
+            mlflow.log_artifact(str(concepts_file), "concepts")
+        # The round's parent run carries what compares rounds: the metrics, the atlas and the concept set.
+        tracking.log_to_round_run(
+            {k: float(v) for k, v in metrics.items() if v is not None},
+            {atlas_dir(cfg, round_) / "atlas.png": "", out / FIGURES / CONCEPT_MAPS: "",
+             out / METRICS_FILE: "", concepts_file: "concepts"})
+    mean_iou = metrics.get("mean_concept_iou")
+    log.info("round %d evaluated on %d '%s' sketches: class_acc %.4f, %d concepts, mean IoU %s, parts discovered %s "
+             "of %s -> %s", round_, len(sketches), split, metrics["class_acc"], len(concepts),
+             "-" if mean_iou is None else f"{mean_iou:.3f}", metrics.get("parts_discovered"),
+             metrics.get("parts_total"), out)
+    return document
+
+
+def _metrics(result: SplitPass, concepts: list[ConceptResult], found: list[PartResult], has_parts: bool,
+             atlas: dict[str, float | None], human: int, human_total: int) -> dict[str, Any]:
+    metrics: dict[str, Any] = {"class_acc": result.class_acc, "n_sketches": len(result.labels),
+                               "n_concepts": len(concepts)}
+    metrics.update(atlas)
+    if has_parts:
+        total = len(found)
+        discovered = sum(p.discovered for p in found)
+        metrics.update(parts_discovered=discovered, parts_total=total,
+                       parts_discovered_fraction=discovered / total if total else None)
+        if concepts:
+            metrics["mean_concept_iou"] = float(np.mean([c.iou for c in concepts]))
+            metrics["mean_concept_ap"] = float(np.mean([c.ap for c in concepts]))
+            for c in concepts:
+                metrics[c.iou_key] = c.iou
+                metrics[c.ap_key] = c.ap
+        else:
+            metrics.update(mean_concept_iou=None, mean_concept_ap=None)
+    else:
+        metrics.update(parts_discovered=None, parts_total=None, parts_discovered_fraction=None,
+                       mean_concept_iou=None, mean_concept_ap=None)
+    metrics.update(human_actions=human, human_actions_total=human_total)
+    return metrics
+
+
+def _save(fig, path: Path, dpi: int) -> None:
+    fig.savefig(path, dpi=dpi, facecolor="white")
+    viz.close(fig)
+
+
+def _maps_figure(model: TrainedModel, sketches: list[Sketch], parts: list[str] | None,
+                 concepts: list[ConceptResult], examples: list[ConceptMaps], result: SplitPass, threshold: float,
+                 title: str, round_: int):
+    if not concepts:
+        return message_figure(f"Round {round_}: no concepts yet",
+                              "The base model has no concept head. Name concepts in the atlas (articulate label), "
+                              "then the next round is fine-tuned with them." if round_ == 0 else
+                              "This round's model has no concept head.")
+    geometry = result.geometry
+    raster = model.raster
+    spec = RasterSpec(size=geometry.input_size, line_width=raster.line_width, padding=raster.padding,
+                      supersample=raster.supersample, invert=False)
+    part_index = {name: i + 1 for i, name in enumerate(parts or [])}
+    rows = []
+    for k, (concept, shown) in enumerate(zip(concepts, examples, strict=True)):
+        matched = part_index.get(concept.matched_part or "", 0)
+        panels = []
+        for row, heat in zip(shown.sketches, shown.maps, strict=True):
+            sketch = sketches[row]
+            ink = rasterize(sketch, spec)
+            part = np.zeros(ink.shape, dtype=bool)
+            if matched and sketch.parts is not None:
+                part = rasterize_parts(sketch, spec, part_index) == matched
+            panels.append(MapPanel(ink, part, heat, f"{sketch.word} \u00b7 {result.presence[row, k]:.2f}"))
+        if concept.iou is None:
+            detail = "no true parts in the data"
+        elif concept.matched_part is None:
+            detail = "matches no true part\nIoU 0 \u00b7 AP 0"
+        else:
+            detail = f"\u2192 {concept.matched_part}\nIoU {concept.iou:.2f} \u00b7 AP {concept.ap:.2f}"
+        rows.append(MapRow(concept.name, detail, panels))
+    return concept_maps_figure(rows, geometry, threshold, title)
+
+
+def _matrix_figure(round_: int, split: str, concepts: list[ConceptResult], found: list[PartResult],
+                   result: SplitPass, parts: list[str] | None, settings: dict[str, Any]):
+    if not concepts:
+        return message_figure(f"Round {round_}: no concepts yet", "No concept x part IoU to show: the round's model "
+                              "has no concept head.")
+    if not parts or not found:
+        return message_figure(f"Round {round_}: no true parts", "The data has no part annotations: IoU against "
+                              "true parts is not defined.")
+    iou = iou_matrix(result.counts)
+    shown = [i for i, occurs in enumerate(result.counts.occurring) if occurs]
+    matched, _ = match_concepts(iou)
+    column = {p: j for j, p in enumerate(shown)}
+    return iou_matrix_figure(
+        iou[:, shown], [c.name for c in concepts], [parts[p] for p in shown],
+        [column.get(int(m), -1) for m in matched], [p.discovered for p in found],
+        f"Round {round_}: IoU of concept maps with true parts ({split} split, sigmoid >= {settings['threshold']:g}); "
+        f"framed: matched part; {sum(p.discovered for p in found)} of {len(found)} parts discovered "
+        f"(IoU >= {settings['iou_discovered']:g})", iou_discovered=settings["iou_discovered"],
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(stage_main(run))

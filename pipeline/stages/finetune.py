@@ -1,0 +1,315 @@
+"""Stage ``finetune``: the model of round ``round``, from the base model and every concept of the concept store.
+
+Round 0 is the base model as it is: ``paths.models/base/`` is copied to ``paths.models/round_0/`` (``round``
+set to 0) and the base's registered model version gets the alias ``round-0``.
+
+Round r >= 1 starts again from the base model (not from round r-1: every round sees all concepts so far, so
+nothing depends on the order in which they were named), adds a concept head on the atlas layer (a 1x1
+convolution: per-position concept logits; presence by max over positions, see
+:mod:`pipeline.models.concept_head`) and trains the class loss and the concept loss together with Lightning
+(:class:`~pipeline.finetune.module.ConceptFinetuner`): each step a batch of the train split and a batch of the
+concept-labelled sketches. Targets come from the concepts' positive and negative positions; how unlabeled
+positions count is a deliberate choice documented in :mod:`pipeline.finetune.targets`. Then it measures class
+accuracy on the test split (and the base model's, with the same code), and writes ``paths.models/round_<r>/``
+atomically::
+
+    model.pt             the base's entries + the fine-tuned state dict, "concepts" (id, name, born_round, in
+                         head order), "concept_head" (its state dict), "round"
+    info.json            round, class_acc, base_class_acc, concepts with their positive/negative counts, losses
+                         per epoch, seconds, the MLflow run and the registered model version
+    concept_maps.png     labelled sketches per concept with the predicted concept map overlaid
+
+Everything is logged in an MLflow run (stage ``finetune``, tag ``round``): the config, per-epoch
+``train_class_loss``, ``train_concept_loss``, ``train_loss``, ``train_acc``, then ``class_acc``,
+``base_class_acc``, ``concept_loss``, the figure and the model (``(class logits, concept logits)`` from
+model-ready images), registered as ``mlflow.registered_model`` with the alias ``round-<r>``.
+
+Settings: ``conf/finetune/default.yaml``; concepts from ``paths.concepts``; ink as ``extract.ink_threshold``
+defines it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import mlflow
+import numpy as np
+import torch
+from lightning.pytorch.loggers import MLFlowLogger
+from omegaconf import DictConfig
+
+from pipeline import tracking, viz
+from pipeline.cli import stage_main
+from pipeline.config import build, to_container
+from pipeline.data.datamodule import SketchDataset
+from pipeline.data.raster import rasterize
+from pipeline.errors import ConfigError, InputError
+from pipeline.finetune.data import ConceptDataset, SketchIndex, combined_loader, ink_maps, layer_geometry
+from pipeline.finetune.measure import class_accuracy, concept_eval, concept_maps_figure, pick_examples
+from pipeline.finetune.module import ConceptFinetuner, ExportedConceptModel
+from pipeline.finetune.targets import TargetWeights, build_targets
+from pipeline.io import atomic_dir
+from pipeline.models.build import load_trained
+from pipeline.models.callbacks import EpochSummary
+from pipeline.models.concept_head import ConceptHead
+from pipeline.rounds import MODEL_FILE, base_model_dir, base_model_path, model_dir, round_index
+
+log = logging.getLogger(__name__)
+
+INFO_FILE = "info.json"
+FIGURE_FILE = "concept_maps.png"
+TRAIN_SPLIT, TEST_SPLIT = "train", "test"
+LABEL_HINT = ("name concepts first: `articulate label` (in the web page) or `articulate artist` (the simulated "
+              "artist), then run this round again")
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Write the model of round ``cfg.round``; returns the contents of its ``info.json``."""
+    round_ = round_index(cfg)
+    return copy_base(cfg) if round_ == 0 else finetune(cfg, round_)
+
+
+# --- round 0 ---------------------------------------------------------------------------------------------------
+
+def _base_info(cfg: DictConfig) -> dict[str, Any]:
+    path = base_model_dir(cfg) / INFO_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        raise InputError(path, f"unreadable ({err})",
+                         hint="train the base model again: `dvc repro train_base`") from None
+
+
+def copy_base(cfg: DictConfig) -> dict[str, Any]:
+    """Round 0: the base model as it is, in ``models/round_0/``, with the alias ``round-0`` on its version."""
+    source = base_model_path(cfg)
+    model = load_trained(source)  # a clear error when it is missing or not a model
+    saved = torch.load(source, map_location="cpu", weights_only=True)
+    base = _base_info(cfg)
+    name = str(base.get("registered_model") or cfg.mlflow.registered_model)
+    version = base.get("model_version")
+    with tracking.stage_run(cfg, "finetune", tags={"round": "0"}) as active:
+        if base.get("test_acc") is not None:
+            class_acc = float(base["test_acc"])
+        else:
+            index = SketchIndex.read(cfg.paths.dataset)
+            test = SketchDataset(_split(index, cfg, TEST_SPLIT), {c: i for i, c in enumerate(model.class_names)},
+                                 model.raster)
+            class_acc = class_accuracy(model.net, test, model.input_spec)
+        mlflow.log_metrics({"class_acc": class_acc, "base_class_acc": class_acc})
+        with atomic_dir(model_dir(cfg, 0)) as folder:
+            for path in base_model_dir(cfg).iterdir():
+                if path.is_file() and path.name not in (MODEL_FILE, INFO_FILE):
+                    shutil.copy2(path, folder / path.name)
+            saved["round"] = 0
+            torch.save(saved, folder / MODEL_FILE)
+            alias = None
+            if version is not None:
+                alias = "round-0"
+                try:
+                    mlflow.MlflowClient().set_registered_model_alias(name, alias, str(version))
+                except mlflow.exceptions.MlflowException as err:
+                    raise InputError(base_model_dir(cfg) / INFO_FILE,
+                                     f"registered model {name!r} version {version} is not in the MLflow store "
+                                     f"{tracking.tracking_uri(cfg)} ({str(err).splitlines()[0]})",
+                                     hint="train the base model again (`dvc repro train_base`) or point "
+                                          "mlflow.tracking_uri at the store it was registered in") from None
+            else:
+                log.warning("round 0: the base model has no registered version in %s; no alias round-0 set",
+                            base_model_dir(cfg) / INFO_FILE)
+            info = {"round": 0, "class_acc": class_acc, "base_class_acc": class_acc, "concepts": [],
+                    "base": str(source), "base_mlflow_run_id": base.get("mlflow_run_id"),
+                    "registered_model": name, "model_version": version, "alias": alias,
+                    "mlflow_run_id": active.info.run_id, "classes": model.class_names}
+            (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+            mlflow.log_dict(info, INFO_FILE)
+    log.info("round 0: the base model as it is (class accuracy %.4f)%s", class_acc,
+             f", alias round-0 on {name} version {version}" if alias else "")
+    return info
+
+
+# --- rounds >= 1 -----------------------------------------------------------------------------------------------
+
+def _split(index: SketchIndex, cfg: DictConfig, split: str) -> list:
+    sketches = index.splits.get(split)
+    if not sketches:
+        raise InputError(Path(cfg.paths.dataset), f"no '{split}' sketches to fine-tune with",
+                         hint="the dataset needs train and test splits (data.splits)")
+    return sketches
+
+
+def _concepts(cfg: DictConfig, layer: str) -> list:
+    from labeling.store import ConceptStore
+
+    path = Path(cfg.paths.concepts)
+    concepts = list(ConceptStore(path).state().concepts)
+    if not concepts:
+        raise InputError(path, "the concept store has no concepts to fine-tune on", hint=LABEL_HINT)
+    other = [c for c in concepts if c.layer != layer]
+    if other:
+        named = ", ".join(f"{c.name!r} ({c.id}, layer {c.layer})" for c in other[:10])
+        more = f" and {len(other) - 10} more" if len(other) > 10 else ""
+        raise ConfigError(
+            f"concepts {named}{more} of {path} are on another layer than the model's atlas layer {layer!r}: a "
+            "concept head reads one layer; delete or re-label those concepts (`articulate concepts delete NAME`), "
+            "or set model.layer to their layer and train the base model again")
+    return concepts
+
+
+def _log_model(exported: ExportedConceptModel, spec: Any) -> Any:
+    """Log the round's model as an exported graph (``pt2``: loads without the project's code), or as a pickle
+    where torch.export cannot trace it. Its two outputs need an explicit input signature for ``pt2``."""
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
+
+    from pipeline.stages.train_base import pip_requirements
+
+    example = np.zeros((2, spec.channels, spec.size, spec.size), dtype=np.float32)
+    shape = (-1, spec.channels, spec.size, spec.size)
+    signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float32), shape)]))
+    try:
+        return mlflow.pytorch.log_model(exported, name="model", input_example=example, signature=signature,
+                                        serialization_format="pt2", pip_requirements=pip_requirements(),
+                                        validate_serving_input=False)  # serving takes one output tensor, not two
+    except Exception as err:  # noqa: BLE001 - torch.export rejects many user models, for many reasons
+        log.warning("torch.export could not trace the model (%s); logging it as a pickle", str(err).splitlines()[0])
+        return tracking.log_torch_model(exported, example, pip_requirements())
+
+
+def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
+    """Round ``round_`` >= 1: base model + concept head, trained on all concepts of the store."""
+    settings = cfg.finetune
+    start = time.perf_counter()
+    L.seed_everything(int(cfg.seed) + round_, workers=True, verbose=False)
+    source = base_model_path(cfg)
+    model = load_trained(source)
+    saved = torch.load(source, map_location="cpu", weights_only=True)
+    concepts = _concepts(cfg, model.layer)
+
+    index = SketchIndex.read(cfg.paths.dataset)
+    class_index = {c: i for i, c in enumerate(model.class_names)}
+    train_sketches, test_sketches = _split(index, cfg, TRAIN_SPLIT), _split(index, cfg, TEST_SPLIT)
+    geometry = layer_geometry(model)
+    referenced = dict.fromkeys(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives))
+    known = [index.sketch(k) for k in referenced if k in index]
+    threshold = float(cfg.extract.get("ink_threshold", 0.5)) if "extract" in cfg else 0.5
+    ink = ink_maps(known, model.raster, geometry, threshold)
+    targets = build_targets(concepts, ink, geometry.height, geometry.width)
+    if targets.skipped_unknown:
+        log.warning("%d concept positions are of sketches the dataset %s does not have; skipped",
+                    targets.skipped_unknown, cfg.paths.dataset)
+    if targets.skipped_outside:
+        log.warning("%d concept positions are outside the %dx%d grid of %s; skipped", targets.skipped_outside,
+                    geometry.height, geometry.width, model.layer)
+    empty = [c for c, n in zip(concepts, targets.positives, strict=True) if n == 0]
+    if empty:
+        log.warning("concepts without a usable positive position are left out: %s",
+                    ", ".join(f"{c.name!r} ({c.id})" for c in empty))
+        concepts = [c for c in concepts if c not in empty]
+        if not concepts:
+            raise InputError(Path(cfg.paths.concepts), "no concept has a positive position in this dataset's "
+                             f"sketches on the {geometry.height}x{geometry.width} grid of {model.layer}",
+                             hint="label on an atlas of this dataset and model")
+        targets = build_targets(concepts, ink, geometry.height, geometry.width)
+    unknown_classes = sorted({s.word for s in train_sketches + test_sketches} - set(class_index))
+    if unknown_classes:
+        raise InputError(Path(cfg.paths.dataset), f"sketches of classes the base model does not know: "
+                         f"{', '.join(unknown_classes[:5])}", hint="train the base model on this dataset")
+
+    labelled = [index.sketch(k) for k in targets.key_ids]
+    concept_set = ConceptDataset(
+        labelled, [class_index[s.word] for s in labelled], targets.codes,
+        [index.split_of(k) != TEST_SPLIT for k in targets.key_ids], model.raster)
+    train_set = SketchDataset(train_sketches, class_index, model.raster)
+    test_set = SketchDataset(test_sketches, class_index, model.raster)
+    weights = TargetWeights.from_config(settings)
+    names = [c.name for c in concepts]
+    module = ConceptFinetuner(
+        model.net.train(), model.layer, ConceptHead(geometry.channels, len(concepts)), names, model.input_spec,
+        weights=weights, lr=float(settings.lr), head_lr=float(settings.head_lr),
+        weight_decay=float(settings.weight_decay), concept_weight=float(settings.concept_weight),
+        freeze_after_layer=bool(settings.freeze_after_layer))
+    loader = combined_loader(train_set, concept_set, int(settings.batch_size), int(settings.concept_batch_size),
+                             seed=int(cfg.seed) + round_, num_workers=int(cfg.data.get("num_workers", 0)))
+    base = _base_info(cfg)
+    base_acc = class_accuracy(module.net, test_set, model.input_spec)
+    log.info("round %d: fine-tuning on %d concepts (%d labelled sketches, %s) from %s; base test accuracy %.4f",
+             round_, len(concepts), len(labelled), targets.counts(), source, base_acc)
+
+    with tracking.stage_run(cfg, "finetune", tags={"round": str(round_)}) as active:
+        run_id = active.info.run_id
+        mlflow.log_params({"n_concepts": len(concepts), "n_labelled_sketches": len(labelled),
+                           "frozen_modules": ",".join(module.frozen) or "none"})
+        logger = MLFlowLogger(experiment_name=str(cfg.mlflow.experiment), tracking_uri=tracking.tracking_uri(cfg),
+                              run_id=run_id, log_model=False)
+        trainer: L.Trainer = build(
+            cfg.trainer, "trainer", max_epochs=int(settings.epochs), logger=logger, callbacks=[EpochSummary()],
+            enable_checkpointing=False, enable_progress_bar=bool(settings.progress), num_sanity_val_steps=0,
+            default_root_dir=str(Path(cfg.paths.checkpoints) / "finetune"))
+        fit_start = time.perf_counter()
+        trainer.fit(module, train_dataloaders=loader)
+        fit_seconds = time.perf_counter() - fit_start
+        net = module.net.eval()
+        class_acc = class_accuracy(net, test_set, model.input_spec)
+        examples = pick_examples(targets.codes, int(settings.examples))
+        rows = sorted({i for e in examples for i in e})
+        loss, maps = concept_eval(module.model, concept_set, model.input_spec, weights, keep=rows)
+        mlflow.log_metrics({"class_acc": class_acc, "base_class_acc": base_acc,
+                            "class_acc_change": class_acc - base_acc,
+                            "concept_loss": loss, "n_concepts": len(concepts), "seconds": fit_seconds})
+
+        with atomic_dir(model_dir(cfg, round_)) as folder:
+            module.model.cpu().eval()
+            head_concepts = [{"id": c.id, "name": c.name, "born_round": int(c.born_round)} for c in concepts]
+            saved.update({"state_dict": net.state_dict(), "round": round_, "concepts": head_concepts,
+                          "concept_head": module.head.state_dict()})
+            torch.save(saved, folder / MODEL_FILE)
+
+            ink_images = {i: rasterize(labelled[i], model.raster) for i in rows}
+            if model.raster.invert:
+                ink_images = {i: 1.0 - image for i, image in ink_images.items()}
+            fig = concept_maps_figure(names, ink_images, maps, targets.codes, examples, geometry,
+                                      title=f"round {round_}: predicted concept maps on {model.layer}\n"
+                                            "green: positives, red: negatives (labelled)")
+            fig.savefig(folder / FIGURE_FILE, dpi=90)
+            mlflow.log_figure(fig, FIGURE_FILE)
+            viz.close(fig)
+
+            logged = _log_model(ExportedConceptModel(module.model).eval(), model.input_spec)
+            name = str(cfg.mlflow.registered_model)
+            alias = f"round-{round_}"
+            version = tracking.register_model(logged.model_uri, name, alias)
+            info = {
+                "round": round_, "class_acc": class_acc, "base_class_acc": base_acc,
+                "base_test_acc": base.get("test_acc"), "class_acc_change": class_acc - base_acc,
+                "concept_loss": loss,
+                "concepts": [{**c, "positives": p, "negatives": n, "layer": model.layer}
+                             for c, p, n in zip(head_concepts, targets.positives, targets.negatives, strict=True)],
+                "left_out": [{"id": c.id, "name": c.name} for c in empty],
+                "labelled_sketches": len(labelled), "codes": targets.counts(),
+                "skipped_positions": {"unknown_sketch": targets.skipped_unknown,
+                                      "outside_grid": targets.skipped_outside},
+                "frozen_modules": module.frozen, "epochs": module.history,
+                "seconds": round(time.perf_counter() - start, 2), "fit_seconds": round(fit_seconds, 2),
+                "settings": to_container(settings), "base": str(source), "mlflow_run_id": run_id,
+                "registered_model": name, "model_version": version, "alias": alias,
+                "classes": model.class_names,
+            }
+            (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+            mlflow.log_dict(info, INFO_FILE)
+    log.info("round %d: class accuracy %.4f (base %.4f), concept loss %.4f, %d concepts, %.0f s; registered %s "
+             "version %d (alias %s)", round_, class_acc, base_acc, loss, len(concepts), info["seconds"], name, version,
+             alias)
+    return info
+
+
+if __name__ == "__main__":
+    raise SystemExit(stage_main(run))

@@ -1,0 +1,324 @@
+"""Fine-tuning on concepts: targets by hand, the Lightning module on a synthetic case, and the finetune stage end to
+end on a small real project (round 1 and round 0), with its errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+from torch.utils.data import TensorDataset
+
+from labeling.store import ConceptStore
+from pipeline.activations.extractor import Extractor, ink_cells, part_cells, render_batch
+from pipeline.cli import EXIT_USER_ERROR, stage_main
+from pipeline.config import compose
+from pipeline.data.generator import SketchGenerator
+from pipeline.data.store import Manifest, read_split, write_manifest, write_split
+from pipeline.errors import ArticulateError, ConfigError, InputError
+from pipeline.finetune.data import combined_loader
+from pipeline.finetune.module import ConceptFinetuner, modules_after
+from pipeline.finetune.targets import (BACKGROUND, NEGATIVE, OTHER, POSITIVE, UNLABELED, TargetWeights,
+                                       build_targets, concept_loss)
+from pipeline.models.build import load_trained
+from pipeline.models.concept_head import ConceptHead
+from pipeline.models.input_spec import InputSpec
+from pipeline.models.sketch_cnn import SketchCNN
+from pipeline.stages import finetune as finetune_stage
+from tests.conftest import ROOT
+
+
+@dataclass
+class _Concept:
+    id: str
+    name: str
+    positives: list
+    negatives: list
+
+
+# --- targets --------------------------------------------------------------------------------------------------
+
+def test_targets_by_hand() -> None:
+    ink = {"a": np.array([[1, 1, 0], [1, 1, 0]], dtype=bool), "b": np.array([[0, 0, 0], [0, 0, 1]], dtype=bool)}
+    concepts = [
+        _Concept("c1", "ear", positives=[("a", 0, 0), ("a", 0, 1), ("zz", 0, 0), ("a", 5, 5)], negatives=[("a", 1, 1)]),
+        _Concept("c2", "eye", positives=[("a", 0, 1), ("b", 1, 2)], negatives=[("a", 0, 0), ("b", 0, -1)]),
+    ]
+    targets = build_targets(concepts, ink, height=2, width=3)
+    assert targets.key_ids == ["a", "b"] and targets.concept_ids == ["c1", "c2"]
+    assert (targets.skipped_unknown, targets.skipped_outside) == (1, 2)
+    P, N, O, B, U = POSITIVE, NEGATIVE, OTHER, BACKGROUND, UNLABELED
+    expected = np.array([
+        [[[P, P, B], [U, N, B]],    # ear on a: its positives, its negative, no ink -> background, (1,0) unknown ink
+         [[N, P, B], [U, U, B]]],   # eye on a: its negative beats "positive of ear"; ear's negative means nothing here
+        [[[B, B, B], [B, B, O]],    # ear on b: eye's positive counts as "other"
+         [[B, B, B], [B, B, P]]],
+    ], dtype=np.uint8)
+    np.testing.assert_array_equal(targets.codes, expected)
+    assert targets.positives == [2, 2] and targets.negatives == [1, 1]
+
+    weights = TargetWeights(negative=1.0, other=0.5, background=0.2, unlabeled=0.0)
+    target, weight = targets.targets(weights)
+    np.testing.assert_array_equal(target, (expected == P).astype(np.float32))
+    lut = {P: 1.0, N: 1.0, O: 0.5, B: 0.2, U: 0.0}
+    np.testing.assert_allclose(weight, np.vectorize(lut.get)(expected).astype(np.float32))
+
+    # The loss is sum(w * BCE) / sum(w): at logit 0 every counted position costs log 2.
+    codes = torch.from_numpy(targets.codes)
+    assert float(concept_loss(torch.zeros(codes.shape), codes, weights)) == pytest.approx(math.log(2))
+    logits = torch.randn(codes.shape)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(target), reduction="none")
+    manual = float((torch.from_numpy(weight) * bce).sum() / weight.sum())
+    assert float(concept_loss(logits, codes, weights)) == pytest.approx(manual, rel=1e-5)
+    # Unlabeled ink counted too when asked; nothing counted at all is a zero loss, not a NaN.
+    assert TargetWeights(unlabeled=0.3).apply(np.array([U]))[1][0] == pytest.approx(0.3)
+    nothing = torch.full((1, 1, 2, 2), U, dtype=torch.uint8)
+    assert float(concept_loss(torch.randn(1, 1, 2, 2), nothing, weights)) == 0.0
+    for bad in ({"negative": -1.0}, {"background": float("nan")}):
+        with pytest.raises(ConfigError, match="finetune"):
+            TargetWeights(**bad)
+
+
+# --- the module on a synthetic case -----------------------------------------------------------------------------
+
+SPEC32 = InputSpec(size=32, channels=1, mean=(0.0,), std=(1.0,), invert=False)
+
+
+def _synthetic(n: int = 64, seed: int = 0):
+    """Class 0: a horizontal line, class 1: a vertical one; every other image also has a 6x6 square ("blob")."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 32, 32), dtype=np.float32)
+    squares = np.zeros_like(images)
+    labels = np.arange(n) % 2
+    for i in range(n):
+        at = rng.integers(4, 28)
+        if labels[i]:
+            images[i, 3:29, at] = 1.0
+        else:
+            images[i, at, 3:29] = 1.0
+        if i % 4 < 2:
+            y, x = rng.integers(2, 24, size=2)
+            squares[i, y:y + 6, x:x + 6] = 1.0
+    return np.maximum(images, squares), squares, labels
+
+
+def _module(layer: str, freeze: bool = False, **kwargs) -> tuple[ConceptFinetuner, Extractor]:
+    torch.manual_seed(0)
+    net = SketchCNN(2, widths=[4, 8, 8])
+    geometry = Extractor(net, [layer], SPEC32).geometry[layer]
+    net.train()  # the extractor put it in eval mode
+    module = ConceptFinetuner(net, layer, ConceptHead(geometry.channels, 1), ["blob"], SPEC32,
+                              freeze_after_layer=freeze, **kwargs)
+    return module, geometry
+
+
+def _fit(module: ConceptFinetuner, geometry, epochs: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    import lightning as L
+
+    images, squares, labels = _synthetic()
+    ink = ink_cells(images, geometry)
+    blob = ink_cells(squares, geometry)
+    keys = [str(i) for i in range(len(images))]
+    concept = _Concept("c1", "blob", [(k, y, x) for i, k in enumerate(keys) for y, x in zip(*np.nonzero(blob[i]))],
+                       [(k, y, x) for i, k in enumerate(keys) if not blob[i].any()
+                        for y, x in zip(*np.nonzero(ink[i]))])
+    targets = build_targets([concept], dict(zip(keys, ink)), geometry.height, geometry.width)
+    order = [int(k) for k in targets.key_ids]
+    x = torch.from_numpy(images)[:, None]
+    y = torch.from_numpy(labels).long()
+    concept_set = TensorDataset(x[order], y[order], torch.from_numpy(targets.codes),
+                                torch.ones(len(order), dtype=torch.bool))
+    loader = combined_loader(TensorDataset(x, y), concept_set, batch_size=16, concept_batch_size=16)
+    trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu", num_sanity_val_steps=0)
+    trainer.fit(module, train_dataloaders=loader)
+    module.eval()
+    with torch.no_grad():
+        presence = module(x).presence[:, 0]
+    return images, squares, presence
+
+
+def test_module_learns_concept_presence_on_a_synthetic_case() -> None:
+    module, geometry = _module("features.block3", lr=3e-3, head_lr=0.05)
+    _, squares, presence = _fit(module, geometry, epochs=6)
+    history = module.history
+    assert len(history) == 6 and not module.frozen
+    assert history[-1]["concept_loss"] < 0.5 * history[0]["concept_loss"], history
+    has = torch.from_numpy(squares.reshape(len(squares), -1).max(1) > 0)
+    # Presence (max over positions) separates the sketches with the concept from those without.
+    auc = (presence[has][:, None] > presence[~has][None, :]).float().mean()
+    assert auc > 0.9 and presence[has].mean() > presence[~has].mean() + 1.0, (auc, presence)
+
+
+def test_layers_after_the_atlas_layer_can_be_frozen() -> None:
+    net = SketchCNN(2, widths=[4, 8, 8])
+    assert modules_after(net, "features.block2", (1, 1, 32, 32)) == [
+        "features.block3.conv", "features.block3.bn", "classifier.fc"]
+    assert modules_after(net, "features.block3", (1, 1, 32, 32)) == ["classifier.fc"]
+
+    module, geometry = _module("features.block2", freeze=True, lr=3e-3, head_lr=0.05)
+    assert module.frozen == ["features.block3.conv", "features.block3.bn", "classifier.fc"]
+    before = {k: v.clone() for k, v in module.net.state_dict().items()}
+    _fit(module, geometry, epochs=1)
+    after = module.net.state_dict()
+    for key in before:
+        if key.startswith(("features.block3", "classifier")):
+            assert torch.equal(before[key], after[key]), f"{key} is frozen"  # weights and BatchNorm statistics
+    assert not torch.equal(before["features.block1.conv.weight"], after["features.block1.conv.weight"])
+    assert not torch.equal(before["features.block2.bn.running_mean"], after["features.block2.bn.running_mean"])
+
+
+# --- the stage end to end ---------------------------------------------------------------------------------------
+
+CLASSES = ["car", "cat", "face", "house"]
+PARTS = ["wheel", "window", "eye"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory):
+    """Dataset (train/val/test) and a base model trained by the train_base stage, registered in MLflow."""
+    import os
+
+    from pipeline.stages import train_base
+
+    folder = tmp_path_factory.mktemp("finetune_project")
+    drawn = SketchGenerator(num_sketches=320, classes=CLASSES, seed=1, progress=False).load().sketches
+    splits = {"train": drawn[:200], "val": drawn[200:260], "test": drawn[260:]}
+    dataset = folder / "dataset"
+    dataset.mkdir()
+    for name, items in splits.items():
+        write_split(dataset, name, items)
+    write_manifest(dataset, Manifest(name="generated", kind="strokes", classes=sorted(CLASSES),
+                                     parts=sorted({p for s in drawn for p in s.parts}),
+                                     splits={k: len(v) for k, v in splits.items()}))
+    overrides = [
+        f"paths.dataset={dataset}", f"paths.models={folder / 'models'}", f"paths.checkpoints={folder / 'ckpt'}",
+        f"paths.concepts={folder / 'concepts' / 'concepts.yaml'}",
+        f"mlflow.tracking_uri=sqlite:///{folder / 'mlflow.db'}", f"mlflow.artifact_location={folder / 'artifacts'}",
+        "mlflow.experiment=finetune-tests", "model.net.widths=[8,16,32,32]", "data.batch_size=32",
+        "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "resume=false",
+    ]
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    old_uri = os.environ.pop("MLFLOW_TRACKING_URI", None)
+    try:
+        train_base.run(compose(overrides))
+    finally:
+        os.chdir(cwd)
+        if old_uri is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = old_uri
+    return folder, overrides
+
+
+def _cfg(overrides: list[str], round_: int, *extra: str):
+    return compose([*overrides, f"round={round_}", "finetune.epochs=2", "finetune.batch_size=32",
+                    "finetune.concept_batch_size=16", "finetune.progress=false", "finetune.examples=2", *extra])
+
+
+def _promote_true_parts(folder: Path, store: ConceptStore, layer: str = "features.block3") -> None:
+    """Concepts from the val split's true parts (as the simulated artist would name them), a few negatives each."""
+    model = load_trained(folder / "models" / "base" / "model.pt")
+    geometry = Extractor(model.net, [model.layer], model.input_spec).geometry[model.layer]
+    sketches = read_split(folder / "dataset", "val")
+    parts = sorted({p for s in sketches for p in s.parts})
+    _, masks = render_batch(sketches, model.raster, {p: i + 1 for i, p in enumerate(parts)})
+    cells = part_cells(masks, geometry)
+    rng = np.random.default_rng(0)
+    for name in PARTS:
+        n, y, x = np.nonzero(cells == parts.index(name) + 1)
+        take = rng.choice(len(n), size=min(60, len(n)), replace=False)
+        other = np.nonzero((cells > 0) & (cells != parts.index(name) + 1))
+        off = rng.choice(len(other[0]), size=5, replace=False)
+        store.promote(name, [(sketches[n[i]].key_id, int(y[i]), int(x[i])) for i in take],
+                      [(sketches[other[0][i]].key_id, int(other[1][i]), int(other[2][i])) for i in off],
+                      layer=layer, born_round=0, source={"kind": "manual"})
+    # A position of a sketch the dataset does not have, and one outside the grid: skipped with a warning.
+    store.add(PARTS[0], [("no-such-sketch", 1, 1), (sketches[0].key_id, 40, 3)], source={"kind": "manual"})
+
+
+def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    folder, overrides = project
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    base_info = json.loads((folder / "models/base/info.json").read_text())
+    store = ConceptStore(folder / "concepts" / "concepts.yaml")
+    _promote_true_parts(folder, store)
+
+    info = finetune_stage.run(_cfg(overrides, 1))
+    out = folder / "models/round_1"
+    assert json.loads((out / "info.json").read_text()) == info
+    assert "concept positions are of sketches the dataset" in caplog.text and "outside the 16x16 grid" in caplog.text
+    model = load_trained(out / "model.pt")
+    assert model.round == 1 and model.layer == "features.block3"
+    assert [c["name"] for c in model.concepts] == PARTS
+    assert [c["id"] for c in model.concepts] == [c.id for c in store.state().concepts]
+    assert all(c["born_round"] == 0 for c in model.concepts)
+    concept_model = model.concept_model()
+    output = concept_model(torch.zeros(2, 1, 64, 64))
+    assert output.concept_logits.shape == (2, 3, 16, 16) and output.logits.shape == (2, 4)
+    assert [c["positives"] for c in info["concepts"]] == [60, 60, 60]
+    assert [c["negatives"] for c in info["concepts"]] == [5, 5, 5]
+    assert info["skipped_positions"] == {"unknown_sketch": 1, "outside_grid": 1}
+    assert info["base_class_acc"] == pytest.approx(base_info["test_acc"], abs=1e-6)
+    assert info["class_acc"] >= info["base_class_acc"] - 0.05, info
+    assert len(info["epochs"]) == 2 and info["epochs"][-1]["concept_loss"] < info["epochs"][0]["concept_loss"]
+    assert (out / "concept_maps.png").stat().st_size > 10_000
+    assert not list(folder.glob("models/.round_1*")), "no temporary folder is left"
+
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    run = client.get_run(info["mlflow_run_id"])
+    assert run.data.tags["stage"] == "finetune" and run.data.tags["round"] == "1"
+    metrics = {"class_acc", "base_class_acc", "concept_loss", "train_class_loss", "train_concept_loss"}
+    assert metrics <= set(run.data.metrics)
+    assert len(client.get_metric_history(run.info.run_id, "train_concept_loss")) == 2
+    assert "concept_maps.png" in [a.path for a in client.list_artifacts(run.info.run_id)]
+    name = base_info["registered_model"]
+    version = client.get_model_version_by_alias(name, "round-1")
+    assert int(version.version) == info["model_version"] != base_info["model_version"]
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
+    logits, maps = mlflow.pytorch.load_model(f"models:/{name}@round-1")(torch.zeros(3, 1, 64, 64))
+    assert logits.shape == (3, 4) and maps.shape == (3, 3, 16, 16)
+
+    # Round 0: the base model as it is, with the alias round-0 on the base's version.
+    info0 = finetune_stage.run(_cfg(overrides, 0))
+    zero = load_trained(folder / "models/round_0/model.pt")
+    assert zero.round == 0 and zero.concept_head is None
+    base = load_trained(folder / "models/base/model.pt")
+    assert all(torch.equal(a, b) for a, b in zip(zero.net.state_dict().values(), base.net.state_dict().values()))
+    assert info0["class_acc"] == base_info["test_acc"] and info0["model_version"] == base_info["model_version"]
+    assert int(client.get_model_version_by_alias(name, "round-0").version) == base_info["model_version"]
+    assert json.loads((folder / "models/round_0/info.json").read_text())["round"] == 0
+
+
+def test_stage_errors(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    folder, overrides = project
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    empty = tmp_path / "concepts.yaml"
+    with pytest.raises(InputError, match=f"{empty}: the concept store has no concepts.*articulate label.*artist"):
+        finetune_stage.run(_cfg([*overrides, f"paths.concepts={empty}"], 2))
+    # From the command line: one line, exit status 2.
+    assert stage_main(finetune_stage.run, [*overrides, f"paths.concepts={empty}", "round=2"]) == EXIT_USER_ERROR
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith(f"error: {empty}: the concept store has no concepts")
+    assert not any(line.startswith("Traceback") for line in lines)
+
+    store = ConceptStore(tmp_path / "other" / "concepts.yaml")
+    store.promote("stroke", [("x", 1, 1)], layer="features.block2", born_round=0, source={"kind": "manual"})
+    store.promote("loop", [("x", 1, 1)], layer="features.block3", born_round=0, source={"kind": "manual"})
+    with pytest.raises(ConfigError, match="'stroke' \\(c1, layer features.block2\\).*'features.block3'") as err:
+        finetune_stage.run(_cfg([*overrides, f"paths.concepts={store.path}"], 2))
+    assert "loop" not in str(err.value)
+
+    with pytest.raises(InputError, match="no trained model here"):
+        finetune_stage.run(_cfg([*overrides, f"paths.models={tmp_path / 'none'}"], 2))
+    assert not (folder / "models/round_2").exists()
+    assert issubclass(ConfigError, ArticulateError) and issubclass(InputError, ArticulateError)
