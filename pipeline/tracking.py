@@ -87,13 +87,12 @@ def round_tags(cfg: DictConfig, round_: int | str) -> dict[str, str]:
     return tags
 
 
-def round_parent_run(cfg: DictConfig, experiment_id: str, round_: int | str) -> str:
-    """The id of round ``round_``'s parent run, created on first use.
+def round_parent_run(experiment_id: str, tags: Mapping[str, str]) -> str:
+    """The id of the parent run of the round that ``tags`` (from :func:`round_tags`) describe, created on first use.
 
     One parent run per round and concept set: a round rebuilt from other concepts gets a new parent, a stage
     re-run with the same concepts joins the existing one.
     """
-    tags = round_tags(cfg, round_)
     client = MlflowClient()
     found = client.search_runs(
         [experiment_id], max_results=1, order_by=["attributes.start_time DESC"],
@@ -101,7 +100,7 @@ def round_parent_run(cfg: DictConfig, experiment_id: str, round_: int | str) -> 
                       f"and tags.concepts_hash = '{tags['concepts_hash']}'")
     if found:
         return found[0].info.run_id
-    parent = client.create_run(experiment_id, run_name=f"round {round_}", tags={**tags, "kind": ROUND_KIND})
+    parent = client.create_run(experiment_id, run_name=f"round {tags['round']}", tags={**tags, "kind": ROUND_KIND})
     client.set_terminated(parent.info.run_id)  # a container: its children run and finish on their own
     return parent.info.run_id
 
@@ -116,8 +115,9 @@ def stage_run(cfg: DictConfig, stage: str, tags: Mapping[str, str] | None = None
     experiment_id = setup(cfg)
     run_tags = {"stage": stage, "data": str(cfg.data.name), "model": str(cfg.model.name), **(tags or {})}
     if "round" in run_tags:
-        run_tags.update(round_tags(cfg, run_tags["round"]))
-        run_tags["mlflow.parentRunId"] = round_parent_run(cfg, experiment_id, run_tags["round"])
+        shared = round_tags(cfg, run_tags["round"])  # one git call and one read of the concept store
+        run_tags.update(shared)
+        run_tags["mlflow.parentRunId"] = round_parent_run(experiment_id, shared)
     elif commit := git_commit():
         run_tags["mlflow.source.git.commit"] = commit
     with mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=run_tags) as run:
