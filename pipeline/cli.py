@@ -126,12 +126,20 @@ def _layers(args: argparse.Namespace) -> None:
 
 def _ui(args: argparse.Namespace) -> None:
     from pipeline.config import compose
-    from pipeline.tracking import tracking_uri
+    from pipeline.tracking import setup, tracking_uri
 
-    uri = tracking_uri(compose([]))
-    mlflow = shutil.which("mlflow") or os.path.join(os.path.dirname(sys.executable), "mlflow")
-    print(f"MLflow UI on http://{args.host}:{args.port} for {uri}")
-    subprocess.run([mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port)], check=False)
+    cfg = compose([])
+    uri = tracking_uri(cfg)
+    experiment = setup(cfg)  # marks an experiment made before the kind tag as model training
+    beside = os.path.join(os.path.dirname(sys.executable), "mlflow")  # this environment's MLflow first
+    mlflow = beside if os.path.isfile(beside) else shutil.which("mlflow") or "mlflow"
+    # MLflow 3's page picks GenAI or model training from ?workflowType= (else the browser's last choice).
+    print(f"MLflow UI on http://{args.host}:{args.port}/#/experiments/{experiment}/runs?workflowType=machine_learning "
+          f"for {uri}", flush=True)
+    # Lean: one worker, and no job runner (its huey workers serve GenAI jobs this project never submits).
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    subprocess.run([mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port),
+                    "--workers", "1"], env=env, check=False)
 
 
 def _champion(args: argparse.Namespace) -> None:

@@ -13,14 +13,12 @@ import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # No network here: MLflow must not try to send usage telemetry.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import mlflow  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from mlflow.entities import Metric  # noqa: E402
 from mlflow.models.model import ModelInfo  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
@@ -28,9 +26,17 @@ from omegaconf import DictConfig  # noqa: E402
 
 from pipeline.config import flatten, to_container  # noqa: E402
 
+if TYPE_CHECKING:  # torch only to log a model: `articulate ui` and the round tags need not import it
+    import numpy as np
+    import torch
+
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "mlflow.db"
+# MLflow 3 shows an experiment of unknown kind as a GenAI one (traces, tokens, cost); this tag makes it a
+# model-training experiment, which opens on its runs table.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 # MLflow caps one param value at 6000 characters and a batch at 100 params.
 _PARAM_VALUE_LIMIT = 500
 
@@ -42,18 +48,25 @@ def tracking_uri(cfg: DictConfig) -> str:
 
 
 def setup(cfg: DictConfig) -> str:
-    """Point MLflow at the store and make sure the experiment exists; returns the experiment id."""
+    """Point MLflow at the store and make sure the experiment exists, marked as model training.
+
+    Returns:
+        The experiment's id.
+    """
     mlflow.set_tracking_uri(tracking_uri(cfg))
     client = MlflowClient()
     name = cfg.mlflow.experiment
     experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    artifacts = (Path.cwd() / cfg.mlflow.artifact_location).resolve().as_uri()
-    try:
-        return client.create_experiment(name, artifact_location=artifacts)
-    except mlflow.exceptions.MlflowException:  # another process created it in between
-        return client.get_experiment_by_name(name).experiment_id
+    if experiment is None:
+        artifacts = (Path.cwd() / cfg.mlflow.artifact_location).resolve().as_uri()
+        try:
+            return client.create_experiment(name, artifact_location=artifacts,
+                                            tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+        except mlflow.exceptions.MlflowException:  # another process created it in between
+            experiment = client.get_experiment_by_name(name)
+    if EXPERIMENT_KIND_TAG not in experiment.tags:  # made before the tag was set, or by someone else
+        client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    return experiment.experiment_id
 
 
 def git_commit() -> str | None:
