@@ -69,7 +69,7 @@ from pipeline.io import _fsync_dir, atomic_write_text
 
 __all__ = [
     "CRASH_ENV", "CRASH_POINTS", "Change", "Concept", "ConceptError", "ConceptStore", "ConflictError",
-    "Position", "SOURCE_KINDS", "StoreBusyError", "StoreState", "UnknownConceptError", "validate_name",
+    "LABELING_OPS", "Position", "SOURCE_KINDS", "StoreBusyError", "StoreState", "UnknownConceptError", "validate_name",
 ]
 
 # Fault injection for the crash tests: the write path calls os._exit(CRASH_EXIT_CODE) at the named point.
@@ -77,6 +77,8 @@ CRASH_ENV = "ARTICULATE_STORE_CRASH"
 CRASH_POINTS = ("after-pending", "mid-log", "after-log")
 CRASH_EXIT_CODE = 70
 
+# The operations that label positions (counted by ConceptStore.human_actions); the others edit concepts.
+LABELING_OPS = frozenset({"promote", "add", "split"})
 _LOCK_POLL_S = 0.002  # writers hold the lock for milliseconds; filelock's default 50 ms poll would idle
 
 
@@ -241,21 +243,38 @@ class ConceptStore:
         )
 
     def human_actions(self, round: int | None = None) -> int:
-        """Count the human's effort: one per operation plus one per exemplar they unticked.
+        """Count the labeling a person did: one per promote, add or split, plus one per exemplar they unticked.
 
-        External edits are not counted (they are recorded, not performed, by the store).
+        A lasso or a cell selection is a promote or an add like a cluster's. Edits of the concepts (rename,
+        notes, merge, delete, undo) are counted by :meth:`human_edits`; an action later undone counts in
+        neither (its undo is an edit); external edits are recorded, not performed, by the store: never counted.
 
         Args:
             round: Only events of this labeling round (the event's ``round`` field); all when None.
 
         Returns:
-            The number of actions.
+            The number of labeling actions.
         """
-        return sum(
-            1 + int(event.get("unticked", 0))
-            for event in self.events()
-            if event["op"] != "external_edit" and (round is None or event.get("round") == round)
-        )
+        return sum(1 + int(event.get("unticked", 0)) for event in self._effort(round) if event["op"] in LABELING_OPS)
+
+    def human_edits(self, round: int | None = None) -> int:
+        """Count the edits a person made to the concepts: renames, notes, merges, deletes and undos.
+
+        Args:
+            round: As for :meth:`human_actions`.
+
+        Returns:
+            The number of edits (see :meth:`human_actions` for what is not counted).
+        """
+        return sum(1 for event in self._effort(round) if event["op"] not in LABELING_OPS)
+
+    def _effort(self, round: int | None) -> list[dict[str, Any]]:
+        """The events a person performed in ``round`` (all rounds when None) and did not undo."""
+        events = self.events()
+        undone = {event["args"]["undoes"] for event in events if event["op"] == "undo"}
+        return [event for event in events
+                if event["op"] != "external_edit" and event["version"] not in undone
+                and (round is None or event.get("round") == round)]
 
     # --- locking, committing and recovering
 

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 #: The columns of the loop's table: metric name in metrics.json -> header.
 COLUMNS = {"class_acc": "class_acc", "parts_discovered": "parts", "mean_concept_iou": "mean IoU",
-           "atlas_purity": "purity", "atlas_nmi": "NMI", "n_concepts": "concepts", "human_actions": "actions"}
+           "atlas_purity": "purity", "atlas_nmi": "NMI", "n_concepts": "concepts", "human_actions": "actions",
+           "human_edits": "edits"}
 
 
 @dataclass

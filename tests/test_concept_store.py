@@ -653,7 +653,7 @@ def test_a_torn_last_log_line_is_ignored_and_cut_by_the_next_write(store: Concep
     store.verify()
 
 
-def test_human_actions_count_operations_and_unticks_per_round(store: ConceptStore) -> None:
+def test_human_actions_count_labeling_and_unticks_per_round(store: ConceptStore) -> None:
     promote(store, "ear", unticked=3)  # round 0
     store.add("ear", [("b", 0, 0)], unticked=2, source={"kind": "cluster", "cluster": 1, "round": 1})
     store.rename("ear", "lobe")  # the session's round: 1
@@ -662,8 +662,30 @@ def test_human_actions_count_operations_and_unticks_per_round(store: ConceptStor
     store.rename("tip", "end")  # recorded after an external edit, which is not counted
 
     assert store.events()[-2]["op"] == "external_edit"
-    assert store.human_actions() == 4 + 3 + 1 + 1 + 1
-    assert (store.human_actions(0), store.human_actions(1), store.human_actions(2)) == (4, 4, 2)
+    assert store.human_actions() == 4 + 3
+    assert (store.human_actions(0), store.human_actions(1), store.human_actions(2)) == (4, 3, 0)
+    assert store.human_edits() == 3
+    assert (store.human_edits(0), store.human_edits(1), store.human_edits(2)) == (0, 1, 2)
+
+
+def test_edits_are_counted_apart_and_undone_actions_not_at_all(store: ConceptStore) -> None:
+    run_ops(store)  # promote, promote, add, rename, notes, promote, merge, split, delete, undo, undo, promote
+    # The undos took back the delete and the split: left are 4 promotes, an add with 1 untick, and the edits.
+    assert store.human_actions() == 4 + 2
+    assert store.human_edits() == 3 + 2  # rename, notes, merge; the two undos
+
+
+def test_probing_is_not_labeling(store: ConceptStore) -> None:
+    """A session of a rename and its undo, and a probe promoted then deleted: one labeling action, two edits."""
+    promote(store, "ear", unticked=1)
+    store.rename("ear", "lobe", round=1)
+    store.undo()  # of the rename: the rename no longer counts, the undo is an edit
+    store.delete(promote(store, "probe", ("z", 0, 0), born_round=1, source={"kind": "lasso", "round": 1})
+                 .concept_ids[0])
+    assert (store.human_actions(0), store.human_actions(1), store.human_edits(1)) == (2, 1, 2)  # undo, delete
+    store.undo()  # the delete
+    store.undo()  # the probe's promote
+    assert (store.human_actions(0), store.human_actions(1), store.human_edits(1)) == (2, 0, 3)  # three undos
 
 
 def test_threads_sharing_one_store_object_lose_no_update(store: ConceptStore) -> None:

@@ -192,13 +192,14 @@ def _write_round_1(folder: Path, ref: dict) -> list[dict]:
 
 
 def _label(folder: Path) -> None:
-    """Two labeling rounds in the concept store: 1 + 3 actions in round 0, 1 + 1 in round 1."""
+    """Two labeling rounds in the concept store: 1 + 3 actions and an edit in round 0, 1 + 1 actions in round 1."""
     from labeling.store import ConceptStore
 
     store = ConceptStore(folder / "concepts" / "concepts.yaml", actor="test")
     source = {"kind": "cluster", "cluster": 1, "atlas": "atlases/round_0", "round": 0}
     store.promote("wall", [("k1", 1, 2)], [("k2", 3, 4)], layer="features.block3", born_round=0, source=source,
                   unticked=3)
+    store.set_notes("wall", "brick", round=0)  # an edit: not an action
     store.promote("roof", [("k1", 2, 2)], layer="features.block3", born_round=1, source={**source, "round": 1},
                   unticked=1)
 
@@ -265,6 +266,7 @@ def test_round_0_without_concepts(project) -> None:
     atlas = json.loads((project.folder / "atlases/round_0/atlas.json").read_text())["metrics"]
     assert document["atlas_purity"] == atlas["atlas_purity"] and document["atlas_nmi"] == atlas["atlas_nmi"]
     assert (document["human_actions"], document["human_actions_total"]) == (0, 6)
+    assert (document["human_edits"], document["human_edits_total"]) == (0, 1)
     assert 0 <= document["class_acc"] <= 1 and document["n_sketches"] == 80
     for name in ("concept_maps.png", "iou_matrix.png"):
         assert _png(out / "figures" / name)[0] > 300  # a figure that says there are no concepts yet
@@ -329,6 +331,7 @@ def test_round_1_against_the_activation_store(project) -> None:
     assert document["mean_concept_iou"] == pytest.approx((named["iou"] + everything["iou"]) / 3)
     assert document["mean_concept_ap"] == pytest.approx((named["ap"] + everything["ap"]) / 3)
     assert (document["human_actions"], document["human_actions_total"]) == (4, 6)  # round 0's labeling made round 1
+    assert (document["human_edits"], document["human_edits_total"]) == (1, 1)
 
     # The same net as round 0: the class accuracy of round 0's model on this split.
     from pipeline.activations.extractor import render_batch

@@ -19,9 +19,11 @@ Metrics (definitions in :mod:`pipeline.evaluation.metrics`): ``class_acc``; per 
 ``concept_iou/<key>`` and ``concept_ap/<key>`` (key: slug of the name + id, see
 :func:`~pipeline.evaluation.metrics.metric_key`; the exact names are in metrics.json); ``mean_concept_iou``,
 ``mean_concept_ap``, ``n_concepts``; ``parts_discovered``, ``parts_total``, ``parts_discovered_fraction``;
-``atlas_purity``, ``atlas_nmi`` (of this round's atlas); ``human_actions`` (the concept store's actions of
-labeling round r - 1, which made this round's concepts; 0 in round 0) and ``human_actions_total`` (all
-rounds); ``n_sketches``, ``seconds``. Round 0's base model has no concept head: no per-concept metrics,
+``atlas_purity``, ``atlas_nmi`` (of this round's atlas); ``human_actions`` (the labeling of round r - 1,
+which made this round's concepts: promotes, adds and splits plus unticked exemplars, see
+:meth:`~labeling.store.ConceptStore.human_actions`; 0 in round 0) and ``human_actions_total`` (all rounds);
+``human_edits`` and ``human_edits_total`` (renames, notes, merges, deletes and undos, counted the same way);
+``n_sketches``, ``seconds``. Round 0's base model has no concept head: no per-concept metrics,
 ``n_concepts`` and ``parts_discovered`` 0.
 
 Logged to MLflow as the stage run "evaluate" (tag ``round``): the metrics, and as artifacts metrics.json, the
@@ -115,13 +117,17 @@ def _atlas_metrics(cfg: DictConfig, round_: int) -> dict[str, float | None]:
     return out
 
 
-def _human_actions(cfg: DictConfig, round_: int) -> tuple[int, int, Path]:
+def _human_effort(cfg: DictConfig, round_: int) -> tuple[dict[str, int], Path]:
+    """The labeling and the edits that made round ``round_`` (those of labeling round r - 1) and of all rounds."""
     from labeling.store import ConceptStore
 
     path = Path(cfg.paths.concepts)
     store = ConceptStore(path)
-    this_round = store.human_actions(round=round_ - 1) if round_ > 0 else 0
-    return this_round, store.human_actions(), path
+    effort: dict[str, int] = {}
+    for name, count in (("human_actions", store.human_actions), ("human_edits", store.human_edits)):
+        effort[name] = count(round=round_ - 1) if round_ > 0 else 0
+        effort[f"{name}_total"] = count()
+    return effort, path
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -140,7 +146,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise InputError(Path(cfg.paths.dataset), f"the '{split}' split is empty",
                          hint=f"choose another split with evaluate.split= (splits: {', '.join(manifest.splits)})")
     atlas = _atlas_metrics(cfg, round_)
-    human, human_total, concepts_file = _human_actions(cfg, round_)
+    human, concepts_file = _human_effort(cfg, round_)
     parts = list(manifest.parts) if manifest.parts else None
     out = evaluation_dir(cfg, round_)
     started = time.perf_counter()
@@ -155,7 +161,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if parts is None:
             for entry in concepts:
                 entry.iou = entry.ap = None  # type: ignore[assignment]  # undefined without true parts
-        metrics = _metrics(result, concepts, found, parts is not None, atlas, human, human_total)
+        metrics = _metrics(result, concepts, found, parts is not None, atlas, human)
         examples = concept_maps(evaluator, sketches, result.presence, settings["examples"],
                                 batch_size=settings["batch_size"])
         document = {
@@ -198,7 +204,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _metrics(result: SplitPass, concepts: list[ConceptResult], found: list[PartResult], has_parts: bool,
-             atlas: dict[str, float | None], human: int, human_total: int) -> dict[str, Any]:
+             atlas: dict[str, float | None], human: dict[str, int]) -> dict[str, Any]:
     metrics: dict[str, Any] = {"class_acc": result.class_acc, "n_sketches": len(result.labels),
                                "n_concepts": len(concepts)}
     metrics.update(atlas)
@@ -218,7 +224,7 @@ def _metrics(result: SplitPass, concepts: list[ConceptResult], found: list[PartR
     else:
         metrics.update(parts_discovered=None, parts_total=None, parts_discovered_fraction=None,
                        mean_concept_iou=None, mean_concept_ap=None)
-    metrics.update(human_actions=human, human_actions_total=human_total)
+    metrics.update(human)
     return metrics
 
 
