@@ -5,9 +5,11 @@ Start it with ``articulate label`` (options: ``--round R``, ``--port P``, ``--ho
 documented in ``labeling/API.md``; the page is ``labeling/static/``.
 
 Safe by default: it binds loopback; on any other address it requires a token (``labeling.token``, or a random
-one it prints), sent as ``?token=`` once (then kept in a cookie) or as ``Authorization: Bearer``. It serves
-files only from the round's atlas folder (anything else, ``..`` included, answers 404), renders patches from
-the dataset itself, and refuses request bodies over ``labeling.max_request_bytes`` (413).
+one it prints), sent as ``?token=`` once (then kept in a cookie) or as ``Authorization: Bearer``. It answers
+only to the host names it was started for (a page elsewhere cannot reach it by DNS rebinding), takes writes
+only from its own page (``Origin``), and every write names the store version it read (``expected_version``).
+It serves files only from the round's atlas folder (anything else, ``..`` included, answers 404), renders
+patches from the dataset itself, and refuses request bodies over ``labeling.max_request_bytes`` (413).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,6 +43,11 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "articulate_token"
 CACHE_AN_HOUR = {"Cache-Control": "public, max-age=3600"}
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # bound to every interface: any name may reach it (the token guards)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+VERSION_NEEDED = ("every write needs expected_version: the store version the page last read (GET /api/concepts "
+                  "answers it); a stale one answers 409")
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,7 @@ def is_loopback(host: str) -> bool:
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    expected_version: int | None = None
+    expected_version: int  # required: a write without it could silently overwrite what another writer did
 
 
 class SelectionBody(BaseModel):
@@ -180,11 +188,17 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, err: RequestValidationError) -> JSONResponse:
         first = err.errors()[0] if err.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+        loc = tuple(first.get("loc", ()))
+        if first.get("type") == "missing" and loc[-1:] == ("expected_version",):
+            return JSONResponse({"error": VERSION_NEEDED}, status_code=400)
+        if first.get("type") == "missing" and loc == ("body",):
+            return JSONResponse({"error": f"this write needs a JSON body (labeling/API.md): {VERSION_NEEDED}"},
+                                status_code=400)
+        where = ".".join(str(p) for p in loc if p != "body") or "request"
         return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=400)
 
     # --- files -----------------------------------------------------------------------------------------------
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index(token: str | None = None) -> Response:
         response = FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
         if settings.token and token:
@@ -280,16 +294,26 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
         return write(lambda: store.split(ref, groups, expected_version=body.expected_version, actor=settings.actor))
 
     @app.delete("/api/concepts/{ref}")
-    def delete(ref: str, expected_version: int | None = None) -> dict[str, Any]:
+    def delete(ref: str, expected_version: int) -> dict[str, Any]:
         return write(lambda: store.delete(ref, expected_version=expected_version, actor=settings.actor))
 
     @app.post("/api/undo")
-    def undo(body: _Body | None = None) -> dict[str, Any]:
-        expected = body.expected_version if body is not None else None
-        return write(lambda: store.undo(expected_version=expected, actor=settings.actor))
+    def undo(body: _Body) -> dict[str, Any]:
+        return write(lambda: store.undo(expected_version=body.expected_version, actor=settings.actor))
 
-    guarded = BodyLimit(app, settings.max_request_bytes)
-    return TokenGate(guarded, settings.token) if settings.token else guarded  # type: ignore[return-value]
+    guarded: Any = BodyLimit(app, settings.max_request_bytes)
+    if settings.token:
+        guarded = TokenGate(guarded, settings.token)
+    # Outermost: a request by another name (DNS rebinding) or a cross-site write learns nothing, not even the
+    # token gate's answer.
+    return SameOrigin(guarded, allowed_hosts(settings.host))  # type: ignore[return-value]
+
+
+def allowed_hosts(host: str) -> frozenset[str] | None:
+    """The names a server bound to ``host`` answers to: loopback's and ``host``; None (any) on every interface."""
+    if host in WILDCARD_HOSTS:
+        return None
+    return frozenset({*LOOPBACK_NAMES, host.strip("[]").lower()})
 
 
 def concept_list(view: AtlasView, store: ConceptStore) -> dict[str, Any]:
@@ -397,6 +421,48 @@ class BodyLimit:
             return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _host_name(host: str) -> str:
+    """The name in a ``Host`` header: without its port, and an IPv6 address without brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class SameOrigin:
+    """Answer only to the allowed host names (400), and refuse a write whose ``Origin`` is another site (403).
+
+    The ``Host`` check keeps out pages that reach the server under a name of their own (DNS rebinding); the
+    ``Origin`` check keeps other sites' pages from writing through the user's browser. Browsers send
+    ``Origin`` with every write; clients that send none (scripts, curl) are let through.
+
+    Args:
+        app: The app behind.
+        hosts: The allowed names (see :func:`allowed_hosts`); None allows any.
+    """
+
+    def __init__(self, app: Any, hosts: frozenset[str] | None) -> None:
+        self.app, self.hosts = app, hosts
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            host = headers.get(b"host", b"").decode("latin-1")
+            if self.hosts is not None and _host_name(host) not in self.hosts:
+                await _answer(send, 400, f"this server answers only to {', '.join(sorted(self.hosts))}, not to "
+                                         f"the host {host!r}: open it by the address it printed")
+                return
+            origin = headers.get(b"origin")
+            if origin is not None and scope["method"] not in SAFE_METHODS:
+                origin_text = origin.decode("latin-1")
+                parts = urlsplit(origin_text)
+                if parts.scheme not in ("http", "https") or parts.netloc.lower() != host.lower():
+                    await _answer(send, 403, f"writes are taken only from this server's own page "
+                                             f"(http://{host}), not from {origin_text!r}")
+                    return
+        await self.app(scope, receive, send)
 
 
 class TokenGate:

@@ -160,12 +160,16 @@ class AtlasView:
         """The concept store's ``source`` record: how a selection was made, and in which atlas.
 
         Raises:
-            SelectionError: An unknown kind.
+            SelectionError: An unknown kind, or a cluster or cell source without its number.
+            NotInAtlasError: A cluster or cell this atlas does not have (the message names those it has).
         """
         if kind not in SOURCE_KINDS:
             raise SelectionError(f"source kind: expected one of {', '.join(SOURCE_KINDS)}, got {kind!r}")
         record: dict[str, Any] = {"kind": kind, "atlas": self.folder.as_posix(), "round": self.round}
-        if kind in ("cluster", "cell") and key is not None:
+        if kind in ("cluster", "cell"):
+            if key is None:
+                raise SelectionError(f"a {kind} source needs its number: {{\"kind\": \"{kind}\", \"{kind}\": N}}")
+            self.select(**{kind: int(key)})  # a record must not point at what the atlas does not have
             record[kind] = int(key)
         return record
 
@@ -222,7 +226,9 @@ class AtlasView:
         if cell is not None:
             ids = np.flatnonzero(self.points["cell"].to_numpy() == int(cell))
             if not len(ids):
-                raise NotInAtlasError(f"no points in cell {cell} of the round {self.round} atlas")
+                size = int(self.document["grid"]["size"])
+                raise NotInAtlasError(f"no points in cell {cell} of the round {self.round} atlas (cells 0.."
+                                      f"{size * size - 1}, row by row on its {size}x{size} grid; some are empty)")
             return Selection("cell", int(cell), ids)
         return Selection("lasso", None, self.check_points(points))
 

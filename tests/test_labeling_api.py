@@ -204,6 +204,96 @@ def test_conflicts_and_names(api: httpx.Client, labeling_server) -> None:
     assert store.state().version == 3
 
 
+# --- the open doors: host names, origins, versions, sources -------------------------------------------------
+
+def test_only_the_host_names_it_was_started_for(api: httpx.Client, labeling_server) -> None:
+    port = labeling_server.port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"[::1]:{port}"):
+        assert api.get("/api/atlas", headers={"Host": host}).status_code == 200, host
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1.evil.example:{port}", ""):
+        answer = api.get("/api/atlas", headers={"Host": host})  # a page elsewhere, by DNS rebinding
+        assert answer.status_code == 400, host
+        assert "answers only to 127.0.0.1" in answer.json()["error"] and "localhost" in answer.json()["error"]
+    assert api.post("/api/concepts", json={"name": "x", "points": [1], "expected_version": 0},
+                    headers={"Host": "evil.example"}).status_code == 400
+    assert labeling_server.store.state().version == 0
+
+
+def test_allowed_hosts() -> None:
+    from labeling.app import allowed_hosts
+
+    assert allowed_hosts("127.0.0.1") == {"127.0.0.1", "localhost", "::1"}
+    assert allowed_hosts("192.168.1.7") == {"127.0.0.1", "localhost", "::1", "192.168.1.7"}
+    assert allowed_hosts("Studio.local") >= {"studio.local"}
+    assert allowed_hosts("0.0.0.0") is None and allowed_hosts("::") is None  # every interface: the token guards
+
+
+def test_writes_only_from_the_servers_own_page(api: httpx.Client, labeling_server) -> None:
+    store = labeling_server.store
+    chosen = api.post("/api/selection", json={"cluster": 0}).json()
+    body = {"name": "wall", "points": chosen["points"], "expected_version": 0}
+    for origin in ("http://evil.example", f"http://evil.example:{labeling_server.port}", "null",
+                   f"http://127.0.0.1:{labeling_server.port + 1}", f"http://localhost:{labeling_server.port}"):
+        answer = api.post("/api/concepts", json=body, headers={"Origin": origin})
+        assert answer.status_code == 403, origin
+        assert "only from this server's own page" in answer.json()["error"] and origin in answer.json()["error"]
+    assert store.state().version == 0
+    own = api.post("/api/concepts", json=body, headers={"Origin": labeling_server.url})
+    assert own.status_code == 201 and store.state().version == 1
+    concept = store.state().concepts[0].id
+    refused = api.delete(f"/api/concepts/{concept}", params={"expected_version": 1},
+                         headers={"Origin": "http://evil.example"})
+    assert refused.status_code == 403 and store.state().version == 1
+    assert api.get("/api/concepts", headers={"Origin": "http://evil.example"}).status_code == 200  # a read
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("POST", "/api/concepts", {"name": "wall", "points": [1, 2]}),
+    ("POST", "/api/concepts/c1/add", {"points": [3]}),
+    ("POST", "/api/concepts/c1/rename", {"name": "brick"}),
+    ("POST", "/api/concepts/c1/notes", {"notes": "x"}),
+    ("POST", "/api/concepts/merge", {"ids": ["c1", "c1"]}),
+    ("POST", "/api/concepts/c1/split", {"k": 2}),
+    ("POST", "/api/undo", {}),
+    ("POST", "/api/undo", None),
+    ("DELETE", "/api/concepts/c1", None),
+])
+def test_every_write_needs_expected_version(api: httpx.Client, labeling_server, method: str, path: str,
+                                            body: dict | None) -> None:
+    _promote(api, "ear", cluster=0)
+    answer = api.request(method, path, json=body)
+    assert answer.status_code == 400, answer.text
+    assert "every write needs expected_version" in answer.json()["error"]
+    assert labeling_server.store.state().version == 1 and len(labeling_server.store.events()) == 1
+
+
+@pytest.mark.parametrize("source, status, words", [
+    ({"kind": "cluster", "cluster": 999}, 404, "no cluster 999 in the round 0 atlas (clusters 0..7)"),
+    ({"kind": "cluster", "cluster": -1}, 404, "clusters 0..7"),
+    ({"kind": "cell", "cell": 10_000}, 404, "no points in cell 10000 of the round 0 atlas (cells 0.."),
+    ({"kind": "cluster"}, 400, "a cluster source needs its number"),
+    ({"kind": "cell"}, 400, "a cell source needs its number"),
+    ({"kind": "pencil"}, 400, "source kind"),
+])
+def test_a_source_must_be_in_the_atlas(api: httpx.Client, labeling_server, source: dict, status: int,
+                                       words: str) -> None:
+    chosen = api.post("/api/selection", json={"cluster": 0}).json()
+    answer = api.post("/api/concepts", json={"name": "wall", "points": chosen["points"], "source": source,
+                                             "expected_version": 0})
+    assert answer.status_code == status and words in answer.json()["error"], answer.text
+    _promote(api, "ear", cluster=0)
+    added = api.post("/api/concepts/c1/add", json={"points": chosen["points"][:3], "source": source,
+                                                   "expected_version": 1})
+    assert added.status_code == status and words in added.json()["error"], added.text
+    assert labeling_server.store.state().version == 1
+
+
+def test_head_of_the_page(api: httpx.Client) -> None:
+    answer = api.head("/")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    assert answer.content == b"" and int(answer.headers["content-length"]) > 100
+
+
 def _raw_get(url: str, path: str) -> int:
     """GET a path exactly as written (no client-side normalisation of '..')."""
     host, port = url.removeprefix("http://").split(":")
