@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
     from labeling.artist import SimulatedArtist
     from labeling.atlas_view import AtlasView
     from labeling.store import ConceptStore
-    from pipeline.cli import configure_logging
+    from pipeline.entry import configure_logging
     from pipeline.config import compose
     from pipeline.data.store import read_manifest, read_split
     from pipeline.models.build import load_trained

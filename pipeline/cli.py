@@ -1,75 +1,22 @@
-"""Command-line entry points: the ``articulate`` command and the wrapper every stage's ``__main__`` uses.
+"""The ``articulate`` command: one subcommand a job, each importing what it needs only when it runs.
 
-A user's mistake (an :class:`~pipeline.errors.ArticulateError`) is printed as one line, ``error: ...``, with
-exit status 2 and no traceback.
+``--help`` and the light commands (``concepts list``) import no torch, Lightning or MLflow. A user's mistake
+is printed as one line (see :mod:`pipeline.entry`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import subprocess
 import sys
-import warnings
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from pipeline.errors import ArticulateError
+from pipeline.entry import EXIT_USER_ERROR, configure_logging, guarded, setup_torch, stage_main
 
-EXIT_USER_ERROR = 2
-
-
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    # Third-party chatter that says nothing to a user of this pipeline.
-    for name in ("alembic", "mlflow.store.db.utils", "lightning.pytorch.utilities.rank_zero", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
-    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
-    warnings.filterwarnings("ignore", message="No complete tensor found in the group")
-
-
-def setup_torch(threads: int) -> None:
-    """Use a deliberate number of CPU threads: oversubscribing small shared machines is very slow."""
-    import torch
-
-    count = threads if threads > 0 else (os.cpu_count() or 1)
-    torch.set_num_threads(count)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:  # already set in this process
-        pass
-
-
-def guarded(action: Callable[[], Any]) -> int:
-    """Run ``action``; report an ArticulateError as one line and return the exit status."""
-    try:
-        action()
-    except ArticulateError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
-
-
-def stage_main(run: Callable[[Any], Any], argv: Sequence[str] | None = None) -> int:
-    """The ``__main__`` of a stage: compose the config from the command line, then ``run(cfg)``."""
-    from pipeline.config import stage_config
-
-    configure_logging()
-
-    def action() -> None:
-        cfg = stage_config(sys.argv[1:] if argv is None else argv)
-        setup_torch(int(cfg.threads))
-        run(cfg)
-
-    return guarded(action)
+__all__ = ["EXIT_USER_ERROR", "build_parser", "configure_logging", "guarded", "main", "setup_torch", "stage_main"]
 
 
 def _configure(args: argparse.Namespace) -> None:
@@ -181,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=int, default=10)
     p.set_defaults(action=_layers)
 
-    from pipeline.featurevis.cli import add_commands as add_featurevis_commands
+    from articulate.commands.featurevis import add_commands as add_featurevis_commands
 
     add_featurevis_commands(sub)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -91,12 +92,15 @@ def project_dir() -> Path:
     return here
 
 
-def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None) -> DictConfig:
+def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None, *, targets: bool = True) -> DictConfig:
     """Compose ``conf/`` with Hydra overrides, resolve interpolations and validate every key.
 
     Args:
         overrides: Hydra override strings, e.g. ``["experiment=tiny", "trainer.max_epochs=3"]``.
         config_dir: The config folder; defaults to ``conf/`` of the project folder.
+        targets: Also check the keys of ``_target_`` nodes against their targets' signatures. That imports
+            the targets (torch, Lightning: seconds), so commands that build no model pass ``False``;
+            ``articulate configure`` and every stage check them.
 
     Returns:
         The resolved configuration (read-only struct mode: unknown keys raise).
@@ -110,10 +114,24 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None)
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as err:
+        missing = re.match(r"Could not override '([^']+)'", _first_line(err))
+        if missing:
+            _explain_missing_key(missing.group(1), list(overrides), config_dir, targets)
         raise ConfigError(f"config: {_first_line(err)} (overrides: {' '.join(overrides) or 'none'}; see conf/)") from None
-    validate(cfg)
+    validate(cfg, targets=targets)
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+def _explain_missing_key(key: str, overrides: list[str], config_dir: str | Path | None, targets: bool) -> None:
+    """Hydra refuses to override a key that conf/ lacks; say which key is unknown and what was meant.
+
+    Composing again with the key *added* (``+key=value``) lets :func:`validate` name the key, a close valid
+    one and the valid keys. If adding it is valid (a free-form mapping), the user only forgot the ``+``.
+    """
+    added = [f"+{o}" if o.split("=", 1)[0] == key else o for o in overrides]
+    compose(added, config_dir, targets=targets)
+    raise ConfigError(f"config: '{key}' is not in conf/; to add a new key, write '+{key}=...' (overrides: {' '.join(overrides)})")
 
 
 def _first_line(err: Exception) -> str:
@@ -121,27 +139,32 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def validate(cfg: DictConfig) -> None:
+def validate(cfg: DictConfig, *, targets: bool = True) -> None:
     """Check that every key of ``cfg`` is one Articulate knows.
+
+    Args:
+        cfg: The composed configuration.
+        targets: Also check ``_target_`` nodes against their targets' signatures (imports the targets).
 
     Raises:
         ConfigError: Naming the unknown key, a close valid one and the valid keys.
     """
-    _validate_node(cfg, SCHEMA, "")
+    _validate_node(cfg, SCHEMA, "", targets)
 
 
-def _validate_node(node: Any, schema: Any, path: str) -> None:
+def _validate_node(node: Any, schema: Any, path: str, targets: bool) -> None:
     if schema is None or schema == FREE:
         return
     if not isinstance(node, DictConfig):
         raise ConfigError(f"config key '{path}' must be a mapping, got {node!r}")
     if schema == TARGET:
-        _validate_target(node, path)
+        if targets:
+            _validate_target(node, path)
         return
     for key in node:
         if key not in schema:
             _unknown_key(path, str(key), list(schema))
-        _validate_node(node[key], schema[key], f"{path}.{key}" if path else str(key))
+        _validate_node(node[key], schema[key], f"{path}.{key}" if path else str(key), targets)
 
 
 def _validate_target(node: DictConfig, path: str) -> None:
@@ -287,7 +310,7 @@ def stage_config(argv: Sequence[str]) -> DictConfig:
 
 def check_params_main() -> int:
     """``python -m pipeline.config``: check that params.yaml matches conf/ (the DVC stage check_config)."""
-    from pipeline.cli import guarded
+    from pipeline.entry import guarded
 
     def check() -> None:
         load_params()

@@ -14,6 +14,8 @@ from pipeline.errors import ConfigError
 
 MODEL_FILE = "model.pt"
 BASE = "base"
+#: The round that data and train_base belong to: they run once, and round 0's model is the base model.
+FIRST_ROUND = 0
 
 
 def round_index(cfg: DictConfig) -> int:

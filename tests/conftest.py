@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,37 @@ QUICKDRAW = ROOT.parent / "shared" / "data" / "quickdraw"
 # Two shared cores: more threads than cores makes small models many times slower.
 torch.set_num_threads(2)
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# One numba cache for every copy of the project a test makes: UMAP compiles once per machine, not per copy.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
+
+#: Seconds one command of a test (a `dvc repro` of a tiny round) may take on a loaded 2-core machine.
+COMMAND_TIMEOUT = 600
+
+
+def run_command(args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None,
+                timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess:
+    """Run a command in its own process group and kill the whole group if the test stops waiting.
+
+    ``subprocess.run`` kills only its direct child on a timeout, and nothing when pytest-timeout interrupts
+    the test: a `dvc repro` killed that way leaves its stage process writing outputs for a minute.
+    """
+    process = subprocess.Popen(list(args), cwd=cwd, env=None if env is None else dict(env), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        kill_group(process)
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """Kill a process started with ``start_new_session=True`` and every process it started."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 @pytest.fixture

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.cli import EXIT_USER_ERROR, main
+from tests.conftest import ROOT
 
 
 def test_show_prints_the_composed_config(project_cwd: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,3 +43,31 @@ def test_configure_writes_params_yaml(project_cwd: Path, tmp_path: Path, monkeyp
     assert main(["configure", "nope=1"]) == EXIT_USER_ERROR
     assert "error: config:" in capsys.readouterr().err
     assert "seed: 5" in (tmp_path / "params.yaml").read_text(), "a failed configure leaves params.yaml as it was"
+
+
+def test_help_and_light_commands_import_no_torch(tmp_path: Path) -> None:
+    """`articulate --help` and `concepts list` answer at once: nothing heavy is imported before parsing."""
+    code = (
+        "import sys\n"
+        "from pipeline.cli import build_parser\n"
+        "parser = build_parser()\n"
+        "heavy = [m for m in ('torch', 'lightning', 'mlflow', 'umap', 'matplotlib') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    listed = subprocess.run([sys.executable, "-X", "importtime", "-m", "pipeline.cli", "concepts", "-o",
+                             f"paths.concepts={tmp_path / 'concepts.yaml'}", "list"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    imported = {line.split("|")[-1].strip() for line in listed.stderr.splitlines() if line.startswith("import time")}
+    assert not imported & {"torch", "lightning", "mlflow", "umap"}, imported & {"torch", "lightning", "mlflow", "umap"}
+
+
+def test_an_override_of_a_key_conf_lacks_names_the_key_and_what_was_meant(project_cwd: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "trainer.max_epoch=3"]) == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "unknown key 'trainer.max_epoch' (did you mean 'max_epochs'?)" in err
+    assert main(["show", "data.splits.newkey=3"]) == EXIT_USER_ERROR
+    assert "write '+data.splits.newkey=...'" in capsys.readouterr().err

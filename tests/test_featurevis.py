@@ -11,7 +11,7 @@ from PIL import Image
 
 from pipeline.errors import ConfigError, UnknownLayerError
 from pipeline.featurevis import objectives as obj
-from pipeline.featurevis.cli import add_commands
+from articulate.commands.featurevis import add_commands
 from pipeline.featurevis.dream import deepdream
 from pipeline.featurevis.param import fourier_image, pixel_image
 from pipeline.featurevis.render import render, render_one_by_one

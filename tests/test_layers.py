@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from pipeline.errors import ArticulateError, UnknownLayerError
-from pipeline.models import SketchCNN, get_layer, layer_names, layer_output_shape, torchvision_classifier
+from pipeline.models.layers import get_layer, layer_names, layer_output_shape
+from pipeline.models.sketch_cnn import SketchCNN
+from pipeline.models.torchvision_zoo import torchvision_classifier
 
 
 @pytest.fixture

@@ -11,19 +11,12 @@ import torchvision
 from torch import nn
 
 from pipeline.errors import ArticulateError, ConfigError, InputError
-from pipeline.models import (
-    InputSpec,
-    SketchClassifier,
-    SketchCNN,
-    default_input_spec,
-    get_layer,
-    imagenet_input_spec,
-    layer_output_shape,
-    load_weights,
-    logits_of,
-    to_model_input,
-    torchvision_classifier,
-)
+from pipeline.models.checkpoint import load_weights
+from pipeline.models.classifier import SketchClassifier, logits_of
+from pipeline.models.input_spec import InputSpec, to_model_input
+from pipeline.models.layers import get_layer, layer_output_shape
+from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
+from pipeline.models.torchvision_zoo import imagenet_input_spec, torchvision_classifier
 
 
 # --- input specs ------------------------------------------------------------------------------------------

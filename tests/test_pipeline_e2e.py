@@ -16,9 +16,11 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
-from tests.conftest import ROOT
+from tests.conftest import COMMAND_TIMEOUT, ROOT, kill_group, run_command
 
-pytestmark = pytest.mark.slow
+# The module's fixture runs two tiny rounds (four commands); each command has COMMAND_TIMEOUT, and the test
+# that sets the fixture up may take all four: the pytest timeout must be longer than the commands' own.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(4 * COMMAND_TIMEOUT + 120)]
 
 
 def project_files() -> list[str]:
@@ -32,7 +34,7 @@ def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["DVC_NO_ANALYTICS"] = "1"
-    completed = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    completed = run_command(args, cwd, env)
     if check and completed.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({completed.returncode}):\n{completed.stdout[-4000:]}\n{completed.stderr[-4000:]}")
     return completed
@@ -213,15 +215,14 @@ def test_a_killed_training_resumes_where_it_stopped(tmp_path: Path) -> None:
     run([sys.executable, "-m", "pipeline.stages.data", *overrides], project)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     process = subprocess.Popen([sys.executable, "-m", "pipeline.stages.train_base", *overrides], cwd=project, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
         while not list(project.glob(".checkpoints/*/last.ckpt")) and time.monotonic() < deadline:
             assert process.poll() is None, "training ended before its first checkpoint"
             time.sleep(0.2)
     finally:
-        process.kill()
-        process.wait()
+        kill_group(process)
     checkpoint = next(project.glob(".checkpoints/*/last.ckpt"))
     epoch_done = torch.load(checkpoint, weights_only=True, map_location="cpu")["epoch"]
     assert epoch_done < 3, "killed before the end"

@@ -11,7 +11,10 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
 from pipeline.errors import ConfigError
-from pipeline.models import InputSpec, SketchClassifier, SketchCNN, load_weights
+from pipeline.models.checkpoint import load_weights
+from pipeline.models.classifier import SketchClassifier
+from pipeline.models.input_spec import InputSpec
+from pipeline.models.sketch_cnn import SketchCNN
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*does not have many workers:UserWarning"),

@@ -50,7 +50,7 @@ from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
 from pipeline.data.sketch import Sketch
 from pipeline.errors import ArticulateError, ConfigError, InputError
 from pipeline.models.build import TrainedModel
-from pipeline.models.classifier import logits_of
+from pipeline.models.outputs import logits_of
 from pipeline.models.input_spec import InputSpec, to_model_input
 from pipeline.models.layers import get_layer, layer_output_shape
 

@@ -115,7 +115,7 @@ def render_icons(net: nn.Module, vectors: np.ndarray, layer: str, input_spec: In
         block = vectors[start:start + params.batch_size]
         objectives = [direction(layer, torch.from_numpy(v.copy()), cos_power=float(params.cos_power)) for v in block]
         result = render(net, objectives, input_spec, size=params.size, steps=params.steps, seed=seed + start,
-                        progress=False, reference=reference)
+                        progress=True, reference=reference)
         images.append(to_display(_numpy(result.images), input_spec.invert))
         scores.append(_numpy(result.scores).astype(np.float32).reshape(-1))
         values.append(_numpy(result.values).astype(np.float32).reshape(-1))

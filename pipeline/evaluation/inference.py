@@ -17,9 +17,9 @@ from pipeline.activations.extractor import LayerGeometry, part_cells, render_bat
 from pipeline.activations.receptive_field import receptive_field
 from pipeline.data.sketch import Sketch
 from pipeline.errors import ArticulateError, InputError
-from pipeline.evaluation.metrics import OverlapCounts
+from pipeline.evaluation.metrics import OverlapCounts, ink_pixel_predictions
 from pipeline.models.build import TrainedModel
-from pipeline.models.classifier import logits_of
+from pipeline.models.outputs import logits_of
 from pipeline.models.input_spec import to_model_input
 from pipeline.models.layers import layer_output_shape
 
@@ -47,6 +47,8 @@ class SplitPass:
         contains: (N, P + 1) bool, sketch has a position whose true part is id p.
         counts: Concept/part overlaps over all positions.
         geometry: The atlas layer's geometry.
+        pixel_counts: Concept/part overlaps over the ink pixels at input resolution, the maps upsampled
+            (:func:`~pipeline.evaluation.metrics.ink_pixel_predictions`); None unless asked for.
     """
 
     labels: np.ndarray
@@ -55,6 +57,7 @@ class SplitPass:
     contains: np.ndarray
     counts: OverlapCounts
     geometry: LayerGeometry
+    pixel_counts: OverlapCounts | None = None
 
     @property
     def class_acc(self) -> float:
@@ -87,7 +90,7 @@ class Evaluator:
 
 def run_split(evaluator: Evaluator, sketches: Sequence[Sketch], part_names: Sequence[str] | None, *,
               threshold: float = 0.5, batch_size: int = 128, progress: bool = False,
-              source: str = "the split") -> SplitPass:
+              source: str = "the split", pixels: bool = False) -> SplitPass:
     """Run the model over ``sketches`` and accumulate what the metrics need.
 
     Args:
@@ -98,6 +101,8 @@ def run_split(evaluator: Evaluator, sketches: Sequence[Sketch], part_names: Sequ
         batch_size: Sketches per forward pass.
         progress: Show a progress bar.
         source: The split's file, named in errors.
+        pixels: Also count overlaps at input resolution over ink pixels (``SplitPass.pixel_counts``; needs
+            true parts and a concept head).
 
     Raises:
         InputError: A sketch of a class the model does not know.
@@ -109,6 +114,7 @@ def run_split(evaluator: Evaluator, sketches: Sequence[Sketch], part_names: Sequ
     part_index = {name: i + 1 for i, name in enumerate(part_names)} if part_names else None
     n, k, parts = len(sketches), len(model.concepts), len(part_names or ())
     counts = OverlapCounts(k, parts)
+    pixel_counts = OverlapCounts(k, parts) if pixels and part_index and k else None
     labels = np.empty(n, dtype=np.int64)
     predictions = np.empty(n, dtype=np.int64)
     presence = np.zeros((n, k), dtype=np.float32)
@@ -137,11 +143,13 @@ def run_split(evaluator: Evaluator, sketches: Sequence[Sketch], part_names: Sequ
                                           f"{part.shape[1:]}")
                 presence[rows] = maps_np.reshape(len(batch), k, -1).max(2)
                 counts.update(maps_np >= threshold, part)
+                if pixel_counts is not None:
+                    pixel_counts.update(ink_pixel_predictions(maps_np, masks, geometry, threshold), masks)
             else:
                 counts.update(np.zeros((len(batch), 0, *part.shape[1:]), dtype=bool), part)
             done += len(batch)
             bar.update(len(batch))
-    return SplitPass(labels, predictions, presence, contains, counts, geometry)
+    return SplitPass(labels, predictions, presence, contains, counts, geometry, pixel_counts)
 
 
 @dataclass

@@ -382,7 +382,7 @@ def render(
         if progress:
             from tqdm import tqdm
 
-            loop = tqdm(loop, desc=f"rendering {batch} image(s)", unit="step")
+            loop = tqdm(loop, desc=f"rendering {batch} image(s)", unit="step", mininterval=2.0)
         for step in loop:
             redirect[0] = step < relu_redirect_steps
             images = image()

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from pipeline.activations.extractor import LayerGeometry
 from pipeline.finetune.data import ConceptDataset
 from pipeline.finetune.targets import NEGATIVE, POSITIVE, TargetWeights
-from pipeline.models.classifier import logits_of
+from pipeline.models.outputs import logits_of
 from pipeline.models.concept_head import ConceptModel
 from pipeline.models.input_spec import InputSpec, to_model_input
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from pipeline.errors import ArticulateError, ConfigError
-from pipeline.models.classifier import logits_of
+from pipeline.models.outputs import logits_of
 from pipeline.models.layers import get_layer
 
 __all__ = ["ConceptHead", "ConceptModel", "ConceptOutput", "presence"]

@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from pipeline import tracking
 from pipeline.activations.store import ActivationStore, layer_folder
 from pipeline.atlas.build import Atlas, AtlasParams, build_atlas, write_atlas
-from pipeline.cli import stage_main
+from pipeline.entry import stage_main
 from pipeline.rounds import activations_dir, atlas_dir, model_path, round_index
 from pipeline.config import to_container
 from pipeline.data.store import read_split

@@ -10,12 +10,13 @@ from omegaconf import DictConfig
 
 from pipeline import tracking, viz
 from pipeline.config import build
-from pipeline.cli import stage_main
+from pipeline.entry import stage_main
 from pipeline.data.ndjson import ReadResult
 from pipeline.data.splits import assign_splits
 from pipeline.data.store import Manifest, write_manifest, write_split
 from pipeline.errors import ConfigError
 from pipeline.io import atomic_dir
+from pipeline.rounds import FIRST_ROUND
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def run(cfg: DictConfig) -> Manifest:
         splits={name: len(items) for name, items in splits.items()},
         skipped=len(result.skipped),
     )
-    with tracking.stage_run(cfg, "data"), atomic_dir(cfg.paths.dataset) as folder:
+    with tracking.stage_run(cfg, "data", tags={"round": str(FIRST_ROUND)}), atomic_dir(cfg.paths.dataset) as folder:
         for name, items in splits.items():
             write_split(folder, name, items)
         write_manifest(folder, manifest)

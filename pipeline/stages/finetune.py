@@ -45,7 +45,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig
 
 from pipeline import tracking, viz
-from pipeline.cli import stage_main
+from pipeline.entry import stage_main
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataset
 from pipeline.data.raster import rasterize
@@ -56,7 +56,7 @@ from pipeline.finetune.module import ConceptFinetuner, ExportedConceptModel
 from pipeline.finetune.targets import TargetWeights, build_targets
 from pipeline.io import atomic_dir
 from pipeline.models.build import load_trained
-from pipeline.models.callbacks import EpochSummary
+from pipeline.models.callbacks import progress_callbacks
 from pipeline.models.concept_head import ConceptHead
 from pipeline.rounds import MODEL_FILE, base_model_dir, base_model_path, model_dir, round_index
 
@@ -251,7 +251,8 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
         logger = MLFlowLogger(experiment_name=str(cfg.mlflow.experiment), tracking_uri=tracking.tracking_uri(cfg),
                               run_id=run_id, log_model=False)
         trainer: L.Trainer = build(
-            cfg.trainer, "trainer", max_epochs=int(settings.epochs), logger=logger, callbacks=[EpochSummary()],
+            cfg.trainer, "trainer", max_epochs=int(settings.epochs), logger=logger,
+            callbacks=progress_callbacks(bool(settings.progress)),
             enable_checkpointing=False, enable_progress_bar=bool(settings.progress), num_sanity_val_steps=0,
             default_root_dir=str(Path(cfg.paths.checkpoints) / "finetune"))
         fit_start = time.perf_counter()

@@ -26,19 +26,18 @@ from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig
 
 from pipeline import tracking, viz
-from pipeline.cli import stage_main
-from pipeline.rounds import BASE, MODEL_FILE, base_model_dir
+from pipeline.entry import stage_main
+from pipeline.rounds import BASE, FIRST_ROUND, MODEL_FILE, base_model_dir
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataModule
 from pipeline.io import atomic_dir
-from pipeline.models.callbacks import EpochSummary
+from pipeline.models.callbacks import progress_callbacks
 from pipeline.models.build import build_net, input_spec, raster_spec
 from pipeline.models.classifier import SketchClassifier
 from pipeline.models.layers import get_layer
 
 log = logging.getLogger(__name__)
 
-ROUND = 0  # the base model is round 0's model
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -87,14 +86,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if resume_from:
         log.info("resuming the interrupted training from %s", resume_from)
 
-    with tracking.stage_run(cfg, "train_base", tags={"round": str(ROUND)}) as active:
+    with tracking.stage_run(cfg, "train_base", tags={"round": str(FIRST_ROUND)}) as active:
         run_id = active.info.run_id
         logger = MLFlowLogger(experiment_name=str(cfg.mlflow.experiment), tracking_uri=tracking.tracking_uri(cfg),
                               run_id=run_id, log_model=False)
         # save_top_k=1 (the newest epoch, no monitor): Lightning writes last.ckpt only along with a checkpoint.
         checkpoint = ModelCheckpoint(dirpath=checkpoints, save_last=True, save_top_k=1, every_n_epochs=1,
                                      save_on_train_epoch_end=True)
-        trainer: L.Trainer = build(cfg.trainer, "trainer", logger=logger, callbacks=[checkpoint, EpochSummary()], default_root_dir=str(checkpoints))
+        callbacks = [checkpoint, *progress_callbacks(bool(cfg.trainer.get("enable_progress_bar", True)))]
+        trainer: L.Trainer = build(cfg.trainer, "trainer", logger=logger, callbacks=callbacks,
+                                   default_root_dir=str(checkpoints))
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
         tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         test_acc = float(tested["test_acc"])
@@ -109,14 +110,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             torch.save(
                 {"state_dict": module.net.state_dict(), "net": to_container(cfg.model.net),
                  "class_names": datamodule.class_names, "input_spec": input_spec(cfg.model).to_dict(),
-                 "raster": to_container(cfg.model.input), "layer": str(cfg.model.layer), "round": ROUND},
+                 "raster": to_container(cfg.model.input), "layer": str(cfg.model.layer), "round": FIRST_ROUND},
                 folder / MODEL_FILE,
             )
             spec = input_spec(cfg.model)
             example = np.zeros((2, spec.channels, spec.size, spec.size), dtype=np.float32)
             logged = tracking.log_torch_model(module.net.eval(), example, pip_requirements())
             version = tracking.register_model(logged.model_uri, str(cfg.mlflow.registered_model), BASE)
-            info = {"round": ROUND, "test_acc": test_acc, "test_loss": float(tested["test_loss"]),
+            info = {"round": FIRST_ROUND, "test_acc": test_acc, "test_loss": float(tested["test_loss"]),
                     "mlflow_run_id": run_id, "registered_model": str(cfg.mlflow.registered_model),
                     "model_version": version, "alias": BASE, "classes": datamodule.class_names}
             (folder / "info.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from pipeline.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_MODEL = "models/round_0/model.pt"
 
@@ -100,6 +101,8 @@ def _objectives(args: argparse.Namespace, layer: str, class_names: list[str]) ->
     if args.direction is not None:
         path = Path(args.direction)
         try:
+            import numpy as np
+
             vectors = np.load(path, allow_pickle=False)
         except FileNotFoundError:
             raise InputError(path, "no such file", hint="give a .npy file saved with numpy.save") from None
@@ -121,6 +124,8 @@ def _objectives(args: argparse.Namespace, layer: str, class_names: list[str]) ->
 def _reference(path: str | None, trained: object, limit: int = 256) -> torch.Tensor | None:
     if path is None:
         return None
+    import torch
+
     from pipeline.data.ndjson import read_ndjson
     from pipeline.data.raster import rasterize_batch
 
@@ -190,6 +195,8 @@ def dream_command(args: argparse.Namespace) -> None:
     Raises:
         ArticulateError: On a bad model file, sketch reference, layer or option.
     """
+    import torch
+
     from pipeline.data.ndjson import read_ndjson
     from pipeline.data.raster import rasterize
     from pipeline.featurevis.dream import deepdream
