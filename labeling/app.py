@@ -36,6 +36,7 @@ from labeling.atlas_view import AtlasView, NotInAtlasError, Selection, Selection
 from labeling.events import describe_event
 from labeling.store import ConceptError, ConceptStore, ConflictError, StoreBusyError, UnknownConceptError
 from pipeline.errors import ArticulateError, ConfigError
+from pipeline.text import plural
 
 __all__ = ["AppSettings", "create_app", "serve"]
 
@@ -504,7 +505,7 @@ def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None
     store.recover()  # finish or drop a write a crash interrupted, before the page reads the store
     app = create_app(view, store, settings)
     address = f"http://{settings.host}:{settings.port}/" + (f"?token={settings.token}" if settings.token else "")
-    print(f"Articulate labeling: round {view.round} atlas ({view.layer}, {len(view)} points), "
+    print(f"Articulate labeling: round {view.round} atlas ({view.layer}, {plural(len(view), 'point')}), "
           f"concepts in {store.path}\n"
           f"open {address}\n"
           "  select a cluster, a cell or lasso points; untick the exemplars that do not belong; name and promote.\n"

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from labeling.atlas_view import AtlasView
 from labeling.store import ConceptStore, UnknownConceptError
 from pipeline.errors import ConfigError, InputError
+from pipeline.text import plural
 
 __all__ = ["ArtistReport", "Decision", "SimulatedArtist"]
 
@@ -76,7 +77,7 @@ class ArtistReport:
         promoted = sum(d.action == "promote" for d in self.decisions)
         added = sum(d.action == "add" for d in self.decisions)
         lines.append(f"round {self.round}: {promoted} promoted, {added} added, "
-                     f"{sum(d.action == 'skip' for d in self.decisions)} skipped; {self.actions} actions; "
+                     f"{sum(d.action == 'skip' for d in self.decisions)} skipped; {plural(self.actions, 'action')}; "
                      f"concepts: {', '.join(self.concepts) or 'none'}")
         return "\n".join(lines)
 

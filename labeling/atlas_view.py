@@ -30,6 +30,7 @@ from pipeline.data.raster import RasterSpec
 from pipeline.data.store import read_split
 from pipeline.errors import ArticulateError, ConfigError, InputError
 from pipeline.rounds import activations_dir, atlas_dir
+from pipeline.text import plural
 
 __all__ = ["AtlasView", "NotInAtlasError", "Selection", "SelectionError", "latest_round"]
 
@@ -320,8 +321,8 @@ class AtlasView:
 
         kept, vectors = self.position_vectors(list(positions))
         if k < 2 or len(kept) < k:
-            raise SelectionError(f"cannot split {len(kept)} positions of the round {self.round} store into {k} "
-                                 "groups (need k >= 2 and at least k positions)")
+            raise SelectionError(f"cannot split {plural(len(kept), 'position')} of the round {self.round} store "
+                                 f"into {k} groups (need k >= 2 and at least k positions)")
         labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(vectors)
         groups = [[kept[i] for i in np.flatnonzero(labels == g)] for g in range(k)]
         return sorted((g for g in groups if g), key=len, reverse=True)

@@ -20,6 +20,7 @@ import argparse
 from typing import Any
 
 from pipeline.errors import ConfigError
+from pipeline.text import plural
 
 __all__ = ["add_commands"]
 
@@ -169,7 +170,7 @@ def split_command(args: argparse.Namespace) -> None:
 
 def list_command(args: argparse.Namespace) -> None:
     state = _store(args).state()
-    print(f"{len(state.concepts)} concepts (store version {state.version})")
+    print(f"{plural(len(state.concepts), 'concept')} (store version {state.version})")
     if state.concepts:
         print(f"{'id':<6} {'name':<24} {'born':>4} {'positives':>9} {'negatives':>9}  source")
     for c in state.concepts:
@@ -201,7 +202,8 @@ def verify_command(args: argparse.Namespace) -> None:
 def replay_command(args: argparse.Namespace) -> None:
     store = _store(args)
     state = store.rebuild()
-    print(f"{store.path}: rewritten from {store.log_path} (version {state.version}, {len(state.concepts)} concepts)")
+    print(f"{store.path}: rewritten from {store.log_path} (version {state.version}, "
+          f"{plural(len(state.concepts), 'concept')})")
 
 
 def label_command(args: argparse.Namespace) -> None:

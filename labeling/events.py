@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.text import plural
+
 __all__ = ["describe_event"]
 
 
@@ -17,9 +19,9 @@ def describe_event(event: dict[str, Any]) -> str:
     name, ident = args.get("name"), args.get("id")
     unticked = f", {event['unticked']} unticked" if event.get("unticked") else ""
     if op == "promote":
-        return f"promoted '{name}' ({ident}): {_count(args, 'positives')} positions{unticked}"
+        return f"promoted '{name}' ({ident}): {plural(_count(args, 'positives'), 'position')}{unticked}"
     if op == "add":
-        return f"added {_count(args, 'positives')} positions to {ident}{unticked}"
+        return f"added {plural(_count(args, 'positives'), 'position')} to {ident}{unticked}"
     if op == "rename":
         return f"renamed {ident} from '{args.get('old_name', '?')}' to '{name}'"
     if op == "set_notes":

@@ -12,6 +12,7 @@ import pytest
 from labeling.artist import SimulatedArtist
 from labeling.store import ConceptStore
 from pipeline.errors import ConfigError, InputError
+from pipeline.text import plural
 from tests.conftest import ROOT
 
 
@@ -40,7 +41,7 @@ def test_a_session_promotes_majority_parts_and_unticks_the_rest(labeling_project
     positions = sum(len(view.select(cluster=d.cluster).points) - d.unticked for d in taken)
     assert sum(len(c.positives) for c in state.concepts) == positions  # clusters are disjoint
     assert report.actions == len(taken) + sum(d.unticked for d in taken) == store.human_actions()
-    assert "promoted" in report.table() and f"{report.actions} actions" in report.table()
+    assert "promoted" in report.table() and f"; {plural(report.actions, 'action')};" in report.table()
 
     # A second session on the same atlas adds to the concepts it already named; nothing new is promoted.
     again = artist.play(view, store, progress=False)

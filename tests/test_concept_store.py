@@ -688,6 +688,28 @@ def test_probing_is_not_labeling(store: ConceptStore) -> None:
     assert (store.human_actions(0), store.human_actions(1), store.human_edits(1)) == (2, 0, 3)  # three undos
 
 
+def test_every_event_changes_the_file_so_dvc_needs_only_the_file(store: ConceptStore) -> None:
+    """dvc.yaml's stages depend on concepts.yaml, not on its event log: every event must change the file."""
+    import yaml
+
+    seen: list[bytes] = []
+
+    class Recording(ConceptStore):
+        def _append(self, event):  # each event, and the file as it was before it
+            seen.append(self.path.read_bytes() if self.path.exists() else b"")
+            super()._append(event)
+
+    recording = Recording(store.path, actor="test")
+    run_ops(recording)
+    seen.append(recording.path.read_bytes())
+    assert len(seen) == 1 + len(recording.events())
+    assert all(a != b for a, b in zip(seen, seen[1:])), "an event left concepts.yaml as it was"
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    deps = {name: [str(d) for d in stage.get("deps", [])] for name, stage in stages.items()}
+    assert not [name for name, files in deps.items() if any(f.endswith(".events.jsonl") for f in files)]
+    assert "concepts/concepts.yaml" in deps["evaluate"] and "concepts/concepts.yaml" in deps["finetune"]
+
+
 def test_threads_sharing_one_store_object_lose_no_update(store: ConceptStore) -> None:
     promote(store, "ear", ("a", 0, 0))
 

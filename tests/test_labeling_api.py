@@ -9,6 +9,7 @@ import http.client
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -347,6 +348,27 @@ def test_a_token_guards_every_request(labeling_project, tmp_path: Path) -> None:
         server.stop()
 
 
+# --- the page -----------------------------------------------------------------------------------------------
+
+def _lab(colour: str) -> np.ndarray:
+    """CIELAB (D65) of an sRGB hex colour."""
+    rgb = np.array([int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    f = np.cbrt(np.maximum(xyz / np.array([0.95047, 1.0, 1.08883]), (6 / 29) ** 3))
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_the_map_has_a_distinct_colour_for_each_of_24_clusters() -> None:
+    script = (ROOT / "labeling" / "static" / "app.js").read_text()
+    palette = re.findall(r"'(#[0-9a-f]{6})'", re.search(r"const PALETTE = \[(.*?)\];", script, re.S).group(1))
+    assert len(palette) >= 24 and len(set(palette)) == len(palette)
+    lab = np.stack([_lab(c) for c in palette])
+    distance = np.linalg.norm(lab[:, None] - lab[None], axis=-1) + np.eye(len(lab)) * 1e9
+    assert distance.min() > 15, [(palette[i], palette[j]) for i, j in zip(*np.nonzero(distance <= 15))]
+    assert (lab[:, 0] < 90).all()  # none too pale to see on white
+
+
 # --- the commands -------------------------------------------------------------------------------------------
 
 def test_every_operation_is_a_command(labeling_project, capsys: pytest.CaptureFixture, monkeypatch) -> None:
@@ -371,6 +393,7 @@ def test_every_operation_is_a_command(labeling_project, capsys: pytest.CaptureFi
     first = project.view.describe(project.view.select(cluster=0))["exemplars"][0]["point"]
     assert "promoted 'wall'" in ok("promote", "wall", "--cluster", "0", "--untick", str(first))
     assert store.state().concepts[0].negatives == tuple(project.view.positions([first]))
+    assert ok("list").startswith("1 concept (store version 1)")
     ok("promote", "corner", "--points", "1-20")
     ok("add", "corner", "--cell", str(project.view.document["cells"][0]["cell"]))
     ok("rename", "wall", "Wall!")

@@ -226,10 +226,10 @@ def test_select_untick_promote_rename_undo(ui: Ui) -> None:
 # --- browsing: the Plotly paths themselves ----------------------------------------------------------------
 
 def _plot_pixel(ui: Ui, plot: str, x: float, y: float) -> tuple[float, float]:
-    """Page pixel of data point (x, y) in a Plotly figure."""
+    """Page pixel of data point (x, y) in a Plotly figure (axes' offsets: a square plot may not fill its box)."""
     return tuple(ui.js("""([id, x, y]) => {
         const gd = document.getElementById(id); const L = gd._fullLayout; const box = gd.getBoundingClientRect();
-        return [box.left + L._size.l + L.xaxis.l2p(x), box.top + L._size.t + L.yaxis.l2p(y)];
+        return [box.left + L.xaxis._offset + L.xaxis.l2p(x), box.top + L.yaxis._offset + L.yaxis.l2p(y)];
     }""", [plot, x, y]))
 
 
@@ -284,6 +284,48 @@ def test_browse_colour_by_hover_real_lasso_and_cell_click(ui: Ui) -> None:
     assert ui.js("window.articulate.selection.key") == cell["cell"]
     assert ui.text("selection-size") == str(cell["count"])
     ui.shot("cell-click")
+    ui.check_errors()
+
+
+def test_the_first_screen_at_1440_by_900(ui: Ui) -> None:
+    """The atlas and the map both in view; clusters numbered on the map; the icon score explained."""
+    boxes = {plot: ui.page.locator(f"#{plot}").bounding_box() for plot in ("atlas-grid", "map")}
+    assert ui.js("window.scrollY") == 0
+    for plot, box in boxes.items():
+        assert box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"], (plot, box)
+        assert box["height"] >= 250, (plot, box)  # in view, yet big enough to work in
+    clusters = sorted(c["cluster"] for c in atlas_summary(ui)["clusters"])
+    numbers = ui.page.locator("#map .annotation-text").all_text_contents()
+    assert sorted(int(n) for n in numbers) == clusters
+    ui.tid("color-by").select_option("class")
+    ui.idle()
+    assert ui.page.locator("#map .annotation-text").count() == 0  # numbers are for the clusters' colours
+
+    cell = max((c for c in atlas_summary(ui)["cells"] if c["score"] is not None), key=lambda c: c["count"])
+    ui.page.mouse.move(*_plot_pixel(ui, "atlas-grid", *cell["centre"]))
+    ui.tid("icon-score-meaning").wait_for()
+    assert f"icon score {cell['score']:.2f}" in ui.text("preview")
+    assert "strongest real sketch" in ui.text("icon-score-meaning")
+    ui.shot("first-screen")
+    ui.check_errors()
+
+
+def test_recent_changes_shows_every_entry_whole(ui: Ui) -> None:
+    store = ui.server.store
+    view = ui.server.project.view
+    store.promote("ear", view.positions([0]), layer=view.layer, born_round=0, source={"kind": "lasso"})
+    for i in range(14):  # long names: summaries of two lines and more
+        store.rename("c1", f"the {i}th name of a concept with a rather long name, to wrap its summary")
+    ui.js("window.articulate.reload()")
+    ui.idle()
+    entries = ui.page.locator("[data-testid='events'] > li")
+    assert entries.count() == 15
+    card = ui.page.locator(".events-card").bounding_box()
+    listed = ui.page.locator("[data-testid='events']")
+    assert listed.evaluate("e => e.scrollHeight <= e.clientHeight + 1")  # nothing hidden behind a scroll
+    last = entries.last.bounding_box()
+    assert last["y"] + last["height"] <= card["y"] + card["height"]
+    assert "1 position" in entries.last.inner_text() and "positions" not in entries.last.inner_text()
     ui.check_errors()
 
 

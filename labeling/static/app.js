@@ -15,13 +15,18 @@
   // A token given in the page address (?token=...) is sent with every request (servers started with a token).
   const TOKEN = new URLSearchParams(window.location.search).get('token');
 
-  // tab10 first (the colours of the atlas stage's atlas.png and map.png), then more.
+  // One colour per cluster of the default atlas (24): tab10 first (the colours of atlas.png and map.png for the
+  // first ten), then the 14 colours of Plotly's qualitative palettes and Kelly's 22 that lie farthest from
+  // those before them (CIEDE2000, each at least 14.9 from every other, none too pale for white or grey).
   const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
-    '#bcbd22', '#17becf', '#393b79', '#e7ba52', '#637939', '#ad494a', '#7b4173', '#3182bd', '#e6550d',
-    '#31a354', '#756bb1', '#636363', '#6b6ecf', '#b5cf6b', '#d6616b', '#ce6dbd'];
+    '#bcbd22', '#17becf', '#1616a7', '#85660d', '#620042', '#24796c', '#f8a19f', '#661100', '#00cc96',
+    '#cf1c90', '#edad08', '#cc6677', '#6c7c32', '#654522', '#5f4690', '#dcb0f2'];
   const colourOf = (i) => (i >= 0 && i < PALETTE.length ? PALETTE[i]
     : `hsl(${Math.round((Math.abs(i) * 137.508) % 360)}, 55%, 45%)`);
   const GREY = '#c9ccd1';
+  // What the atlas stage's icon score measures (pipeline/featurevis/render.py, RenderResult.scores).
+  const ICON_SCORE = 'how strongly the icon drives its cell\'s mean activation: 1 as strongly as the strongest '
+    + 'real sketch, 0 as an average one';
 
   const S = {
     atlas: null,          // GET /api/atlas
@@ -329,7 +334,7 @@
       z[i][c.col] = c.count;
       const cluster = S.clusters.get(c.cluster);
       const part = cluster && cluster.majority_part ? ` · ${esc(cluster.majority_part)}` : '';
-      text[i][c.col] = `<b>cell ${c.cell}</b> (row ${c.row}, col ${c.col})<br>${c.count} points`
+      text[i][c.col] = `<b>cell ${c.cell}</b> (row ${c.row}, col ${c.col})<br>${plural(c.count, 'point')}`
         + `<br>cluster ${c.cluster ?? '—'}${part}`;
     }
     const trace = {
@@ -438,6 +443,26 @@
     }, (k) => colourOf(k));
   }
 
+  /** Each cluster's number at the median of its points, as map.png has them: colours alone can look alike.
+   * Annotations, as they are drawn above the WebGL points (a text trace would be drawn under them). */
+  function clusterNumbers() {
+    const median = (values) => {
+      const v = [...values].sort((a, b) => a - b);
+      return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    };
+    const members = new Map();
+    for (let i = 0; i < S.n; i += 1) {
+      const k = S.points.cluster[i];
+      if (!members.has(k)) members.set(k, []);
+      members.get(k).push(i);
+    }
+    return [...members.entries()].filter(([k]) => k >= 0).map(([k, ids]) => ({
+      x: median(ids.map((i) => S.points.x[i])), y: median(ids.map((i) => S.points.y[i])), text: String(k),
+      showarrow: false, font: { size: 12, color: '#111111', weight: 700 }, bgcolor: 'rgba(255, 255, 255, 0.75)',
+      borderpad: 1, captureevents: false,
+    }));
+  }
+
   function selectionTrace() {
     const P = S.points;
     const ids = S.selection ? S.selection.points.filter((p) => p >= 0 && p < S.n) : [];
@@ -461,6 +486,7 @@
       xaxis: { visible: false }, yaxis: { visible: false, scaleanchor: 'x', scaleratio: 1 },
       legend: { orientation: 'h', x: 0, y: 0, yanchor: 'top', font: { size: 11 }, itemsizing: 'constant' },
       showlegend: S.colourBy !== 'attribution',
+      annotations: S.colourBy === 'cluster' ? clusterNumbers() : [],
     };
     const config = { responsive: true, scrollZoom: true, displaylogo: false };
     Plotly.react(div, [...mapTraces(), selectionTrace()], layout, config);
@@ -547,7 +573,8 @@
       h('div', null, h('span', { class: 'k', text: 'cluster ' }), String(cell.cluster ?? '—'),
         cluster && cluster.majority_part ? ` · ${cluster.majority_part}` : ''),
       cell.score !== undefined && cell.score !== null
-        ? h('div', null, h('span', { class: 'k', text: 'icon score ' }), fmt(cell.score, 2)) : null,
+        ? h('div', { title: ICON_SCORE }, h('span', { class: 'k', text: 'icon score ' }), fmt(cell.score, 2),
+          h('div', { class: 'muted small', testid: 'icon-score-meaning', text: ICON_SCORE })) : null,
     );
   }
 

@@ -43,7 +43,7 @@ import mlflow
 import numpy as np
 from omegaconf import DictConfig
 
-from pipeline import tracking, viz
+from pipeline import text, tracking, viz
 from pipeline.cli import stage_main
 from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
 from pipeline.data.sketch import Sketch
@@ -195,10 +195,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             {k: float(v) for k, v in metrics.items() if v is not None},
             {atlas_dir(cfg, round_) / "atlas.png": "", out / FIGURES / CONCEPT_MAPS: "",
              out / METRICS_FILE: "", concepts_file: "concepts"})
-    mean_iou = metrics.get("mean_concept_iou")
-    log.info("round %d evaluated on %d '%s' sketches: class_acc %.4f, %d concepts, mean IoU %s, parts discovered %s "
-             "of %s -> %s", round_, len(sketches), split, metrics["class_acc"], len(concepts),
-             "-" if mean_iou is None else f"{mean_iou:.3f}", metrics.get("parts_discovered"),
+    log.info("round %d evaluated on %d '%s' sketches: class_acc %.4f, %s, mean IoU %s, parts discovered %s "
+             "of %s -> %s", round_, len(sketches), split, metrics["class_acc"], text.plural(len(concepts), "concept"),
+             text.metric(metrics.get("mean_concept_iou")), metrics.get("parts_discovered"),
              metrics.get("parts_total"), out)
     return document
 
