@@ -116,7 +116,7 @@ def parse_ids(text: str) -> list[int]:
 def _config(args: argparse.Namespace) -> Any:
     from pipeline.config import compose
 
-    return compose(args.overrides)
+    return compose(args.overrides, targets=False)
 
 
 def _store(args: argparse.Namespace, actor: str = "cli") -> Any:

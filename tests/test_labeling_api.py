@@ -367,6 +367,11 @@ def test_the_map_has_a_distinct_colour_for_each_of_24_clusters() -> None:
     distance = np.linalg.norm(lab[:, None] - lab[None], axis=-1) + np.eye(len(lab)) * 1e9
     assert distance.min() > 15, [(palette[i], palette[j]) for i, j in zip(*np.nonzero(distance <= 15))]
     assert (lab[:, 0] < 90).all()  # none too pale to see on white
+    from pipeline.atlas.figure import CLUSTER_PALETTE, cluster_colours
+
+    assert list(CLUSTER_PALETTE) == palette, "map.png and the page colour clusters alike"
+    colours = cluster_colours(30)
+    assert colours.shape == (30, 4) and len({tuple(c) for c in colours}) == 30
 
 
 # --- the commands -------------------------------------------------------------------------------------------

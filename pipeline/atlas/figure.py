@@ -33,13 +33,23 @@ __all__ = ["atlas_figure", "cluster_colours", "exemplar_sheet", "map_figure", "m
 _OUTLINE = [path_effects.withStroke(linewidth=2.5, foreground="white")]
 
 
+#: One colour per cluster of the default atlas (24): tab10 first, then 14 colours of Plotly's qualitative palettes
+#: and Kelly's 22 that lie farthest from those before them (CIEDE2000, each at least 14.9 from every other).
+#: The page uses the same list (``PALETTE`` in labeling/static/app.js; a test keeps the two equal).
+CLUSTER_PALETTE: tuple[str, ...] = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#1616a7", "#85660d", "#620042", "#24796c", "#f8a19f", "#661100", "#00cc96", "#cf1c90", "#edad08", "#cc6677",
+    "#6c7c32", "#654522", "#5f4690", "#dcb0f2",
+)
+
+
 def cluster_colours(k: int) -> np.ndarray:
-    """(k, 4) distinct RGBA colours: the strong tab20 colours first, then the light ones, then tab20b/c."""
-    tab20 = plt.get_cmap("tab20").colors
-    base = list(tab20[0::2]) + list(plt.get_cmap("Dark2").colors) + list(tab20[1::2])
-    base += list(plt.get_cmap("tab20b").colors) + list(plt.get_cmap("tab20c").colors)
-    colours = [base[i % len(base)] for i in range(k)]
-    return np.array([(*c[:3], 1.0) for c in colours])
+    """(k, 4) RGBA colours: :data:`CLUSTER_PALETTE`, then golden-angle hues (as the page does) past 24."""
+    from matplotlib.colors import hsv_to_rgb, to_rgba
+
+    colours = [to_rgba(c) for c in CLUSTER_PALETTE[:k]]
+    colours += [(*hsv_to_rgb(((i * 137.508) % 360 / 360, 0.65, 0.7)), 1.0) for i in range(len(colours), k)]
+    return np.array(colours, dtype=np.float64).reshape(k, 4)
 
 
 def mosaic(tiles: Sequence[np.ndarray], rows: Sequence[int], cols: Sequence[int], shape: tuple[int, int],

@@ -18,7 +18,7 @@ from typing import Any
 import mlflow
 from omegaconf import DictConfig
 
-from pipeline import tracking
+from pipeline import text, tracking
 from pipeline.activations.store import ActivationStore, layer_folder
 from pipeline.atlas.build import Atlas, AtlasParams, build_atlas, write_atlas
 from pipeline.entry import stage_main
@@ -53,8 +53,8 @@ def run(cfg: DictConfig) -> Atlas:
         mlflow.log_metrics({f"seconds_{k}": float(v) for k, v in atlas.timings.items()})
         for name in ("atlas.png", "map.png", "atlas.json"):
             mlflow.log_artifact(str(folder / name))
-    log.info("round %d atlas: %s (purity %s, NMI %s)", r, folder, atlas.metrics["atlas_purity"],
-             atlas.metrics["atlas_nmi"])
+    log.info("round %d atlas: %s (purity %s, NMI %s)", r, folder, text.metric(atlas.metrics["atlas_purity"]),
+             text.metric(atlas.metrics["atlas_nmi"]))
     return atlas
 
 

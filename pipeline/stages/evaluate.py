@@ -44,7 +44,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from pipeline import text, tracking, viz
-from pipeline.cli import stage_main
+from pipeline.entry import stage_main
 from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
 from pipeline.data.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split

@@ -44,7 +44,7 @@ import torch
 from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig
 
-from pipeline import tracking, viz
+from pipeline import text, tracking, viz
 from pipeline.entry import stage_main
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataset
@@ -241,8 +241,8 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
                              seed=int(cfg.seed) + round_, num_workers=int(cfg.data.get("num_workers", 0)))
     base = _base_info(cfg)
     base_acc = class_accuracy(module.net, test_set, model.input_spec)
-    log.info("round %d: fine-tuning on %d concepts (%d labelled sketches, %s) from %s; base test accuracy %.4f",
-             round_, len(concepts), len(labelled), targets.counts(), source, base_acc)
+    log.info("round %d: fine-tuning on %s (%s, %s) from %s; base test accuracy %.4f",
+             round_, text.plural(len(concepts), "concept"), text.plural(len(labelled), "labelled sketch", "labelled sketches"), targets.counts(), source, base_acc)
 
     with tracking.stage_run(cfg, "finetune", tags={"round": str(round_)}) as active:
         run_id = active.info.run_id
@@ -306,8 +306,8 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
             }
             (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
             mlflow.log_dict(info, INFO_FILE)
-    log.info("round %d: class accuracy %.4f (base %.4f), concept loss %.4f, %d concepts, %.0f s; registered %s "
-             "version %d (alias %s)", round_, class_acc, base_acc, loss, len(concepts), info["seconds"], name, version,
+    log.info("round %d: class accuracy %.4f (base %.4f), concept loss %.4f, %s, %.0f s; registered %s "
+             "version %d (alias %s)", round_, class_acc, base_acc, loss, text.plural(len(concepts), "concept"), info["seconds"], name, version,
              alias)
     return info
 
