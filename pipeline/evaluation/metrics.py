@@ -41,6 +41,12 @@ matched part of concept ``k``
 ``class_acc``
     Accuracy of the class logits (argmax) on the split.
 
+IoU at input resolution (``bench/bench_ceiling.py``): the stride-cell IoU above scores a map against the
+layer's own coarse truth, so it cannot tell how well a map traces the strokes. :func:`ink_pixel_predictions`
+upsamples each map to the input size (bilinear between position centres, see :func:`upsample_maps`) and keeps
+the ink pixels only (the pixels the part mask labels); fed with the pixel part mask to :class:`OverlapCounts`
+it gives the same IoU definitions over ink pixels instead of positions.
+
 Where the data has no true parts (Quick, Draw! data), the part metrics are not defined and left out.
 """
 
@@ -49,13 +55,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from pipeline.activations.extractor import LayerGeometry
+
 __all__ = [
-    "ConceptResult", "OverlapCounts", "PartResult", "concept_results", "iou_matrix", "match_concepts",
-    "metric_key", "part_results", "presence_ap",
+    "ConceptResult", "OverlapCounts", "PartResult", "concept_results", "ink_pixel_predictions", "iou_matrix",
+    "match_concepts", "metric_key", "part_results", "presence_ap", "upsample_maps",
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -131,6 +140,60 @@ class OverlapCounts:
     def occurring(self) -> np.ndarray:
         """(P,) bool: true part p (id p + 1) is the true part of at least one position."""
         return self.area[1:] > 0
+
+
+def _interpolation(count: int, size: int, offset: float, stride: float) -> np.ndarray:
+    """(size, count) weights that interpolate ``count`` values centred at ``offset + stride * i`` linearly onto
+    pixel centres ``0..size-1``; pixels beyond the outer centres take the outer value."""
+    u = np.clip((np.arange(size, dtype=np.float64) - offset) / stride, 0.0, count - 1.0)
+    low = np.floor(u).astype(np.int64)
+    high = np.minimum(low + 1, count - 1)
+    frac = u - low
+    matrix = np.zeros((size, count), dtype=np.float64)
+    rows = np.arange(size)
+    np.add.at(matrix, (rows, low), 1.0 - frac)
+    np.add.at(matrix, (rows, high), frac)
+    return matrix.astype(np.float32)
+
+
+def upsample_maps(maps: np.ndarray, geometry: LayerGeometry) -> np.ndarray:
+    """Concept maps on the layer's grid -> maps at input resolution, bilinear between position centres.
+
+    Position ``(y, x)`` is centred on input pixel ``rf_offset + stride * (y, x)`` (its receptive field's centre);
+    for SketchCNN's ``features.block3`` this is ``F.interpolate(scale_factor=4, mode="bilinear")``.
+
+    Args:
+        maps: (N, K, H, W) values per position (probabilities or logits).
+        geometry: The layer's grid and receptive field.
+
+    Returns:
+        (N, K, S, S) float32, S = ``geometry.input_size``.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    size = geometry.input_size
+    rows = _interpolation(maps.shape[2], size, geometry.rf_offset, geometry.stride)
+    cols = _interpolation(maps.shape[3], size, geometry.rf_offset, geometry.stride)
+    return rows @ maps @ cols.T
+
+
+def ink_pixel_predictions(maps: np.ndarray, masks: np.ndarray, geometry: LayerGeometry,
+                          threshold: float = 0.5) -> np.ndarray:
+    """Where each concept is predicted at input resolution, on ink pixels only.
+
+    ``OverlapCounts.update(ink_pixel_predictions(maps, masks, ...), masks)`` then counts IoU over ink pixels:
+    a concept's prediction on empty paper is neither a hit nor a miss, as a part is made of strokes.
+
+    Args:
+        maps: (N, K, H, W) concept probabilities on the layer's grid.
+        masks: (N, S, S) pixel part masks (``rasterize_parts``: 0 where a pixel is not ink).
+        geometry: The layer's grid and receptive field.
+        threshold: A concept is predicted where its upsampled probability reaches this.
+
+    Returns:
+        (N, K, S, S) bool.
+    """
+    ink = np.asarray(masks) > 0
+    return (upsample_maps(maps, geometry) >= threshold) & ink[:, None]
 
 
 def iou_matrix(counts: OverlapCounts) -> np.ndarray:

@@ -40,6 +40,10 @@ Only sketches with at least one usable labelled position of any concept are *lab
 above fill in all K concepts on each of them. Positions outside the layer's grid, or of sketches the dataset
 does not have, are skipped and counted (the stage warns).
 
+The supervised ceiling (``bench/bench_ceiling.py``) labels every position of every sketch with its true part
+instead (:func:`part_codes`): one concept per part, positive where the position's true part is that part,
+``OTHER`` where it is another part and ``BACKGROUND`` where the cell holds no ink.
+
 Targets are stored compactly as one code per (sketch, concept, position) (:data:`UNLABELED`, :data:`POSITIVE`,
 :data:`NEGATIVE`, :data:`OTHER`, :data:`BACKGROUND`, uint8); :class:`TargetWeights` turns codes into targets and
 weights, so the weights stay settings of the training rather than of the data. The loss of a batch is
@@ -59,7 +63,7 @@ import torch.nn.functional as F
 from pipeline.errors import ConfigError
 
 __all__ = ["BACKGROUND", "CODES", "ConceptLabels", "ConceptTargets", "NEGATIVE", "OTHER", "POSITIVE",
-           "TargetWeights", "UNLABELED", "build_targets", "concept_loss"]
+           "TargetWeights", "UNLABELED", "build_targets", "concept_loss", "part_codes"]
 
 UNLABELED, POSITIVE, NEGATIVE, OTHER, BACKGROUND = 0, 1, 2, 3, 4
 CODES = {"unlabeled": UNLABELED, "positive": POSITIVE, "negative": NEGATIVE, "other": OTHER,
@@ -208,6 +212,26 @@ def build_targets(concepts: Sequence[ConceptLabels], ink: Mapping[str, np.ndarra
                           positives=[int(positive[:, c].sum()) for c in range(k)],
                           negatives=[int((negative[:, c] & ~positive[:, c]).sum()) for c in range(k)],
                           skipped_outside=outside, skipped_unknown=unknown)
+
+
+def part_codes(parts: np.ndarray, part_ids: Sequence[int]) -> np.ndarray:
+    """Fully supervised codes from true parts: every position labelled, one concept per part.
+
+    Args:
+        parts: (N, H, W) true part id of each position (:func:`~pipeline.activations.extractor.part_cells`;
+            0 where the stride cell holds no ink).
+        part_ids: The part id of each concept, in head order.
+
+    Returns:
+        (N, K, H, W) uint8: :data:`POSITIVE` where the position's part is the concept's, :data:`OTHER` where it is
+        another part, :data:`BACKGROUND` where it is none.
+    """
+    parts = np.asarray(parts)[:, None]
+    ids = np.asarray(part_ids, dtype=np.int64).reshape(1, -1, 1, 1)
+    codes = np.full((len(parts), ids.shape[1], *parts.shape[2:]), BACKGROUND, dtype=np.uint8)
+    codes[np.broadcast_to(parts > 0, codes.shape)] = OTHER  # uint8 throughout: all train positions x parts
+    codes[parts == ids] = POSITIVE
+    return codes
 
 
 def concept_loss(logits: torch.Tensor, codes: torch.Tensor, weights: TargetWeights) -> torch.Tensor:
