@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     store = Path(tempfile.mkdtemp()) / "concepts.yaml"
-    command = [sys.executable, "-m", "pipeline.cli"]
+    command = [sys.executable, "-m", "articulate.cli"]
     cases = {
         "python -c pass (baseline)": [sys.executable, "-c", "pass"],
         "articulate --help": [*command, "--help"],

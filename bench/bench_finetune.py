@@ -97,7 +97,7 @@ def main(argv: list[str]) -> int:
     import torch
     from labeling.artist import SimulatedArtist
     from labeling.atlas_view import AtlasView
-    from labeling.store import ConceptStore
+    from conceptstore.store import ConceptStore
     from pipeline.entry import configure_logging
     from pipeline.config import compose
     from pipeline.data.store import read_manifest, read_split

@@ -33,8 +33,8 @@ from omegaconf import DictConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from labeling.atlas_view import AtlasView, NotInAtlasError, Selection, SelectionError
-from labeling.events import describe_event
-from labeling.store import ConceptError, ConceptStore, ConflictError, StoreBusyError, UnknownConceptError
+from conceptstore.events import describe_event
+from conceptstore.store import ConceptError, ConceptStore, ConflictError, StoreBusyError, UnknownConceptError
 from pipeline.errors import ArticulateError, ConfigError
 from pipeline.text import plural
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from labeling.atlas_view import AtlasView
-from labeling.store import ConceptStore, UnknownConceptError
+from conceptstore.store import ConceptStore, UnknownConceptError
 from pipeline.errors import ConfigError, InputError
 from pipeline.text import plural
 

@@ -10,7 +10,6 @@ how they map to the concept store's data coordinates ``(key_id, y, x)``.
 from __future__ import annotations
 
 import io
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,14 +28,13 @@ from pipeline.atlas.patches import PatchMaker, patch_origin, stride_cell
 from pipeline.data.raster import RasterSpec
 from pipeline.data.store import read_split
 from pipeline.errors import ArticulateError, ConfigError, InputError
-from pipeline.rounds import activations_dir, atlas_dir
+from pipeline.rounds import activations_dir, atlas_dir, built_rounds, latest_round
 from pipeline.text import plural
 
 __all__ = ["AtlasView", "NotInAtlasError", "Selection", "SelectionError", "latest_round"]
 
 Position = tuple[str, int, int]
 SOURCE_KINDS = ("cluster", "cell", "lasso", "concept")
-_ROUND_FOLDER = re.compile(r"round_(\d+)$")
 
 
 class SelectionError(ArticulateError):
@@ -46,44 +44,6 @@ class SelectionError(ArticulateError):
 class NotInAtlasError(SelectionError):
     """A point, cluster or cell the atlas does not have."""
 
-
-
-def latest_round(atlases: str | Path, lock: str | Path = "dvc.lock") -> int:
-    """The round to show: the one DVC last built (its atlas in ``dvc.lock``), else the highest built on disk.
-
-    Going back to an earlier round (``git checkout <commit> -- concepts dvc.lock && dvc checkout``) thus shows
-    that round even though later rounds' folders are still on disk.
-
-    Raises:
-        InputError: There is no built atlas.
-    """
-    folder = Path(atlases)
-    built = _round_in_lock(Path(lock), folder)
-    if built is not None and (folder / f"round_{built}" / "atlas.json").is_file():
-        return built
-    rounds = [int(m.group(1)) for p in folder.glob("round_*") if (m := _ROUND_FOLDER.search(p.name))
-              and (p / "atlas.json").is_file()]
-    if not rounds:
-        raise InputError(folder, "no built atlas here (no round_<r>/atlas.json)",
-                         hint="build round 0 first: `make run` or `articulate repro`")
-    return max(rounds)
-
-
-def _round_in_lock(lock: Path, atlases: Path) -> int | None:
-    """The round of the atlas that ``dvc.lock`` records (None without one)."""
-    import yaml
-
-    try:
-        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
-        outs = stages.get("atlas", {}).get("outs", [])
-    except (OSError, yaml.YAMLError, AttributeError):
-        return None
-    for out in outs:
-        path = Path(str(out.get("path", "")))
-        match = _ROUND_FOLDER.search(path.name)
-        if match and path.parent.name == atlases.name:
-            return int(match.group(1))
-    return None
 
 
 @dataclass(frozen=True)
@@ -151,7 +111,10 @@ class AtlasView:
         r = latest_round(cfg.paths.atlases) if chosen is None else int(chosen)
         folder = atlas_dir(cfg, r)
         if not (folder / "atlas.json").is_file():
-            raise InputError(folder, f"no atlas for round {r}", hint="build it with `dvc repro` or choose another round")
+            built = built_rounds(cfg.paths.atlases)
+            where = f"built rounds: {', '.join(map(str, built))}" if built else "no round is built yet"
+            raise InputError(folder, f"no atlas for round {r} ({where})",
+                             hint="choose a built round with --round, or build the next one with `dvc repro`")
         path = model_path(cfg, r)
         raster = load_trained(path).raster if path.is_file() else _raster_from(cfg)
         return cls(folder, activations_dir(cfg, r), cfg.paths.dataset, raster,

@@ -6,16 +6,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputError
 
 MODEL_FILE = "model.pt"
 BASE = "base"
 #: The round that data and train_base belong to: they run once, and round 0's model is the base model.
 FIRST_ROUND = 0
+_ROUND_FOLDER = re.compile(r"round_(\d+)$")
 
 
 def round_index(cfg: DictConfig) -> int:
@@ -57,3 +59,46 @@ def atlas_dir(cfg: DictConfig, round_: int) -> Path:
 
 def evaluation_dir(cfg: DictConfig, round_: int) -> Path:
     return Path(cfg.paths.evaluation) / f"round_{round_}"
+
+
+def built_rounds(atlases: str | Path) -> list[int]:
+    """The rounds whose atlas is built (``round_<r>/atlas.json`` under ``atlases``), in order."""
+    return sorted(int(m.group(1)) for p in Path(atlases).glob("round_*")
+                  if (m := _ROUND_FOLDER.search(p.name)) and (p / "atlas.json").is_file())
+
+
+def latest_round(atlases: str | Path, lock: str | Path = "dvc.lock") -> int:
+    """The round to show: the one DVC last built (its atlas in ``dvc.lock``), else the highest built on disk.
+
+    Going back to an earlier round (``git checkout <commit> -- concepts dvc.lock && dvc checkout``) thus shows
+    that round even though later rounds' folders are still on disk.
+
+    Raises:
+        InputError: There is no built atlas.
+    """
+    folder = Path(atlases)
+    built = _round_in_lock(Path(lock), folder)
+    if built is not None and (folder / f"round_{built}" / "atlas.json").is_file():
+        return built
+    rounds = built_rounds(folder)
+    if not rounds:
+        raise InputError(folder, "no built atlas here (no round_<r>/atlas.json)",
+                         hint="build round 0 first: `make run` or `articulate repro`")
+    return max(rounds)
+
+
+def _round_in_lock(lock: Path, atlases: Path) -> int | None:
+    """The round of the atlas that ``dvc.lock`` records (None without one)."""
+    import yaml
+
+    try:
+        stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+        outs = stages.get("atlas", {}).get("outs", [])
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+    for out in outs:
+        path = Path(str(out.get("path", "")))
+        match = _ROUND_FOLDER.search(path.name)
+        if match and path.parent.name == atlases.name:
+            return int(match.group(1))
+    return None

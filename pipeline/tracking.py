@@ -83,7 +83,7 @@ ROUND_KIND = "round"
 
 def concepts_hash(cfg: DictConfig) -> str:
     """A short hash of the concept store's concepts (not its version counters); ``none`` without a store."""
-    from labeling.store import ConceptStore
+    from conceptstore.store import ConceptStore
 
     path = Path(cfg.paths.get("concepts") or "")
     if not path.name or not path.is_file():

@@ -142,7 +142,7 @@ class RunningServer:
 def labeling_server(labeling_project: LabelingProject, tmp_path: Path):
     """The app on the project's round-0 atlas with an empty concept store in ``tmp_path``."""
     from labeling.app import AppSettings, create_app
-    from labeling.store import ConceptStore
+    from conceptstore.store import ConceptStore
 
     store = ConceptStore(tmp_path / "concepts" / "concepts.yaml")
     running = RunningServer(create_app(labeling_project.view, store, AppSettings(port=0)), labeling_project, store)

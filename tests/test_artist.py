@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from labeling.artist import SimulatedArtist
-from labeling.store import ConceptStore
+from conceptstore.store import ConceptStore
 from pipeline.errors import ConfigError, InputError
 from pipeline.text import plural
 from tests.conftest import ROOT
@@ -69,7 +69,7 @@ def test_data_without_parts_is_a_clear_error(labeling_project, tmp_path: Path, m
 
 def test_artist_command(labeling_project, tmp_path: Path) -> None:
     concepts = tmp_path / "concepts" / "concepts.yaml"
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "artist", *labeling_project.overrides,
+    done = subprocess.run([sys.executable, "-m", "articulate.cli", "artist", *labeling_project.overrides,
                            f"paths.concepts={concepts}", "labeling.artist.budget=10", "labeling.artist.min_share=0.4"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import EXIT_USER_ERROR, main
+from articulate.cli import EXIT_USER_ERROR, main
 from tests.conftest import ROOT
 
 
@@ -49,14 +49,14 @@ def test_help_and_light_commands_import_no_torch(tmp_path: Path) -> None:
     """`articulate --help` and `concepts list` answer at once: nothing heavy is imported before parsing."""
     code = (
         "import sys\n"
-        "from pipeline.cli import build_parser\n"
+        "from articulate.cli import build_parser\n"
         "parser = build_parser()\n"
         "heavy = [m for m in ('torch', 'lightning', 'mlflow', 'umap', 'matplotlib') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     completed = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
-    listed = subprocess.run([sys.executable, "-X", "importtime", "-m", "pipeline.cli", "concepts", "-o",
+    listed = subprocess.run([sys.executable, "-X", "importtime", "-m", "articulate.cli", "concepts", "-o",
                              f"paths.concepts={tmp_path / 'concepts.yaml'}", "list"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr

@@ -18,8 +18,8 @@ import filelock
 import pytest
 import yaml
 
-import labeling.store_format as store_format
-from labeling.store import (
+import conceptstore.store_format as store_format
+from conceptstore.store import (
     CRASH_ENV,
     CRASH_POINTS,
     Change,
@@ -876,7 +876,7 @@ def test_a_crash_at_any_point_of_a_write_is_recovered(store: ConceptStore, point
     promote(store, "ear", ("a", 0, 0))
     promote(store, "eye", ("b", 0, 0))
     before = store.state()
-    code = f"from labeling.store import ConceptStore; ConceptStore({str(store.path)!r}).rename('ear', 'lobe')"
+    code = f"from conceptstore.store import ConceptStore; ConceptStore({str(store.path)!r}).rename('ear', 'lobe')"
     env = {**os.environ, CRASH_ENV: point, "PYTHONPATH": str(ROOT)}
     crashed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert crashed.returncode == 70, crashed.stderr
@@ -906,7 +906,7 @@ def test_a_crash_at_any_point_of_a_write_is_recovered(store: ConceptStore, point
 def test_a_hand_edit_after_a_crash_wins_over_the_unfinished_rename(store: ConceptStore) -> None:
     promote(store, "ear", ("a", 0, 0))
     promote(store, "eye", ("b", 0, 0))
-    code = f"from labeling.store import ConceptStore; ConceptStore({str(store.path)!r}).rename('ear', 'lobe')"
+    code = f"from conceptstore.store import ConceptStore; ConceptStore({str(store.path)!r}).rename('ear', 'lobe')"
     env = {**os.environ, CRASH_ENV: "after-log", "PYTHONPATH": str(ROOT)}
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 70
     store.path.write_text(store.path.read_text().replace("name: eye", "name: iris"))  # the file still says 'ear'
@@ -920,7 +920,7 @@ def test_a_hand_edit_after_a_crash_wins_over_the_unfinished_rename(store: Concep
 
 def test_a_crash_before_the_first_commit_leaves_an_empty_store(tmp_path: Path) -> None:
     path = tmp_path / "concepts.yaml"
-    code = (f"from labeling.store import ConceptStore; ConceptStore({str(path)!r}).promote('ear', [('a', 0, 0)], "
+    code = (f"from conceptstore.store import ConceptStore; ConceptStore({str(path)!r}).promote('ear', [('a', 0, 0)], "
             "layer='l', born_round=0, source={'kind': 'manual'})")
     env = {**os.environ, CRASH_ENV: "mid-log", "PYTHONPATH": str(ROOT)}
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 70

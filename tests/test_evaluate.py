@@ -193,7 +193,7 @@ def _write_round_1(folder: Path, ref: dict) -> list[dict]:
 
 def _label(folder: Path) -> None:
     """Two labeling rounds in the concept store: 1 + 3 actions and an edit in round 0, 1 + 1 actions in round 1."""
-    from labeling.store import ConceptStore
+    from conceptstore.store import ConceptStore
 
     store = ConceptStore(folder / "concepts" / "concepts.yaml", actor="test")
     source = {"kind": "cluster", "cluster": 1, "atlas": "atlases/round_0", "round": 0}

@@ -14,7 +14,7 @@ import torch
 from mlflow.tracking import MlflowClient
 from torch.utils.data import TensorDataset
 
-from labeling.store import ConceptStore
+from conceptstore.store import ConceptStore
 from pipeline.activations.extractor import Extractor, ink_cells, part_cells, render_batch
 from pipeline.entry import EXIT_USER_ERROR, stage_main
 from pipeline.config import compose

@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from labeling.app import AppSettings, create_app
-from labeling.store import ConceptStore
+from conceptstore.store import ConceptStore
 from tests.conftest import ROOT, RunningServer
 
 
@@ -377,7 +377,7 @@ def test_the_map_has_a_distinct_colour_for_each_of_24_clusters() -> None:
 # --- the commands -------------------------------------------------------------------------------------------
 
 def test_every_operation_is_a_command(labeling_project, capsys: pytest.CaptureFixture, monkeypatch) -> None:
-    from pipeline.cli import main
+    from articulate.cli import main
 
     monkeypatch.chdir(ROOT)
     project = labeling_project
@@ -431,7 +431,7 @@ def test_label_command_serves_and_prints_the_address(labeling_project) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "label", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "articulate.cli", "label", "--port", str(port),
                                 *labeling_project.overrides], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:

@@ -93,7 +93,7 @@ def ui_url(store: dict[str, Any], tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     log = tmp_path / "ui.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "ui", "--host", "127.0.0.1", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "articulate.cli", "ui", "--host", "127.0.0.1", "--port", str(port)],
                                 cwd=ROOT, env={**os.environ, "MLFLOW_TRACKING_URI": store["uri"]},
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -158,7 +158,7 @@ def test_mlflow_holds_both_rounds(project: Path) -> None:
 
 def test_going_back_to_round_0_and_forward_again(project: Path) -> None:
     """`git checkout <round 0 commit> -- concepts dvc.lock && dvc checkout` restores round 0 from DVC's cache."""
-    from labeling.atlas_view import latest_round
+    from pipeline.rounds import latest_round
 
     round0_atlas = (project / "atlases/round_0/atlas.json").read_bytes()
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labeling.events import describe_event
+from conceptstore.events import describe_event
 from pipeline.text import metric, plural
 
 

@@ -71,7 +71,7 @@ CODES = {"unlabeled": UNLABELED, "positive": POSITIVE, "negative": NEGATIVE, "ot
 
 
 class ConceptLabels(Protocol):
-    """What targets need of a concept (``labeling.store.Concept`` has it)."""
+    """What targets need of a concept (``conceptstore.store.Concept`` has it)."""
 
     id: str
     name: str

@@ -21,7 +21,7 @@ Metrics (definitions in :mod:`pipeline.evaluation.metrics`): ``class_acc``; per 
 ``mean_concept_ap``, ``n_concepts``; ``parts_discovered``, ``parts_total``, ``parts_discovered_fraction``;
 ``atlas_purity``, ``atlas_nmi`` (of this round's atlas); ``human_actions`` (the labeling of round r - 1,
 which made this round's concepts: promotes, adds and splits plus unticked exemplars, see
-:meth:`~labeling.store.ConceptStore.human_actions`; 0 in round 0) and ``human_actions_total`` (all rounds);
+:meth:`~conceptstore.store.ConceptStore.human_actions`; 0 in round 0) and ``human_actions_total`` (all rounds);
 ``human_edits`` and ``human_edits_total`` (renames, notes, merges, deletes and undos, counted the same way);
 ``n_sketches``, ``seconds``. Round 0's base model has no concept head: no per-concept metrics,
 ``n_concepts`` and ``parts_discovered`` 0.
@@ -119,7 +119,7 @@ def _atlas_metrics(cfg: DictConfig, round_: int) -> dict[str, float | None]:
 
 def _human_effort(cfg: DictConfig, round_: int) -> tuple[dict[str, int], Path]:
     """The labeling and the edits that made round ``round_`` (those of labeling round r - 1) and of all rounds."""
-    from labeling.store import ConceptStore
+    from conceptstore.store import ConceptStore
 
     path = Path(cfg.paths.concepts)
     store = ConceptStore(path)

@@ -147,7 +147,7 @@ def _split(index: SketchIndex, cfg: DictConfig, split: str) -> list:
 
 
 def _concepts(cfg: DictConfig, layer: str) -> list:
-    from labeling.store import ConceptStore
+    from conceptstore.store import ConceptStore
 
     path = Path(cfg.paths.concepts)
     concepts = list(ConceptStore(path).state().concepts)

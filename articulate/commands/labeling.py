@@ -120,7 +120,7 @@ def _config(args: argparse.Namespace) -> Any:
 
 
 def _store(args: argparse.Namespace, actor: str = "cli") -> Any:
-    from labeling.store import ConceptStore
+    from conceptstore.store import ConceptStore
 
     return ConceptStore(_config(args).paths.concepts, actor=actor)
 
@@ -132,7 +132,7 @@ def _view(args: argparse.Namespace) -> Any:
 
 
 def _write(args: argparse.Namespace, operation: Any) -> None:
-    from labeling.events import describe_event
+    from conceptstore.events import describe_event
 
     change = operation(_store(args))
     print(f"{describe_event(change.event)} (store version {change.version})")
@@ -186,7 +186,7 @@ def show_command(args: argparse.Namespace) -> None:
 
 
 def log_command(args: argparse.Namespace) -> None:
-    from labeling.events import describe_event
+    from conceptstore.events import describe_event
 
     for event in _store(args).events()[-args.limit:]:
         print(f"{event.get('version', '?'):>5} {event.get('time', '')} {event.get('actor', ''):<18} "
@@ -215,7 +215,7 @@ def label_command(args: argparse.Namespace) -> None:
 def artist_command(args: argparse.Namespace) -> None:
     from labeling.artist import SimulatedArtist
     from labeling.atlas_view import AtlasView
-    from labeling.store import ConceptStore
+    from conceptstore.store import ConceptStore
 
     cfg = _config(args)
     node = cfg.labeling.artist

@@ -3,8 +3,8 @@
 A state changes only by events: an operation (``promote``, ``add``, ``rename``, ...) whose arguments are fully
 resolved against the state it applies to, so that a live write and a replay of the event log compute the very
 same state (:func:`apply`, :class:`Replayer`). The ``*_args`` functions check a caller's request against a
-state and resolve it into those arguments. :mod:`labeling.store_format` writes the states and events to disk,
-and :class:`labeling.store.ConceptStore` makes the changes durable.
+state and resolve it into those arguments. :mod:`conceptstore.store_format` writes the states and events to disk,
+and :class:`conceptstore.store.ConceptStore` makes the changes durable.
 """
 
 from __future__ import annotations
@@ -400,7 +400,7 @@ class Change:
 
 def promote_args(state: StoreState, name: str, positives: Iterable[Position], negatives: Iterable[Position], *,
                  layer: str, born_round: int, source: Mapping[str, Any], notes: str) -> dict[str, Any]:
-    """The new concept, with the next id (see :meth:`labeling.store.ConceptStore.promote`)."""
+    """The new concept, with the next id (see :meth:`conceptstore.store.ConceptStore.promote`)."""
     concept = Concept(
         id=f"c{state.next_id}",
         name=validate_name(name, (c.name for c in state.concepts)),
@@ -418,7 +418,7 @@ def promote_args(state: StoreState, name: str, positives: Iterable[Position], ne
 
 def add_args(state: StoreState, ref: str, positives: Iterable[Position], negatives: Iterable[Position],
              source: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The concept's id and the positions to add (see :meth:`labeling.store.ConceptStore.add`)."""
+    """The concept's id and the positions to add (see :meth:`conceptstore.store.ConceptStore.add`)."""
     concept = state.get(ref)
     ticked, unticked = _positions(positives, "positives"), _positions(negatives, "negatives")
     if not ticked and not unticked:
@@ -433,19 +433,19 @@ def add_args(state: StoreState, ref: str, positives: Iterable[Position], negativ
 
 
 def rename_args(state: StoreState, ref: str, name: str) -> dict[str, Any]:
-    """The concept's id, new name and old name (see :meth:`labeling.store.ConceptStore.rename`)."""
+    """The concept's id, new name and old name (see :meth:`conceptstore.store.ConceptStore.rename`)."""
     concept = state.get(ref)
     others = (c.name for c in state.concepts if c.id != concept.id)
     return {"id": concept.id, "name": validate_name(name, others), "old_name": concept.name}
 
 
 def set_notes_args(state: StoreState, ref: str, notes: str) -> dict[str, Any]:
-    """The concept's id and normalised notes (see :meth:`labeling.store.ConceptStore.set_notes`)."""
+    """The concept's id and normalised notes (see :meth:`conceptstore.store.ConceptStore.set_notes`)."""
     return {"id": state.get(ref).id, "notes": _notes(notes)}
 
 
 def merge_args(state: StoreState, refs: Sequence[str], name: str | None) -> dict[str, Any]:
-    """The ids to merge, the kept one first, and the result's name (see :meth:`labeling.store.ConceptStore.merge`)."""
+    """The ids to merge, the kept one first, and the result's name (see :meth:`conceptstore.store.ConceptStore.merge`)."""
     parts = list({c.id: c for c in (state.get(ref) for ref in refs)}.values())
     if len(parts) < 2:
         raise ConceptError("merge needs at least two different concepts")
@@ -459,7 +459,7 @@ def merge_args(state: StoreState, refs: Sequence[str], name: str | None) -> dict
 
 
 def split_args(state: StoreState, ref: str, pairs: Sequence[Any]) -> dict[str, Any]:
-    """The original's id and the new concepts (id, name, positives) (see :meth:`labeling.store.ConceptStore.split`)."""
+    """The original's id and the new concepts (id, name, positives) (see :meth:`conceptstore.store.ConceptStore.split`)."""
     original = state.get(ref)
     if not pairs:
         raise ConceptError(f"split {original.name!r} into what? give one or more (name, positions) groups")
@@ -490,7 +490,7 @@ def split_args(state: StoreState, ref: str, pairs: Sequence[Any]) -> dict[str, A
 
 
 def delete_args(state: StoreState, ref: str) -> dict[str, Any]:
-    """The concept's id and name (see :meth:`labeling.store.ConceptStore.delete`)."""
+    """The concept's id and name (see :meth:`conceptstore.store.ConceptStore.delete`)."""
     concept = state.get(ref)
     return {"id": concept.id, "name": concept.name}
 

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from labeling.concepts import (
+from conceptstore.concepts import (
     CONCEPT_KEYS,
     OPS,
     Concept,

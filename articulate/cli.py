@@ -27,7 +27,7 @@ def _configure(args: argparse.Namespace) -> None:
 
 
 def _repro(args: argparse.Namespace) -> None:
-    from pipeline.loop import dvc_repro
+    from articulate.loop import dvc_repro
 
     _configure(args)
     dvc_repro(args.dvc_args)
@@ -35,7 +35,7 @@ def _repro(args: argparse.Namespace) -> None:
 
 def _loop(args: argparse.Namespace) -> None:
     from pipeline.config import compose
-    from pipeline.loop import run_loop, table
+    from articulate.loop import run_loop, table
 
     _configure(args)
     results = run_loop(compose(args.overrides), args.rounds, dvc_args=args.dvc_args)
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_featurevis_commands(sub)
 
-    from labeling.cli import add_commands as add_labeling_commands
+    from articulate.commands.labeling import add_commands as add_labeling_commands
 
     add_labeling_commands(sub)
 

@@ -4,7 +4,7 @@ One git-diffable YAML file (``concepts/concepts.yaml``) holds the current concep
 appended to an event log next to it (``concepts/concepts.events.jsonl``) from which any earlier state can be
 replayed. Concepts are defined in data coordinates, positions ``(key_id, y, x)`` on the activation grid of
 the concept's layer, so that they outlive the model that suggested them. The concepts and their operations
-are in :mod:`labeling.concepts`, the two file formats in :mod:`labeling.store_format`; this module makes the
+are in :mod:`conceptstore.concepts`, the two file formats in :mod:`conceptstore.store_format`; this module makes the
 changes durable and safe for parallel writers.
 
 Writers take a lock file (``concepts.yaml.lock``) and commit in three steps, so that a crash at any point
@@ -35,7 +35,7 @@ from typing import Any
 
 import filelock
 
-from labeling.concepts import (
+from conceptstore.concepts import (
     EMPTY_HASH,
     EMPTY_STATE,
     SOURCE_KINDS,
@@ -63,7 +63,7 @@ from labeling.concepts import (
     split_args,
     validate_name,
 )
-from labeling.store_format import LogMark, check_log, dump, encode_event, parse, scan_log
+from conceptstore.store_format import LogMark, check_log, dump, encode_event, parse, scan_log
 from pipeline.errors import InputError
 from pipeline.io import _fsync_dir, atomic_write_text
 

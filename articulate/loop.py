@@ -70,8 +70,9 @@ def run_loop(cfg: DictConfig, rounds: int, *, dvc_args: Sequence[str] = ()) -> l
         One result per round built or found, round 0 first.
     """
     from labeling.artist import SimulatedArtist
-    from labeling.atlas_view import AtlasView, latest_round
-    from labeling.store import ConceptStore
+    from labeling.atlas_view import AtlasView
+    from pipeline.rounds import latest_round
+    from conceptstore.store import ConceptStore
 
     if rounds < 0:
         raise ConfigError(f"--rounds: expected a number >= 0, got {rounds}")
