@@ -200,6 +200,16 @@ def register_model(model_uri: str, name: str, alias: str) -> int:
     return int(version.version)
 
 
+def pip_requirements() -> list[str]:
+    """Explicit requirements for the logged model: MLflow's inference of them takes many seconds."""
+    import lightning
+    import torch
+    import torchvision
+
+    return [f"torch=={torch.__version__.split('+')[0]}", f"torchvision=={torchvision.__version__.split('+')[0]}",
+            f"lightning=={lightning.__version__}", f"mlflow=={mlflow.__version__}", "hydra-core", "numpy", "pillow"]
+
+
 def log_torch_model(net: torch.nn.Module, example: np.ndarray, pip_requirements: list[str]) -> ModelInfo:
     """Log ``net`` as the run's ``model``: an exported graph (``pt2``, needs no project code to load) where
     torch.export can trace it, else a pickle that carries the ``pipeline`` package along.

@@ -64,6 +64,32 @@ def quickdraw_dir() -> Path:
     return QUICKDRAW
 
 
+# --- model files --------------------------------------------------------------------------------------------
+
+def save_sketch_cnn(path: Path, classes: list[str], widths: list[int], *, net=None, size: int = 64,
+                    round_: int = 0) -> None:
+    """Write a SketchCNN as a round's ``model.pt`` with the project's own writer (``save_trained``).
+
+    Args:
+        path: The file; its folder is made.
+        classes: Output index -> class name.
+        widths: The net's block widths.
+        net: A trained SketchCNN of those widths (default: a new one, as initialised).
+        size: The raster size it reads.
+        round_: The round it belongs to.
+    """
+    from pipeline.data.raster import RasterSpec
+    from pipeline.models.build import TrainedModel, save_trained
+    from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
+
+    net = net if net is not None else SketchCNN(len(classes), widths=widths)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_trained(TrainedModel(net=net, class_names=list(classes), input_spec=default_input_spec(),
+                              raster=RasterSpec(size=size, line_width=2.0), layer="features.block3", round=round_,
+                              net_config={"_target_": "pipeline.models.sketch_cnn.SketchCNN", "widths": list(widths)}),
+                 path)
+
+
 # --- the labeling app ---------------------------------------------------------------------------------------
 
 class LabelingProject:

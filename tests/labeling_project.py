@@ -18,6 +18,7 @@ from pipeline.data.generator import SketchGenerator
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.store import Manifest, write_manifest, write_split
 from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
+from tests.conftest import save_sketch_cnn
 
 CLASSES = ["bicycle", "car", "cat", "dog", "face", "house"]
 WIDTHS = [8, 16, 32, 32]
@@ -79,13 +80,8 @@ def build(folder: Path, sketches: int = 400) -> list[str]:
     torch.manual_seed(0)  # the same model, hence the same atlas, on every build
     net = SketchCNN(len(classes), widths=WIDTHS)
     _train(net, images, labels)
-    saved = {"state_dict": net.state_dict(),
-             "net": {"_target_": "pipeline.models.sketch_cnn.SketchCNN", "widths": WIDTHS},
-             "class_names": classes, "input_spec": spec.to_dict(),
-             "raster": {"size": 64, "line_width": 2.0, "invert": False}, "layer": "features.block3", "round": 0}
     for name in ("base", "round_0"):  # the base model, and round 0's model (the base as it is)
-        (folder / "models" / name).mkdir(parents=True)
-        torch.save(saved, folder / "models" / name / "model.pt")
+        save_sketch_cnn(folder / "models" / name / "model.pt", classes, WIDTHS, net=net)
 
     settings = overrides(folder)
     cfg = compose(settings)

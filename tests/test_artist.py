@@ -77,3 +77,10 @@ def test_artist_command(labeling_project, tmp_path: Path) -> None:
     state = ConceptStore(concepts).state()
     assert state.concepts and all(c.source["kind"] == "cluster" for c in state.concepts)
     assert {e["actor"] for e in ConceptStore(concepts).events()} == {"simulated-artist"}
+
+
+def test_a_round_that_is_not_built_names_the_built_rounds(labeling_project) -> None:
+    from labeling.atlas_view import AtlasView
+
+    with pytest.raises(InputError, match=r"no atlas for round 99 \(built rounds: 0\)"):
+        AtlasView.from_config(labeling_project.cfg(), 99)

@@ -6,6 +6,7 @@ Most tests lay out with PCA (fast); one uses UMAP on a small sample. Stores are 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -24,7 +25,7 @@ from pipeline.atlas.sampling import FewerPositionsWarning
 from pipeline.atlas.synthetic import synthetic_sketches, synthetic_store
 from pipeline.data.raster import RasterSpec
 from pipeline.errors import ConfigError, InputError
-from pipeline.models.build import TrainedModel
+from pipeline.models.build import TrainedModel, save_trained
 from pipeline.models.input_spec import InputSpec
 from pipeline.models.sketch_cnn import SketchCNN
 
@@ -214,9 +215,7 @@ def test_stage_writes_the_round_folder_and_logs(tmp_path: Path, monkeypatch: pyt
     write_split(tmp_path / "dataset", "test", synthetic_sketches(60))
     model = tiny_model()
     (tmp_path / "models" / "round_1").mkdir(parents=True)
-    torch.save({"state_dict": model.net.state_dict(), "net": NET, "class_names": model.class_names,
-                "input_spec": model.input_spec.to_dict(), "raster": {"size": 32, "line_width": 2.0, "invert": False},
-                "layer": "features.block3", "round": 1}, tmp_path / "models" / "round_1" / "model.pt")
+    save_trained(dataclasses.replace(model, round=1, net_config=NET), tmp_path / "models" / "round_1" / "model.pt")
     atlas_cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "atlas" / "default.yaml")
     atlas_cfg.seed = 0
     atlas_cfg.merge_with({"sample": {"count": 600}, "umap": {"method": "pca"}, "grid": {"size": 6},

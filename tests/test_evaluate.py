@@ -4,6 +4,7 @@ head checked against the activation store), with its files, its MLflow run and i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -171,7 +172,9 @@ def _reference_iou(pred: np.ndarray, part: np.ndarray, nparts: int) -> np.ndarra
 def _write_round_1(folder: Path, ref: dict) -> list[dict]:
     from pipeline.models.concept_head import ConceptHead
 
-    saved = torch.load(folder / "models/round_0/model.pt", map_location="cpu", weights_only=True)
+    from pipeline.models.build import load_trained, save_trained
+
+    model = load_trained(folder / "models/round_0/model.pt")
     channels = ref["acts"].shape[-1]
     head = ConceptHead(channels, 3)
     with torch.no_grad():
@@ -184,9 +187,9 @@ def _write_round_1(folder: Path, ref: dict) -> list[dict]:
     name = ref["parts"][ref["part_id"] - 1]
     concepts = [{"id": "c1", "name": name, "born_round": 0}, {"id": "c2", "name": "<b>a/b</b>", "born_round": 0},
                 {"id": "c3", "name": "everything $x$", "born_round": 0}]
-    saved.update(concepts=concepts, concept_head=head.state_dict(), round=1)
     (folder / "models/round_1").mkdir(parents=True)
-    torch.save(saved, folder / "models/round_1/model.pt")
+    save_trained(dataclasses.replace(model, concepts=concepts, concept_head=head, round=1),
+                 folder / "models/round_1/model.pt")
     shutil.copytree(folder / "atlases/round_0", folder / "atlases/round_1")
     return concepts
 

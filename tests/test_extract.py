@@ -29,7 +29,7 @@ from pipeline.models.build import TrainedModel
 from pipeline.models.input_spec import InputSpec
 from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
 from pipeline.stages import extract as extract_stage
-from tests.conftest import ROOT
+from tests.conftest import ROOT, save_sketch_cnn
 
 GRAY8 = InputSpec(size=8, channels=1, mean=(0.0,), std=(1.0,), invert=False)
 
@@ -271,14 +271,7 @@ def _dataset(folder: Path, count: int = 24) -> Manifest:
 
 def _save_model(path: Path, classes: list[str]) -> None:
     torch.manual_seed(0)
-    widths = [4, 4, 8, 8]
-    net = SketchCNN(len(classes), widths=widths)
-    path.parent.mkdir(parents=True)
-    torch.save({"state_dict": net.state_dict(),
-                "net": {"_target_": "pipeline.models.sketch_cnn.SketchCNN", "widths": widths},
-                "class_names": classes, "input_spec": default_input_spec().to_dict(),
-                "raster": {"size": 64, "line_width": 2.0, "invert": False}, "layer": "features.block3", "round": 0},
-               path)
+    save_sketch_cnn(path, classes, [4, 4, 8, 8])
 
 
 @pytest.fixture

@@ -57,6 +57,8 @@ class TrainedModel:
         round: The round it belongs to.
         concepts: The concepts of its concept head, ``{"id", "name"}`` each, in head order (none in round 0).
         concept_head: The concept head on ``layer`` (None without concepts).
+        net_config: The ``model.net`` config node that builds ``net`` (a ``_target_`` and its arguments), as a
+            plain dict; needed to save the model (:func:`save_trained`).
     """
 
     net: nn.Module
@@ -67,6 +69,7 @@ class TrainedModel:
     round: int
     concepts: list[dict[str, Any]] = field(default_factory=list)
     concept_head: nn.Module | None = None
+    net_config: dict[str, Any] | None = None
 
     def concept_model(self) -> Any:
         """The net and its concept head as one :class:`~pipeline.models.concept_head.ConceptModel` (eval mode).
@@ -114,4 +117,30 @@ def load_trained(path: str | Path) -> TrainedModel:
         net=net.eval(), class_names=list(saved["class_names"]), input_spec=InputSpec.from_dict(saved["input_spec"]),
         raster=RasterSpec(size=int(raster["size"]), line_width=float(raster["line_width"]), invert=bool(raster["invert"])),
         layer=str(saved["layer"]), round=int(saved["round"]), concepts=concepts, concept_head=head,
+        net_config=dict(saved["net"]),
     )
+
+
+def save_trained(model: TrainedModel, path: str | Path) -> None:
+    """Write ``model.pt``: the one writer of the format :func:`load_trained` reads.
+
+    Args:
+        model: The model; its ``net_config`` must be set (it rebuilds the net on loading).
+        path: The file to write (inside a stage's atomic output folder).
+
+    Raises:
+        ValueError: ``net_config`` is missing, or concepts and concept head disagree.
+    """
+    if model.net_config is None:
+        raise ValueError("save_trained: the model has no net_config, so it could not be built again on loading")
+    if (model.concept_head is None) != (not model.concepts):
+        raise ValueError("save_trained: concepts and a concept head go together")
+    saved: dict[str, Any] = {
+        "state_dict": model.net.state_dict(), "net": model.net_config, "class_names": list(model.class_names),
+        "input_spec": model.input_spec.to_dict(), "layer": model.layer, "round": int(model.round),
+        "raster": {"size": model.raster.size, "line_width": model.raster.line_width, "invert": model.raster.invert},
+    }
+    if model.concept_head is not None:
+        saved["concepts"] = [dict(c) for c in model.concepts]
+        saved["concept_head"] = model.concept_head.state_dict()
+    torch.save(saved, Path(path))

@@ -30,6 +30,7 @@ defines it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -40,7 +41,6 @@ from typing import Any
 import lightning as L
 import mlflow
 import numpy as np
-import torch
 from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig
 
@@ -55,7 +55,7 @@ from pipeline.finetune.measure import class_accuracy, concept_eval, concept_maps
 from pipeline.finetune.module import ConceptFinetuner, ExportedConceptModel
 from pipeline.finetune.targets import TargetWeights, build_targets
 from pipeline.io import atomic_dir
-from pipeline.models.build import load_trained
+from pipeline.models.build import load_trained, save_trained
 from pipeline.models.callbacks import progress_callbacks
 from pipeline.models.concept_head import ConceptHead
 from pipeline.rounds import MODEL_FILE, base_model_dir, base_model_path, model_dir, round_index
@@ -92,7 +92,6 @@ def copy_base(cfg: DictConfig) -> dict[str, Any]:
     """Round 0: the base model as it is, in ``models/round_0/``, with the alias ``round-0`` on its version."""
     source = base_model_path(cfg)
     model = load_trained(source)  # a clear error when it is missing or not a model
-    saved = torch.load(source, map_location="cpu", weights_only=True)
     base = _base_info(cfg)
     name = str(base.get("registered_model") or cfg.mlflow.registered_model)
     version = base.get("model_version")
@@ -109,8 +108,7 @@ def copy_base(cfg: DictConfig) -> dict[str, Any]:
             for path in base_model_dir(cfg).iterdir():
                 if path.is_file() and path.name not in (MODEL_FILE, INFO_FILE):
                     shutil.copy2(path, folder / path.name)
-            saved["round"] = 0
-            torch.save(saved, folder / MODEL_FILE)
+            save_trained(dataclasses.replace(model, round=0), folder / MODEL_FILE)
             alias = None
             if version is not None:
                 alias = "round-0"
@@ -170,18 +168,16 @@ def _log_model(exported: ExportedConceptModel, spec: Any) -> Any:
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import Schema, TensorSpec
 
-    from pipeline.stages.train_base import pip_requirements
-
     example = np.zeros((2, spec.channels, spec.size, spec.size), dtype=np.float32)
     shape = (-1, spec.channels, spec.size, spec.size)
     signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float32), shape)]))
     try:
         return mlflow.pytorch.log_model(exported, name="model", input_example=example, signature=signature,
-                                        serialization_format="pt2", pip_requirements=pip_requirements(),
+                                        serialization_format="pt2", pip_requirements=tracking.pip_requirements(),
                                         validate_serving_input=False)  # serving takes one output tensor, not two
     except Exception as err:  # noqa: BLE001 - torch.export rejects many user models, for many reasons
         log.warning("torch.export could not trace the model (%s); logging it as a pickle", str(err).splitlines()[0])
-        return tracking.log_torch_model(exported, example, pip_requirements())
+        return tracking.log_torch_model(exported, example, tracking.pip_requirements())
 
 
 def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
@@ -191,7 +187,6 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     L.seed_everything(int(cfg.seed) + round_, workers=True, verbose=False)
     source = base_model_path(cfg)
     model = load_trained(source)
-    saved = torch.load(source, map_location="cpu", weights_only=True)
     concepts = _concepts(cfg, model.layer)
 
     index = SketchIndex.read(cfg.paths.dataset)
@@ -270,9 +265,8 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
         with atomic_dir(model_dir(cfg, round_)) as folder:
             module.model.cpu().eval()
             head_concepts = [{"id": c.id, "name": c.name, "born_round": int(c.born_round)} for c in concepts]
-            saved.update({"state_dict": net.state_dict(), "round": round_, "concepts": head_concepts,
-                          "concept_head": module.head.state_dict()})
-            torch.save(saved, folder / MODEL_FILE)
+            save_trained(dataclasses.replace(model, net=net, round=round_, concepts=head_concepts,
+                                             concept_head=module.head), folder / MODEL_FILE)
 
             ink_images = {i: rasterize(labelled[i], model.raster) for i in rows}
             if model.raster.invert:

@@ -20,7 +20,6 @@ from typing import Any
 import lightning as L
 import mlflow
 import numpy as np
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig
@@ -32,7 +31,7 @@ from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataModule
 from pipeline.io import atomic_dir
 from pipeline.models.callbacks import progress_callbacks
-from pipeline.models.build import build_net, input_spec, raster_spec
+from pipeline.models.build import TrainedModel, build_net, input_spec, raster_spec, save_trained
 from pipeline.models.classifier import SketchClassifier
 from pipeline.models.layers import get_layer
 
@@ -45,15 +44,6 @@ def config_hash(cfg: DictConfig) -> str:
     tree = to_container(cfg)
     relevant = {key: tree[key] for key in ("data", "model", "trainer", "seed")}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def pip_requirements() -> list[str]:
-    """Explicit requirements for the logged model: MLflow's inference of them takes many seconds."""
-    import lightning
-    import torchvision
-
-    return [f"torch=={torch.__version__.split('+')[0]}", f"torchvision=={torchvision.__version__.split('+')[0]}",
-            f"lightning=={lightning.__version__}", f"mlflow=={mlflow.__version__}", "hydra-core", "numpy", "pillow"]
 
 
 def build_module(cfg: DictConfig, class_names: list[str]) -> SketchClassifier:
@@ -107,15 +97,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             fig.savefig(folder / "confusion_matrix.png", dpi=100)
             mlflow.log_figure(fig, "confusion_matrix.png")
             viz.close(fig)
-            torch.save(
-                {"state_dict": module.net.state_dict(), "net": to_container(cfg.model.net),
-                 "class_names": datamodule.class_names, "input_spec": input_spec(cfg.model).to_dict(),
-                 "raster": to_container(cfg.model.input), "layer": str(cfg.model.layer), "round": FIRST_ROUND},
-                folder / MODEL_FILE,
-            )
             spec = input_spec(cfg.model)
+            save_trained(TrainedModel(net=module.net.eval(), class_names=datamodule.class_names, input_spec=spec,
+                                      raster=raster_spec(cfg.model), layer=str(cfg.model.layer), round=FIRST_ROUND,
+                                      net_config=to_container(cfg.model.net)), folder / MODEL_FILE)
             example = np.zeros((2, spec.channels, spec.size, spec.size), dtype=np.float32)
-            logged = tracking.log_torch_model(module.net.eval(), example, pip_requirements())
+            logged = tracking.log_torch_model(module.net.eval(), example, tracking.pip_requirements())
             version = tracking.register_model(logged.model_uri, str(cfg.mlflow.registered_model), BASE)
             info = {"round": FIRST_ROUND, "test_acc": test_acc, "test_loss": float(tested["test_loss"]),
                     "mlflow_run_id": run_id, "registered_model": str(cfg.mlflow.registered_model),
