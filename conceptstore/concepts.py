@@ -38,6 +38,8 @@ MAX_NOTES_LENGTH = 10_000
 SOURCE_KINDS = ("cluster", "cell", "lasso", "merge", "split", "manual")
 OPS = ("promote", "add", "rename", "set_notes", "merge", "split", "delete", "undo", "external_edit")
 CONCEPT_KEYS = ("id", "name", "born_round", "layer", "source", "notes", "positives", "negatives")
+#: Keys a concept may have besides CONCEPT_KEYS (left out of the file when empty, so older files read the same).
+OPTIONAL_CONCEPT_KEYS = ("verified",)
 
 _ID_RE = re.compile(r"c([1-9][0-9]*)")
 _ID_LIKE_RE = re.compile(r"c[0-9]+", re.IGNORECASE)
@@ -243,8 +245,11 @@ def validate_name(name: str, existing: Iterable[str] = ()) -> str:
 class Concept:
     """A named concept: where in the data it is (positives) and where it is not (negatives).
 
-    Construction normalises: positions are sorted and unique, and a position that is both positive and
-    negative stays positive only.
+    ``verified`` are the positives the person looked at and kept (the exemplars shown, minus the unticked):
+    fine-tuning trusts them more than the other members of a promoted cluster, which nobody looked at.
+
+    Construction normalises: positions are sorted and unique, a position that is both positive and negative
+    stays positive only, and verified positions are positives.
 
     Raises:
         ConceptError: A position or the source is malformed.
@@ -258,6 +263,7 @@ class Concept:
     positives: tuple[Position, ...]
     negatives: tuple[Position, ...]
     notes: str = ""
+    verified: tuple[Position, ...] = ()
 
     def __post_init__(self) -> None:
         positives = _positions(self.positives, "positives")
@@ -265,6 +271,7 @@ class Concept:
         negatives = tuple(p for p in _positions(self.negatives, "negatives") if p not in taken)
         object.__setattr__(self, "positives", positives)
         object.__setattr__(self, "negatives", negatives)
+        object.__setattr__(self, "verified", tuple(p for p in _positions(self.verified, "verified") if p in taken))
         object.__setattr__(self, "source", _source(self.source))  # a private copy: callers may mutate theirs
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,6 +285,7 @@ class Concept:
             "notes": self.notes,
             "positives": [list(p) for p in self.positives],
             "negatives": [list(p) for p in self.negatives],
+            **({"verified": [list(p) for p in self.verified]} if self.verified else {}),
         }
 
 
@@ -287,7 +295,7 @@ def concept_from_dict(data: Mapping[str, Any]) -> Concept:
     Raises:
         ConceptError: A field is missing, unknown or malformed; the message names it.
     """
-    unknown = sorted(set(data) - set(CONCEPT_KEYS), key=str)
+    unknown = sorted(set(data) - set(CONCEPT_KEYS) - set(OPTIONAL_CONCEPT_KEYS), key=str)
     if unknown:
         raise ConceptError(f"unknown key {unknown[0]!r} (a concept has {', '.join(CONCEPT_KEYS)})")
     missing = [key for key in CONCEPT_KEYS if key not in data]
@@ -303,6 +311,7 @@ def concept_from_dict(data: Mapping[str, Any]) -> Concept:
         positives=data["positives"],
         negatives=data["negatives"],
         notes=_notes(data["notes"]),
+        verified=data.get("verified", ()),
     )
 
 
@@ -399,7 +408,8 @@ class Change:
 
 
 def promote_args(state: StoreState, name: str, positives: Iterable[Position], negatives: Iterable[Position], *,
-                 layer: str, born_round: int, source: Mapping[str, Any], notes: str) -> dict[str, Any]:
+                 layer: str, born_round: int, source: Mapping[str, Any], notes: str,
+                 verified: Iterable[Position] = ()) -> dict[str, Any]:
     """The new concept, with the next id (see :meth:`conceptstore.store.ConceptStore.promote`)."""
     concept = Concept(
         id=f"c{state.next_id}",
@@ -410,6 +420,7 @@ def promote_args(state: StoreState, name: str, positives: Iterable[Position], ne
         positives=_positions(positives, "positives"),
         negatives=_positions(negatives, "negatives"),
         notes=_notes(notes),
+        verified=_positions(verified, "verified"),
     )
     if not concept.positives:
         raise ConceptError("a concept needs at least one positive example: tick one or more exemplars")
@@ -417,7 +428,7 @@ def promote_args(state: StoreState, name: str, positives: Iterable[Position], ne
 
 
 def add_args(state: StoreState, ref: str, positives: Iterable[Position], negatives: Iterable[Position],
-             source: Mapping[str, Any] | None) -> dict[str, Any]:
+             source: Mapping[str, Any] | None, verified: Iterable[Position] = ()) -> dict[str, Any]:
     """The concept's id and the positions to add (see :meth:`conceptstore.store.ConceptStore.add`)."""
     concept = state.get(ref)
     ticked, unticked = _positions(positives, "positives"), _positions(negatives, "negatives")
@@ -427,6 +438,9 @@ def add_args(state: StoreState, ref: str, positives: Iterable[Position], negativ
         raise ConceptError(f"this would leave {concept.name!r} with no positive example; delete it instead")
     args: dict[str, Any] = {"id": concept.id, "positives": [list(p) for p in ticked],
                             "negatives": [list(p) for p in unticked]}
+    checked = [list(p) for p in _positions(verified, "verified") if p in set(ticked)]
+    if checked:
+        args["verified"] = checked
     if source is not None:
         args["source"] = _source(source)
     return args
@@ -533,6 +547,7 @@ def apply(state: StoreState, op: str, args: Mapping[str, Any]) -> tuple[tuple[Co
             old,
             positives=tuple((set(old.positives) - unticked) | ticked),
             negatives=tuple((set(old.negatives) - ticked) | unticked),
+            verified=tuple((set(old.verified) - unticked) | set(_positions(args.get("verified", ()), "verified"))),
         )
     elif op == "rename":
         by_id[args["id"]] = dataclasses.replace(concept(args["id"]), name=args["name"])
@@ -548,6 +563,7 @@ def apply(state: StoreState, op: str, args: Mapping[str, Any]) -> tuple[tuple[Co
             positives=tuple(positives),
             negatives=tuple(set().union(*(c.negatives for c in parts)) - positives),
             notes="\n\n".join(dict.fromkeys(c.notes for c in parts if c.notes)),
+            verified=tuple(set().union(*(c.verified for c in parts))),
         )
         for part in parts[1:]:
             del by_id[part.id]
@@ -556,12 +572,14 @@ def apply(state: StoreState, op: str, args: Mapping[str, Any]) -> tuple[tuple[Co
         groups = [(g["id"], g["name"], _positions(g["positives"], "positives")) for g in args["groups"]]
         rest = set(original.positives).difference(*(positions for _, _, positions in groups))
         if rest:
-            by_id[original.id] = dataclasses.replace(original, positives=tuple(rest))
+            by_id[original.id] = dataclasses.replace(original, positives=tuple(rest),
+                                                     verified=tuple(set(original.verified) & rest))
         else:
             del by_id[original.id]
         for new_id, name, positions in groups:
             create(Concept(new_id, name, original.born_round, original.layer,
-                           {"kind": "split", "from": original.id}, positions, ()))
+                           {"kind": "split", "from": original.id}, positions, (),
+                           verified=tuple(set(original.verified) & set(positions))))
     elif op == "delete":
         del by_id[concept(args["id"]).id]
     elif op == "external_edit":

@@ -482,6 +482,7 @@ class ConceptStore:
         source: Mapping[str, Any],
         notes: str = "",
         unticked: int = 0,
+        verified: Iterable[Position] = (),
         expected_version: int | None = None,
         actor: str | None = None,
         round: int | None = None,
@@ -498,6 +499,8 @@ class ConceptStore:
                 kinds: cluster, cell, lasso, merge, split, manual.
             notes: Free text.
             unticked: How many exemplars the human unticked, counted by :meth:`human_actions`.
+            verified: The positives the human looked at and kept (the exemplars shown, minus the unticked);
+                the rest of ``positives`` are members of the selection nobody looked at.
             expected_version: The version the caller read; a different current version raises ConflictError.
             actor: Who does it, instead of the store's actor.
             round: The labeling round the action counts for in :meth:`human_actions` (and that sets the
@@ -514,7 +517,7 @@ class ConceptStore:
 
         def resolve(state: StoreState) -> dict[str, Any]:
             return promote_args(state, name, positives, negatives, layer=layer, born_round=born_round,
-                                source=source, notes=notes)
+                                source=source, notes=notes, verified=verified)
 
         if round is None and is_index(born_round):
             round = born_round
@@ -529,6 +532,7 @@ class ConceptStore:
         *,
         source: Mapping[str, Any] | None = None,
         unticked: int = 0,
+        verified: Iterable[Position] = (),
         expected_version: int | None = None,
         actor: str | None = None,
         round: int | None = None,
@@ -544,6 +548,7 @@ class ConceptStore:
             negatives: Positions that do not.
             source: Where the new exemplars came from (recorded on the event; the concept keeps its own source).
             unticked: How many exemplars the human unticked.
+            verified: The new positives the human looked at and kept (see :meth:`promote`).
             expected_version: See :meth:`promote`.
             actor: See :meth:`promote`.
             round: The labeling round; ``source["round"]`` when None.
@@ -558,7 +563,7 @@ class ConceptStore:
         """
         if round is None and isinstance(source, Mapping) and is_index(source.get("round")):
             round = int(source["round"])
-        return self._write("add", lambda state: add_args(state, ref, positives, negatives, source),
+        return self._write("add", lambda state: add_args(state, ref, positives, negatives, source, verified),
                            expected_version=expected_version, actor=actor, unticked=unticked, round=round)
 
     def rename(self, ref: str, name: str, *, expected_version: int | None = None, actor: str | None = None,

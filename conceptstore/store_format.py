@@ -144,7 +144,10 @@ def dump(state: StoreState) -> str:
             if text is None:
                 text = _yaml_field(_Literal(value) if key == "notes" else _FlowMap(value) if key == "source" else value)
             out.append(f"  {key}: {text}\n")
-        for key, positions in (("positives", c.positives), ("negatives", c.negatives)):
+        lists = [("positives", c.positives), ("negatives", c.negatives)]
+        if c.verified:  # written only when there are any: files from before it existed read the same
+            lists.append(("verified", c.verified))
+        for key, positions in lists:
             out.append(f"  {key}:\n" if positions else f"  {key}: []\n")
             for key_id, y, x in positions:
                 quoted = _quoted(key_id) or _yaml_field(_Flow([_Quoted(key_id)]))[1:-1]
@@ -170,7 +173,7 @@ def _fast_data(text: str) -> Any:
             current.append((match.group(1).replace("''", "'"), int(match.group(2)), int(match.group(3))))
             continue
         current = None
-        if line in ("  positives:", "  negatives:"):
+        if line in ("  positives:", "  negatives:", "  verified:"):
             current = []
             lists.append(current)
         skeleton.append(line)
@@ -178,8 +181,8 @@ def _fast_data(text: str) -> Any:
         data = yaml.load("\n".join(skeleton), Loader=_Loader)
         remaining = iter(lists)
         for entry in data["concepts"] or ():
-            for key in ("positives", "negatives"):
-                if entry[key] is None:
+            for key in ("positives", "negatives", "verified"):
+                if key in entry and entry[key] is None:
                     entry[key] = next(remaining)
     except (yaml.YAMLError, TypeError, KeyError, StopIteration):
         return None

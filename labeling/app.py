@@ -130,6 +130,7 @@ class PromoteBody(_Body):
     name: str
     points: list[int]
     unticked: list[int] = []
+    seen: list[int] = []  # the exemplars the page showed: those kept are the concept's verified positives
     source: Source = Source()
     notes: str = ""
 
@@ -137,6 +138,7 @@ class PromoteBody(_Body):
 class AddBody(_Body):
     points: list[int]
     unticked: list[int] = []
+    seen: list[int] = []
     source: Source = Source()
 
 
@@ -261,11 +263,11 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
 
     @app.post("/api/concepts", status_code=201)
     def promote(body: PromoteBody) -> dict[str, Any]:
-        positives, negatives = view.ticked_positions(body.points, body.unticked)
-        return write(lambda: store.promote(body.name, positives, negatives, layer=view.layer, born_round=view.round,
-                                           source=_source(view, body.source), notes=body.notes,
-                                           unticked=len(negatives), expected_version=body.expected_version,
-                                           actor=settings.actor))
+        judged = view.judged_positions(body.points, body.unticked, body.seen)
+        return write(lambda: store.promote(body.name, judged.positives, judged.negatives, layer=view.layer,
+                                           born_round=view.round, source=_source(view, body.source), notes=body.notes,
+                                           unticked=len(judged.negatives), verified=judged.verified,
+                                           expected_version=body.expected_version, actor=settings.actor))
 
     @app.post("/api/concepts/merge")
     def merge(body: MergeBody) -> dict[str, Any]:
@@ -274,10 +276,10 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
 
     @app.post("/api/concepts/{ref}/add")
     def add(ref: str, body: AddBody) -> dict[str, Any]:
-        positives, negatives = view.ticked_positions(body.points, body.unticked)
-        return write(lambda: store.add(ref, positives, negatives, source=_source(view, body.source),
-                                       unticked=len(negatives), expected_version=body.expected_version,
-                                       actor=settings.actor))
+        judged = view.judged_positions(body.points, body.unticked, body.seen)
+        return write(lambda: store.add(ref, judged.positives, judged.negatives, source=_source(view, body.source),
+                                       unticked=len(judged.negatives), verified=judged.verified,
+                                       expected_version=body.expected_version, actor=settings.actor))
 
     @app.post("/api/concepts/{ref}/rename")
     def rename(ref: str, body: RenameBody) -> dict[str, Any]:

@@ -142,16 +142,17 @@ class SimulatedArtist:
         if share < self.min_share:
             return Decision(cluster, size, len(seen), name, share, "skip")
         unticked = [int(i) for i, p in zip(seen, parts) if p != top]
-        positives, negatives = view.ticked_positions(selection.points, unticked)
+        judged = view.judged_positions(selection.points, unticked, seen)
+        positives, negatives = judged.positives, judged.negatives
         source = selection.source(view)
         try:
             existing = store.state().get(name)
         except UnknownConceptError:
             change = store.promote(name, positives, negatives, layer=view.layer, born_round=view.round, source=source,
-                                   unticked=len(unticked), actor=self.actor)
+                                   unticked=len(unticked), verified=judged.verified, actor=self.actor)
             action = "promote"
         else:
             change = store.add(existing.id, positives, negatives, source=source, unticked=len(unticked),
-                               actor=self.actor)
+                               verified=judged.verified, actor=self.actor)
             action = "add"
         return Decision(cluster, size, len(seen), name, share, action, change.concept_ids[0], len(unticked))

@@ -31,7 +31,7 @@ from pipeline.errors import ArticulateError, ConfigError, InputError
 from pipeline.rounds import activations_dir, atlas_dir, built_rounds, latest_round
 from pipeline.text import plural
 
-__all__ = ["AtlasView", "NotInAtlasError", "Selection", "SelectionError", "latest_round"]
+__all__ = ["AtlasView", "Judged", "NotInAtlasError", "Selection", "SelectionError", "latest_round"]
 
 Position = tuple[str, int, int]
 SOURCE_KINDS = ("cluster", "cell", "lasso", "concept")
@@ -44,6 +44,21 @@ class SelectionError(ArticulateError):
 class NotInAtlasError(SelectionError):
     """A point, cluster or cell the atlas does not have."""
 
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A selection after the person judged its exemplars, in data coordinates.
+
+    Attributes:
+        positives: The selection's points minus the unticked exemplars.
+        negatives: The unticked exemplars.
+        verified: The exemplars shown and kept (a subset of ``positives``).
+    """
+
+    positives: list[Position]
+    negatives: list[Position]
+    verified: list[Position]
 
 
 @dataclass(frozen=True)
@@ -314,12 +329,29 @@ class AtlasView:
         Raises:
             SelectionError: An unknown point, or every point unticked.
         """
+        judged = self.judged_positions(points, unticked)
+        return judged.positives, judged.negatives
+
+    def judged_positions(self, points: Iterable[int], unticked: Iterable[int] = (),
+                         seen: Iterable[int] = ()) -> Judged:
+        """A judged selection in data coordinates.
+
+        Args:
+            points: The selection's points.
+            unticked: The exemplars the person unticked (they become negatives).
+            seen: The exemplars the person was shown; those kept become the verified positives.
+
+        Raises:
+            SelectionError: An unknown point, or every point unticked.
+        """
         chosen = set(self.check_points(points).tolist())
         off = list(unticked)
         off = set(self.check_points(off).tolist()) if off else set()
         if not chosen - off:
             raise SelectionError("every point of the selection is unticked: nothing left to promote")
-        return self.positions(sorted(chosen - off)), self.positions(sorted(off))
+        shown = list(seen)
+        kept = (set(self.check_points(shown).tolist()) & chosen) - off if shown else set()
+        return Judged(self.positions(sorted(chosen - off)), self.positions(sorted(off)), self.positions(sorted(kept)))
 
     def points_of(self, positions: Iterable[Sequence]) -> list[int]:
         """The atlas points among some positions (positions this atlas did not sample are left out)."""

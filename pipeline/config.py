@@ -72,6 +72,7 @@ SCHEMA: dict[str, Any] = {
     },
     "finetune": {"epochs": None, "lr": None, "head_lr": None, "weight_decay": None, "concept_weight": None,
                  "freeze_after_layer": None, "negative_weight": None, "other_weight": None, "background_weight": None,
+                 "unverified_weight": None, "other_unverified_weight": None,
                  "unlabeled_weight": None, "batch_size": None, "concept_batch_size": None, "examples": None,
                  "progress": None},
     "evaluate": {"split": None, "threshold": None, "batch_size": None, "iou_discovered": None, "examples": None,

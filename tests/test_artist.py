@@ -40,6 +40,10 @@ def test_a_session_promotes_majority_parts_and_unticks_the_rest(labeling_project
     assert sum(len(c.negatives) for c in state.concepts) == sum(d.unticked for d in taken)
     positions = sum(len(view.select(cluster=d.cluster).points) - d.unticked for d in taken)
     assert sum(len(c.positives) for c in state.concepts) == positions  # clusters are disjoint
+    # What it looked at and kept is verified; the rest of each cluster is not.
+    kept = sum(len(view.exemplars(view.select(cluster=d.cluster), 12)) - d.unticked for d in taken)
+    assert sum(len(c.verified) for c in state.concepts) == kept
+    assert all(set(c.verified) <= set(c.positives) for c in state.concepts)
     assert report.actions == len(taken) + sum(d.unticked for d in taken) == store.human_actions()
     assert "promoted" in report.table() and f"; {plural(report.actions, 'action')};" in report.table()
 

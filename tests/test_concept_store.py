@@ -122,6 +122,29 @@ def test_promote_records_the_concept_in_the_state_the_file_and_the_log(store: Co
     assert event["time"].endswith("Z")
 
 
+def test_verified_positives_follow_every_operation_and_survive_the_file_and_the_log(store: ConceptStore) -> None:
+    """The exemplars a person kept (verified) stay a subset of the positives through add, merge and split."""
+    promote(store, "ear", ("a", 0, 0), ("a", 0, 1), ("a", 0, 2), verified=[("a", 0, 0), ("zz", 9, 9)])
+    assert store.state().get("ear").verified == (("a", 0, 0),), "a verified position that is no positive is dropped"
+    store.add("ear", [("b", 1, 1), ("b", 1, 2)], [("a", 0, 0)], verified=[("b", 1, 1)], unticked=1)
+    ear = store.state().get("ear")
+    assert ear.verified == (("b", 1, 1),), "an unticked position is no longer verified"
+    promote(store, "lobe", ("c", 0, 0), verified=[("c", 0, 0)])
+    store.merge(["ear", "lobe"])
+    assert set(store.state().get("ear").verified) == {("b", 1, 1), ("c", 0, 0)}
+    store.split("ear", [("left", [("b", 1, 1), ("a", 0, 1)])])
+    state = store.state()
+    assert state.get("left").verified == (("b", 1, 1),) and state.get("ear").verified == (("c", 0, 0),)
+    assert "verified:" in store.path.read_text()
+    store.verify()  # the file is the replay of the log
+    assert ConceptStore(store.path).state().get("left").verified == (("b", 1, 1),)
+
+
+def test_a_concept_without_verified_positions_writes_no_verified_key(store: ConceptStore) -> None:
+    promote(store, "ear", ("a", 0, 0))
+    assert "verified" not in store.path.read_text(), "files from before verified positions read the same"
+
+
 def test_promote_with_another_actor_and_ids_count_up(store: ConceptStore) -> None:
     promote(store, "ear")
     change = promote(store, "eye", actor="web")

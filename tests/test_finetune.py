@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +23,8 @@ from pipeline.data.store import Manifest, read_split, write_manifest, write_spli
 from pipeline.errors import ArticulateError, ConfigError, InputError
 from pipeline.finetune.data import combined_loader
 from pipeline.finetune.module import ConceptFinetuner, modules_after
-from pipeline.finetune.targets import (BACKGROUND, NEGATIVE, OTHER, POSITIVE, UNLABELED, TargetWeights,
-                                       build_targets, concept_loss)
+from pipeline.finetune.targets import (BACKGROUND, NEGATIVE, OTHER, OTHER_UNVERIFIED, POSITIVE, UNLABELED,
+                                       UNVERIFIED, TargetWeights, build_targets, concept_loss)
 from pipeline.models.build import load_trained
 from pipeline.models.concept_head import ConceptHead
 from pipeline.models.input_spec import InputSpec
@@ -39,9 +39,30 @@ class _Concept:
     name: str
     positives: list
     negatives: list
+    verified: list = field(default_factory=list)
 
 
 # --- targets --------------------------------------------------------------------------------------------------
+
+def test_positives_nobody_looked_at_weigh_what_the_settings_say() -> None:
+    """Verified positives (exemplars kept) weigh 1, the rest of a promoted cluster ``unverified_weight``; another
+    concept's verified positives are ``other`` negatives, its unverified ones ``other_unverified``."""
+    ink = {"a": np.ones((1, 4), dtype=bool)}
+    concepts = [
+        _Concept("c1", "ear", positives=[("a", 0, 0), ("a", 0, 1)], negatives=[], verified=[("a", 0, 0), ("b", 0, 0)]),
+        _Concept("c2", "eye", positives=[("a", 0, 2), ("a", 0, 3)], negatives=[], verified=[("a", 0, 3)]),
+    ]
+    codes = build_targets(concepts, ink, height=1, width=4).codes[0, :, 0]
+    np.testing.assert_array_equal(codes, [[POSITIVE, UNVERIFIED, OTHER_UNVERIFIED, OTHER],
+                                          [OTHER, OTHER_UNVERIFIED, UNVERIFIED, POSITIVE]])
+    weights = TargetWeights(unverified=0.3, other=0.9, other_unverified=0.2)
+    target, weight = weights.apply(codes)
+    np.testing.assert_array_equal(target, [[1, 1, 0, 0], [0, 0, 1, 1]])
+    np.testing.assert_allclose(weight, [[1, 0.3, 0.2, 0.9], [0.9, 0.2, 0.3, 1]])
+    # Without any verified position recorded, a concept trusts all its positives (older stores, bare lassos).
+    plain = build_targets([_Concept("c1", "ear", [("a", 0, 0), ("a", 0, 1)], [])], ink, 1, 4).codes[0, 0, 0]
+    np.testing.assert_array_equal(plain[:2], [POSITIVE, POSITIVE])
+
 
 def test_targets_by_hand() -> None:
     ink = {"a": np.array([[1, 1, 0], [1, 1, 0]], dtype=bool), "b": np.array([[0, 0, 0], [0, 0, 1]], dtype=bool)}

@@ -128,11 +128,13 @@ def test_promote_untick_add_rename_notes_and_undo(api: httpx.Client, labeling_se
     assert answer["changed"] == [concept.id]
 
     more = api.post("/api/selection", json={"cluster": 1}).json()
+    shown = [e["point"] for e in more["exemplars"]]
     added = api.post(f"/api/concepts/{concept.id}/add", json={"points": more["points"], "unticked": [],
-                                                              "source": {"kind": "cluster", "cluster": 1},
+                                                              "seen": shown, "source": {"kind": "cluster", "cluster": 1},
                                                               "expected_version": 1})
     assert added.status_code == 200
     assert len(store.state().concepts[0].positives) == len(concept.positives) + more["size"]
+    assert len(store.state().concepts[0].verified) == len(concept.verified) + len(shown), "the exemplars shown and kept"
 
     assert api.post(f"/api/concepts/{concept.id}/rename", json={"name": "brick wall", "expected_version": 2}).status_code == 200
     assert store.state().concepts[0].name == "brick wall"

@@ -143,20 +143,26 @@ def _selection(args: argparse.Namespace, view: Any) -> Any:
                        points=parse_ids(args.points) if args.points is not None else None)
 
 
+def _judged(args: argparse.Namespace, view: Any) -> tuple[Any, Any]:
+    """The selection and its judged positions. A person at the command line judged the exemplars of the
+    selection's sheet (``clusters/cluster_<n>.png``, the app's exemplars), so those kept are verified."""
+    selection = _selection(args, view)
+    return selection, view.judged_positions(selection.points, parse_ids(args.untick), view.exemplars(selection))
+
+
 def promote_command(args: argparse.Namespace) -> None:
     view = _view(args)
-    selection = _selection(args, view)
-    positives, negatives = view.ticked_positions(selection.points, parse_ids(args.untick))
-    _write(args, lambda s: s.promote(args.name, positives, negatives, layer=view.layer, born_round=view.round,
-                                     source=selection.source(view), notes=args.notes, unticked=len(negatives)))
+    selection, judged = _judged(args, view)
+    _write(args, lambda s: s.promote(args.name, judged.positives, judged.negatives, layer=view.layer,
+                                     born_round=view.round, source=selection.source(view), notes=args.notes,
+                                     unticked=len(judged.negatives), verified=judged.verified))
 
 
 def add_command(args: argparse.Namespace) -> None:
     view = _view(args)
-    selection = _selection(args, view)
-    positives, negatives = view.ticked_positions(selection.points, parse_ids(args.untick))
-    _write(args, lambda s: s.add(args.ref, positives, negatives, source=selection.source(view),
-                                 unticked=len(negatives)))
+    selection, judged = _judged(args, view)
+    _write(args, lambda s: s.add(args.ref, judged.positives, judged.negatives, source=selection.source(view),
+                                 unticked=len(judged.negatives), verified=judged.verified))
 
 
 def split_command(args: argparse.Namespace) -> None:

@@ -683,6 +683,11 @@
     renderAddTo();
   }
 
+  // The exemplars the page shows for the selection: the ones kept become the concept's verified positives.
+  function shownExemplars() {
+    return (S.selection && S.selection.exemplars || []).map((e) => e.point);
+  }
+
   function renderExemplars() {
     const sel = S.selection;
     const grid = $('exemplars');
@@ -812,7 +817,7 @@
     }
     const unticked = [...S.unticked].sort((a, b) => a - b);
     const answer = await write('POST', '/api/concepts', {
-      name, points: sel.points, unticked, source: selectionSource(),
+      name, points: sel.points, unticked, seen: shownExemplars(), source: selectionSource(),
     }, (a) => {
       const id = (a.changed || [])[0];
       const c = (a.concepts || []).find((x) => x.id === id);
@@ -835,7 +840,7 @@
     const unticked = [...S.unticked].sort((a, b) => a - b);
     const before = conceptById(id);
     await write('POST', `/api/concepts/${encodeURIComponent(id)}/add`, {
-      points: sel.points, unticked, source: selectionSource(),
+      points: sel.points, unticked, seen: shownExemplars(), source: selectionSource(),
     }, (a) => `Added ${describeSelection(sel)} to '${nameOf(a, id, before ? before.name : id)}' (${id}), `
       + `${unticked.length} unticked.`);
   }

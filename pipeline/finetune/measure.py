@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from pipeline.activations.extractor import LayerGeometry
 from pipeline.finetune.data import ConceptDataset
-from pipeline.finetune.targets import NEGATIVE, POSITIVE, TargetWeights
+from pipeline.finetune.targets import NEGATIVE, POSITIVE, POSITIVE_CODES, UNVERIFIED, TargetWeights
 from pipeline.models.outputs import logits_of
 from pipeline.models.concept_head import ConceptModel
 from pipeline.models.input_spec import InputSpec, to_model_input
@@ -78,7 +78,7 @@ def pick_examples(codes: np.ndarray, per_concept: int) -> list[list[int]]:
     """Per concept, up to ``per_concept`` labelled sketches with the most positives of it (ties: first)."""
     chosen = []
     for k in range(codes.shape[1]):
-        counts = (codes[:, k] == POSITIVE).reshape(len(codes), -1).sum(1)
+        counts = np.isin(codes[:, k], POSITIVE_CODES).reshape(len(codes), -1).sum(1)
         order = np.argsort(-counts, kind="stable")
         chosen.append([int(i) for i in order[:per_concept] if counts[i] > 0])
     return chosen
@@ -126,7 +126,7 @@ def concept_maps_figure(names: Sequence[str], ink: Mapping[int, np.ndarray], map
             overlay = cmap(probability)
             overlay[..., 3] = 0.75 * probability  # transparent where the concept is absent
             ax.imshow(overlay, extent=extent, interpolation="nearest")
-            for code, colour in ((POSITIVE, "lime"), (NEGATIVE, "red")):
+            for code, colour in ((POSITIVE, "lime"), (UNVERIFIED, "yellowgreen"), (NEGATIVE, "red")):
                 for y, x in zip(*np.nonzero(codes[row, k] == code)):
                     cy, cx = geometry.rf_offset + stride * y, geometry.rf_offset + stride * x
                     ax.add_patch(Rectangle((cx - half, cy - half), stride, stride, fill=False, lw=0.8, ec=colour))

@@ -9,12 +9,17 @@ sketch is unlabeled, and how unlabeled positions count is a deliberate choice, m
 ======================  ======  =====================  =====================================================
 position                target  weight                 why
 ======================  ======  =====================  =====================================================
-positive of k           1       1                      what the person said is k
+verified positive of k  1       1                      an exemplar the person looked at and kept as k
+other positive of k     1       ``unverified_weight``  a member of the selection the person promoted that
+                                                       nobody looked at: mostly k, but a cluster of the
+                                                       atlas is seldom pure
 negative of k           0       ``negative_weight``    what the person said is not k: as sure as a positive
                                                        (default 1); negatives are few, so they cost little
-positive of another     0       ``other_weight``       the person called it something else: probably not k,
-concept                                                but concepts may overlap (an "eye" inside a "head"),
-                                                       and there are many (default 0.1)
+verified positive of    0       ``other_weight``       the person looked at it and called it something else:
+another concept                                        not k, unless concepts overlap (an "eye" inside a
+                                                       "head")
+other positive of       0       ``other_unverified_``  called something else, but nobody looked at it
+another concept                 ``weight``
 no ink in its cell      0       ``background_weight``  a concept is about strokes: empty paper is not k. Weak
                                                        (default 0.04): a concept may extend a little past its
                                                        strokes, and empty cells are plentiful and easy
@@ -24,7 +29,8 @@ any other ink position  0       ``unlabeled_weight``   unknown: the person did n
                                                        not count at all (weight 0)
 ======================  ======  =====================  =====================================================
 
-The weights are relative to a positive's. The kinds of position are very unequal in number: with the simulated
+A concept with no verified positive recorded (a lasso promoted without exemplars, a store from before the
+store recorded them) has all its positives verified. The weights are relative to a verified positive's. The kinds of position are very unequal in number: with the simulated
 artist's concepts on the default data, for each (sketch, concept) positive there are about 9 positives of other
 concepts, 125 unlabeled ink positions and 250 empty cells. Weighted 1, 0.5 and 0.2, the non-positives weigh
 about 55 times as much as the positives, and the loss is won by predicting "absent" almost everywhere: the maps
@@ -62,12 +68,15 @@ import torch.nn.functional as F
 
 from pipeline.errors import ConfigError
 
-__all__ = ["BACKGROUND", "CODES", "ConceptLabels", "ConceptTargets", "NEGATIVE", "OTHER", "POSITIVE",
-           "TargetWeights", "UNLABELED", "build_targets", "concept_loss", "part_codes"]
+__all__ = ["BACKGROUND", "CODES", "ConceptLabels", "ConceptTargets", "NEGATIVE", "OTHER", "OTHER_UNVERIFIED",
+           "POSITIVE", "POSITIVE_CODES", "TargetWeights", "UNLABELED", "UNVERIFIED", "build_targets", "concept_loss",
+           "part_codes"]
 
-UNLABELED, POSITIVE, NEGATIVE, OTHER, BACKGROUND = 0, 1, 2, 3, 4
+UNLABELED, POSITIVE, NEGATIVE, OTHER, BACKGROUND, UNVERIFIED, OTHER_UNVERIFIED = 0, 1, 2, 3, 4, 5, 6
 CODES = {"unlabeled": UNLABELED, "positive": POSITIVE, "negative": NEGATIVE, "other": OTHER,
-         "background": BACKGROUND}
+         "background": BACKGROUND, "unverified": UNVERIFIED, "other_unverified": OTHER_UNVERIFIED}
+#: The codes whose target is 1.
+POSITIVE_CODES = (POSITIVE, UNVERIFIED)
 
 
 class ConceptLabels(Protocol):
@@ -77,6 +86,7 @@ class ConceptLabels(Protocol):
     name: str
     positives: Sequence[tuple[str, int, int]]
     negatives: Sequence[tuple[str, int, int]]
+    verified: Sequence[tuple[str, int, int]]
 
 
 @dataclass(frozen=True)
@@ -91,9 +101,11 @@ class TargetWeights:
     other: float = 0.1
     background: float = 0.04
     unlabeled: float = 0.0
+    unverified: float = 1.0
+    other_unverified: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("negative", "other", "background", "unlabeled"):
+        for name in ("negative", "other", "background", "unlabeled", "unverified", "other_unverified"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
                 raise ConfigError(f"finetune.{name}_weight: expected a number >= 0, got {value!r}")
@@ -102,22 +114,31 @@ class TargetWeights:
     def from_config(cls, settings: Any) -> TargetWeights:
         """From the ``finetune`` config group (``negative_weight``, ``other_weight``, ...)."""
         return cls(negative=float(settings.negative_weight), other=float(settings.other_weight),
-                   background=float(settings.background_weight), unlabeled=float(settings.unlabeled_weight))
+                   background=float(settings.background_weight), unlabeled=float(settings.unlabeled_weight),
+                   unverified=float(settings.unverified_weight),
+                   other_unverified=float(settings.other_unverified_weight))
 
     def table(self) -> np.ndarray:
-        """Weight of each code, indexed by code (float32, length 5)."""
+        """Weight of each code, indexed by code (float32, one a code)."""
         table = np.zeros(len(CODES), dtype=np.float32)
-        table[[UNLABELED, POSITIVE, NEGATIVE, OTHER, BACKGROUND]] = (
-            self.unlabeled, 1.0, self.negative, self.other, self.background)
+        table[[UNLABELED, POSITIVE, NEGATIVE, OTHER, BACKGROUND, UNVERIFIED, OTHER_UNVERIFIED]] = (
+            self.unlabeled, 1.0, self.negative, self.other, self.background, self.unverified, self.other_unverified)
+        return table
+
+    def targets(self) -> np.ndarray:
+        """Target of each code, indexed by code (float32): 1 for the positive codes, else 0."""
+        table = np.zeros(len(CODES), dtype=np.float32)
+        table[list(POSITIVE_CODES)] = 1.0
         return table
 
     def apply(self, codes: np.ndarray | torch.Tensor) -> tuple[Any, Any]:
         """Codes -> (target, weight), float32, numpy or torch as given."""
         if isinstance(codes, torch.Tensor):
-            table = torch.from_numpy(self.table()).to(codes.device)
-            return (codes == POSITIVE).to(torch.float32), table[codes.long()]
+            index = codes.long()
+            return (torch.from_numpy(self.targets()).to(codes.device)[index],
+                    torch.from_numpy(self.table()).to(codes.device)[index])
         codes = np.asarray(codes)
-        return (codes == POSITIVE).astype(np.float32), self.table()[codes]
+        return self.targets()[codes], self.table()[codes]
 
 
 @dataclass
@@ -172,10 +193,10 @@ def build_targets(concepts: Sequence[ConceptLabels], ink: Mapping[str, np.ndarra
     """
     rows: dict[str, int] = {}
     outside = unknown = 0
-    kept: list[tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]] = []
+    kept: list[tuple[list[tuple[int, int, int]], ...]] = []
     for concept in concepts:
         lists = []
-        for positions in (concept.positives, concept.negatives):
+        for positions in (concept.positives, concept.negatives, getattr(concept, "verified", ())):
             usable = []
             for key_id, y, x in positions:
                 key_id, y, x = str(key_id), int(y), int(x)
@@ -186,13 +207,16 @@ def build_targets(concepts: Sequence[ConceptLabels], ink: Mapping[str, np.ndarra
                 else:
                     usable.append((rows.setdefault(key_id, len(rows)), y, x))
             lists.append(usable)
-        kept.append((lists[0], lists[1]))
+        kept.append((lists[0], lists[1], lists[2]))
 
     n, k = len(rows), len(concepts)
     positive = np.zeros((n, k, height, width), dtype=bool)
     negative = np.zeros((n, k, height, width), dtype=bool)
-    for c, (pos, neg) in enumerate(kept):
-        for array, items in ((positive, pos), (negative, neg)):
+    verified = np.zeros((n, k, height, width), dtype=bool)
+    for c, (pos, neg, ver) in enumerate(kept):
+        if not ver:  # nothing recorded as looked at (a lasso without exemplars, an older store): trust them all
+            ver = pos
+        for array, items in ((positive, pos), (negative, neg), (verified, ver)):
             if items:
                 index = np.array(items, dtype=np.int64)
                 array[index[:, 0], c, index[:, 1], index[:, 2]] = True
@@ -203,11 +227,14 @@ def build_targets(concepts: Sequence[ConceptLabels], ink: Mapping[str, np.ndarra
         raise ValueError(f"ink maps have shape {inked.shape[1:]}, the grid is {height}x{width}")
 
     codes = np.full((n, k, height, width), UNLABELED, dtype=np.uint8)
+    verified &= positive
     codes[~inked[:, None].repeat(k, axis=1)] = BACKGROUND
-    any_positive = positive.any(axis=1, keepdims=True)
-    codes[any_positive & ~positive] = OTHER  # positive of another concept (and not of this one)
+    # A positive of another concept (and not of this one): one the person looked at, or one nobody did.
+    codes[positive.any(axis=1, keepdims=True) & ~positive] = OTHER_UNVERIFIED
+    codes[verified.any(axis=1, keepdims=True) & ~positive] = OTHER
     codes[negative] = NEGATIVE
-    codes[positive] = POSITIVE
+    codes[positive] = UNVERIFIED
+    codes[verified] = POSITIVE
     return ConceptTargets(key_ids=key_ids, codes=codes, concept_ids=[c.id for c in concepts],
                           positives=[int(positive[:, c].sum()) for c in range(k)],
                           negatives=[int((negative[:, c] & ~positive[:, c]).sum()) for c in range(k)],
