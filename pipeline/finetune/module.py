@@ -7,6 +7,7 @@ minimises ::
 
     loss = cross_entropy(class logits, labels)                  every image (but test-split sketches)
          + concept_weight * sum(w * BCE(concept logits, t)) / sum(w)   the labelled sketches' positions
+         + prototype_weight * prototype term at the atlas layer         (pipeline/finetune/prototypes.py)
 
 Keeping class accuracy: the class loss is always on, the network learns slowly (``lr``) while the new head
 learns fast (``head_lr``), and the schedule anneals both to zero over a few epochs. The layers up to the atlas
@@ -33,6 +34,7 @@ from torch import nn
 
 from pipeline.errors import ConfigError
 from pipeline.finetune.data import CLASS, CONCEPT
+from pipeline.finetune.prototypes import prototype_loss
 from pipeline.finetune.targets import TargetWeights, concept_loss
 from pipeline.models.concept_head import ConceptHead, ConceptModel, ConceptOutput
 from pipeline.models.input_spec import InputSpec, to_model_input
@@ -102,6 +104,8 @@ class ConceptFinetuner(lightning.LightningModule):
         head_lr: Peak learning rate of the concept head.
         weight_decay: AdamW weight decay.
         concept_weight: lambda, the concept loss's weight against the class loss.
+        prototype_weight: The weight of the prototype term at the atlas layer (0: off).
+        prototype_temperature: Its softmax temperature.
         freeze_after_layer: Fix the modules after the atlas layer (parameters, BatchNorm statistics, dropout).
         schedule: ``"cosine"`` (anneal both rates to 0 over the run) or ``"none"``.
 
@@ -117,12 +121,14 @@ class ConceptFinetuner(lightning.LightningModule):
     def __init__(self, net: nn.Module, layer: str, head: ConceptHead, concept_names: Sequence[str],
                  input_spec: InputSpec, weights: TargetWeights = TargetWeights(), lr: float = 1e-3,
                  head_lr: float = 1e-2, weight_decay: float = 1e-4, concept_weight: float = 3.0,
-                 freeze_after_layer: bool = False, schedule: str = "cosine") -> None:
+                 freeze_after_layer: bool = False, schedule: str = "cosine", prototype_weight: float = 0.0,
+                 prototype_temperature: float = 0.1) -> None:
         super().__init__()
         for key, value in (("lr", lr), ("head_lr", head_lr)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"finetune.{key}: expected a positive number, got {value!r}")
-        for key, value in (("weight_decay", weight_decay), ("concept_weight", concept_weight)):
+        for key, value in (("weight_decay", weight_decay), ("concept_weight", concept_weight),
+                           ("prototype_weight", prototype_weight)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"finetune.{key}: expected a number >= 0, got {value!r}")
         if schedule not in SCHEDULES:
@@ -132,6 +138,7 @@ class ConceptFinetuner(lightning.LightningModule):
         self.weights = weights
         self.lr, self.head_lr, self.weight_decay = float(lr), float(head_lr), float(weight_decay)
         self.concept_weight = float(concept_weight)
+        self.prototype_weight, self.prototype_temperature = float(prototype_weight), float(prototype_temperature)
         self.schedule = schedule
         self.frozen: list[str] = []
         if freeze_after_layer:
@@ -179,9 +186,12 @@ class ConceptFinetuner(lightning.LightningModule):
         all_labels = torch.cat([labels, concept_labels])
         class_loss = F.cross_entropy(out.logits[counted], all_labels[counted])
         concept = concept_loss(out.concept_logits[n:], codes, self.weights)
+        layer = (prototype_loss(out.activations[n:], codes, self.weights, self.prototype_temperature)
+                 if self.prototype_weight > 0 else out.activations.sum() * 0.0)
         correct = (out.logits[counted].argmax(1) == all_labels[counted]).sum()
-        return {"class_loss": class_loss, "concept_loss": concept,
-                "loss": class_loss + self.concept_weight * concept, "correct": correct,
+        return {"class_loss": class_loss, "concept_loss": concept, "prototype_loss": layer,
+                "loss": class_loss + self.concept_weight * concept + self.prototype_weight * layer,
+                "correct": correct,
                 "n_class": counted.sum(), "n_concept": torch.tensor(codes.shape[0])}
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:

@@ -231,7 +231,8 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
         model.net.train(), model.layer, ConceptHead(geometry.channels, len(concepts)), names, model.input_spec,
         weights=weights, lr=float(settings.lr), head_lr=float(settings.head_lr),
         weight_decay=float(settings.weight_decay), concept_weight=float(settings.concept_weight),
-        freeze_after_layer=bool(settings.freeze_after_layer))
+        freeze_after_layer=bool(settings.freeze_after_layer), prototype_weight=float(settings.prototype_weight),
+        prototype_temperature=float(settings.prototype_temperature))
     loader = combined_loader(train_set, concept_set, int(settings.batch_size), int(settings.concept_batch_size),
                              seed=int(cfg.seed) + round_, num_workers=int(cfg.data.get("num_workers", 0)))
     base = _base_info(cfg)
