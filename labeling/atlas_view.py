@@ -182,7 +182,10 @@ class AtlasView:
                 "label": p["label"].astype(int).tolist(), "part": part.astype(int).tolist(),
                 "attribution": np.round(p["attribution"].to_numpy(dtype=np.float64), 4).tolist(),
                 "sketch": p["sketch"].astype(int).tolist(), "key_id": p["key_id"].astype(str).tolist(),
-                "py": p["y"].astype(int).tolist(), "px": p["x"].astype(int).tolist()}
+                "py": p["y"].astype(int).tolist(), "px": p["x"].astype(int).tolist(),
+                # the highest concept probability of the round's head (0 in round 0 and in older atlases)
+                "explained": np.round(p["explained"].to_numpy(dtype=np.float64), 3).tolist()
+                if "explained" in p else [0.0] * len(p)}
 
     # --- selections --------------------------------------------------------------------------------------
 

@@ -242,3 +242,37 @@ def test_stage_writes_the_round_folder_and_logs(tmp_path: Path, monkeypatch: pyt
     assert stages.loc[0, "metrics.atlas_purity"] == pytest.approx(atlas.metrics["atlas_purity"])
     artifacts = {Path(a.path).name for a in mlflow.MlflowClient().list_artifacts(stages.loc[0, "run_id"])}
     assert {"atlas.png", "map.png", "atlas.json"} <= artifacts
+
+
+def test_unexplained_sampling_prefers_positions_no_concept_covers(tmp_path: Path) -> None:
+    """A concept head that fires on part 0: `unexplained` weighting draws part 0 far less than attribution does."""
+    from pipeline.models.concept_head import ConceptHead, highest_probability
+
+    store = synthetic_store(tmp_path / "store", sketches=120, parts=4)
+    sketch, y, x = np.nonzero(np.asarray(store.ink))
+    part = np.asarray(store.part[sketch, y, x])
+    vectors = store.vectors(sketch, y, x).astype(np.float64)
+    # A linear head that separates part 0 from the rest (least squares on the true parts, as a trained head would).
+    target = np.where(part == 1, 6.0, -6.0)
+    design = np.hstack([vectors, np.ones((len(vectors), 1))])
+    solution = np.linalg.lstsq(design, target, rcond=None)[0]
+    head = ConceptHead(vectors.shape[1], 1)
+    with torch.no_grad():
+        head.conv.weight[0, :, 0, 0] = torch.from_numpy(solution[:-1]).float()
+        head.conv.bias[0] = float(solution[-1])
+    score = highest_probability(head)
+    explained = score(vectors)
+    assert explained[part == 1].mean() > 0.8 > 0.2 > explained[part != 1].mean()
+
+    def share_of_part_0(weighting: str) -> float:
+        sample = PositionSampler(count=600, weighting=weighting, seed=1).sample(store, score)
+        return float((sample.positions["part"] == 1).mean())
+
+    assert share_of_part_0("unexplained") < 0.5 * share_of_part_0("attribution")
+    sample = PositionSampler(count=600, weighting="unexplained").sample(store, score)
+    np.testing.assert_allclose(sample.positions["explained"], score(sample.vectors), rtol=1e-5)
+    # Without a concept head (round 0) it is the attribution weighting, and nothing is explained.
+    plain = PositionSampler(count=600, weighting="unexplained", seed=1).sample(store)
+    same = PositionSampler(count=600, weighting="attribution", seed=1).sample(store)
+    pd.testing.assert_frame_equal(plain.positions, same.positions)
+    assert (plain.positions["explained"] == 0).all()

@@ -41,6 +41,7 @@
     selection: null,      // POST /api/selection answer
     unticked: new Set(),  // exemplar point ids unticked in the current selection
     colourBy: 'cluster',
+    show: 'all',          // 'all' points, or only those 'unnamed' (no concept of the round's head explains them)
     renaming: null,       // concept id being renamed inline
     mergeTicks: new Set(),
     busy: 0,
@@ -379,10 +380,17 @@
 
   // ---------------------------------------------------------------- the map (Plotly scattergl)
 
+  // A point no concept explains: the round's concept head gives it a probability below one half.
+  const EXPLAINED = 0.5;
+  function shown(i) {
+    return S.show === 'all' || !(S.points.explained && S.points.explained[i] >= EXPLAINED);
+  }
+
   function groupTraces(groupOf, names, colours) {
     const groups = new Map();
     const P = S.points;
     for (let i = 0; i < S.n; i += 1) {
+      if (!shown(i)) continue;
       const key = groupOf(i);
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(i);
@@ -406,12 +414,13 @@
       return groupTraces((i) => P.label[i], (k) => A.classes[k] ?? `class ${k}`, (k) => colourOf(k));
     }
     if (by === 'attribution') {
-      const values = P.attribution.map(Number);
+      const ids = [...Array(S.n).keys()].filter(shown);
+      const values = ids.map((i) => Number(P.attribution[i]));
       const sorted = values.map(Math.abs).sort((a, b) => a - b);
       const lim = sorted.length ? (sorted[Math.floor(0.98 * (sorted.length - 1))] || 1) : 1;
-      const ids = [...Array(S.n).keys()];
       return [{
-        type: S.mapType, mode: 'markers', name: 'attribution', x: P.x, y: P.y, customdata: ids, text: S.pointText,
+        type: S.mapType, mode: 'markers', name: 'attribution', x: ids.map((i) => P.x[i]), y: ids.map((i) => P.y[i]),
+        customdata: ids, text: ids.map((i) => S.pointText[i]),
         hovertemplate: '%{text}<extra></extra>', showlegend: false,
         marker: { size: 5, color: values, colorscale: 'RdBu', cmin: -lim, cmax: lim,
           opacity: 0.85, colorbar: { title: { text: 'attribution' }, thickness: 10, len: 0.6 } },
@@ -421,14 +430,14 @@
       const member = new Map();
       S.concepts.forEach((c, index) => { for (const p of c.points || []) if (!member.has(p)) member.set(p, index); });
       const rest = [];
-      for (let i = 0; i < S.n; i += 1) if (!member.has(i)) rest.push(i);
+      for (let i = 0; i < S.n; i += 1) if (!member.has(i) && shown(i)) rest.push(i);
       const traces = [{
         type: S.mapType, mode: 'markers', name: 'no concept', x: rest.map((i) => P.x[i]), y: rest.map((i) => P.y[i]),
         customdata: rest, text: rest.map((i) => S.pointText[i]), hovertemplate: '%{text}<extra></extra>',
         marker: { size: 4, color: GREY, opacity: 0.6 },
       }];
       S.concepts.forEach((c, index) => {
-        const ids = (c.points || []).filter((p) => p >= 0 && p < S.n);
+        const ids = (c.points || []).filter((p) => p >= 0 && p < S.n && shown(p));
         traces.push({
           type: S.mapType, mode: 'markers', name: esc(c.name), x: ids.map((i) => P.x[i]), y: ids.map((i) => P.y[i]),
           customdata: ids, text: ids.map((i) => `${esc(c.name)}<br>${S.pointText[i]}`),
@@ -1031,6 +1040,10 @@
     $('clear-selection').addEventListener('click', () => { clearSelection(); setStatus('Selection cleared.', 'info'); });
     $('color-by').addEventListener('change', (ev) => {
       S.colourBy = ev.target.value;
+      renderMap();
+    });
+    $('show').addEventListener('change', (ev) => {
+      S.show = ev.target.value;
       renderMap();
     });
     load();

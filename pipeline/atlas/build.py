@@ -209,6 +209,16 @@ class _Clock:
         self._last = now
 
 
+def _concept_probability(model: Any | None, layer: str) -> Any:
+    """The round's concept head as a scorer of the layer's vectors, when the model has one on this layer."""
+    head = getattr(model, "concept_head", None)
+    if head is None or layer != model.layer:
+        return None
+    from pipeline.models.concept_head import highest_probability
+
+    return highest_probability(head)
+
+
 def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, *, round_index: int = 0,
                 layer: str | None = None, sketches: Iterable[Sketch] | None = None) -> Atlas:
     """Build an atlas of one layer.
@@ -235,7 +245,7 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
     clock = _Clock()
     started = time.perf_counter()
     log.info("atlas of %s, round %d: sampling %d positions", layer, round_index, params.sampler.count)
-    sample = params.sampler.sample(store)
+    sample = params.sampler.sample(store, _concept_probability(model, layer))
     clock.lap("sampling")
 
     layout = params.projection.fit_transform(sample.vectors)

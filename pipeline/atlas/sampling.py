@@ -10,6 +10,11 @@ cell holds ink. Two weightings are offered:
     of the sketch's class logit, summed over channels). Positions with zero or negative attribution are
     never drawn: they are evidence against the class, or no evidence at all, and the atlas shows what the
     model uses. This is the Activation Atlas's class-attribution weighting.
+``unexplained``
+    Attribution weighting times ``1 - p``, where ``p`` is the highest probability any concept of the round's
+    concept head gives the position: the atlas of round r+1 shows mostly what no named concept explains yet,
+    so parts that never dominated a cluster get room (and clusters) of their own. Without a concept head
+    (round 0) it is the attribution weighting.
 
 With ``class_filter`` only the positions of sketches of that class are eligible. The stored attribution is
 for the sketch's own class, so a class-filtered, attribution-weighted sample is exactly "positions of
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -31,12 +37,19 @@ import pandas as pd
 from pipeline.activations.store import ActivationStore
 from pipeline.errors import ConfigError, InputError
 
-__all__ = ["WEIGHTINGS", "PositionSample", "PositionSampler", "FewerPositionsWarning"]
+__all__ = ["WEIGHTINGS", "ConceptProbability", "FewerPositionsWarning", "PositionSample", "PositionSampler",
+           "explained_by"]
 
 log = logging.getLogger(__name__)
 
 #: The accepted values of ``weighting``.
-WEIGHTINGS = ("uniform", "attribution")
+WEIGHTINGS = ("uniform", "attribution", "unexplained")
+
+#: (n, C) activation vectors -> (n,) the highest concept probability of each (a round's concept head).
+ConceptProbability = Callable[[np.ndarray], np.ndarray]
+
+#: Positions whose vectors are read at once when scoring them by the concept head (bounded memory).
+_CHUNK = 65536
 
 
 class FewerPositionsWarning(UserWarning):
@@ -50,7 +63,8 @@ class PositionSample:
     Attributes:
         positions: One row per sampled position, sorted by (sketch, y, x): ``sketch`` (row of the store),
             ``key_id``, ``label``, ``word`` (class name), ``y``, ``x``, ``part`` (true part id, 0: none or
-            unknown) and ``attribution``.
+            unknown), ``attribution`` and ``explained`` (the highest concept probability; 0 without a concept
+            head).
         vectors: (n, C) float32 activation vectors, row i for position i.
         eligible: How many positions could have been drawn.
     """
@@ -103,8 +117,13 @@ class PositionSampler:
         """The parameters, as a plain dict."""
         return {"count": self.count, "weighting": self.weighting, "class_filter": self.class_filter, "seed": self.seed}
 
-    def eligible(self, store: ActivationStore) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def eligible(self, store: ActivationStore, concept_probability: ConceptProbability | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The positions that may be drawn and their weights.
+
+        Args:
+            store: The activation store.
+            concept_probability: The round's concept head, for ``unexplained`` weighting.
 
         Returns:
             ``(sketch, y, x, weight)`` arrays; ``weight`` is 1 for uniform sampling.
@@ -140,13 +159,19 @@ class PositionSampler:
         if not keep.any():
             raise InputError(store.folder, f"no ink position{where} with positive attribution",
                              hint="use atlas.sample.weighting=uniform")
-        return sketch[keep], y[keep], x[keep], weight[keep]
+        sketch, y, x, weight = sketch[keep], y[keep], x[keep], weight[keep]
+        if self.weighting == "unexplained" and concept_probability is not None:
+            explained = explained_by(store, sketch, y, x, concept_probability)
+            weight = weight * np.clip(1.0 - explained, 1e-6, 1.0)  # fully explained: rare, never impossible
+        return sketch, y, x, weight
 
-    def sample(self, store: ActivationStore) -> PositionSample:
+    def sample(self, store: ActivationStore, concept_probability: ConceptProbability | None = None) -> PositionSample:
         """Draw the positions and read their activation vectors from the memory map.
 
         Args:
             store: The activation store.
+            concept_probability: The round's concept head (None: no concepts yet); it weights ``unexplained``
+                sampling and fills the ``explained`` column.
 
         Returns:
             The sample, sorted by (sketch, y, x).
@@ -155,7 +180,7 @@ class PositionSampler:
             ConfigError: Unknown ``class_filter``.
             InputError: No eligible positions.
         """
-        sketch, y, x, weight = self.eligible(store)
+        sketch, y, x, weight = self.eligible(store, concept_probability)
         n = len(sketch)
         if n <= self.count:
             if n < self.count:
@@ -188,6 +213,22 @@ class PositionSampler:
         if not np.isfinite(vectors).all():
             raise InputError(store.folder / "activations.npy", "holds non-finite activations at sampled positions",
                              hint="re-run the extract stage")
+        positions["explained"] = (np.asarray(concept_probability(vectors), dtype=np.float32)
+                                  if concept_probability is not None else np.zeros(len(positions), np.float32))
         log.info("sampled %d of %d eligible ink positions (%s weighting%s)", len(positions), n, self.weighting,
                  f", class {self.class_filter}" if self.class_filter else "")
         return PositionSample(positions=positions, vectors=vectors, eligible=n)
+
+
+def explained_by(store: ActivationStore, sketch: np.ndarray, y: np.ndarray, x: np.ndarray,
+                 concept_probability: ConceptProbability) -> np.ndarray:
+    """The highest concept probability of each position, reading the store in bounded chunks.
+
+    Returns:
+        (n,) float64 in [0, 1].
+    """
+    out = np.empty(len(sketch), dtype=np.float64)
+    for start in range(0, len(sketch), _CHUNK):
+        part = slice(start, start + _CHUNK)
+        out[part] = concept_probability(store.vectors(sketch[part], y[part], x[part]))
+    return np.nan_to_num(out, nan=0.0)

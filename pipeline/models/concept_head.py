@@ -8,10 +8,11 @@ forward hook, so any network whose layer is a module path works (SketchCNN, torc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,7 +20,7 @@ from pipeline.errors import ArticulateError, ConfigError
 from pipeline.models.outputs import logits_of
 from pipeline.models.layers import get_layer
 
-__all__ = ["ConceptHead", "ConceptModel", "ConceptOutput", "presence"]
+__all__ = ["ConceptHead", "ConceptModel", "ConceptOutput", "highest_probability", "presence"]
 
 
 class ConceptHead(nn.Module):
@@ -47,6 +48,22 @@ class ConceptHead(nn.Module):
     def forward(self, activations: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) activations -> (N, K, H, W) concept logits."""
         return self.conv(activations)
+
+
+def highest_probability(head: ConceptHead) -> Callable[[np.ndarray], np.ndarray]:
+    """The head as a function of stored activation vectors: (n, C) -> (n,) the highest concept probability.
+
+    The head is a 1x1 convolution, so it applies to single positions' vectors as well as to maps; numpy, so
+    an atlas can score every ink position of a store without torch's overhead per chunk.
+    """
+    weight = head.conv.weight.detach().double().cpu().numpy()[:, :, 0, 0]  # (K, C)
+    bias = head.conv.bias.detach().double().cpu().numpy()
+
+    def score(vectors: np.ndarray) -> np.ndarray:
+        logits = np.asarray(vectors, dtype=np.float64) @ weight.T + bias
+        return 1.0 / (1.0 + np.exp(-logits.max(axis=1)))  # sigmoid is monotone: max of logits first
+
+    return score
 
 
 def presence(concept_logits: torch.Tensor) -> torch.Tensor:
