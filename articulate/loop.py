@@ -81,8 +81,7 @@ def run_loop(cfg: DictConfig, rounds: int, *, dvc_args: Sequence[str] = ()) -> l
     results = [RoundResult(latest_round(cfg.paths.atlases), seconds=time.perf_counter() - started)]
     results[0].metrics = read_metrics(cfg, results[0].round)
     node = cfg.labeling.artist
-    artist = SimulatedArtist(budget=int(node.budget), min_share=float(node.min_share),
-                             min_exemplars=int(node.min_exemplars), actor=str(node.actor))
+    artist = SimulatedArtist.from_config(node)
     store = ConceptStore(cfg.paths.concepts, actor=str(node.actor))
     for _ in range(rounds):
         started = time.perf_counter()

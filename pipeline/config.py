@@ -81,7 +81,8 @@ SCHEMA: dict[str, Any] = {
     "labeling": {
         "round": None, "host": None, "port": None, "token": None, "max_request_bytes": None, "exemplars": None,
         "patch_scale": None, "split_k": None,
-        "artist": {"budget": None, "min_share": None, "min_exemplars": None, "actor": None},
+        "artist": {"budget": None, "min_share": None, "min_exemplars": None, "actor": None, "split_k": None,
+                   "max_actions": None},
     },
 }
 

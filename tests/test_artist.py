@@ -7,6 +7,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from labeling.artist import SimulatedArtist
@@ -22,10 +23,11 @@ def test_a_session_promotes_majority_parts_and_unticks_the_rest(labeling_project
     artist = SimulatedArtist(budget=12, min_share=0.4)
     report = artist.play(view, store, progress=False)
 
-    assert len(report.decisions) == len(view.document["clusters"])
+    whole = [d for d in report.decisions if d.piece is None]
+    assert len(whole) == len(view.document["clusters"])
     taken = [d for d in report.decisions if d.action != "skip"]
     assert taken, report.table()
-    for decision in report.decisions:
+    for decision in whole:
         seen = view.exemplars(view.select(cluster=decision.cluster), 12)
         parts = Counter(int(p) for p in view.points["part"].to_numpy()[seen] if p > 0)
         top, count = parts.most_common(1)[0]
@@ -38,10 +40,10 @@ def test_a_session_promotes_majority_parts_and_unticks_the_rest(labeling_project
     names = [c.name for c in state.concepts]
     assert sorted(names) == sorted(set(d.part for d in taken)) and len(names) == len(set(names))
     assert sum(len(c.negatives) for c in state.concepts) == sum(d.unticked for d in taken)
-    positions = sum(len(view.select(cluster=d.cluster).points) - d.unticked for d in taken)
-    assert sum(len(c.positives) for c in state.concepts) == positions  # clusters are disjoint
+    positions = sum(d.size - d.unticked for d in taken)
+    assert sum(len(c.positives) for c in state.concepts) == positions  # clusters and their pieces are disjoint
     # What it looked at and kept is verified; the rest of each cluster is not.
-    kept = sum(len(view.exemplars(view.select(cluster=d.cluster), 12)) - d.unticked for d in taken)
+    kept = sum(d.seen - d.unticked for d in taken)
     assert sum(len(c.verified) for c in state.concepts) == kept
     assert all(set(c.verified) <= set(c.positives) for c in state.concepts)
     assert report.actions == len(taken) + sum(d.unticked for d in taken) == store.human_actions()
@@ -59,7 +61,8 @@ def test_budget_and_threshold(labeling_project, tmp_path: Path) -> None:
     strict = SimulatedArtist(budget=3, min_share=1.0, min_exemplars=5).play(
         view, ConceptStore(tmp_path / "a.yaml"), progress=False)
     assert all(d.action == "skip" and d.seen == 3 for d in strict.decisions)  # too few exemplars seen
-    for bad in ({"budget": 0}, {"min_share": 0}, {"min_share": 1.5}, {"min_exemplars": 0}):
+    for bad in ({"budget": 0}, {"min_share": 0}, {"min_share": 1.5}, {"min_exemplars": 0}, {"split_k": -1},
+                {"max_actions": 0}):
         with pytest.raises(ConfigError):
             SimulatedArtist(**bad)
 
@@ -88,3 +91,31 @@ def test_a_round_that_is_not_built_names_the_built_rounds(labeling_project) -> N
 
     with pytest.raises(InputError, match=r"no atlas for round 99 \(built rounds: 0\)"):
         AtlasView.from_config(labeling_project.cfg(), 99)
+
+
+def test_a_mixed_cluster_is_cut_into_regions_and_the_pure_ones_are_promoted(labeling_project, tmp_path: Path) -> None:
+    """A cluster whose exemplars are mixed is lassoed in pieces (regions of the map); each piece is judged on
+    its own exemplars, and the pieces of a cluster never overlap."""
+    view = labeling_project.view
+    artist = SimulatedArtist(budget=12, min_share=0.6, split_k=3)
+    report = artist.play(view, ConceptStore(tmp_path / "concepts.yaml", actor="test"), progress=False)
+    pieces = [d for d in report.decisions if d.piece is not None]
+    mixed = {d.cluster for d in report.decisions if d.piece is None and d.action == "skip" and d.part is not None}
+    assert pieces and {d.cluster for d in pieces} <= mixed, report.table()
+    for cluster in {d.cluster for d in pieces}:
+        cut = artist._pieces(view, cluster)
+        assert sorted(i for p in cut for i in p) == sorted(view.select(cluster=cluster).points.tolist())
+        xy = view.points[["umap_x", "umap_y"]].to_numpy()
+        centres = [xy[p].mean(axis=0) for p in cut]
+        for k, p in enumerate(cut):  # each point is nearest its own piece's centre: regions of the map
+            nearest = np.argmin([np.linalg.norm(xy[p] - c, axis=1) for c in centres], axis=0)
+            assert (nearest == k).mean() > 0.9
+    for d in pieces:
+        assert (d.action != "skip") == (d.share >= 0.6)
+    assert "." in report.table().split("\n")[1 + report.decisions.index(pieces[0])].split()[0]
+
+
+def test_a_session_stops_at_its_action_budget(labeling_project, tmp_path: Path) -> None:
+    store = ConceptStore(tmp_path / "concepts.yaml", actor="test")
+    report = SimulatedArtist(budget=12, min_share=0.3, max_actions=10).play(labeling_project.view, store, progress=False)
+    assert 0 < report.actions <= 10 and store.human_actions() == report.actions

@@ -225,8 +225,7 @@ def artist_command(args: argparse.Namespace) -> None:
 
     cfg = _config(args)
     node = cfg.labeling.artist
-    artist = SimulatedArtist(budget=int(node.budget), min_share=float(node.min_share),
-                             min_exemplars=int(node.min_exemplars), actor=str(node.actor))
+    artist = SimulatedArtist.from_config(node)
     view = AtlasView.from_config(cfg, args.round)
     store = ConceptStore(cfg.paths.concepts, actor=str(node.actor))
     report = artist.play(view, store)
