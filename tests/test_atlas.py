@@ -276,3 +276,25 @@ def test_unexplained_sampling_prefers_positions_no_concept_covers(tmp_path: Path
     same = PositionSampler(count=600, weighting="attribution", seed=1).sample(store)
     pd.testing.assert_frame_equal(plain.positions, same.positions)
     assert (plain.positions["explained"] == 0).all()
+
+
+def test_an_aligned_map_puts_unchanged_points_back_where_they_were() -> None:
+    from pipeline.atlas.alignment import align_layout
+
+    rng = np.random.default_rng(0)
+    old_xy = rng.normal(size=(300, 2))
+    previous = pd.DataFrame({"key_id": [f"s{i // 10}" for i in range(300)], "y": np.arange(300) % 10, "x": 3,
+                             "umap_x": old_xy[:, 0], "umap_y": old_xy[:, 1]})
+    # The next round sampled 200 of the same positions and 100 new ones; UMAP turned, mirrored and shrank it.
+    keep = rng.permutation(300)[:200]
+    new = pd.concat([previous.iloc[keep][["key_id", "y", "x"]],
+                     pd.DataFrame({"key_id": [f"new{i}" for i in range(100)], "y": 0, "x": 0})], ignore_index=True)
+    turn = np.array([[0.0, -1.0], [-1.0, 0.0]])  # a rotation with a reflection
+    layout = np.vstack([old_xy[keep] @ turn * 0.3 + 5.0, rng.normal(size=(100, 2))])
+    aligned, how = align_layout(layout, new, previous)
+    assert how.applied and how.anchors == 200 and how.residual < 1e-6
+    np.testing.assert_allclose(aligned[:200], old_xy[keep], atol=1e-5)
+    # With too few shared positions the map is left as it is.
+    alone, how = align_layout(layout[200:], new.iloc[200:], previous)
+    assert not how.applied and how.anchors == 0
+    np.testing.assert_array_equal(alone, layout[200:].astype(np.float32))

@@ -59,6 +59,7 @@ from pipeline.atlas.grid import AtlasGrid
 from pipeline.atlas.icons import IconParams, render_icons
 from pipeline.atlas.patches import PatchMaker, select_exemplars
 from pipeline.atlas.projection import Projection
+from pipeline.atlas.alignment import align_layout
 from pipeline.atlas.sampling import PositionSampler
 from pipeline.atlas.stats import ClusterStats, atlas_nmi, atlas_purity, cluster_stats
 from pipeline.data.raster import rasterize_batch
@@ -220,7 +221,8 @@ def _concept_probability(model: Any | None, layer: str) -> Any:
 
 
 def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, *, round_index: int = 0,
-                layer: str | None = None, sketches: Iterable[Sketch] | None = None) -> Atlas:
+                layer: str | None = None, sketches: Iterable[Sketch] | None = None,
+                previous: pd.DataFrame | None = None) -> Atlas:
     """Build an atlas of one layer.
 
     Args:
@@ -231,6 +233,8 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
         round_index: The round, recorded in the atlas.
         layer: The layer's module path (default: the store's layer).
         sketches: The drawings of the store's split, for exemplar patches (None: no patches).
+        previous: The previous round's points (``points.parquet``): the new map is aligned with its map
+            (:mod:`pipeline.atlas.alignment`); None: the map as UMAP makes it.
 
     Returns:
         The atlas.
@@ -249,6 +253,9 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
     clock.lap("sampling")
 
     layout = params.projection.fit_transform(sample.vectors)
+    alignment = None
+    if previous is not None:
+        layout, alignment = align_layout(layout, sample.positions, previous)
     clock.lap("projection")
 
     grid = params.grid.fit(layout, sample.vectors)
@@ -311,7 +318,9 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
     clock.lap("patches")
 
     metrics = {"atlas_purity": purity, "atlas_nmi": nmi, "n_points": len(points), "n_cells": len(cells),
-               "n_clusters": len(stats), "seconds": round(time.perf_counter() - started, 3)}
+               "n_clusters": len(stats), "seconds": round(time.perf_counter() - started, 3),
+               "alignment_anchors": alignment.anchors if alignment else None,
+               "alignment_residual": alignment.residual if alignment else None}
     log.info("atlas built in %.1f s: %d points, %d cells, %d clusters, purity %s, NMI %s", metrics["seconds"],
              len(points), len(cells), len(stats), _fmt(purity), _fmt(nmi))
     geometry = {"stride": meta.stride, "receptive_field": meta.receptive_field, "rf_offset": meta.rf_offset,

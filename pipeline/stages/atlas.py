@@ -16,11 +16,12 @@ import time
 from typing import Any
 
 import mlflow
+import pandas as pd
 from omegaconf import DictConfig
 
 from pipeline import text, tracking
 from pipeline.activations.store import ActivationStore, layer_folder
-from pipeline.atlas.build import Atlas, AtlasParams, build_atlas, write_atlas
+from pipeline.atlas.build import Atlas, AtlasParams, build_atlas, read_atlas, write_atlas
 from pipeline.entry import stage_main
 from pipeline.rounds import activations_dir, atlas_dir, model_path, round_index
 from pipeline.config import to_container
@@ -29,6 +30,16 @@ from pipeline.models.build import load_trained
 from pipeline.models.layers import get_layer
 
 log = logging.getLogger(__name__)
+
+
+def _previous_points(cfg: DictConfig, r: int, layer: str) -> pd.DataFrame | None:
+    """The previous round's atlas points of the same layer, to align the new map with (None in round 0 or
+    when that atlas is not on disk). Read outside DVC's dependencies: once built, a round's atlas never changes."""
+    folder = atlas_dir(cfg, r - 1) if r > 0 else None
+    if folder is None or not (folder / "points.parquet").is_file():
+        return None
+    document, points, _ = read_atlas(folder)
+    return points if document.get("layer") == layer else None
 
 
 def run(cfg: DictConfig) -> Atlas:
@@ -42,7 +53,8 @@ def run(cfg: DictConfig) -> Atlas:
     store = ActivationStore(layer_folder(activations_dir(cfg, r), layer))
     sketches = read_split(cfg.paths.dataset, store.meta.split)
     with tracking.stage_run(cfg, "atlas", tags={"round": str(r), "layer": layer}):
-        atlas = build_atlas(store, model, params, round_index=r, layer=layer, sketches=sketches)
+        atlas = build_atlas(store, model, params, round_index=r, layer=layer, sketches=sketches,
+                            previous=_previous_points(cfg, r, layer) if cfg.atlas.umap.align else None)
         started = time.perf_counter()
         folder = atlas_dir(cfg, r)
         write_atlas(atlas, folder)
