@@ -154,3 +154,24 @@ def test_cli_render_and_dream(model_file, tmp_path, capsys) -> None:
     assert image.size[0] > 2 * image.size[1] * 0.8  # two panels side by side
     with pytest.raises(ConfigError, match="--class"):
         _run(["render", "--model", str(model_file), "--class", "zebra", "--out", str(out)])
+
+
+def test_a_direction_at_the_centre_counts_only_the_centre_position() -> None:
+    from pipeline.atlas.icons import fragment_box
+    from pipeline.featurevis.objectives import Direction, direction
+
+    act = torch.randn(3, 5, 7, 7)
+    vectors = torch.randn(3, 5)
+    centre = [direction("l", v, cos_power=0.0, at_centre=True) for v in vectors]
+    everywhere = [direction("l", v, cos_power=0.0) for v in vectors]
+    expected = (act[:, :, 3, 3] * vectors).sum(1)
+    torch.testing.assert_close(Direction.diag(centre, act), expected)
+    torch.testing.assert_close(Direction.diag(everywhere, act), torch.einsum("kchw,kc->k", act, vectors) / 49)
+    changed = act.clone()
+    changed[:, :, 0, 0] += 100.0  # far from the centre: a fragment does not see it
+    torch.testing.assert_close(Direction.diag(centre, changed), expected)
+    assert centre[0].group_key() != everywhere[0].group_key(), "never optimised in one group"
+    # The crop shown for a fragment holds the centre position's whole receptive field (SketchCNN block3).
+    first, side = fragment_box(64, stride=4.0, receptive_field=18, rf_offset=1.5)
+    rf_centre = 1.5 + 4.0 * 8
+    assert first <= rf_centre - 9 and rf_centre + 9 <= first + side <= 64 and side < 32

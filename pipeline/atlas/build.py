@@ -56,7 +56,7 @@ from PIL import Image
 from pipeline.activations.store import ActivationStore
 from pipeline.atlas.clustering import Clusterer
 from pipeline.atlas.grid import AtlasGrid
-from pipeline.atlas.icons import IconParams, render_icons
+from pipeline.atlas.icons import IconParams, fragment_box, render_icons
 from pipeline.atlas.patches import PatchMaker, select_exemplars
 from pipeline.atlas.projection import Projection
 from pipeline.atlas.alignment import align_layout
@@ -133,7 +133,8 @@ class AtlasParams:
                 clusterer=Clusterer(method=clusters["method"], k=clusters["k"], space=clusters["space"],
                                     normalize=clusters["normalize"], seed=seed),
                 icons=IconParams(steps=icons["steps"], batch_size=icons["batch_size"],
-                                 cos_power=float(icons["cos_power"]), size=icons["size"], enabled=icons["enabled"]),
+                                 cos_power=float(icons["cos_power"]), size=icons["size"], enabled=icons["enabled"],
+                                 fragment=icons["fragment"]),
                 exemplars=exemplars["per_cluster"], random_exemplars=exemplars["random"],
                 patch_scale=exemplars["patch_scale"], seed=seed,
             )
@@ -148,7 +149,7 @@ class AtlasParams:
             "umap": {k: v for k, v in self.projection.get_params().items() if k != "seed"},
             "grid": self.grid.get_params(),
             "icons": {"steps": icons.steps, "batch_size": icons.batch_size, "cos_power": icons.cos_power,
-                      "size": icons.size, "enabled": icons.enabled},
+                      "size": icons.size, "enabled": icons.enabled, "fragment": icons.fragment},
             "clusters": {k: v for k, v in self.clusterer.get_params().items() if k != "seed"},
             "exemplars": {"per_cluster": self.exemplars, "random": self.random_exemplars,
                           "patch_scale": self.patch_scale},
@@ -287,8 +288,10 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
             sample = list(itertools.islice(sketches, REFERENCE_SKETCHES))
             if sample:
                 reference = torch.from_numpy(rasterize_batch(sample, model.raster))[:, None]
+        size = params.icons.size or model.input_spec.size
+        box = fragment_box(size, meta.stride, meta.receptive_field, meta.rf_offset)
         icon_set = render_icons(model.net, grid.means, layer, model.input_spec, params.icons, seed=params.seed,
-                                reference=reference)
+                                reference=reference, box=box)
         icons = icon_set.images
         cells["icon"] = [f"icons/cell_{r:02d}_{c:02d}.png" for r, c in zip(cells["row"], cells["col"], strict=True)]
         cells["score"], cells["value"] = icon_set.scores, icon_set.values

@@ -21,7 +21,7 @@ from torch import nn
 from pipeline.errors import ConfigError
 from pipeline.models.input_spec import InputSpec
 
-__all__ = ["IconParams", "IconSet", "render_icons", "to_display"]
+__all__ = ["IconParams", "IconSet", "fragment_box", "render_icons", "to_display"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,9 @@ class IconParams:
         cos_power: The exponent p of the direction objective (dot x cosine^p), >= 0.
         size: Icon side in pixels; None renders at the model's input size.
         enabled: False skips rendering (the atlas then shows blank tiles; for quick looks and tests).
+        fragment: Drive the direction at the map's centre position only and show the crop around that
+            position's receptive field: one fragment of a drawing, as an exemplar patch shows it. False:
+            drive it at every position (a texture that repeats the fragment over the whole image).
     """
 
     steps: int = 256
@@ -43,6 +46,7 @@ class IconParams:
     cos_power: float = 1.0
     size: int | None = None
     enabled: bool = True
+    fragment: bool = True
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size"):
@@ -54,8 +58,9 @@ class IconParams:
         if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, Integral)
                                       or self.size < 8):
             raise ConfigError(f"atlas: icons.size must be null or an integer >= 8, got {self.size!r}")
-        if not isinstance(self.enabled, bool):
-            raise ConfigError(f"atlas: icons.enabled must be true or false, got {self.enabled!r}")
+        for name in ("enabled", "fragment"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"atlas: icons.{name} must be true or false, got {getattr(self, name)!r}")
 
 
 @dataclass
@@ -87,8 +92,37 @@ def to_display(images: np.ndarray, invert: bool) -> np.ndarray:
     return np.rint(rgb * 255.0).astype(np.uint8)
 
 
+def fragment_box(size: int, stride: float, receptive_field: int, rf_offset: float,
+                 margin: float = 1.25) -> tuple[int, int]:
+    """Where the centre position's receptive field lies in a ``size`` px render: (first pixel, side).
+
+    Args:
+        size: The render's side.
+        stride: The layer's stride in pixels.
+        receptive_field: Its receptive field in pixels.
+        rf_offset: The centre of position 0's receptive field.
+        margin: The crop's side as a multiple of the receptive field (a little context around it).
+    """
+    positions = max(1, int(round(size / stride)))
+    centre = rf_offset + stride * (positions // 2)
+    side = int(min(size, max(8, round(receptive_field * margin))))
+    first = int(round(min(max(centre - side / 2, 0), size - side)))
+    return first, side
+
+
+def _crop(images: np.ndarray, box: tuple[int, int]) -> np.ndarray:
+    """(B, S, S, 3) uint8 -> the box of each, scaled back up to S x S."""
+    from PIL import Image
+
+    first, side = box
+    size = images.shape[1]
+    return np.stack([np.asarray(Image.fromarray(im[first:first + side, first:first + side]).resize(
+        (size, size), Image.Resampling.BICUBIC)) for im in images])
+
+
 def render_icons(net: nn.Module, vectors: np.ndarray, layer: str, input_spec: InputSpec, params: IconParams,
-                 seed: int = 0, reference: torch.Tensor | None = None) -> IconSet:
+                 seed: int = 0, reference: torch.Tensor | None = None,
+                 box: tuple[int, int] | None = None) -> IconSet:
     """Render one icon per activation vector with direction objectives, in batches.
 
     Args:
@@ -99,6 +133,7 @@ def render_icons(net: nn.Module, vectors: np.ndarray, layer: str, input_spec: In
         params: Steps, batch size, cos power, size.
         seed: Random seed of icon 0 (icon i uses ``seed + i``, whatever the batch size).
         reference: Real inputs (N, 1, H, W) in render space: quality scores are relative to them.
+        box: For fragment icons, the crop to show (:func:`fragment_box`); None shows the whole render.
 
     Returns:
         The icons, in the order of ``vectors``.
@@ -113,10 +148,12 @@ def render_icons(net: nn.Module, vectors: np.ndarray, layer: str, input_spec: In
     started = time.perf_counter()
     for b, start in enumerate(range(0, m, params.batch_size)):
         block = vectors[start:start + params.batch_size]
-        objectives = [direction(layer, torch.from_numpy(v.copy()), cos_power=float(params.cos_power)) for v in block]
+        objectives = [direction(layer, torch.from_numpy(v.copy()), cos_power=float(params.cos_power),
+                                at_centre=params.fragment) for v in block]
         result = render(net, objectives, input_spec, size=params.size, steps=params.steps, seed=seed + start,
                         progress=True, reference=reference)
-        images.append(to_display(_numpy(result.images), input_spec.invert))
+        shown = to_display(_numpy(result.images), input_spec.invert)
+        images.append(_crop(shown, box) if params.fragment and box is not None else shown)
         scores.append(_numpy(result.scores).astype(np.float32).reshape(-1))
         values.append(_numpy(result.values).astype(np.float32).reshape(-1))
         elapsed = time.perf_counter() - started

@@ -188,10 +188,13 @@ class Direction(Objective):
 
     ``a`` is the activation vector (over channels) at a position and ``v`` the direction. The dot product
     rewards magnitude along ``v``; the cosine power rewards pointing in its direction rather than merely
-    being large.
+    being large. With ``at_centre`` only the centre position counts: the image then shows one *fragment*
+    (what one position of the layer sees, inside its receptive field) instead of a texture that repeats it
+    everywhere.
     """
 
-    def __init__(self, layer: str, vector: torch.Tensor | np.ndarray | Sequence[float], cos_power: float = 1.0) -> None:
+    def __init__(self, layer: str, vector: torch.Tensor | np.ndarray | Sequence[float], cos_power: float = 1.0,
+                 at_centre: bool = False) -> None:
         tensor = torch.as_tensor(np.asarray(vector, dtype=np.float32) if not isinstance(vector, torch.Tensor) else vector)
         if tensor.ndim != 1 or tensor.numel() == 0:
             raise ConfigError(f"direction for layer {layer!r}: expected a vector of shape (C,), got shape {tuple(tensor.shape)}")
@@ -200,13 +203,21 @@ class Direction(Objective):
         if isinstance(cos_power, bool) or not math.isfinite(float(cos_power)) or cos_power < 0:
             raise ConfigError(f"direction: cos_power must be a finite number >= 0, got {cos_power!r}")
         self.layer, self.vector, self.cos_power = layer, tensor.detach().float(), float(cos_power)
+        self.at_centre = bool(at_centre)
 
     @property
     def label(self) -> str:
-        return f"dir |v|={float(self.vector.norm()):.2g}"
+        return f"dir |v|={float(self.vector.norm()):.2g}" + (" centre" if self.at_centre else "")
 
     def group_key(self) -> Hashable:
-        return (type(self), self.layer, self.cos_power)
+        return (type(self), self.layer, self.cos_power, self.at_centre)
+
+    @staticmethod
+    def _flat(act: torch.Tensor, at_centre: bool) -> torch.Tensor:
+        """(N, C, P) activations over the positions that count: all, or the centre one."""
+        if at_centre:
+            return act[:, :, act.shape[2] // 2, act.shape[3] // 2].unsqueeze(-1)
+        return act.reshape(act.shape[0], act.shape[1], -1)  # reshape copes with channels-last
 
     def check(self, shape: torch.Size) -> None:
         channels = shape[1] if len(shape) > 1 else 0
@@ -226,7 +237,7 @@ class Direction(Objective):
     @classmethod
     def diag(cls, objectives: Sequence[Objective], act: torch.Tensor) -> torch.Tensor:
         vectors = torch.stack([o.vector for o in objectives]).to(act.device, act.dtype)  # (K, C)
-        flat = act.reshape(act.shape[0], act.shape[1], -1)  # (K, C, P); reshape copes with channels-last
+        flat = cls._flat(act, objectives[0].at_centre)  # (K, C, P)
         dot = torch.einsum("kcp,kc->kp", flat, vectors)
         values = cls._combine(dot, flat.norm(dim=1), vectors.norm(dim=1, keepdim=True), objectives[0].cos_power)
         return values.mean(dim=1)
@@ -234,7 +245,7 @@ class Direction(Objective):
     @classmethod
     def cross(cls, objectives: Sequence[Objective], act: torch.Tensor) -> torch.Tensor:
         vectors = torch.stack([o.vector for o in objectives]).to(act.device, act.dtype)
-        flat = act.reshape(act.shape[0], act.shape[1], -1)  # (N, C, P)
+        flat = cls._flat(act, objectives[0].at_centre)  # (N, C, P)
         dot = torch.einsum("ncp,kc->nkp", flat, vectors)
         values = cls._combine(
             dot, flat.norm(dim=1).unsqueeze(1), vectors.norm(dim=1)[None, :, None], objectives[0].cos_power
@@ -335,13 +346,15 @@ def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Ne
     return Neuron(layer, c, y, x)
 
 
-def direction(layer: str, vector: torch.Tensor | np.ndarray | Sequence[float], cos_power: float = 1.0) -> Direction:
+def direction(layer: str, vector: torch.Tensor | np.ndarray | Sequence[float], cos_power: float = 1.0,
+              at_centre: bool = False) -> Direction:
     """Activation Atlas direction objective: mean over positions of dot(a, v) * max(cos(a, v), 0.1)^cos_power.
 
     Args:
         layer: Dotted module path.
         vector: Direction in the layer's channel space, shape (C,).
         cos_power: Power of the cosine (0: plain dot product; the Activation Atlas uses up to 4).
+        at_centre: Only the map's centre position counts (a fragment, not a texture).
 
     Returns:
         The objective.
@@ -350,7 +363,7 @@ def direction(layer: str, vector: torch.Tensor | np.ndarray | Sequence[float], c
         ConfigError: If the vector is not 1-D and finite, or ``cos_power`` is negative. Its length is
             checked against the layer's channels when rendering.
     """
-    return Direction(layer, vector, cos_power)
+    return Direction(layer, vector, cos_power, at_centre)
 
 
 def class_logit(index: int) -> ClassLogit:
