@@ -13,7 +13,10 @@ Layer paths (with 64x64 input)::
     classifier                       dropout + linear (classifier.fc)
 
 Each block has ``conv``, ``bn`` and ``relu`` children, so pre-activation maps are reachable too
-(``features.block3.bn``).
+(``features.block3.bn``). With ``context`` (dilations, e.g. ``[2, 4]``), the atlas block also has dilated
+conv-bn-relu children (``context1``, ``context2``...) after its ``relu``: the block's output keeps its 16x16
+grid while each position sees more of the drawing (receptive field 18 px without, 66 px with ``[2, 4]``), so
+a part such as a head, larger than 18 px, can be told from other curves at one position.
 """
 
 from __future__ import annotations
@@ -51,17 +54,22 @@ class ConvBlock(nn.Sequential):
     Args:
         in_channels: Input channels.
         out_channels: Output channels.
+        dilation: Dilation of the convolution (padding follows, so the size is kept).
+        context: Dilations of further conv-bn-relu blocks after this one's ReLU, inside it (see the module
+            docstring).
     """
 
-    def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__(
-            OrderedDict(
-                conv=nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+    def __init__(self, in_channels: int, out_channels: int, dilation: int = 1, context: Sequence[int] = ()) -> None:
+        layers = OrderedDict(
+                conv=nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=dilation, dilation=dilation,
+                               bias=False),
                 bn=nn.BatchNorm2d(out_channels),
                 # Not in-place: hooks on `bn` (pre-activation maps) must see values ReLU has not overwritten.
                 relu=nn.ReLU(inplace=False),
-            )
         )
+        for index, step in enumerate(context, start=1):
+            layers[f"context{index}"] = ConvBlock(out_channels, out_channels, dilation=step)
+        super().__init__(layers)
 
 
 class SketchCNN(nn.Module):
@@ -73,6 +81,8 @@ class SketchCNN(nn.Module):
         widths: Output channels of the blocks, one per block; the default has four, giving blocks at 64, 32, 16
             and 8 pixels for 64x64 input. At least two.
         dropout: Dropout probability before the final linear layer, in [0, 1).
+        context: Dilations of context convolutions at the end of block ``context_block`` (empty: none).
+        context_block: Which block (1-based) gets them: the atlas layer's block.
         channels_last: Store the convolution weights in channels-last memory format, which makes training on a
             CPU about 30% faster (oneDNN kernels). Activations then come out channels-last too: use
             ``reshape``/``flatten`` rather than ``view`` on them, or ``.contiguous()``.
@@ -91,6 +101,8 @@ class SketchCNN(nn.Module):
         in_channels: int = 1,
         widths: Sequence[int] = (16, 32, 64, 128),
         dropout: float = 0.2,
+        context: Sequence[int] = (),
+        context_block: int = 3,
         channels_last: bool = True,
     ) -> None:
         super().__init__()
@@ -105,6 +117,14 @@ class SketchCNN(nn.Module):
             _check_positive_int("widths", width)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ConfigError(f"model.dropout: expected a probability in [0, 1), got {dropout!r}")
+        if isinstance(context, (str, bytes)) or not hasattr(context, "__iter__"):
+            raise ConfigError(f"model.context: expected a list of dilations, e.g. [2, 4], got {context!r}")
+        context = list(context)
+        for step in context:
+            _check_positive_int("context", step)
+        _check_positive_int("context_block", context_block)
+        if context and context_block > len(widths):
+            raise ConfigError(f"model.context_block: {context_block}, but the net has {len(widths)} blocks")
 
         self.num_classes = num_classes
         self.input_spec = default_input_spec(in_channels)
@@ -114,7 +134,7 @@ class SketchCNN(nn.Module):
         for index, width in enumerate(widths, start=1):
             if index > 1:
                 layers[f"pool{index - 1}"] = nn.MaxPool2d(kernel_size=2, stride=2)
-            layers[f"block{index}"] = ConvBlock(channels, width)
+            layers[f"block{index}"] = ConvBlock(channels, width, context=context if index == context_block else ())
             channels = width
         self.features = nn.Sequential(layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
