@@ -73,7 +73,7 @@ SCHEMA: dict[str, Any] = {
     },
     "finetune": {"epochs": None, "lr": None, "head_lr": None, "weight_decay": None, "concept_weight": None,
                  "freeze_after_layer": None, "negative_weight": None, "other_weight": None, "background_weight": None,
-                 "unverified_weight": None, "other_unverified_weight": None, "prototype_weight": None,
+                 "unverified_weight": None, "other_unverified_weight": None, "balanced": None, "prototype_weight": None,
                  "prototype_temperature": None,
                  "unlabeled_weight": None, "batch_size": None, "concept_batch_size": None, "examples": None,
                  "progress": None},

@@ -100,9 +100,33 @@ def test_targets_by_hand() -> None:
     assert TargetWeights(unlabeled=0.3).apply(np.array([U]))[1][0] == pytest.approx(0.3)
     nothing = torch.full((1, 1, 2, 2), U, dtype=torch.uint8)
     assert float(concept_loss(torch.randn(1, 1, 2, 2), nothing, weights)) == 0.0
-    for bad in ({"negative": -1.0}, {"background": float("nan")}):
+    for bad in ({"negative": -1.0}, {"background": float("nan")}, {"balanced": "yes"}):
         with pytest.raises(ConfigError, match="finetune"):
             TargetWeights(**bad)
+
+
+def test_the_balanced_loss_gives_a_concepts_few_positives_half_of_its_loss() -> None:
+    """One positive among 99 negatives: plain, the loss hardly sees it; balanced, it is half of the loss."""
+    O, P = OTHER, POSITIVE
+    codes = torch.full((1, 1, 10, 10), O, dtype=torch.uint8)
+    codes[0, 0, 0, 0] = P
+    logits = torch.zeros(codes.shape)
+    logits[0, 0, 0, 0] = -4.0  # the positive badly missed, the negatives right at logit 0
+    miss, hit = float(torch.nn.functional.softplus(torch.tensor(4.0))), math.log(2)
+    plain, balanced = TargetWeights(other=1.0), TargetWeights(other=1.0, balanced=True)
+    assert float(concept_loss(logits, codes, plain)) == pytest.approx((miss + 99 * hit) / 100, rel=1e-5)
+    assert float(concept_loss(logits, codes, balanced)) == pytest.approx((miss + hit) / 2, rel=1e-5)
+    # a concept without a positive in the batch is judged on its negatives alone, not diluted by a missing side
+    assert float(concept_loss(torch.zeros(1, 1, 3, 3), torch.full((1, 1, 3, 3), O, dtype=torch.uint8),
+                              balanced)) == pytest.approx(hit)
+    # the gradient reaches the positive 99 times harder than in the plain loss
+    for weights, factor in ((plain, 1.0), (balanced, 99.0)):
+        x = logits.clone().requires_grad_(True)
+        concept_loss(x, codes, weights).backward()
+        if factor == 1.0:
+            reference = float(x.grad[0, 0, 0, 0])
+        else:
+            assert float(x.grad[0, 0, 0, 0]) == pytest.approx(reference * 100 / 2, rel=1e-4)
 
 
 # --- the module on a synthetic case -----------------------------------------------------------------------------

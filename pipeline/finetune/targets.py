@@ -103,8 +103,11 @@ class TargetWeights:
     unlabeled: float = 0.0
     unverified: float = 1.0
     other_unverified: float = 0.1
+    balanced: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.balanced, bool):
+            raise ConfigError(f"finetune.balanced: expected true or false, got {self.balanced!r}")
         for name in ("negative", "other", "background", "unlabeled", "unverified", "other_unverified"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
@@ -116,7 +119,8 @@ class TargetWeights:
         return cls(negative=float(settings.negative_weight), other=float(settings.other_weight),
                    background=float(settings.background_weight), unlabeled=float(settings.unlabeled_weight),
                    unverified=float(settings.unverified_weight),
-                   other_unverified=float(settings.other_unverified_weight))
+                   other_unverified=float(settings.other_unverified_weight),
+                   balanced=bool(settings.balanced))
 
     def table(self) -> np.ndarray:
         """Weight of each code, indexed by code (float32, one a code)."""
@@ -262,7 +266,13 @@ def part_codes(parts: np.ndarray, part_ids: Sequence[int]) -> np.ndarray:
 
 
 def concept_loss(logits: torch.Tensor, codes: torch.Tensor, weights: TargetWeights) -> torch.Tensor:
-    """``sum(weight * BCE(logits, target)) / sum(weight)`` over a batch; 0 (with a gradient) when nothing counts.
+    """The concept loss of a batch; 0 (with a gradient) when nothing counts.
+
+    Plain: ``sum(weight * BCE(logits, target)) / sum(weight)`` over every position of every concept. Balanced
+    (``weights.balanced``): per concept, the weighted mean BCE of its positives plus that of its negatives,
+    averaged over the concepts and sides the batch has. Negatives (other concepts' positions, empty paper)
+    outnumber a concept's positives a hundred to one; balancing keeps them from winning by predicting "absent"
+    everywhere, so they can all count fully (weight 1) without costing recall.
 
     Args:
         logits: (N, K, H, W) concept logits.
@@ -271,5 +281,13 @@ def concept_loss(logits: torch.Tensor, codes: torch.Tensor, weights: TargetWeigh
     """
     target, weight = weights.apply(codes)
     bce = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
-    total = weight.sum()
-    return (weight * bce).sum() / total.clamp_min(1e-12)
+    if not weights.balanced:
+        return (weight * bce).sum() / weight.sum().clamp_min(1e-12)
+    dims = (0, 2, 3)
+    terms, sides = bce.new_zeros(()), bce.new_zeros(())
+    for side in (weight * target, weight * (1.0 - target)):
+        total = side.sum(dims)
+        present = total > 0
+        terms = terms + ((side * bce).sum(dims) / total.clamp_min(1e-12))[present].sum()
+        sides = sides + present.sum()
+    return terms / sides.clamp_min(1)
