@@ -73,7 +73,8 @@ SCHEMA: dict[str, Any] = {
     },
     "finetune": {"epochs": None, "lr": None, "head_lr": None, "weight_decay": None, "concept_weight": None,
                  "freeze_after_layer": None, "negative_weight": None, "other_weight": None, "background_weight": None,
-                 "unverified_weight": None, "other_unverified_weight": None, "balanced": None, "prototype_weight": None,
+                 "unverified_weight": None, "other_unverified_weight": None, "balanced": None,
+                 "spread": {"enabled": None, "neighbours": None, "agreement": None, "radius_quantile": None}, "prototype_weight": None,
                  "prototype_temperature": None,
                  "unlabeled_weight": None, "batch_size": None, "concept_batch_size": None, "examples": None,
                  "progress": None},
@@ -83,7 +84,7 @@ SCHEMA: dict[str, Any] = {
         "round": None, "host": None, "port": None, "token": None, "max_request_bytes": None, "exemplars": None,
         "patch_scale": None, "split_k": None,
         "artist": {"budget": None, "min_share": None, "min_exemplars": None, "actor": None, "split_k": None,
-                   "max_actions": None},
+                   "max_actions": None, "clear_share": None},
     },
 }
 

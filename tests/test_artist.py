@@ -32,9 +32,18 @@ def test_a_session_promotes_majority_parts_and_unticks_the_rest(labeling_project
         parts = Counter(int(p) for p in view.points["part"].to_numpy()[seen] if p > 0)
         top, count = parts.most_common(1)[0]
         assert decision.part == view.parts[top - 1] and decision.share == pytest.approx(count / len(seen))
-        assert (decision.action != "skip") == (count / len(seen) >= 0.4)
+        if count / len(seen) < 0.4:
+            assert decision.action == "skip"
+        if count / len(seen) >= artist.clear_share:  # clear: labelled whole (the budget is not reached here)
+            assert decision.action != "skip"
         if decision.action != "skip":
             assert decision.unticked == len(seen) - count
+    assert report.actions + 12 < artist.max_actions
+    # A cluster is labelled whole or in pieces, never both; the clearest selections (fewest unticks) first.
+    for cluster in {d.cluster for d in taken}:
+        kinds = {d.piece is None for d in taken if d.cluster == cluster}
+        assert len(kinds) == 1, report.table()
+    assert [d.unticked for d in taken] == sorted(d.unticked for d in taken)
 
     state = store.state()
     names = [c.name for c in state.concepts]
@@ -62,7 +71,7 @@ def test_budget_and_threshold(labeling_project, tmp_path: Path) -> None:
         view, ConceptStore(tmp_path / "a.yaml"), progress=False)
     assert all(d.action == "skip" and d.seen == 3 for d in strict.decisions)  # too few exemplars seen
     for bad in ({"budget": 0}, {"min_share": 0}, {"min_share": 1.5}, {"min_exemplars": 0}, {"split_k": -1},
-                {"max_actions": 0}):
+                {"max_actions": 0}, {"clear_share": 0}):
         with pytest.raises(ConfigError):
             SimulatedArtist(**bad)
 
@@ -82,7 +91,8 @@ def test_artist_command(labeling_project, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "actions" in done.stdout and str(concepts) in done.stdout
     state = ConceptStore(concepts).state()
-    assert state.concepts and all(c.source["kind"] == "cluster" for c in state.concepts)
+    kinds = {c.source["kind"] for c in state.concepts}
+    assert state.concepts and "cluster" in kinds and kinds <= {"cluster", "lasso"}  # whole clusters, and pieces
     assert {e["actor"] for e in ConceptStore(concepts).events()} == {"simulated-artist"}
 
 
@@ -100,7 +110,8 @@ def test_a_mixed_cluster_is_cut_into_regions_and_the_pure_ones_are_promoted(labe
     artist = SimulatedArtist(budget=12, min_share=0.6, split_k=3)
     report = artist.play(view, ConceptStore(tmp_path / "concepts.yaml", actor="test"), progress=False)
     pieces = [d for d in report.decisions if d.piece is not None]
-    mixed = {d.cluster for d in report.decisions if d.piece is None and d.action == "skip" and d.part is not None}
+    mixed = {d.cluster for d in report.decisions
+             if d.piece is None and d.share < artist.clear_share and d.part is not None}
     assert pieces and {d.cluster for d in pieces} <= mixed, report.table()
     for cluster in {d.cluster for d in pieces}:
         cut = artist._pieces(view, cluster)
@@ -111,7 +122,8 @@ def test_a_mixed_cluster_is_cut_into_regions_and_the_pure_ones_are_promoted(labe
             nearest = np.argmin([np.linalg.norm(xy[p] - c, axis=1) for c in centres], axis=0)
             assert (nearest == k).mean() > 0.9
     for d in pieces:
-        assert (d.action != "skip") == (d.share >= 0.6)
+        if d.share < 0.6:
+            assert d.action == "skip"
     assert "." in report.table().split("\n")[1 + report.decisions.index(pieces[0])].split()[0]
 
 
@@ -119,3 +131,8 @@ def test_a_session_stops_at_its_action_budget(labeling_project, tmp_path: Path) 
     store = ConceptStore(tmp_path / "concepts.yaml", actor="test")
     report = SimulatedArtist(budget=12, min_share=0.3, max_actions=10).play(labeling_project.view, store, progress=False)
     assert 0 < report.actions <= 10 and store.human_actions() == report.actions
+    # the budget went to the clearest selections: none left unlabelled would have cost fewer unticks
+    taken = [d for d in report.decisions if d.action != "skip"]
+    passed_over = [d for d in report.decisions if d.action == "skip" and d.part is not None and d.share >= 0.3]
+    cost = max(d.unticked for d in taken)
+    assert all(d.seen - round(d.share * d.seen) >= cost for d in passed_over), report.table()

@@ -19,7 +19,7 @@ from pipeline.data.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split
 from pipeline.models.build import TrainedModel
 
-__all__ = ["ConceptDataset", "SketchIndex", "combined_loader", "ink_maps", "layer_geometry"]
+__all__ = ["ConceptDataset", "SketchIndex", "combined_loader", "ink_maps", "layer_geometry", "layer_vectors"]
 
 CLASS, CONCEPT = "class", "concept"
 
@@ -80,6 +80,27 @@ def ink_maps(sketches: Iterable[Sketch], raster: RasterSpec, geometry: LayerGeom
     if batch:
         flush()
     return out
+
+
+def layer_vectors(model: TrainedModel, sketches: Sequence[Sketch], threshold: float = 0.5,
+                  batch_size: int = 256) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The atlas layer's activations and ink maps of sketches, as the extract stage computes them.
+
+    Returns:
+        key_id -> (H, W, C) float32 activations; key_id -> (H, W) bool ink.
+    """
+    extractor = Extractor(model.net, [model.layer], model.input_spec, dtype="float32", ink_threshold=threshold)
+    index = {c: i for i, c in enumerate(model.class_names)}
+    vectors: dict[str, np.ndarray] = {}
+    ink: dict[str, np.ndarray] = {}
+    for start in range(0, len(sketches), batch_size):
+        batch = list(sketches[start:start + batch_size])
+        images = np.stack([rasterize(s, model.raster) for s in batch])
+        out = extractor.run(images, np.array([index.get(s.word, 0) for s in batch]),
+                            invert=model.raster.invert)[model.layer]
+        for i, sketch in enumerate(batch):
+            vectors[sketch.key_id], ink[sketch.key_id] = out.activations[i], out.ink[i]
+    return vectors, ink
 
 
 class ConceptDataset(Dataset):

@@ -50,7 +50,9 @@ from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataset
 from pipeline.data.raster import rasterize
 from pipeline.errors import ConfigError, InputError
-from pipeline.finetune.data import ConceptDataset, SketchIndex, combined_loader, ink_maps, layer_geometry
+from pipeline.finetune.data import ConceptDataset, SketchIndex, combined_loader, ink_maps, layer_geometry, \
+    layer_vectors
+from pipeline.finetune.spread import LabelSpreading
 from pipeline.finetune.measure import class_accuracy, concept_eval, concept_maps_figure, pick_examples
 from pipeline.finetune.module import ConceptFinetuner, ExportedConceptModel
 from pipeline.finetune.targets import TargetWeights, build_targets
@@ -162,6 +164,35 @@ def _concepts(cfg: DictConfig, layer: str) -> list:
     return concepts
 
 
+@dataclasses.dataclass(frozen=True)
+class _Labels:
+    """A concept's labels as targets read them (``ConceptLabels``), with spread positives added."""
+
+    id: str
+    name: str
+    positives: list
+    negatives: list
+    verified: list
+
+
+def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, threshold: float) -> tuple[list, int]:
+    """The concepts with their labels spread to near neighbours (``finetune.spread``), and how many were added.
+
+    Spreads over every sketch of the splits the concepts were labelled on, never the test split."""
+    node = cfg.finetune.spread
+    if not bool(node.enabled):
+        return concepts, 0
+    spreading = LabelSpreading(neighbours=int(node.neighbours), agreement=float(node.agreement),
+                               radius_quantile=float(node.radius_quantile))
+    splits = {index.split_of(str(p[0])) for c in concepts for p in c.positives if str(p[0]) in index} - {TEST_SPLIT}
+    sketches = [s for split in sorted(splits) for s in index.splits[split]]
+    vectors, ink = layer_vectors(model, sketches, threshold)
+    added = spreading.spread([c.positives for c in concepts], [c.negatives for c in concepts], vectors, ink)
+    spread = [_Labels(c.id, c.name, [*c.positives, *extra], list(c.negatives), list(c.verified or c.positives))
+              for c, extra in zip(concepts, added, strict=True)]
+    return spread, sum(len(extra) for extra in added)
+
+
 def _log_model(exported: ExportedConceptModel, spec: Any) -> Any:
     """Log the round's model as an exported graph (``pt2``: loads without the project's code), or as a pickle
     where torch.export cannot trace it. Its two outputs need an explicit input signature for ``pt2``."""
@@ -196,6 +227,11 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     referenced = dict.fromkeys(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives))
     known = [index.sketch(k) for k in referenced if k in index]
     threshold = float(cfg.extract.get("ink_threshold", 0.5)) if "extract" in cfg else 0.5
+    concepts, n_spread = _spread(cfg, model, concepts, index, threshold)
+    if n_spread:
+        referenced = dict.fromkeys(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives))
+        known = [index.sketch(k) for k in referenced if k in index]
+        log.info("round %d: labels spread to %s of near neighbours", round_, text.plural(n_spread, "position"))
     ink = ink_maps(known, model.raster, geometry, threshold)
     targets = build_targets(concepts, ink, geometry.height, geometry.width)
     if targets.skipped_unknown:
@@ -290,7 +326,7 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
                 "concepts": [{**c, "positives": p, "negatives": n, "layer": model.layer}
                              for c, p, n in zip(head_concepts, targets.positives, targets.negatives, strict=True)],
                 "left_out": [{"id": c.id, "name": c.name} for c in empty],
-                "labelled_sketches": len(labelled), "codes": targets.counts(),
+                "labelled_sketches": len(labelled), "spread_positions": n_spread, "codes": targets.counts(),
                 "skipped_positions": {"unknown_sketch": targets.skipped_unknown,
                                       "outside_grid": targets.skipped_outside},
                 "frozen_modules": module.frozen, "epochs": module.history,
