@@ -13,7 +13,7 @@ from exemplars it looked at.
 Looking is free; each promote or add counts as one action and each untick as one more, as the concept store
 counts a person's, up to ``max_actions`` a session (a person's patience in one round). So, as a person scans
 the whole atlas before naming anything, it looks at everything first and then labels the clearest selections
-(fewest unticks) first: on the default data, largest-first spent the 150 actions on unticking four mixed
+(highest majority share) first: on the default data, largest-first spent the 150 actions on unticking four mixed
 clusters and left pure ones (roof, leg, hair: 85-100% one part) unnamed.
 """
 
@@ -115,7 +115,7 @@ class SimulatedArtist:
         ConfigError: A parameter out of range.
     """
 
-    def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 5,
+    def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 10,
                  actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
                  clear_share: float = 0.8) -> None:
         if budget < 1:
@@ -145,9 +145,9 @@ class SimulatedArtist:
 
         Looking is free, clicking is not: as a person scans the whole atlas before naming anything, the artist
         first looks at every cluster's exemplars (and, for a cluster where the majority part holds less than
-        ``clear_share`` of them, at the pieces a lasso would cut it into), then promotes the selections that
-        cost the fewest unticks, so the action budget goes to many clean concepts rather than to unticking a
-        few mixed clusters. A piece and its cluster are never both labelled.
+        ``clear_share`` of them, at the pieces a lasso would cut it into), then promotes the clearest selections
+        first (the highest share of one part), so the action budget goes to many clean concepts rather than
+        to unticking a few mixed clusters. A piece and its cluster are never both labelled.
 
         Args:
             view: The round's atlas.
@@ -244,9 +244,9 @@ class _Look:
     def points(self) -> set[int]:
         return set(int(i) for i in self.selection.points)
 
-    def order(self) -> tuple[int, int]:
-        """Fewest unticks first (the clearest), then the largest."""
-        return (len(self.unticked) if self.part is not None else 10**9, -len(self.selection.points))
+    def order(self) -> tuple[float, int]:
+        """The clearest first (the highest share of the majority part among the exemplars), then the largest."""
+        return (-self.share if self.part is not None else 1.0, -len(self.selection.points))
 
     def decision(self, action: str, concept: str | None = None) -> Decision:
         unticked = len(self.unticked) if action != "skip" else 0

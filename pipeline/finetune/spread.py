@@ -5,8 +5,10 @@ drawings, and in every drawing the atlas did not sample, stay unlabeled, so the 
 few places only. Spreading labels every ink position of the labelled split (the sketches the concepts were
 named on) whose neighbourhood the person has already judged:
 
-1. *Reference positions*: every positive of every concept (label: the concept) and every negative (label:
-   "not that concept", which blocks a spread of it), as activation vectors of the base model, L2-normalised.
+1. *Reference positions*: the verified positives of every concept (the exemplars the person looked at and
+   kept; label: the concept) and every negative (label: "not that concept", which blocks a spread of it), as
+   activation vectors of the base model, L2-normalised. Cluster members nobody looked at are not spread from:
+   a cluster promoted at a 55% majority would spread its other 45% too.
 2. For each ink position of the split's sketches that no concept labels, its ``neighbours`` nearest reference
    positions (cosine). It becomes an unverified positive of concept k when at least ``agreement`` of them are
    positives of k, and when it is as close to them as k's own positions are to each other: its distance to
@@ -63,7 +65,7 @@ class LabelSpreading:
         """The new positives of each concept.
 
         Args:
-            positives: Per concept, its positive positions ``(key_id, y, x)``.
+            positives: Per concept, the positive positions ``(key_id, y, x)`` to spread from (its verified ones).
             negatives: Per concept, its negative positions.
             vectors: key_id -> (H, W, C) activations of every sketch to spread over (the base model's).
             ink: key_id -> (H, W) bool, which positions hold ink, for the same sketches.

@@ -164,17 +164,6 @@ def _concepts(cfg: DictConfig, layer: str) -> list:
     return concepts
 
 
-@dataclasses.dataclass(frozen=True)
-class _Labels:
-    """A concept's labels as targets read them (``ConceptLabels``), with spread positives added."""
-
-    id: str
-    name: str
-    positives: list
-    negatives: list
-    verified: list
-
-
 def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, threshold: float) -> tuple[list, int]:
     """The concepts with their labels spread to near neighbours (``finetune.spread``), and how many were added.
 
@@ -187,8 +176,12 @@ def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, thr
     splits = {index.split_of(str(p[0])) for c in concepts for p in c.positives if str(p[0]) in index} - {TEST_SPLIT}
     sketches = [s for split in sorted(splits) for s in index.splits[split]]
     vectors, ink = layer_vectors(model, sketches, threshold)
-    added = spreading.spread([c.positives for c in concepts], [c.negatives for c in concepts], vectors, ink)
-    spread = [_Labels(c.id, c.name, [*c.positives, *extra], list(c.negatives), list(c.verified or c.positives))
+    added = spreading.spread([c.verified or c.positives for c in concepts], [c.negatives for c in concepts],
+                             vectors, ink)
+    labelled = {(str(k), int(y), int(x)) for c in concepts for k, y, x in (*c.positives, *c.negatives)}
+    added = [[p for p in extra if p not in labelled] for extra in added]  # spread only to what nobody labelled
+    # spread positions join the positives unverified: nobody looked at them
+    spread = [dataclasses.replace(c, positives=(*c.positives, *extra), verified=tuple(c.verified or c.positives))
               for c, extra in zip(concepts, added, strict=True)]
     return spread, sum(len(extra) for extra in added)
 
