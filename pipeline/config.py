@@ -78,7 +78,8 @@ SCHEMA: dict[str, Any] = {
                  "prototype_temperature": None,
                  "unlabeled_weight": None, "batch_size": None, "concept_batch_size": None, "examples": None,
                  "progress": None},
-    "evaluate": {"split": None, "threshold": None, "batch_size": None, "iou_discovered": None, "examples": None,
+    "evaluate": {"split": None, "threshold": None, "batch_size": None, "iou_discovered": None, "iou_resolution": None,
+                 "examples": None,
                  "progress": None},
     "labeling": {
         "round": None, "host": None, "port": None, "token": None, "max_request_bytes": None, "exemplars": None,

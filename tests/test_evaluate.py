@@ -245,7 +245,9 @@ def project(labeling_project, tmp_path_factory: pytest.TempPathFactory):
         # Round 1 on the split of the activation store, to check it against the stored activations; the model is
         # weak (trained briefly), so "discovered" is set below the channel concept's IoU.
         ref["discovered"] = round(max(0.02, ref["iou"] - 0.03), 4)
-        result.round1 = evaluate.run(result.cfg(1, split=ref["split"], iou_discovered=ref["discovered"]))
+        result.round1_pixel = evaluate.run(result.cfg(1, split=ref["split"], iou_discovered=ref["discovered"]))
+        result.round1 = evaluate.run(result.cfg(1, split=ref["split"], iou_discovered=ref["discovered"],
+                                                iou_resolution="cell"))  # last: its files stay on disk
         yield result
 
 
@@ -412,3 +414,37 @@ def test_data_without_true_parts(project, tmp_path: Path) -> None:
     assert not any(k.startswith("concept_") for k in document)
     assert document["class_acc"] == pytest.approx(project.round0["class_acc"])  # same net, same test split
     assert _png(tmp_path / "evaluation/round_1/figures/concept_maps.png")[0] > 400
+
+
+def test_iou_at_input_resolution_is_the_headline(project) -> None:
+    """By default IoU is Network Dissection's: maps upsampled, over the ink pixels; the cell figures stay beside."""
+    from pipeline.activations.extractor import render_batch
+    from pipeline.data.store import read_manifest, read_split
+    from pipeline.evaluation.inference import Evaluator
+    from pipeline.evaluation.metrics import ink_pixel_predictions
+    from pipeline.finetune.data import layer_geometry
+    from pipeline.models.build import load_trained
+
+    cell, pixel = project.round1, project.round1_pixel
+    assert pixel["mean_concept_iou_cell"] == pytest.approx(cell["mean_concept_iou"])
+    assert pixel["parts_discovered_cell"] == cell["parts_discovered"]
+    model = load_trained(project.folder / "models/round_1/model.pt")
+    parts = read_manifest(project.folder / "dataset").parts
+    index = {p: i + 1 for i, p in enumerate(parts)}
+    sketches = read_split(project.folder / "dataset", project.ref["split"])
+    named = pixel["concepts"][0]
+    part = index[named["matched_part"]]
+    inter = union = 0
+    evaluator, geometry = Evaluator(model), layer_geometry(model)
+    for start in range(0, len(sketches), 64):
+        images, masks = render_batch(sketches[start:start + 64], model.raster, index)
+        _, maps = evaluator.forward(images)
+        predicted = ink_pixel_predictions(maps.numpy(), masks, geometry, 0.5)[:, 0]
+        inter += int((predicted & (masks == part)).sum())
+        union += int((predicted | (masks == part)).sum())
+    assert named["iou"] == pytest.approx(inter / union, abs=1e-6)
+    assert named["iou"] != pytest.approx(cell["concepts"][0]["iou"], abs=1e-3)  # a different measure
+    with pytest.raises(ConfigError, match="iou_resolution"):
+        from pipeline.stages import evaluate
+
+        evaluate.run(project.cfg(1, iou_resolution="voxel"))

@@ -15,6 +15,13 @@ atlas.json``, for ``atlas_purity`` and ``atlas_nmi``), the dataset (``paths.data
     figures/concept_maps.png  per concept, the sketches of the split where it is most present, its map over the ink
     figures/iou_matrix.png    concepts x true parts IoU, matched parts framed, discovered parts in green
 
+Concept IoU (``concept_iou``, ``mean_concept_iou``, ``parts_discovered``) is measured as Network Dissection does,
+at input resolution (``evaluate.iou_resolution: pixel``): each concept map upsampled to the sketch, thresholded, and
+compared with the true part mask over the ink pixels, since a part is made of strokes and a map's value on empty
+paper is neither a hit nor a miss. The coarser stride-cell figures (a cell's true part: the majority part of its
+ink) are kept beside them as ``mean_concept_iou_cell`` and ``parts_discovered_cell``; ``iou_resolution: cell``
+makes them the headline.
+
 Metrics (definitions in :mod:`pipeline.evaluation.metrics`): ``class_acc``; per concept
 ``concept_iou/<key>`` and ``concept_ap/<key>`` (key: slug of the name + id, see
 :func:`~pipeline.evaluation.metrics.metric_key`; the exact names are in metrics.json); ``mean_concept_iou``,
@@ -64,6 +71,8 @@ INFO_FILE = "info.json"
 FIGURES = "figures"
 CONCEPT_MAPS = "concept_maps.png"
 IOU_MATRIX = "iou_matrix.png"
+#: Where concept IoU is measured: over the ink pixels with the maps upsampled, or per stride cell of the layer.
+IOU_RESOLUTIONS = ("pixel", "cell")
 
 
 def _settings(cfg: DictConfig) -> dict[str, Any]:
@@ -83,8 +92,11 @@ def _settings(cfg: DictConfig) -> dict[str, Any]:
     examples = node.get("examples", 4)
     if isinstance(examples, bool) or not isinstance(examples, int) or not 0 <= examples <= 32:
         raise ConfigError(f"evaluate.examples: expected a number of sketches from 0 to 32, got {examples!r}")
+    resolution = str(node.get("iou_resolution", "pixel"))
+    if resolution not in IOU_RESOLUTIONS:
+        raise ConfigError(f"evaluate.iou_resolution: expected one of {', '.join(IOU_RESOLUTIONS)}, got {resolution!r}")
     return {"split": split, "threshold": float(threshold), "iou_discovered": float(iou), "batch_size": batch,
-            "examples": examples, "progress": bool(node.get("progress", True))}
+            "examples": examples, "progress": bool(node.get("progress", True)), "iou_resolution": resolution}
 
 
 def _check_inputs(cfg: DictConfig, round_: int) -> None:
@@ -152,12 +164,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     with tracking.stage_run(cfg, "evaluate", tags={"round": str(round_)}) as active:
         evaluator = Evaluator(model)
+        pixels = settings["iou_resolution"] == "pixel" and bool(parts) and bool(model.concepts)
         result = run_split(evaluator, sketches, parts, threshold=settings["threshold"],
                            batch_size=settings["batch_size"], progress=settings["progress"],
-                           source=str(Path(cfg.paths.dataset) / split))
-        concepts = concept_results(model.concepts, parts or [], result.counts, result.presence, result.contains,
+                           source=str(Path(cfg.paths.dataset) / split), pixels=pixels)
+        counts = result.pixel_counts if pixels else result.counts
+        concepts = concept_results(model.concepts, parts or [], counts, result.presence, result.contains,
                                    settings["threshold"])
-        found = part_results(model.concepts, parts or [], result.counts, result.contains, settings["iou_discovered"])
+        found = part_results(model.concepts, parts or [], counts, result.contains, settings["iou_discovered"])
+        if pixels:  # the stride-cell figures beside the headline ones, for comparison with earlier rounds
+            cells = part_results(model.concepts, parts or [], result.counts, result.contains,
+                                 settings["iou_discovered"])
+            cell_concepts = concept_results(model.concepts, parts or [], result.counts, result.presence,
+                                            result.contains, settings["threshold"])
+            atlas = {**atlas, "parts_discovered_cell": sum(p.discovered for p in cells),
+                     "mean_concept_iou_cell": float(np.mean([c.iou for c in cell_concepts]))}
         if parts is None:
             for entry in concepts:
                 entry.iou = entry.ap = None  # type: ignore[assignment]  # undefined without true parts
@@ -175,7 +196,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                      f"({len(sketches)} sketches, layer {model.layer})")
             _save(_maps_figure(model, sketches, parts, concepts, examples, result, settings["threshold"], title,
                                round_), folder / FIGURES / CONCEPT_MAPS, dpi=100)
-            _save(_matrix_figure(round_, split, concepts, found, result, parts, settings),
+            _save(_matrix_figure(round_, split, concepts, found, counts, parts, settings),
                   folder / FIGURES / IOU_MATRIX, dpi=110)
             (folder / METRICS_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
@@ -267,21 +288,22 @@ def _maps_figure(model: TrainedModel, sketches: list[Sketch], parts: list[str] |
 
 
 def _matrix_figure(round_: int, split: str, concepts: list[ConceptResult], found: list[PartResult],
-                   result: SplitPass, parts: list[str] | None, settings: dict[str, Any]):
+                   counts: Any, parts: list[str] | None, settings: dict[str, Any]):
     if not concepts:
         return message_figure(f"Round {round_}: no concepts yet", "No concept x part IoU to show: the round's model "
                               "has no concept head.")
     if not parts or not found:
         return message_figure(f"Round {round_}: no true parts", "The data has no part annotations: IoU against "
                               "true parts is not defined.")
-    iou = iou_matrix(result.counts)
-    shown = [i for i, occurs in enumerate(result.counts.occurring) if occurs]
+    iou = iou_matrix(counts)
+    shown = [i for i, occurs in enumerate(counts.occurring) if occurs]
     matched, _ = match_concepts(iou)
     column = {p: j for j, p in enumerate(shown)}
     return iou_matrix_figure(
         iou[:, shown], [c.name for c in concepts], [parts[p] for p in shown],
         [column.get(int(m), -1) for m in matched], [p.discovered for p in found],
-        f"Round {round_}: IoU of concept maps with true parts ({split} split, sigmoid >= {settings['threshold']:g}); "
+        f"Round {round_}: IoU of concept maps with true parts ({split} split, sigmoid >= {settings['threshold']:g}, "
+        f"per {'ink pixel' if settings['iou_resolution'] == 'pixel' else 'stride cell'}); "
         f"framed: matched part; {sum(p.discovered for p in found)} of {len(found)} parts discovered "
         f"(IoU >= {settings['iou_discovered']:g})", iou_discovered=settings["iou_discovered"],
     )
