@@ -13,8 +13,9 @@ from exemplars it looked at.
 Looking is free; each promote or add counts as one action and each untick as one more, as the concept store
 counts a person's, up to ``max_actions`` a session (a person's patience in one round). So, as a person scans
 the whole atlas before naming anything, it looks at everything first and then labels the clearest selections
-(highest majority share) first: on the default data, largest-first spent the 150 actions on unticking four mixed
-clusters and left pure ones (roof, leg, hair: 85-100% one part) unnamed.
+(highest majority share) first, parts not yet named before more of the named ones. On the default data,
+largest-first spent the 150 actions on unticking four mixed clusters and left pure ones (roof, leg, hair:
+85-100% one part) unnamed: 8 concepts; clearest-first named 13 with the same budget.
 """
 
 from __future__ import annotations
@@ -147,7 +148,9 @@ class SimulatedArtist:
         first looks at every cluster's exemplars (and, for a cluster where the majority part holds less than
         ``clear_share`` of them, at the pieces a lasso would cut it into), then promotes the clearest selections
         first (the highest share of one part), so the action budget goes to many clean concepts rather than
-        to unticking a few mixed clusters. A piece and its cluster are never both labelled.
+        to unticking a few mixed clusters. Parts not yet named come before more of the concepts it already
+        has, as a person in a later round looks for what is new. A piece and its cluster are never both
+        labelled.
 
         Args:
             view: The round's atlas.
@@ -174,7 +177,8 @@ class SimulatedArtist:
                 looks.extend(self._look(view, view.select(points=points), cluster, piece)
                              for piece, points in enumerate(self._pieces(view, cluster)))
         taken: set[int] = set()
-        for look in sorted(looks, key=_Look.order):
+        named = {c.name for c in store.state().concepts}
+        for look in sorted(looks, key=lambda look: (look.part in named, *look.order())):
             if look.part is None or look.share < self.min_share or taken & look.points:
                 report.decisions.append(look.decision("skip"))
                 continue

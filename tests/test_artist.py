@@ -43,7 +43,7 @@ def test_a_session_promotes_majority_parts_and_unticks_the_rest(labeling_project
     for cluster in {d.cluster for d in taken}:
         kinds = {d.piece is None for d in taken if d.cluster == cluster}
         assert len(kinds) == 1, report.table()
-    assert [d.unticked for d in taken] == sorted(d.unticked for d in taken)
+    assert [d.share for d in taken] == sorted((d.share for d in taken), reverse=True)
 
     state = store.state()
     names = [c.name for c in state.concepts]
@@ -131,8 +131,20 @@ def test_a_session_stops_at_its_action_budget(labeling_project, tmp_path: Path) 
     store = ConceptStore(tmp_path / "concepts.yaml", actor="test")
     report = SimulatedArtist(budget=12, min_share=0.3, max_actions=10).play(labeling_project.view, store, progress=False)
     assert 0 < report.actions <= 10 and store.human_actions() == report.actions
-    # the budget went to the clearest selections: none left unlabelled would have cost fewer unticks
+    # the budget went to the clearest selections: none left unlabelled was clearer
     taken = [d for d in report.decisions if d.action != "skip"]
-    passed_over = [d for d in report.decisions if d.action == "skip" and d.part is not None and d.share >= 0.3]
-    cost = max(d.unticked for d in taken)
-    assert all(d.seen - round(d.share * d.seen) >= cost for d in passed_over), report.table()
+    passed_over = [d for d in report.decisions if d.action == "skip" and d.part is not None and d.share >= 0.3
+                   and d.seen >= 10]
+    assert all(d.share <= min(t.share for t in taken) for d in passed_over), report.table()
+
+
+def test_a_later_session_names_new_parts_before_adding_to_named_ones(labeling_project, tmp_path: Path) -> None:
+    view = labeling_project.view
+    store = ConceptStore(tmp_path / "concepts.yaml", actor="test")
+    first = SimulatedArtist(budget=12, min_share=0.4, max_actions=4).play(view, store, progress=False)
+    named = set(first.concepts)
+    second = SimulatedArtist(budget=12, min_share=0.4, max_actions=8).play(view, store, progress=False)
+    actions = [d for d in second.decisions if d.action != "skip"]
+    new = [d.part not in named for d in actions]
+    assert any(new), second.table()
+    assert new == sorted(new, reverse=True), second.table()  # every new name before any add
