@@ -74,7 +74,7 @@ SCHEMA: dict[str, Any] = {
     "finetune": {"epochs": None, "lr": None, "head_lr": None, "weight_decay": None, "concept_weight": None,
                  "freeze_after_layer": None, "negative_weight": None, "other_weight": None, "background_weight": None,
                  "unverified_weight": None, "other_unverified_weight": None, "balanced": None,
-                 "spread": {"enabled": None, "neighbours": None, "agreement": None, "radius_quantile": None}, "prototype_weight": None,
+                 "spread": {"enabled": None, "scope": None, "neighbours": None, "agreement": None, "radius_quantile": None}, "prototype_weight": None,
                  "prototype_temperature": None,
                  "unlabeled_weight": None, "batch_size": None, "concept_batch_size": None, "examples": None,
                  "progress": None},

@@ -167,13 +167,20 @@ def _concepts(cfg: DictConfig, layer: str) -> list:
 def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, threshold: float) -> tuple[list, int]:
     """The concepts with their labels spread to near neighbours (``finetune.spread``), and how many were added.
 
-    Spreads over every sketch of the splits the concepts were labelled on, never the test split."""
+    Spreads over every sketch of the splits the concepts were labelled on (``scope: labelled``) or of every split
+    (``all``), never the test split: the measure of every round stays unseen."""
     node = cfg.finetune.spread
     if not bool(node.enabled):
         return concepts, 0
     spreading = LabelSpreading(neighbours=int(node.neighbours), agreement=float(node.agreement),
                                radius_quantile=float(node.radius_quantile))
-    splits = {index.split_of(str(p[0])) for c in concepts for p in c.positives if str(p[0]) in index} - {TEST_SPLIT}
+    if str(node.scope) == "all":
+        splits = set(index.splits) - {TEST_SPLIT}
+    elif str(node.scope) == "labelled":
+        splits = {index.split_of(str(p[0])) for c in concepts for p in c.positives if str(p[0]) in index}
+        splits -= {TEST_SPLIT}
+    else:
+        raise ConfigError(f"finetune.spread.scope: expected labelled or all, got {node.scope!r}")
     sketches = [s for split in sorted(splits) for s in index.splits[split]]
     vectors, ink = layer_vectors(model, sketches, threshold)
     added = spreading.spread([c.verified or c.positives for c in concepts], [c.negatives for c in concepts],
