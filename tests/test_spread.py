@@ -27,13 +27,14 @@ def test_labels_reach_their_neighbours_and_not_an_unnamed_group() -> None:
     vectors, ink, group = _sketches(rng, centres)
     inked = [(k, int(y), int(x)) for k in vectors for y, x in zip(*np.nonzero(ink[k]))]
     of = {g: [p for p in inked if group[p[0]][p[1], p[2]] == g] for g in range(3)}
-    positives = [of[0][:15], of[1][:15]]
+    positives = [[*of[0][:15], ("s0", 40, 0), ("unknown", 0, 0)], of[1][:15]]  # outside the grid, no such sketch
     negatives = [of[2][:2], []]
     added = LabelSpreading(neighbours=5, agreement=0.8).spread(positives, negatives, vectors, ink)
     for concept in (0, 1):
         assert len(added[concept]) > 0.7 * (len(of[concept]) - 15)  # most of the group (the radius keeps ~90%)
         assert all(group[k][y, x] == concept for k, y, x in added[concept])  # and nothing of another group
         assert not set(added[concept]) & set(positives[concept])
+        assert all(k in vectors for k, _, _ in added[concept])
         assert all(ink[k][y, x] for k, y, x in added[concept])
 
 

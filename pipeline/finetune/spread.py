@@ -82,7 +82,8 @@ class LabelSpreading:
         for c in range(k):
             for sign, items in ((1, positives[c]), (-1, negatives[c])):
                 for key, y, x in items:
-                    if key in vectors:
+                    # positions of sketches not given or outside the grid are left out here as the targets skip them
+                    if key in vectors and 0 <= y < vectors[key].shape[0] and 0 <= x < vectors[key].shape[1]:
                         reference.append(vectors[key][y, x])
                         labels.append(c if sign > 0 else -(c + 1))
                         labelled.add((key, int(y), int(x)))

@@ -200,14 +200,15 @@ def build_targets(concepts: Sequence[ConceptLabels], ink: Mapping[str, np.ndarra
     kept: list[tuple[list[tuple[int, int, int]], ...]] = []
     for concept in concepts:
         lists = []
-        for positions in (concept.positives, concept.negatives, getattr(concept, "verified", ())):
+        for which, positions in enumerate((concept.positives, concept.negatives, getattr(concept, "verified", ()))):
             usable = []
+            counted = which < 2  # verified positions are positives too: a skipped one is counted once
             for key_id, y, x in positions:
                 key_id, y, x = str(key_id), int(y), int(x)
                 if key_id not in ink:
-                    unknown += 1
+                    unknown += counted
                 elif not (0 <= y < height and 0 <= x < width):
-                    outside += 1
+                    outside += counted
                 else:
                     usable.append((rows.setdefault(key_id, len(rows)), y, x))
             lists.append(usable)
