@@ -164,14 +164,16 @@ def _concepts(cfg: DictConfig, layer: str) -> list:
     return concepts
 
 
-def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, threshold: float) -> tuple[list, int]:
-    """The concepts with their labels spread to near neighbours (``finetune.spread``), and how many were added.
+def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex,
+            threshold: float) -> tuple[list, int, dict[str, np.ndarray]]:
+    """The concepts with their labels spread to near neighbours (``finetune.spread``), how many were added, and
+    the ink maps of the sketches spread over (computed on the way; the targets need them).
 
     Spreads over every sketch of the splits the concepts were labelled on (``scope: labelled``) or of every split
     (``all``), never the test split: the measure of every round stays unseen."""
     node = cfg.finetune.spread
     if not bool(node.enabled):
-        return concepts, 0
+        return concepts, 0, {}
     spreading = LabelSpreading(neighbours=int(node.neighbours), agreement=float(node.agreement),
                                radius_quantile=float(node.radius_quantile))
     if str(node.scope) == "all":
@@ -190,7 +192,7 @@ def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, thr
     # spread positions join the positives unverified: nobody looked at them
     spread = [dataclasses.replace(c, positives=(*c.positives, *extra), verified=tuple(c.verified or c.positives))
               for c, extra in zip(concepts, added, strict=True)]
-    return spread, sum(len(extra) for extra in added)
+    return spread, sum(len(extra) for extra in added), ink
 
 
 def _log_model(exported: ExportedConceptModel, spec: Any) -> Any:
@@ -224,15 +226,14 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     class_index = {c: i for i, c in enumerate(model.class_names)}
     train_sketches, test_sketches = _split(index, cfg, TRAIN_SPLIT), _split(index, cfg, TEST_SPLIT)
     geometry = layer_geometry(model)
-    referenced = dict.fromkeys(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives))
-    known = [index.sketch(k) for k in referenced if k in index]
     threshold = float(cfg.extract.get("ink_threshold", 0.5)) if "extract" in cfg else 0.5
-    concepts, n_spread = _spread(cfg, model, concepts, index, threshold)
+    concepts, n_spread, ink = _spread(cfg, model, concepts, index, threshold)
     if n_spread:
-        referenced = dict.fromkeys(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives))
-        known = [index.sketch(k) for k in referenced if k in index]
         log.info("round %d: labels spread to %s of near neighbours", round_, text.plural(n_spread, "position"))
-    ink = ink_maps(known, model.raster, geometry, threshold)
+    referenced = dict.fromkeys(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives))
+    # ink of the labelled sketches the spreading did not already render (every one of them, without it)
+    ink.update(ink_maps([index.sketch(k) for k in referenced if k in index and k not in ink], model.raster,
+                        geometry, threshold))
     targets = build_targets(concepts, ink, geometry.height, geometry.width)
     if targets.skipped_unknown:
         log.warning("%d concept positions are of sketches the dataset %s does not have; skipped",
