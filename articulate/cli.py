@@ -14,9 +14,9 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from pipeline.entry import EXIT_USER_ERROR, configure_logging, guarded, setup_torch, stage_main
+from pipeline.entry import EXIT_USER_ERROR, configure_logging, guarded, setup_torch
 
-__all__ = ["EXIT_USER_ERROR", "build_parser", "configure_logging", "guarded", "main", "setup_torch", "stage_main"]
+__all__ = ["EXIT_USER_ERROR", "build_parser", "configure_logging", "guarded", "main", "setup_torch"]
 
 
 def _configure(args: argparse.Namespace) -> None:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.atlas import build as build_module  # noqa: E402
 from pipeline.atlas import (AtlasGrid, AtlasParams, Clusterer, IconParams, PositionSampler, Projection,  # noqa: E402
                             write_atlas)
-from pipeline.atlas.synthetic import synthetic_sketches, synthetic_store  # noqa: E402
+from tests.synthetic import synthetic_sketches, synthetic_store  # noqa: E402
 from pipeline.data.raster import RasterSpec  # noqa: E402
 from pipeline.models.build import TrainedModel, load_trained  # noqa: E402
 from pipeline.models.input_spec import InputSpec  # noqa: E402

@@ -115,11 +115,13 @@ class AtlasView:
         self._cluster_exemplars = {int(c["cluster"]): [int(e["point"]) for e in c.get("exemplars", [])]
                                    for c in self.document["clusters"]}
         self._vectors: np.ndarray | None = None
+        # Rendered PNGs, per view (a module-level cache keyed on views would keep every view alive).
+        self._png = lru_cache(maxsize=4096)(self._render)
 
     @classmethod
     def from_config(cls, cfg: DictConfig, round_: int | None = None) -> AtlasView:
         """The view of round ``round_`` (default: ``labeling.round``, else the latest built round)."""
-        from pipeline.models.build import load_trained
+        from pipeline.models.build import read_raster
         from pipeline.rounds import model_path
 
         chosen = round_ if round_ is not None else cfg.labeling.round
@@ -131,7 +133,7 @@ class AtlasView:
             raise InputError(folder, f"no atlas for round {r} ({where})",
                              hint="choose a built round with --round, or build the next one with `dvc repro`")
         path = model_path(cfg, r)
-        raster = load_trained(path).raster if path.is_file() else _raster_from(cfg)
+        raster = read_raster(path) if path.is_file() else _raster_from(cfg)
         return cls(folder, activations_dir(cfg, r), cfg.paths.dataset, raster,
                    exemplars=int(cfg.labeling.exemplars), patch_scale=int(cfg.labeling.patch_scale))
 
@@ -375,11 +377,11 @@ class AtlasView:
 
     def patch_png(self, point: int) -> bytes:
         """The receptive-field patch of a point as PNG bytes (its stride cell outlined)."""
-        return _png_cached(self, int(self.check_points([point])[0]), "patch")
+        return self._png(int(self.check_points([point])[0]), "patch")
 
     def sketch_png(self, point: int) -> bytes:
         """The whole sketch behind a point as PNG bytes, the point's receptive field outlined."""
-        return _png_cached(self, int(self.check_points([point])[0]), "sketch")
+        return self._png(int(self.check_points([point])[0]), "sketch")
 
     def _render(self, point: int, kind: str) -> bytes:
         row = self.points.iloc[point]
@@ -391,11 +393,6 @@ class AtlasView:
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format="PNG")
         return buffer.getvalue()
-
-
-@lru_cache(maxsize=4096)
-def _png_cached(view: AtlasView, point: int, kind: str) -> bytes:
-    return view._render(point, kind)
 
 
 def _sketch_with_field(ink: np.ndarray, meta: Any, y: int, x: int, scale: int) -> np.ndarray:

@@ -64,7 +64,7 @@ SCHEMA: dict[str, Any] = {
         "layer": None,
         "seed": None,
         "sample": {"count": None, "weighting": None, "class_filter": None},
-        "umap": {"method": None, "n_neighbors": None, "min_dist": None, "metric": None, "align": None},
+        "layout": {"method": None, "n_neighbors": None, "min_dist": None, "metric": None, "align": None},
         "grid": {"size": None, "min_count": None},
         "icons": {"enabled": None, "steps": None, "batch_size": None, "cos_power": None, "size": None,
                   "fragment": None},

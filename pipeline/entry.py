@@ -1,6 +1,7 @@
 """The bottom floor of every entry point: logging, torch threads, and the one-line answer to a user's mistake.
 
-Stages (their ``__main__``), ``python -m pipeline.config`` and the ``articulate`` command all start here. It
+Stages (their ``__main__``, through :func:`pipeline.stages.stage_main`), ``python -m pipeline.config`` and the
+``articulate`` command all start here. It
 imports nothing of the project but :mod:`pipeline.errors`, so no entry point pulls in another's imports.
 A user's mistake (an :class:`~pipeline.errors.ArticulateError`) is printed as one line, ``error: ...``, with
 exit status 2 and no traceback.
@@ -12,7 +13,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.errors import ArticulateError
@@ -62,25 +63,3 @@ def guarded(action: Callable[[], Any]) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
-
-
-def stage_main(run: Callable[[Any], Any], argv: Sequence[str] | None = None) -> int:
-    """The ``__main__`` of a stage: compose the config from the command line, then ``run(cfg)``.
-
-    Args:
-        run: The stage's ``run(cfg)``.
-        argv: The stage's arguments (default ``sys.argv[1:]``): Hydra overrides, or ``--params`` as DVC runs it.
-
-    Returns:
-        The exit status (see :func:`guarded`).
-    """
-    from pipeline.config import stage_config
-
-    configure_logging()
-
-    def action() -> None:
-        cfg = stage_config(sys.argv[1:] if argv is None else argv)
-        setup_torch(int(cfg.threads))
-        run(cfg)
-
-    return guarded(action)

@@ -33,7 +33,7 @@ def overrides(folder: Path) -> list[str]:
         f"mlflow.tracking_uri=sqlite:///{folder / 'mlflow.db'}", f"mlflow.artifact_location={folder / 'artifacts'}",
         "mlflow.experiment=labeling-tests",
         "extract.progress=false", "extract.batch_size=64", f"model.net.widths=[{','.join(map(str, WIDTHS))}]",
-        "atlas.sample.count=1500", "atlas.umap.method=pca", "atlas.grid.size=8", "atlas.icons.steps=6",
+        "atlas.sample.count=1500", "atlas.layout.method=pca", "atlas.grid.size=8", "atlas.icons.steps=6",
         "atlas.icons.batch_size=64", "atlas.clusters.k=8", "atlas.exemplars.per_cluster=16",
     ]
 

@@ -1,7 +1,7 @@
 """The atlas: layout invariants, metrics on known structure, sampling, patch geometry, bad input, the stage.
 
 Most tests lay out with PCA (fast); one uses UMAP on a small sample. Stores are synthetic
-(:mod:`pipeline.atlas.synthetic`): Gaussian blobs per true part, so the expected clusters are known.
+(:mod:`tests.synthetic`): Gaussian blobs per true part, so the expected clusters are known.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pipeline.atlas import (AtlasGrid, AtlasParams, Clusterer, IconParams, Posit
                             atlas_purity, build_atlas, read_atlas, receptive_field_patch, write_atlas)
 from pipeline.atlas.patches import MARK_COLOUR, PAD_GREY
 from pipeline.atlas.sampling import FewerPositionsWarning
-from pipeline.atlas.synthetic import synthetic_sketches, synthetic_store
+from tests.synthetic import synthetic_sketches, synthetic_store
 from pipeline.data.raster import RasterSpec
 from pipeline.errors import ConfigError, InputError
 from pipeline.models.build import TrainedModel, save_trained
@@ -182,7 +182,7 @@ def test_bad_parameters_are_config_errors() -> None:
         Clusterer(method="dbscan")
     with pytest.raises(ConfigError, match="grid.size"):
         AtlasGrid(size=0)
-    with pytest.raises(ConfigError, match="umap.metric"):
+    with pytest.raises(ConfigError, match="layout.metric"):
         Projection(metric="hamming")
     with pytest.raises(ConfigError, match="icons.steps"):
         IconParams(steps=0)
@@ -218,7 +218,7 @@ def test_stage_writes_the_round_folder_and_logs(tmp_path: Path, monkeypatch: pyt
     save_trained(dataclasses.replace(model, round=1, net_config=NET), tmp_path / "models" / "round_1" / "model.pt")
     atlas_cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "atlas" / "default.yaml")
     atlas_cfg.seed = 0
-    atlas_cfg.merge_with({"sample": {"count": 600}, "umap": {"method": "pca"}, "grid": {"size": 6},
+    atlas_cfg.merge_with({"sample": {"count": 600}, "layout": {"method": "pca"}, "grid": {"size": 6},
                           "icons": {"steps": 2, "batch_size": 16}, "clusters": {"k": 4}, "exemplars": {"per_cluster": 4}})
     cfg = OmegaConf.create({
         "round": 1, "seed": 0, "data": {"name": "synthetic"}, "model": {"name": "tiny"},
@@ -298,3 +298,19 @@ def test_an_aligned_map_puts_unchanged_points_back_where_they_were() -> None:
     alone, how = align_layout(layout[200:], new.iloc[200:], previous)
     assert not how.applied and how.anchors == 0
     np.testing.assert_array_equal(alone, layout[200:].astype(np.float32))
+
+
+def test_layer_figures_measure_the_layer_whatever_the_atlas_samples(tmp_path: Path) -> None:
+    """layer_purity/layer_nmi are the attribution-weighted atlas's figures, even for an unexplained-weighted atlas."""
+    from pipeline.atlas.build import layer_organisation
+
+    store = synthetic_store(tmp_path / "store", sketches=120, parts=4, noise=2.0)
+    attribution = params(sampler=PositionSampler(count=800, weighting="attribution", seed=3), clusterer=Clusterer(k=4))
+    unexplained = params(sampler=PositionSampler(count=800, weighting="unexplained", seed=3), clusterer=Clusterer(k=4))
+    reference = build_atlas(store, None, attribution)
+    purity, nmi = layer_organisation(store, unexplained)
+    assert (purity, nmi) == pytest.approx((reference.metrics["atlas_purity"], reference.metrics["atlas_nmi"]))
+    assert reference.metrics["layer_nmi"] == reference.metrics["atlas_nmi"]  # nothing to correct for
+    # Another seed samples (and clusters) other positions: the figures follow the sample, so the test can fail.
+    other = params(sampler=PositionSampler(count=800, weighting="unexplained", seed=4), clusterer=Clusterer(k=4))
+    assert layer_organisation(store, other) != (purity, nmi)

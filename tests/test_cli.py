@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from articulate.cli import EXIT_USER_ERROR, main
+from pipeline.errors import ConfigError
 from tests.conftest import ROOT
 
 
@@ -71,3 +72,13 @@ def test_an_override_of_a_key_conf_lacks_names_the_key_and_what_was_meant(projec
     assert "unknown key 'trainer.max_epoch' (did you mean 'max_epochs'?)" in err
     assert main(["show", "data.splits.newkey=3"]) == EXIT_USER_ERROR
     assert "write '+data.splits.newkey=...'" in capsys.readouterr().err
+
+
+def test_one_parser_reads_the_number_lists_of_every_command() -> None:
+    from articulate.commands import parse_int_list
+
+    assert parse_int_list("0-3,8, 2", "--channels") == [0, 1, 2, 3, 8]
+    assert parse_int_list("", "--untick", allow_empty=True) == []
+    for bad in ("", "1-z", "5-2", "-3", "1,,x"):
+        with pytest.raises(ConfigError, match="--points"):
+            parse_int_list(bad, "--points")

@@ -16,7 +16,8 @@ from torch.utils.data import TensorDataset
 
 from conceptstore.store import ConceptStore
 from pipeline.activations.extractor import Extractor, ink_cells, part_cells, render_batch
-from pipeline.entry import EXIT_USER_ERROR, stage_main
+from pipeline.entry import EXIT_USER_ERROR
+from pipeline.stages import stage_main
 from pipeline.config import compose
 from pipeline.data.generator import SketchGenerator
 from pipeline.data.store import Manifest, read_split, write_manifest, write_split

@@ -287,3 +287,15 @@ def test_classifier_needs_an_input_spec_for_torchvision_models() -> None:
     module.eval()
     with torch.no_grad():
         assert module(torch.rand(2, 1, 64, 64)).shape == (2, 3)
+
+
+def test_the_raster_settings_are_read_without_building_the_model(tmp_path: Path) -> None:
+    from pipeline.models.build import load_trained, read_raster
+    from tests.conftest import save_sketch_cnn
+
+    path = tmp_path / "model.pt"
+    save_sketch_cnn(path, ["a", "b"], [4, 8, 8, 8], size=48)
+    assert read_raster(path) == load_trained(path).raster and read_raster(path).size == 48
+    path.write_bytes(b"not a model")
+    with pytest.raises(InputError, match="not a readable model file"):
+        read_raster(path)

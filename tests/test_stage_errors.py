@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.entry import EXIT_USER_ERROR, stage_main
+from pipeline.entry import EXIT_USER_ERROR
+from pipeline.stages import stage_main
 from pipeline.stages import data as data_stage
 from pipeline.stages import train_base
 from tests.conftest import ROOT

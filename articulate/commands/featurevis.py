@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from articulate.commands import parse_int_list
 from pipeline.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -53,43 +54,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(action=dream_command)
 
 
-def parse_channels(text: str) -> list[int]:
-    """``"0-15"``, ``"0,3,7"`` or a mix (``"0-3,8"``) as a list of channel indices.
-
-    Args:
-        text: The option value.
-
-    Returns:
-        The indices, in order, without repeats.
-
-    Raises:
-        ConfigError: If the text is not such a list.
-    """
-    channels: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part[1:]:
-                low, high = (int(v) for v in part.split("-", 1))
-                if high < low:
-                    raise ValueError(part)
-                channels.extend(range(low, high + 1))
-            else:
-                channels.append(int(part))
-    except ValueError:
-        raise ConfigError(f"--channels: expected a list like 0-15 or 0,3,7, got {text!r}") from None
-    if any(c < 0 for c in channels):
-        raise ConfigError(f"--channels: channel indices must be >= 0, got {text!r}")
-    return list(dict.fromkeys(channels))
-
-
 def _objectives(args: argparse.Namespace, layer: str, class_names: list[str]) -> list:
     from pipeline.featurevis import objectives as obj
 
     if args.channel is not None:
         return [obj.channel(layer, args.channel)]
     if args.channels is not None:
-        return [obj.channel(layer, c) for c in parse_channels(args.channels)]
+        return [obj.channel(layer, c) for c in parse_int_list(args.channels, "--channels", "0-15 or 0,3,7")]
     if args.neuron is not None:
         try:
             values = [int(v) for v in args.neuron.split(",")]

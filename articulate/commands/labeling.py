@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipeline.errors import ConfigError
+from articulate.commands import parse_int_list
 from pipeline.text import plural
 
 __all__ = ["add_commands"]
@@ -94,25 +94,6 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     q.set_defaults(action=replay_command)
 
 
-def parse_ids(text: str) -> list[int]:
-    """``"3,17,40-52"`` as a list of point ids.
-
-    Raises:
-        ConfigError: Not a list of non-negative integers and ranges.
-    """
-    ids: list[int] = []
-    for piece in filter(None, (t.strip() for t in text.split(","))):
-        try:
-            if "-" in piece:
-                low, high = (int(v) for v in piece.split("-", 1))
-                ids.extend(range(low, high + 1))
-            else:
-                ids.append(int(piece))
-        except ValueError:
-            raise ConfigError(f"point ids: expected numbers and ranges like 3,17,40-52, got {piece!r}") from None
-    return ids
-
-
 def _config(args: argparse.Namespace) -> Any:
     from pipeline.config import compose
 
@@ -140,14 +121,15 @@ def _write(args: argparse.Namespace, operation: Any) -> None:
 
 def _selection(args: argparse.Namespace, view: Any) -> Any:
     return view.select(cluster=args.cluster, cell=args.cell,
-                       points=parse_ids(args.points) if args.points is not None else None)
+                       points=parse_int_list(args.points, "--points", "3,17,40-52") if args.points is not None else None)
 
 
 def _judged(args: argparse.Namespace, view: Any) -> tuple[Any, Any]:
     """The selection and its judged positions. A person at the command line judged the exemplars of the
     selection's sheet (``clusters/cluster_<n>.png``, the app's exemplars), so those kept are verified."""
     selection = _selection(args, view)
-    return selection, view.judged_positions(selection.points, parse_ids(args.untick), view.exemplars(selection))
+    unticked = parse_int_list(args.untick, "--untick", "3,17,40-52", allow_empty=True)
+    return selection, view.judged_positions(selection.points, unticked, view.exemplars(selection))
 
 
 def promote_command(args: argparse.Namespace) -> None:
@@ -169,7 +151,7 @@ def split_command(args: argparse.Namespace) -> None:
     from labeling.app import split_groups
 
     view, store = _view(args), _store(args)
-    groups = split_groups(view, store, args.ref, points=parse_ids(args.points) if args.points else None,
+    groups = split_groups(view, store, args.ref, points=parse_int_list(args.points, "--points", "3,17,40-52") if args.points else None,
                           name=args.name, k=args.k)
     _write(args, lambda s: s.split(args.ref, groups))
 

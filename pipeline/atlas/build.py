@@ -8,33 +8,7 @@ exemplar patches per cluster (:mod:`~pipeline.atlas.patches`) and compute per-cl
 metrics (:mod:`~pipeline.atlas.stats`). :func:`write_atlas` writes the result atomically; :func:`read_atlas`
 reads it back.
 
-Layout of an atlas folder (``atlases/round_<r>/``; the same text is written to its ``README.md``)::
-
-    atlas.json         everything but the arrays (format_version 1):
-                         layer, round, split, classes, parts, params (the settings used),
-                         geometry (stride, receptive_field, rf_offset, input_size, height, width of the layer),
-                         metrics (atlas_purity, atlas_nmi: null without true parts; n_points, n_cells,
-                           n_clusters, seconds), timings (seconds per step), grid (size, min_count,
-                           extent [x_min, x_max, y_min, y_max] of the layout),
-                         cells: one per kept cell, in cells.npy order: cell (= row * size + col), row (0 = top),
-                           col, count, centre [x, y] in layout coordinates, cluster (majority cluster of its
-                           points), icon (file under icons/, or null), score (icon quality), value (objective),
-                         clusters: one per cluster (0 = largest): cluster, size, classes {name: count},
-                           mean_attribution, parts {name: count} | null, majority_part, purity, sheet (file),
-                           exemplars: [{point (row of points.parquet), sketch, key_id, class, part, y, x,
-                           kind ("nearest" | "random"), distance (to the cluster centre)}]
-    points.parquet     one row per sampled position: sketch (row of the activation store), key_id, label,
-                         word, y, x (position in the layer), part (true part id, 0 = none), attribution,
-                         umap_x, umap_y (2-D layout), cell (grid cell id), row, col, kept (cell has an icon),
-                         cluster
-    cells.npy          (n_cells, C) float32: mean activation vector of each kept cell (order of "cells")
-    icons/             cell_<row>_<col>.png: one feature-visualization icon per kept cell
-    atlas.png          the atlas: icons on the grid, framed by majority cluster, with legend
-    map.png            the 2-D layout coloured by cluster and by class
-    clusters/          cluster_<k>.png: exemplar sheet of cluster k (receptive-field crops, position outlined)
-    README.md          this description
-
-Part ids are 1 + the index in ``parts``; patch geometry follows :mod:`pipeline.atlas.patches`.
+The layout of an atlas folder (``atlases/round_<r>/``) is :data:`LAYOUT`, also written to its ``README.md``.
 """
 
 from __future__ import annotations
@@ -76,7 +50,37 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 README = "README.md"
-_LAYOUT = __doc__[__doc__.index("Layout of an atlas folder"):]
+#: The layout of an atlas folder, written to its README.md (a constant, not the docstring: ``python -OO`` drops those).
+LAYOUT = """\
+Layout of an atlas folder (atlases/round_<r>/):
+
+    atlas.json         everything but the arrays (format_version 1):
+                         layer, round, split, classes, parts, params (the settings used),
+                         geometry (stride, receptive_field, rf_offset, input_size, height, width of the layer),
+                         metrics (atlas_purity, atlas_nmi of the atlas's own sample; layer_purity, layer_nmi
+                           of an attribution-weighted sample, comparable across rounds; null without true parts;
+                           n_points, n_cells, n_clusters, seconds), timings (seconds per step), grid (size, min_count,
+                           extent [x_min, x_max, y_min, y_max] of the layout),
+                         cells: one per kept cell, in cells.npy order: cell (= row * size + col), row (0 = top),
+                           col, count, centre [x, y] in layout coordinates, cluster (majority cluster of its
+                           points), icon (file under icons/, or null), score (icon quality), value (objective),
+                         clusters: one per cluster (0 = largest): cluster, size, classes {name: count},
+                           mean_attribution, parts {name: count} | null, majority_part, purity, sheet (file),
+                           exemplars: [{point (row of points.parquet), sketch, key_id, class, part, y, x,
+                           kind ("nearest" | "random"), distance (to the cluster centre)}]
+    points.parquet     one row per sampled position: sketch (row of the activation store), key_id, label,
+                         word, y, x (position in the layer), part (true part id, 0 = none), attribution,
+                         umap_x, umap_y (2-D layout), cell (grid cell id), row, col, kept (cell has an icon),
+                         cluster, explained (the highest concept probability of the round's head; 0 in round 0)
+    cells.npy          (n_cells, C) float32: mean activation vector of each kept cell (order of "cells")
+    icons/             cell_<row>_<col>.png: one feature-visualization icon per kept cell
+    atlas.png          the atlas: icons on the grid, framed by majority cluster, with legend
+    map.png            the 2-D layout coloured by cluster and by class
+    clusters/          cluster_<k>.png: exemplar sheet of cluster k (receptive-field crops, position outlined)
+    README.md          this description
+
+Part ids are 1 + the index in ``parts``; patch geometry follows :mod:`pipeline.atlas.patches`.
+"""
 
 
 @dataclass
@@ -121,13 +125,13 @@ class AtlasParams:
         """
         try:
             seed = int(node["seed"])
-            sample, umap, grid = node["sample"], node["umap"], node["grid"]
+            sample, layout, grid = node["sample"], node["layout"], node["grid"]
             icons, clusters, exemplars = node["icons"], node["clusters"], node["exemplars"]
             return cls(
                 sampler=PositionSampler(count=sample["count"], weighting=sample["weighting"],
                                         class_filter=sample["class_filter"], seed=seed),
-                projection=Projection(method=umap["method"], n_neighbors=umap["n_neighbors"],
-                                      min_dist=float(umap["min_dist"]), metric=umap["metric"], seed=seed,
+                projection=Projection(method=layout["method"], n_neighbors=layout["n_neighbors"],
+                                      min_dist=float(layout["min_dist"]), metric=layout["metric"], seed=seed,
                                       verbose=True),
                 grid=AtlasGrid(size=grid["size"], min_count=grid["min_count"]),
                 clusterer=Clusterer(method=clusters["method"], k=clusters["k"], space=clusters["space"],
@@ -146,7 +150,7 @@ class AtlasParams:
         icons = self.icons
         return {
             "sample": {k: v for k, v in self.sampler.get_params().items() if k != "seed"},
-            "umap": {k: v for k, v in self.projection.get_params().items() if k != "seed"},
+            "layout": {k: v for k, v in self.projection.get_params().items() if k != "seed"},
             "grid": self.grid.get_params(),
             "icons": {"steps": icons.steps, "batch_size": icons.batch_size, "cos_power": icons.cos_power,
                       "size": icons.size, "enabled": icons.enabled, "fragment": icons.fragment},
@@ -177,7 +181,9 @@ class Atlas:
         icons: (n_cells, S, S, 3) uint8 icons, or None when not rendered.
         clusters: Per-cluster statistics, with exemplars.
         exemplar_patches: Per cluster, the RGB patches of its exemplars (empty without sketches).
-        metrics: atlas_purity, atlas_nmi (None without parts), n_points, n_cells, n_clusters, seconds.
+        metrics: atlas_purity, atlas_nmi (of this atlas's sample), layer_purity, layer_nmi (of an
+            attribution-weighted sample, comparable across rounds; None without parts), n_points, n_cells,
+            n_clusters, seconds.
         timings: Seconds per step.
     """
 
@@ -250,7 +256,8 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
     clock = _Clock()
     started = time.perf_counter()
     log.info("atlas of %s, round %d: sampling %d positions", layer, round_index, params.sampler.count)
-    sample = params.sampler.sample(store, _concept_probability(model, layer))
+    concept_probability = _concept_probability(model, layer)
+    sample = params.sampler.sample(store, concept_probability)
     clock.lap("sampling")
 
     layout = params.projection.fit_transform(sample.vectors)
@@ -302,6 +309,9 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
     parts = points["part"].to_numpy()
     purity = atlas_purity(clustering.labels, parts) if has_parts else None
     nmi = atlas_nmi(clustering.labels, parts) if has_parts else None
+    layer_purity, layer_nmi = purity, nmi
+    if has_parts and params.sampler.weighting == "unexplained" and concept_probability is not None:
+        layer_purity, layer_nmi = layer_organisation(store, params)
     clock.lap("statistics")
 
     chosen = select_exemplars(clustering.points, clustering.labels, clustering.centres, params.exemplars,
@@ -320,7 +330,8 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
         patches.append([maker.patch(r.key_id, r.y, r.x) for r in rows.itertuples(index=False)] if maker else [])
     clock.lap("patches")
 
-    metrics = {"atlas_purity": purity, "atlas_nmi": nmi, "n_points": len(points), "n_cells": len(cells),
+    metrics = {"atlas_purity": purity, "atlas_nmi": nmi, "layer_purity": layer_purity, "layer_nmi": layer_nmi,
+               "n_points": len(points), "n_cells": len(cells),
                "n_clusters": len(stats), "seconds": round(time.perf_counter() - started, 3),
                "alignment_anchors": alignment.anchors if alignment else None,
                "alignment_residual": alignment.residual if alignment else None}
@@ -332,6 +343,30 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
                  parts=list(meta.parts) if meta.parts else None, params=params.to_dict(), geometry=geometry,
                  points=points, cells=cells, cell_means=grid.means, grid_size=grid.size, extent=grid.extent,
                  icons=icons, clusters=stats, exemplar_patches=patches, metrics=metrics, timings=clock.timings)
+
+
+def layer_organisation(store: ActivationStore, params: AtlasParams) -> tuple[float, float]:
+    """Purity and NMI of the layer on an attribution-weighted sample, whatever the atlas itself shows.
+
+    An atlas weighted toward unexplained positions shows mostly what no concept covers yet, so its own purity
+    and NMI describe that remainder and change with what was named. These figures cluster the sample an
+    attribution-weighted atlas would draw (same count, seed and clustering; in activation space, so no layout
+    is needed), so rounds compare like with like.
+
+    Args:
+        store: The layer's activation store (with true parts).
+        params: The atlas's settings.
+
+    Returns:
+        ``(purity, nmi)`` against the true parts.
+    """
+    sampler, clusterer = params.sampler, params.clusterer
+    reference = PositionSampler(count=sampler.count, weighting="attribution", class_filter=sampler.class_filter,
+                                seed=sampler.seed).sample(store)
+    labels = Clusterer(method=clusterer.method, k=clusterer.k, space="activations", normalize=clusterer.normalize,
+                       seed=clusterer.seed).fit(reference.vectors).labels
+    parts = reference.positions["part"].to_numpy()
+    return atlas_purity(labels, parts), atlas_nmi(labels, parts)
 
 
 def _fmt(value: float | None) -> str:
@@ -409,7 +444,7 @@ def write_atlas(atlas: Atlas, folder: str | Path) -> dict[str, float]:
         }
         (out / "atlas.json").write_text(json.dumps(_json_ready(document), indent=1) + "\n")
         (out / README).write_text(f"# Activation atlas: {atlas.layer}, round {atlas.round}\n\n"
-                                  "Written by the atlas stage (`python -m pipeline.stages.atlas`).\n\n" + _LAYOUT)
+                                  "Written by the atlas stage (`python -m pipeline.stages.atlas`).\n\n" + LAYOUT)
         clock.lap("files")
         fig = atlas_figure(atlas)
         fig.savefig(out / "atlas.png", dpi=100)

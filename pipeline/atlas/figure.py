@@ -179,7 +179,7 @@ def map_figure(atlas: Atlas) -> Figure:
         ax.set_aspect("equal", adjustable="datalim")
         ax.set_xticks([])
         ax.set_yticks([])
-    method = atlas.params["umap"]["method"].upper()
+    method = (atlas.params.get("layout") or atlas.params["umap"])["method"].upper()  # "umap": before 2026-12
     fig.suptitle(f"{method} map of {atlas.layer}, round {atlas.round}: {_subtitle(atlas)}", fontsize=11)
     fig.tight_layout()
     return fig

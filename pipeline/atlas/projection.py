@@ -59,13 +59,13 @@ class Projection:
     def __init__(self, method: str = "umap", n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine",
                  seed: int = 0, verbose: bool = False) -> None:
         if method not in METHODS:
-            raise ConfigError(f"atlas: umap.method must be one of {', '.join(METHODS)}, got {method!r}")
+            raise ConfigError(f"atlas: layout.method must be one of {', '.join(METHODS)}, got {method!r}")
         if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral) or n_neighbors < 2:
-            raise ConfigError(f"atlas: umap.n_neighbors must be an integer >= 2, got {n_neighbors!r}")
+            raise ConfigError(f"atlas: layout.n_neighbors must be an integer >= 2, got {n_neighbors!r}")
         if isinstance(min_dist, bool) or not isinstance(min_dist, Real) or not 0.0 <= min_dist <= 1.0:
-            raise ConfigError(f"atlas: umap.min_dist must be a number from 0 to 1, got {min_dist!r}")
+            raise ConfigError(f"atlas: layout.min_dist must be a number from 0 to 1, got {min_dist!r}")
         if metric not in METRICS:
-            raise ConfigError(f"atlas: umap.metric must be one of {', '.join(METRICS)}, got {metric!r}")
+            raise ConfigError(f"atlas: layout.metric must be one of {', '.join(METRICS)}, got {metric!r}")
         self.method = method
         self.n_neighbors = int(n_neighbors)
         self.min_dist = float(min_dist)
@@ -100,7 +100,7 @@ class Projection:
             layout = self._pca(vectors)
         else:
             if self.n_neighbors >= n:
-                raise ConfigError(f"atlas: umap.n_neighbors ({self.n_neighbors}) must be smaller than the number "
+                raise ConfigError(f"atlas: layout.n_neighbors ({self.n_neighbors}) must be smaller than the number "
                                   f"of sampled points ({n}); lower it or sample more points")
             layout = self._umap(vectors)
         log.info("%s layout of %d points in %.1f s", self.method.upper(), n, time.perf_counter() - started)

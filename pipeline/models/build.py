@@ -84,8 +84,8 @@ class TrainedModel:
         return ConceptModel(self.net, self.layer, self.concept_head, [c["name"] for c in self.concepts]).eval()
 
 
-def load_trained(path: str | Path) -> TrainedModel:
-    """Load ``models/round_<r>/model.pt`` as written by the training stages (no project config needed).
+def _read_saved(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
+    """The dict inside ``model.pt``, checked to be one the training stages wrote.
 
     Raises:
         InputError: The file is missing or not such a model.
@@ -93,7 +93,7 @@ def load_trained(path: str | Path) -> TrainedModel:
     path = Path(path)
     hint = "train it first: `python -m pipeline.stages.train_base` or `dvc repro train_base`"
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise InputError(path, "no trained model here", hint=hint) from None
     except Exception as err:  # noqa: BLE001 - torch.load raises many types for a damaged file
@@ -101,9 +101,32 @@ def load_trained(path: str | Path) -> TrainedModel:
     required = {"state_dict", "net", "class_names", "input_spec", "raster", "layer", "round"}
     if not isinstance(saved, dict) or not required <= set(saved):
         raise InputError(path, "not a model file written by Articulate's training stages", hint=hint)
+    return saved
+
+
+def _raster(saved: dict[str, Any]) -> RasterSpec:
+    raster = saved["raster"]
+    return RasterSpec(size=int(raster["size"]), line_width=float(raster["line_width"]), invert=bool(raster["invert"]))
+
+
+def read_raster(path: str | Path) -> RasterSpec:
+    """How ``model.pt``'s model wants its sketches drawn, without building the network (weights memory-mapped).
+
+    Raises:
+        InputError: The file is missing or not such a model.
+    """
+    return _raster(_read_saved(path, mmap=True))
+
+
+def load_trained(path: str | Path) -> TrainedModel:
+    """Load ``models/round_<r>/model.pt`` as written by the training stages (no project config needed).
+
+    Raises:
+        InputError: The file is missing or not such a model.
+    """
+    saved = _read_saved(path)
     net = build(OmegaConf.create(saved["net"]), "model.net", num_classes=len(saved["class_names"]))
     net.load_state_dict(saved["state_dict"])
-    raster = saved["raster"]
     concepts = [dict(c) for c in saved.get("concepts") or []]
     head = None
     if concepts:
@@ -115,7 +138,7 @@ def load_trained(path: str | Path) -> TrainedModel:
         head.eval()
     return TrainedModel(
         net=net.eval(), class_names=list(saved["class_names"]), input_spec=InputSpec.from_dict(saved["input_spec"]),
-        raster=RasterSpec(size=int(raster["size"]), line_width=float(raster["line_width"]), invert=bool(raster["invert"])),
+        raster=_raster(saved),
         layer=str(saved["layer"]), round=int(saved["round"]), concepts=concepts, concept_head=head,
         net_config=dict(saved["net"]),
     )

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from pipeline import text, tracking
 from pipeline.activations.store import ActivationStore, layer_folder
 from pipeline.atlas.build import Atlas, AtlasParams, build_atlas, read_atlas, write_atlas
-from pipeline.entry import stage_main
+from pipeline.stages import stage_main
 from pipeline.rounds import activations_dir, atlas_dir, model_path, round_index
 from pipeline.config import to_container
 from pipeline.data.store import read_split
@@ -54,7 +54,7 @@ def run(cfg: DictConfig) -> Atlas:
     sketches = read_split(cfg.paths.dataset, store.meta.split)
     with tracking.stage_run(cfg, "atlas", tags={"round": str(r), "layer": layer}):
         atlas = build_atlas(store, model, params, round_index=r, layer=layer, sketches=sketches,
-                            previous=_previous_points(cfg, r, layer) if cfg.atlas.umap.align else None)
+                            previous=_previous_points(cfg, r, layer) if cfg.atlas.layout.align else None)
         started = time.perf_counter()
         folder = atlas_dir(cfg, r)
         write_atlas(atlas, folder)

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from pipeline import tracking, viz
 from pipeline.config import build
-from pipeline.entry import stage_main
+from pipeline.stages import stage_main
 from pipeline.data.ndjson import ReadResult
 from pipeline.data.splits import assign_splits
 from pipeline.data.store import Manifest, write_manifest, write_split

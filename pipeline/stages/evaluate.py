@@ -26,7 +26,9 @@ Metrics (definitions in :mod:`pipeline.evaluation.metrics`): ``class_acc``; per 
 ``concept_iou/<key>`` and ``concept_ap/<key>`` (key: slug of the name + id, see
 :func:`~pipeline.evaluation.metrics.metric_key`; the exact names are in metrics.json); ``mean_concept_iou``,
 ``mean_concept_ap``, ``n_concepts``; ``parts_discovered``, ``parts_total``, ``parts_discovered_fraction``;
-``atlas_purity``, ``atlas_nmi`` (of this round's atlas); ``human_actions`` (the labeling of round r - 1,
+``atlas_purity``, ``atlas_nmi`` (of this round's atlas, whose sample may lean toward what no concept explains
+yet) and ``layer_purity``, ``layer_nmi`` (the same clustering of an attribution-weighted sample: how the layer
+is organised, comparable from round to round); ``human_actions`` (the labeling of round r - 1,
 which made this round's concepts: promotes, adds and splits plus unticked exemplars, see
 :meth:`~conceptstore.store.ConceptStore.human_actions`; 0 in round 0) and ``human_actions_total`` (all rounds);
 ``human_edits`` and ``human_edits_total`` (renames, notes, merges, deletes and undos, counted the same way);
@@ -51,7 +53,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from pipeline import text, tracking, viz
-from pipeline.entry import stage_main
+from pipeline.stages import stage_main
 from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
 from pipeline.data.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split
@@ -123,8 +125,8 @@ def _atlas_metrics(cfg: DictConfig, round_: int) -> dict[str, float | None]:
         raise InputError(path, f"unreadable atlas ({err})",
                          hint=f"rebuild it: `python -m pipeline.stages.atlas round={round_}`") from None
     out = {}
-    for key in ("atlas_purity", "atlas_nmi"):
-        value = metrics.get(key)
+    for key in ("atlas_purity", "atlas_nmi", "layer_purity", "layer_nmi"):
+        value = metrics.get(key, metrics.get(key.replace("layer_", "atlas_")))  # atlases built before layer_*
         out[key] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     return out
 

@@ -28,7 +28,7 @@ from omegaconf import DictConfig, ListConfig
 from pipeline import tracking, viz
 from pipeline.activations.extractor import ExtractionSummary, extract
 from pipeline.activations.store import ActivationStore, LayerMeta, layer_folder
-from pipeline.entry import stage_main
+from pipeline.stages import stage_main
 from pipeline.rounds import activations_dir, model_path, round_index
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.sketch import Sketch

@@ -45,7 +45,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig
 
 from pipeline import text, tracking, viz
-from pipeline.entry import stage_main
+from pipeline.stages import stage_main
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataset
 from pipeline.data.raster import rasterize

@@ -25,7 +25,7 @@ from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig
 
 from pipeline import tracking, viz
-from pipeline.entry import stage_main
+from pipeline.stages import stage_main
 from pipeline.rounds import BASE, FIRST_ROUND, MODEL_FILE, base_model_dir
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataModule
