@@ -5,11 +5,13 @@ In a scratch copy of the project (the project's own outputs, concept store and M
 the atlas layer of the same base model (the ceiling: every train position labelled with its true part), then
 `articulate loop --rounds N` lets the simulated artist label each new atlas and `dvc repro` build the next
 round. Prints the ceiling's line, then per round: class_acc, parts_discovered out of the true parts, mean
-concept IoU, atlas_purity, atlas_nmi, human_actions and wall time, then the aims of issue 10:
+concept IoU, atlas_purity, atlas_nmi, layer_nmi, human_actions and wall time, then the aims of issue 10:
 
 - parts discovered by round N >= 80% of the parts the ceiling localises at IoU >= 0.3;
 - mean concept IoU in round N >= 0.8 x the ceiling's mean IoU over the same parts (those the concepts match);
-- atlas NMI against true parts rising every round, and >= 0.45 by round N;
+- NMI against true parts rising every round, and >= 0.45 by round N: ``layer_nmi``, the atlas clustering of an
+  attribution-weighted sample, since an atlas weighted toward unexplained positions shows a different sample each
+  round (its own ``atlas_nmi`` is printed beside it);
 - class accuracy within 1 point of the base in every round; at most 150 human actions a round;
 - one round (labeling + finetune + extract + atlas + evaluate) within 5 minutes.
 
@@ -60,6 +62,12 @@ def ceiling(scratch: Path, env: dict[str, str], overrides: list[str]) -> dict | 
     return json.loads(out.read_text())["results"]["finetuned"]["pixel"]
 
 
+def layer_nmi(metrics: dict) -> float:
+    """The layer's NMI on an attribution-weighted sample (the atlas's own NMI where it is that sample)."""
+    value = metrics.get("layer_nmi")
+    return metrics["atlas_nmi"] if value is None else value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="rounds after round 0 (default 3)")
@@ -93,8 +101,8 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     print()
-    print(f"{'round':>8} {'class_acc':>9} {'parts':>7} {'mean IoU':>8} {'purity':>7} {'NMI':>6} {'actions':>7} "
-          f"{'concepts':>8} {'seconds':>8}")
+    print(f"{'round':>8} {'class_acc':>9} {'parts':>7} {'mean IoU':>8} {'purity':>7} {'NMI':>6} {'layerNMI':>8} "
+          f"{'actions':>7} {'concepts':>8} {'seconds':>8}")
     if top is not None:
         print(f"{'ceiling':>8} {'':>9} {top['parts_discovered']:>3}/{top['parts_total']:<3} "
               f"{top['mean_part_iou']:>8.3f}   (fully supervised head, every train position labelled)")
@@ -102,11 +110,11 @@ def main() -> int:
         iou = m.get("mean_concept_iou")
         print(f"{r:>8} {m['class_acc']:>9.4f} {m['parts_discovered']:>3}/{m['parts_total']:<3} "
               f"{'-' if iou is None else f'{iou:.3f}':>8} {m['atlas_purity']:>7.3f} {m['atlas_nmi']:>6.3f} "
-              f"{m['human_actions']:>7} {m['n_concepts']:>8} {seconds:>8.0f}")
+              f"{layer_nmi(m):>8.3f} {m['human_actions']:>7} {m['n_concepts']:>8} {seconds:>8.0f}")
     last = rows[-1]
-    nmi = [m["atlas_nmi"] for m in rows]
+    nmi = [layer_nmi(m) for m in rows]
     aims = {
-        f"atlas NMI rising round over round, >= {NMI_AIM} by round {args.rounds}":
+        f"layer NMI rising round over round, >= {NMI_AIM} by round {args.rounds}":
             all(b > a for a, b in zip(nmi, nmi[1:])) and nmi[-1] >= NMI_AIM,
         f"class accuracy within {ACC_DROP_AIM:.0%} of the base in every round":
             all(m["class_acc"] >= rows[0]["class_acc"] - ACC_DROP_AIM for m in rows),

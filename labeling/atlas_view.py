@@ -24,7 +24,7 @@ from PIL import Image
 
 from pipeline.activations.store import ActivationStore, layer_folder
 from pipeline.atlas.build import read_atlas
-from pipeline.atlas.patches import PatchMaker, patch_origin, stride_cell
+from pipeline.atlas.patches import PatchMaker
 from pipeline.data.raster import RasterSpec
 from pipeline.data.store import read_split
 from pipeline.errors import ArticulateError, ConfigError, InputError
@@ -171,7 +171,8 @@ class AtlasView:
         images = {name: f"/atlas/{file}" for name, file in doc.get("files", {}).items() if file.endswith(".png")}
         return {"round": self.round, "layer": self.layer, "split": doc.get("split"), "classes": self.classes,
                 "parts": self.parts, "grid": doc["grid"], "cells": cells, "clusters": clusters,
-                "metrics": doc.get("metrics", {}), "images": images, "exemplars": self.n_exemplars}
+                "metrics": doc.get("metrics", {}), "images": images, "exemplars": self.n_exemplars,
+                "icon_kind": doc.get("params", {}).get("icons", {}).get("kind", "featurevis")}
 
     def columns(self) -> dict[str, list]:
         """Every point, column by column, as ``GET /api/points`` answers it."""
@@ -271,7 +272,8 @@ class AtlasView:
         part = int(row["part"])
         return {"point": int(point), "key_id": str(row["key_id"]), "class": str(row["word"]),
                 "part": self.parts[part - 1] if self.parts and part > 0 else None,
-                "y": int(row["y"]), "x": int(row["x"]), "patch": f"/api/patch/{int(point)}.png"}
+                "y": int(row["y"]), "x": int(row["x"]), "patch": f"/api/patch/{int(point)}.png",
+                "context": f"/api/sketch/{int(point)}.png"}
 
     def exemplars(self, selection: Selection, count: int | None = None) -> list[int]:
         """The selection's exemplar points: nearest first to its mean (L2-normalised) activation.
@@ -380,7 +382,7 @@ class AtlasView:
         return self._png(int(self.check_points([point])[0]), "patch")
 
     def sketch_png(self, point: int) -> bytes:
-        """The whole sketch behind a point as PNG bytes, the point's receptive field outlined."""
+        """The whole sketch behind a point as PNG bytes, drawn sharp, the point marked (``PatchMaker.context``)."""
         return self._png(int(self.check_points([point])[0]), "sketch")
 
     def _render(self, point: int, kind: str) -> bytes:
@@ -389,36 +391,7 @@ class AtlasView:
         if kind == "patch":
             image = self.patches.patch(key, y, x)
         else:
-            image = _sketch_with_field(self.patches.ink(key), self.meta, y, x, scale=4)
+            image = self.patches.context(key, y, x)
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format="PNG")
         return buffer.getvalue()
-
-
-def _sketch_with_field(ink: np.ndarray, meta: Any, y: int, x: int, scale: int) -> np.ndarray:
-    """The whole image, dark ink on white, with the receptive field (blue) and stride cell (red) outlined."""
-    grey = np.rint(255.0 * (1.0 - np.clip(ink, 0, 1))).astype(np.uint8)
-    image = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
-    image = np.repeat(image[:, :, None], 3, axis=2)
-    size = image.shape[0]
-    top, left = patch_origin(meta, y, x)
-    _box(image, top * scale, left * scale, int(meta.receptive_field) * scale, (40, 110, 230), size)
-    top, left, side = stride_cell(meta, y, x)
-    _box(image, top * scale, left * scale, side * scale, (230, 50, 20), size)
-    return image
-
-
-def _box(image: np.ndarray, top: int, left: int, side: int, colour: tuple[int, int, int], size: int) -> None:
-    """Outline a square (2 pixels), clipped to the image."""
-    bottom, right = top + side - 1, left + side - 1
-    for r0, r1, c0, c1 in ((top, top + 2, left, right + 1), (bottom - 1, bottom + 1, left, right + 1),
-                           (top, bottom + 1, left, left + 2), (top, bottom + 1, right - 1, right + 1)):
-        r0, r1, c0, c1 = max(r0, 0), min(r1, size), max(c0, 0), min(c1, size)
-        if r1 > r0 and c1 > c0:
-            image[r0:r1, c0:c1] = colour
-
-
-def _raster_from(cfg: DictConfig) -> RasterSpec:
-    from pipeline.models.build import raster_spec
-
-    return raster_spec(cfg.model)

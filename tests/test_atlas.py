@@ -182,6 +182,8 @@ def test_bad_parameters_are_config_errors() -> None:
         Clusterer(method="dbscan")
     with pytest.raises(ConfigError, match="grid.size"):
         AtlasGrid(size=0)
+    with pytest.raises(ConfigError, match="grid.clip"):
+        AtlasGrid(clip=0.5)
     with pytest.raises(ConfigError, match="layout.metric"):
         Projection(metric="hamming")
     with pytest.raises(ConfigError, match="icons.steps"):
@@ -314,3 +316,41 @@ def test_layer_figures_measure_the_layer_whatever_the_atlas_samples(tmp_path: Pa
     # Another seed samples (and clusters) other positions: the figures follow the sample, so the test can fail.
     other = params(sampler=PositionSampler(count=800, weighting="unexplained", seed=4), clusterer=Clusterer(k=4))
     assert layer_organisation(store, other) != (purity, nmi)
+
+
+def test_clipping_keeps_far_flung_points_from_squeezing_the_dense_region() -> None:
+    """A dense blob and two far outliers: unclipped, the blob fits in one cell; clipped, it spans the grid."""
+    rng = np.random.default_rng(0)
+    layout = np.vstack([rng.normal(0.0, 1.0, size=(2000, 2)), [[300.0, 300.0], [-300.0, -300.0]]])
+    vectors = rng.normal(size=(len(layout), 3)).astype(np.float32)
+    plain = AtlasGrid(size=10, min_count=5).fit(layout, vectors)
+    clipped = AtlasGrid(size=10, min_count=5, clip=0.01).fit(layout, vectors)
+    assert len(plain.cells) <= 4 and len(clipped.cells) >= 40
+    assert clipped.extent[1] < 5 and plain.extent[1] == 300.0
+    assert clipped.point_cell.min() >= 0 and clipped.point_cell.max() < 100  # outliers land in border cells
+    assert clipped.cells["count"].sum() + (~clipped.kept).sum() == len(layout)
+
+
+@pytest.mark.parametrize("kind", ["exemplar", "featurevis"])
+def test_icons_of_each_kind(store: ActivationStore, kind: str) -> None:
+    """Exemplar icons show the cell member nearest its mean (a drawn fragment); featurevis renders one per cell."""
+    p = params(icons=IconParams(kind=kind, steps=3, batch_size=8))
+    atlas = build_atlas(store, tiny_model(), p, sketches=synthetic_sketches(120))
+    cells, points = atlas.cells, atlas.points
+    assert atlas.icons.shape == (len(cells), 32, 32, 3) and cells["icon"].notna().all()
+    if kind == "featurevis":
+        assert (cells["icon_point"] == -1).all()
+        return
+    vectors = store.vectors(points["sketch"].to_numpy(), points["y"].to_numpy(), points["x"].to_numpy())
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for k, cell in enumerate(cells.itertuples(index=False)):
+        members = np.flatnonzero(points["cell"].to_numpy() == cell.cell)
+        assert cell.icon_point in members
+        centre = atlas.cell_means[k] / np.linalg.norm(atlas.cell_means[k])
+        cosine = unit[members] @ centre
+        assert cell.score == pytest.approx(cosine.max(), abs=1e-4) and cell.score <= 1 + 1e-6
+    tile = atlas.icons[0]
+    assert (tile < 100).all(axis=2).any() and (tile > 250).all(axis=2).any()  # dark ink on white paper
+    assert (tile == np.array(MARK_COLOUR, dtype=np.uint8)).all(axis=2).any()  # the position is marked
+    with pytest.raises(ConfigError, match="icons.kind"):
+        IconParams(kind="texture")

@@ -305,7 +305,7 @@ def test_the_first_screen_at_1440_by_900(ui: Ui) -> None:
     ui.page.mouse.move(*_plot_pixel(ui, "atlas-grid", *cell["centre"]))
     ui.tid("icon-score-meaning").wait_for()
     assert f"icon score {cell['score']:.2f}" in ui.text("preview")
-    assert "strongest real sketch" in ui.text("icon-score-meaning")
+    assert "fragment shown is to its cell's mean activation (cosine)" in ui.text("icon-score-meaning")
     ui.shot("first-screen")
     ui.check_errors()
 

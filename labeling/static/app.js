@@ -24,9 +24,15 @@
   const colourOf = (i) => (i >= 0 && i < PALETTE.length ? PALETTE[i]
     : `hsl(${Math.round((Math.abs(i) * 137.508) % 360)}, 55%, 45%)`);
   const GREY = '#c9ccd1';
-  // What the atlas stage's icon score measures (pipeline/featurevis/render.py, RenderResult.scores).
-  const ICON_SCORE = 'how strongly the icon drives its cell\'s mean activation: 1 as strongly as the strongest '
-    + 'real sketch, 0 as an average one';
+  // What the atlas stage's icon score measures, by icon kind (pipeline/atlas/exemplar_icons.py; featurevis:
+  // pipeline/featurevis/render.py, RenderResult.scores).
+  const ICON_SCORE = {
+    exemplar: 'how close the fragment shown is to its cell\'s mean activation (cosine): 1 exactly its direction; '
+      + 'lower when the cell is spread out and no one drawing stands for it well',
+    featurevis: 'how strongly the icon drives its cell\'s mean activation: 1 as strongly as the strongest '
+      + 'real sketch, 0 as an average one',
+  };
+  const iconScoreMeaning = () => ICON_SCORE[S.atlas && S.atlas.icon_kind] || ICON_SCORE.featurevis;
 
   const S = {
     atlas: null,          // GET /api/atlas
@@ -485,6 +491,11 @@
   let mapHandlersBound = false;
   let mapRevision = 0;
 
+  function padded(low, high) {
+    const pad = 0.04 * (high - low || 1);
+    return [low - pad, high + pad];
+  }
+
   function renderMap() {
     if (!S.atlas) return;
     const div = $('map');
@@ -492,7 +503,10 @@
       margin: { l: 8, r: 8, t: 8, b: 8 }, dragmode: 'lasso', hovermode: 'closest', uirevision: 'map',
       selectionrevision: `map-${(mapRevision += 1)}`, selections: [], // keep zoom across redraws, not a lasso
       paper_bgcolor: '#ffffff', plot_bgcolor: '#ffffff',
-      xaxis: { visible: false }, yaxis: { visible: false, scaleanchor: 'x', scaleratio: 1 },
+      // The dense region (the atlas grid's extent, clipped to the bulk of the points); zoom out for outliers.
+      xaxis: { visible: false, range: padded(S.atlas.grid.extent[0], S.atlas.grid.extent[1]) },
+      yaxis: { visible: false, scaleanchor: 'x', scaleratio: 1,
+        range: padded(S.atlas.grid.extent[2], S.atlas.grid.extent[3]) },
       legend: { orientation: 'h', x: 0, y: 0, yanchor: 'top', font: { size: 11 }, itemsizing: 'constant' },
       showlegend: S.colourBy !== 'attribution',
       annotations: S.colourBy === 'cluster' ? clusterNumbers() : [],
@@ -582,8 +596,8 @@
       h('div', null, h('span', { class: 'k', text: 'cluster ' }), String(cell.cluster ?? '—'),
         cluster && cluster.majority_part ? ` · ${cluster.majority_part}` : ''),
       cell.score !== undefined && cell.score !== null
-        ? h('div', { title: ICON_SCORE }, h('span', { class: 'k', text: 'icon score ' }), fmt(cell.score, 2),
-          h('div', { class: 'muted small', testid: 'icon-score-meaning', text: ICON_SCORE })) : null,
+        ? h('div', { title: iconScoreMeaning() }, h('span', { class: 'k', text: 'icon score ' }), fmt(cell.score, 2),
+          h('div', { class: 'muted small', testid: 'icon-score-meaning', text: iconScoreMeaning() })) : null,
     );
   }
 
@@ -710,7 +724,7 @@
         title: `${e.key_id ?? ''} · ${e.class ?? ''}${e.part ? ` · ${e.part}` : ''} · y ${e.y}, x ${e.x}`
           + ` (point ${e.point})`,
       },
-      h('img', { src: withToken(e.patch || `/api/patch/${e.point}.png`), alt: `patch of point ${e.point}`,
+      h('img', { src: withToken(e.context || e.patch || `/api/sketch/${e.point}.png`), alt: `sketch of point ${e.point}`,
         loading: 'lazy' }),
       h('span', { class: 'ex-caption' }, box, h('span', { class: 'ex-label', text: e.part || e.class || '' })));
       box.addEventListener('change', () => {

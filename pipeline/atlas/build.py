@@ -30,7 +30,8 @@ from PIL import Image
 from pipeline.activations.store import ActivationStore
 from pipeline.atlas.clustering import Clusterer
 from pipeline.atlas.grid import AtlasGrid
-from pipeline.atlas.icons import IconParams, fragment_box, render_icons
+from pipeline.atlas.exemplar_icons import exemplar_icons
+from pipeline.atlas.icons import IconParams, IconSet, fragment_box, render_icons
 from pipeline.atlas.patches import PatchMaker, select_exemplars
 from pipeline.atlas.projection import Projection
 from pipeline.atlas.alignment import align_layout
@@ -63,7 +64,8 @@ Layout of an atlas folder (atlases/round_<r>/):
                            extent [x_min, x_max, y_min, y_max] of the layout),
                          cells: one per kept cell, in cells.npy order: cell (= row * size + col), row (0 = top),
                            col, count, centre [x, y] in layout coordinates, cluster (majority cluster of its
-                           points), icon (file under icons/, or null), score (icon quality), value (objective),
+                           points), icon (file under icons/, or null), score (icon quality: see icons.kind),
+                           value (objective), icon_point (exemplar icons: the point shown, else null),
                          clusters: one per cluster (0 = largest): cluster, size, classes {name: count},
                            mean_attribution, parts {name: count} | null, majority_part, purity, sheet (file),
                            exemplars: [{point (row of points.parquet), sketch, key_id, class, part, y, x,
@@ -73,7 +75,8 @@ Layout of an atlas folder (atlases/round_<r>/):
                          umap_x, umap_y (2-D layout), cell (grid cell id), row, col, kept (cell has an icon),
                          cluster, explained (the highest concept probability of the round's head; 0 in round 0)
     cells.npy          (n_cells, C) float32: mean activation vector of each kept cell (order of "cells")
-    icons/             cell_<row>_<col>.png: one feature-visualization icon per kept cell
+    icons/             cell_<row>_<col>.png: one icon per kept cell: the real fragment nearest to the cell's mean
+                         (icons.kind exemplar) or a feature visualization of it (featurevis)
     atlas.png          the atlas: icons on the grid, framed by majority cluster, with legend
     map.png            the 2-D layout coloured by cluster and by class
     clusters/          cluster_<k>.png: exemplar sheet of cluster k (receptive-field crops, position outlined)
@@ -133,12 +136,12 @@ class AtlasParams:
                 projection=Projection(method=layout["method"], n_neighbors=layout["n_neighbors"],
                                       min_dist=float(layout["min_dist"]), metric=layout["metric"], seed=seed,
                                       verbose=True),
-                grid=AtlasGrid(size=grid["size"], min_count=grid["min_count"]),
+                grid=AtlasGrid(size=grid["size"], min_count=grid["min_count"], clip=float(grid["clip"])),
                 clusterer=Clusterer(method=clusters["method"], k=clusters["k"], space=clusters["space"],
                                     normalize=clusters["normalize"], seed=seed),
                 icons=IconParams(steps=icons["steps"], batch_size=icons["batch_size"],
                                  cos_power=float(icons["cos_power"]), size=icons["size"], enabled=icons["enabled"],
-                                 fragment=icons["fragment"]),
+                                 fragment=icons["fragment"], kind=icons["kind"]),
                 exemplars=exemplars["per_cluster"], random_exemplars=exemplars["random"],
                 patch_scale=exemplars["patch_scale"], seed=seed,
             )
@@ -153,7 +156,7 @@ class AtlasParams:
             "layout": {k: v for k, v in self.projection.get_params().items() if k != "seed"},
             "grid": self.grid.get_params(),
             "icons": {"steps": icons.steps, "batch_size": icons.batch_size, "cos_power": icons.cos_power,
-                      "size": icons.size, "enabled": icons.enabled, "fragment": icons.fragment},
+                      "size": icons.size, "enabled": icons.enabled, "fragment": icons.fragment, "kind": icons.kind},
             "clusters": {k: v for k, v in self.clusterer.get_params().items() if k != "seed"},
             "exemplars": {"per_cluster": self.exemplars, "random": self.random_exemplars,
                           "patch_scale": self.patch_scale},
@@ -286,19 +289,16 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
     cells["icon"] = None
     cells["score"] = np.nan
     cells["value"] = np.nan
+    cells["icon_point"] = -1
+    maker = PatchMaker(sketches, model.raster, meta, scale=params.patch_scale) if (
+        sketches is not None and model is not None) else None
     if params.icons.enabled and model is not None:
-        log.info("icons: rendering %d cells, %d per batch, %d steps", len(cells), params.icons.batch_size,
-                 params.icons.steps)
-        # Scores are relative to real sketches: 1.0 drives a direction as hard as the best real input does.
-        reference = None
-        if sketches is not None:
-            sample = list(itertools.islice(sketches, REFERENCE_SKETCHES))
-            if sample:
-                reference = torch.from_numpy(rasterize_batch(sample, model.raster))[:, None]
         size = params.icons.size or model.input_spec.size
-        box = fragment_box(size, meta.stride, meta.receptive_field, meta.rf_offset)
-        icon_set = render_icons(model.net, grid.means, layer, model.input_spec, params.icons, seed=params.seed,
-                                reference=reference, box=box)
+        if params.icons.kind == "exemplar" and maker is not None:
+            log.info("icons: the real fragment nearest to each of %d cells' means", len(cells))
+            icon_set, cells["icon_point"] = exemplar_icons(points, sample.vectors, cells, grid.means, maker, size)
+        else:
+            icon_set = _featurevis_icons(model, grid.means, layer, params, meta, sketches, size)
         icons = icon_set.images
         cells["icon"] = [f"icons/cell_{r:02d}_{c:02d}.png" for r, c in zip(cells["row"], cells["col"], strict=True)]
         cells["score"], cells["value"] = icon_set.scores, icon_set.values
@@ -317,8 +317,6 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
     chosen = select_exemplars(clustering.points, clustering.labels, clustering.centres, params.exemplars,
                               params.random_exemplars, seed=params.seed)
     distance = clustering.distances()
-    maker = PatchMaker(sketches, model.raster, meta, scale=params.patch_scale) if (
-        sketches is not None and model is not None) else None
     patches: list[list[np.ndarray]] = []
     for c, indices in enumerate(chosen):
         rows = points.iloc[indices]
@@ -343,6 +341,22 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
                  parts=list(meta.parts) if meta.parts else None, params=params.to_dict(), geometry=geometry,
                  points=points, cells=cells, cell_means=grid.means, grid_size=grid.size, extent=grid.extent,
                  icons=icons, clusters=stats, exemplar_patches=patches, metrics=metrics, timings=clock.timings)
+
+
+def _featurevis_icons(model: Any, means: np.ndarray, layer: str, params: AtlasParams, meta: Any,
+                      sketches: list[Sketch] | None, size: int) -> IconSet:
+    """Feature-visualization icons of the cells' mean directions (the Activation Atlas's icons)."""
+    log.info("icons: rendering %d cells, %d per batch, %d steps", len(means), params.icons.batch_size,
+             params.icons.steps)
+    # Scores are relative to real sketches: 1.0 drives a direction as hard as the best real input does.
+    reference = None
+    if sketches is not None:
+        first = list(itertools.islice(sketches, REFERENCE_SKETCHES))
+        if first:
+            reference = torch.from_numpy(rasterize_batch(first, model.raster))[:, None]
+    box = fragment_box(size, meta.stride, meta.receptive_field, meta.rf_offset)
+    return render_icons(model.net, means, layer, model.input_spec, params.icons, seed=params.seed,
+                        reference=reference, box=box)
 
 
 def layer_organisation(store: ActivationStore, params: AtlasParams) -> tuple[float, float]:
@@ -426,7 +440,8 @@ def write_atlas(atlas: Atlas, folder: str | Path) -> dict[str, float]:
                           "centre": [round(float(row.centre_x), 5), round(float(row.centre_y), 5)],
                           "cluster": int(row.cluster), "icon": row.icon,
                           "score": None if pd.isna(row.score) else round(float(row.score), 5),
-                          "value": None if pd.isna(row.value) else round(float(row.value), 5)})
+                          "value": None if pd.isna(row.value) else round(float(row.value), 5),
+                          "icon_point": int(row.icon_point) if int(row.icon_point) >= 0 else None})
         clusters = []
         for stats in atlas.clusters:
             entry = stats.to_dict()

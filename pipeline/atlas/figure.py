@@ -109,6 +109,14 @@ def _subtitle(atlas: Atlas) -> str:
     return text
 
 
+def _tile_caption(atlas: Atlas) -> str:
+    """What a tile shows, on two lines so it fits the narrowest figure."""
+    kind = atlas.params.get("icons", {}).get("kind", "featurevis")  # atlases before icons.kind: featurevis
+    what = ("the real drawing fragment nearest to its cell's mean activation (the position marked)"
+            if kind == "exemplar" else "feature visualization of the mean activation of its cell's points")
+    return f"Each tile: {what};\nframe: the cell's majority cluster (see map.png); blank: too few points"
+
+
 def atlas_figure(atlas: Atlas) -> Figure:
     """Icons on the grid, framed by majority cluster, with title and legend."""
     g = atlas.grid_size
@@ -136,8 +144,7 @@ def atlas_figure(atlas: Atlas) -> Figure:
     fig.text(0.5, 1 - 0.62 / fig.get_figheight(), _subtitle(atlas), ha="center", fontsize=10)
     handles = [Patch(facecolor=colours[c], label=_cluster_label(atlas, c)) for c in range(len(atlas.clusters))]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9, frameon=False,
-               title="Each tile: feature visualization of the mean activation of its cell's points; frame: the "
-                     "cell's majority cluster (see map.png); blank: too few points",
+               title=_tile_caption(atlas),
                title_fontsize=9)
     return fig
 

@@ -9,7 +9,7 @@ vector and an icon. Cell ids are ``row * G + col``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
@@ -52,21 +52,27 @@ class AtlasGrid:
     Args:
         size: G, the cells per side (>= 1).
         min_count: Keep cells with at least this many points (>= 1).
+        clip: The share of points, at each end of each axis, that the grid's extent leaves out (0 <= clip < 0.5):
+            they fall into the border cells, so a few far-flung points do not shrink the dense region where
+            the structure is to a few cells. 0: the extent is the layout's bounding box.
 
     Raises:
         ConfigError: A parameter is out of range.
     """
 
-    def __init__(self, size: int = 20, min_count: int = 5) -> None:
+    def __init__(self, size: int = 20, min_count: int = 5, clip: float = 0.0) -> None:
         for name, value in (("grid.size", size), ("grid.min_count", min_count)):
             if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ConfigError(f"atlas: {name} must be an integer >= 1, got {value!r}")
+        if isinstance(clip, bool) or not isinstance(clip, Real) or not 0 <= clip < 0.5:
+            raise ConfigError(f"atlas: grid.clip must be a share from 0 to below 0.5, got {clip!r}")
         self.size = int(size)
         self.min_count = int(min_count)
+        self.clip = float(clip)
 
     def get_params(self) -> dict[str, object]:
         """The parameters, as a plain dict."""
-        return {"size": self.size, "min_count": self.min_count}
+        return {"size": self.size, "min_count": self.min_count, "clip": self.clip}
 
     def fit(self, layout: np.ndarray, vectors: np.ndarray) -> GridLayout:
         """Bin the points and average the vectors of each kept cell.
@@ -90,9 +96,9 @@ class AtlasGrid:
             raise ConfigError(f"atlas: fewer points than cells ({n} sampled points for a {g}x{g} grid of {g * g} "
                               "cells) would make an empty atlas; use a smaller grid (atlas.grid.size) or sample "
                               "more points (atlas.sample.count)")
-        low, high = layout.min(axis=0), layout.max(axis=0)
+        low, high = np.quantile(layout, [self.clip, 1.0 - self.clip], axis=0)
         span = np.where(high > low, high - low, 1.0)
-        scaled = (layout - low) / span  # [0, 1] on each axis
+        scaled = np.clip((layout - low) / span, 0.0, 1.0)  # [0, 1] on each axis; outliers at the border
         col = np.minimum((scaled[:, 0] * g).astype(np.int64), g - 1)
         row = np.minimum(((1.0 - scaled[:, 1]) * g).astype(np.int64), g - 1)  # row 0 at the top
         point_cell = row * g + col

@@ -21,9 +21,12 @@ from torch import nn
 from pipeline.errors import ConfigError
 from pipeline.models.input_spec import InputSpec
 
-__all__ = ["IconParams", "IconSet", "fragment_box", "render_icons", "to_display"]
+__all__ = ["ICON_KINDS", "IconParams", "IconSet", "fragment_box", "render_icons", "to_display"]
 
 log = logging.getLogger(__name__)
+
+#: What an atlas cell's icon shows: a real fragment, or a feature visualization.
+ICON_KINDS = ("exemplar", "featurevis")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class IconParams:
         fragment: Drive the direction at the map's centre position only and show the crop around that
             position's receptive field: one fragment of a drawing, as an exemplar patch shows it. False:
             drive it at every position (a texture that repeats the fragment over the whole image).
+        kind: ``exemplar``: each cell shows the real drawing fragment nearest to its mean
+            (:mod:`pipeline.atlas.exemplar_icons`); ``featurevis``: a feature visualization of its mean direction
+            (the Activation Atlas's icons; ``steps``, ``batch_size``, ``cos_power`` and ``fragment`` apply).
     """
 
     steps: int = 256
@@ -47,8 +53,11 @@ class IconParams:
     size: int | None = None
     enabled: bool = True
     fragment: bool = True
+    kind: str = "exemplar"
 
     def __post_init__(self) -> None:
+        if self.kind not in ICON_KINDS:
+            raise ConfigError(f"atlas: icons.kind must be one of {', '.join(ICON_KINDS)}, got {self.kind!r}")
         for name in ("steps", "batch_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:

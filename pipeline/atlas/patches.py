@@ -19,14 +19,19 @@ from numbers import Integral
 import numpy as np
 
 from pipeline.activations.store import LayerMeta
+from dataclasses import replace
+
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.sketch import Sketch
 from pipeline.errors import ConfigError, InputError
 
-__all__ = ["MARK_COLOUR", "PAD_GREY", "PatchMaker", "receptive_field_patch", "select_exemplars", "stride_cell"]
+__all__ = ["FIELD_COLOUR", "MARK_COLOUR", "PAD_GREY", "PatchMaker", "receptive_field_patch", "select_exemplars",
+           "stride_cell"]
 
 #: The outline colour of the marked stride cell (RGB).
 MARK_COLOUR = (230, 50, 20)
+#: The outline colour of the receptive field in a sketch shown whole (RGB).
+FIELD_COLOUR = (40, 110, 230)
 #: The grey of the padding outside the image.
 PAD_GREY = 215
 
@@ -132,6 +137,80 @@ class PatchMaker:
     def patch(self, key_id: str, y: int, x: int) -> np.ndarray:
         """The patch of one position (see :func:`receptive_field_patch`)."""
         return receptive_field_patch(self.ink(key_id), self.meta, int(y), int(x), scale=self.scale)
+
+    def context(self, key_id: str, y: int, x: int) -> np.ndarray:
+        """The whole sketch around a position, drawn sharp from its strokes at ``scale`` times the input size.
+
+        The strokes are drawn again at the larger size (not the model's raster enlarged, which is blocky), the
+        position's stride cell is outlined in :data:`MARK_COLOUR` over a light halo so it is found at a glance,
+        and its receptive field in :data:`FIELD_COLOUR` where it is smaller than the image (a layer that sees
+        the whole sketch has nothing to outline).
+
+        Returns:
+            (size * scale, size * scale, 3) uint8 RGB, dark ink on white.
+        """
+        return self._marked(key_id, int(y), int(x), self.scale, field=True, halo=1.5)
+
+    def fragment(self, key_id: str, y: int, x: int, size: int) -> np.ndarray:
+        """A fragment of the real sketch around a position, drawn sharp: what an atlas cell's icon shows.
+
+        The window is the position's receptive field, but at most half the sketch's side, so the tile shows the
+        stroke the position stands for and a little of its surroundings rather than the whole drawing.
+
+        Args:
+            key_id: The sketch.
+            y: Position row.
+            x: Position column.
+            size: The tile's side in pixels.
+
+        Returns:
+            (size, size, 3) uint8 RGB, dark ink on white (white past the image border), the position marked.
+        """
+        from PIL import Image
+
+        window = max(4, min(int(self.meta.receptive_field), self.raster.size // 2))
+        scale = max(1, int(np.ceil(size / window)))
+        image = self._marked(key_id, int(y), int(x), scale, field=False, halo=0.8)
+        cy, cx = self.meta.centre(int(y), int(x))
+        top, left = _round((cy + 0.5) * scale - window * scale / 2), _round((cx + 0.5) * scale - window * scale / 2)
+        side = window * scale
+        tile = np.full((side, side, 3), 255, dtype=np.uint8)
+        r0, r1 = max(top, 0), min(top + side, image.shape[0])
+        c0, c1 = max(left, 0), min(left + side, image.shape[1])
+        if r1 > r0 and c1 > c0:
+            tile[r0 - top:r1 - top, c0 - left:c1 - left] = image[r0:r1, c0:c1]
+        return np.asarray(Image.fromarray(tile).resize((size, size), Image.Resampling.LANCZOS))
+
+    def _marked(self, key_id: str, y: int, x: int, scale: int, *, field: bool, halo: float) -> np.ndarray:
+        """The sketch drawn sharp at ``scale`` times the input size, the position (and its field) marked.
+
+        ``halo``: the radius of the tint around the position, in strides.
+        """
+        sketch = self.by_key.get(str(key_id))
+        if sketch is None:
+            self.ink(key_id)  # raises the InputError that names the missing sketch
+        s = scale
+        if sketch.bitmap is None:
+            sharp = replace(self.raster, size=self.raster.size * s, line_width=self.raster.line_width * s,
+                            padding=self.raster.padding * s, supersample=2, invert=False)
+            ink = rasterize(sketch, sharp)
+        else:  # a 28 x 28 bitmap has no strokes to draw again
+            ink = np.repeat(np.repeat(self.ink(key_id), s, axis=0), s, axis=1)
+        image = np.repeat(np.rint(255.0 * (1.0 - np.clip(ink, 0, 1))).astype(np.uint8)[:, :, None], 3, axis=2)
+        size = image.shape[0]
+        cy, cx = self.meta.centre(y, x)
+        rows, cols = np.ogrid[:size, :size]
+        radius = max(2.0, halo * float(self.meta.stride)) * s
+        disc = (rows - (cy + 0.5) * s) ** 2 + (cols - (cx + 0.5) * s) ** 2 <= radius ** 2
+        image[disc] = (0.5 * image[disc] + 0.5 * np.array([255, 160, 140])).astype(np.uint8)
+        rf = int(self.meta.receptive_field)
+        if field and rf < self.raster.size:
+            top, left = patch_origin(self.meta, y, x)
+            _outline(image, top * s, left * s, rf * s, 2, np.asarray(FIELD_COLOUR, dtype=np.uint8))
+        top, left, side = stride_cell(self.meta, y, x)
+        _outline(image, top * s, left * s, side * s, 1 if s < 3 else 2 if s < 4 else 3,
+                 np.asarray(MARK_COLOUR, dtype=np.uint8))
+        return image
 
 
 def select_exemplars(points: np.ndarray, labels: np.ndarray, centres: np.ndarray, n: int, n_random: int = 0,
