@@ -204,6 +204,21 @@ def test_umap_layout(tmp_path: Path) -> None:
     xy = atlas.points[["umap_x", "umap_y"]].to_numpy()
     assert xy.shape == (400, 2) and np.isfinite(xy).all()
     assert atlas.metrics["atlas_nmi"] > 0.9  # clusters in activation space still find the parts
+    # The layout keeps the parts apart: a point's nearest laid-out neighbour is mostly of its own part.
+    parts = atlas.points["part"].to_numpy()
+    distance = np.linalg.norm(xy[:, None] - xy[None], axis=2) + np.eye(len(xy)) * 1e9
+    assert (parts[distance.argmin(axis=1)] == parts).mean() > 0.9
+
+
+def test_the_exact_neighbour_graph_is_what_umap_starts_from() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    indices, distances, _ = Projection(n_neighbors=5, metric="euclidean")._exact_neighbours(vectors)
+    brute = np.linalg.norm(vectors[:, None] - vectors[None], axis=2)
+    np.testing.assert_array_equal(indices[:, 0], np.arange(300))  # itself first, as UMAP expects
+    np.testing.assert_allclose(distances, np.sort(brute, axis=1)[:, :5], atol=1e-4)
+    with pytest.raises(ConfigError, match="layout.n_epochs"):
+        Projection(n_epochs=0)
 
 
 def test_stage_writes_the_round_folder_and_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
