@@ -10,6 +10,7 @@ run by DVC composes ``conf/`` again with those overrides and refuses to run when
 from __future__ import annotations
 
 import difflib
+import hashlib
 import inspect
 import re
 from collections.abc import Mapping, Sequence
@@ -17,10 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hydra import compose as hydra_compose
-from hydra import initialize_config_dir
-from hydra.errors import HydraException, InstantiationException
-from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -116,6 +113,19 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
         ConfigError: An unknown group option or key, a malformed override, or a bad value.
     """
     folder = Path(config_dir) if config_dir is not None else project_dir() / "conf"
+    cached = _cache_file(folder, overrides) if not targets else None
+    if cached is not None and cached.is_file():
+        try:
+            cfg = OmegaConf.load(cached)
+        except (OSError, OmegaConfBaseException, yaml.YAMLError):
+            cfg = None  # a damaged cache entry: compose again (and overwrite it)
+        if isinstance(cfg, DictConfig):
+            OmegaConf.set_struct(cfg, True)
+            return cfg
+    from hydra import compose as hydra_compose  # here: Hydra's import is a good part of a light command's start
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+
     try:
         with initialize_config_dir(config_dir=str(folder.resolve()), version_base="1.3"):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
@@ -126,8 +136,34 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
             _explain_missing_key(missing.group(1), list(overrides), config_dir, targets)
         raise ConfigError(f"config: {_first_line(err)} (overrides: {' '.join(overrides) or 'none'}; see conf/)") from None
     validate(cfg, targets=targets)
+    if cached is not None:
+        try:
+            atomic_write_text(cached, OmegaConf.to_yaml(cfg))
+        except OSError:  # a read-only project: compose every time, which is only slower
+            pass
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+def _cache_file(folder: Path, overrides: Sequence[str]) -> Path | None:
+    """Where a composition of ``folder`` with ``overrides`` is kept: named by a hash of everything it depends on.
+
+    Hydra's composition takes about half a second, most of a light command's start (``articulate concepts list``
+    answers in a tenth of a second without it). The key covers every file under ``conf/`` (names and contents),
+    the overrides and this module (the schema that validated it), so any change composes afresh; the entry lives
+    in ``<project>/.cache/compose/`` (git-ignored). Compositions that check ``_target_`` signatures are not kept
+    (they depend on the targets' code).
+    """
+    digest = hashlib.sha256()
+    try:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(Path(__file__).read_bytes())
+    except OSError:
+        return None
+    digest.update("\0".join(overrides).encode())
+    return folder.resolve().parent / ".cache" / "compose" / f"{digest.hexdigest()[:32]}.yaml"
 
 
 def _explain_missing_key(key: str, overrides: list[str], config_dir: str | Path | None, targets: bool) -> None:
@@ -179,6 +215,8 @@ def _validate_target(node: DictConfig, path: str) -> None:
     if target is None:
         raise ConfigError(f"config key '{path}' needs a _target_ (the class or function that builds it)")
     try:
+        from hydra.utils import get_object  # lazily: it loads numpy, which `concepts list` does not need
+
         factory = get_object(target)
     except Exception:  # noqa: BLE001 - any import failure means the same thing to the user
         raise ConfigError(f"config key '{path}._target_': cannot import {target!r}; check the module path") from None
@@ -209,6 +247,9 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
         key: Its dotted config key, for messages (``"data.source"``).
         **kwargs: Extra keyword arguments for the target (``num_classes=...``).
     """
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as err:

@@ -15,11 +15,12 @@ import uuid
 from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
-from typing import IO, Literal
-
-import numpy as np
+from typing import IO, TYPE_CHECKING, Literal
 
 from pipeline.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["atomic_dir", "atomic_open", "atomic_write_bytes", "atomic_write_text", "save_npy_atomic"]
 
@@ -139,6 +140,8 @@ def save_npy_atomic(path: str | PathLike[str], array: np.ndarray) -> None:
         ValueError: If the array has an object dtype.
         OSError: If the file cannot be written (the destination is unchanged).
     """
+    import numpy as np  # here, not at the top: the light commands (`concepts list`) need not load numpy
+
     array = np.asanyarray(array)
     if array.dtype.hasobject:
         raise ValueError(f"save_npy_atomic: cannot save an array of dtype {array.dtype} without pickle")

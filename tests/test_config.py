@@ -97,3 +97,26 @@ def test_stage_reports_a_user_error_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in completed.stderr
     assert completed.stderr.strip().splitlines()[-1].startswith("error: config:")
     assert "num_sketchez" in completed.stderr
+
+
+def test_light_compositions_are_cached_until_conf_changes(tmp_path: Path) -> None:
+    """The cached composition equals a fresh one; editing conf/ or changing the overrides composes afresh."""
+    from omegaconf import OmegaConf
+
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    first = compose(["seed=3"], conf, targets=False)
+    entries = list((tmp_path / ".cache" / "compose").glob("*.yaml"))
+    assert len(entries) == 1
+    again = compose(["seed=3"], conf, targets=False)
+    assert OmegaConf.to_container(again) == OmegaConf.to_container(first) and again.seed == 3
+    with pytest.raises(Exception):
+        again.no_such_key = 1  # read-only struct, as a fresh composition
+    text = (conf / "evaluate" / "default.yaml").read_text().replace("threshold: 0.5", "threshold: 0.25")
+    (conf / "evaluate" / "default.yaml").write_text(text)
+    assert compose(["seed=3"], conf, targets=False).evaluate.threshold == 0.25
+    assert compose(["seed=4"], conf, targets=False).seed == 4
+    assert len(list((tmp_path / ".cache" / "compose").glob("*.yaml"))) == 3
+    entries[0].write_text("{not yaml")  # a damaged entry is composed again
+    (conf / "evaluate" / "default.yaml").write_text(text.replace("threshold: 0.25", "threshold: 0.5"))
+    assert compose(["seed=3"], conf, targets=False).evaluate.threshold == 0.5
