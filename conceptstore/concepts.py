@@ -55,6 +55,8 @@ class ConceptError(ArticulateError):
 class UnknownConceptError(ConceptError):
     """No concept has this id or name; the message lists the known ones."""
 
+    status_code = 404
+
 
 class ConflictError(ConceptError):
     """The store changed since the caller read it (``expected_version`` is stale); nothing was written.
@@ -63,6 +65,8 @@ class ConflictError(ConceptError):
         current_version: The store's version now.
         expected_version: The version the caller had read.
     """
+
+    status_code = 409
 
     def __init__(self, current_version: int, expected_version: int) -> None:
         self.current_version = current_version
@@ -75,6 +79,8 @@ class ConflictError(ConceptError):
 
 class StoreBusyError(ArticulateError):
     """Another writer held the store's lock for longer than the lock timeout; nothing was written."""
+
+    status_code = 503
 
 
 # --- values -----------------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""The human side of the loop: the concept store, the labeling web app and the simulated artist.
+"""The human side of the loop: the labeling web app and the simulated artist (the concept store is its own
+package, :mod:`conceptstore`, beneath both this and the pipeline).
 
-Planned (see DESIGN.md, "Concept store" and "The simulated artist"); the pipeline stages do not depend on it yet.
+The app: :mod:`labeling.app` assembles it from :mod:`labeling.settings` (how it runs), :mod:`labeling.guards`
+(host, origin and body-size checks), :mod:`labeling.deps` (what a route needs: the atlas view, the store, the
+token) and the routers of :mod:`labeling.routes` (files, the atlas, the concepts); :mod:`labeling.atlas_view`
+answers the atlas questions, :mod:`labeling.artist` plays a session.
 """

@@ -44,6 +44,8 @@ class SelectionError(ArticulateError):
 class NotInAtlasError(SelectionError):
     """A point, cluster or cell the atlas does not have."""
 
+    status_code = 404
+
 
 
 @dataclass(frozen=True)

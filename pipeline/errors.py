@@ -11,7 +11,14 @@ from os import PathLike
 
 
 class ArticulateError(Exception):
-    """An error caused by the user's input or setup, with a message that says what to do."""
+    """An error caused by the user's input or setup, with a message that says what to do.
+
+    Attributes:
+        status_code: The HTTP status the labeling app answers it with (400: a bad request; subclasses say
+            404, 409 or 503 where that is what happened).
+    """
+
+    status_code: int = 400
 
 
 class InputError(ArticulateError):

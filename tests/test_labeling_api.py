@@ -223,7 +223,7 @@ def test_only_the_host_names_it_was_started_for(api: httpx.Client, labeling_serv
 
 
 def test_allowed_hosts() -> None:
-    from labeling.app import allowed_hosts
+    from labeling.settings import allowed_hosts
 
     assert allowed_hosts("127.0.0.1") == {"127.0.0.1", "localhost", "::1"}
     assert allowed_hosts("192.168.1.7") == {"127.0.0.1", "localhost", "::1", "192.168.1.7"}

@@ -148,11 +148,11 @@ def add_command(args: argparse.Namespace) -> None:
 
 
 def split_command(args: argparse.Namespace) -> None:
-    from labeling.app import split_groups
+    from labeling.routes.concepts import split_groups
 
     view, store = _view(args), _store(args)
-    groups = split_groups(view, store, args.ref, points=parse_int_list(args.points, "--points", "3,17,40-52") if args.points else None,
-                          name=args.name, k=args.k)
+    chosen = parse_int_list(args.points, "--points", "3,17,40-52") if args.points else None
+    groups = split_groups(view, store, args.ref, points=chosen, name=args.name, k=args.k)
     _write(args, lambda s: s.split(args.ref, groups))
 
 

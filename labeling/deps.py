@@ -1,0 +1,70 @@
+"""What a route of the labeling app needs, as FastAPI dependencies: the atlas view, the concept store, the
+settings, the write lock, and the access token.
+
+The app keeps one :class:`Room` (``app.state.room``); routes ask for its parts with ``Depends`` rather than
+closing over them, so each router is a module of its own and a test can build an app around any view and store.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+
+from conceptstore.store import ConceptStore
+from labeling.atlas_view import AtlasView
+from labeling.settings import AppSettings
+
+__all__ = ["TOKEN_COOKIE", "Room", "RoomDep", "require_token"]
+
+TOKEN_COOKIE = "articulate_token"
+TOKEN_NEEDED = ("this server needs its access token: open the address it printed (with ?token=...) or send "
+                "'Authorization: Bearer <token>'")
+
+
+@dataclass
+class Room:
+    """One labeling session's state: the atlas shown, the store edited, how the server runs.
+
+    Attributes:
+        view: The round's atlas.
+        store: The concept store the page edits.
+        settings: Token, limits, split default, actor.
+        write_lock: One write at a time in this process (the store's file lock guards other processes).
+    """
+
+    view: AtlasView
+    store: ConceptStore
+    settings: AppSettings
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def get_room(request: Request) -> Room:
+    return request.app.state.room
+
+
+RoomDep = Annotated[Room, Depends(get_room)]
+
+_query_token = APIKeyQuery(name="token", auto_error=False)
+_cookie_token = APIKeyCookie(name=TOKEN_COOKIE, auto_error=False)
+_bearer_token = HTTPBearer(auto_error=False)
+
+
+def require_token(room: RoomDep, query: Annotated[str | None, Depends(_query_token)],
+                  cookie: Annotated[str | None, Depends(_cookie_token)],
+                  bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_token)]) -> None:
+    """Let a request through when the server has no token, or the request offers it (query, cookie or bearer).
+
+    Raises:
+        HTTPException: 401, saying how to send the token.
+    """
+    token = room.settings.token
+    if not token:
+        return
+    offered = [query, cookie, bearer.credentials if bearer else None]
+    if not any(t is not None and secrets.compare_digest(t, token) for t in offered):
+        raise HTTPException(status_code=401, detail=TOKEN_NEEDED)

@@ -1,0 +1,57 @@
+"""Reading the round's atlas: its summary, its points, and selections of them with their exemplars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from conceptstore.store import ConceptStore
+from labeling.atlas_view import AtlasView, Selection, SelectionError
+from labeling.deps import RoomDep
+
+__all__ = ["SelectionBody", "router", "selection_of"]
+
+router = APIRouter(prefix="/api")
+
+
+class SelectionBody(BaseModel):
+    """One of a cluster, a cell, points (a lasso) or a concept; how many exemplars to show."""
+
+    model_config = ConfigDict(extra="forbid")
+    cluster: int | None = None
+    cell: int | None = None
+    points: list[int] | None = None
+    concept: str | None = None
+    exemplars: int | None = Field(default=None, ge=1, le=500)
+
+
+@router.get("/atlas")
+def atlas(room: RoomDep) -> dict[str, Any]:
+    return {**room.view.summary(), "store": room.store.path.as_posix()}
+
+
+@router.get("/points")
+def points(room: RoomDep) -> dict[str, list]:
+    return room.view.columns()
+
+
+@router.post("/selection")
+def selection(room: RoomDep, body: SelectionBody) -> dict[str, Any]:
+    return room.view.describe(selection_of(room.view, room.store, body), body.exemplars)
+
+
+def selection_of(view: AtlasView, store: ConceptStore, body: SelectionBody) -> Selection:
+    """The points a selection request names (a concept's: those of its positives in this atlas).
+
+    Raises:
+        SelectionError: A concept with no points in this atlas, or a bad cluster, cell or point list.
+    """
+    if body.concept is not None:
+        concept = store.state().get(body.concept)
+        ids = view.points_of(concept.positives)
+        if not ids:
+            raise SelectionError(f"'{concept.name}' has no points in the round {view.round} atlas")
+        return Selection("concept", concept.id, view.check_points(ids))
+    return view.select(cluster=body.cluster, cell=body.cell, points=body.points)

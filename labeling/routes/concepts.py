@@ -1,0 +1,184 @@
+"""The concept store through the page: the list, recent changes, and every write (promote, add, rename, notes,
+merge, split, delete, undo).
+
+Every write names the store version the page read (``expected_version``); a stale one answers 409 and nothing
+is written. Writes answer the new concept list and the ids they changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from conceptstore.events import describe_event
+from conceptstore.store import ConceptError, ConceptStore
+from labeling.atlas_view import AtlasView
+from labeling.deps import Room, RoomDep
+
+__all__ = ["concept_list", "router", "split_groups"]
+
+router = APIRouter(prefix="/api")
+
+
+class VersionedBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expected_version: int  # required: a write without it could silently overwrite what another writer did
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = "lasso"
+    cluster: int | None = None
+    cell: int | None = None
+
+
+class PromoteBody(VersionedBody):
+    name: str
+    points: list[int]
+    unticked: list[int] = []
+    seen: list[int] = []  # the exemplars the page showed: those kept are the concept's verified positives
+    source: Source = Source()
+    notes: str = ""
+
+
+class AddBody(VersionedBody):
+    points: list[int]
+    unticked: list[int] = []
+    seen: list[int] = []
+    source: Source = Source()
+
+
+class RenameBody(VersionedBody):
+    name: str
+
+
+class NotesBody(VersionedBody):
+    notes: str = Field(max_length=10_000)
+
+
+class MergeBody(VersionedBody):
+    ids: list[str]
+    name: str | None = None
+
+
+class SplitBody(VersionedBody):
+    points: list[int] | None = None
+    name: str | None = None
+    k: int | None = Field(default=None, ge=2, le=20)
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+@router.get("/concepts")
+def concepts(room: RoomDep) -> dict[str, Any]:
+    return concept_list(room.view, room.store)
+
+
+@router.get("/events")
+def events(room: RoomDep, limit: int = Query(default=20, ge=1, le=1000)) -> dict[str, Any]:
+    recent = room.store.events()[-limit:][::-1]
+    return {"version": room.store.state().version,
+            "events": [{"version": e.get("version"), "time": e.get("time"), "actor": e.get("actor"),
+                        "op": e.get("op"), "summary": describe_event(e)} for e in recent]}
+
+
+# --- writes -------------------------------------------------------------------------------------------------
+
+def _write(room: Room, action: Callable[[], Any]) -> dict[str, Any]:
+    with room.write_lock:
+        change = action()
+    return {**concept_list(room.view, room.store), "changed": list(change.concept_ids)}
+
+
+def _source(view: AtlasView, source: Source) -> dict[str, Any]:
+    key = source.cluster if source.kind == "cluster" else source.cell if source.kind == "cell" else None
+    return view.source(source.kind, key)
+
+
+@router.post("/concepts", status_code=201)
+def promote(room: RoomDep, body: PromoteBody) -> dict[str, Any]:
+    view, store, actor = room.view, room.store, room.settings.actor
+    judged = view.judged_positions(body.points, body.unticked, body.seen)
+    return _write(room, lambda: store.promote(
+        body.name, judged.positives, judged.negatives, layer=view.layer, born_round=view.round,
+        source=_source(view, body.source), notes=body.notes, unticked=len(judged.negatives),
+        verified=judged.verified, expected_version=body.expected_version, actor=actor))
+
+
+@router.post("/concepts/merge")
+def merge(room: RoomDep, body: MergeBody) -> dict[str, Any]:
+    return _write(room, lambda: room.store.merge(body.ids, body.name, expected_version=body.expected_version,
+                                                 actor=room.settings.actor))
+
+
+@router.post("/concepts/{ref}/add")
+def add(room: RoomDep, ref: str, body: AddBody) -> dict[str, Any]:
+    view = room.view
+    judged = view.judged_positions(body.points, body.unticked, body.seen)
+    return _write(room, lambda: room.store.add(
+        ref, judged.positives, judged.negatives, source=_source(view, body.source), unticked=len(judged.negatives),
+        verified=judged.verified, expected_version=body.expected_version, actor=room.settings.actor))
+
+
+@router.post("/concepts/{ref}/rename")
+def rename(room: RoomDep, ref: str, body: RenameBody) -> dict[str, Any]:
+    return _write(room, lambda: room.store.rename(ref, body.name, expected_version=body.expected_version,
+                                                  actor=room.settings.actor))
+
+
+@router.post("/concepts/{ref}/notes")
+def notes(room: RoomDep, ref: str, body: NotesBody) -> dict[str, Any]:
+    return _write(room, lambda: room.store.set_notes(ref, body.notes, expected_version=body.expected_version,
+                                                     actor=room.settings.actor))
+
+
+@router.post("/concepts/{ref}/split")
+def split(room: RoomDep, ref: str, body: SplitBody) -> dict[str, Any]:
+    groups = split_groups(room.view, room.store, ref, points=body.points, name=body.name,
+                          k=body.k if body.points is None else None, default_k=room.settings.split_k)
+    return _write(room, lambda: room.store.split(ref, groups, expected_version=body.expected_version,
+                                                 actor=room.settings.actor))
+
+
+@router.delete("/concepts/{ref}")
+def delete(room: RoomDep, ref: str, expected_version: int) -> dict[str, Any]:
+    return _write(room, lambda: room.store.delete(ref, expected_version=expected_version, actor=room.settings.actor))
+
+
+@router.post("/undo")
+def undo(room: RoomDep, body: VersionedBody) -> dict[str, Any]:
+    return _write(room, lambda: room.store.undo(expected_version=body.expected_version, actor=room.settings.actor))
+
+
+def concept_list(view: AtlasView, store: ConceptStore) -> dict[str, Any]:
+    """The concepts as the page lists them, with the atlas points among each concept's positives."""
+    state = store.state()
+    return {"version": state.version,
+            "concepts": [{"id": c.id, "name": c.name, "born_round": c.born_round, "layer": c.layer,
+                          "source": c.source, "notes": c.notes, "n_positives": len(c.positives),
+                          "n_negatives": len(c.negatives), "points": view.points_of(c.positives)}
+                         for c in state.concepts]}
+
+
+def split_groups(view: AtlasView, store: ConceptStore, ref: str, *, points: list[int] | None = None,
+                 name: str | None = None, k: int | None = None, default_k: int = 2) -> list[tuple[str, list]]:
+    """The groups a split makes: chosen atlas points (a lasso) as one new concept, or sub-clusters.
+
+    By sub-clustering (``k`` groups by k-means on the activations of the concept's positives in this round's
+    store), the largest group stays and every other becomes a new concept named ``<name> (2)``, ``(3)``...
+
+    Raises:
+        ConceptError: Nothing of the concept among the points.
+        SelectionError: Too few of its positions in this round's store for ``k`` groups.
+    """
+    concept = store.state().get(ref)
+    if points is not None:
+        moving = set(view.positions(points)) & set(concept.positives)
+        if not moving:
+            raise ConceptError(f"none of the selected points belong to '{concept.name}': lasso some of its points")
+        return [(name or f"{concept.name} (split)", sorted(moving))]
+    groups = view.subclusters(concept.positives, k or default_k)
+    return [(f"{concept.name} ({i + 2})", sorted(group)) for i, group in enumerate(groups[1:])]
