@@ -1,0 +1,39 @@
+/* Articulate's page, dom.js: Small DOM and formatting helpers, and the access token the page was opened with. */
+
+export const $ = (id) => document.getElementById(id);
+
+// A token given in the page address (?token=...) is sent with every request (servers started with a token).
+export const TOKEN = new URLSearchParams(window.location.search).get('token');
+
+// ---------------------------------------------------------------- small helpers
+
+/** Escape text for Plotly's pseudo-HTML labels (hover, legend, titles): markup shows as typed. */
+export const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  .replace(/"/g, '&quot;');
+
+/** A URL of the server, with the access token when the page was opened with one. */
+export const withToken = (path) => (TOKEN ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(TOKEN)}` : path);
+
+/** Element builder: strings become text nodes, never markup. */
+export function h(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key === 'testid') node.dataset.testid = value;
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (key === 'style' && typeof value === 'object') Object.assign(node.style, value);
+    else if (value === true) node.setAttribute(key, '');
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export const fmt = (x, digits = 2) => (x === null || x === undefined || Number.isNaN(x) ? '—' : Number(x).toFixed(digits));
+export const sentence = (s) => (/[.!?]$/.test(s.trim()) ? s.trim() : `${s.trim()}.`);
+export const plural = (n, one, many) => `${n} ${n === 1 ? one : (many || `${one}s`)}`;

@@ -1,0 +1,56 @@
+/* Articulate: the artist's page. Browse one round's activation atlas, select a cell, a cluster or a lasso of
+ * points, judge the exemplars, and promote the selection to a named concept; manage the concepts.
+ *
+ * ES modules, loaded by index.html with <script type="module"> (no build step): dom (helpers), state (the one
+ * state object and its setters), api (requests), data (loading), atlas (the icon grid), map (the points, the
+ * lasso, the preview), selection (the selection panel), concepts (writes, the concepts panel, recent changes)
+ * and this one, main.js (wiring).
+ *
+ * Talks to the labeling app's HTTP API (labeling/API.md). Every server-provided string reaches the page as
+ * text (textContent, input values) or, inside Plotly, HTML-escaped; never as markup. Every write sends the
+ * store version the page last saw; a 409 answer shows the server's message and reloads the concepts.
+ *
+ * Test hook: window.articulate (ready, idle, selectPoints(ids), selectCluster(k), selectCell(c), ...).
+ */
+import { busy, setStatus } from './api.js';
+import { addToConcept, merge, promote, undo } from './concepts.js';
+import { load, reloadStore } from './data.js';
+import { $ } from './dom.js';
+import { renderMap } from './map.js';
+import { clearSelection, select } from './selection.js';
+import { S } from './state.js';
+
+// ---------------------------------------------------------------- wiring
+
+window.articulate = {
+  ready: false,
+  get idle() { return S.busy === 0; },
+  get version() { return S.version; },
+  get selection() { return S.selection; },
+  get concepts() { return S.concepts; },
+  get actions() { return S.actions; },
+  get mapTraceType() { return S.mapType; },
+  /** What a lasso does: select these atlas point ids. Resolves to the selection (null on error). */
+  selectPoints: (ids) => select({ points: [...ids].map(Number) }),
+  selectCluster: (k) => select({ cluster: Number(k) }),
+  selectCell: (c) => select({ cell: Number(c) }),
+  selectConcept: (id) => select({ concept: String(id) }),
+  reload: () => busy(() => reloadStore()),
+};
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('promote-form').addEventListener('submit', promote);
+  $('add-form').addEventListener('submit', addToConcept);
+  $('merge-form').addEventListener('submit', merge);
+  $('undo').addEventListener('click', undo);
+  $('clear-selection').addEventListener('click', () => { clearSelection(); setStatus('Selection cleared.', 'info'); });
+  $('color-by').addEventListener('change', (ev) => {
+    S.colourBy = ev.target.value;
+    renderMap();
+  });
+  $('show').addEventListener('change', (ev) => {
+    S.show = ev.target.value;
+    renderMap();
+  });
+  load();
+});

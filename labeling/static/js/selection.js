@@ -1,0 +1,160 @@
+/* Articulate's page, selection.js: Selections (a cluster, a cell, a lasso, a concept): the panel, its exemplars in
+ * context. */
+import { api, busy, setStatus } from './api.js';
+import { renderClusters, topEntries, updateAtlasSelection } from './atlas.js';
+import { renderConcepts } from './concepts.js';
+import { $, fmt, h, plural, withToken } from './dom.js';
+import { updateMapSelection } from './map.js';
+import { S, setSelection } from './state.js';
+
+// ---------------------------------------------------------------- selections
+
+export async function select(request, { quiet = false } = {}) {
+  const seq = ++S.selectSeq;
+  return busy(async () => {
+    try {
+      const answer = await api('POST', '/api/selection', request);
+      if (seq !== S.selectSeq) return answer; // a newer selection is on its way
+      setSelection(answer);
+      renderSelection();
+      renderClusters();
+      renderConcepts();
+      updateAtlasSelection();
+      updateMapSelection();
+      if (!quiet) setStatus(`Selected ${describeSelection(answer)}: ${plural(answer.size, 'position')}.`, 'info');
+      return answer;
+    } catch (err) {
+      if (seq === S.selectSeq) setStatus(err.message, 'error');
+      return null;
+    }
+  });
+}
+
+export function clearSelection() {
+  S.selectSeq += 1;
+  setSelection(null);
+  renderSelection();
+  renderClusters();
+  renderConcepts();
+  updateAtlasSelection();
+  updateMapSelection();
+}
+
+export function conceptById(id) {
+  return S.concepts.find((c) => c.id === id) || null;
+}
+
+export function describeSelection(sel) {
+  if (!sel) return 'nothing';
+  if (sel.kind === 'cluster') {
+    const c = S.clusters.get(sel.key);
+    return `cluster ${sel.key}${c && c.majority_part ? ` (${c.majority_part})` : ''}`;
+  }
+  if (sel.kind === 'cell') return `cell ${sel.key}`;
+  if (sel.kind === 'concept') {
+    const c = conceptById(sel.key);
+    return c ? `concept '${c.name}'` : `concept ${sel.key}`;
+  }
+  return 'a lasso of points';
+}
+
+export function barList(list, counts, total) {
+  list.replaceChildren();
+  const entries = topEntries(counts, 8);
+  const rest = Object.keys(counts || {}).length - entries.length;
+  const max = entries.length ? entries[0][1] : 1;
+  for (const [name, count] of entries) {
+    list.append(h('li', null,
+      h('span', { class: 'bar-name', text: name, title: name }),
+      h('span', { class: 'bar' }, h('span', { style: { width: `${Math.max(2, Math.round((count / max) * 100))}%` } })),
+      h('span', { class: 'bar-count', text: `${count}${total ? ` · ${Math.round((count / total) * 100)}%` : ''}` })));
+  }
+  if (rest > 0) list.append(h('li', { class: 'muted small', text: `… and ${rest} more` }));
+}
+
+export function renderSelection() {
+  const sel = S.selection;
+  const box = $('selection');
+  $('clear-selection').disabled = !sel;
+  box.dataset.kind = sel ? sel.kind : 'none';
+  $('selection-empty').hidden = Boolean(sel);
+  $('selection-body').hidden = !sel;
+  if (!sel) return;
+  const title = describeSelection(sel);
+  $('selection-title').textContent = title.charAt(0).toUpperCase() + title.slice(1);
+  $('selection-size').textContent = String(sel.size);
+  $('selection-sketches').textContent = String(sel.sketches ?? '—');
+  $('selection-purity').textContent = sel.purity === null || sel.purity === undefined
+    ? 'unknown (no true parts)'
+    : `${fmt(sel.purity)}${sel.majority_part ? ` (${sel.majority_part})` : ''}`;
+  $('selection-attribution').textContent = fmt(sel.mean_attribution, 3);
+  const icon = $('selection-icon');
+  if (sel.icon) {
+    icon.src = withToken(sel.icon);
+    icon.hidden = false;
+  } else {
+    icon.hidden = true;
+    icon.removeAttribute('src');
+  }
+  barList($('selection-classes'), sel.classes, sel.size);
+  $('selection-parts-box').hidden = !sel.parts;
+  if (sel.parts) barList($('selection-parts'), sel.parts, sel.size);
+  renderExemplars();
+  const name = $('concept-name');
+  name.placeholder = sel.majority_part ? `name, e.g. ${sel.majority_part}` : 'name of the new concept';
+  renderAddTo();
+}
+
+// The exemplars the page shows for the selection: the ones kept become the concept's verified positives.
+export function shownExemplars() {
+  return (S.selection && S.selection.exemplars || []).map((e) => e.point);
+}
+
+export function renderExemplars() {
+  const sel = S.selection;
+  const grid = $('exemplars');
+  grid.replaceChildren();
+  for (const e of sel.exemplars || []) {
+    const off = S.unticked.has(e.point);
+    const box = h('input', { type: 'checkbox', testid: `exemplar-${e.point}`, 'aria-label': `keep exemplar ${e.point}` });
+    box.checked = !off;
+    const figure = h('label', {
+      class: `exemplar${off ? ' off' : ''}`, 'data-point': e.point,
+      title: `${e.key_id ?? ''} · ${e.class ?? ''}${e.part ? ` · ${e.part}` : ''} · y ${e.y}, x ${e.x}`
+        + ` (point ${e.point})`,
+    },
+    h('img', { src: withToken(e.context || e.patch || `/api/sketch/${e.point}.png`), alt: `sketch of point ${e.point}`,
+      loading: 'lazy' }),
+    h('span', { class: 'ex-caption' }, box, h('span', { class: 'ex-label', text: e.part || e.class || '' })));
+    box.addEventListener('change', () => {
+      if (box.checked) S.unticked.delete(e.point); else S.unticked.add(e.point);
+      figure.classList.toggle('off', !box.checked);
+      $('unticked-count').textContent = String(S.unticked.size);
+    });
+    grid.append(figure);
+  }
+  $('unticked-count').textContent = String(S.unticked.size);
+}
+
+export function renderAddTo() {
+  const select = $('add-to');
+  const previous = select.value;
+  select.replaceChildren();
+  if (!S.concepts.length) {
+    select.append(h('option', { value: '', text: 'no concepts yet' }));
+    select.disabled = true;
+    $('add-button').disabled = true;
+    return;
+  }
+  select.disabled = false;
+  $('add-button').disabled = false;
+  for (const c of S.concepts) select.append(h('option', { value: c.id, text: `${c.name} (${c.id})` }));
+  if (S.concepts.some((c) => c.id === previous)) select.value = previous;
+}
+
+export function selectionSource() {
+  const sel = S.selection;
+  if (sel.kind === 'cluster') return { kind: 'cluster', cluster: sel.key };
+  if (sel.kind === 'cell') return { kind: 'cell', cell: sel.key };
+  return { kind: 'lasso' };
+}
