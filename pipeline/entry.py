@@ -1,8 +1,8 @@
 """The bottom floor of every entry point: logging, torch threads, and the one-line answer to a user's mistake.
 
 Stages (their ``__main__``, through :func:`pipeline.stages.stage_main`), ``python -m pipeline.config`` and the
-``articulate`` command all start here. It
-imports nothing of the project but :mod:`pipeline.errors`, so no entry point pulls in another's imports.
+``articulate`` command all start here. It imports nothing of the project but :mod:`pipeline.errors`, so no entry
+point pulls in another's imports.
 A user's mistake (an :class:`~pipeline.errors.ArticulateError`) is printed as one line, ``error: ...``, with
 exit status 2 and no traceback.
 """

@@ -24,6 +24,8 @@ from pipeline.text import plural
 
 __all__ = ["add_commands"]
 
+POINT_IDS = "3,17,40-52"  # the example the point-list options show in their errors
+
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``label``, ``concepts`` and ``artist`` on the ``articulate`` command's subparsers."""
@@ -120,15 +122,15 @@ def _write(args: argparse.Namespace, operation: Any) -> None:
 
 
 def _selection(args: argparse.Namespace, view: Any) -> Any:
-    return view.select(cluster=args.cluster, cell=args.cell,
-                       points=parse_int_list(args.points, "--points", "3,17,40-52") if args.points is not None else None)
+    points = parse_int_list(args.points, "--points", POINT_IDS) if args.points is not None else None
+    return view.select(cluster=args.cluster, cell=args.cell, points=points)
 
 
 def _judged(args: argparse.Namespace, view: Any) -> tuple[Any, Any]:
     """The selection and its judged positions. A person at the command line judged the exemplars of the
     selection's sheet (``clusters/cluster_<n>.png``, the app's exemplars), so those kept are verified."""
     selection = _selection(args, view)
-    unticked = parse_int_list(args.untick, "--untick", "3,17,40-52", allow_empty=True)
+    unticked = parse_int_list(args.untick, "--untick", POINT_IDS, allow_empty=True)
     return selection, view.judged_positions(selection.points, unticked, view.exemplars(selection))
 
 
@@ -151,7 +153,7 @@ def split_command(args: argparse.Namespace) -> None:
     from labeling.routes.concepts import split_groups
 
     view, store = _view(args), _store(args)
-    chosen = parse_int_list(args.points, "--points", "3,17,40-52") if args.points else None
+    chosen = parse_int_list(args.points, "--points", POINT_IDS) if args.points else None
     groups = split_groups(view, store, args.ref, points=chosen, name=args.name, k=args.k)
     _write(args, lambda s: s.split(args.ref, groups))
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from numbers import Integral
 
 import numpy as np
 
 from pipeline.activations.store import LayerMeta
-from dataclasses import replace
-
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.sketch import Sketch
 from pipeline.errors import ConfigError, InputError
@@ -75,12 +74,8 @@ def receptive_field_patch(ink: np.ndarray, meta: LayerMeta, y: int, x: int, *, s
         raise ConfigError(f"patch scale must be an integer >= 1, got {scale!r}")
     rf = int(meta.receptive_field)
     top, left = patch_origin(meta, y, x)
-    grey = np.full((rf, rf), PAD_GREY, dtype=np.uint8)
-    h, w = ink.shape
-    r0, r1 = max(top, 0), min(top + rf, h)
-    c0, c1 = max(left, 0), min(left + rf, w)
-    if r1 > r0 and c1 > c0:
-        grey[r0 - top:r1 - top, c0 - left:c1 - left] = np.rint(255.0 * (1.0 - np.clip(ink[r0:r1, c0:c1], 0, 1)))
+    paper = np.rint(255.0 * (1.0 - np.clip(ink, 0, 1))).astype(np.uint8)
+    grey = _padded_crop(paper, top, left, rf, PAD_GREY)
     image = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
     image = np.repeat(image[:, :, None], 3, axis=2)
     cell_top, cell_left, side = stride_cell(meta, y, x)
@@ -89,6 +84,16 @@ def receptive_field_patch(ink: np.ndarray, meta: LayerMeta, y: int, x: int, *, s
     thick = 2 if scale >= 4 else 1
     _outline(image, a, b, size, thick, np.asarray(colour, dtype=np.uint8))
     return image
+
+
+def _padded_crop(image: np.ndarray, top: int, left: int, side: int, fill: int) -> np.ndarray:
+    """The ``side`` x ``side`` square of ``image`` (2-D or RGB) at (top, left), ``fill`` where it runs past the edge."""
+    out = np.full((side, side, *image.shape[2:]), fill, dtype=image.dtype)
+    r0, r1 = max(top, 0), min(top + side, image.shape[0])
+    c0, c1 = max(left, 0), min(left + side, image.shape[1])
+    if r1 > r0 and c1 > c0:
+        out[r0 - top:r1 - top, c0 - left:c1 - left] = image[r0:r1, c0:c1]
+    return out
 
 
 def _outline(image: np.ndarray, top: int, left: int, size: int, thick: int, colour: np.ndarray) -> None:
@@ -122,15 +127,23 @@ class PatchMaker:
         self.raster, self.meta, self.scale = raster, meta, scale
         self._ink: dict[str, np.ndarray] = {}
 
+    def sketch(self, key_id: str) -> Sketch:
+        """The drawing of a key id.
+
+        Raises:
+            InputError: No such drawing in the split (the activation store and the dataset disagree).
+        """
+        sketch = self.by_key.get(str(key_id))
+        if sketch is None:
+            raise InputError(f"key_id {key_id}", f"sketch not in the dataset split '{self.meta.split}'",
+                             hint="the activation store and the dataset disagree: re-run the extract stage")
+        return sketch
+
     def ink(self, key_id: str) -> np.ndarray:
         """The ink image (1 = ink) of a sketch at the model's input size (cached)."""
         key_id = str(key_id)
         if key_id not in self._ink:
-            sketch = self.by_key.get(key_id)
-            if sketch is None:
-                raise InputError(f"key_id {key_id}", f"sketch not in the dataset split '{self.meta.split}'",
-                                 hint="the activation store and the dataset disagree: re-run the extract stage")
-            image = rasterize(sketch, self.raster)
+            image = rasterize(self.sketch(key_id), self.raster)
             self._ink[key_id] = 1.0 - image if self.raster.invert else image
         return self._ink[key_id]
 
@@ -173,12 +186,7 @@ class PatchMaker:
         image = self._marked(key_id, int(y), int(x), scale, field=False, halo=0.8)
         cy, cx = self.meta.centre(int(y), int(x))
         top, left = _round((cy + 0.5) * scale - window * scale / 2), _round((cx + 0.5) * scale - window * scale / 2)
-        side = window * scale
-        tile = np.full((side, side, 3), 255, dtype=np.uint8)
-        r0, r1 = max(top, 0), min(top + side, image.shape[0])
-        c0, c1 = max(left, 0), min(left + side, image.shape[1])
-        if r1 > r0 and c1 > c0:
-            tile[r0 - top:r1 - top, c0 - left:c1 - left] = image[r0:r1, c0:c1]
+        tile = _padded_crop(image, top, left, window * scale, 255)
         return np.asarray(Image.fromarray(tile).resize((size, size), Image.Resampling.LANCZOS))
 
     def _marked(self, key_id: str, y: int, x: int, scale: int, *, field: bool, halo: float) -> np.ndarray:
@@ -186,9 +194,7 @@ class PatchMaker:
 
         ``halo``: the radius of the tint around the position, in strides.
         """
-        sketch = self.by_key.get(str(key_id))
-        if sketch is None:
-            self.ink(key_id)  # raises the InputError that names the missing sketch
+        sketch = self.sketch(key_id)
         s = scale
         if sketch.bitmap is None:
             sharp = replace(self.raster, size=self.raster.size * s, line_width=self.raster.line_width * s,
