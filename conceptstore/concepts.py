@@ -35,7 +35,7 @@ Position = tuple[str, int, int]  # (sketch key_id, y, x) on the concept's layer'
 
 MAX_NAME_LENGTH = 80
 MAX_NOTES_LENGTH = 10_000
-SOURCE_KINDS = ("cluster", "cell", "lasso", "merge", "split", "manual")
+SOURCE_KINDS = ("cluster", "cell", "lasso", "merge", "split", "manual", "drawing")
 OPS = ("promote", "add", "rename", "set_notes", "merge", "split", "delete", "undo", "external_edit")
 CONCEPT_KEYS = ("id", "name", "born_round", "layer", "source", "notes", "positives", "negatives")
 #: Keys a concept may have besides CONCEPT_KEYS (left out of the file when empty, so older files read the same).

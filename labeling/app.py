@@ -18,7 +18,9 @@ error's class carries (``ArticulateError.status_code``: 400, 404, 409, 503).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,10 +33,13 @@ from conceptstore.store import ConceptStore, ConflictError
 from labeling.atlas_view import AtlasView
 from labeling.deps import Room, require_token
 from labeling.guards import BodyLimit, SameOrigin
-from labeling.routes import atlas, concepts, files
+from labeling.routes import atlas, concepts, draw, files
 from labeling.settings import AppSettings, allowed_hosts
 from pipeline.errors import ArticulateError
 from pipeline.text import plural
+
+if TYPE_CHECKING:
+    from pipeline.coach.coach import Coach
 
 __all__ = ["AppSettings", "create_app", "serve"]
 
@@ -43,24 +48,26 @@ VERSION_NEEDED = ("every write needs expected_version: the store version the pag
                   "answers it); a stale one answers 409")
 
 
-def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = AppSettings()) -> Any:
+def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = AppSettings(),
+               coach: Callable[[], Coach] | None = None) -> Any:
     """The labeling app for one atlas and one concept store.
 
     Args:
         view: The round's atlas.
         store: The concept store the page edits.
         settings: Token, request limit, split default, actor.
+        coach: Builds the round's drawing coach for the ``/draw`` page (called on first use); None: no coach.
 
     Returns:
         The ASGI app (serve it with uvicorn; see :func:`serve`): the FastAPI app behind its guards.
     """
     app = FastAPI(title="Articulate labeling", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(require_token)])
-    app.state.room = Room(view=view, store=store, settings=settings)
+    app.state.room = Room(view=view, store=store, settings=settings, coach_factory=coach)
     app.add_exception_handler(ArticulateError, _articulate_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for router in (files.router, atlas.router, concepts.router):
+    for router in (files.router, atlas.router, concepts.router, draw.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=files.STATIC), name="static")
     # Outermost: a request by another name (DNS rebinding) or a cross-site write learns nothing, not even the
@@ -104,12 +111,19 @@ def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None
     view = AtlasView.from_config(cfg, round_)
     store = ConceptStore(cfg.paths.concepts, actor=settings.actor)
     store.recover()  # finish or drop a write a crash interrupted, before the page reads the store
-    app = create_app(view, store, settings)
+    app = create_app(view, store, settings, coach=partial(_coach, cfg, view.round))
     address = f"http://{settings.host}:{settings.port}/" + (f"?token={settings.token}" if settings.token else "")
     print(f"Articulate labeling: round {view.round} atlas ({view.layer}, {plural(len(view), 'point')}), "
           f"concepts in {store.path}\n"
           f"open {address}\n"
           "  select a cluster, a cell or lasso points; untick the exemplars that do not belong; name and promote.\n"
+          f"  draw at {address.split('?')[0]}draw: the round's model says what your drawing has and lacks.\n"
           f"  When done, stop with Ctrl-C and run `make run` (or `dvc repro`): it builds round {view.round + 1} "
           "from your concepts.", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _coach(cfg: DictConfig, round_: int) -> Coach:
+    from pipeline.coach.coach import Coach
+
+    return Coach.from_config(cfg, round_)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
@@ -18,8 +19,12 @@ from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredent
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView
 from labeling.settings import AppSettings
+from pipeline.errors import ArticulateError
 
-__all__ = ["TOKEN_COOKIE", "Room", "RoomDep", "require_token"]
+if TYPE_CHECKING:
+    from pipeline.coach.coach import Coach
+
+__all__ = ["TOKEN_COOKIE", "CoachUnavailable", "Room", "RoomDep", "require_token"]
 
 TOKEN_COOKIE = "articulate_token"
 TOKEN_NEEDED = ("this server needs its access token: open the address it printed (with ?token=...) or send "
@@ -35,12 +40,41 @@ class Room:
         store: The concept store the page edits.
         settings: Token, limits, split default, actor.
         write_lock: One write at a time in this process (the store's file lock guards other processes).
+        coach_factory: Builds the round's drawing coach (loads the model, reads or builds the canon); None: the
+            app has no coach.
     """
 
     view: AtlasView
     store: ConceptStore
     settings: AppSettings
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    coach_factory: Callable[[], Coach] | None = None
+    _coach: Coach | None = field(default=None, init=False, repr=False)
+    _coach_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # The model's forward hooks are per call on one shared network: one drawing scored at a time.
+    score_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def coach(self) -> Coach:
+        """The round's coach, built on first use (a first build of the canon takes seconds; later ones read it).
+
+        Raises:
+            CoachUnavailable: The app was started without one, or it cannot be built (the message says why).
+        """
+        if self.coach_factory is None:
+            raise CoachUnavailable("this server has no drawing coach (start it with `articulate label`)")
+        with self._coach_lock:
+            if self._coach is None:
+                try:
+                    self._coach = self.coach_factory()
+                except ArticulateError as err:
+                    raise CoachUnavailable(f"the drawing coach cannot start: {err}") from None
+            return self._coach
+
+
+class CoachUnavailable(ArticulateError):
+    """The app has no drawing coach, or it could not be built."""
+
+    status_code = 503
 
 
 def get_room(request: Request) -> Room:

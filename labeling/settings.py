@@ -28,6 +28,7 @@ class AppSettings:
         max_request_bytes: Largest request body accepted.
         split_k: Default number of sub-clusters when a concept is split by sub-clustering.
         actor: Who the concept store records as making the changes.
+        coach_throttle_ms: The drawing page's feedback during a stroke, at most every this many milliseconds.
 
     Raises:
         ConfigError: A value out of range, or a non-loopback host without a token.
@@ -39,12 +40,15 @@ class AppSettings:
     max_request_bytes: int = 1_000_000
     split_k: int = 2
     actor: str = "web"
+    coach_throttle_ms: int = 120
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"labeling.port: expected 0..65535, got {self.port}")
         if self.max_request_bytes < 1024:
             raise ConfigError(f"labeling.max_request_bytes: expected at least 1024, got {self.max_request_bytes}")
+        if not 0 <= self.coach_throttle_ms <= 10_000:
+            raise ConfigError(f"coach.throttle_ms: expected 0..10000, got {self.coach_throttle_ms}")
         if self.split_k < 2:
             raise ConfigError(f"labeling.split_k: expected at least 2, got {self.split_k}")
         if not is_loopback(self.host) and not self.token:
@@ -56,7 +60,7 @@ class AppSettings:
         """From the ``labeling`` config group; ``changes`` (not None) win; a non-loopback host gets a new token."""
         node = cfg.labeling
         values = dict(host=str(node.host), port=int(node.port), token=node.token, split_k=int(node.split_k),
-                      max_request_bytes=int(node.max_request_bytes))
+                      max_request_bytes=int(node.max_request_bytes), coach_throttle_ms=int(cfg.coach.throttle_ms))
         values.update({k: v for k, v in changes.items() if v is not None})
         if not is_loopback(values["host"]) and not values["token"]:
             values["token"] = secrets.token_urlsafe(24)

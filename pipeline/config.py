@@ -42,7 +42,7 @@ SCHEMA: dict[str, Any] = {
     "seed": None,
     "threads": None,
     "resume": None,
-    "paths": {"dataset": None, "models": None, "checkpoints": None, "activations": None, "atlases": None,
+    "paths": {"dataset": None, "models": None, "checkpoints": None, "cache": None, "activations": None, "atlases": None,
               "quickdraw": None, "concepts": None, "evaluation": None},
     "data": {"name": None, "source": TARGET, "splits": FREE, "batch_size": None, "num_workers": None},
     "model": {
@@ -79,6 +79,11 @@ SCHEMA: dict[str, Any] = {
     "evaluate": {"split": None, "threshold": None, "batch_size": None, "iou_discovered": None, "iou_resolution": None,
                  "examples": None,
                  "progress": None},
+    "coach": {"score": None, "canon_split": None,
+              "canon": {"max_per_class": None, "relevant_share": None, "complete_quantile": None, "batch_size": None},
+              "events": {"improved_share": None, "improved_min": None, "missing_level": None},
+              "limits": {"max_strokes": None, "max_points": None, "margin": None}, "top_classes": None,
+              "throttle_ms": None},
     "labeling": {
         "round": None, "host": None, "port": None, "token": None, "max_request_bytes": None, "exemplars": None,
         "patch_scale": None, "split_k": None,

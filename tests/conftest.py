@@ -98,6 +98,7 @@ class LabelingProject:
     def __init__(self, folder: Path, overrides: list[str]) -> None:
         self.folder, self.overrides = folder, overrides
         self._view = None
+        self._coach = None
 
     def cfg(self, *extra: str):
         from pipeline.config import compose
@@ -108,6 +109,14 @@ class LabelingProject:
             return compose([*self.overrides, *extra])
         finally:
             os.chdir(cwd)
+
+    def coach(self):
+        """The round-0 drawing coach (its canon cached in the project folder, so built once per test run)."""
+        from pipeline.coach.coach import Coach
+
+        if self._coach is None:
+            self._coach = Coach.from_config(self.cfg(f"paths.cache={self.folder / 'cache'}"), 0)
+        return self._coach
 
     @property
     def view(self):
@@ -171,7 +180,8 @@ def labeling_server(labeling_project: LabelingProject, tmp_path: Path):
     from conceptstore.store import ConceptStore
 
     store = ConceptStore(tmp_path / "concepts" / "concepts.yaml")
-    running = RunningServer(create_app(labeling_project.view, store, AppSettings(port=0)), labeling_project, store)
+    app = create_app(labeling_project.view, store, AppSettings(port=0), coach=labeling_project.coach)
+    running = RunningServer(app, labeling_project, store)
     try:
         yield running
     finally:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from pipeline.errors import ConfigError
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["parse_int_list"]
+from pipeline.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from pipeline.data.sketch import Sketch
+
+__all__ = ["parse_int_list", "parse_sketch_ref", "read_sketch_ref"]
+
+SKETCH_REF = "FILE.ndjson:KEY_ID or FILE.ndjson:N (the N-th drawing, from 1)"
 
 
 def parse_int_list(text: str, option: str, example: str = "0-3,8", *, allow_empty: bool = False) -> list[int]:
@@ -39,3 +47,35 @@ def parse_int_list(text: str, option: str, example: str = "0-3,8", *, allow_empt
     if any(n < 0 for n in numbers):
         raise ConfigError(f"{option}: expected numbers >= 0, got {text!r}")
     return list(dict.fromkeys(numbers))
+
+
+def parse_sketch_ref(text: str) -> tuple[Path, str]:
+    """Split ``FILE.ndjson:KEY_OR_N`` into the file and the selector.
+
+    Raises:
+        ConfigError: If there is no ``:`` selector.
+    """
+    path, sep, key = text.rpartition(":")
+    if not sep or not path or not key:
+        raise ConfigError(f"--sketch: expected {SKETCH_REF}, got {text!r}")
+    return Path(path), key
+
+
+def read_sketch_ref(text: str) -> Sketch:
+    """The drawing ``FILE.ndjson:KEY_ID`` or ``FILE.ndjson:N`` names (lines that are not drawings are skipped).
+
+    Raises:
+        ConfigError: A malformed reference.
+        InputError: The file is missing or unreadable, or holds no such drawing.
+    """
+    from pipeline.data.ndjson import read_ndjson
+
+    path, key = parse_sketch_ref(text)
+    sketches = read_ndjson(path, on_error="skip").sketches
+    chosen = next((s for s in sketches if s.key_id == key), None)
+    if chosen is None and key.isdigit() and 1 <= int(key) <= len(sketches):
+        chosen = sketches[int(key) - 1]
+    if chosen is None:
+        raise InputError(path, f"no drawing with key_id {key!r}",
+                         hint=f"give a key_id from the file or a number from 1 to {len(sketches)}")
+    return chosen

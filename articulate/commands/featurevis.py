@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from articulate.commands import parse_int_list
+from articulate.commands import parse_int_list, read_sketch_ref
 from pipeline.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -97,7 +97,6 @@ def _reference(path: str | None, trained: object, limit: int = 256) -> torch.Ten
         return None
     import torch
 
-    from pipeline.data.ndjson import read_ndjson
     from pipeline.data.raster import rasterize_batch
 
     sketches = read_ndjson(path, on_error="skip", limit=limit).sketches
@@ -139,24 +138,6 @@ def render_command(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
-def parse_sketch_ref(text: str) -> tuple[Path, str]:
-    """Split ``FILE.ndjson:KEY_OR_N`` into the file and the selector.
-
-    Args:
-        text: The option value.
-
-    Returns:
-        The file path and the key id or 1-based index.
-
-    Raises:
-        ConfigError: If there is no ``:`` selector.
-    """
-    path, sep, key = text.rpartition(":")
-    if not sep or not path or not key:
-        raise ConfigError(f"--sketch: expected FILE.ndjson:KEY_ID or FILE.ndjson:N, got {text!r}")
-    return Path(path), key
-
-
 def dream_command(args: argparse.Namespace) -> None:
     """``articulate dream``: dream on one sketch and write original | dreamed side by side.
 
@@ -168,21 +149,13 @@ def dream_command(args: argparse.Namespace) -> None:
     """
     import torch
 
-    from pipeline.data.ndjson import read_ndjson
     from pipeline.data.raster import rasterize
     from pipeline.featurevis.dream import deepdream
     from pipeline.featurevis.images import save_png, side_by_side
     from pipeline.models.build import load_trained
 
-    path, key = parse_sketch_ref(args.sketch)
+    chosen = read_sketch_ref(args.sketch)
     trained = load_trained(args.model)
-    sketches = read_ndjson(path, on_error="skip").sketches
-    chosen = next((s for s in sketches if s.key_id == key), None)
-    if chosen is None and key.isdigit() and 1 <= int(key) <= len(sketches):
-        chosen = sketches[int(key) - 1]
-    if chosen is None:
-        raise InputError(path, f"no drawing with key_id {key!r}",
-                         hint=f"give a key_id from the file or a number from 1 to {len(sketches)}")
     original = torch.from_numpy(rasterize(chosen, trained.raster))[None]
     layer = args.layer or trained.layer
     dreamed = deepdream(trained.net, original, trained.input_spec, layer, channel=args.channel, octaves=args.octaves,

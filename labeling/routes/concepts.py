@@ -18,7 +18,7 @@ from conceptstore.store import ConceptError, ConceptStore
 from labeling.atlas_view import AtlasView
 from labeling.deps import Room, RoomDep
 
-__all__ = ["concept_list", "router", "split_groups"]
+__all__ = ["VersionedBody", "concept_list", "router", "split_groups", "write_and_list"]
 
 router = APIRouter(prefix="/api")
 
@@ -87,7 +87,7 @@ def events(room: RoomDep, limit: int = Query(default=20, ge=1, le=1000)) -> dict
 
 # --- writes -------------------------------------------------------------------------------------------------
 
-def _write(room: Room, action: Callable[[], Any]) -> dict[str, Any]:
+def write_and_list(room: Room, action: Callable[[], Any]) -> dict[str, Any]:
     with room.write_lock:
         change = action()
     return {**concept_list(room.view, room.store), "changed": list(change.concept_ids)}
@@ -102,7 +102,7 @@ def _source(view: AtlasView, source: Source) -> dict[str, Any]:
 def promote(room: RoomDep, body: PromoteBody) -> dict[str, Any]:
     view, store, actor = room.view, room.store, room.settings.actor
     judged = view.judged_positions(body.points, body.unticked, body.seen)
-    return _write(room, lambda: store.promote(
+    return write_and_list(room, lambda: store.promote(
         body.name, judged.positives, judged.negatives, layer=view.layer, born_round=view.round,
         source=_source(view, body.source), notes=body.notes, unticked=len(judged.negatives),
         verified=judged.verified, expected_version=body.expected_version, actor=actor))
@@ -110,7 +110,7 @@ def promote(room: RoomDep, body: PromoteBody) -> dict[str, Any]:
 
 @router.post("/concepts/merge")
 def merge(room: RoomDep, body: MergeBody) -> dict[str, Any]:
-    return _write(room, lambda: room.store.merge(body.ids, body.name, expected_version=body.expected_version,
+    return write_and_list(room, lambda: room.store.merge(body.ids, body.name, expected_version=body.expected_version,
                                                  actor=room.settings.actor))
 
 
@@ -118,20 +118,20 @@ def merge(room: RoomDep, body: MergeBody) -> dict[str, Any]:
 def add(room: RoomDep, ref: str, body: AddBody) -> dict[str, Any]:
     view = room.view
     judged = view.judged_positions(body.points, body.unticked, body.seen)
-    return _write(room, lambda: room.store.add(
+    return write_and_list(room, lambda: room.store.add(
         ref, judged.positives, judged.negatives, source=_source(view, body.source), unticked=len(judged.negatives),
         verified=judged.verified, expected_version=body.expected_version, actor=room.settings.actor))
 
 
 @router.post("/concepts/{ref}/rename")
 def rename(room: RoomDep, ref: str, body: RenameBody) -> dict[str, Any]:
-    return _write(room, lambda: room.store.rename(ref, body.name, expected_version=body.expected_version,
+    return write_and_list(room, lambda: room.store.rename(ref, body.name, expected_version=body.expected_version,
                                                   actor=room.settings.actor))
 
 
 @router.post("/concepts/{ref}/notes")
 def notes(room: RoomDep, ref: str, body: NotesBody) -> dict[str, Any]:
-    return _write(room, lambda: room.store.set_notes(ref, body.notes, expected_version=body.expected_version,
+    return write_and_list(room, lambda: room.store.set_notes(ref, body.notes, expected_version=body.expected_version,
                                                      actor=room.settings.actor))
 
 
@@ -139,18 +139,18 @@ def notes(room: RoomDep, ref: str, body: NotesBody) -> dict[str, Any]:
 def split(room: RoomDep, ref: str, body: SplitBody) -> dict[str, Any]:
     groups = split_groups(room.view, room.store, ref, points=body.points, name=body.name,
                           k=body.k if body.points is None else None, default_k=room.settings.split_k)
-    return _write(room, lambda: room.store.split(ref, groups, expected_version=body.expected_version,
+    return write_and_list(room, lambda: room.store.split(ref, groups, expected_version=body.expected_version,
                                                  actor=room.settings.actor))
 
 
 @router.delete("/concepts/{ref}")
 def delete(room: RoomDep, ref: str, expected_version: int) -> dict[str, Any]:
-    return _write(room, lambda: room.store.delete(ref, expected_version=expected_version, actor=room.settings.actor))
+    return write_and_list(room, lambda: room.store.delete(ref, expected_version=expected_version, actor=room.settings.actor))
 
 
 @router.post("/undo")
 def undo(room: RoomDep, body: VersionedBody) -> dict[str, Any]:
-    return _write(room, lambda: room.store.undo(expected_version=body.expected_version, actor=room.settings.actor))
+    return write_and_list(room, lambda: room.store.undo(expected_version=body.expected_version, actor=room.settings.actor))
 
 
 def concept_list(view: AtlasView, store: ConceptStore) -> dict[str, Any]:

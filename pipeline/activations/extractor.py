@@ -56,8 +56,8 @@ from pipeline.models.layers import get_layer, layer_output_shape
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BatchResult", "Extractor", "ExtractionSummary", "LayerGeometry", "extract", "ink_cells", "part_cells",
-           "render_batch", "rendered_batches"]
+__all__ = ["BatchResult", "Extractor", "ExtractionSummary", "LayerGeometry", "LayerHooks", "extract", "ink_cells",
+           "part_cells", "render_batch", "rendered_batches"]
 
 DTYPES = ("float16", "float32")
 
@@ -170,7 +170,7 @@ class BatchResult:
     part: np.ndarray
 
 
-class _LayerHooks:
+class LayerHooks:
     """Forward hooks that capture the layers' outputs as leaves of the backward graph.
 
     The first hooked layer to run turns autograd on (the forward pass runs under ``no_grad`` until then) and
@@ -268,7 +268,7 @@ class Extractor:
             images = images[:, None]
         labels = torch.as_tensor(labels, dtype=torch.long)
         invert = self.input_spec.invert if invert is None else invert
-        hooks = _LayerHooks(self.net, self.layers)
+        hooks = LayerHooks(self.net, self.layers)
         try:
             with torch.no_grad():
                 logits = logits_of(self.net(to_model_input(images, self.input_spec)))

@@ -98,21 +98,31 @@ def read_manifest(folder: str | Path) -> Manifest:
         raise InputError(path, f"unreadable dataset manifest ({err})", hint=RUN_DATA_STAGE) from None
 
 
+def split_path(folder: str | Path, split: str) -> Path:
+    """The file that holds one split (``<split>.ndjson`` for strokes, ``<split>.npz`` for bitmaps).
+
+    Raises:
+        InputError: Neither exists.
+    """
+    folder = Path(folder)
+    for path in (folder / f"{split}.ndjson", folder / f"{split}.npz"):
+        if path.is_file():
+            return path
+    raise InputError(folder, f"no '{split}' split (neither {split}.ndjson nor {split}.npz)", hint=RUN_DATA_STAGE)
+
+
 def read_split(folder: str | Path, split: str) -> list[Sketch]:
     """The drawings of one split of a dataset folder.
 
     Raises:
         InputError: The split's file is missing or corrupt.
     """
-    folder = Path(folder)
-    strokes, bitmaps = folder / f"{split}.ndjson", folder / f"{split}.npz"
-    if strokes.is_file():
-        return read_ndjson(strokes).sketches
-    if bitmaps.is_file():
-        try:
-            with np.load(bitmaps) as data:
-                images, words, keys = data["bitmaps"], data["words"], data["key_ids"]
-        except (OSError, ValueError, KeyError) as err:
-            raise InputError(bitmaps, f"corrupt split file ({err})", hint=RUN_DATA_STAGE) from None
-        return [Sketch(key_id=str(k), word=str(w), bitmap=b) for b, w, k in zip(images, words, keys, strict=True)]
-    raise InputError(folder, f"no '{split}' split (neither {strokes.name} nor {bitmaps.name})", hint=RUN_DATA_STAGE)
+    path = split_path(folder, split)
+    if path.suffix == ".ndjson":
+        return read_ndjson(path).sketches
+    try:
+        with np.load(path) as data:
+            images, words, keys = data["bitmaps"], data["words"], data["key_ids"]
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(path, f"corrupt split file ({err})", hint=RUN_DATA_STAGE) from None
+    return [Sketch(key_id=str(k), word=str(w), bitmap=b) for b, w, k in zip(images, words, keys, strict=True)]

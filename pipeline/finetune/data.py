@@ -24,6 +24,10 @@ __all__ = ["ConceptDataset", "SketchIndex", "combined_loader", "ink_maps", "laye
 CLASS, CONCEPT = "class", "concept"
 
 
+#: The split of :class:`SketchIndex` that holds the drawings made in the app (``concepts/drawings.ndjson``).
+DRAWN_SPLIT = "drawn"
+
+
 @dataclass
 class SketchIndex:
     """Every sketch of a dataset folder, by key_id, with its split.
@@ -37,10 +41,17 @@ class SketchIndex:
     where: dict[str, tuple[str, int]]
 
     @classmethod
-    def read(cls, folder: str | Path) -> SketchIndex:
-        """Read every split the manifest lists (concepts may point into any of them)."""
+    def read(cls, folder: str | Path, drawn: Sequence[Sketch] = ()) -> SketchIndex:
+        """Read every split the manifest lists (concepts may point into any of them).
+
+        Args:
+            folder: The dataset folder.
+            drawn: Drawings made in the app that concepts point into (the split ``drawn``).
+        """
         manifest = read_manifest(folder)
         splits = {name: read_split(folder, name) for name in manifest.splits}
+        if drawn:
+            splits[DRAWN_SPLIT] = list(drawn)
         where = {s.key_id: (name, i) for name, sketches in splits.items() for i, s in enumerate(sketches)}
         return cls(splits, where)
 

@@ -222,7 +222,9 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     model = load_trained(source)
     concepts = _concepts(cfg, model.layer)
 
-    index = SketchIndex.read(cfg.paths.dataset)
+    from conceptstore.drawings import DrawingBook, drawings_path
+
+    index = SketchIndex.read(cfg.paths.dataset, drawn=DrawingBook(drawings_path(cfg.paths.concepts)).sketches())
     class_index = {c: i for i, c in enumerate(model.class_names)}
     train_sketches, test_sketches = _split(index, cfg, TRAIN_SPLIT), _split(index, cfg, TEST_SPLIT)
     geometry = layer_geometry(model)

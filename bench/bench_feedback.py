@@ -1,0 +1,160 @@
+"""Benchmark: the drawing coach's latency, and whether its events are right.
+
+1. Latency of one feedback update (check the drawing, render it, forward and attribution, concept scores,
+   canon levels, events, the JSON answer: :meth:`Coach.answer`, everything but HTTP) over a few hundred real
+   Quick, Draw! partial drawings (the first k strokes of drawings in ``../shared/data/quickdraw/ndjson``),
+   one at a time as the page sends them; p50, p95 and worst. Issue 11 asks p95 <= 50 ms for the default model.
+   ``--googlenet`` also times GoogLeNet at ``inception4d`` (random weights: latency only).
+2. Event rates on generated drawings (the test split, strokes with their true part), for the round's
+   concepts matched to true parts (:mod:`pipeline.coach.accuracy`): issue 11 asks "improved: P" at the stroke
+   that adds P in >= 80% of cases, and "missing: P" said before P is drawn.
+
+Run it in a built project (after `make run`, or a loop): it reads the round's model, atlas and dataset.
+
+    python bench/bench_feedback.py [--round R] [--drawings 300] [--events 300] [--googlenet] [overrides ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+REAL_CLASSES = ("flower", "apple", "bowtie", "lollipop", "house plant", "palm tree", "hedgehog", "panda", "parrot",
+                "mushroom")
+
+
+def real_partials(quickdraw: Path, count: int, seed: int = 0) -> list[list]:
+    """``count`` partial drawings (first k strokes, k random) of real Quick, Draw! drawings, as stroke lists."""
+    from pipeline.data.ndjson import read_ndjson
+
+    rng = random.Random(seed)
+    drawings = []
+    for name in REAL_CLASSES:
+        path = quickdraw / "ndjson" / f"{name}.ndjson"
+        if path.is_file():
+            drawings += read_ndjson(path, on_error="skip", limit=100).sketches
+    if not drawings:
+        raise SystemExit(f"no real drawings under {quickdraw}/ndjson")
+    chosen = [rng.choice(drawings) for _ in range(count)]
+    return [[s.tolist() for s in d.strokes[:rng.randint(1, d.num_strokes)]] for d in chosen]
+
+
+def time_updates(coach, partials: list[list], target: str | None) -> np.ndarray:
+    """Milliseconds of each update, one drawing at a time, each compared with the frame before."""
+    times = []
+    before = None
+    coach.answer(partials[0], target)  # warm-up: first-call allocations
+    for strokes in partials:
+        start = time.perf_counter()
+        answer = coach.answer(strokes, target, before)
+        times.append((time.perf_counter() - start) * 1000)
+        before = answer["levels"]
+    return np.asarray(times)
+
+
+def latency_line(name: str, times: np.ndarray) -> str:
+    return (f"{name:<34} n={len(times):4d}  p50 {np.percentile(times, 50):7.1f} ms  p95 {np.percentile(times, 95):7.1f} ms"
+            f"  worst {times.max():7.1f} ms")
+
+
+def googlenet_coach(threads: int):
+    """A coach on GoogLeNet's inception4d with 24 random cluster directions and a flat canon (latency only)."""
+    from pipeline.coach.canon import Canon
+    from pipeline.coach.coach import Coach
+    from pipeline.coach.concept_set import cluster_concepts
+    from pipeline.coach.scorer import FrameScorer
+    from pipeline.data.raster import RasterSpec
+    from pipeline.models.build import TrainedModel
+    from pipeline.models.input_spec import InputSpec
+    from pipeline.models.torchvision_zoo import torchvision_classifier
+
+    net = torchvision_classifier("googlenet", num_classes=10)
+    classes = [f"class{i}" for i in range(10)]
+    model = TrainedModel(net.eval(), classes, InputSpec(size=224, channels=3, mean=(0.485, 0.456, 0.406),
+                                                         std=(0.229, 0.224, 0.225), invert=True),
+                         RasterSpec(size=224, line_width=3.0, invert=True), "inception4d", 0)
+    rng = np.random.default_rng(0)
+    concepts = cluster_concepts(np.repeat(np.arange(24), 4), rng.normal(size=(96, 528)).astype(np.float32))
+    scorer = FrameScorer(model, concepts)
+    k = len(concepts)
+    canon = Canon(classes, [c.id for c in concepts.concepts], np.ones((10, k)), np.ones((10, k)), np.ones((10, k)),
+                  np.ones((10, k)), 0.5,
+                  [1] * 10)
+    return Coach(scorer, canon)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--round", type=int, default=None, help="round to coach with (default: the latest built)")
+    parser.add_argument("--drawings", type=int, default=300, help="real partial drawings timed")
+    parser.add_argument("--events", type=int, default=300, help="generated test drawings replayed for event rates")
+    parser.add_argument("--googlenet", action="store_true", help="also time GoogLeNet at inception4d")
+    parser.add_argument("--quickdraw", type=Path, default=None, help="real drawings folder (default: paths.quickdraw)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. coach.score=attribution threads=1")
+    args = parser.parse_args()
+
+    from pipeline.coach.accuracy import event_rates
+    from pipeline.coach.coach import Coach
+    from pipeline.config import compose
+    from pipeline.data.store import read_split
+    from pipeline.entry import setup_torch
+    from pipeline.rounds import evaluation_dir, latest_round
+
+    cfg = compose(args.overrides)
+    setup_torch(int(cfg.threads))
+    r = latest_round(cfg.paths.atlases) if args.round is None else args.round
+    started = time.perf_counter()
+    coach = Coach.from_config(cfg, r, progress=True)
+    print(f"round {r}: {len(coach.concepts)} {coach.concepts[0].kind}s, score={coach.scorer.score}, threads={cfg.threads};"
+          f" coach ready in {time.perf_counter() - started:.1f} s")
+    figures: dict = {"round": r, "score": coach.scorer.score, "threads": int(cfg.threads)}
+
+    partials = real_partials(args.quickdraw or Path(cfg.paths.quickdraw), args.drawings)
+    times = time_updates(coach, partials, None)
+    print(latency_line("feedback update (default model)", times))
+    figures["latency_ms"] = {"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)),
+                             "worst": float(times.max())}
+    if args.googlenet:
+        g = googlenet_coach(int(cfg.threads))
+        gtimes = time_updates(g, partials[:max(20, args.drawings // 5)], None)
+        print(latency_line("feedback update (GoogLeNet 4d)", gtimes))
+        figures["googlenet_latency_ms"] = {"p50": float(np.percentile(gtimes, 50)),
+                                           "p95": float(np.percentile(gtimes, 95))}
+
+    metrics_file = evaluation_dir(cfg, r) / "metrics.json"
+    matched = {}
+    if metrics_file.is_file():
+        matched = {c["id"]: c["matched_part"] for c in json.loads(metrics_file.read_text()).get("concepts", [])
+                   if c.get("matched_part")}
+    if not matched and coach.concepts[0].kind == "concept":
+        parts = set(coach.scorer.class_names)
+        matched = {c.id: c.name for c in coach.concepts if c.name not in parts}
+    test = [s for s in read_split(cfg.paths.dataset, "test") if s.parts is not None][:args.events]
+    if matched and test:
+        rates = event_rates(coach, test, matched).rates()
+        print(f"events on {len(test)} generated test drawings, {len(matched)} concepts matched to parts, "
+              f"{rates['pairs']} (drawing, part) pairs:")
+        print(f"  improved at one of P's strokes   {rates['improved_hit']:.3f}   (aim >= 0.8)")
+        print(f"  improved at P's first stroke     {rates['improved_first']:.3f}")
+        print(f"  improved events on P's strokes   {rates['improved_precision']:.3f}")
+        print(f"  missing said before P is drawn   {rates['missing_before']:.3f}")
+        print(f"  missing said after P is drawn    {rates['missing_after']:.3f}   (lower is better)")
+        figures["events"] = rates
+    else:
+        print("events: no concept matched to a true part in this round (round 0 has clusters, or the data has no parts)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

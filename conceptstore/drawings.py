@@ -1,0 +1,80 @@
+"""Drawings made in the app that concepts point into: ``drawings.ndjson`` beside the concept store.
+
+When a person talks back from the drawing page ("this is ear" on a stroke of their own drawing), the
+positions they mark are on a drawing that no dataset holds. The drawing is kept here, one Quick, Draw! ndjson
+line each (``word``, ``key_id``, ``drawing``), git-tracked beside ``concepts.yaml``; its ``key_id`` is
+``drawn-<hash of word and strokes>``, so the same drawing is kept once however often it is marked. Fine-tuning
+reads these drawings with the dataset's (:class:`pipeline.finetune.data.SketchIndex`), so their positions
+count like any other.
+
+Writes take a file lock and replace the file atomically: a crash leaves the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import filelock
+
+from pipeline.data.sketch import Sketch
+from pipeline.errors import ArticulateError
+from pipeline.io import atomic_write_text
+
+__all__ = ["DRAWN_PREFIX", "DrawingBook", "drawings_path"]
+
+DRAWN_PREFIX = "drawn-"
+
+
+def drawings_path(store_path: str | os.PathLike[str]) -> Path:
+    """The drawings file of the concept store at ``store_path`` (``concepts/drawings.ndjson``)."""
+    return Path(store_path).with_name("drawings.ndjson")
+
+
+class DrawingBook:
+    """The drawings file.
+
+    Args:
+        path: ``drawings.ndjson``; a missing file is an empty book.
+        lock_timeout: Seconds to wait for another writer.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], lock_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self._lock = filelock.FileLock(self.path.with_name(self.path.name + ".lock"), timeout=lock_timeout)
+
+    def sketches(self) -> list[Sketch]:
+        """Every drawing kept, in the order they were added.
+
+        Raises:
+            InputError: The file is damaged (naming the line).
+        """
+        if not self.path.is_file() or not self.path.read_text().strip():
+            return []
+        from pipeline.data.ndjson import read_ndjson
+
+        return read_ndjson(self.path).sketches
+
+    def add(self, sketch: Sketch) -> str:
+        """Keep a drawing (once); returns its ``key_id``.
+
+        Raises:
+            ArticulateError: A drawing with no strokes, or another writer held the lock too long.
+        """
+        if not sketch.strokes:
+            raise ArticulateError("a drawing with no strokes cannot be kept")
+        strokes = [[[int(round(v)) for v in stroke[0]], [int(round(v)) for v in stroke[1]]] for stroke in sketch.strokes]
+        digest = hashlib.sha256(json.dumps([sketch.word, strokes]).encode()).hexdigest()[:16]
+        key_id = DRAWN_PREFIX + digest
+        line = json.dumps({"word": sketch.word, "key_id": key_id, "recognized": True, "drawing": strokes})
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._lock:
+                text = self.path.read_text() if self.path.is_file() else ""
+                if f'"key_id": "{key_id}"' not in text:
+                    atomic_write_text(self.path, text + ("" if not text or text.endswith("\n") else "\n") + line + "\n")
+        except filelock.Timeout:
+            raise ArticulateError(f"{self.path}: another writer held its lock too long; try again") from None
+        return key_id

@@ -1,0 +1,333 @@
+"""A drawing's feedback, frame by frame: what the page shows after each stroke and what a replay prints.
+
+:class:`Coach` holds the round's model, its concept set, the canon and the event rules. :meth:`Coach.feedback`
+answers one frame of a drawing in progress (the page calls it after every stroke and, throttled, during one),
+comparing it with the levels of the frame before, which the caller hands back; :meth:`Coach.replay` runs a
+recorded drawing stroke by stroke (all its partial drawings in one batch) and returns the event timeline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+
+from pipeline.coach.canon import Canon, CanonSettings, cached_canon
+from pipeline.coach.concept_set import Concept, ConceptSet, atlas_cluster_concepts, head_concepts
+from pipeline.coach.events import Event, EventRules, FrameEvents, detect
+from pipeline.coach.scorer import FrameScorer, Frames
+from pipeline.data.sketch import CANVAS_MAX, Sketch
+from pipeline.errors import ArticulateError, ConfigError, InputError
+
+__all__ = ["Coach", "DrawingError", "Feedback", "Limits", "Replay", "strokes_to_sketch"]
+
+SENTENCE = {"missing": "Missing", "improved": "You just improved", "complete": "Looks complete"}
+
+
+class DrawingError(ArticulateError):
+    """A drawing the coach cannot read: malformed strokes, too many of them, or coordinates out of range."""
+
+    status_code = 422
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one drawing may hold (a request over them is refused, not cut).
+
+    Attributes:
+        max_strokes: Strokes per drawing.
+        max_points: Points per drawing, all strokes together.
+        margin: How far outside the 0..255 canvas a point may lie (a pen leaving the canvas), in drawing units.
+    """
+
+    max_strokes: int = 300
+    max_points: int = 20000
+    margin: float = 64.0
+
+
+def strokes_to_sketch(strokes: Sequence[Any], limits: Limits = Limits(), word: str = "", key_id: str = "drawing",
+                      where: str = "drawing") -> Sketch:
+    """A drawing in the Quick, Draw! layout (strokes ``[[x...], [y...]]``, 0..255) as a :class:`Sketch`.
+
+    Raises:
+        DrawingError: Naming the stroke and what is wrong with it.
+    """
+    if not isinstance(strokes, (list, tuple)):
+        raise DrawingError(f"{where}: strokes must be a list of [[x...], [y...]], got {type(strokes).__name__}")
+    if len(strokes) > limits.max_strokes:
+        raise DrawingError(f"{where}: {len(strokes)} strokes, more than the {limits.max_strokes} a drawing may have")
+    arrays, points = [], 0
+    low, high = -limits.margin, CANVAS_MAX + limits.margin
+    for i, stroke in enumerate(strokes, start=1):
+        if not (isinstance(stroke, (list, tuple)) and len(stroke) == 2 and all(isinstance(r, (list, tuple))
+                                                                                for r in stroke)):
+            raise DrawingError(f"{where}: stroke {i} must be [[x...], [y...]]")
+        xs, ys = stroke
+        if len(xs) != len(ys) or not xs:
+            raise DrawingError(f"{where}: stroke {i} has {len(xs)} x and {len(ys)} y values; it needs as many of "
+                               "each, at least one")
+        points += len(xs)
+        if points > limits.max_points:
+            raise DrawingError(f"{where}: more than {limits.max_points} points in the drawing")
+        try:
+            array = np.asarray([xs, ys], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise DrawingError(f"{where}: stroke {i} holds values that are not numbers") from None
+        if not np.isfinite(array).all() or array.min() < low or array.max() > high:
+            raise DrawingError(f"{where}: stroke {i} has coordinates outside {low:g}..{high:g} (or not finite); "
+                               "the canvas is 0..255")
+        arrays.append(np.clip(array, 0.0, CANVAS_MAX))
+    return Sketch(key_id, word, tuple(arrays))
+
+
+@dataclass
+class Feedback:
+    """The coach's answer for one frame.
+
+    Attributes:
+        target: The class the frame is read for.
+        chosen: ``person`` (a target was given) or ``model`` (the model's top class).
+        top: (class name, probability), best first.
+        levels: (K,) each concept's level against the target's canon.
+        belongs: (K,) the concepts of the target class.
+        state: The frame's events, missing and complete concepts.
+        maps: (K, H, W) concept maps (0 off the ink).
+    """
+
+    target: str
+    chosen: str
+    top: list[tuple[str, float]]
+    levels: np.ndarray
+    belongs: np.ndarray
+    state: FrameEvents
+    maps: np.ndarray
+
+
+@dataclass
+class Replay:
+    """A recorded drawing replayed stroke by stroke.
+
+    Attributes:
+        sketch: The drawing.
+        target: The class it was read for (fixed for the replay: the given one or the model's on the whole).
+        levels: (T + 1, K) levels after 0..T strokes.
+        top: Per frame, the model's top class and its probability.
+        frames: Per stroke 1..T, its events and state.
+    """
+
+    sketch: Sketch
+    target: str
+    levels: np.ndarray
+    top: list[tuple[str, float]]
+    frames: list[FrameEvents] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[Event]:
+        return [e for f in self.frames for e in f.events]
+
+
+class Coach:
+    """Live feedback on drawings from one round's model.
+
+    Args:
+        scorer: The round's model and concept set.
+        canon: The canon of that model and concept set.
+        rules: The event thresholds.
+        limits: What a drawing may hold.
+        top_classes: Class probabilities reported per frame.
+    """
+
+    def __init__(self, scorer: FrameScorer, canon: Canon, rules: EventRules = EventRules(),
+                 limits: Limits = Limits(), top_classes: int = 5) -> None:
+        if canon.concepts != [c.id for c in scorer.concepts.concepts] or canon.classes != scorer.class_names:
+            raise ArticulateError("the canon was built for other concepts or classes; build it again")
+        self.scorer, self.canon, self.rules, self.limits = scorer, canon, rules, limits
+        self.top_classes = int(top_classes)
+        self._class_index = {name: i for i, name in enumerate(scorer.class_names)}
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig, round_: int | None = None, *, progress: bool = False) -> Coach:
+        """The coach of a built round (default: the latest), its canon from the cache or built now."""
+        from pipeline.data.store import read_split, split_path
+        from pipeline.models.build import load_trained
+        from pipeline.rounds import activations_dir, atlas_dir, latest_round, model_path
+
+        r = latest_round(cfg.paths.atlases) if round_ is None else int(round_)
+        model = load_trained(model_path(cfg, r))
+        settings = cfg.coach
+        atlas = atlas_dir(cfg, r)
+        if model.concept_head is not None:
+            concepts = head_concepts(model.concept_head, model.concepts, _icon_points(model, atlas, activations_dir(cfg, r)))
+            key_files = [model_path(cfg, r)]
+        else:
+            concepts = atlas_cluster_concepts(atlas, activations_dir(cfg, r))
+            key_files = [model_path(cfg, r), atlas / "atlas.json"]
+        scorer = FrameScorer(model, concepts, score=str(settings.score), ink_threshold=float(cfg.extract.ink_threshold),
+                             threshold=float(cfg.evaluate.threshold))
+        canon_settings = CanonSettings(**settings.canon)
+        split = str(settings.canon_split)
+        canon = cached_canon(scorer, read_split(cfg.paths.dataset, split), canon_settings,
+                             Path(cfg.paths.cache) / "canon", [*key_files, split_path(cfg.paths.dataset, split)],
+                             progress=progress)
+        return cls(scorer, canon, EventRules(**settings.events), Limits(**settings.limits),
+                   top_classes=int(settings.top_classes))
+
+    @property
+    def concepts(self) -> list[Concept]:
+        return self.scorer.concepts.concepts
+
+    @property
+    def round(self) -> int:
+        return self.scorer.model.round
+
+    def target_index(self, target: str | None) -> int | None:
+        """The class index of a target name (None: the model's top class).
+
+        Raises:
+            ArticulateError: A class the model does not know.
+        """
+        if target is None or target == "":
+            return None
+        if target not in self._class_index:
+            raise ArticulateError(f"unknown target class {target!r}: the round {self.round} model knows "
+                                  f"{', '.join(self.scorer.class_names)}")
+        return self._class_index[target]
+
+    def previous_levels(self, before: Mapping[str, float] | None) -> np.ndarray | None:
+        """The caller's levels of the frame before (concept id -> level) in concept order; unknown ids ignored."""
+        if before is None:
+            return None
+        levels = np.zeros(len(self.concepts))
+        for i, concept in enumerate(self.concepts):
+            value = before.get(concept.id, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ArticulateError(f"before: the level of {concept.id} must be a number, got {value!r}")
+            levels[i] = float(value)
+        return levels
+
+    def feedback(self, sketch: Sketch, target: str | None = None, before: Mapping[str, float] | None = None,
+                 frame: int | None = None) -> Feedback:
+        """The feedback for one frame of a drawing.
+
+        Args:
+            sketch: The drawing so far.
+            target: The class the person draws, or None for the model's top class.
+            before: The levels the previous answer gave (concept id -> level); None: a blank canvas before.
+            frame: The frame number for the events (default: the number of strokes).
+        """
+        chosen = self.target_index(target)
+        frames = self.scorer.sketches([sketch], [chosen])
+        return self._feedback(frames, 0, self.previous_levels(before), sketch.num_strokes if frame is None else frame,
+                              "model" if chosen is None else "person")
+
+    def _feedback(self, frames: Frames, i: int, before: np.ndarray | None, frame: int, chosen: str) -> Feedback:
+        t = int(frames.targets[i])
+        levels = self.canon.levels(frames.scores[i:i + 1], frames.targets[i:i + 1])[0]
+        belongs = self.canon.belongs(t)
+        state = detect(before, levels, belongs, self.canon.complete[t], self.canon.stroke_gain[t], self.rules, frame)
+        order = np.argsort(-frames.probabilities[i])[:self.top_classes]
+        top = [(self.scorer.class_names[j], float(frames.probabilities[i, j])) for j in order]
+        return Feedback(self.scorer.class_names[t], chosen, top, levels, belongs, state, frames.maps[i])
+
+    def replay(self, sketch: Sketch, target: str | None = None) -> Replay:
+        """Replay a drawing stroke by stroke (its real stroke order): levels and events after every stroke.
+
+        The target is fixed for the whole replay: the given class, else the model's top class on the finished
+        drawing (a replay is read as a drawing of what it became).
+        """
+        chosen = self.target_index(target)
+        if sketch.num_strokes == 0:
+            raise DrawingError(f"{sketch.key_id}: the drawing has no strokes to replay")
+        images = self.scorer.render([sketch.first_strokes(k) for k in range(sketch.num_strokes + 1)])
+        if chosen is None:
+            chosen = int(self.scorer(images[-1:], [None]).targets[0])
+        frames = self.scorer(images, [chosen] * len(images))
+        levels = self.canon.levels(frames.scores, frames.targets)
+        replay = Replay(sketch, self.scorer.class_names[chosen], levels,
+                        [(self.scorer.class_names[int(p.argmax())], float(p.max())) for p in frames.probabilities])
+        for k in range(1, len(images)):
+            replay.frames.append(detect(levels[k - 1], levels[k], self.canon.belongs(chosen),
+                                        self.canon.complete[chosen], self.canon.stroke_gain[chosen], self.rules, k))
+        return replay
+
+    def grid(self) -> dict[str, Any]:
+        """Where the layer's positions lie on the 0..255 drawing canvas: cell (y, x) spans
+        ``origin + step * (y, x)`` to ``origin + step * (y + 1, x + 1)``."""
+        g, raster = self.scorer.geometry, self.scorer.model.raster
+        per_pixel = CANVAS_MAX / (raster.size - 2 * raster.padding)
+        return {"rows": g.height, "cols": g.width, "origin": round((g.rf_offset - g.stride / 2 - raster.padding) * per_pixel, 3),
+                "step": round(g.stride * per_pixel, 3)}
+
+    def describe(self) -> dict[str, Any]:
+        """What the page needs once: the round, classes, concepts (with icons), grid and thresholds."""
+        return {"round": self.round, "classes": self.scorer.class_names, "grid": self.grid(),
+                "concepts": [{"id": c.id, "name": c.name, "kind": c.kind, "icon_point": c.icon_point}
+                             for c in self.concepts],
+                "canon": {"share": self.canon.share.round(3).tolist(), "complete": self.canon.complete.round(3).tolist(),
+                          "stroke_gain": self.canon.stroke_gain.round(3).tolist(),
+                          "drawings": self.canon.drawings},
+                "rules": {"improved_share": self.rules.improved_share, "improved_min": self.rules.improved_min,
+                          "missing_level": self.rules.missing_level},
+                "limits": {"max_strokes": self.limits.max_strokes, "max_points": self.limits.max_points}}
+
+    def answer(self, strokes: Sequence[Any], target: str | None = None, before: Mapping[str, float] | None = None,
+               frame: int | None = None) -> dict[str, Any]:
+        """One feedback update as the API answers it (JSON-ready): the drawing checked, scored and described.
+
+        Raises:
+            DrawingError: A malformed drawing.
+            ArticulateError: An unknown target class or a bad ``before``.
+        """
+        sketch = strokes_to_sketch(strokes, self.limits)
+        feedback = self.feedback(sketch, target, before, frame)
+        ids = [c.id for c in self.concepts]
+        return {
+            "round": self.round, "target": feedback.target, "chosen": feedback.chosen, "strokes": sketch.num_strokes,
+            "classes": [{"name": n, "p": round(p, 4)} for n, p in feedback.top],
+            "levels": {cid: round(float(v), 4) for cid, v in zip(ids, feedback.levels)},
+            "belongs": [cid for cid, b in zip(ids, feedback.belongs) if b],
+            "events": [{"kind": e.kind, "concept": ids[e.concept], "frame": e.frame, "level": round(e.level, 4),
+                        "change": round(e.change, 4)} for e in feedback.state.events],
+            "missing": [ids[k] for k in feedback.state.missing],
+            "complete": [ids[k] for k in feedback.state.complete],
+            "sentences": self.sentences(feedback),
+            "maps": {cid: np.round(m, 2).tolist() for cid, m in zip(ids, feedback.maps) if m.max() > 0.05},
+        }
+
+    def sentences(self, feedback: Feedback) -> list[dict[str, Any]]:
+        """Friendly sentences: what was just improved or completed, what looks complete, what is missing."""
+        names = [c.name for c in self.concepts]
+        out: list[dict[str, Any]] = []
+        just_completed = {e.concept for e in feedback.state.events if e.kind == "complete"}
+        for event in feedback.state.events:
+            if event.kind == "improved" and event.concept not in just_completed:
+                out.append({"kind": "improved", "concept": self.concepts[event.concept].id,
+                            "text": f"{SENTENCE['improved']}: {names[event.concept]}"})
+        for k in feedback.state.complete:
+            out.append({"kind": "complete", "concept": self.concepts[k].id, "new": k in just_completed,
+                        "text": f"{SENTENCE['complete']}: {names[k]}"})
+        for k in sorted(feedback.state.missing, key=lambda k: -self.canon.share[self._class_index[feedback.target], k]):
+            out.append({"kind": "missing", "concept": self.concepts[k].id, "text": f"{SENTENCE['missing']}: {names[k]}"})
+        return out
+
+
+def _icon_points(model: Any, atlas: Path, activations: Path) -> list[int | None]:
+    """For each head concept, the atlas point where the head is most sure of it (its icon); None without an atlas."""
+    import torch
+
+    if not (atlas / "atlas.json").is_file():
+        return [None] * len(model.concepts)
+    from pipeline.activations.store import ActivationStore, layer_folder
+    from pipeline.atlas.build import read_atlas
+
+    document, points, _ = read_atlas(atlas)
+    store = ActivationStore(layer_folder(activations, str(document["layer"])))
+    raw = store.vectors(points["sketch"].to_numpy(), points["y"].to_numpy(), points["x"].to_numpy())
+    with torch.no_grad():
+        logits = model.concept_head(torch.from_numpy(np.asarray(raw, dtype=np.float32))[:, :, None, None])[:, :, 0, 0]
+    return [int(i) for i in logits.argmax(0).numpy()]

@@ -1,0 +1,108 @@
+"""The exhibit's three kinds of event, from a thresholded difference between successive frames.
+
+Levels are scores read against the canon of the target class (1 = a typical complete drawing). Between the
+frame before and the frame now, for each concept that belongs to the target class (the canon's ``share``):
+
+- **improved**: its level rose by at least ``improved_share`` of what a stroke that adds it typically adds (the
+  canon's ``stroke_gain``), and by at least ``improved_min``;
+- **complete**: its level reached the canon's ``complete`` level (it was below it before): the drawing now has
+  as much of it as most complete drawings;
+- **missing** (a state, said of the frame now, not an event): its level is below ``missing_level``.
+
+A concept that does not belong to the class gets a bar but no sentence: a cat's drawing is not told that it
+lacks wheels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import ConfigError
+
+__all__ = ["EVENT_KINDS", "Event", "EventRules", "FrameEvents"]
+
+EVENT_KINDS = ("improved", "complete")
+
+
+@dataclass(frozen=True)
+class EventRules:
+    """The thresholds, in canon levels.
+
+    Attributes:
+        improved_share: A rise of at least this share of a typical adding stroke's gain is an improvement.
+        improved_min: ... and of at least this level.
+        missing_level: Below this a concept that belongs to the class is missing.
+    """
+
+    improved_share: float = 0.5
+    improved_min: float = 0.2
+    missing_level: float = 0.25
+
+    def __post_init__(self) -> None:
+        for key in ("improved_share", "improved_min", "missing_level"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 10.0:
+                raise ConfigError(f"coach.events.{key}: expected a level in (0, 10), got {value!r}")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the drawing did to a concept.
+
+    Attributes:
+        kind: ``improved`` or ``complete``.
+        concept: Index of the concept in the coach's concept set.
+        frame: The frame (number of strokes, or the update) it happened at.
+        level: The concept's level after.
+        change: Its rise since the frame before.
+    """
+
+    kind: str
+    concept: int
+    frame: int
+    level: float
+    change: float
+
+
+@dataclass(frozen=True)
+class FrameEvents:
+    """The events of one frame and its state.
+
+    Attributes:
+        events: What changed since the frame before.
+        missing: Concepts of the class the drawing lacks (indices).
+        complete: Concepts of the class that look complete (indices).
+    """
+
+    events: list[Event]
+    missing: list[int]
+    complete: list[int]
+
+
+def detect(before: np.ndarray | None, now: np.ndarray, belongs: np.ndarray, complete_level: np.ndarray,
+           stroke_gain: np.ndarray, rules: EventRules, frame: int) -> FrameEvents:
+    """Compare two frames' levels.
+
+    Args:
+        before: (K,) levels of the frame before (None: the blank canvas, all zero).
+        now: (K,) levels now.
+        belongs: (K,) bool, the concepts of the target class.
+        complete_level: (K,) the canon's level at which each concept looks complete.
+        stroke_gain: (K,) the canon's level a stroke that adds each concept typically adds.
+        rules: The thresholds.
+        frame: The frame number given to the events.
+    """
+    before = np.zeros_like(now) if before is None else before
+    change = now - before
+    step = np.maximum(rules.improved_share * stroke_gain, rules.improved_min)
+    events: list[Event] = []
+    for k in np.flatnonzero(belongs):
+        if change[k] >= step[k]:
+            events.append(Event("improved", int(k), frame, float(now[k]), float(change[k])))
+        if now[k] >= complete_level[k] > before[k]:
+            events.append(Event("complete", int(k), frame, float(now[k]), float(change[k])))
+    missing = [int(k) for k in np.flatnonzero(belongs & (now < rules.missing_level))]
+    complete = [int(k) for k in np.flatnonzero(belongs & (now >= complete_level))]
+    return FrameEvents(events, missing, complete)

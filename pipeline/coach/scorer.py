@@ -1,0 +1,125 @@
+"""Scoring frames of drawings: class probabilities, concept maps and per-concept scores in one pass.
+
+One forward pass with a hook on the atlas layer, one backward pass from each frame's target-class logit to the
+layer (no weight gradients, as in extraction): attribution per position = activation x gradient summed over
+channels (The Building Blocks of Interpretability). A concept's *mass* in a frame is the sum of its map over
+the ink positions where the concept is (its probability at least ``threshold``, as the evaluation decides); its
+*score* is that mass (``score="mass"``) or the map weighted by
+the positive attribution of each position (``score="attribution"``: how much of the class evidence sits
+where the concept is, the exhibit's measure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pipeline.activations.extractor import LayerHooks, ink_cells
+from pipeline.coach.concept_set import ConceptSet
+from pipeline.data.raster import rasterize_batch
+from pipeline.data.sketch import Sketch
+from pipeline.errors import ConfigError
+from pipeline.evaluation.inference import layer_geometry
+from pipeline.models.build import TrainedModel
+from pipeline.models.input_spec import to_model_input
+from pipeline.models.outputs import logits_of
+
+__all__ = ["SCORES", "FrameScorer", "Frames"]
+
+SCORES = ("mass", "attribution")
+
+
+@dataclass
+class Frames:
+    """What the model says about N frames.
+
+    Attributes:
+        probabilities: (N, classes) softmax of the class logits.
+        targets: (N,) the class each frame's attribution and canon are read for.
+        maps: (N, K, H, W) concept maps on the ink positions (0 elsewhere), not thresholded.
+        attribution: (N, H, W) activation x gradient of the target logit, summed over channels.
+        ink: (N, H, W) positions whose stride cell holds ink.
+        mass: (N, K) each concept's map summed over the ink positions where it is (positions' worth of it).
+        scores: (N, K) the configured score (``mass`` or attribution-weighted mass).
+    """
+
+    probabilities: np.ndarray
+    targets: np.ndarray
+    maps: np.ndarray
+    attribution: np.ndarray
+    ink: np.ndarray
+    mass: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+
+class FrameScorer:
+    """Runs the round's model and its concept set on frames.
+
+    Args:
+        model: The round's trained model.
+        concepts: The concept set on ``model.layer``.
+        score: ``mass`` or ``attribution`` (see the module docstring).
+        ink_threshold: A pixel is ink at or above this coverage (as extraction).
+        threshold: A concept is at a position where its map is at least this (``evaluate.threshold``).
+
+    Raises:
+        ConfigError: An unknown score.
+    """
+
+    def __init__(self, model: TrainedModel, concepts: ConceptSet, score: str = "mass",
+                 ink_threshold: float = 0.5, threshold: float = 0.5) -> None:
+        if score not in SCORES:
+            raise ConfigError(f"coach.score: expected one of {', '.join(SCORES)}, got {score!r}")
+        self.model, self.concepts, self.score = model, concepts.eval(), score
+        self.ink_threshold, self.threshold = float(ink_threshold), float(threshold)
+        self.geometry = layer_geometry(model)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.model.class_names
+
+    def render(self, sketches: Sequence[Sketch]) -> np.ndarray:
+        """The frames as the model sees them, (N, S, S)."""
+        return rasterize_batch(sketches, self.model.raster)
+
+    def __call__(self, images: np.ndarray, targets: Sequence[int | None]) -> Frames:
+        """Score rendered frames.
+
+        Args:
+            images: (N, S, S) in the model's polarity (from :meth:`render`).
+            targets: Per frame, the class index to read it for, or None for the model's top class.
+        """
+        x = to_model_input(torch.from_numpy(np.ascontiguousarray(images))[:, None], self.model.input_spec)
+        hooks = LayerHooks(self.model.net, [self.model.layer])
+        try:
+            with torch.no_grad():
+                logits = logits_of(self.model.net(x))
+                activations = hooks.outputs[self.model.layer]
+                chosen = torch.tensor([-1 if t is None else int(t) for t in targets], dtype=torch.long)
+                chosen = torch.where(chosen < 0, logits.argmax(1), chosen)
+                with torch.enable_grad():
+                    grad, = torch.autograd.grad(logits.gather(1, chosen[:, None]).sum(), activations)
+        finally:
+            hooks.remove()
+        with torch.no_grad():
+            act = activations.detach()
+            attribution = (act * grad).sum(1).numpy()
+            coverage = (1.0 - images) if self.model.raster.invert else images
+            ink = ink_cells(coverage, self.geometry, self.ink_threshold)
+            maps = self.concepts(act).numpy() * ink[:, None]
+            probabilities = torch.softmax(logits, 1).numpy()
+        where = maps * (maps >= self.threshold)
+        mass = where.sum(axis=(2, 3))
+        scores = mass if self.score == "mass" else (where * np.maximum(attribution, 0.0)[:, None]).sum(axis=(2, 3))
+        return Frames(probabilities, chosen.numpy(), maps.astype(np.float32), attribution.astype(np.float32), ink,
+                      mass.astype(np.float32), scores.astype(np.float32))
+
+    def sketches(self, sketches: Sequence[Sketch], targets: Sequence[int | None]) -> Frames:
+        """Render and score drawings (whole or partial)."""
+        return self(self.render(sketches), targets)
