@@ -300,20 +300,21 @@ class Coach:
         }
 
     def sentences(self, feedback: Feedback) -> list[dict[str, Any]]:
-        """Friendly sentences: what was just improved or completed, what looks complete, what is missing."""
+        """Friendly sentences, news first: what was just improved or completed, what is missing (the class's
+        most usual concepts first), then what already looked complete."""
         names = [c.name for c in self.concepts]
-        out: list[dict[str, Any]] = []
         just_completed = {e.concept for e in feedback.state.events if e.kind == "complete"}
-        for event in feedback.state.events:
-            if event.kind == "improved" and event.concept not in just_completed:
-                out.append({"kind": "improved", "concept": self.concepts[event.concept].id,
-                            "text": f"{SENTENCE['improved']}: {names[event.concept]}"})
-        for k in feedback.state.complete:
-            out.append({"kind": "complete", "concept": self.concepts[k].id, "new": k in just_completed,
-                        "text": f"{SENTENCE['complete']}: {names[k]}"})
-        for k in sorted(feedback.state.missing, key=lambda k: -self.canon.share[self._class_index[feedback.target], k]):
-            out.append({"kind": "missing", "concept": self.concepts[k].id, "text": f"{SENTENCE['missing']}: {names[k]}"})
-        return out
+
+        def sentence(kind: str, k: int, **extra: Any) -> dict[str, Any]:
+            return {"kind": kind, "concept": self.concepts[k].id, "text": f"{SENTENCE[kind]}: {names[k]}", **extra}
+
+        target = self._class_index[feedback.target]
+        improved = [e.concept for e in feedback.state.events if e.kind == "improved" and e.concept not in just_completed]
+        missing = sorted(feedback.state.missing, key=lambda k: -self.canon.share[target, k])
+        return ([sentence("improved", k) for k in improved]
+                + [sentence("complete", k, new=True) for k in feedback.state.complete if k in just_completed]
+                + [sentence("missing", k) for k in missing]
+                + [sentence("complete", k, new=False) for k in feedback.state.complete if k not in just_completed])
 
 
 def _icon_points(model: Any, atlas: Path, activations: Path) -> list[int | None]:
