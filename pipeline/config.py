@@ -81,7 +81,7 @@ SCHEMA: dict[str, Any] = {
                  "progress": None},
     "coach": {"score": None, "canon_split": None,
               "canon": {"max_per_class": None, "relevant_share": None, "complete_quantile": None, "batch_size": None},
-              "events": {"improved_share": None, "improved_min": None, "missing_level": None},
+              "events": {"improved_by": None, "improved_share": None, "improved_min": None, "missing_level": None},
               "limits": {"max_strokes": None, "max_points": None, "margin": None}, "top_classes": None,
               "throttle_ms": None},
     "labeling": {

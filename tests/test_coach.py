@@ -27,25 +27,33 @@ QUICKDRAW_FLOWER = ROOT.parent / "shared" / "data" / "quickdraw" / "ndjson" / "f
 # --- the rules, on constructed levels -------------------------------------------------------------------------
 
 def test_events_from_a_thresholded_difference() -> None:
-    rules = EventRules(improved_share=0.5, improved_min=0.2, missing_level=0.25)
-    belongs = np.array([True, True, True, False])
-    complete = np.array([0.8, 0.8, 0.8, 0.8])
-    gain = np.array([1.0, 0.3, 1.0, 1.0])  # concept 1 comes in small strokes (petals): a small rise counts
-    before = np.array([0.0, 0.1, 0.9, 0.0])
-    now = np.array([0.9, 0.35, 0.95, 2.0])
-    state = detect(before, now, belongs, complete, gain, rules, frame=4)
+    belongs = np.array([True, True, True, False, True])
+    complete = np.array([0.8, 0.8, 0.8, 0.8, 0.8])
+    gain = np.array([1.0, 0.3, 1.0, 1.0, 1.0])  # concept 1 comes in small strokes (petals): a small rise counts
+    before = np.array([0.0, 0.1, 0.9, 0.0, 0.0])
+    now = np.array([0.9, 0.35, 0.95, 2.0, 0.6])
+    stroke = np.array([0.9, 0.25, 0.0, 2.0, 0.1])  # 4 rose because the model now reads an older stroke as it
+    by_change = EventRules(improved_share=0.5, improved_min=0.2, missing_level=0.25, improved_by="change")
+    state = detect(before, now, stroke, belongs, complete, gain, by_change, frame=4)
     kinds = {(e.kind, e.concept) for e in state.events}
-    # 0 rose 0.9 >= 0.5 and crossed 0.8; 1 rose 0.25 >= max(0.15, 0.2); 2 was complete already; 3 is not the class's
-    assert kinds == {("improved", 0), ("complete", 0), ("improved", 1)}
+    # 0 rose 0.9 >= 0.5 and crossed 0.8; 1 rose 0.25 >= max(0.15, 0.2); 2 was complete already; 3 is not the
+    # class's; 4 rose 0.6
+    assert kinds == {("improved", 0), ("complete", 0), ("improved", 1), ("improved", 4)}
     assert all(e.frame == 4 for e in state.events)
     assert state.missing == [] and state.complete == [0, 2]
-    blank = detect(None, np.zeros(4), belongs, complete, gain, rules, frame=0)
-    assert blank.events == [] and blank.missing == [0, 1, 2]
-    small = detect(now, now + 0.1, belongs, complete, gain, rules, frame=5)
+    by_stroke = EventRules(improved_share=0.5, improved_min=0.2, missing_level=0.25, improved_by="stroke")
+    kinds = {(e.kind, e.concept) for e in detect(before, now, stroke, belongs, complete, gain, by_stroke, 4).events}
+    assert kinds == {("improved", 0), ("complete", 0), ("improved", 1)}  # 4 rose, but this stroke did not draw it
+    blank = detect(None, np.zeros(5), np.zeros(5), belongs, complete, gain, by_stroke, frame=0)
+    assert blank.events == [] and blank.missing == [0, 1, 2, 4]
+    small = detect(now, now + 0.1, np.full(5, 0.1), belongs, complete, gain, by_change, frame=5)
     assert small.events == []  # below improved_min
+    retraced = detect(now, now, np.ones(5), belongs, complete, gain, by_stroke, frame=5)
+    assert retraced.events == []  # a stroke over what is there already adds nothing
 
 
-@pytest.mark.parametrize("settings", [dict(improved_share=0), dict(missing_level=-1), dict(improved_min=True)])
+@pytest.mark.parametrize("settings", [dict(improved_share=0), dict(missing_level=-1), dict(improved_min=True),
+                                      dict(improved_by="magic")])
 def test_event_rules_reject_bad_values(settings: dict) -> None:
     with pytest.raises(ConfigError, match="coach.events"):
         EventRules(**settings)
@@ -127,8 +135,8 @@ def test_replay_matches_the_updates_a_page_sends(coach, labeling_project) -> Non
 
 
 def test_a_stroke_that_adds_a_concept_improves_it(coach) -> None:
-    """Constructed: a frame, then the same frame plus a stroke; the concept that grew most by that stroke is
-    said to be improved, unless it grew less than its canon's stroke gain allows."""
+    """Constructed: a frame, then the same frame plus a stroke; a concept of the class is said to be improved
+    exactly when the new stroke drew enough of it (its canon's stroke gain) and the drawing's level rose."""
     base = [[[40, 60, 80, 100], [40, 40, 40, 40]]]
     added = base + [[[40, 40, 40, 40, 40], [60, 90, 120, 150, 180]]]
     first = coach.answer(base, "house")
@@ -136,10 +144,13 @@ def test_a_stroke_that_adds_a_concept_improves_it(coach) -> None:
     rises = {cid: second["levels"][cid] - first["levels"][cid] for cid in first["levels"]}
     improved = {e["concept"] for e in second["events"] if e["kind"] == "improved"}
     t = coach.scorer.class_names.index("house")
-    for k, c in enumerate(coach.concepts):
-        should = coach.canon.belongs(t)[k] and rises[c.id] >= max(coach.rules.improved_share * coach.canon.stroke_gain[t, k],
-                                                                  coach.rules.improved_min)
-        assert (c.id in improved) == bool(should)
+    frames = coach.scorer.sketches([strokes_to_sketch(added)], [t])
+    drew = coach.canon.levels(frames.stroke_scores, frames.targets)[0]  # the concepts over the new stroke's cells
+    assert coach.rules.improved_by == "stroke"
+    expected = {c.id for k, c in enumerate(coach.concepts) if coach.canon.belongs(t)[k] and rises[c.id] > 1e-3
+                and drew[k] >= max(coach.rules.improved_share * coach.canon.stroke_gain[t, k], coach.rules.improved_min)}
+    assert improved == expected
+    assert np.all(drew <= np.array([second["levels"][c.id] for c in coach.concepts]) + 1e-6)  # a part of the whole
     assert set(second["maps"]) <= set(first["levels"])
     for grid in second["maps"].values():
         assert np.asarray(grid).shape == (coach.scorer.geometry.height, coach.scorer.geometry.width)

@@ -7,8 +7,9 @@ For class c and concept k, over up to ``max_per_class`` complete drawings of c:
   score divided by this, so level 1 is as much as a typical complete drawing of c;
 - ``complete``: the ``complete_quantile`` quantile of those scores, as a level: reaching it, the drawing has as
   much of k as all but that fraction of complete drawings;
-- ``stroke_gain``: what one stroke that adds k typically adds, as a level (complete drawings are replayed stroke
-  by stroke): a body comes in one stroke, petals in six, so "improved" is judged per concept.
+- ``stroke_gain``: what one stroke that draws k typically has of it, as a level (complete drawings are replayed
+  stroke by stroke; k's score over the stroke's own positions, where it covers at least half a position): a body
+  comes in one stroke, petals in six, so "improved" is judged per concept.
 
 k *belongs* to c when ``share >= relevant_share``; only concepts that belong to the target class are said to be
 missing or complete. For a concept that does not belong to c the reference is its median over every class
@@ -40,7 +41,7 @@ __all__ = ["Canon", "CanonSettings", "build_canon", "cached_canon"]
 log = logging.getLogger(__name__)
 #: A concept is present in a drawing when its mass is at least this many positions' worth.
 PRESENT_MASS = 0.5
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ class Canon:
         share: (classes, K) fraction of complete drawings where the concept is present.
         reference: (classes, K) score of a typical complete drawing (> 0).
         complete: (classes, K) level at which the concept looks complete.
-        stroke_gain: (classes, K) the level a stroke that adds the concept typically adds (median over the
-            strokes of complete drawings that grew it by at least half a position).
+        stroke_gain: (classes, K) the level a stroke that draws the concept typically has of it (median over
+            the strokes of complete drawings where it covers at least half a position of the stroke).
         relevant_share: Share above which a concept belongs to a class.
         drawings: Complete drawings read per class.
     """
@@ -155,9 +156,9 @@ def build_canon(scorer: FrameScorer, sketches: Sequence[Sketch], settings: Canon
             per_class_scores.append(np.stack([f.scores[-1] for f in final]) if final else np.zeros((0, k)))
             per_class_present.append(np.stack([f.mass[-1] >= PRESENT_MASS for f in final]) if final
                                      else np.zeros((0, k), dtype=bool))
-            # A stroke *adds* a concept when it grows the concept's mass by at least half a position; its gain
-            # in score is what such a stroke typically adds (a petal stroke adds less than a body stroke).
-            gains = [np.where(np.diff(f.mass, axis=0) >= PRESENT_MASS, np.diff(f.scores, axis=0), np.nan)
+            # A stroke *draws* a concept when the concept covers at least half a position of the stroke's ink;
+            # its score there is what such a stroke typically adds (a petal stroke adds less than a body stroke).
+            gains = [np.where(f.stroke_mass[1:] >= PRESENT_MASS, f.stroke_scores[1:], np.nan)
                      for f in final if len(f.scores) > 1]
             per_class_gains.append(np.concatenate(gains) if gains else np.full((0, k), np.nan))
             if final:
@@ -187,10 +188,13 @@ def build_canon(scorer: FrameScorer, sketches: Sequence[Sketch], settings: Canon
 
 @dataclass
 class _Replayed:
-    """Scores and masses (frames, K) of one drawing after 0..n strokes (one frame for a bitmap)."""
+    """Scores and masses (frames, K) of one drawing after 0..n strokes (one frame for a bitmap), over the whole
+    frame and over its last stroke."""
 
     scores: np.ndarray
     mass: np.ndarray
+    stroke_scores: np.ndarray
+    stroke_mass: np.ndarray
 
 
 def _replay_all(scorer: FrameScorer, sketches: Sequence[Sketch], target: int, batch_size: int,
@@ -202,19 +206,16 @@ def _replay_all(scorer: FrameScorer, sketches: Sequence[Sketch], target: int, ba
         partials = [sketch.first_strokes(n) for n in range(sketch.num_strokes + 1)] if sketch.strokes else [sketch]
         spans.append((len(frames), len(frames) + len(partials)))
         frames += partials
-    scores, mass = [], []
-    done = 0
-    for start in range(0, len(frames), batch_size):
-        scored = scorer.sketches(frames[start:start + batch_size], [target] * len(frames[start:start + batch_size]))
-        scores.append(scored.scores)
-        mass.append(scored.mass)
-        finished = sum(1 for _, end in spans if start < end <= start + batch_size)
-        bar.update(finished)
-        done += finished
     if not frames:
         return []
-    every_scores, every_mass = np.concatenate(scores), np.concatenate(mass)
-    return [_Replayed(every_scores[a:b], every_mass[a:b]) for a, b in spans]
+    parts: list[tuple[np.ndarray, ...]] = []
+    for start in range(0, len(frames), batch_size):
+        batch = frames[start:start + batch_size]
+        scored = scorer.sketches(batch, [target] * len(batch))
+        parts.append((scored.scores, scored.mass, scored.stroke_scores, scored.stroke_mass))
+        bar.update(sum(1 for _, end in spans if start < end <= start + batch_size))
+    every = [np.concatenate(column) for column in zip(*parts)]
+    return [_Replayed(*(column[a:b] for column in every)) for a, b in spans]
 
 
 def _fingerprint(parts: Sequence[bytes | str]) -> str:

@@ -228,8 +228,10 @@ class Coach:
     def _feedback(self, frames: Frames, i: int, before: np.ndarray | None, frame: int, chosen: str) -> Feedback:
         t = int(frames.targets[i])
         levels = self.canon.levels(frames.scores[i:i + 1], frames.targets[i:i + 1])[0]
+        stroke = self.canon.levels(frames.stroke_scores[i:i + 1], frames.targets[i:i + 1])[0]
         belongs = self.canon.belongs(t)
-        state = detect(before, levels, belongs, self.canon.complete[t], self.canon.stroke_gain[t], self.rules, frame)
+        state = detect(before, levels, stroke, belongs, self.canon.complete[t], self.canon.stroke_gain[t], self.rules,
+                       frame)
         order = np.argsort(-frames.probabilities[i])[:self.top_classes]
         top = [(self.scorer.class_names[j], float(frames.probabilities[i, j])) for j in order]
         return Feedback(self.scorer.class_names[t], chosen, top, levels, belongs, state, frames.maps[i])
@@ -243,15 +245,16 @@ class Coach:
         chosen = self.target_index(target)
         if sketch.num_strokes == 0:
             raise DrawingError(f"{sketch.key_id}: the drawing has no strokes to replay")
-        images = self.scorer.render([sketch.first_strokes(k) for k in range(sketch.num_strokes + 1)])
+        images, last = self.scorer.render([sketch.first_strokes(k) for k in range(sketch.num_strokes + 1)])
         if chosen is None:
             chosen = int(self.scorer(images[-1:], [None]).targets[0])
-        frames = self.scorer(images, [chosen] * len(images))
+        frames = self.scorer(images, [chosen] * len(images), last)
         levels = self.canon.levels(frames.scores, frames.targets)
+        strokes = self.canon.levels(frames.stroke_scores, frames.targets)
         replay = Replay(sketch, self.scorer.class_names[chosen], levels,
                         [(self.scorer.class_names[int(p.argmax())], float(p.max())) for p in frames.probabilities])
         for k in range(1, len(images)):
-            replay.frames.append(detect(levels[k - 1], levels[k], self.canon.belongs(chosen),
+            replay.frames.append(detect(levels[k - 1], levels[k], strokes[k], self.canon.belongs(chosen),
                                         self.canon.complete[chosen], self.canon.stroke_gain[chosen], self.rules, k))
         return replay
 
@@ -272,7 +275,7 @@ class Coach:
                           "stroke_gain": self.canon.stroke_gain.round(3).tolist(),
                           "drawings": self.canon.drawings},
                 "rules": {"improved_share": self.rules.improved_share, "improved_min": self.rules.improved_min,
-                          "missing_level": self.rules.missing_level},
+                          "missing_level": self.rules.missing_level, "improved_by": self.rules.improved_by},
                 "limits": {"max_strokes": self.limits.max_strokes, "max_points": self.limits.max_points}}
 
     def answer(self, strokes: Sequence[Any], target: str | None = None, before: Mapping[str, float] | None = None,

@@ -3,8 +3,10 @@
 Levels are scores read against the canon of the target class (1 = a typical complete drawing). Between the
 frame before and the frame now, for each concept that belongs to the target class (the canon's ``share``):
 
-- **improved**: its level rose by at least ``improved_share`` of what a stroke that adds it typically adds (the
-  canon's ``stroke_gain``), and by at least ``improved_min``;
+- **improved**: the last stroke drew it: the concept's level over the positions the stroke inks is at least
+  ``improved_share`` of what a stroke that draws it typically has (the canon's ``stroke_gain``) and at least
+  ``improved_min``, and its level over the whole drawing rose (``improved_by: stroke``, the default); or, with
+  ``improved_by: change``, its level over the whole drawing rose by that much, wherever the rise came from;
 - **complete**: its level reached the canon's ``complete`` level (it was below it before): the drawing now has
   as much of it as most complete drawings;
 - **missing** (a state, said of the frame now, not an event): its level is below ``missing_level``.
@@ -24,6 +26,9 @@ from pipeline.errors import ConfigError
 __all__ = ["EVENT_KINDS", "Event", "EventRules", "FrameEvents"]
 
 EVENT_KINDS = ("improved", "complete")
+IMPROVED_BY = ("stroke", "change")
+#: A level "rose" when it gained more than this (the API rounds the levels it hands back to 1e-4).
+ROSE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -34,13 +39,18 @@ class EventRules:
         improved_share: A rise of at least this share of a typical adding stroke's gain is an improvement.
         improved_min: ... and of at least this level.
         missing_level: Below this a concept that belongs to the class is missing.
+        improved_by: ``stroke`` (what the last stroke drew) or ``change`` (the rise of the whole drawing).
     """
 
     improved_share: float = 0.5
-    improved_min: float = 0.2
+    improved_min: float = 0.1
     missing_level: float = 0.25
+    improved_by: str = "stroke"
 
     def __post_init__(self) -> None:
+        if self.improved_by not in IMPROVED_BY:
+            raise ConfigError(f"coach.events.improved_by: expected one of {', '.join(IMPROVED_BY)}, "
+                              f"got {self.improved_by!r}")
         for key in ("improved_share", "improved_min", "missing_level"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) < 10.0:
@@ -81,13 +91,14 @@ class FrameEvents:
     complete: list[int]
 
 
-def detect(before: np.ndarray | None, now: np.ndarray, belongs: np.ndarray, complete_level: np.ndarray,
-           stroke_gain: np.ndarray, rules: EventRules, frame: int) -> FrameEvents:
+def detect(before: np.ndarray | None, now: np.ndarray, stroke: np.ndarray, belongs: np.ndarray,
+           complete_level: np.ndarray, stroke_gain: np.ndarray, rules: EventRules, frame: int) -> FrameEvents:
     """Compare two frames' levels.
 
     Args:
         before: (K,) levels of the frame before (None: the blank canvas, all zero).
         now: (K,) levels now.
+        stroke: (K,) levels over the positions the last stroke inks.
         belongs: (K,) bool, the concepts of the target class.
         complete_level: (K,) the canon's level at which each concept looks complete.
         stroke_gain: (K,) the canon's level a stroke that adds each concept typically adds.
@@ -97,9 +108,10 @@ def detect(before: np.ndarray | None, now: np.ndarray, belongs: np.ndarray, comp
     before = np.zeros_like(now) if before is None else before
     change = now - before
     step = np.maximum(rules.improved_share * stroke_gain, rules.improved_min)
+    drew = (stroke >= step) & (change > ROSE) if rules.improved_by == "stroke" else change >= step
     events: list[Event] = []
     for k in np.flatnonzero(belongs):
-        if change[k] >= step[k]:
+        if drew[k]:
             events.append(Event("improved", int(k), frame, float(now[k]), float(change[k])))
         if now[k] >= complete_level[k] > before[k]:
             events.append(Event("complete", int(k), frame, float(now[k]), float(change[k])))

@@ -6,7 +6,8 @@ channels (The Building Blocks of Interpretability). A concept's *mass* in a fram
 the ink positions where the concept is (its probability at least ``threshold``, as the evaluation decides); its
 *score* is that mass (``score="mass"``) or the map weighted by
 the positive attribution of each position (``score="attribution"``: how much of the class evidence sits
-where the concept is, the exhibit's measure).
+where the concept is, the exhibit's measure). The same sums over only the positions the frame's *last stroke*
+inks give the stroke's own score: what that stroke drew, whatever the rest of the drawing now looks like.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Frames:
         ink: (N, H, W) positions whose stride cell holds ink.
         mass: (N, K) each concept's map summed over the ink positions where it is (positions' worth of it).
         scores: (N, K) the configured score (``mass`` or attribution-weighted mass).
+        stroke_mass: (N, K) ``mass`` over the positions the frame's last stroke inks (0 for a blank frame).
+        stroke_scores: (N, K) ``scores`` over those positions.
     """
 
     probabilities: np.ndarray
@@ -53,6 +56,8 @@ class Frames:
     ink: np.ndarray
     mass: np.ndarray
     scores: np.ndarray
+    stroke_mass: np.ndarray
+    stroke_scores: np.ndarray
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -84,16 +89,18 @@ class FrameScorer:
     def class_names(self) -> list[str]:
         return self.model.class_names
 
-    def render(self, sketches: Sequence[Sketch]) -> np.ndarray:
-        """The frames as the model sees them, (N, S, S)."""
-        return rasterize_batch(sketches, self.model.raster)
+    def render(self, sketches: Sequence[Sketch]) -> tuple[np.ndarray, np.ndarray]:
+        """The frames as the model sees them, and their last strokes alone, (N, S, S) each."""
+        last = [Sketch(s.key_id, s.word, s.strokes[-1:]) if s.strokes else s for s in sketches]
+        return rasterize_batch(sketches, self.model.raster), rasterize_batch(last, self.model.raster)
 
-    def __call__(self, images: np.ndarray, targets: Sequence[int | None]) -> Frames:
+    def __call__(self, images: np.ndarray, targets: Sequence[int | None], last_strokes: np.ndarray | None = None) -> Frames:
         """Score rendered frames.
 
         Args:
             images: (N, S, S) in the model's polarity (from :meth:`render`).
             targets: Per frame, the class index to read it for, or None for the model's top class.
+            last_strokes: (N, S, S) each frame's last stroke alone (from :meth:`render`); None: the whole frame.
         """
         x = to_model_input(torch.from_numpy(np.ascontiguousarray(images))[:, None], self.model.input_spec)
         hooks = LayerHooks(self.model.net, [self.model.layer])
@@ -115,11 +122,20 @@ class FrameScorer:
             maps = self.concepts(act).numpy() * ink[:, None]
             probabilities = torch.softmax(logits, 1).numpy()
         where = maps * (maps >= self.threshold)
-        mass = where.sum(axis=(2, 3))
-        scores = mass if self.score == "mass" else (where * np.maximum(attribution, 0.0)[:, None]).sum(axis=(2, 3))
+        weighted = where if self.score == "mass" else where * np.maximum(attribution, 0.0)[:, None]
+        if last_strokes is None:
+            stroke_ink = ink
+        else:
+            last_coverage = (1.0 - last_strokes) if self.model.raster.invert else last_strokes
+            stroke_ink = ink_cells(last_coverage, self.geometry, self.ink_threshold)
+        mass, scores = where.sum(axis=(2, 3)), weighted.sum(axis=(2, 3))
+        stroke_mass = (where * stroke_ink[:, None]).sum(axis=(2, 3))
+        stroke_scores = (weighted * stroke_ink[:, None]).sum(axis=(2, 3))
         return Frames(probabilities, chosen.numpy(), maps.astype(np.float32), attribution.astype(np.float32), ink,
-                      mass.astype(np.float32), scores.astype(np.float32))
+                      mass.astype(np.float32), scores.astype(np.float32), stroke_mass.astype(np.float32),
+                      stroke_scores.astype(np.float32))
 
     def sketches(self, sketches: Sequence[Sketch], targets: Sequence[int | None]) -> Frames:
         """Render and score drawings (whole or partial)."""
-        return self(self.render(sketches), targets)
+        images, last = self.render(sketches)
+        return self(images, targets, last)
