@@ -14,12 +14,14 @@ import torch
 from mlflow.tracking import MlflowClient
 from torch.utils.data import TensorDataset
 
+from conceptstore.drawings import DrawingBook, drawings_path
 from conceptstore.store import ConceptStore
 from pipeline.activations.extractor import Extractor, ink_cells, part_cells, render_batch
 from pipeline.entry import EXIT_USER_ERROR
 from pipeline.stages import stage_main
 from pipeline.config import compose
 from pipeline.data.generator import SketchGenerator
+from pipeline.data.sketch import Sketch
 from pipeline.data.store import Manifest, read_split, write_manifest, write_split
 from pipeline.errors import ArticulateError, ConfigError, InputError
 from pipeline.finetune.data import combined_loader
@@ -266,8 +268,9 @@ def _cfg(overrides: list[str], round_: int, *extra: str):
                     "finetune.concept_batch_size=16", "finetune.progress=false", "finetune.examples=2", *extra])
 
 
-def _promote_true_parts(folder: Path, store: ConceptStore, layer: str = "features.block3") -> None:
-    """Concepts from the val split's true parts (as the simulated artist would name them), a few negatives each."""
+def _promote_true_parts(folder: Path, store: ConceptStore, layer: str = "features.block3") -> int:
+    """Concepts from the val split's true parts (as the simulated artist would name them), a few negatives each,
+    and positions on a drawing made in the app; returns how many of those."""
     model = load_trained(folder / "models" / "base" / "model.pt")
     geometry = Extractor(model.net, [model.layer], model.input_spec).geometry[model.layer]
     sketches = read_split(folder / "dataset", "val")
@@ -285,6 +288,13 @@ def _promote_true_parts(folder: Path, store: ConceptStore, layer: str = "feature
                       layer=layer, born_round=0, source={"kind": "manual"})
     # A position of a sketch the dataset does not have, and one outside the grid: skipped with a warning.
     store.add(PARTS[0], [("no-such-sketch", 1, 1), (sketches[0].key_id, 40, 3)], source={"kind": "manual"})
+    # A drawing made on the drawing page, kept beside the store, marked "this is <PARTS[0]>" where that part is.
+    row = int(np.nonzero((cells == parts.index(PARTS[0]) + 1).any(axis=(1, 2)))[0][0])
+    mine = sketches[row]
+    key = DrawingBook(drawings_path(store.path)).add(Sketch("page", mine.word, mine.strokes))
+    ys, xs = np.nonzero(cells[row] == parts.index(PARTS[0]) + 1)
+    store.add(PARTS[0], [(key, int(y), int(x)) for y, x in zip(ys, xs)], source={"kind": "drawing", "round": 0})
+    return len(ys)
 
 
 def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
@@ -293,7 +303,7 @@ def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, cap
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     base_info = json.loads((folder / "models/base/info.json").read_text())
     store = ConceptStore(folder / "concepts" / "concepts.yaml")
-    _promote_true_parts(folder, store)
+    drawn = _promote_true_parts(folder, store)
 
     info = finetune_stage.run(_cfg(overrides, 1))
     out = folder / "models/round_1"
@@ -307,9 +317,11 @@ def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, cap
     concept_model = model.concept_model()
     output = concept_model(torch.zeros(2, 1, 64, 64))
     assert output.concept_logits.shape == (2, 3, 16, 16) and output.logits.shape == (2, 4)
-    # each concept's 60 labelled positives, and the positions its labels spread to (finetune.spread)
+    # each concept's 60 labelled positives, those on the drawing made in the app, and the positions its labels
+    # spread to (finetune.spread)
     assert info["spread_positions"] > 0 and all(c["positives"] >= 60 for c in info["concepts"])
-    assert sum(c["positives"] for c in info["concepts"]) == 180 + info["spread_positions"]
+    assert info["concepts"][0]["positives"] >= 60 + drawn > 60
+    assert sum(c["positives"] for c in info["concepts"]) == 180 + drawn + info["spread_positions"]
     assert [c["negatives"] for c in info["concepts"]] == [5, 5, 5]
     assert info["skipped_positions"] == {"unknown_sketch": 1, "outside_grid": 1}
     assert info["base_class_acc"] == pytest.approx(base_info["test_acc"], abs=1e-6)
