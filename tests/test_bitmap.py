@@ -62,6 +62,8 @@ def test_three_d_and_other_dtypes_are_converted(tmp_path: Path) -> None:
         ("b.npy", data.astype(np.int64)),
         ("c.npy", data.astype(np.float32) - 0.3),  # rounded, not truncated
         ("d.npy", data.astype(">u2")),  # big-endian
+        ("e.npy", data.reshape(3, 1, 784)),  # a channel axis
+        ("f.npy", data.reshape(3, 1, 28, 28)),
     ]:
         sketches = read_bitmap(save(tmp_path / name, array)).sketches
         assert len(sketches) == 3

@@ -58,11 +58,29 @@ def test_skip_mode_counts_bad_lines(tmp_path: Path, scratch: list[str]) -> None:
     lines[4] = '{"word": "cat", "key_id": "x", "drawing": []}'  # an empty drawing
     lines[9] = lines[9].replace("[[[0, ", "[[[NaN, ")
     (folder / "cat.ndjson").write_text("\n".join(lines) + "\n")
+    dogs = [json.dumps({"word": "dog", "key_id": f"d{i}", "drawing": [[[5, 10 + i, 40], [i, 30, 9]]]}) for i in range(9)]
+    (folder / "dog.ndjson").write_text("\n".join(dogs) + "\n")
     overrides = [*scratch, "data=quickdraw", f"paths.quickdraw={tmp_path / 'quickdraw'}", "data.source.classes=null",
                  "data.source.on_error=skip"]
     assert stage_main(data_stage.run, overrides) == 0
     manifest = json.loads((tmp_path / "dataset/manifest.json").read_text())
-    assert manifest["skipped"] == 2 and sum(manifest["splits"].values()) == 28
+    assert manifest["skipped"] == 2 and sum(manifest["splits"].values()) == 28 + 9
+
+
+def test_datasets_that_cannot_be_trained_stop_at_the_data_stage(tmp_path: Path, scratch: list[str],
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "quickdraw" / "ndjson"
+    folder.mkdir(parents=True)
+    lines = [json.dumps({"word": "cat", "key_id": str(i), "drawing": [[[0, 10 + i, 40], [i, 30, 9]]]}) for i in range(20)]
+    (folder / "cat.ndjson").write_text("\n".join(lines) + "\n")
+    overrides = [*scratch, "data=quickdraw", f"paths.quickdraw={tmp_path / 'quickdraw'}", "data.source.classes=null"]
+    assert stage_main(data_stage.run, overrides) == EXIT_USER_ERROR
+    assert "1 class (cat): a classifier needs at least two" in _error_line(capsys)
+    (folder / "dog.ndjson").write_text("\n".join(lines).replace('"cat"', '"dog"').replace('"key_id": "', '"key_id": "d')
+                                       + "\n")
+    assert stage_main(data_stage.run, [*overrides, "data.splits.test=0", "data.splits.val=0.4"]) == EXIT_USER_ERROR
+    assert "data.splits: the test split would be empty" in _error_line(capsys)
+    assert not (tmp_path / "dataset").exists(), "nothing is written"
 
 
 def test_missing_data_folder(tmp_path: Path, scratch: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -93,6 +93,8 @@ def _check_array(path: Path, array: np.ndarray) -> np.ndarray:
             f"has dtype {array.dtype}; bitmaps must be numbers 0..255 (uint8)",
             hint="save the drawings as a uint8 array",
         )
+    if array.ndim in (3, 4) and array.shape[1] == 1:  # a channel axis: (N, 1, 784) or (N, 1, 28, 28)
+        array = array[:, 0]
     if array.ndim == 2 and array.shape[1] == SIDE * SIDE:
         images = array.reshape(array.shape[0], SIDE, SIDE)
     elif array.ndim == 3 and array.shape[1:] == (SIDE, SIDE):

@@ -14,11 +14,13 @@ from pipeline.stages import stage_main
 from pipeline.data.ndjson import ReadResult
 from pipeline.data.splits import assign_splits
 from pipeline.data.store import Manifest, write_manifest, write_split
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, InputError
 from pipeline.io import atomic_dir
 from pipeline.rounds import FIRST_ROUND
 
 log = logging.getLogger(__name__)
+#: Splits training and its test cannot do without.
+TRAINED_SPLITS = ("train", "test")
 
 
 def load_sketches(cfg: DictConfig) -> ReadResult:
@@ -43,12 +45,21 @@ def run(cfg: DictConfig) -> Manifest:
     if result.skipped:
         log.warning("skipped %d invalid drawings in all", len(result.skipped))
     source = cfg.data.source.get("folder") or f"the {cfg.data.name} data"
+    classes = sorted({s.word for s in result.sketches})
+    if len(classes) < 2:
+        raise InputError(source, f"{len(classes)} class ({', '.join(classes) or 'none'}): a classifier needs at "
+                         "least two", hint="add the drawings of another class (data.source)")
     splits = assign_splits(result.sketches, dict(cfg.data.splits), seed=int(cfg.seed), source=source)
+    empty = [name for name in TRAINED_SPLITS if not splits.get(name)]
+    if empty:
+        raise ConfigError(f"data.splits: the {' and '.join(empty)} split would be empty "
+                          f"({', '.join(f'{k}={len(v)}' for k, v in splits.items())} drawings); give it a share, or "
+                          "give the data more drawings")
     parts = sorted({p for s in result.sketches for p in (s.parts or ())}) or None
     manifest = Manifest(
         name=str(cfg.data.name),
         kind="strokes" if result.sketches[0].strokes else "bitmap",
-        classes=sorted({s.word for s in result.sketches}),
+        classes=classes,
         parts=parts,
         splits={name: len(items) for name, items in splits.items()},
         skipped=len(result.skipped),
