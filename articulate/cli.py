@@ -69,6 +69,12 @@ def _layers(args: argparse.Namespace) -> None:
     for name, shape in shapes.items():
         marker = "  <- model.layer" if name == cfg.model.layer else ""
         print(f"{name:40s} {tuple(shape)}{marker}")
+    if cfg.model.layer not in shapes:
+        from pipeline.models.layers import suggest_layer
+
+        suggestion = suggest_layer(shapes)
+        print(f"model.layer={cfg.model.layer} is not a layer of this model"
+              + (f"; a likely atlas layer: {suggestion} (model.layer={suggestion})" if suggestion else ""))
 
 
 def _ui(args: argparse.Namespace) -> None:

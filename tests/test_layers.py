@@ -83,3 +83,33 @@ def test_layer_output_shape_reports_bad_input_and_unused_layers(model: SketchCNN
         layer_output_shape(model, "unused", (1, 1, 64, 64))
     with pytest.raises(UnknownLayerError, match="'features.block9'"):
         layer_output_shape(model, "features.block9", (1, 1, 64, 64))
+
+
+def test_a_model_built_for_another_input_fails_in_one_line_naming_the_input() -> None:
+    from omegaconf import OmegaConf
+
+    from pipeline.errors import ConfigError
+    from pipeline.models.build import build_net
+
+    cfg = OmegaConf.create({"net": {"_target_": "tests.user_nets.FlatNet", "size": 28}, "checkpoint": None,
+                            "input": {"size": 64, "channels": 1, "invert": False, "mean": [0.0], "std": [1.0],
+                                      "line_width": 2.0}})
+    with pytest.raises(ConfigError) as info:
+        build_net(cfg, num_classes=3)
+    message = str(info.value)
+    assert message.startswith("model.input: tests.user_nets.FlatNet cannot take a 1 x 64 x 64 input")
+    assert "model.input.size=64" in message and "mat1 and mat2" in message and "\n" not in message
+    cfg.input.size = 28
+    assert build_net(cfg, num_classes=3).training, "the check leaves the model's mode as it was"
+
+
+def test_layers_command_suggests_an_atlas_layer(project_cwd, capsys: pytest.CaptureFixture[str]) -> None:
+    from articulate.cli import main
+    from pipeline.models.layers import layer_output_shapes, suggest_layer
+
+    assert main(["layers", "model.layer=features.nope"]) == 0
+    out = capsys.readouterr().out
+    assert "model.layer=features.nope is not a layer of this model; a likely atlas layer: features.block4" in out
+    shapes = layer_output_shapes(torchvision_classifier("googlenet", num_classes=5), (1, 3, 224, 224))
+    assert suggest_layer(shapes) == "inception4e"  # a whole inception module: its branches share one grid
+    assert suggest_layer(shapes, min_side=200) is None

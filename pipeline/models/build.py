@@ -18,17 +18,42 @@ from pipeline.models.input_spec import InputSpec
 
 
 def build_net(model_cfg: DictConfig, num_classes: int) -> nn.Module:
-    """Instantiate ``model.net`` for ``num_classes`` classes and load ``model.checkpoint`` when set.
+    """Instantiate ``model.net`` for ``num_classes`` classes, load ``model.checkpoint`` when set, and check with
+    one forward pass that it takes the declared input (:func:`check_input`).
 
     Raises:
-        ConfigError: The net cannot be built with these settings.
+        ConfigError: The net cannot be built with these settings, or does not take ``model.input``.
     """
     net = build(model_cfg.net, "model.net", num_classes=num_classes)
     if not isinstance(net, nn.Module):
         raise ConfigError(f"model.net._target_ {model_cfg.net._target_!r} built a {type(net).__name__}, not a torch nn.Module")
     if model_cfg.get("checkpoint"):
         load_weights(net, str(model_cfg.checkpoint))
+    check_input(net, input_spec(model_cfg), str(model_cfg.net.get("_target_", "the model")))
     return net
+
+
+def check_input(net: nn.Module, spec: InputSpec, name: str = "the model") -> None:
+    """One forward pass on a blank input of the declared size and channels, so that a model built for another
+    input fails here, in one line naming ``model.input``, rather than deep inside a stage.
+
+    Raises:
+        ConfigError: The forward pass fails (the torch error's first line is quoted).
+    """
+    modes = {module: module.training for module in net.modules()}
+    shape = (1, spec.channels, spec.size, spec.size)
+    try:
+        net.eval()
+        with torch.no_grad():
+            net(torch.zeros(shape))
+    except (RuntimeError, ValueError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"model.input: {name} cannot take a {spec.channels} x {spec.size} x {spec.size} input "
+                          f"(model.input.size={spec.size}, model.input.channels={spec.channels}): {first}; set "
+                          "model.input to the input the model was built for") from None
+    finally:
+        for module, training in modes.items():
+            module.training = training
 
 
 def input_spec(model_cfg: DictConfig) -> InputSpec:

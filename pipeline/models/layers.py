@@ -193,3 +193,31 @@ def _close_names(path: str, names: list[str]) -> list[str]:
     last = {n.rsplit(".", 1)[-1]: n for n in names}
     fuzzy += [last[m] for m in difflib.get_close_matches(path.rsplit(".", 1)[-1], list(last), n=3, cutoff=0.75)]
     return list(dict.fromkeys(suffix + fuzzy))
+
+
+def suggest_layer(shapes: dict[str, torch.Size], min_side: int = 8) -> str | None:
+    """A likely atlas layer: the deepest block whose output is a spatial map of at least ``min_side`` x ``min_side``
+    positions (fine enough to localise parts).
+
+    A *block* is a module whose inner modules all output maps of one grid (a conv, norm, activation chain, or an
+    inception module's parallel branches); a module that holds layers of different grids (a whole feature
+    extractor) is a sequence, not a candidate. A block
+    finishes after its insides, so the last in run order is the outermost: ``features.block3``, not its
+    activation.
+
+    Args:
+        shapes: Layer path -> output shape, in run order (from :func:`layer_output_shapes`).
+        min_side: The smallest grid side worth an atlas.
+
+    Returns:
+        The layer path, or None when no layer outputs such a map.
+    """
+    maps = {name: tuple(shape) for name, shape in shapes.items()
+            if len(shape) == 4 and min(shape[2], shape[3]) >= min_side and shape[1] > 1}
+
+    def is_block(name: str) -> bool:
+        grids = {tuple(shape[2:]) for other, shape in shapes.items() if other.startswith(name + ".")}
+        return len(grids) <= 1
+
+    blocks = [name for name in maps if is_block(name)]
+    return blocks[-1] if blocks else None
