@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -186,3 +189,41 @@ def labeling_server(labeling_project: LabelingProject, tmp_path: Path):
         yield running
     finally:
         running.stop()
+
+
+#: The page tests' browser window, and how long a page may take to be ready on a loaded machine.
+VIEWPORT = {"width": 1440, "height": 900}
+READY_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless system Chromium (``chromium`` on PATH) driven by Playwright; Playwright's own browser downloads
+    are not used. Skips the test without Playwright or Chromium."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("no system Chromium ('chromium' on PATH) for the browser tests")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@contextlib.contextmanager
+def opened_page(browser: Any, helper: Callable[[Any], Any], timeout_ms: int, **context: Any) -> Iterator[Any]:
+    """A page in a fresh browser context, wrapped by a test helper that has ``open()`` and ``check_errors()``:
+    opened before the test, checked for errors after it, closed either way."""
+    window = browser.new_context(viewport=VIEWPORT, **context)
+    page = window.new_page()
+    page.set_default_timeout(timeout_ms)
+    wrapped = helper(page)
+    try:
+        wrapped.open()
+        yield wrapped
+        wrapped.check_errors()
+    finally:
+        window.close()

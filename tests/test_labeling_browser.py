@@ -11,35 +11,19 @@ Needs the system Chromium (``chromium`` on PATH); Playwright's own browser downl
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import READY_TIMEOUT_MS, VIEWPORT, opened_page
+
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
 
-CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None,
-                                reason="no system Chromium ('chromium' on PATH) for the browser tests")
-
-READY_TIMEOUT_MS = 30_000
-VIEWPORT = {"width": 1440, "height": 900}
 
 
 # --- fixtures ------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_sync.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield launched
-        finally:
-            launched.close()
-
 
 class Ui:
     """The page of one test, its server, and everything the browser complained about."""
@@ -133,16 +117,8 @@ class Ui:
 
 @pytest.fixture
 def ui(browser: Any, labeling_server: Any, tmp_path: Path) -> Iterator[Ui]:
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    helper = Ui(page, labeling_server, tmp_path)
-    try:
-        helper.open()
-        yield helper
-        helper.check_errors()
-    finally:
-        context.close()
+    with opened_page(browser, lambda page: Ui(page, labeling_server, tmp_path), 15_000) as ui:
+        yield ui
 
 
 def positions(server: Any, points: list[int]) -> set[tuple]:

@@ -1,0 +1,247 @@
+/* Articulate: the drawing coach's page (/draw). Draw on the pad; after every stroke (and, throttled, while a
+ * stroke is drawn) the round's model says which classes it sees, how much of each part (concept) the drawing has
+ * against a typical complete drawing of the class, what was just improved and what seems missing. The history
+ * keeps what each stroke did; a replay runs the strokes again; an export downloads the drawing and that history;
+ * talking back tells the concept store what a stroke or a region is (or is not).
+ *
+ * ES modules, loaded by draw.html (no build step), reusing the atlas page's dom.js, api.js and palette:
+ * state (the page's state), geometry (units, cells, picking), canvas (the pad: input and ink), heat (the layer
+ * under the ink), feedback (the single-flight feedback client), bars, sentences, history (timeline and chart),
+ * replay (replay and export), talkback, and this one, main.js (loading and wiring).
+ *
+ * Test hook: window.articulate (ready, idle, strokes, shown, replaying, history, answer, target, overlay, mode, pick, version,
+ * timeline()).
+ */
+import { api, busy, setStatus } from '../api.js';
+import { $, h, withToken } from '../dom.js';
+import { S } from '../state.js';
+import { renderClassBars, renderConceptBars, buildConceptBars } from './bars.js';
+import { initPad, renderInk } from './canvas.js';
+import { entryBefore, feedbackIdle, onFeedback, reset, wantLive, wantStroke } from './feedback.js';
+import { pointCount } from './geometry.js';
+import { H, renderUnder } from './heat.js';
+import { describeEntry, renderChart, renderTimeline } from './history.js';
+import { exportDrawing, onReplay, replay } from './replay.js';
+import { renderSentences } from './sentences.js';
+import { D, newKeyId, setCoach } from './state.js';
+import { initTalkback, loadStore, pickHooks, setMode, setPick, updateControls } from './talkback.js';
+
+let lastLive = 0;
+let feedbackFailed = false; // the status shows a feedback error: the next answer puts the guidance back
+
+window.articulate = {
+  ready: false,
+  get idle() { return feedbackIdle() && S.busy === 0 && !D.replaying && !D.current; },
+  get strokes() { return D.strokes; },
+  get shown() { return D.shown; },
+  get replaying() { return D.replaying; },
+  get history() { return D.history; },
+  get answer() { return D.answer; },
+  get target() { return D.target; },
+  get overlay() { return H.shown; },
+  get mode() { return D.mode; },
+  get pick() { return D.pick; },
+  get version() { return D.store.version; },
+  get keyId() { return D.keyId; },
+  timeline: () => D.history.map(describeEntry),
+  replay: (animate = true) => replay({ animate }),
+};
+
+// ---------------------------------------------------------------- showing answers
+
+function show(answer) {
+  D.answer = answer;
+  renderClassBars(answer);
+  renderConceptBars(answer);
+  renderSentences(answer);
+  renderUnder();
+  $('reading').textContent = answer
+    ? `${answer.target}${answer.chosen === 'model' ? ' (the model’s guess)' : ''}` : '—';
+}
+
+function showHistory() {
+  renderTimeline();
+  renderChart();
+}
+
+function updateButtons() {
+  const n = D.strokes.length;
+  const locked = D.replaying;
+  $('undo-stroke').disabled = locked || n === 0;
+  $('clear').disabled = locked || n === 0;
+  $('replay').disabled = locked || n === 0;
+  $('export').disabled = locked || n === 0;
+  $('target').disabled = locked;
+  $('talk').disabled = locked;
+  $('stroke-count').textContent = String(n);
+  $('pad-hint').hidden = n > 0 || Boolean(D.current);
+  $('pad').dataset.replaying = String(locked);
+  updateControls();
+}
+
+onFeedback({
+  answer: (answer, kind) => {
+    show(answer);
+    if (kind === 'stroke') showHistory();
+    if (feedbackFailed) {
+      feedbackFailed = false;
+      setStatus(guidance(), 'info');
+    }
+  },
+  blank: () => show(null),
+  error: (err) => {
+    feedbackFailed = true;
+    setStatus(err.message, 'error');
+  },
+});
+
+onReplay({
+  lock: () => updateButtons(),
+  cleared: () => {
+    show(null);
+    showHistory();
+  },
+  done: () => updateButtons(),
+});
+
+function guidance() {
+  const word = D.target ? `a ${D.target}` : 'anything';
+  return `Draw ${word}: after every stroke the round ${D.coach.round} model says what it sees.`;
+}
+
+// ---------------------------------------------------------------- the pad
+
+const drawHooks = {
+  canStart: () => {
+    if (D.replaying) return false;
+    if (D.strokes.length >= D.coach.limits.max_strokes) {
+      setStatus(`A drawing may have at most ${D.coach.limits.max_strokes} strokes: undo some or clear.`, 'error');
+      return false;
+    }
+    if (!roomFor(1)) return false;
+    $('pad-hint').hidden = true;
+    return true;
+  },
+  roomFor,
+  strokeMoved: () => {
+    const now = performance.now();
+    if (now - lastLive >= D.coach.throttle_ms) {
+      lastLive = now;
+      wantLive();
+    }
+  },
+  strokeEnded: (stroke) => {
+    D.strokes.push(stroke);
+    D.shown = D.strokes.length;
+    renderInk();
+    updateButtons();
+    wantStroke(D.shown);
+  },
+  resized: () => renderUnder(),
+  ...pickHooks,
+};
+
+function roomFor(extra) {
+  const used = pointCount(D.strokes) + (D.current ? D.current[0].length : 0);
+  if (used + extra <= D.coach.limits.max_points) return true;
+  setStatus(`A drawing may have at most ${D.coach.limits.max_points} points: undo some strokes or clear.`, 'error');
+  return false;
+}
+
+// ---------------------------------------------------------------- the buttons
+
+function undoStroke() {
+  if (!D.strokes.length || D.replaying) return;
+  reset();
+  D.strokes.pop();
+  D.shown = D.strokes.length;
+  D.history = D.history.filter((e) => e.stroke <= D.shown);
+  if (D.pick) setPick(null);
+  renderInk();
+  updateButtons();
+  showHistory();
+  const entry = entryBefore(D.shown + 1);
+  if (D.shown === 0) show(null);
+  else if (entry && entry.stroke === D.shown) show(entry.answer);
+  else wantStroke(D.shown);
+}
+
+function clearDrawing() {
+  if (D.replaying) return;
+  reset();
+  D.strokes = [];
+  D.shown = 0;
+  D.history = [];
+  D.keyId = newKeyId();
+  if (D.pick) setPick(null);
+  renderInk();
+  updateButtons();
+  show(null);
+  showHistory();
+  setStatus(guidance(), 'info');
+}
+
+async function changeTarget(ev) {
+  D.target = ev.target.value || null;
+  setStatus(D.target ? `Reading your drawing as a ${D.target}.` : 'Reading your drawing as whatever the model thinks it is.',
+    'info');
+  if (D.strokes.length) await replay({ animate: false });
+}
+
+async function exportClicked() {
+  const { files } = exportDrawing();
+  setStatus(`Downloaded ${files.join(' and ')}.`, 'ok');
+}
+
+// ---------------------------------------------------------------- loading
+
+async function load() {
+  $('atlas-link').href = withToken('/');
+  await busy(async () => {
+    let coach;
+    try {
+      coach = await api('GET', '/api/coach');
+    } catch (err) {
+      setStatus(`The drawing coach is not available: ${err.message}`, 'error');
+      window.articulate.failed = err.message;
+      return;
+    }
+    setCoach(coach);
+    D.keyId = newKeyId();
+    $('round').textContent = String(coach.round);
+    const select = $('target');
+    select.append(...coach.classes.map((name) => h('option', { value: name, text: name })));
+    buildConceptBars();
+    initPad(drawHooks);
+    initTalkback();
+    show(null);
+    showHistory();
+    updateButtons();
+    try {
+      await loadStore();
+    } catch (err) {
+      $('store-version').textContent = '—';
+    }
+    setStatus(guidance(), 'info');
+    window.articulate.ready = true;
+    document.body.dataset.ready = 'true';
+  });
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  const status = $('status');
+  new MutationObserver(() => { status.title = status.textContent; }).observe(status, { childList: true, characterData: true, subtree: true });
+  $('undo-stroke').addEventListener('click', undoStroke);
+  $('clear').addEventListener('click', clearDrawing);
+  $('replay').addEventListener('click', () => replay({ animate: true }));
+  $('export').addEventListener('click', exportClicked);
+  $('target').addEventListener('change', changeTarget);
+  document.addEventListener('keydown', (ev) => {
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === 'z' && !/^(INPUT|SELECT|TEXTAREA)$/.test(ev.target.tagName)) {
+      ev.preventDefault();
+      undoStroke();
+    }
+    if (ev.key === 'Escape' && D.mode === 'talk') setMode('draw');
+  });
+  load();
+});

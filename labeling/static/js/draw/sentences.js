@@ -1,0 +1,62 @@
+/* Articulate's drawing coach, sentences.js: the coach's friendly sentences (what was just improved or completed,
+ * what looks complete, what is missing), each with its concept's icon, styled by kind. */
+import { h } from '../dom.js';
+import { hover } from './bars.js';
+import { conceptName, D } from './state.js';
+
+const MAX_MISSING = 3; // more missing concepts are summed up in one line
+const SYMBOL = { improved: '↑', complete: '✓', missing: '○' };
+
+/** Show an answer's sentences (null: a blank drawing, an invitation instead). */
+export function renderSentences(answer) {
+  const list = document.getElementById('sentences');
+  if (!answer) {
+    list.replaceChildren(h('li', { class: 'sentence invite', testid: 'sentence', 'data-kind': 'invite' },
+      h('span', { class: 's-text', text: 'Draw something: after every stroke the model says what it sees, '
+        + 'what you just improved and what still seems missing.' })));
+    return;
+  }
+  const missing = answer.sentences.filter((s) => s.kind === 'missing');
+  const fresh = answer.sentences.filter((s) => s.kind === 'improved' || (s.kind === 'complete' && s.new));
+  const done = answer.sentences.filter((s) => s.kind === 'complete' && !s.new);
+  const items = [...fresh, ...missing.slice(0, MAX_MISSING)].map(item);
+  if (missing.length > MAX_MISSING) {
+    const rest = missing.slice(MAX_MISSING).map((s) => conceptName(s.concept));
+    items.push(h('li', { class: 'sentence more', testid: 'sentence', 'data-kind': 'missing-more',
+      title: `also missing: ${rest.join(', ')}` },
+    h('span', { class: 's-text', text: `…and ${rest.length} more missing: ${rest.join(', ')}` })));
+  }
+  // What was complete before: one line, not one each (the sentences that matter now stay in view).
+  if (done.length) items.push(summary(done));
+  if (!items.length) {
+    items.push(h('li', { class: 'sentence quiet', testid: 'sentence', 'data-kind': 'none' },
+      h('span', { class: 's-text', text: 'Nothing new: keep drawing.' })));
+  }
+  list.replaceChildren(...items);
+}
+
+function item(s) {
+  const concept = D.byId.get(s.concept);
+  const icon = concept && concept.icon
+    ? h('img', { class: 's-icon', src: concept.icon, alt: '', style: { borderColor: concept.colour } })
+    : h('span', { class: 's-icon s-swatch', style: { background: concept ? concept.colour : '#c9ccd1' } });
+  return h('li', {
+    class: `sentence${s.new ? ' new' : ''}`, testid: 'sentence', 'data-kind': s.kind, 'data-concept': s.concept,
+    onmouseenter: () => hover(s.concept, true), onmouseleave: () => hover(s.concept, false),
+  }, h('span', { class: 's-symbol', text: SYMBOL[s.kind] || '•', 'aria-hidden': 'true' }), icon,
+  h('span', { class: 's-text', text: s.text }));
+}
+
+function summary(done) {
+  const names = done.map((s) => conceptName(s.concept));
+  return h('li', { class: 'sentence summary', testid: 'sentence', 'data-kind': 'complete', 'data-concepts':
+    done.map((s) => s.concept).join(' '), title: done.map((s) => s.text).join('\n') },
+  h('span', { class: 's-symbol', text: SYMBOL.complete, 'aria-hidden': 'true' }),
+  h('span', { class: 's-minis' }, done.map((s) => {
+    const concept = D.byId.get(s.concept);
+    return concept && concept.icon
+      ? h('img', { class: 's-mini', src: concept.icon, alt: '', style: { borderColor: concept.colour } })
+      : h('span', { class: 's-mini s-swatch', style: { background: concept ? concept.colour : '#c9ccd1' } });
+  })),
+  h('span', { class: 's-text', text: `Looks complete: ${names.join(', ')}` }));
+}
