@@ -4,7 +4,10 @@
    canon levels, events, the JSON answer: :meth:`Coach.answer`, everything but HTTP) over a few hundred real
    Quick, Draw! partial drawings (the first k strokes of drawings in ``../shared/data/quickdraw/ndjson``),
    one at a time as the page sends them; p50, p95 and worst. Issue 11 asks p95 <= 50 ms for the default model.
-   ``--googlenet`` also times GoogLeNet at ``inception4d`` (random weights: latency only).
+   ``--googlenet`` also times GoogLeNet at ``inception4d`` (random weights: latency only). ``--browser`` also
+   measures what a person sees: the app served on the round, headless Chromium drawing real drawings with the
+   mouse on /draw, and the time from each finished stroke to its feedback on screen (the page's own clock,
+   ``window.articulate.latencies``).
 2. Event rates on generated drawings (the test split, strokes with their true part), for the round's
    concepts matched to true parts (:mod:`pipeline.coach.accuracy`): issue 11 asks "improved: P" at the stroke
    that adds P in >= 80% of cases, and "missing: P" said before P is drawn.
@@ -32,8 +35,9 @@ REAL_CLASSES = ("flower", "apple", "bowtie", "lollipop", "house plant", "palm tr
                 "mushroom")
 
 
-def real_partials(quickdraw: Path, count: int, seed: int = 0) -> list[list]:
-    """``count`` partial drawings (first k strokes, k random) of real Quick, Draw! drawings, as stroke lists."""
+def real_partials(quickdraw: Path, count: int, seed: int = 0, whole: bool = False) -> list[list]:
+    """``count`` partial drawings (first k strokes, k random; ``whole``: all strokes) of real Quick, Draw!
+    drawings, as stroke lists."""
     from pipeline.data.ndjson import read_ndjson
 
     rng = random.Random(seed)
@@ -45,7 +49,69 @@ def real_partials(quickdraw: Path, count: int, seed: int = 0) -> list[list]:
     if not drawings:
         raise SystemExit(f"no real drawings under {quickdraw}/ndjson")
     chosen = [rng.choice(drawings) for _ in range(count)]
-    return [[s.tolist() for s in d.strokes[:rng.randint(1, d.num_strokes)]] for d in chosen]
+    return [[s.tolist() for s in d.strokes[:d.num_strokes if whole else rng.randint(1, d.num_strokes)]]
+            for d in chosen]
+
+
+def browser_latencies(cfg, round_: int, coach, drawings: list[list]) -> np.ndarray:
+    """Serve the app on the round, draw ``drawings`` with the mouse on /draw in headless Chromium, and return
+    the page's milliseconds from each finished stroke to its feedback on screen."""
+    import shutil
+    import socket
+    import tempfile
+    import threading
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from conceptstore.store import ConceptStore
+    from labeling.app import AppSettings, create_app
+    from labeling.atlas_view import AtlasView
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise SystemExit("--browser needs Chromium on PATH (apt-get install -y chromium)")
+    store = ConceptStore(Path(tempfile.mkdtemp()) / "concepts.yaml")  # the page reads it; nothing is written
+    app = create_app(AtlasView.from_config(cfg, round_), store, AppSettings(port=0), coach=lambda: coach)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/draw"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(url)
+            page.wait_for_function("window.articulate && window.articulate.ready === true", timeout=60_000)
+            box = page.get_by_test_id("canvas").bounding_box()
+            for strokes in drawings:
+                clear = page.get_by_test_id("clear")
+                if clear.is_enabled():
+                    clear.click()
+                for xs, ys in strokes:
+                    points = [(box["x"] + x / 256 * box["width"], box["y"] + y / 256 * box["height"])
+                              for x, y in zip(xs, ys)]
+                    page.mouse.move(*points[0])
+                    page.mouse.down()
+                    for point in points[1:]:
+                        page.mouse.move(*point)
+                    page.mouse.up()
+                    page.wait_for_function("window.articulate.idle === true", timeout=30_000)
+            times = page.evaluate("window.articulate.latencies")
+            requests = page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes("
+                                     "'/api/feedback')).map(e => e.duration)")
+            print(f"  (of which the feedback request, in the browser: p50 {np.percentile(requests, 50):.1f} ms, "
+                  f"p95 {np.percentile(requests, 95):.1f} ms, n={len(requests)})")
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    return np.asarray(times, dtype=float)
 
 
 def time_updates(coach, partials: list[list], target: str | None) -> np.ndarray:
@@ -98,6 +164,8 @@ def main() -> None:
     parser.add_argument("--drawings", type=int, default=300, help="real partial drawings timed")
     parser.add_argument("--events", type=int, default=300, help="generated test drawings replayed for event rates")
     parser.add_argument("--googlenet", action="store_true", help="also time GoogLeNet at inception4d")
+    parser.add_argument("--browser", type=int, default=0, metavar="N",
+                        help="also draw N real drawings on the /draw page in headless Chromium (browser-to-page latency)")
     parser.add_argument("--quickdraw", type=Path, default=None, help="real drawings folder (default: paths.quickdraw)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. coach.score=attribution threads=1")
@@ -130,6 +198,13 @@ def main() -> None:
         print(latency_line("feedback update (GoogLeNet 4d)", gtimes))
         figures["googlenet_latency_ms"] = {"p50": float(np.percentile(gtimes, 50)),
                                            "p95": float(np.percentile(gtimes, 95))}
+
+    if args.browser:
+        page_times = browser_latencies(cfg, r, coach, real_partials(args.quickdraw or Path(cfg.paths.quickdraw),
+                                                                     args.browser, seed=1, whole=True))
+        print(latency_line("stroke to feedback on screen", page_times))
+        figures["browser_latency_ms"] = {"p50": float(np.percentile(page_times, 50)),
+                                         "p95": float(np.percentile(page_times, 95))}
 
     metrics_file = evaluation_dir(cfg, r) / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}

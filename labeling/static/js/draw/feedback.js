@@ -18,6 +18,7 @@ const F = {
   running: false, // a request is in flight
   epoch: 0,       // bumped by reset(): answers to older requests are dropped
   waiters: [],    // settled() promises
+  askedAt: 0,     // when the newest stroke frame was wanted (performance.now())
   hooks: { answer: () => {}, blank: () => {}, error: () => {} },
 };
 
@@ -31,6 +32,7 @@ export function onFeedback(hooks) {
 /** Read the first n strokes as a finished drawing (default: the strokes shown). */
 export function wantStroke(n = D.shown) {
   F.commit = n;
+  F.askedAt = performance.now();
   pump();
 }
 
@@ -97,6 +99,7 @@ async function readStroke(n, epoch) {
     F.hooks.blank();
     return;
   }
+  const askedAt = F.askedAt;
   const previous = entryBefore(n);
   const answer = await ask({
     strokes: D.strokes.slice(0, n), target: D.target, before: previous ? previous.answer.levels : null, frame: n,
@@ -105,6 +108,7 @@ async function readStroke(n, epoch) {
   D.history = D.history.filter((e) => e.stroke < n);
   D.history.push({ stroke: n, answer });
   F.hooks.answer(answer, 'stroke');
+  if (!D.replaying) requestAnimationFrame(() => D.latencies.push(performance.now() - askedAt));
 }
 
 async function readLive(epoch) {

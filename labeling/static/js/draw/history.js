@@ -46,6 +46,20 @@ export function renderTimeline() {
 }
 
 /** The chart of levels over strokes: the concepts of the class read for, the others hidden until clicked. */
+let chartFrame = 0;
+
+/** The chart is drawn after the feedback is on screen: Plotly takes tens of milliseconds, the bars and
+ * sentences come first. chartPending() is true until it is drawn. */
+export function scheduleChart() {
+  if (chartFrame) return;
+  chartFrame = requestAnimationFrame(() => setTimeout(() => {
+    chartFrame = 0;
+    renderChart();
+  }, 0));
+}
+
+export const chartPending = () => chartFrame !== 0;
+
 export function renderChart() {
   const box = document.getElementById('chart');
   box.dataset.points = String(D.history.length);

@@ -10,7 +10,7 @@
  * replay (replay and export), talkback, and this one, main.js (loading and wiring).
  *
  * Test hook: window.articulate (ready, idle, strokes, shown, replaying, history, answer, target, overlay, mode, pick, version,
- * timeline()).
+ * latencies (ms from each finished stroke to its feedback on screen), timeline()).
  */
 import { api, busy, setStatus } from '../api.js';
 import { $, h, withToken } from '../dom.js';
@@ -20,7 +20,7 @@ import { initPad, renderInk } from './canvas.js';
 import { entryBefore, feedbackIdle, onFeedback, reset, wantLive, wantStroke } from './feedback.js';
 import { pointCount } from './geometry.js';
 import { H, renderUnder } from './heat.js';
-import { describeEntry, renderChart, renderTimeline } from './history.js';
+import { chartPending, describeEntry, renderTimeline, scheduleChart } from './history.js';
 import { exportDrawing, onReplay, replay } from './replay.js';
 import { renderSentences } from './sentences.js';
 import { D, newKeyId, setCoach } from './state.js';
@@ -31,7 +31,7 @@ let feedbackFailed = false; // the status shows a feedback error: the next answe
 
 window.articulate = {
   ready: false,
-  get idle() { return feedbackIdle() && S.busy === 0 && !D.replaying && !D.current; },
+  get idle() { return feedbackIdle() && S.busy === 0 && !D.replaying && !D.current && !chartPending(); },
   get strokes() { return D.strokes; },
   get shown() { return D.shown; },
   get replaying() { return D.replaying; },
@@ -43,6 +43,7 @@ window.articulate = {
   get pick() { return D.pick; },
   get version() { return D.store.version; },
   get keyId() { return D.keyId; },
+  get latencies() { return D.latencies; },
   timeline: () => D.history.map(describeEntry),
   replay: (animate = true) => replay({ animate }),
 };
@@ -61,7 +62,7 @@ function show(answer) {
 
 function showHistory() {
   renderTimeline();
-  renderChart();
+  scheduleChart();
 }
 
 function updateButtons() {

@@ -20,6 +20,7 @@ export const D = {
   store: { version: null, concepts: [] }, // GET /api/concepts
   replaying: false,
   keyId: null,          // the drawing's key_id in exports
+  latencies: [],        // ms from a finished stroke to its feedback on screen (the frame after it is drawn)
 };
 
 /** The coach's description, with a stable colour per concept (its place in the coach's list, as the atlas). */
