@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import inspect
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ SCHEMA: dict[str, Any] = {
     "seed": None,
     "threads": None,
     "resume": None,
-    "paths": {"dataset": None, "models": None, "checkpoints": None, "cache": None, "activations": None, "atlases": None,
+    "paths": {"dataset": None, "models": None, "checkpoints": None, "cache": None, "user_code": None, "activations": None, "atlases": None,
               "quickdraw": None, "concepts": None, "evaluation": None},
     "data": {"name": None, "source": TARGET, "splits": FREE, "batch_size": None, "num_workers": None},
     "model": {
@@ -126,6 +127,7 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
             cfg = None  # a damaged cache entry: compose again (and overwrite it)
         if isinstance(cfg, DictConfig):
             OmegaConf.set_struct(cfg, True)
+            add_user_code(cfg, folder.resolve().parent)
             return cfg
     from hydra import compose as hydra_compose  # here: Hydra's import is a good part of a light command's start
     from hydra import initialize_config_dir
@@ -140,6 +142,7 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
         if missing:
             _explain_missing_key(missing.group(1), list(overrides), config_dir, targets)
         raise ConfigError(f"config: {_first_line(err)} (overrides: {' '.join(overrides) or 'none'}; see conf/)") from None
+    add_user_code(cfg, folder.resolve().parent)
     validate(cfg, targets=targets)
     if cached is not None:
         try:
@@ -148,6 +151,70 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
             pass
     OmegaConf.set_struct(cfg, True)
     return cfg
+
+
+def user_code_dirs(cfg: DictConfig, root: Path) -> list[Path]:
+    """Where Articulate imports a user's own modules from (models, readers): the project folder, then each
+    folder of ``paths.user_code`` (relative to the project folder; ``user/`` by default)."""
+    extra = cfg.get("paths", {}).get("user_code") or []
+    if isinstance(extra, str):
+        extra = [extra]
+    return [root, *((root / str(d)) if not Path(str(d)).is_absolute() else Path(str(d)) for d in extra)]
+
+
+def add_user_code(cfg: DictConfig, root: Path) -> None:
+    """Put :func:`user_code_dirs` on the import path (once each), so a ``_target_`` may name a user's module."""
+    for folder in user_code_dirs(cfg, root):
+        text = str(folder)
+        if text not in sys.path:
+            sys.path.append(text)
+        if folder not in _USER_DIRS:
+            _USER_DIRS.append(folder)
+
+
+#: The folders :func:`add_user_code` put on the import path in this process (named when an import fails).
+_USER_DIRS: list[Path] = []
+
+
+def import_target(target: str, key: str, where: Sequence[Path] = ()) -> Any:
+    """The object a ``_target_`` names (``package.module.Name``), imported without Hydra's log noise.
+
+    Raises:
+        ConfigError: One line: what could not be imported and why, and where Articulate looked.
+    """
+    import importlib
+
+    parts = str(target).split(".")
+    looked = ", ".join(str(p) for p in where) or "the import path"
+    problem = "not a dotted path such as package.module.Name"
+    for cut in range(len(parts), 0, -1):
+        module_name = ".".join(parts[:cut])
+        try:
+            found: Any = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name is not None and (module_name == err.name or module_name.startswith(err.name + ".")):
+                problem = f"no module named {parts[0]!r}" if cut == 1 else problem
+                continue  # this prefix is not a module: try a shorter one
+            problem = f"importing {_module_of(parts, cut)} failed: {err}"
+            break
+        except Exception as err:  # noqa: BLE001 - the user's module raised while it was imported
+            problem = f"importing {_module_of(parts, cut)} failed: {type(err).__name__}: {_first_line(err)}"
+            break
+        try:
+            for attribute in parts[cut:]:
+                found = getattr(found, attribute)
+        except AttributeError:
+            problem = f"{module_name} has no {'.'.join(parts[cut:])!r}"
+            break
+        return found
+    raise ConfigError(f"config key '{key}._target_': cannot import {target!r} ({problem}); Articulate imports your "
+                      f"code from the project folder and paths.user_code ({looked}): put the module there or "
+                      "install it")
+
+
+def _module_of(parts: list[str], cut: int) -> str:
+    """The module an import of ``parts[:cut]`` was after: a whole dotted target names a class in its module."""
+    return ".".join(parts[:cut - 1] if cut == len(parts) and cut > 1 else parts[:cut])
 
 
 def _cache_file(folder: Path, overrides: Sequence[str]) -> Path | None:
@@ -219,12 +286,7 @@ def _validate_target(node: DictConfig, path: str) -> None:
     target = node.get("_target_")
     if target is None:
         raise ConfigError(f"config key '{path}' needs a _target_ (the class or function that builds it)")
-    try:
-        from hydra.utils import get_object  # lazily: it loads numpy, which `concepts list` does not need
-
-        factory = get_object(target)
-    except Exception:  # noqa: BLE001 - any import failure means the same thing to the user
-        raise ConfigError(f"config key '{path}._target_': cannot import {target!r}; check the module path") from None
+    factory = import_target(str(target), path, _USER_DIRS)
     params = inspect.signature(factory).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
@@ -255,6 +317,7 @@ def build(node: DictConfig, key: str, **kwargs: Any) -> Any:
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
+    import_target(str(node.get("_target_")), key, _USER_DIRS)  # an import failure: one line saying where it looked
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as err:

@@ -120,3 +120,23 @@ def test_light_compositions_are_cached_until_conf_changes(tmp_path: Path) -> Non
     entries[0].write_text("{not yaml")  # a damaged entry is composed again
     (conf / "evaluate" / "default.yaml").write_text(text.replace("threshold: 0.25", "threshold: 0.5"))
     assert compose(["seed=3"], conf, targets=False).evaluate.threshold == 0.5
+
+
+def test_user_code_is_imported_from_the_project_and_user_folders(project_cwd, tmp_path: Path) -> None:
+    """A user's model module in a paths.user_code folder builds; an import that fails is one line saying where
+    Articulate looked and what failed (no Hydra log, no traceback)."""
+    from pipeline.config import build
+
+    (tmp_path / "my_nets.py").write_text("from tests.user_nets import FlatNet as Net\n")
+    (tmp_path / "broken_nets.py").write_text("import a_dependency_nobody_has\n")
+    cfg = compose([f"paths.user_code=[{tmp_path}]", "model=custom", "model.net._target_=my_nets.Net",
+                   "~model.net.widths", "model.input.size=28"])
+    assert type(build(cfg.model.net, "model.net", num_classes=3)).__name__ == "FlatNet"
+    for target, words in [("nowhere_nets.Net", "no module named 'nowhere_nets'"),
+                          ("broken_nets.Net", "importing broken_nets failed: No module named 'a_dependency_nobody_has'"),
+                          ("my_nets.Missing", "my_nets has no 'Missing'")]:
+        with pytest.raises(ConfigError) as info:
+            compose([f"paths.user_code=[{tmp_path}]", f"model.net._target_={target}"])
+        message = str(info.value)
+        assert message.startswith(f"config key 'model.net._target_': cannot import '{target}' (") and words in message
+        assert str(tmp_path) in message and str(ROOT) in message and "\n" not in message
