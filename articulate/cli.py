@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_coach_commands(sub)
 
+    from articulate.commands.editing import add_commands as add_editing_commands
+
+    add_editing_commands(sub)
+
     p = sub.add_parser("champion", help="promote a round's registered model to the alias 'champion'")
     p.add_argument("round", type=int, help="the round whose model becomes the champion")
     p.add_argument("overrides", nargs="*", help="Hydra overrides (e.g. experiment=tiny for its MLflow store)")

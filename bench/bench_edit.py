@@ -1,0 +1,84 @@
+"""Benchmark: editing the atlas layer (issue 12): Predict after an edit, and the reliance table.
+
+1. Predict: the layers after the atlas layer only, on one drawing with an edited map (a concept ablated where
+   it fires), p50 and p95 over a few hundred test drawings, beside a full forward pass measured in the same run
+   (the ratio). Issue 12 asks p95 <= 30 ms for the default model.
+2. The reliance table (each concept ablated over the test split, :mod:`pipeline.editing.reliance`): its time
+   (aim <= 20 s) and the largest drops.
+
+Run it in a built project whose latest round has concepts (after a loop):
+
+    python bench/bench_edit.py [--round R] [--drawings 300] [threads=1 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--round", type=int, default=None)
+    parser.add_argument("--drawings", type=int, default=300)
+    parser.add_argument("--grow", type=int, default=0, help="reliance: erase this many positions around the concept")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+
+    import torch
+
+    from pipeline.activations.extractor import render_batch
+    from pipeline.config import compose
+    from pipeline.data.store import read_split
+    from pipeline.editing.reliance import concept_reliance
+    from pipeline.editing.surgery import Surgeon
+    from pipeline.entry import setup_torch
+    from pipeline.models.build import load_trained
+    from pipeline.rounds import latest_round, model_path
+
+    cfg = compose(args.overrides)
+    setup_torch(int(cfg.threads))
+    r = latest_round(cfg.paths.atlases) if args.round is None else args.round
+    surgeon = Surgeon(load_trained(model_path(cfg, r)), threshold=float(cfg.evaluate.threshold))
+    test = read_split(cfg.paths.dataset, "test")
+    print(f"round {r}: {len(surgeon.names)} concepts on {surgeon.model.layer}; traced: {surgeon.runner.traced}; "
+          f"threads={cfg.threads}")
+
+    predict, full = [], []
+    for i, sketch in enumerate(test[:args.drawings]):
+        images, _ = render_batch([sketch], surgeon.model.raster, None)
+        run = surgeon.prepare(images)
+        k = i % len(surgeon.names)
+        start = time.perf_counter()
+        surgeon.edit(run, [k], 0.0, where="fires")
+        predict.append((time.perf_counter() - start) * 1000)
+        x = torch.from_numpy(images)[:, None]
+        start = time.perf_counter()
+        with torch.no_grad():
+            surgeon.model.net(x)
+        full.append((time.perf_counter() - start) * 1000)
+    predict, full = np.asarray(predict), np.asarray(full)
+    print(f"Predict after an edit (layers after {surgeon.model.layer}, concept maps before and after): "
+          f"p50 {np.percentile(predict, 50):.2f} ms, p95 {np.percentile(predict, 95):.2f} ms (aim p95 <= 30 ms); "
+          f"a full forward p50 {np.percentile(full, 50):.2f} ms")
+
+    start = time.perf_counter()
+    reliance = concept_reliance(surgeon, test, grow=args.grow)
+    seconds = time.perf_counter() - start
+    print(f"reliance table over {int(reliance.sketches.sum())} test drawings x {len(reliance.concepts)} concepts "
+          f"(erased where each fires, grown by {args.grow}): {seconds:.1f} s (aim <= 20 s)")
+    drop = reliance.drop
+    for k in np.argsort(-drop.max(axis=1))[:8]:
+        c = int(np.argmax(drop[k]))
+        print(f"  {reliance.concepts[k]:<12} largest drop {drop[k, c]:+.3f} ({reliance.classes[c]})")
+
+
+if __name__ == "__main__":
+    main()
