@@ -78,7 +78,7 @@ SCHEMA: dict[str, Any] = {
                  "unlabeled_weight": None, "batch_size": None, "concept_batch_size": None, "examples": None,
                  "progress": None},
     "evaluate": {"split": None, "threshold": None, "batch_size": None, "iou_discovered": None, "iou_resolution": None,
-                 "examples": None,
+                 "examples": None, "reliance": {"enabled": None, "grow": None},
                  "progress": None},
     "coach": {"score": None, "canon_split": None,
               "canon": {"max_per_class": None, "relevant_share": None, "complete_quantile": None, "batch_size": None},

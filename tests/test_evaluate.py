@@ -365,7 +365,16 @@ def test_round_1_against_the_activation_store(project) -> None:
         assert metrics[key] == pytest.approx(document[key]), key
     assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"metrics.json", "figures", "concepts"}
     assert {a.path for a in client.list_artifacts(run.info.run_id, "figures")} == {
-        "figures/concept_maps.png", "figures/iou_matrix.png"}
+        "figures/concept_maps.png", "figures/iou_matrix.png", "figures/reliance.png"}
+    # Which concepts the model relies on: the table, one metric per concept (the largest drop), the figure.
+    reliance = document["reliance"]
+    assert reliance["classes"] == model.class_names and reliance["grow"] == 2
+    assert set(reliance["drop"]) == {c["id"] for c in document["concepts"]}
+    for concept in document["concepts"]:
+        key = concept["iou_key"].replace("concept_iou/", "concept_reliance/")
+        assert metrics[key] == pytest.approx(max(reliance["drop"][concept["id"]].values()), abs=1e-4)
+        assert all(-1.0 <= v <= 1.0 for v in reliance["drop"][concept["id"]].values())
+    assert _png(out / "figures/reliance.png")[0] > 400
     snapshot = client.download_artifacts(run.info.run_id, "concepts/concepts.yaml", str(project.folder / "dl"))
     assert "roof" in Path(snapshot).read_text()
 
@@ -411,7 +420,9 @@ def test_data_without_true_parts(project, tmp_path: Path) -> None:
     assert document["n_concepts"] == 3 and document["parts"] is None
     assert all(document[k] is None for k in ("parts_discovered", "parts_total", "mean_concept_iou", "mean_concept_ap"))
     assert [(c["matched_part"], c["iou"], c["ap"]) for c in document["concepts"]] == [(None, None, None)] * 3
-    assert not any(k.startswith("concept_") for k in document)
+    assert not any(k.startswith(("concept_iou", "concept_ap")) for k in document)
+    # reliance needs classes only: it is measured without true parts too
+    assert sum(k.startswith("concept_reliance/") for k in document) == 3 and document["reliance"]["drop"]
     assert document["class_acc"] == pytest.approx(project.round0["class_acc"])  # same net, same test split
     assert _png(tmp_path / "evaluation/round_1/figures/concept_maps.png")[0] > 400
 

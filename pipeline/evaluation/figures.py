@@ -204,6 +204,43 @@ def iou_matrix_figure(iou: np.ndarray, concept_names: Sequence[str], part_names:
     return fig
 
 
+def reliance_figure(drop: np.ndarray, concept_names: Sequence[str], class_names: Sequence[str], title: str) -> Figure:
+    """A concepts x classes heatmap of the accuracy a class loses when a concept is erased (red: the class needs
+    it; blue: the class does better without it), the scale fixed from -1 to 1 so that rounds compare.
+
+    Args:
+        drop: (K, classes) accuracy lost.
+        concept_names: K row labels.
+        class_names: Column labels.
+        title: The figure's title.
+    """
+    drop = np.asarray(drop, dtype=np.float64)
+    k, c = drop.shape
+    fig, ax = plt.subplots(figsize=(max(5.0, 2.4 + 0.5 * c), max(2.6, 1.6 + 0.32 * k)))
+    image = ax.imshow(drop, cmap="RdBu_r", vmin=-1.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    for i in range(k):
+        for j in range(c):
+            if abs(drop[i, j]) >= 0.01:
+                ax.text(j, i, f"{drop[i, j]:+.2f}", ha="center", va="center", fontsize=6.5,
+                        color="white" if abs(drop[i, j]) > 0.6 else "0.15")
+    ax.set_xticks(range(c))
+    ax.set_xticklabels([_short(n, 18) for n in class_names], rotation=60, ha="right", fontsize=8,
+                       rotation_mode="anchor")
+    ax.set_yticks(range(k))
+    ax.set_yticklabels([_short(n, 24) for n in concept_names], fontsize=8)
+    for label in (*ax.get_xticklabels(), *ax.get_yticklabels()):
+        label.set_parse_math(False)
+    ax.set_xlabel("class", fontsize=8.5)
+    ax.set_ylabel("concept erased", fontsize=8.5)
+    ax.tick_params(length=0)
+    cbar = fig.colorbar(image, ax=ax, fraction=0.025, pad=0.015)
+    cbar.ax.tick_params(labelsize=7)
+    cbar.set_label("accuracy lost", fontsize=8)
+    ax.set_title(title, fontsize=9, loc="left", parse_math=False)
+    fig.tight_layout()
+    return fig
+
+
 def message_figure(title: str, message: str) -> Figure:
     """A small figure that only says something (round 0 has no concepts to show)."""
     fig = plt.figure(figsize=(6.0, 1.6))

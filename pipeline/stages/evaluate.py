@@ -14,6 +14,7 @@ atlas.json``, for ``atlas_purity`` and ``atlas_nmi``), the dataset (``paths.data
     info.json                 what was read (model, atlas, dataset, concept store), the MLflow run id, seconds
     figures/concept_maps.png  per concept, the sketches of the split where it is most present, its map over the ink
     figures/iou_matrix.png    concepts x true parts IoU, matched parts framed, discovered parts in green
+    figures/reliance.png      concepts x classes: the accuracy each class loses when the concept is erased
 
 Concept IoU (``concept_iou``, ``mean_concept_iou``, ``parts_discovered``) is measured as Network Dissection does,
 at input resolution (``evaluate.iou_resolution: pixel``): each concept map upsampled to the sketch, thresholded, and
@@ -34,6 +35,11 @@ which made this round's concepts: promotes, adds and splits plus unticked exempl
 ``human_edits`` and ``human_edits_total`` (renames, notes, merges, deletes and undos, counted the same way);
 ``n_sketches``, ``seconds``. Round 0's base model has no concept head: no per-concept metrics,
 ``n_concepts`` and ``parts_discovered`` 0.
+
+Which concepts the model relies on (``evaluate.reliance``, a causal check; :mod:`pipeline.editing.reliance`):
+each concept is erased from the atlas layer where it fires, grown by ``reliance.grow`` positions, and the
+layers after it run again over the split; ``concept_reliance/<key>`` is the largest accuracy a class loses
+without it, and metrics.json's ``reliance`` holds the whole table (per concept, per class).
 
 Logged to MLflow as the stage run "evaluate" (tag ``round``): the metrics, and as artifacts metrics.json, the
 figures and a snapshot of the concept store (``concepts/concepts.yaml``). Settings: ``evaluate.split``,
@@ -58,10 +64,11 @@ from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
 from pipeline.data.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split
 from pipeline.errors import ConfigError, InputError
-from pipeline.evaluation.figures import MapPanel, MapRow, concept_maps_figure, iou_matrix_figure, message_figure
+from pipeline.evaluation.figures import MapPanel, MapRow, concept_maps_figure, iou_matrix_figure, message_figure, \
+    reliance_figure
 from pipeline.evaluation.inference import ConceptMaps, Evaluator, SplitPass, concept_maps, run_split
 from pipeline.evaluation.metrics import ConceptResult, PartResult, concept_results, iou_matrix, match_concepts, \
-    part_results
+    metric_key, part_results
 from pipeline.io import atomic_dir
 from pipeline.models.build import TrainedModel, load_trained
 from pipeline.rounds import atlas_dir, evaluation_dir, model_path, round_index
@@ -73,6 +80,7 @@ INFO_FILE = "info.json"
 FIGURES = "figures"
 CONCEPT_MAPS = "concept_maps.png"
 IOU_MATRIX = "iou_matrix.png"
+RELIANCE = "reliance.png"
 #: Where concept IoU is measured: over the ink pixels with the maps upsampled, or per stride cell of the layer.
 IOU_RESOLUTIONS = ("pixel", "cell")
 
@@ -97,8 +105,13 @@ def _settings(cfg: DictConfig) -> dict[str, Any]:
     resolution = str(node.get("iou_resolution", "pixel"))
     if resolution not in IOU_RESOLUTIONS:
         raise ConfigError(f"evaluate.iou_resolution: expected one of {', '.join(IOU_RESOLUTIONS)}, got {resolution!r}")
+    reliance = node.get("reliance") or {}
+    grow = reliance.get("grow", 2)
+    if isinstance(grow, bool) or not isinstance(grow, int) or not 0 <= grow <= 8:
+        raise ConfigError(f"evaluate.reliance.grow: expected 0 to 8 positions, got {grow!r}")
     return {"split": split, "threshold": float(threshold), "iou_discovered": float(iou), "batch_size": batch,
-            "examples": examples, "progress": bool(node.get("progress", True)), "iou_resolution": resolution}
+            "examples": examples, "progress": bool(node.get("progress", True)), "iou_resolution": resolution,
+            "reliance": bool(reliance.get("enabled", True)), "reliance_grow": grow}
 
 
 def _check_inputs(cfg: DictConfig, round_: int) -> None:
@@ -185,12 +198,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             for entry in concepts:
                 entry.iou = entry.ap = None  # type: ignore[assignment]  # undefined without true parts
         metrics = _metrics(result, concepts, found, parts is not None, atlas, human)
+        reliance = _reliance(model, sketches, settings) if settings["reliance"] and model.concepts else None
+        if reliance is not None:
+            for entry, row in zip(concepts, reliance.drop):
+                metrics[metric_key("concept_reliance", entry.name, entry.id)] = float(row.max())
         examples = concept_maps(evaluator, sketches, result.presence, settings["examples"],
                                 batch_size=settings["batch_size"])
         document = {
             **metrics, "round": round_, "split": split, "layer": model.layer, "threshold": settings["threshold"],
             "iou_discovered": settings["iou_discovered"],
             "concepts": [vars(c) for c in concepts], "parts": [vars(p) for p in found] if parts else None,
+            "reliance": None if reliance is None else {
+                "grow": settings["reliance_grow"], "classes": reliance.classes,
+                "accuracy": [round(float(a), 4) for a in reliance.accuracy],
+                "drop": {c.id: {name: round(float(v), 4) for name, v in zip(reliance.classes, row)}
+                         for c, row in zip(concepts, reliance.drop)}},
         }
         with atomic_dir(out) as folder:
             (folder / FIGURES).mkdir()
@@ -200,6 +222,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                round_), folder / FIGURES / CONCEPT_MAPS, dpi=100)
             _save(_matrix_figure(round_, split, concepts, found, counts, parts, settings),
                   folder / FIGURES / IOU_MATRIX, dpi=110)
+            if reliance is not None:
+                _save(reliance_figure(reliance.drop, reliance.concepts, reliance.classes,
+                                      f"Round {round_}: accuracy each class loses when a concept is erased where it "
+                                      f"fires (+{settings['reliance_grow']} positions), {split} split"),
+                      folder / FIGURES / RELIANCE, dpi=110)
             (folder / METRICS_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
                                                encoding="utf-8")
             info = {"round": round_, "split": split, "model": str(model_path(cfg, round_)),
@@ -248,6 +275,19 @@ def _metrics(result: SplitPass, concepts: list[ConceptResult], found: list[PartR
                        mean_concept_iou=None, mean_concept_ap=None)
     metrics.update(human)
     return metrics
+
+
+def _reliance(model: TrainedModel, sketches: list[Sketch], settings: dict[str, Any]) -> Any:
+    """The reliance table of the round's concepts over the split (:func:`~pipeline.editing.reliance.concept_reliance`)."""
+    from pipeline.editing.reliance import concept_reliance
+    from pipeline.editing.surgery import Surgeon
+
+    started = time.perf_counter()
+    table = concept_reliance(Surgeon(model, threshold=settings["threshold"]), sketches,
+                             batch_size=settings["batch_size"], grow=settings["reliance_grow"])
+    log.info("reliance of %s over %d sketches in %.1f s", text.plural(len(table.concepts), "concept"),
+             int(table.sketches.sum()), time.perf_counter() - started)
+    return table
 
 
 def _save(fig, path: Path, dpi: int) -> None:
