@@ -191,3 +191,19 @@ def test_edit_command(tmp_path: Path, project_cwd, capsys: pytest.CaptureFixture
     assert "unknown concept 'tail'" in capsys.readouterr().err
     assert main(["edit", "--sketch", f"{sketches}:1", "--boost", "ear", "--factor", "1e9", *common]) == 2
     assert "factor: expected a number from -100 to 100" in capsys.readouterr().err
+
+
+def test_dream_toward_a_concept(tmp_path: Path, project_cwd, capsys: pytest.CaptureFixture[str]) -> None:
+    from articulate.cli import main
+    from pipeline.data.ndjson import write_ndjson
+
+    _round_with_concepts(tmp_path)
+    model = tmp_path / "models" / "round_1" / "model.pt"
+    sketches = tmp_path / "drawings.ndjson"
+    write_ndjson(sketches, _drawings())
+    out = tmp_path / "dream.png"
+    assert main(["dream", "--model", str(model), "--sketch", f"{sketches}:1", "--concept", "roof", "--octaves", "2",
+                 "--steps", "3", "--out", str(out)]) == 0
+    assert out.stat().st_size > 500 and "wrote" in capsys.readouterr().out
+    assert main(["dream", "--model", str(model), "--sketch", f"{sketches}:1", "--concept", "tail"]) == 2
+    assert "unknown concept 'tail'" in capsys.readouterr().err

@@ -45,7 +45,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"trained model file (default {DEFAULT_MODEL})")
     p.add_argument("--sketch", required=True, help="FILE.ndjson:KEY_ID or FILE.ndjson:N (the N-th drawing, from 1)")
     p.add_argument("--layer", default=None, help="layer (module path); default: the model's atlas layer")
-    p.add_argument("--channel", type=int, default=None, help="amplify one channel (default: the whole layer)")
+    toward = p.add_mutually_exclusive_group()
+    toward.add_argument("--channel", type=int, default=None, help="amplify one channel (default: the whole layer)")
+    toward.add_argument("--concept", default=None, help="dream toward a named concept (name or id; the model's "
+                                                      "concept head on its atlas layer)")
     p.add_argument("--octaves", type=int, default=4, help="scales of the image pyramid (default 4)")
     p.add_argument("--octave-scale", type=float, default=1.4, help="size ratio between octaves (default 1.4)")
     p.add_argument("--steps", type=int, default=20, help="steps per octave (default 20)")
@@ -158,8 +161,16 @@ def dream_command(args: argparse.Namespace) -> None:
     trained = load_trained(args.model)
     original = torch.from_numpy(rasterize(chosen, trained.raster))[None]
     layer = args.layer or trained.layer
-    dreamed = deepdream(trained.net, original, trained.input_spec, layer, channel=args.channel, octaves=args.octaves,
-                        octave_scale=args.octave_scale, steps=args.steps, lr=args.lr)[0]
-    what = layer if args.channel is None else f"{layer} ch {args.channel}"
+    objective, what = None, layer if args.channel is None else f"{layer} ch {args.channel}"
+    if args.concept is not None:
+        from pipeline.editing.surgery import Surgeon
+        from pipeline.featurevis.objectives import Direction
+
+        surgeon = Surgeon(trained)
+        k = surgeon.concept_index(args.concept)
+        layer = trained.layer  # the concept head reads the atlas layer
+        objective, what = Direction(layer, surgeon.weights[k]), f"concept {surgeon.names[k]}"
+    dreamed = deepdream(trained.net, original, trained.input_spec, layer, channel=args.channel, objective=objective,
+                        octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps, lr=args.lr)[0]
     written = save_png(side_by_side([original, dreamed], [f"{chosen.word} {chosen.key_id}", f"dream {what}"]), args.out)
     print(f"wrote {written}")

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pipeline.errors import ConfigError
-from pipeline.featurevis.objectives import DeepDream
+from pipeline.featurevis.objectives import DeepDream, Objective
 from pipeline.featurevis.render import LayerCapture, frozen
 from pipeline.models.input_spec import InputSpec, to_model_input
 
@@ -43,6 +43,7 @@ def deepdream(
     layer: str,
     *,
     channel: int | None = None,
+    objective: Objective | None = None,
     octaves: int = 4,
     octave_scale: float = 1.4,
     steps: int = 20,
@@ -60,6 +61,8 @@ def deepdream(
         input_spec: The model's input spec.
         layer: Dotted module path of the layer to amplify.
         channel: One channel to amplify, or None for the whole layer.
+        objective: Dream toward this objective on ``layer`` instead (a concept's or a cell's
+            :class:`~pipeline.featurevis.objectives.Direction`); ``channel`` is then ignored.
         octaves: Number of scales of the image pyramid (>= 1).
         octave_scale: Size ratio between consecutive octaves (> 1).
         steps: Gradient steps per octave (>= 0).
@@ -96,7 +99,7 @@ def deepdream(
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
     base = base.to(device)
-    objective = DeepDream(layer, channel)
+    objective = objective if objective is not None else DeepDream(layer, channel)
     generator = torch.Generator().manual_seed(seed)
 
     with frozen(model), LayerCapture(model, [layer]) as capture, torch.enable_grad():
