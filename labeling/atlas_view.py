@@ -383,6 +383,15 @@ class AtlasView:
         """The receptive-field patch of a point as PNG bytes (its stride cell outlined)."""
         return self._png(int(self.check_points([point])[0]), "patch")
 
+    def sketch_of_point(self, point: int) -> Any:
+        """The drawing (a :class:`~pipeline.data.sketch.Sketch`) behind an atlas point.
+
+        Raises:
+            NotInAtlasError: No such point.
+        """
+        row = self.points.iloc[int(self.check_points([point])[0])]
+        return self.patches.sketch(str(row["key_id"]))
+
     def sketch_png(self, point: int) -> bytes:
         """The whole sketch behind a point as PNG bytes, drawn sharp, the point marked (``PatchMaker.context``)."""
         return self._png(int(self.check_points([point])[0]), "sketch")
