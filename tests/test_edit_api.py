@@ -1,5 +1,6 @@
-"""Editing a drawing's atlas layer through the app (``POST /api/edit``) on the real small round-0 project: a
-channel edit in round 0, concept edits on the same model with a concept head added, and bad requests."""
+"""Reading and editing a drawing's atlas layer through the app (``POST /api/layer``, ``POST /api/edit``) on the
+real small round-0 project: channel and whole-position edits in round 0, concept edits on the same model with a
+concept head added, stacked edits, and bad requests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -22,25 +24,60 @@ def api(labeling_server):
         yield client
 
 
-def test_a_channel_edit_in_round_0(api) -> None:
-    same = api.post("/api/edit", json={"strokes": CAT, "channel": 3, "factor": 1.0})
+def test_the_layer_of_a_drawing(api, labeling_project) -> None:
+    layer = api.post("/api/layer", json={"strokes": CAT, "channels": 5}).json()
+    assert layer["round"] == 0 and layer["layer"] == "features.block3" and layer["chosen"] == "model"
+    assert layer["concepts"] == [] and len(layer["channels"]) == 5 and len(layer["classes"]) == 5
+    attributions = [c["attribution"] for c in layer["channels"]]
+    assert attributions == sorted(attributions, reverse=True)  # strongest first
+    assert np.asarray(layer["channels"][0]["map"]).shape == (16, 16) and layer["strokes"] == CAT
+    # the attribution is activation x gradient of the target logit, summed over a channel's positions
+    from pipeline.editing.runner import LayerRunner
+    from pipeline.data.raster import rasterize
+    from pipeline.models.input_spec import to_model_input
+    from pipeline.coach.coach import strokes_to_sketch
+
+    model = labeling_project.coach().scorer.model
+    x = to_model_input(torch.from_numpy(rasterize(strokes_to_sketch(CAT), model.raster))[None, None],
+                       model.input_spec)
+    leaf = LayerRunner(model.net, model.layer).run(x).activations.requires_grad_(True)
+    runner = LayerRunner(model.net, model.layer)
+    logits = runner.resume_with_grad(runner.run(x), leaf)
+    target = model.class_names.index(layer["target"])
+    grad, = torch.autograd.grad(logits[0, target], leaf)
+    expected = (leaf * grad)[0].sum((1, 2)).detach()
+    top = layer["channels"][0]
+    assert top["attribution"] == pytest.approx(float(expected[top["channel"]]), abs=1e-3)
+    assert top["attribution"] == pytest.approx(float(expected.max()), abs=1e-3)
+    of_point = api.post("/api/layer", json={"point": 0, "target": "cat", "channels": 2}).json()
+    assert of_point["target"] == "cat" and of_point["chosen"] == "person" and of_point["strokes"]
+
+
+def test_channel_and_position_edits_in_round_0(api) -> None:
+    same = api.post("/api/edit", json={"strokes": CAT, "edits": [{"channel": 3, "factor": 1.0}]})
     assert same.status_code == 200, same.text
     body = same.json()
     assert body["before"] == body["after"] and body["concepts"] == [] and body["edit"] == "channel 3 x 1"
-    erased = api.post("/api/edit", json={"point": 0, "channel": 3, "factor": 0.0, "cells": [[2, 2], [2, 3]]}).json()
-    assert erased["edited_positions"] == 2 and len(erased["after"]) == 5
-    assert api.post("/api/edit", json={"strokes": CAT, "concept": "ear"}).json()["error"].startswith(
-        "the round 0 model has no concepts to edit")
+    stacked = api.post("/api/edit", json={"point": 0, "edits": [
+        {"channel": 3, "factor": 0.0, "cells": [[2, 2], [2, 3]]}, {"all": True, "factor": 0.0, "cells": [[5, 5]]}]})
+    answer = stacked.json()
+    assert answer["edited_positions"] == 3 and answer["edit"] == "channel 3 x 0; all channels x 0"
+    erased = api.post("/api/edit", json={"strokes": CAT, "edits": [{"all": True, "factor": 0.0}]}).json()
+    assert erased["edited_positions"] == 256 and erased["after"] != erased["before"]
+    refused = api.post("/api/edit", json={"strokes": CAT, "edits": [{"concept": "ear"}]})
+    assert refused.status_code == 422 and "round 0 model has no concepts to edit" in refused.json()["error"]
 
 
 @pytest.mark.parametrize("body, status, words", [
-    ({"strokes": CAT, "point": 0, "channel": 1}, 422, "strokes or as an atlas point"),
-    ({"strokes": CAT}, 422, "one edit"),
-    ({"strokes": CAT, "channel": 99999}, 400, "channels 0.."),
-    ({"strokes": CAT, "channel": 1, "factor": 1e9}, 400, "factor"),
-    ({"strokes": CAT, "channel": 1, "cells": [[99, 0]]}, 422, "outside the layer"),
-    ({"point": 10 ** 8, "channel": 1}, 404, "point"),
-    ({"strokes": CAT, "channel": 1, "mode": "paint"}, 422, "mode must be one of"),
+    ({"strokes": CAT, "point": 0, "edits": [{"channel": 1}]}, 422, "strokes or as an atlas point"),
+    ({"strokes": CAT, "edits": [{}]}, 422, "edit 1: give one of concept"),
+    ({"strokes": CAT, "edits": [{"channel": 1, "all": True}]}, 422, "edit 1: give one of"),
+    ({"strokes": CAT, "edits": []}, 400, "edits"),
+    ({"strokes": CAT, "edits": [{"channel": 99999}]}, 400, "channels 0.."),
+    ({"strokes": CAT, "edits": [{"channel": 1, "factor": 1e9}]}, 400, "factor"),
+    ({"strokes": CAT, "edits": [{"channel": 1, "cells": [[99, 0]]}]}, 422, "outside the layer"),
+    ({"point": 10 ** 8, "edits": [{"channel": 1}]}, 404, "point"),
+    ({"strokes": CAT, "edits": [{"channel": 1, "mode": "paint"}]}, 422, "mode must be one of"),
 ])
 def test_bad_edits_get_a_clear_4xx(api, body: dict, status: int, words: str) -> None:
     answer = api.post("/api/edit", json=body)
@@ -71,18 +108,21 @@ def test_concept_edits(labeling_project, tmp_path: Path) -> None:
     server = RunningServer(app, labeling_project, None)
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            ablated = client.post("/api/edit", json={"strokes": CAT, "concept": "ear", "factor": 0.0}).json()
-            bias = torch.sigmoid(head.conv.bias[0]).item()
+            ablated = client.post("/api/edit", json={"strokes": CAT, "edits": [{"concept": "ear", "factor": 0.0}]})
+            ablated = ablated.json()
             ear = next(c for c in ablated["concepts"] if c["name"] == "ear")
-            assert ear["after"] == pytest.approx(bias, abs=1e-3) and ablated["edited_positions"] == 16 * 16
-            assert ablated["round"] == 1 and ablated["edit"] == "ear x 0"
-            boosted = client.post("/api/edit", json={"strokes": CAT, "concept": "c2", "factor": 3.0,
-                                                     "mode": "positions", "grow": 1}).json()
+            assert ear["after"] == pytest.approx(torch.sigmoid(head.conv.bias[0]).item(), abs=1e-3)
+            assert ablated["edited_positions"] == 16 * 16 and ablated["round"] == 1 and ablated["edit"] == "ear x 0"
+            boosted = client.post("/api/edit", json={"strokes": CAT, "edits": [
+                {"concept": "c2", "factor": 3.0, "mode": "positions", "grow": 1}]}).json()
             assert boosted["edit"] == "roof x 3" and len(boosted["concepts"]) == 2
-            some = client.post("/api/edit", json={"strokes": CAT, "concept": "ear", "factor": 0.0,
-                                                  "cells": [[3, 3]]}).json()
+            some = client.post("/api/edit", json={"strokes": CAT, "edits": [
+                {"concept": "ear", "factor": 0.0, "cells": [[3, 3]]}]}).json()
             assert some["edited_positions"] == 1
-            unknown = client.post("/api/edit", json={"strokes": CAT, "concept": "tail"})
+            unknown = client.post("/api/edit", json={"strokes": CAT, "edits": [{"concept": "tail"}]})
             assert unknown.status_code == 400 and "unknown concept 'tail'" in unknown.json()["error"]
+            layer = client.post("/api/layer", json={"strokes": CAT, "channels": 3}).json()
+            assert [c["name"] for c in layer["concepts"]] == ["ear", "roof"]
+            assert np.asarray(layer["concepts"][0]["map"]).shape == (16, 16)
     finally:
         server.stop()

@@ -1,10 +1,12 @@
-"""Reaching into the model from the app: edit a drawing's atlas layer and see the model's answer change.
+"""Reaching into the model from the app: read a drawing's atlas layer, edit it, and see the answer change.
 
-``POST /api/edit`` takes a drawing (strokes in the Quick, Draw! layout, or an atlas point: its sketch) and one
-edit: a named concept ablated or boosted (along its direction, or the whole positions where it fires), or one
-channel scaled, optionally only at chosen cells of the layer grid; it answers the class probabilities and the
-concept presences before and after, side by side (only the layers after the atlas layer run again). Editing
-needs a round with concepts for concept edits (round 0: channels only).
+``POST /api/layer`` answers what the sketch page shows of a drawing (strokes in the Quick, Draw! layout, or an
+atlas point: its sketch): the class probabilities, and the atlas layer's maps, the named concepts' first, then
+the channels sorted by their attribution to the target class. ``POST /api/edit`` takes the same drawing and a
+stack of edits, applied in order: a named concept ablated or boosted (along its direction, or the whole
+positions where it fires), one channel scaled, or every channel (``"all": true``), each optionally only at
+chosen cells of the grid; it answers the class probabilities and the concept presences before and after, side
+by side. Only the layers after the atlas layer run again.
 """
 
 from __future__ import annotations
@@ -16,27 +18,41 @@ import torch
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from labeling.deps import RoomDep
+from labeling.deps import Room, RoomDep
 from pipeline.coach.coach import DrawingError, strokes_to_sketch
 from pipeline.data.raster import rasterize
+from pipeline.data.sketch import Sketch
 from pipeline.editing.edits import scale_channel, scale_direction, scale_positions
-from pipeline.editing.runner import LayerRunner
+from pipeline.editing.runner import LayerRun, LayerRunner
 from pipeline.editing.surgery import MODES, WHERE, Surgeon
 from pipeline.models.input_spec import to_model_input
 
-__all__ = ["EditBody", "router"]
+__all__ = ["EditBody", "LayerBody", "router"]
 
 router = APIRouter(prefix="/api")
+MAX_EDITS = 64
 
 
-class EditBody(BaseModel):
-    """A drawing (``strokes``, or an atlas ``point``) and one edit (a ``concept`` or a ``channel``)."""
+class Drawing(BaseModel):
+    """A drawing: its strokes, or an atlas point (the sketch behind it)."""
 
     model_config = ConfigDict(extra="forbid")
     strokes: list[list[list[float]]] | None = None
     point: int | None = Field(default=None, ge=0)
+
+
+class LayerBody(Drawing):
+    target: str | None = None
+    channels: int = Field(default=24, ge=0, le=1024)
+
+
+class Edit(BaseModel):
+    """One edit: a ``concept``, a ``channel`` or ``all`` channels, scaled by ``factor`` (0 ablates)."""
+
+    model_config = ConfigDict(extra="forbid")
     concept: str | None = None
     channel: int | None = Field(default=None, ge=0)
+    all: bool = False
     factor: float = 0.0
     mode: str = "direction"
     where: str = "everywhere"
@@ -44,73 +60,134 @@ class EditBody(BaseModel):
     cells: list[tuple[int, int]] | None = Field(default=None, max_length=4096)
 
 
+class EditBody(Drawing):
+    edits: list[Edit] = Field(min_length=1, max_length=MAX_EDITS)
+
+
+def _sketch(room: Room, body: Drawing) -> Sketch:
+    if (body.strokes is None) == (body.point is None):
+        raise DrawingError("give the drawing as strokes or as an atlas point, one of them")
+    if body.point is not None:
+        return room.view.sketch_of_point(body.point)
+    return strokes_to_sketch(body.strokes, room.coach().limits)
+
+
 def _top(probabilities: np.ndarray, names: list[str], count: int = 5) -> list[dict[str, Any]]:
     return [{"name": names[j], "p": round(float(probabilities[j]), 4)} for j in np.argsort(-probabilities)[:count]]
 
 
-@router.post("/edit")
-def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
+def _map(values: torch.Tensor) -> list[list[float]]:
+    return np.round(values.numpy().astype(np.float64), 3).tolist()
+
+
+@router.post("/layer")
+def layer(room: RoomDep, body: LayerBody) -> dict[str, Any]:
+    """The drawing's class probabilities and atlas-layer maps (concepts first, then the strongest channels)."""
     coach = room.coach()
     model = coach.scorer.model
-    if (body.strokes is None) == (body.point is None):
-        raise DrawingError("give the drawing as strokes or as an atlas point, one of them")
-    if (body.concept is None) == (body.channel is None):
-        raise DrawingError("give one edit: a concept (name or id) or a channel")
-    if body.mode not in MODES or body.where not in WHERE:
-        raise DrawingError(f"mode must be one of {', '.join(MODES)} and where one of {', '.join(WHERE)}")
-    if body.point is not None:
-        sketch = room.view.sketch_of_point(body.point)
-    else:
-        sketch = strokes_to_sketch(body.strokes, coach.limits)
-    grid = coach.scorer.geometry
-    mask = None
-    if body.cells is not None:
-        outside = [(y, x) for y, x in body.cells if not (0 <= y < grid.height and 0 <= x < grid.width)]
-        if outside:
-            raise DrawingError(f"cells: {outside[0]} is outside the layer's {grid.height} x {grid.width} grid")
-        mask = torch.zeros(1, grid.height, grid.width, dtype=torch.bool)
-        for y, x in body.cells:
-            mask[0, y, x] = True
+    target = coach.target_index(body.target)
+    sketch = _sketch(room, body)
     image = rasterize(sketch, model.raster)[None]
     with room.score_lock:
-        if body.concept is not None:
-            surgeon = Surgeon(model, threshold=coach.scorer.threshold)
-            k = surgeon.concept_index(body.concept)
-            run = surgeon.prepare(image)
-            if mask is None:
-                outcome = surgeon.edit(run, [k], body.factor, where=body.where, mode=body.mode, grow=body.grow)
-                before, after, touched = outcome.before[0], outcome.after[0], int(outcome.edited_positions[0])
-                presence = (outcome.presence_before[0], outcome.presence_after[0])
-            else:
-                edited = scale_positions(run.activations, mask, body.factor) if body.mode == "positions" else \
-                    scale_direction(run.activations, surgeon.weights[k], body.factor, mask)
-                before, after, touched, presence = _answer(surgeon.runner, run, edited, surgeon, mask)
-            what = f"{surgeon.names[k]} x {body.factor:g}"
-        else:
-            runner = LayerRunner(model.net, model.layer)
-            run = runner.run(to_model_input(torch.from_numpy(image)[:, None], model.input_spec))
-            edited = scale_channel(run.activations, int(body.channel), body.factor, mask)
-            surgeon = Surgeon(model, coach.scorer.threshold) if model.concept_head is not None else None
-            before, after, touched, presence = _answer(runner, run, edited, surgeon, mask)
-            what = f"channel {body.channel} x {body.factor:g}"
+        runner = LayerRunner(model.net, model.layer)
+        x = to_model_input(torch.from_numpy(image)[:, None], model.input_spec)
+        act_leaf = runner.run(x)
+        chosen = int(act_leaf.logits.argmax(1)[0]) if target is None else target
+        attribution = _channel_attribution(runner, act_leaf, chosen)
+        with torch.no_grad():
+            concept_maps = torch.sigmoid(model.concept_head(act_leaf.activations))[0] \
+                if model.concept_head is not None else None
+    act = act_leaf.activations[0]
+    order = torch.argsort(attribution, descending=True)[:body.channels]
     names = model.class_names
-    concepts = [] if presence is None else [
-        {"id": str(c["id"]), "name": str(c["name"]), "before": round(float(b), 4), "after": round(float(a), 4)}
-        for c, b, a in zip(model.concepts, *presence)]
-    return {"round": model.round, "edit": what, "edited_positions": touched, "before": _top(before, names),
-            "after": _top(after, names), "reads_before": names[int(before.argmax())],
-            "reads_after": names[int(after.argmax())], "concepts": concepts}
+    return {
+        "round": model.round, "layer": model.layer, "target": names[chosen],
+        "chosen": "model" if target is None else "person", "grid": coach.grid(),
+        "strokes": [s.tolist() for s in sketch.strokes], "word": sketch.word,
+        "classes": _top(torch.softmax(act_leaf.logits, 1)[0].numpy(), names),
+        "concepts": [] if concept_maps is None else [
+            {"id": str(c["id"]), "name": str(c["name"]), "presence": round(float(m.max()), 4), "map": _map(m)}
+            for c, m in zip(model.concepts, concept_maps)],
+        "channels": [{"channel": int(c), "attribution": round(float(attribution[c]), 4),
+                      "max": round(float(act[c].max()), 4), "map": _map(act[c])} for c in order],
+    }
 
 
-def _answer(runner: LayerRunner, run: Any, edited: torch.Tensor, surgeon: Surgeon | None,
-            mask: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray, int, tuple[np.ndarray, np.ndarray] | None]:
-    """Class probabilities before and after, positions touched, concept presences (None without concepts)."""
-    logits = runner.resume(run, edited)
-    before = torch.softmax(run.logits, 1)[0].numpy()
-    after = torch.softmax(logits, 1)[0].numpy()
-    touched = int(mask.sum()) if mask is not None else int(run.activations[0, 0].numel())
+def _channel_attribution(runner: LayerRunner, run: LayerRun, target: int) -> torch.Tensor:
+    """(C,) each channel's activation x gradient of the target logit, summed over positions."""
+    leaf = run.activations.detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = runner.resume_with_grad(run, leaf)
+        grad, = torch.autograd.grad(logits[0, target], leaf)
+    return (leaf.detach() * grad)[0].sum((1, 2))
+
+
+@router.post("/edit")
+def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
+    """Apply the edits in order and answer the model's output before and after."""
+    coach = room.coach()
+    model = coach.scorer.model
+    sketch = _sketch(room, body)
+    grid = coach.scorer.geometry
+    for i, one in enumerate(body.edits, start=1):
+        if sum((one.concept is not None, one.channel is not None, one.all)) != 1:
+            raise DrawingError(f"edit {i}: give one of concept (name or id), channel, or all")
+        if one.mode not in MODES or one.where not in WHERE:
+            raise DrawingError(f"edit {i}: mode must be one of {', '.join(MODES)} and where one of {', '.join(WHERE)}")
+        outside = [(y, x) for y, x in one.cells or () if not (0 <= y < grid.height and 0 <= x < grid.width)]
+        if outside:
+            raise DrawingError(f"edit {i}: cell {outside[0]} is outside the layer's {grid.height} x {grid.width} grid")
+    image = rasterize(sketch, model.raster)[None]
+    with room.score_lock:
+        surgeon = Surgeon(model, threshold=coach.scorer.threshold) if model.concept_head is not None else None
+        runner = surgeon.runner if surgeon is not None else LayerRunner(model.net, model.layer)
+        run = runner.run(to_model_input(torch.from_numpy(image)[:, None], model.input_spec))
+        edited, touched = run.activations, torch.zeros(1, grid.height, grid.width, dtype=torch.bool)
+        labels = []
+        for one in body.edits:
+            edited, mask, label = _apply(edited, one, surgeon, model.round)
+            touched |= mask
+            labels.append(label)
+        logits = runner.resume(run, edited)
+        presence = None if surgeon is None else (surgeon.maps(run.activations).flatten(2).amax(2)[0].numpy(),
+                                                 surgeon.maps(edited).flatten(2).amax(2)[0].numpy())
+    before, after = torch.softmax(run.logits, 1)[0].numpy(), torch.softmax(logits, 1)[0].numpy()
+    names = model.class_names
+    return {"round": model.round, "edit": "; ".join(labels), "edited_positions": int(touched.sum()),
+            "before": _top(before, names), "after": _top(after, names),
+            "reads_before": names[int(before.argmax())], "reads_after": names[int(after.argmax())],
+            "concepts": [] if presence is None else [
+                {"id": str(c["id"]), "name": str(c["name"]), "before": round(float(b), 4),
+                 "after": round(float(a), 4)} for c, b, a in zip(model.concepts, *presence)]}
+
+
+def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
+           round_: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """One edit: the edited map, the positions it touched, and a label."""
+    shape = (1, *activations.shape[2:])
+    cells = None
+    if one.cells is not None:
+        cells = torch.zeros(shape, dtype=torch.bool)
+        for y, x in one.cells:
+            cells[0, y, x] = True
+    everywhere = torch.ones(shape, dtype=torch.bool)
+    if one.channel is not None:
+        return scale_channel(activations, int(one.channel), one.factor, cells), \
+            cells if cells is not None else everywhere, f"channel {one.channel} x {one.factor:g}"
+    if one.all:
+        where = cells if cells is not None else everywhere
+        return scale_positions(activations, where, one.factor), where, f"all channels x {one.factor:g}"
     if surgeon is None:
-        return before, after, touched, None
-    presence = (surgeon.maps(run.activations).flatten(2).amax(2)[0].numpy(),
-                surgeon.maps(edited).flatten(2).amax(2)[0].numpy())
-    return before, after, touched, presence
+        raise DrawingError(f"the round {round_} model has no concepts to edit: name concepts in its atlas and "
+                           "fine-tune (the next round has them); channels can be edited now")
+    k = surgeon.concept_index(str(one.concept))
+    fires = surgeon.maps(activations)[:, k] >= surgeon.threshold
+    if one.grow:
+        fires = torch.nn.functional.max_pool2d(fires[:, None].float(), 2 * one.grow + 1, 1, one.grow)[:, 0] > 0
+    if one.mode == "positions":
+        where = fires if cells is None else fires & cells
+        edited = scale_positions(activations, where, one.factor)
+    else:
+        where = cells if cells is not None else (fires if one.where == "fires" else everywhere)
+        edited = scale_direction(activations, surgeon.weights[k], one.factor, where)
+    return edited, where, f"{surgeon.names[k]} x {one.factor:g}"

@@ -114,6 +114,11 @@ class LayerRunner:
         Raises:
             ArticulateError: ``edited`` has another shape.
         """
+        return self.resume_with_grad(run, edited)
+
+    def resume_with_grad(self, run: LayerRun, edited: torch.Tensor) -> torch.Tensor:
+        """:meth:`resume` under the caller's autograd mode: with ``edited`` requiring grad, the logits' gradient
+        with respect to the layer (attribution) is one backward pass away."""
         if tuple(edited.shape) != tuple(run.activations.shape):
             raise ArticulateError(f"an edited map of shape {tuple(edited.shape)} for layer {self.layer}, whose maps "
                                   f"are {tuple(run.activations.shape)}")
