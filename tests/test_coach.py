@@ -320,3 +320,18 @@ def test_feedback_command_on_a_real_drawing(labeling_project, project_cwd, tmp_p
     assert main(["feedback", "--sketch", f"{QUICKDRAW_FLOWER}:1", "--target", "zebra", "--round", "0",
                  *overrides]) == 2
     assert "unknown target class 'zebra'" in capsys.readouterr().err
+
+
+def test_a_change_of_class_is_not_a_change_of_the_drawing(coach) -> None:
+    """Levels of the frame before, read for another class, are read again for this frame's class first."""
+    strokes = [[[40, 60, 80, 100, 120], [40, 42, 44, 46, 48]], [[60, 60, 62], [60, 120, 180]]]
+    as_cat = coach.answer(strokes, "cat")
+    again = coach.answer(strokes, "house", as_cat["levels"], before_target="cat")
+    assert again["events"] == []  # the same drawing: nothing improved, nothing newly complete
+    naive = coach.answer(strokes, "house", as_cat["levels"])
+    house = coach.answer(strokes, "house")
+    cat_t, house_t = coach.scorer.class_names.index("cat"), coach.scorer.class_names.index("house")
+    for k, c in enumerate(coach.concepts):  # levels are scores over the class's reference
+        rescaled = as_cat["levels"][c.id] * coach.canon.reference[cat_t, k] / coach.canon.reference[house_t, k]
+        assert rescaled == pytest.approx(house["levels"][c.id], abs=2e-3)
+    assert naive["levels"] == house["levels"]

@@ -31,12 +31,14 @@ router = APIRouter()
 
 class FeedbackBody(BaseModel):
     """One frame of a drawing: its strokes (Quick, Draw! layout, 0..255), the target class (None: the model's
-    top class), the levels the previous answer gave (concept id -> level), and the frame number."""
+    top class), the levels the previous answer gave (concept id -> level) and the class it read them for
+    (``before_target``), and the frame number."""
 
     model_config = ConfigDict(extra="forbid")
     strokes: list[list[list[float]]]
     target: str | None = None
     before: dict[str, float] | None = None
+    before_target: str | None = None
     frame: int | None = Field(default=None, ge=0)
 
 
@@ -60,7 +62,7 @@ def coach(room: RoomDep) -> dict[str, Any]:
 def feedback(room: RoomDep, body: FeedbackBody) -> dict[str, Any]:
     coach = room.coach()
     with room.score_lock:
-        return coach.answer(body.strokes, body.target, body.before, body.frame)
+        return coach.answer(body.strokes, body.target, body.before, body.frame, body.before_target)
 
 
 class DrawnBody(VersionedBody):

@@ -211,7 +211,7 @@ class Coach:
         return levels
 
     def feedback(self, sketch: Sketch, target: str | None = None, before: Mapping[str, float] | None = None,
-                 frame: int | None = None) -> Feedback:
+                 frame: int | None = None, before_target: str | None = None) -> Feedback:
         """The feedback for one frame of a drawing.
 
         Args:
@@ -219,14 +219,21 @@ class Coach:
             target: The class the person draws, or None for the model's top class.
             before: The levels the previous answer gave (concept id -> level); None: a blank canvas before.
             frame: The frame number for the events (default: the number of strokes).
+            before_target: The class ``before`` was read for (the previous answer's ``target``), when it may
+                differ from this frame's (the model's guess changed): ``before`` is then read again for this
+                frame's class, so a change of class is not mistaken for a change of the drawing.
         """
         chosen = self.target_index(target)
         frames = self.scorer.sketches([sketch], [chosen])
+        previous = self.target_index(before_target) if before_target else None
         return self._feedback(frames, 0, self.previous_levels(before), sketch.num_strokes if frame is None else frame,
-                              "model" if chosen is None else "person")
+                              "model" if chosen is None else "person", previous)
 
-    def _feedback(self, frames: Frames, i: int, before: np.ndarray | None, frame: int, chosen: str) -> Feedback:
+    def _feedback(self, frames: Frames, i: int, before: np.ndarray | None, frame: int, chosen: str,
+                  before_target: int | None = None) -> Feedback:
         t = int(frames.targets[i])
+        if before is not None and before_target is not None and before_target != t:
+            before = before * self.canon.reference[before_target] / self.canon.reference[t]
         levels = self.canon.levels(frames.scores[i:i + 1], frames.targets[i:i + 1])[0]
         stroke = self.canon.levels(frames.stroke_scores[i:i + 1], frames.targets[i:i + 1])[0]
         belongs = self.canon.belongs(t)
@@ -279,7 +286,7 @@ class Coach:
                 "limits": {"max_strokes": self.limits.max_strokes, "max_points": self.limits.max_points}}
 
     def answer(self, strokes: Sequence[Any], target: str | None = None, before: Mapping[str, float] | None = None,
-               frame: int | None = None) -> dict[str, Any]:
+               frame: int | None = None, before_target: str | None = None) -> dict[str, Any]:
         """One feedback update as the API answers it (JSON-ready): the drawing checked, scored and described.
 
         Raises:
@@ -287,7 +294,7 @@ class Coach:
             ArticulateError: An unknown target class or a bad ``before``.
         """
         sketch = strokes_to_sketch(strokes, self.limits)
-        feedback = self.feedback(sketch, target, before, frame)
+        feedback = self.feedback(sketch, target, before, frame, before_target)
         ids = [c.id for c in self.concepts]
         return {
             "round": self.round, "target": feedback.target, "chosen": feedback.chosen, "strokes": sketch.num_strokes,
