@@ -11,13 +11,14 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView
+from labeling.jobs import Jobs
 from labeling.settings import AppSettings
 from pipeline.errors import ArticulateError
 
@@ -53,6 +54,19 @@ class Room:
     _coach_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # The model's forward hooks are per call on one shared network: one drawing scored at a time.
     score_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    jobs: Jobs = field(default_factory=Jobs, init=False, repr=False)
+    _dream_net: Any = field(default=None, init=False, repr=False)
+
+    def dream_net(self) -> Any:
+        """A copy of the round's network for dreaming: a dream hooks its layers for seconds, and the scoring of
+        drawings must neither see those hooks nor wait for them."""
+        import copy
+
+        coach = self.coach()
+        with self._coach_lock:
+            if self._dream_net is None:
+                self._dream_net = copy.deepcopy(coach.scorer.model.net).eval()
+            return self._dream_net
 
     def coach(self) -> Coach:
         """The round's coach, built on first use (a first build of the canon takes seconds; later ones read it).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -227,3 +228,63 @@ def opened_page(browser: Any, helper: Callable[[Any], Any], timeout_ms: int, **c
         wrapped.check_errors()
     finally:
         window.close()
+
+
+class PageHelper:
+    """A page of one test and its server: test-id lookups, the page's ``window.articulate`` hooks, screenshots,
+    and everything the browser complained about (any page error, console error or dialog fails the test, but
+    for the ``allowed`` patterns).
+
+    Subclasses set ``path`` (the page) and may add what their page needs.
+    """
+
+    path = "/"
+    idle_timeout_ms = 30_000
+
+    def __init__(self, page: Any, server: Any, shots: Path) -> None:
+        self.page, self.server, self.shots = page, server, shots
+        self.errors: list[str] = []
+        self.allowed: list[re.Pattern[str]] = []
+        page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
+        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}")
+                if msg.type == "error" else None)
+        page.on("dialog", lambda dialog: (self.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+
+    def open(self, path: str | None = None) -> None:
+        """Go to the page and wait until it says it is ready."""
+        self.page.goto(self.server.url + (path or self.path), wait_until="commit")
+        self.ready()
+
+    def ready(self) -> None:
+        """Wait until the page says it is ready (after a navigation of its own, too)."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.page.wait_for_function("window.articulate && window.articulate.ready === true",
+                                        timeout=READY_TIMEOUT_MS)
+        except PlaywrightTimeout:
+            raise AssertionError(f"the page did not get ready: {self.status()}, {self.errors}") from None
+
+    def idle(self) -> None:
+        """Wait until the page has nothing in flight."""
+        self.page.wait_for_function("window.articulate.idle === true", timeout=self.idle_timeout_ms)
+
+    def tid(self, name: str) -> Any:
+        return self.page.get_by_test_id(name)
+
+    def js(self, expression: str, arg: Any = None) -> Any:
+        return self.page.evaluate(expression, arg)
+
+    def status(self) -> tuple[str, str]:
+        box = self.tid("status")
+        return box.get_attribute("data-kind") or "", box.inner_text()
+
+    def shot(self, name: str, least_bytes: int = 10_000) -> Path:
+        path = self.shots / f"{name}.png"
+        self.page.screenshot(path=path, full_page=True)
+        assert path.is_file() and path.stat().st_size > least_bytes, f"{path} is missing or nearly empty"
+        return path
+
+    def check_errors(self) -> None:
+        unexpected = [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
+        assert not unexpected, unexpected

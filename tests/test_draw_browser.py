@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import READY_TIMEOUT_MS, opened_page
+from tests.conftest import PageHelper, opened_page
 
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
 
 
 
@@ -44,21 +44,18 @@ CAT = [
 
 # --- fixtures ------------------------------------------------------------------------------------------------
 
-class Pad:
+class Pad(PageHelper):
     """The /draw page of one test, its server, the feedback requests it sent, and what the browser complained
     about."""
 
+    path = "/draw"
+    idle_timeout_ms = 20_000
+
     def __init__(self, page: Any, server: Any, shots: Path) -> None:
-        self.page, self.server, self.shots = page, server, shots
-        self.errors: list[str] = []
-        self.allowed: list[re.Pattern[str]] = []
+        super().__init__(page, server, shots)
         self.feedback_sent = 0
         self.in_flight = 0
         self.most_in_flight = 0
-        page.on("pageerror", lambda err: self.errors.append(f"pageerror: {err}"))
-        page.on("console", lambda msg: self.errors.append(f"console.{msg.type}: {msg.text}")
-                if msg.type == "error" else None)
-        page.on("dialog", lambda dialog: (self.errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
         page.on("request", self._sent)
         page.on("requestfinished", self._done)
         page.on("requestfailed", self._done)
@@ -72,28 +69,6 @@ class Pad:
     def _done(self, request: Any) -> None:
         if request.url.endswith("/api/feedback"):
             self.in_flight -= 1
-
-    def open(self) -> None:
-        self.page.goto(self.server.url + "/draw", wait_until="commit")
-        try:
-            self.page.wait_for_function("window.articulate && window.articulate.ready === true",
-                                        timeout=READY_TIMEOUT_MS)
-        except playwright_sync.TimeoutError:
-            raise AssertionError(f"the page did not get ready: {self.status()}, {self.errors}") from None
-
-    def idle(self) -> None:
-        """Wait until no feedback request is in flight or wanted, no replay runs and no write is pending."""
-        self.page.wait_for_function("window.articulate.idle === true", timeout=20_000)
-
-    def tid(self, name: str) -> Any:
-        return self.page.get_by_test_id(name)
-
-    def js(self, expression: str, arg: Any = None) -> Any:
-        return self.page.evaluate(expression, arg)
-
-    def status(self) -> tuple[str, str]:
-        box = self.tid("status")
-        return box.get_attribute("data-kind") or "", box.inner_text()
 
     def to_px(self, x: float, y: float) -> tuple[float, float]:
         box = self.tid("canvas").bounding_box()
@@ -134,15 +109,8 @@ class Pad:
         return [(item.get_attribute("data-kind") or "", item.inner_text())
                 for item in self.tid("sentences").get_by_test_id("sentence").all()]
 
-    def shot(self, name: str) -> Path:
-        path = self.shots / f"{name}.png"
-        self.page.screenshot(path=path)
-        assert path.is_file() and path.stat().st_size > 20_000, f"{path} is missing or nearly empty"
-        return path
-
-    def check_errors(self) -> None:
-        unexpected = [e for e in self.errors if not any(p.search(e) for p in self.allowed)]
-        assert not unexpected, unexpected
+    def shot(self, name: str, least_bytes: int = 20_000) -> Path:
+        return super().shot(name, least_bytes)
 
 
 @pytest.fixture
@@ -152,9 +120,10 @@ def pad(browser: Any, labeling_server: Any, tmp_path: Path) -> Iterator[Pad]:
         yield pad
 
 
-def coach_answer(server: Any, strokes: list[Any], target: str | None, before: dict | None, frame: int) -> dict:
+def coach_answer(server: Any, strokes: list[Any], target: str | None, before: dict | None, frame: int,
+                 before_target: str | None = None) -> dict:
     """The coach's own answer for a frame (the page must show the same)."""
-    answer = server.project.coach().answer(strokes, target, before, frame)
+    answer = server.project.coach().answer(strokes, target, before, frame, before_target)
     answer.pop("maps")
     return answer
 
@@ -180,7 +149,8 @@ def test_strokes_get_feedback_bars_sentences_and_timeline(pad: Pad) -> None:
         assert [e["stroke"] for e in history] == list(range(1, n + 1))
         # the page chains the levels: each stroke is compared with the one before, as the coach would
         before = history[-2]["answer"]["levels"] if n > 1 else None
-        expected = coach_answer(pad.server, strokes, None, before, n)
+        before_target = history[-2]["answer"]["target"] if n > 1 else None
+        expected = coach_answer(pad.server, strokes, None, before, n, before_target)
         assert history[-1]["answer"]["levels"] == pytest.approx(expected["levels"], abs=1e-3)
         assert history[-1]["answer"]["events"] == expected["events"]
         # class bars: the coach's top five, in order; concept bars: one per concept at the answer's levels
@@ -229,7 +199,7 @@ def test_undo_and_target(pad: Pad) -> None:
     history = pad.history()
     assert [e["stroke"] for e in history] == [1, 2]
     assert all(e["answer"]["target"] == "cat" for e in history)
-    expected = coach_answer(pad.server, pad.strokes(), "cat", history[0]["answer"]["levels"], 2)
+    expected = coach_answer(pad.server, pad.strokes(), "cat", history[0]["answer"]["levels"], 2, "cat")
     assert answer["levels"] == pytest.approx(expected["levels"], abs=1e-3)
     assert "cat" in pad.tid("reading").inner_text()
     assert pad.tid("class-cat").get_attribute("class").split().count("target") == 1

@@ -16,29 +16,24 @@ from typing import Any
 import numpy as np
 import torch
 from fastapi import APIRouter
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from labeling.deps import Room, RoomDep
-from pipeline.coach.coach import DrawingError, strokes_to_sketch
+from labeling.deps import RoomDep
+from labeling.drawing import Drawing, sketch_of
+from labeling.routes.files import STATIC
+from pipeline.coach.coach import DrawingError
 from pipeline.data.raster import rasterize
-from pipeline.data.sketch import Sketch
 from pipeline.editing.edits import scale_channel, scale_direction, scale_positions
 from pipeline.editing.runner import LayerRun, LayerRunner
 from pipeline.editing.surgery import MODES, WHERE, Surgeon
 from pipeline.models.input_spec import to_model_input
 
-__all__ = ["EditBody", "LayerBody", "router"]
+__all__ = ["EditBody", "LayerBody", "page_router", "router"]
 
 router = APIRouter(prefix="/api")
+page_router = APIRouter()
 MAX_EDITS = 64
-
-
-class Drawing(BaseModel):
-    """A drawing: its strokes, or an atlas point (the sketch behind it)."""
-
-    model_config = ConfigDict(extra="forbid")
-    strokes: list[list[list[float]]] | None = None
-    point: int | None = Field(default=None, ge=0)
 
 
 class LayerBody(Drawing):
@@ -64,12 +59,10 @@ class EditBody(Drawing):
     edits: list[Edit] = Field(min_length=1, max_length=MAX_EDITS)
 
 
-def _sketch(room: Room, body: Drawing) -> Sketch:
-    if (body.strokes is None) == (body.point is None):
-        raise DrawingError("give the drawing as strokes or as an atlas point, one of them")
-    if body.point is not None:
-        return room.view.sketch_of_point(body.point)
-    return strokes_to_sketch(body.strokes, room.coach().limits)
+@page_router.get("/sketch", include_in_schema=False)
+def sketch_page() -> FileResponse:
+    """The sketch page: a drawing's atlas layer, painted edits, and the model's answer before and after."""
+    return FileResponse(STATIC / "sketch.html", headers={"Cache-Control": "no-store"})
 
 
 def _top(probabilities: np.ndarray, names: list[str], count: int = 5) -> list[dict[str, Any]]:
@@ -86,7 +79,7 @@ def layer(room: RoomDep, body: LayerBody) -> dict[str, Any]:
     coach = room.coach()
     model = coach.scorer.model
     target = coach.target_index(body.target)
-    sketch = _sketch(room, body)
+    sketch = sketch_of(room, body)
     image = rasterize(sketch, model.raster)[None]
     with room.score_lock:
         runner = LayerRunner(model.net, model.layer)
@@ -127,7 +120,7 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
     """Apply the edits in order and answer the model's output before and after."""
     coach = room.coach()
     model = coach.scorer.model
-    sketch = _sketch(room, body)
+    sketch = sketch_of(room, body)
     grid = coach.scorer.geometry
     for i, one in enumerate(body.edits, start=1):
         if sum((one.concept is not None, one.channel is not None, one.all)) != 1:

@@ -10,6 +10,7 @@ is the same whatever the layer's scale.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -51,6 +52,7 @@ def deepdream(
     jitter: int = 2,
     seed: int = 0,
     device: torch.device | str | None = None,
+    progress: Callable[[float], bool] | None = None,
 ) -> torch.Tensor:
     """Dream on a sketch: amplify a layer (or one of its channels) with multi-scale gradient ascent.
 
@@ -70,6 +72,8 @@ def deepdream(
         jitter: Largest random roll in pixels applied before each step.
         seed: Seed of the random rolls.
         device: Where to run (default: the model's device).
+        progress: Called after every step with the fraction done; returning False stops the dream there (the
+            image so far is returned).
 
     Returns:
         The dreamed images, (N, C, H, W) float in [0, 1], on the CPU.
@@ -112,6 +116,7 @@ def deepdream(
         ]
         detail = base.new_zeros(base.shape[0], base.shape[1], *sizes[0])
         x = base
+        total, done = max(1, steps * len(sizes)), 0
         for size in sizes:
             scaled = base if size == (height, width) else F.interpolate(base, size=size, mode="bilinear", align_corners=False, antialias=True)
             detail = F.interpolate(detail, size=size, mode="bilinear", align_corners=False) if detail.shape[-2:] != size else detail
@@ -125,5 +130,10 @@ def deepdream(
                 # Normalise per image: the step is `lr` of the range per unit mean |gradient|.
                 grad = grad / (grad.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)
                 x = (x.detach() + lr * grad).clamp(0.0, 1.0)
+                done += 1
+                if progress is not None and progress(done / total) is False:
+                    stopped = x.detach() if size == (height, width) else F.interpolate(
+                        x.detach(), size=(height, width), mode="bilinear", align_corners=False)
+                    return stopped.float().cpu()
             detail = x.detach() - scaled
     return x.detach().float().cpu()

@@ -37,3 +37,13 @@ export function h(tag, attrs, ...children) {
 export const fmt = (x, digits = 2) => (x === null || x === undefined || Number.isNaN(x) ? '—' : Number(x).toFixed(digits));
 export const sentence = (s) => (/[.!?]$/.test(s.trim()) ? s.trim() : `${s.trim()}.`);
 export const plural = (n, one, many) => `${n} ${n === 1 ? one : (many || `${one}s`)}`;
+
+/** Pointer input (mouse, pen, touch) on an element: a press, moves, and its end however it ends. */
+export function onPointer(el, down, move, up) {
+  el.addEventListener('pointerdown', down);
+  el.addEventListener('pointermove', move);
+  el.addEventListener('pointerup', up);
+  el.addEventListener('pointercancel', up);
+  el.addEventListener('lostpointercapture', up);
+  el.addEventListener('contextmenu', (ev) => ev.preventDefault());
+}

@@ -1,6 +1,7 @@
 /* Articulate's drawing coach, canvas.js: the drawing pad. Pointer input (mouse, pen, touch) recorded as strokes
  * in drawing units (0..255, the Quick, Draw! layout [[x...], [y...]]), and the ink drawn at the screen's
  * resolution. The layer under the ink (heat maps, picked cells) is heat.js's. */
+import { onPointer } from '../dom.js';
 import { toUnits } from './geometry.js';
 import { CANVAS_UNITS, D } from './state.js';
 
@@ -23,12 +24,7 @@ export function initPad(hooks) {
   P.under = document.getElementById('under');
   P.hooks = hooks;
   const ink = P.ink;
-  ink.addEventListener('pointerdown', down);
-  ink.addEventListener('pointermove', move);
-  ink.addEventListener('pointerup', up);
-  ink.addEventListener('pointercancel', up);
-  ink.addEventListener('lostpointercapture', up);
-  ink.addEventListener('contextmenu', (ev) => ev.preventDefault());
+  onPointer(ink, down, move, up);
   new ResizeObserver(() => resize()).observe(ink);
   resize();
 }

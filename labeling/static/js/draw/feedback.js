@@ -102,7 +102,8 @@ async function readStroke(n, epoch) {
   const askedAt = F.askedAt;
   const previous = entryBefore(n);
   const answer = await ask({
-    strokes: D.strokes.slice(0, n), target: D.target, before: previous ? previous.answer.levels : null, frame: n,
+    strokes: D.strokes.slice(0, n), target: D.target, before: previous ? previous.answer.levels : null,
+    before_target: previous ? previous.answer.target : null, frame: n,
   }, epoch);
   if (!answer) return;
   D.history = D.history.filter((e) => e.stroke < n);
@@ -117,7 +118,8 @@ async function readLive(epoch) {
   const previous = entryBefore(n + 1);
   const answer = await ask({
     strokes: [...D.strokes.slice(0, n), D.current], target: D.target,
-    before: previous ? previous.answer.levels : null, frame: n + 1,
+    before: previous ? previous.answer.levels : null, before_target: previous ? previous.answer.target : null,
+    frame: n + 1,
   }, epoch);
   // A stroke finished meanwhile is read next: its answer replaces this one, so this one is not shown.
   if (answer && D.current && F.commit === null) F.hooks.answer(answer, 'live');

@@ -2,7 +2,7 @@
  * translucent heat map in the concept's colour, the layer's grid and the cells picked in talk-back mode. Cell
  * (y, x) of the layer covers drawing units origin + step * x .. origin + step * (x + 1) (the same for y). */
 import { underCanvas } from './canvas.js';
-import { cellBox } from './geometry.js';
+import { cellBox, drawGrid } from './geometry.js';
 import { CANVAS_UNITS, colourOfConcept, D, rgb } from './state.js';
 
 const PICK = [47, 95, 208];
@@ -50,20 +50,6 @@ function drawHeat(ctx, map, grid, s, [r, g, b]) {
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = 'high';
   ctx.drawImage(small, grid.origin * s, grid.origin * s, cols * grid.step * s, rows * grid.step * s);
-  ctx.restore();
-}
-
-function drawGrid(ctx, grid, s) {
-  ctx.save();
-  ctx.strokeStyle = 'rgba(29, 35, 48, 0.08)';
-  ctx.lineWidth = 1;
-  ctx.beginPath();
-  for (let i = 0; i <= Math.max(grid.rows, grid.cols); i += 1) {
-    const u = (grid.origin + grid.step * i) * s;
-    if (i <= grid.cols) { ctx.moveTo(u, 0); ctx.lineTo(u, ctx.canvas.height); }
-    if (i <= grid.rows) { ctx.moveTo(0, u); ctx.lineTo(ctx.canvas.width, u); }
-  }
-  ctx.stroke();
   ctx.restore();
 }
 

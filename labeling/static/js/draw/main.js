@@ -72,6 +72,7 @@ function updateButtons() {
   $('clear').disabled = locked || n === 0;
   $('replay').disabled = locked || n === 0;
   $('export').disabled = locked || n === 0;
+  $('open-editor').disabled = locked || n === 0;
   $('target').disabled = locked;
   $('talk').disabled = locked;
   $('stroke-count').textContent = String(n);
@@ -189,6 +190,18 @@ async function changeTarget(ev) {
   if (D.strokes.length) await replay({ animate: false });
 }
 
+/** Hand the drawing over to the sketch page (sessionStorage) and open it there. */
+function openInEditor() {
+  if (!D.strokes.length || D.replaying) return;
+  try {
+    window.sessionStorage.setItem('articulate.sketch', JSON.stringify({ strokes: D.strokes }));
+  } catch (err) {
+    setStatus(`The drawing could not be handed over (${err.message}).`, 'error');
+    return;
+  }
+  window.location.href = withToken('/sketch');
+}
+
 async function exportClicked() {
   const { files } = exportDrawing();
   setStatus(`Downloaded ${files.join(' and ')}.`, 'ok');
@@ -198,6 +211,7 @@ async function exportClicked() {
 
 async function load() {
   $('atlas-link').href = withToken('/');
+  $('sketch-link').href = withToken('/sketch');
   await busy(async () => {
     let coach;
     try {
@@ -236,6 +250,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('clear').addEventListener('click', clearDrawing);
   $('replay').addEventListener('click', () => replay({ animate: true }));
   $('export').addEventListener('click', exportClicked);
+  $('open-editor').addEventListener('click', openInEditor);
   $('target').addEventListener('change', changeTarget);
   document.addEventListener('keydown', (ev) => {
     if ((ev.ctrlKey || ev.metaKey) && ev.key === 'z' && !/^(INPUT|SELECT|TEXTAREA)$/.test(ev.target.tagName)) {

@@ -1,0 +1,33 @@
+"""A drawing in a request: its strokes, or an atlas point (the sketch behind it)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from labeling.deps import Room
+from pipeline.coach.coach import DrawingError, strokes_to_sketch
+from pipeline.data.sketch import Sketch
+
+__all__ = ["Drawing", "sketch_of"]
+
+
+class Drawing(BaseModel):
+    """A drawing: its strokes (Quick, Draw! layout, 0..255), or an atlas point (the sketch behind it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    strokes: list[list[list[float]]] | None = None
+    point: int | None = Field(default=None, ge=0)
+
+
+def sketch_of(room: Room, body: Drawing) -> Sketch:
+    """The sketch a request names.
+
+    Raises:
+        DrawingError: Both or neither given, or malformed strokes.
+        NotInAtlasError: No such point.
+    """
+    if (body.strokes is None) == (body.point is None):
+        raise DrawingError("give the drawing as strokes or as an atlas point, one of them")
+    if body.point is not None:
+        return room.view.sketch_of_point(body.point)
+    return strokes_to_sketch(body.strokes, room.coach().limits)

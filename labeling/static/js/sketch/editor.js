@@ -1,0 +1,109 @@
+/* Articulate's sketch page, editor.js: one map opened large, its grid's cells painted with the mouse. Drag:
+ * paint (shift-drag: darken); the erase tool unpaints; fill paints every cell (shift-click: darkens them). The
+ * painted cells become an edit's "cells" (paint and darken each with its own factor). */
+import { drawGrid } from '../draw/geometry.js';
+import { onPointer } from '../dom.js';
+import { drawCells, drawStrokes, normalised } from './heat.js';
+import { cellKey, K, UNITS } from './state.js';
+
+const PAINT = [255, 127, 14];
+const DARK = [29, 35, 48];
+const E = { canvas: null, dragging: null, last: null, changed: null };
+
+const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+
+/** Set the editor's canvas up. changed(): called when the painted cells change. */
+export function initEditor(changed) {
+  E.canvas = document.getElementById('editor-canvas');
+  E.changed = changed;
+  const c = E.canvas;
+  onPointer(c, down, move, up);
+}
+
+function units(ev) {
+  const box = E.canvas.getBoundingClientRect();
+  return [((ev.clientX - box.left) / box.width) * UNITS, ((ev.clientY - box.top) / box.height) * UNITS];
+}
+
+function cellAt([ux, uy]) {
+  const { grid } = K.coach;
+  return [clamp(Math.floor((uy - grid.origin) / grid.step), 0, grid.rows - 1),
+    clamp(Math.floor((ux - grid.origin) / grid.step), 0, grid.cols - 1)];
+}
+
+function mark(point) {
+  const [y, x] = cellAt(point);
+  const key = cellKey(y, x);
+  if (E.dragging === 'erase') K.cells.delete(key);
+  else K.cells.set(key, E.dragging);
+}
+
+function down(ev) {
+  if (E.dragging || ev.button !== 0 || !K.open) return;
+  ev.preventDefault();
+  try { E.canvas.setPointerCapture(ev.pointerId); } catch (err) { /* synthetic event */ }
+  E.dragging = K.tool === 'paint' && ev.shiftKey ? 'darken' : K.tool;
+  E.last = units(ev);
+  mark(E.last);
+  renderEditor();
+}
+
+function move(ev) {
+  if (!E.dragging) return;
+  const now = units(ev);
+  const [dx, dy] = [now[0] - E.last[0], now[1] - E.last[1]];
+  const steps = Math.max(1, Math.ceil(Math.hypot(dx, dy) / (K.coach.grid.step / 4)));
+  for (let i = 1; i <= steps; i += 1) mark([E.last[0] + (dx * i) / steps, E.last[1] + (dy * i) / steps]);
+  E.last = now;
+  renderEditor();
+}
+
+function up() {
+  if (!E.dragging) return;
+  E.dragging = null;
+  E.last = null;
+  renderEditor();
+  E.changed();
+}
+
+/** Paint (or darken) every cell of the grid. */
+export function fillAll(kind) {
+  const { grid } = K.coach;
+  for (let y = 0; y < grid.rows; y += 1) for (let x = 0; x < grid.cols; x += 1) K.cells.set(cellKey(y, x), kind);
+  renderEditor();
+  E.changed();
+}
+
+export function clearCells() {
+  K.cells.clear();
+  renderEditor();
+  E.changed();
+}
+
+/** Draw the open map cell by cell, the drawing over it, the grid and the painted cells. */
+export function renderEditor() {
+  const canvas = E.canvas;
+  if (!canvas || !K.open || !K.coach) return;
+  const ctx = canvas.getContext('2d');
+  const s = canvas.width / UNITS;
+  const { grid } = K.coach;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  drawCells(ctx, normalised(K.open.map, K.open.max), grid, s, 0.8);
+  drawStrokes(ctx, K.layer ? K.layer.strokes : [], s, 'rgba(255, 170, 60, 0.9)', 2.4);
+  drawGrid(ctx, grid, s, 0.12);
+  ctx.save();
+  for (const [key, kind] of K.cells) {
+    const [y, x] = key.split(',').map(Number);
+    const [r, g, b] = kind === 'darken' ? DARK : PAINT;
+    const x0 = (grid.origin + grid.step * x) * s;
+    const y0 = (grid.origin + grid.step * y) * s;
+    ctx.fillStyle = `rgba(${r}, ${g}, ${b}, 0.5)`;
+    ctx.strokeStyle = `rgba(${r}, ${g}, ${b}, 0.95)`;
+    ctx.lineWidth = 2;
+    ctx.fillRect(x0, y0, grid.step * s, grid.step * s);
+    ctx.strokeRect(x0 + 1, y0 + 1, grid.step * s - 2, grid.step * s - 2);
+  }
+  ctx.restore();
+  canvas.dataset.cells = String(K.cells.size);
+}

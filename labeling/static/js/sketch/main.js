@@ -1,0 +1,357 @@
+/* Articulate: the sketch page (/sketch), reaching into the model. A drawing (an atlas point, ?point=N, or the
+ * strokes the drawing page handed over in sessionStorage) is read at the atlas layer (POST /api/layer): the
+ * class probabilities and the layer's maps, named concepts first, then the channels by attribution. Click a map
+ * to open it large, paint its cells, and apply an edit (this channel, all channels, or a concept's direction)
+ * onto a stack; Predict sends the stack to POST /api/edit and shows the classes before and after.
+ *
+ * ES modules, no build step: state (the page's state), heat (maps and strokes on canvases), editor (painting
+ * cells), this one (loading and wiring); the class bars are the drawing page's (../draw/bars.js).
+ *
+ * Test hook: window.articulate (ready, idle, layer, stack, cells, result, open, grid, drawing, surgery(id, kind)).
+ */
+import { api, busy, setStatus } from '../api.js';
+import { $, h, withToken } from '../dom.js';
+import { S } from '../state.js';
+import { renderClassBars } from '../draw/bars.js';
+import { clearCells, fillAll, initEditor, renderEditor } from './editor.js';
+import { drawTile, normalised, renderDrawing } from './heat.js';
+import { CHANNELS, drawingFromPage, K, sortedCells } from './state.js';
+
+window.articulate = {
+  ready: false,
+  get idle() { return K.pending === 0 && S.busy === 0; },
+  get layer() { return K.layer; },
+  get stack() { return K.stack.map((e) => e.edit); },
+  get cells() { return sortedCells(K.cells.keys()); },
+  get result() { return K.result; },
+  get open() { return K.open ? K.open.key : null; },
+  get grid() { return K.coach ? K.coach.grid : null; },
+  get drawing() { return K.drawing; },
+  surgery: (id, kind) => surgery(id, kind),
+};
+
+const pct = (x) => `${Math.round(100 * x)}%`;
+
+async function request(method, path, body) {
+  K.pending += 1;
+  try {
+    return await busy(() => api(method, path, body));
+  } finally {
+    K.pending -= 1;
+  }
+}
+
+// ---------------------------------------------------------------- the layer
+
+async function readLayer() {
+  try {
+    const layer = await request('POST', '/api/layer', { ...K.drawing, target: K.target, channels: CHANNELS });
+    showLayer(layer);
+    return true;
+  } catch (err) {
+    setStatus(err.message, 'error');
+    return false;
+  }
+}
+
+function showLayer(layer) {
+  K.layer = layer;
+  $('layer-name').textContent = layer.layer;
+  $('reading').textContent = `${layer.target}${layer.chosen === 'model' ? ' (the model’s guess)' : ''}`;
+  renderDrawing($('drawing'), layer.strokes);
+  renderClassBars(layer);
+  renderMaps();
+  renderSurgery();
+  renderApplyTo();
+  if (K.open) {
+    const again = mapsOf(layer).find((m) => m.key === K.open.key);
+    if (again) openMap(again);
+    else closeEditor();
+  }
+}
+
+/** The layer's maps as the editor knows them: concepts first, then channels by attribution. */
+function mapsOf(layer) {
+  return [
+    ...layer.concepts.map((c) => ({ key: `concept:${c.id}`, kind: 'concept', id: c.id, name: c.name, map: c.map,
+      max: 1, label: c.name, note: `presence ${c.presence.toFixed(2)}` })),
+    ...layer.channels.map((c) => ({ key: `ch:${c.channel}`, kind: 'channel', channel: c.channel, map: c.map,
+      max: c.max, label: `ch ${c.channel}`, note: `${c.attribution >= 0 ? '+' : ''}${c.attribution.toFixed(3)}` })),
+  ];
+}
+
+function renderMaps() {
+  const box = $('maps');
+  box.replaceChildren(...mapsOf(K.layer).map((m) => {
+    const canvas = h('canvas', { 'aria-hidden': 'true' });
+    drawTile(canvas, normalised(m.map, m.max));
+    const testid = m.kind === 'concept' ? `map-concept-${m.id}` : `map-ch-${m.channel}`;
+    return h('button', {
+      type: 'button', class: `map-tile ${m.kind}`, testid, 'data-key': m.key,
+      'aria-pressed': String(Boolean(K.open && K.open.key === m.key)),
+      title: m.kind === 'concept' ? `${m.name}: where the model finds it` :
+        `channel ${m.channel}: attribution to ${K.layer.target} ${m.note}, largest activation ${m.max.toFixed(2)}`,
+      onclick: () => openMap(m),
+    }, canvas, h('span', { class: 'map-name', text: m.label }), h('span', { class: 'map-attr', text: m.note }));
+  }));
+}
+
+// ---------------------------------------------------------------- the editor
+
+function openMap(m) {
+  const first = !K.open || K.open.key !== m.key;
+  K.open = m;
+  $('editor').hidden = false;
+  $('editor-title').textContent = m.kind === 'concept' ? `concept ${m.name}` : `channel ${m.channel} (${m.note})`;
+  for (const tile of $('maps').children) tile.setAttribute('aria-pressed', String(tile.dataset.key === m.key));
+  renderApplyTo(first);
+  renderEditor();
+  updateButtons();
+  if (first) $('editor').scrollIntoView({ block: 'nearest' });
+}
+
+function closeEditor() {
+  K.open = null;
+  $('editor').hidden = true;
+  for (const tile of $('maps').children) tile.setAttribute('aria-pressed', 'false');
+  updateButtons();
+}
+
+function renderApplyTo(fresh = false) {
+  const select = $('apply-to');
+  const options = [];
+  if (K.open && K.open.kind === 'channel') options.push(['channel', `this channel (ch ${K.open.channel})`]);
+  if (K.open && K.open.kind === 'concept') options.push([`concept:${K.open.id}`, `${K.open.name}’s direction`]);
+  options.push(['all', 'all channels']);
+  for (const c of K.layer ? K.layer.concepts : []) {
+    if (!K.open || K.open.id !== c.id) options.push([`concept:${c.id}`, `${c.name}’s direction`]);
+  }
+  const keep = select.value;
+  select.replaceChildren(...options.map(([value, text]) => h('option', { value, text })));
+  if (!fresh && options.some(([value]) => value === keep)) select.value = keep;
+}
+
+function setTool(tool) {
+  K.tool = tool;
+  for (const b of document.querySelectorAll('.tool')) b.setAttribute('aria-pressed', String(b.dataset.tool === tool));
+}
+
+function factorOf(id) {
+  const raw = $(id).value.trim();
+  const value = Number(raw);
+  if (raw === '' || !Number.isFinite(value) || Math.abs(value) > 100) {
+    throw new Error(`${id === 'factor-paint' ? 'paint' : 'darken'} factor: give a number from -100 to 100`);
+  }
+  return value;
+}
+
+function applyEdit() {
+  if (!K.open || !K.cells.size) return;
+  const target = $('apply-to').value;
+  let factors;
+  try {
+    factors = { paint: factorOf('factor-paint'), darken: factorOf('factor-darken') };
+  } catch (err) {
+    setStatus(err.message, 'error');
+    return;
+  }
+  const what = target === 'channel' ? { channel: K.open.channel }
+    : target === 'all' ? { all: true } : { concept: target.slice('concept:'.length) };
+  const named = target === 'channel' ? `ch ${K.open.channel}` : target === 'all' ? 'all channels'
+    : conceptName(what.concept);
+  const total = K.coach.grid.rows * K.coach.grid.cols;
+  const added = [];
+  for (const kind of ['paint', 'darken']) {
+    const keys = [...K.cells].filter(([, k]) => k === kind).map(([key]) => key);
+    if (!keys.length) continue;
+    const edit = { ...what, factor: factors[kind], cells: sortedCells(keys) };
+    const where = keys.length === total ? 'every cell' : `${keys.length} cell${keys.length === 1 ? '' : 's'}`;
+    added.push({ edit, label: `${named} × ${factors[kind]} at ${where}` });
+  }
+  if (K.stack.length + added.length > 64) {
+    setStatus('At most 64 edits: undo some or reset.', 'error');
+    return;
+  }
+  K.stack.push(...added);
+  K.cells.clear();
+  renderEditor();
+  stackChanged();
+  setStatus(`Applied ${added.map((a) => a.label).join(' and ')}: press Predict to see what the model says.`, 'ok');
+}
+
+const conceptName = (id) => {
+  const c = K.layer && K.layer.concepts.find((x) => x.id === id);
+  return c ? c.name : id;
+};
+
+// ---------------------------------------------------------------- the stack and the answer
+
+function stackChanged() {
+  K.stale = true;
+  renderStack();
+  $('result').dataset.stale = 'true';
+  updateButtons();
+}
+
+function renderStack() {
+  $('stack').replaceChildren(...K.stack.map((e, i) => h('li', { testid: 'stack-item', 'data-index': String(i) },
+    e.label)));
+  $('stack-empty').hidden = K.stack.length > 0;
+}
+
+function updateButtons() {
+  const n = K.stack.length;
+  $('predict').disabled = n === 0;
+  $('undo-edit').disabled = n === 0;
+  $('reset-edits').disabled = n === 0;
+  $('apply').disabled = !K.open || K.cells.size === 0;
+  $('cell-count').textContent = String(K.cells.size);
+}
+
+function undoEdit() {
+  if (!K.stack.length) return;
+  const gone = K.stack.pop();
+  stackChanged();
+  setStatus(`Undid ${gone.label}.`, 'info');
+}
+
+function resetEdits() {
+  K.stack = [];
+  K.result = null;
+  $('result').hidden = true;
+  stackChanged();
+  setStatus('No edits: the model as it is.', 'info');
+}
+
+async function predict(edits = K.stack.map((e) => e.edit)) {
+  if (!edits.length) return null;
+  try {
+    const result = await request('POST', '/api/edit', { ...K.drawing, edits });
+    showResult(result);
+    setStatus(`Reads as ${result.reads_before} before, ${result.reads_after} after (${result.edit}).`, 'ok');
+    return result;
+  } catch (err) {
+    setStatus(err.message, 'error');
+    return null;
+  }
+}
+
+function bars(list, entries, other, side) {
+  const p = new Map(other.map((e) => [e.name, e.p]));
+  list.replaceChildren(...entries.map((e) => h('li', {
+    class: `clb${p.has(e.name) && Math.abs(p.get(e.name) - e.p) >= 0.005 ? ' changed' : ''}`,
+    testid: `${side}-${e.name}`, 'data-class': e.name, 'data-p': String(e.p),
+  }, h('span', { class: 'clb-name', text: e.name }),
+  h('span', { class: 'clb-track' }, h('span', { class: 'clb-fill', style: { width: pct(Math.max(0, Math.min(1, e.p))) } })),
+  h('span', { class: 'clb-value', text: pct(e.p) }))));
+}
+
+function showResult(result) {
+  K.result = result;
+  K.stale = false;
+  const box = $('result');
+  box.hidden = false;
+  box.dataset.stale = 'false';
+  $('reads').textContent = `reads as ${result.reads_before} before, ${result.reads_after} after`;
+  $('edit-words').textContent = result.edit;
+  $('edited-positions').textContent = `${result.edited_positions} positions edited`;
+  bars($('before-bars'), result.before, result.after, 'before');
+  bars($('after-bars'), result.after, result.before, 'after');
+  const table = $('concept-presence');
+  table.hidden = !result.concepts.length;
+  table.tBodies[0].replaceChildren(...result.concepts.map((c) => h('tr', { testid: `presence-${c.id}` },
+    h('td', { text: c.name }), h('td', { text: c.before.toFixed(2) }), h('td', { text: c.after.toFixed(2) }))));
+}
+
+// ---------------------------------------------------------------- concept surgery
+
+function renderSurgery() {
+  const list = $('surgery');
+  const concepts = K.layer.concepts;
+  $('only-fires').disabled = !concepts.length;
+  if (!concepts.length) {
+    list.replaceChildren(h('li', { class: 'muted', testid: 'no-concepts',
+      text: `no named concepts yet: the round ${K.layer.round} model has none (name some in the atlas); `
+        + 'channels can be edited now' }));
+    return;
+  }
+  list.replaceChildren(...concepts.map((c) => h('li', { testid: `surgery-${c.id}` },
+    h('span', { class: 'sg-name', text: c.name }),
+    h('button', { type: 'button', class: 'btn', testid: `ablate-${c.id}`, text: 'Ablate',
+      title: `${c.name} × 0`, onclick: () => surgery(c.id, 'ablate') }),
+    h('button', { type: 'button', class: 'btn', testid: `boost-${c.id}`, text: 'Boost',
+      title: `${c.name} × 3`, onclick: () => surgery(c.id, 'boost') }))));
+}
+
+/** Ablate (× 0) or boost (× 3) a named concept: predicted at once with the stack, and pushed on it. */
+async function surgery(id, kind) {
+  const fires = $('only-fires').checked;
+  const edit = { concept: id, factor: kind === 'boost' ? 3 : 0, ...(fires ? { mode: 'positions', grow: 1 } : {}) };
+  const result = await predict([...K.stack.map((e) => e.edit), edit]);
+  if (!result) return null;
+  K.stack.push({ edit, label: `${conceptName(id)} × ${edit.factor}${fires ? ' where it fires' : ''}` });
+  renderStack();
+  updateButtons();
+  return result;
+}
+
+// ---------------------------------------------------------------- loading
+
+async function changeTarget(ev) {
+  K.target = ev.target.value || null;
+  if (await readLayer()) {
+    setStatus(K.target ? `Channels sorted by their attribution to ${K.target}.`
+      : 'Channels sorted by their attribution to the model’s guess.', 'info');
+  }
+}
+
+async function load() {
+  for (const [id, path] of [['atlas-link', '/'], ['draw-link', '/draw'], ['no-drawing-link', '/draw']]) $(id).href = withToken(path);
+  const opened = drawingFromPage();
+  if (!opened) {
+    $('no-drawing').hidden = false;
+    $('source').textContent = 'none';
+    setStatus('No drawing to open: draw one, or open an atlas point.', 'info');
+    window.articulate.ready = true;
+    document.body.dataset.ready = 'true';
+    return;
+  }
+  K.drawing = opened.drawing;
+  K.source = opened.source;
+  $('source').textContent = opened.source;
+  $('sketch-layout').hidden = false;
+  try {
+    K.coach = await request('GET', '/api/coach');
+  } catch (err) {
+    setStatus(`The model is not available: ${err.message}`, 'error');
+    window.articulate.failed = err.message;
+    window.articulate.ready = true;
+    return;
+  }
+  $('round').textContent = String(K.coach.round);
+  $('target').append(...K.coach.classes.map((name) => h('option', { value: name, text: name })));
+  initEditor(updateButtons);
+  renderStack();
+  updateButtons();
+  if (await readLayer()) {
+    setStatus(`Click a map to paint its cells; apply edits, then Predict (${K.layer.channels.length} channels, `
+      + 'strongest attribution first).', 'info');
+  } else {
+    window.articulate.failed = $('status').textContent;
+  }
+  window.articulate.ready = true;
+  document.body.dataset.ready = 'true';
+}
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('target').addEventListener('change', changeTarget);
+  for (const b of document.querySelectorAll('.tool')) b.addEventListener('click', () => setTool(b.dataset.tool));
+  $('fill').addEventListener('click', (ev) => fillAll(ev.shiftKey ? 'darken' : 'paint'));
+  $('clear-cells').addEventListener('click', clearCells);
+  $('apply').addEventListener('click', applyEdit);
+  $('close-editor').addEventListener('click', closeEditor);
+  $('predict').addEventListener('click', () => predict());
+  $('undo-edit').addEventListener('click', undoEdit);
+  $('reset-edits').addEventListener('click', resetEdits);
+  load();
+});

@@ -1,0 +1,39 @@
+/* Articulate's sketch page, state.js: the page's state (one object) and the drawing it opens. */
+
+export const UNITS = 256;            // drawing coordinates 0..255 (the Quick, Draw! canvas)
+export const HANDOVER_KEY = 'articulate.sketch'; // sessionStorage: {"strokes": [...]} from the drawing page
+export const CHANNELS = 24;          // how many channels POST /api/layer answers
+
+export const K = {
+  coach: null,        // GET /api/coach: round, classes, grid
+  drawing: null,      // the request's drawing: {point: N} or {strokes: [...]}
+  source: '',         // in words: "atlas point 3" or "from the drawing page"
+  target: null,       // the class the channels are sorted for (null: the model's top class)
+  layer: null,        // POST /api/layer answer shown
+  open: null,         // the map in the editor: {key, kind: 'channel'|'concept', channel, id, name, label, map, max}
+  cells: new Map(),   // painted cells of the editor: "y,x" -> 'paint' | 'darken'
+  tool: 'paint',      // 'paint', 'darken' or 'erase'
+  stack: [],          // the edits applied, in order: {edit (the API's), label}
+  result: null,       // POST /api/edit answer shown
+  stale: false,       // the stack changed since the result was predicted
+  pending: 0,         // requests in flight
+};
+
+/** The drawing the page opens: ?point=N, or the strokes the drawing page handed over; null when neither. */
+export function drawingFromPage() {
+  const params = new URLSearchParams(window.location.search);
+  const point = params.get('point');
+  if (point !== null && /^\d+$/.test(point.trim())) {
+    return { drawing: { point: Number(point) }, source: `atlas point ${Number(point)}` };
+  }
+  let handed = null;
+  try { handed = JSON.parse(window.sessionStorage.getItem(HANDOVER_KEY) || 'null'); } catch (err) { handed = null; }
+  if (handed && Array.isArray(handed.strokes) && handed.strokes.length) {
+    return { drawing: { strokes: handed.strokes }, source: `your drawing (${handed.strokes.length} strokes)` };
+  }
+  return null;
+}
+
+export const cellKey = (y, x) => `${y},${x}`;
+export const sortedCells = (keys) => [...keys].map((k) => k.split(',').map(Number))
+  .sort((a, b) => a[0] - b[0] || a[1] - b[1]);

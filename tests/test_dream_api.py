@@ -1,0 +1,96 @@
+"""Dreaming in the app (``POST /api/dream``, ``/api/jobs/<id>``) on the real small round-0 project: a dream runs
+as a job with progress, can be cancelled, and bad requests get a clear 4xx; the job registry on its own."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from labeling.jobs import Jobs, UnknownJobError
+
+CAT = [[[40, 60, 80, 100, 120], [40, 42, 44, 46, 48]], [[60, 60, 62], [60, 120, 180]]]
+
+
+def _wait(api, job_id: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = api.get(f"/api/jobs/{job_id}").json()
+        if state["status"] in ("done", "cancelled", "failed") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def api(labeling_server):
+    with httpx.Client(base_url=labeling_server.url, timeout=60, headers={"Origin": labeling_server.url}) as client:
+        yield client
+
+
+def test_a_dream_runs_as_a_job(api) -> None:
+    started = api.post("/api/dream", json={"strokes": CAT, "channel": 2, "octaves": 2, "steps": 3})
+    assert started.status_code == 202, started.text
+    done = _wait(api, started.json()["id"])
+    assert done["status"] == "done" and done["progress"] == 1.0 and done["error"] is None
+    assert done["result"]["image"].startswith("data:image/png;base64,") and "ch 2" in done["result"]["what"]
+    at_layer = _wait(api, api.post("/api/dream", json={"point": 0, "layer": "features.block1", "octaves": 1,
+                                                        "steps": 2}).json()["id"])
+    assert at_layer["status"] == "done" and at_layer["result"]["what"] == "features.block1"
+
+
+def test_a_dream_can_be_cancelled_and_the_coach_keeps_answering(api) -> None:
+    job = api.post("/api/dream", json={"strokes": CAT, "octaves": 3, "steps": 100}).json()
+    time.sleep(0.3)
+    answered = api.post("/api/feedback", json={"strokes": CAT})  # scoring does not wait for the dream
+    assert answered.status_code == 200
+    assert api.delete(f"/api/jobs/{job['id']}").status_code == 200
+    state = _wait(api, job["id"])
+    assert state["status"] == "cancelled" and state["progress"] < 1.0
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"strokes": CAT, "layer": "features.nope"}, 400, "unknown layer"),
+    ({"strokes": CAT, "concept": "ear"}, 400, "no concepts to edit"),
+    ({"strokes": CAT, "octaves": 9}, 400, "octaves"),
+    ({"strokes": CAT, "point": 0}, 422, "strokes or as an atlas point"),
+])
+def test_bad_dreams_get_a_clear_4xx(api, body: dict, status: int, words: str) -> None:
+    answer = api.post("/api/dream", json=body)
+    assert answer.status_code == status and words in answer.json()["error"], answer.text
+
+
+def test_unknown_jobs_and_failures(api) -> None:
+    missing = api.get("/api/jobs/999999")
+    assert missing.status_code == 404 and "no job" in missing.json()["error"]
+    failed = _wait(api, api.post("/api/dream", json={"strokes": CAT, "channel": 99999, "steps": 1}).json()["id"])
+    assert failed["status"] == "failed" and "channel" in failed["error"]
+
+
+def test_jobs_run_one_at_a_time_and_report_progress() -> None:
+    jobs = Jobs(keep=1)
+    gate = threading.Event()
+    order: list[str] = []
+
+    def slow(progress):
+        order.append("slow")
+        for i in range(5):
+            gate.wait(5)
+            if not progress((i + 1) / 5):
+                return "stopped"
+        return "slow done"
+
+    first = jobs.start(slow)
+    second = jobs.start(lambda progress: order.append("quick") or "quick done")
+    time.sleep(0.1)
+    assert jobs.get(second.id).status == "queued"  # one worker
+    gate.set()
+    deadline = time.monotonic() + 10
+    while jobs.get(second.id).status != "done" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert order == ["slow", "quick"] and first.result == "slow done" and second.result == "quick done"
+    jobs.start(lambda progress: None)
+    time.sleep(0.2)
+    with pytest.raises(UnknownJobError):
+        jobs.get(first.id)  # only the newest finished job is kept

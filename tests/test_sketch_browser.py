@@ -1,0 +1,232 @@
+"""The sketch page (/sketch) in a real browser: headless Chromium driven by Playwright against the app.
+
+Each test opens /sketch on a fresh server (the ``labeling_server`` fixture: a small real round-0 project, so no
+named concepts: channel and all-channel edits only), paints cells of a map with the real mouse, and checks what
+the page shows against ``POST /api/edit``'s own answer for the same stack. No test may leave a JavaScript error
+or a console error behind (but the ones it provokes on purpose).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import PageHelper, opened_page
+
+pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+
+
+class Sketch(PageHelper):
+    """The /sketch page of one test, its server, and what the browser complained about."""
+
+    def __init__(self, page: Any, server: Any, shots: Path, path: str) -> None:
+        super().__init__(page, server, shots)
+        self.path = path
+
+    def ready(self) -> None:
+        super().ready()
+        self.idle()
+
+    def click(self, name: str) -> None:
+        self.tid(name).click()
+        self.idle()
+
+    def cell_px(self, y: int, x: int) -> tuple[float, float]:
+        """The centre of grid cell (y, x) on the editor's canvas, in page pixels."""
+        grid = self.js("window.articulate.grid")
+        box = self.tid("editor-canvas").bounding_box()
+        ux, uy = grid["origin"] + grid["step"] * (x + 0.5), grid["origin"] + grid["step"] * (y + 0.5)
+        return box["x"] + ux / 256 * box["width"], box["y"] + uy / 256 * box["height"]
+
+    def paint(self, cells: list[tuple[int, int]], shift: bool = False) -> None:
+        """One drag through the cells' centres with the real mouse (shift held: darken)."""
+        self.tid("editor-canvas").scroll_into_view_if_needed()
+        if shift:
+            self.page.keyboard.down("Shift")
+        self.page.mouse.move(*self.cell_px(*cells[0]))
+        self.page.mouse.down()
+        for cell in cells[1:]:
+            self.page.mouse.move(*self.cell_px(*cell), steps=3)
+        self.page.mouse.up()
+        if shift:
+            self.page.keyboard.up("Shift")
+
+    def bars(self, side: str) -> list[dict[str, Any]]:
+        return self.tid(f"{side}-bars").locator("li").evaluate_all(
+            "els => els.map(e => ({name: e.dataset.class, p: Number(e.dataset.p),"
+            " text: e.querySelector('.clb-value').textContent}))")
+
+    def stack_items(self) -> list[str]:
+        return [item.inner_text() for item in self.tid("stack").get_by_test_id("stack-item").all()]
+
+
+
+def _page(browser: Any, server: Any, tmp_path: Path, path: str) -> Any:
+    server.project.coach()  # built once per test run, before the page waits for it
+    return opened_page(browser, lambda page: Sketch(page, server, tmp_path, path), 20_000)
+
+
+@pytest.fixture
+def sketch(browser: Any, labeling_server: Any, tmp_path: Path) -> Iterator[Sketch]:
+    with _page(browser, labeling_server, tmp_path, "/sketch?point=0") as page:
+        yield page
+
+
+@pytest.fixture
+def api(labeling_server: Any) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=labeling_server.url, timeout=60) as client:
+        yield client
+
+
+def _percent(p: float) -> str:
+    return f"{round(100 * p)}%"
+
+
+# --- tests ---------------------------------------------------------------------------------------------------
+
+def test_maps_paint_apply_and_predict_as_the_api(sketch: Sketch, api: httpx.Client) -> None:
+    layer = sketch.js("window.articulate.layer")
+    expected = api.post("/api/layer", json={"point": 0, "channels": 24}).json()
+    assert layer["channels"] and layer["concepts"] == []
+    # one map per channel returned, in the answer's order (strongest attribution first), labelled "ch N"
+    tiles = sketch.tid("maps").locator("button.map-tile")
+    assert tiles.count() == len(expected["channels"])
+    names = tiles.locator(".map-name").all_inner_texts()
+    assert names == [f"ch {c['channel']}" for c in expected["channels"]]
+    # the class bars: the layer answer's top five
+    shown = sketch.tid("class-bars").locator("li.clb:not([hidden])").evaluate_all(
+        "els => els.sort((a, b) => Number(a.style.order) - Number(b.style.order)).map(e => e.dataset.class)")
+    assert shown == [c["name"] for c in expected["classes"]]
+    assert sketch.tid("reading").inner_text().startswith(expected["target"])
+    assert sketch.tid("no-concepts").is_visible()  # round 0: no concept surgery
+    assert sketch.tid("predict").is_disabled() and sketch.tid("result").is_hidden()
+
+    # open the strongest channel, paint three cells and darken one, with the real mouse
+    channel = expected["channels"][0]["channel"]
+    sketch.click(f"map-ch-{channel}")
+    assert sketch.tid("editor").is_visible() and sketch.js("window.articulate.open") == f"ch:{channel}"
+    assert sketch.tid("apply").is_disabled()
+    sketch.paint([(5, 5), (5, 6), (5, 7)])
+    sketch.paint([(9, 3)], shift=True)
+    assert sketch.js("window.articulate.cells") == [[5, 5], [5, 6], [5, 7], [9, 3]]
+    assert sketch.tid("cell-count").inner_text() == "4"
+    sketch.tid("factor-paint").fill("2.5")
+    sketch.click("apply")
+    stack = sketch.js("window.articulate.stack")
+    assert stack == [{"channel": channel, "factor": 2.5, "cells": [[5, 5], [5, 6], [5, 7]]},
+                     {"channel": channel, "factor": 0, "cells": [[9, 3]]}]
+    assert len(sketch.stack_items()) == 2 and sketch.js("window.articulate.cells") == []
+
+    sketch.click("predict")
+    answer = api.post("/api/edit", json={"point": 0, "edits": stack}).json()
+    assert sketch.js("window.articulate.result") == answer
+    for side in ("before", "after"):
+        bars = sketch.bars(side)
+        assert [(b["name"], b["p"]) for b in bars] == [(c["name"], c["p"]) for c in answer[side]]
+        assert [b["text"] for b in bars] == [_percent(c["p"]) for c in answer[side]]
+    assert sketch.tid("reads").inner_text() == \
+        f"reads as {answer['reads_before']} before, {answer['reads_after']} after"
+    assert sketch.tid("edited-positions").inner_text() == f"{answer['edited_positions']} positions edited"
+    assert sketch.status()[0] == "ok"
+    sketch.shot("sketch-predicted")
+
+
+def test_all_channels_filled_ablated_change_the_answer_and_undo_reset(sketch: Sketch, api: httpx.Client) -> None:
+    grid = sketch.js("window.articulate.grid")
+    channel = sketch.js("window.articulate.layer.channels[1].channel")
+    sketch.click(f"map-ch-{channel}")
+    sketch.click("fill")
+    assert sketch.tid("cell-count").inner_text() == str(grid["rows"] * grid["cols"])
+    sketch.tid("factor-paint").fill("0")
+    sketch.tid("apply-to").select_option("all")
+    sketch.click("apply")
+    stack = sketch.js("window.articulate.stack")
+    assert len(stack) == 1 and stack[0]["all"] is True and stack[0]["factor"] == 0
+    assert len(stack[0]["cells"]) == grid["rows"] * grid["cols"]
+    assert "every cell" in sketch.stack_items()[0]
+    sketch.click("predict")
+    result = sketch.js("window.articulate.result")
+    assert result["edited_positions"] == grid["rows"] * grid["cols"]
+    assert result["before"] != result["after"]  # nothing left of the layer: the answer changes
+    assert result == api.post("/api/edit", json={"point": 0, "edits": stack}).json()
+
+    # a second edit, undo it, then reset: the stack empties
+    sketch.click("tool-paint")
+    sketch.paint([(2, 2), (3, 3)])
+    sketch.tid("apply-to").select_option("channel")
+    sketch.click("apply")
+    assert len(sketch.js("window.articulate.stack")) == 2
+    sketch.click("undo-edit")
+    assert sketch.js("window.articulate.stack") == stack and len(sketch.stack_items()) == 1
+    assert sketch.tid("result").get_attribute("data-stale") == "true"
+    sketch.click("reset-edits")
+    assert sketch.js("window.articulate.stack") == [] and sketch.stack_items() == []
+    assert sketch.tid("stack-empty").is_visible() and sketch.tid("predict").is_disabled()
+    assert sketch.tid("result").is_hidden()
+
+    # the erase tool unpaints
+    sketch.paint([(4, 4), (4, 5)])
+    sketch.click("tool-erase")
+    sketch.paint([(4, 4)])
+    assert sketch.js("window.articulate.cells") == [[4, 5]]
+
+
+def test_target_rereads_and_concept_surgery_shows_the_server_sentence(sketch: Sketch) -> None:
+    classes = sketch.js("Array.from(document.querySelectorAll('#target option')).map(o => o.value)")[1:]
+    guess = sketch.js("window.articulate.layer.target")
+    other = next(c for c in classes if c != guess)
+    sketch.tid("target").select_option(other)
+    sketch.idle()
+    layer = sketch.js("window.articulate.layer")
+    assert layer["target"] == other and layer["chosen"] == "person"
+    names = sketch.tid("maps").locator(".map-name").all_inner_texts()
+    assert names == [f"ch {c['channel']}" for c in layer["channels"]]
+
+    # round 0: no surgery buttons; asking anyway shows the server's sentence, and pushes nothing
+    assert sketch.tid("surgery").locator("button").count() == 0
+    sketch.allowed.append(re.compile(r"Failed to load resource.*422"))
+    assert sketch.js("window.articulate.surgery('ear', 'ablate')") is None
+    sketch.idle()
+    kind, text = sketch.status()
+    assert kind == "error" and "no concepts to edit" in text, text
+    assert sketch.js("window.articulate.stack") == []
+
+
+def test_a_drawing_handed_over_from_the_drawing_page(browser: Any, labeling_server: Any, tmp_path: Path) -> None:
+    strokes_px = [[(60, 60), (120, 70), (190, 80)], [(100, 40), (110, 130), (120, 220)]]
+    with _page(browser, labeling_server, tmp_path, "/draw") as page:
+        assert page.tid("open-editor").is_disabled()
+        assert page.tid("sketch-link").get_attribute("href") == "/sketch"
+        box = page.tid("canvas").bounding_box()
+        for stroke in strokes_px:
+            page.page.mouse.move(box["x"] + stroke[0][0] / 256 * box["width"], box["y"] + stroke[0][1] / 256 * box["height"])
+            page.page.mouse.down()
+            for x, y in stroke[1:]:
+                page.page.mouse.move(box["x"] + x / 256 * box["width"], box["y"] + y / 256 * box["height"], steps=4)
+            page.page.mouse.up()
+            page.idle()
+        drawn = page.js("window.articulate.strokes")
+        assert len(drawn) == 2
+        page.tid("open-editor").click()
+        page.page.wait_for_url(re.compile(r"/sketch$"))
+        page.ready()
+        assert page.js("window.articulate.drawing") == {"strokes": drawn}
+        assert page.js("window.articulate.layer.strokes") == drawn
+        assert page.tid("source").inner_text() == "your drawing (2 strokes)"
+        assert page.tid("maps").locator("button.map-tile").count() > 0
+        page.shot("sketch-handed-over")
+
+
+def test_no_drawing_says_so_and_links_to_the_drawing_page(browser: Any, labeling_server: Any,
+                                                          tmp_path: Path) -> None:
+    with _page(browser, labeling_server, tmp_path, "/sketch") as page:
+        assert page.tid("no-drawing").is_visible()
+        assert page.tid("no-drawing-link").get_attribute("href") == "/draw"
+        assert page.tid("atlas-link").get_attribute("href") == "/"
+        html = page.page.request.get(page.server.url + "/").text()
+        assert 'href="/sketch"' in html
