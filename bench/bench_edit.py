@@ -5,6 +5,7 @@
    (the ratio). Issue 12 asks p95 <= 30 ms for the default model.
 2. The reliance table (each concept ablated over the test split, :mod:`pipeline.editing.reliance`): its time
    (aim <= 20 s) and the largest drops.
+3. A dream of one drawing toward a concept, 4 octaves of 20 steps (aim <= 5 s for a 64 px drawing).
 
 Run it in a built project whose latest round has concepts (after a loop):
 
@@ -68,6 +69,20 @@ def main() -> None:
     print(f"Predict after an edit (layers after {surgeon.model.layer}, concept maps before and after): "
           f"p50 {np.percentile(predict, 50):.2f} ms, p95 {np.percentile(predict, 95):.2f} ms (aim p95 <= 30 ms); "
           f"a full forward p50 {np.percentile(full, 50):.2f} ms")
+
+    from pipeline.featurevis.dream import deepdream
+    from pipeline.featurevis.objectives import Direction
+
+    dreams = []
+    for k, sketch in enumerate(test[:5]):
+        images, _ = render_batch([sketch], surgeon.model.raster, None)
+        start = time.perf_counter()
+        deepdream(surgeon.model.net, torch.from_numpy(images), surgeon.model.input_spec, surgeon.model.layer,
+                  objective=Direction(surgeon.model.layer, surgeon.weights[k % len(surgeon.names)]), octaves=4,
+                  steps=20)
+        dreams.append(time.perf_counter() - start)
+    print(f"a dream toward a concept, 4 octaves x 20 steps, {surgeon.model.raster.size} px: median "
+          f"{np.median(dreams):.2f} s, worst {max(dreams):.2f} s (aim <= 5 s)")
 
     start = time.perf_counter()
     reliance = concept_reliance(surgeon, test, grow=args.grow)
