@@ -230,3 +230,74 @@ def test_no_drawing_says_so_and_links_to_the_drawing_page(browser: Any, labeling
         assert page.tid("atlas-link").get_attribute("href") == "/"
         html = page.page.request.get(page.server.url + "/").text()
         assert 'href="/sketch"' in html
+
+
+def _dream_settings(sketch: Sketch, octaves: int, steps: int, channel: int | None = None, layer: str = "") -> None:
+    if channel is None:
+        sketch.tid("dream-toward").select_option("layer")
+    else:
+        sketch.tid("dream-toward").select_option("channel")
+        sketch.tid("dream-channel").fill(str(channel))
+    sketch.tid("dream-layer").fill(layer)
+    sketch.tid("dream-octaves").fill(str(octaves))
+    sketch.tid("dream-steps").fill(str(steps))
+
+
+def test_dream_toward_a_channel_shows_progress_and_the_image(sketch: Sketch) -> None:
+    # round 0: the layer or a channel, no concepts to dream toward; the defaults are the API's
+    options = sketch.tid("dream-toward").locator("option").evaluate_all("els => els.map(e => e.value)")
+    assert options == ["layer", "channel"]
+    assert sketch.tid("dream-octaves").input_value() == "3" and sketch.tid("dream-steps").input_value() == "10"
+    assert sketch.tid("dream-layer").input_value() == ""
+    assert "early layers change strokes" in sketch.tid("dream-layer-hint").inner_text()
+    assert sketch.tid("dream-figure").is_hidden() and sketch.tid("dream-cancel").is_disabled()
+
+    _dream_settings(sketch, octaves=2, steps=3, channel=2)
+    sketch.tid("dream").click()
+    assert sketch.js("window.articulate.idle") is False  # the dream keeps the page busy until it ends
+    sketch.tid("dream-progress").wait_for(state="visible")
+    assert sketch.tid("dream").is_disabled()
+    sketch.idle()
+
+    job = sketch.js("window.articulate.dream")
+    assert job["status"] == "done" and job["progress"] == 1.0 and job["error"] is None
+    assert sketch.js("document.getElementById('dream-progress').value") == 1
+    assert sketch.tid("dream-state").inner_text().startswith("done")
+    image = sketch.tid("dream-image")
+    assert sketch.tid("dream-figure").is_visible() and image.is_visible()
+    assert image.evaluate("e => e.tagName") == "IMG"
+    src = image.get_attribute("src")
+    assert src.startswith("data:image/png") and src == job["result"]["image"]
+    assert image.evaluate("e => e.complete && e.naturalWidth > 0")  # the PNG decodes
+    caption = sketch.tid("dream-caption").inner_text()
+    assert "ch 2" in caption and caption == job["result"]["what"]
+    kind, text = sketch.status()
+    assert kind == "ok" and "ch 2" in text, text
+    assert sketch.tid("dream").is_enabled() and sketch.tid("dream-cancel").is_disabled()
+    sketch.shot("sketch-dreamt")
+
+
+def test_a_dream_can_be_cancelled_and_an_unknown_layer_shows_the_server_sentence(sketch: Sketch) -> None:
+    _dream_settings(sketch, octaves=3, steps=100)
+    sketch.tid("dream").click()
+    sketch.tid("dream-cancel").click()  # enabled as soon as the dream starts; sent once the job has an id
+    sketch.idle()
+    job = sketch.js("window.articulate.dream")
+    assert job["status"] == "cancelled" and job["progress"] < 1.0, job
+    assert sketch.tid("dream-state").inner_text().startswith("cancelled")
+    assert sketch.tid("dream-progress").get_attribute("data-status") == "cancelled"
+    kind, text = sketch.status()
+    assert kind == "info" and "cancelled" in text, text
+    if job["result"]:  # cancelled with the image so far: it shows
+        assert sketch.tid("dream-image").get_attribute("src").startswith("data:image/png")
+    assert sketch.tid("dream").is_enabled() and sketch.tid("dream-cancel").is_disabled()
+
+    # an unknown layer: the server's sentence in the status line, and the page is usable again
+    sketch.allowed.append(re.compile(r"Failed to load resource.*400"))
+    _dream_settings(sketch, octaves=1, steps=1, layer="features.nope")
+    sketch.tid("dream").click()
+    sketch.idle()
+    kind, text = sketch.status()
+    assert kind == "error" and "unknown layer" in text, text
+    assert sketch.js("window.articulate.dream")["status"] == "cancelled"  # the last job is still the cancelled one
+    assert sketch.tid("dream").is_enabled()

@@ -7,19 +7,23 @@
  * ES modules, no build step: state (the page's state), heat (maps and strokes on canvases), editor (painting
  * cells), this one (loading and wiring); the class bars are the drawing page's (../draw/bars.js).
  *
- * Test hook: window.articulate (ready, idle, layer, stack, cells, result, open, grid, drawing, surgery(id, kind)).
+ * The Dream panel (dream.js) dreams the drawing toward the layer, a channel or a concept, as a polled job.
+ *
+ * Test hook: window.articulate (ready, idle, layer, stack, cells, result, open, grid, drawing, surgery(id, kind),
+ * dream: the last dream job's state, dreaming).
  */
 import { api, busy, setStatus } from '../api.js';
 import { $, h, withToken } from '../dom.js';
 import { S } from '../state.js';
 import { renderClassBars } from '../draw/bars.js';
 import { clearCells, fillAll, initEditor, renderEditor } from './editor.js';
+import { dream, initDream, renderDreamToward } from './dream.js';
 import { drawTile, normalised, renderDrawing } from './heat.js';
 import { CHANNELS, drawingFromPage, K, sortedCells } from './state.js';
 
 window.articulate = {
   ready: false,
-  get idle() { return K.pending === 0 && S.busy === 0; },
+  get idle() { return K.pending === 0 && S.busy === 0 && !K.dreaming; },
   get layer() { return K.layer; },
   get stack() { return K.stack.map((e) => e.edit); },
   get cells() { return sortedCells(K.cells.keys()); },
@@ -27,7 +31,10 @@ window.articulate = {
   get open() { return K.open ? K.open.key : null; },
   get grid() { return K.coach ? K.coach.grid : null; },
   get drawing() { return K.drawing; },
+  get dream() { return K.dream; },
+  get dreaming() { return K.dreaming; },
   surgery: (id, kind) => surgery(id, kind),
+  startDream: () => dream(),
 };
 
 const pct = (x) => `${Math.round(100 * x)}%`;
@@ -63,6 +70,7 @@ function showLayer(layer) {
   renderMaps();
   renderSurgery();
   renderApplyTo();
+  renderDreamToward();
   if (K.open) {
     const again = mapsOf(layer).find((m) => m.key === K.open.key);
     if (again) openMap(again);
@@ -331,6 +339,7 @@ async function load() {
   $('round').textContent = String(K.coach.round);
   $('target').append(...K.coach.classes.map((name) => h('option', { value: name, text: name })));
   initEditor(updateButtons);
+  initDream();
   renderStack();
   updateButtons();
   if (await readLayer()) {

@@ -17,6 +17,9 @@ export const K = {
   result: null,       // POST /api/edit answer shown
   stale: false,       // the stack changed since the result was predicted
   pending: 0,         // requests in flight
+  dream: null,        // the last dream job's state (GET /api/jobs/<id>)
+  dreaming: false,    // a dream is running (started, polled until it ends)
+  dreamCancel: false, // Cancel was pressed for the running dream
 };
 
 /** The drawing the page opens: ?point=N, or the strokes the drawing page handed over; null when neither. */
