@@ -56,6 +56,22 @@ class Room:
     score_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     jobs: Jobs = field(default_factory=Jobs, init=False, repr=False)
     _dream_net: Any = field(default=None, init=False, repr=False)
+    _editor: Any = field(default=None, init=False, repr=False)
+
+    def editor(self) -> tuple[Any, Any]:
+        """The round's network traced to its atlas layer (a :class:`~pipeline.editing.runner.LayerRunner`), and its
+        :class:`~pipeline.editing.surgery.Surgeon` when the round has concepts (else None); made once, since
+        tracing a large network takes a good part of a second."""
+        from pipeline.editing.runner import LayerRunner
+        from pipeline.editing.surgery import Surgeon
+
+        coach = self.coach()
+        with self._coach_lock:
+            if self._editor is None:
+                model = coach.scorer.model
+                surgeon = Surgeon(model, threshold=coach.scorer.threshold) if model.concept_head is not None else None
+                self._editor = (surgeon.runner if surgeon else LayerRunner(model.net, model.layer), surgeon)
+            return self._editor
 
     def dream_net(self) -> Any:
         """A copy of the round's network for dreaming: a dream hooks its layers for seconds, and the scoring of

@@ -19,6 +19,7 @@ from labeling.deps import RoomDep
 from labeling.drawing import Drawing, sketch_of
 from pipeline.coach.coach import DrawingError
 from pipeline.data.raster import rasterize
+from pipeline.errors import ArticulateError
 from pipeline.models.layers import get_layer
 
 __all__ = ["DreamBody", "router"]
@@ -57,10 +58,12 @@ def dream(room: RoomDep, body: DreamBody) -> dict[str, Any]:
             raise DrawingError("dream toward a concept or a channel, not both")
         if layer != model.layer:
             raise DrawingError(f"a concept lives on the atlas layer {model.layer}; leave layer out to dream toward it")
-        from pipeline.editing.surgery import Surgeon
+        from pipeline.editing.surgery import no_concepts
         from pipeline.featurevis.objectives import Direction
 
-        surgeon = Surgeon(model)
+        surgeon = room.editor()[1]
+        if surgeon is None:
+            raise ArticulateError(no_concepts(model.round))
         k = surgeon.concept_index(body.concept)
         objective, what = Direction(layer, surgeon.weights[k]), f"concept {surgeon.names[k]}"
     image = torch.from_numpy(rasterize(sketch, model.raster))[None]

@@ -26,7 +26,7 @@ from pipeline.coach.coach import DrawingError
 from pipeline.data.raster import rasterize
 from pipeline.editing.edits import scale_channel, scale_direction, scale_positions
 from pipeline.editing.runner import LayerRun, LayerRunner
-from pipeline.editing.surgery import MODES, WHERE, Surgeon
+from pipeline.editing.surgery import MODES, WHERE, Surgeon, no_concepts
 from pipeline.models.input_spec import to_model_input
 
 __all__ = ["EditBody", "LayerBody", "page_router", "router"]
@@ -81,8 +81,8 @@ def layer(room: RoomDep, body: LayerBody) -> dict[str, Any]:
     target = coach.target_index(body.target)
     sketch = sketch_of(room, body)
     image = rasterize(sketch, model.raster)[None]
+    runner, _ = room.editor()
     with room.score_lock:
-        runner = LayerRunner(model.net, model.layer)
         x = to_model_input(torch.from_numpy(image)[:, None], model.input_spec)
         act_leaf = runner.run(x)
         chosen = int(act_leaf.logits.argmax(1)[0]) if target is None else target
@@ -131,9 +131,8 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
         if outside:
             raise DrawingError(f"edit {i}: cell {outside[0]} is outside the layer's {grid.height} x {grid.width} grid")
     image = rasterize(sketch, model.raster)[None]
+    runner, surgeon = room.editor()
     with room.score_lock:
-        surgeon = Surgeon(model, threshold=coach.scorer.threshold) if model.concept_head is not None else None
-        runner = surgeon.runner if surgeon is not None else LayerRunner(model.net, model.layer)
         run = runner.run(to_model_input(torch.from_numpy(image)[:, None], model.input_spec))
         edited, touched = run.activations, torch.zeros(1, grid.height, grid.width, dtype=torch.bool)
         labels = []
@@ -171,12 +170,9 @@ def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
         where = cells if cells is not None else everywhere
         return scale_positions(activations, where, one.factor), where, f"all channels x {one.factor:g}"
     if surgeon is None:
-        raise DrawingError(f"the round {round_} model has no concepts to edit: name concepts in its atlas and "
-                           "fine-tune (the next round has them); channels can be edited now")
+        raise DrawingError(f"{no_concepts(round_)}; channels can be edited now")
     k = surgeon.concept_index(str(one.concept))
-    fires = surgeon.maps(activations)[:, k] >= surgeon.threshold
-    if one.grow:
-        fires = torch.nn.functional.max_pool2d(fires[:, None].float(), 2 * one.grow + 1, 1, one.grow)[:, 0] > 0
+    fires = surgeon.fires(surgeon.maps(activations), k, one.grow)
     if one.mode == "positions":
         where = fires if cells is None else fires & cells
         edited = scale_positions(activations, where, one.factor)

@@ -495,3 +495,18 @@ def read_atlas(folder: str | Path) -> tuple[dict[str, Any], pd.DataFrame, np.nda
     except Exception as err:  # noqa: BLE001 - json, pyarrow and numpy raise many types for damaged files
         raise InputError(folder, f"unreadable atlas ({str(err).splitlines()[0]})", hint=hint) from None
     return document, points, cells
+
+
+def read_atlas_vectors(folder: str | Path, activations: str | Path) -> tuple[dict[str, Any], pd.DataFrame, np.ndarray]:
+    """:func:`read_atlas` plus each point's activation vector (n, C), read from the round's activation store
+    (``activations/round_<r>``, the atlas layer's folder in it).
+
+    Raises:
+        InputError: A file of the atlas or of the store is missing or unreadable.
+    """
+    from pipeline.activations.store import layer_folder
+
+    document, points, _ = read_atlas(folder)
+    store = ActivationStore(layer_folder(activations, str(document["layer"])))
+    vectors = store.vectors(points["sketch"].to_numpy(), points["y"].to_numpy(), points["x"].to_numpy())
+    return document, points, vectors

@@ -333,12 +333,9 @@ def _icon_points(model: Any, atlas: Path, activations: Path) -> list[int | None]
 
     if not (atlas / "atlas.json").is_file():
         return [None] * len(model.concepts)
-    from pipeline.activations.store import ActivationStore, layer_folder
-    from pipeline.atlas.build import read_atlas
+    from pipeline.atlas.build import read_atlas_vectors
 
-    document, points, _ = read_atlas(atlas)
-    store = ActivationStore(layer_folder(activations, str(document["layer"])))
-    raw = store.vectors(points["sketch"].to_numpy(), points["y"].to_numpy(), points["x"].to_numpy())
+    _, _, raw = read_atlas_vectors(atlas, activations)
     with torch.no_grad():
         logits = model.concept_head(torch.from_numpy(np.asarray(raw, dtype=np.float32))[:, :, None, None])[:, :, 0, 0]
     return [int(i) for i in logits.argmax(0).numpy()]

@@ -108,12 +108,9 @@ def cluster_concepts(cluster_of_point: np.ndarray, unit_vectors: np.ndarray,
 
 def atlas_cluster_concepts(atlas_folder: str | Path, activations_folder: str | Path) -> ConceptSet:
     """The clusters of a built atlas (``atlases/round_<r>``), their directions read from the activation store."""
-    from pipeline.activations.store import ActivationStore, layer_folder
-    from pipeline.atlas.build import read_atlas
+    from pipeline.atlas.build import read_atlas_vectors
 
-    document, points, _ = read_atlas(atlas_folder)
-    store = ActivationStore(layer_folder(activations_folder, str(document["layer"])))
-    raw = store.vectors(points["sketch"].to_numpy(), points["y"].to_numpy(), points["x"].to_numpy())
+    document, points, raw = read_atlas_vectors(atlas_folder, activations_folder)
     unit = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-8)
     exemplars = {int(c["cluster"]): [int(e["point"]) for e in c.get("exemplars", [])] for c in document["clusters"]}
     return cluster_concepts(points["cluster"].to_numpy(), unit, exemplars)

@@ -23,7 +23,13 @@ from pipeline.errors import ArticulateError
 from pipeline.models.build import TrainedModel
 from pipeline.models.input_spec import to_model_input
 
-__all__ = ["MODES", "WHERE", "Outcome", "Surgeon"]
+__all__ = ["MODES", "WHERE", "Outcome", "Surgeon", "no_concepts"]
+
+
+def no_concepts(round_: int) -> str:
+    """What to say when a round without a concept head is asked to edit a concept."""
+    return (f"the round {round_} model has no concepts to edit: name concepts in its atlas and fine-tune (the next "
+            "round has them)")
 
 WHERE = ("everywhere", "fires")
 MODES = ("direction", "positions")
@@ -59,8 +65,7 @@ class Surgeon:
 
     def __init__(self, model: TrainedModel, threshold: float = 0.5) -> None:
         if model.concept_head is None:
-            raise ArticulateError(f"the round {model.round} model has no concepts to edit: name concepts in its atlas "
-                                  "and fine-tune (the next round has them)")
+            raise ArticulateError(no_concepts(model.round))
         self.model, self.threshold = model, float(threshold)
         self.runner = LayerRunner(model.net, model.layer)
         self.weights = model.concept_head.conv.weight.detach()[:, :, 0, 0]  # (K, C)
@@ -83,6 +88,14 @@ class Surgeon:
         """(N, K, H, W) concept probabilities of activations."""
         with torch.no_grad():
             return torch.sigmoid(self.model.concept_head(activations))
+
+    def fires(self, maps: torch.Tensor, k: int, grow: int = 0) -> torch.Tensor:
+        """(N, H, W) bool: where concept ``k`` fires in ``maps`` (:meth:`maps`; its probability at least the
+        threshold), grown by ``grow`` positions around."""
+        where = maps[:, k] >= self.threshold
+        if grow:
+            where = torch.nn.functional.max_pool2d(where[:, None].float(), 2 * grow + 1, 1, grow)[:, 0] > 0
+        return where
 
     def prepare(self, images: np.ndarray) -> LayerRun:
         """Run rendered images (N, S, S, model polarity) to the layer."""
@@ -108,9 +121,7 @@ class Surgeon:
         edited = run.activations
         touched = torch.zeros(run.activations.shape[0], *run.activations.shape[2:], dtype=torch.bool)
         for k in concepts:
-            fires = before_maps[:, k] >= self.threshold
-            if grow:
-                fires = torch.nn.functional.max_pool2d(fires[:, None].float(), 2 * grow + 1, 1, grow)[:, 0] > 0
+            fires = self.fires(before_maps, k, grow)
             if mode == "positions":
                 edited, mask = scale_positions(edited, fires, factor), fires
             else:
