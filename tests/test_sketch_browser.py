@@ -253,11 +253,17 @@ def test_dream_toward_a_channel_shows_progress_and_the_image(sketch: Sketch) -> 
     assert sketch.tid("dream-figure").is_hidden() and sketch.tid("dream-cancel").is_disabled()
 
     _dream_settings(sketch, octaves=2, steps=3, channel=2)
-    sketch.tid("dream").click()
-    assert sketch.js("window.articulate.idle") is False  # the dream keeps the page busy until it ends
-    sketch.tid("dream-progress").wait_for(state="visible")
-    assert sketch.tid("dream").is_disabled()
+    # click and read the controls in one turn of the page's event loop: a short dream may end before a second
+    # round trip from the test could see it running
+    during = sketch.js("""(() => {
+        const el = id => document.querySelector(`[data-testid="${id}"]`);
+        el('dream').click();
+        return {idle: window.articulate.idle, dream: el('dream').disabled, cancel: el('dream-cancel').disabled,
+                toward: el('dream-toward').disabled};
+    })()""")
+    assert during == {"idle": False, "dream": True, "cancel": False, "toward": True}, during
     sketch.idle()
+    assert sketch.tid("dream-progress").is_visible()
 
     job = sketch.js("window.articulate.dream")
     assert job["status"] == "done" and job["progress"] == 1.0 and job["error"] is None
@@ -279,8 +285,13 @@ def test_dream_toward_a_channel_shows_progress_and_the_image(sketch: Sketch) -> 
 
 def test_a_dream_can_be_cancelled_and_an_unknown_layer_shows_the_server_sentence(sketch: Sketch) -> None:
     _dream_settings(sketch, octaves=3, steps=100)
-    sketch.tid("dream").click()
-    sketch.tid("dream-cancel").click()  # enabled as soon as the dream starts; sent once the job has an id
+    # Cancel is enabled as soon as the dream starts and is sent once the job has an id; both clicks in one turn of
+    # the page's event loop, so a fast machine cannot finish the dream between them
+    sketch.js("""(() => {
+        const el = id => document.querySelector(`[data-testid="${id}"]`);
+        el('dream').click();
+        el('dream-cancel').click();
+    })()""")
     sketch.idle()
     job = sketch.js("window.articulate.dream")
     assert job["status"] == "cancelled" and job["progress"] < 1.0, job
