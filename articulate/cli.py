@@ -58,11 +58,12 @@ def _show(args: argparse.Namespace) -> None:
 
 def _layers(args: argparse.Namespace) -> None:
     from pipeline.config import compose
-    from pipeline.models.build import build_net, input_spec
+    from pipeline.models.build import build_net, input_spec, model_class_names
     from pipeline.models.layers import layer_output_shapes
 
     cfg = compose(args.overrides)
-    net = build_net(cfg.model, num_classes=args.num_classes)
+    own = model_class_names(cfg.model)  # a pretrained model is built with its own classes
+    net = build_net(cfg.model, num_classes=len(own) if own else args.num_classes)
     spec = input_spec(cfg.model)
     shapes = layer_output_shapes(net, (1, spec.channels, spec.size, spec.size))
     print(f"{'layer (module path)':40s} output shape for a {spec.size}x{spec.size} input; atlas layer: {cfg.model.layer}")

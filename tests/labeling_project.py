@@ -52,6 +52,34 @@ def _train(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: i
     net.eval()
 
 
+def write_dataset(folder: Path, classes: list[str], sketches: int = 400, seed: int = 0) -> dict[str, list]:
+    """Generate sketches of ``classes`` and write them as a dataset folder (60/20/20 splits, manifest); returns
+    the splits."""
+    drawn = SketchGenerator(num_sketches=sketches, classes=classes, seed=seed, progress=False).load().sketches
+    cut1, cut2 = sketches * 3 // 5, sketches * 4 // 5
+    splits = {"train": drawn[:cut1], "val": drawn[cut1:cut2], "test": drawn[cut2:]}
+    folder.mkdir(parents=True)
+    for name, split in splits.items():
+        write_split(folder, name, split)
+    write_manifest(folder, Manifest(name="generated", kind="strokes", classes=sorted(classes),
+                                    parts=sorted({p for s in drawn for p in s.parts}),
+                                    splits={name: len(split) for name, split in splits.items()}))
+    return splits
+
+
+def trained_net(train: list, classes: list[str], widths: list[int] = WIDTHS, epochs: int = 4) -> nn.Module:
+    """A SketchCNN with ``classes`` as its outputs (in that order), briefly trained on ``train`` (seeded)."""
+    raster = RasterSpec(size=64, line_width=2.0)
+    spec = default_input_spec()
+    images = torch.from_numpy(np.stack([rasterize(s, raster) for s in train])[:, None].astype(np.float32))
+    images = (images - spec.mean[0]) / spec.std[0]
+    labels = torch.tensor([classes.index(s.word) for s in train])
+    torch.manual_seed(0)  # the same model, hence the same atlas, on every build
+    net = SketchCNN(len(classes), widths=widths)
+    _train(net, images, labels, epochs)
+    return net
+
+
 def build(folder: Path, sketches: int = 400) -> list[str]:
     """Write the dataset, model, activations and atlas of round 0 under ``folder``; returns the overrides.
 
@@ -60,26 +88,9 @@ def build(folder: Path, sketches: int = 400) -> list[str]:
     from pipeline.stages import atlas as atlas_stage
     from pipeline.stages import extract as extract_stage
 
-    drawn = SketchGenerator(num_sketches=sketches, classes=CLASSES, seed=0, progress=False).load().sketches
-    cut1, cut2 = sketches * 3 // 5, sketches * 4 // 5
-    train, val, test = drawn[:cut1], drawn[cut1:cut2], drawn[cut2:]
-    dataset = folder / "dataset"
-    dataset.mkdir(parents=True)
-    for name, split in (("train", train), ("val", val), ("test", test)):
-        write_split(dataset, name, split)
+    splits = write_dataset(folder / "dataset", CLASSES, sketches)
     classes = sorted(CLASSES)
-    write_manifest(dataset, Manifest(name="generated", kind="strokes", classes=classes,
-                                     parts=sorted({p for s in drawn for p in s.parts}),
-                                     splits={"train": len(train), "val": len(val), "test": len(test)}))
-
-    raster = RasterSpec(size=64, line_width=2.0)
-    spec = default_input_spec()
-    images = torch.from_numpy(np.stack([rasterize(s, raster) for s in train])[:, None].astype(np.float32))
-    images = (images - spec.mean[0]) / spec.std[0]
-    labels = torch.tensor([classes.index(s.word) for s in train])
-    torch.manual_seed(0)  # the same model, hence the same atlas, on every build
-    net = SketchCNN(len(classes), widths=WIDTHS)
-    _train(net, images, labels)
+    net = trained_net(splits["train"], classes)
     for name in ("base", "round_0"):  # the base model, and round 0's model (the base as it is)
         save_sketch_cnn(folder / "models" / name / "model.pt", classes, WIDTHS, net=net)
 

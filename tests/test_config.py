@@ -130,7 +130,7 @@ def test_user_code_is_imported_from_the_project_and_user_folders(project_cwd, tm
     (tmp_path / "my_nets.py").write_text("from tests.user_nets import FlatNet as Net\n")
     (tmp_path / "broken_nets.py").write_text("import a_dependency_nobody_has\n")
     cfg = compose([f"paths.user_code=[{tmp_path}]", "model=custom", "model.net._target_=my_nets.Net",
-                   "~model.net.widths", "model.input.size=28"])
+                   "model.input.size=28"])
     assert type(build(cfg.model.net, "model.net", num_classes=3)).__name__ == "FlatNet"
     for target, words in [("nowhere_nets.Net", "no module named 'nowhere_nets'"),
                           ("broken_nets.Net", "importing broken_nets failed: No module named 'a_dependency_nobody_has'"),

@@ -234,7 +234,8 @@ def test_user_model_mismatch_lists_keys_and_non_strict_loads_the_rest(tmp_path: 
         load_weights(_user_model(num_classes=3), path)
     message = str(info.value)
     assert str(path) in message and "classifier.fc.weight: file (4, 8) vs model (3, 8)" in message
-    assert "num_classes" in message
+    assert "num_classes" in message and "model.pretrained=true and model.classes" in message
+    assert "strict=False" not in message  # not a setting a user has
     with pytest.warns(UserWarning, match="shape mismatch"):
         model = load_weights(_user_model(num_classes=3), path, strict=False)
     assert torch.equal(model.features.block1.conv.weight, trained.features.block1.conv.weight)

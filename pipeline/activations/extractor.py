@@ -50,6 +50,7 @@ from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
 from pipeline.data.sketch import Sketch
 from pipeline.errors import ArticulateError, ConfigError, InputError
 from pipeline.models.build import TrainedModel
+from pipeline.models.classes import UNMAPPED
 from pipeline.models.outputs import logits_of
 from pipeline.models.input_spec import InputSpec, to_model_input
 from pipeline.models.layers import get_layer, layer_output_shape
@@ -256,7 +257,8 @@ class Extractor:
 
         Args:
             images: Rendered sketches (B, S, S) or (B, 1, S, S) in [0, 1], in the model's polarity.
-            labels: (B,) the model's class index of each sketch: attribution is to this logit.
+            labels: (B,) the model's class index of each sketch: attribution is to this logit (to the top
+                class where it is :data:`~pipeline.models.classes.UNMAPPED`).
             parts: Part masks (B, S, S) (0 background), or None where the data has no parts.
             invert: True when ``images`` hold dark ink on white (default: ``input_spec.invert``).
 
@@ -277,6 +279,7 @@ class Extractor:
                     raise ArticulateError(f"extract.layers: {', '.join(missing)} not used in the model's forward pass")
                 if not logits.requires_grad:
                     raise ArticulateError("extract.layers: the class logits do not depend on the layers")
+                labels = torch.where(labels == UNMAPPED, logits.argmax(1), labels)
                 score = logits.gather(1, labels[:, None]).sum()
                 with torch.enable_grad():
                     captured = [hooks.outputs[name] for name in self.layers]
@@ -432,14 +435,18 @@ def extract(
         raise ConfigError(f"extract.batch_size: expected a positive integer, got {batch_size!r}")
     layers = [model.layer] if layers is None else list(layers)
     extractor = Extractor(model.net, layers, model.input_spec, dtype=dtype, ink_threshold=ink_threshold)
-    class_index = {name: i for i, name in enumerate(model.class_names)}
+    # The store records each drawing's dataset class; attribution goes to the output that means it (for a model
+    # with its own classes: the first output its class maps to, or the top class where it maps to none).
+    classes = model.class_map
+    word_index = {name: i for i, name in enumerate(classes.words)}
+    target_of_word = np.array([t[0] if t else UNMAPPED for t in classes.targets], dtype=np.int64)
     part_index = {name: i + 1 for i, name in enumerate(parts)} if parts else None
     folder = Path(folder)
     writers: dict[str, ActivationWriter] = {}
     for name, g in extractor.geometry.items():
         meta = LayerMeta(layer=name, num_sketches=num_sketches, height=g.height, width=g.width, channels=g.channels,
                          input_size=g.input_size, stride=g.stride, receptive_field=g.receptive_field,
-                         rf_offset=g.rf_offset, split=split, classes=list(model.class_names),
+                         rf_offset=g.rf_offset, split=split, classes=list(classes.words),
                          parts=list(parts) if parts else None, dtype=dtype, extra=dict(extra or {}))
         writers[name] = ActivationWriter(layer_folder(folder, name), meta)
         log.info("layer %s: %d x %d positions x %d channels, stride %g, receptive field %d px, offset %g",
@@ -454,13 +461,17 @@ def extract(
             done = len(key_ids)
             if done + len(batch) > num_sketches:
                 raise InputError(folder, f"more sketches than the {num_sketches} announced")
-            unknown = sorted({s.word for s in batch} - set(class_index))
+            unknown = sorted({s.word for s in batch} - set(word_index))
             if unknown:
                 raise InputError(folder, f"sketches of classes the model does not know: {', '.join(unknown[:5])}",
-                                 hint=f"the model's classes are {', '.join(model.class_names)}")
-            batch_labels = np.array([class_index[s.word] for s in batch], dtype=np.int32)
-            results = extractor.run(images, batch_labels, masks, invert=model.raster.invert)
+                                 hint=f"the model's classes are {', '.join(classes.words)}")
+            batch_labels = np.array([word_index[s.word] for s in batch], dtype=np.int32)
+            results = extractor.run(images, target_of_word[batch_labels], masks, invert=model.raster.invert)
             for name, result in results.items():
+                if done == 0 and not result.activations.any():
+                    log.warning("layer %s: every activation of the first batch is 0 as stored (%s); a model whose "
+                                "activations are tiny (under 6e-5) loses them in float16: set extract.dtype=float32",
+                                name, dtype)
                 writers[name].write(result.activations, result.attribution, result.ink, result.part)
                 abs_attribution[name] += np.abs(result.attribution).sum(0)
                 ink_positions += int(result.ink.sum())

@@ -57,12 +57,12 @@ def event_rates(coach: Coach, sketches: Sequence[Sketch], matched_part: Mapping[
     counts = EventRates()
     index = {c.id: i for i, c in enumerate(coach.concepts)}
     matched = {index[cid]: part for cid, part in matched_part.items() if cid in index}
-    classes = set(coach.scorer.class_names)
+    classes = coach.scorer.class_index
     for sketch in sketches:
         if sketch.parts is None or sketch.word not in classes or not sketch.strokes:
             continue
         replay = coach.replay(sketch, sketch.word)
-        belongs = coach.canon.belongs(coach.scorer.class_names.index(sketch.word))
+        belongs = coach.canon.belongs(classes[sketch.word])
         for k, part in matched.items():
             strokes = [i + 1 for i, p in enumerate(sketch.parts) if p == part]  # frame numbers of P's strokes
             if not belongs[k] or not strokes:

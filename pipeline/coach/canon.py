@@ -135,7 +135,7 @@ def build_canon(scorer: FrameScorer, sketches: Sequence[Sketch], settings: Canon
     from tqdm.auto import tqdm
 
     classes = scorer.class_names
-    index = {name: i for i, name in enumerate(classes)}
+    index = scorer.class_index  # a drawing's class -> its output (a pretrained model's through its class map)
     chosen: dict[int, list[Sketch]] = {i: [] for i in range(len(classes))}
     for sketch in sketches:
         c = index.get(sketch.word)

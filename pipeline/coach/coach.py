@@ -148,7 +148,7 @@ class Coach:
             raise ArticulateError("the canon was built for other concepts or classes; build it again")
         self.scorer, self.canon, self.rules, self.limits = scorer, canon, rules, limits
         self.top_classes = int(top_classes)
-        self._class_index = {name: i for i, name in enumerate(scorer.class_names)}
+        self._class_index = scorer.class_index
 
     @classmethod
     def from_config(cls, cfg: DictConfig, round_: int | None = None, *, progress: bool = False) -> Coach:

@@ -89,6 +89,13 @@ class FrameScorer:
     def class_names(self) -> list[str]:
         return self.model.class_names
 
+    @property
+    def class_index(self) -> dict[str, int]:
+        """A class name -> its output: the model's own names, and the dataset's classes that map onto them (a
+        pretrained model's, :class:`~pipeline.models.classes.ClassMap`)."""
+        mapped = {word: label for word, label in self.model.class_map.labels().items() if label >= 0}
+        return {**mapped, **{name: i for i, name in enumerate(self.model.class_names)}}
+
     def render(self, sketches: Sequence[Sketch]) -> tuple[np.ndarray, np.ndarray]:
         """The frames as the model sees them, and their last strokes alone, (N, S, S) each."""
         last = [Sketch(s.key_id, s.word, s.strokes[-1:]) if s.strokes else s for s in sketches]

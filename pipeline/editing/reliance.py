@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from pipeline.activations.extractor import render_batch
 from pipeline.data.sketch import Sketch
@@ -58,21 +59,23 @@ def concept_reliance(surgeon: Surgeon, sketches: Sequence[Sketch], batch_size: i
         grow: Positions mode: also erase this many positions around where it fires.
     """
     model = surgeon.model
-    index = {name: i for i, name in enumerate(model.class_names)}
+    classes = model.class_map  # per dataset class; a pretrained model's outputs count through it
+    index = {word: i for i, (word, targets) in enumerate(zip(classes.words, classes.targets, strict=True)) if targets}
+    word_of = torch.from_numpy(classes.word_of_output())
     known = [s for s in sketches if s.word in index]
-    k, classes = len(surgeon.names), len(model.class_names)
-    counts = np.zeros(classes)
-    right = np.zeros(classes)
-    right_ablated = np.zeros((k, classes))
+    k, n_classes = len(surgeon.names), len(classes.words)
+    counts = np.zeros(n_classes)
+    right = np.zeros(n_classes)
+    right_ablated = np.zeros((k, n_classes))
     for start in range(0, len(known), batch_size):
         batch = known[start:start + batch_size]
         images, _ = render_batch(batch, model.raster, None)
         labels = np.array([index[s.word] for s in batch])
         run = surgeon.prepare(images)
         np.add.at(counts, labels, 1)
-        np.add.at(right, labels, run.logits.argmax(1).numpy() == labels)
+        np.add.at(right, labels, word_of[run.logits.argmax(1)].numpy() == labels)
         for concept in range(k):
             outcome = surgeon.edit(run, [concept], 0.0, mode=mode, grow=grow)
-            np.add.at(right_ablated[concept], labels, outcome.after.argmax(1) == labels)
+            np.add.at(right_ablated[concept], labels, word_of[outcome.after.argmax(1)].numpy() == labels)
     safe = np.maximum(counts, 1)
-    return Reliance(list(model.class_names), list(surgeon.names), counts, right / safe, right_ablated / safe)
+    return Reliance(list(classes.words), list(surgeon.names), counts, right / safe, right_ablated / safe)

@@ -19,6 +19,7 @@ from pipeline.data.sketch import Sketch
 from pipeline.errors import ArticulateError, InputError
 from pipeline.evaluation.metrics import OverlapCounts, ink_pixel_predictions
 from pipeline.models.build import TrainedModel
+from pipeline.models.classes import UNMAPPED
 from pipeline.models.outputs import logits_of
 from pipeline.models.input_spec import to_model_input
 from pipeline.models.layers import layer_output_shape
@@ -41,8 +42,10 @@ class SplitPass:
     """What one pass over a split gives.
 
     Attributes:
-        labels: (N,) true class index.
-        predictions: (N,) argmax of the class logits.
+        labels: (N,) the class's label (:meth:`~pipeline.models.classes.ClassMap.labels`: the output index for a
+            model trained here; -1 for a class a pretrained model lacks).
+        predictions: (N,) the argmax of the class logits, sent to its class's label
+            (:meth:`~pipeline.models.classes.ClassMap.canonical`), so a right prediction equals the label.
         presence: (N, K) presence score: max over positions of each concept's sigmoid (K = 0 in round 0).
         contains: (N, P + 1) bool, sketch has a position whose true part is id p.
         counts: Concept/part overlaps over all positions.
@@ -61,7 +64,8 @@ class SplitPass:
 
     @property
     def class_acc(self) -> float:
-        return float((self.labels == self.predictions).mean()) if len(self.labels) else 0.0
+        counted = self.labels != UNMAPPED
+        return float((self.labels[counted] == self.predictions[counted]).mean()) if counted.any() else 0.0
 
 
 class Evaluator:
@@ -110,7 +114,8 @@ def run_split(evaluator: Evaluator, sketches: Sequence[Sketch], part_names: Sequ
     from tqdm.auto import tqdm
 
     model, geometry = evaluator.model, evaluator.geometry
-    class_index = {name: i for i, name in enumerate(model.class_names)}
+    class_index = model.class_map.labels()
+    canonical = torch.from_numpy(model.class_map.canonical())
     part_index = {name: i + 1 for i, name in enumerate(part_names)} if part_names else None
     n, k, parts = len(sketches), len(model.concepts), len(part_names or ())
     counts = OverlapCounts(k, parts)
@@ -127,11 +132,11 @@ def run_split(evaluator: Evaluator, sketches: Sequence[Sketch], part_names: Sequ
             if unknown:
                 raise InputError(source, f"sketches of classes the model does not know: "
                                  f"{', '.join(unknown[:5])}", hint=f"the model's classes are "
-                                 f"{', '.join(model.class_names)}")
+                                 f"{', '.join(class_index)}")
             rows = slice(done, done + len(batch))
             labels[rows] = [class_index[s.word] for s in batch]
             logits, maps = evaluator.forward(images)
-            predictions[rows] = logits.argmax(1).numpy()
+            predictions[rows] = canonical[logits.argmax(1)].numpy()
             part = part_cells(masks, geometry) if masks is not None else \
                 np.zeros((len(batch), geometry.height, geometry.width), dtype=np.int16)
             flat = part.reshape(len(batch), -1).astype(np.int64)

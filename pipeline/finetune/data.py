@@ -18,6 +18,7 @@ from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split
 from pipeline.models.build import TrainedModel
+from pipeline.models.classes import UNMAPPED
 
 __all__ = ["ConceptDataset", "SketchIndex", "combined_loader", "ink_maps", "layer_geometry", "layer_vectors"]
 
@@ -101,13 +102,13 @@ def layer_vectors(model: TrainedModel, sketches: Sequence[Sketch], threshold: fl
         key_id -> (H, W, C) float32 activations; key_id -> (H, W) bool ink.
     """
     extractor = Extractor(model.net, [model.layer], model.input_spec, dtype="float32", ink_threshold=threshold)
-    index = {c: i for i, c in enumerate(model.class_names)}
+    index = model.class_map.labels()
     vectors: dict[str, np.ndarray] = {}
     ink: dict[str, np.ndarray] = {}
     for start in range(0, len(sketches), batch_size):
         batch = list(sketches[start:start + batch_size])
         images = np.stack([rasterize(s, model.raster) for s in batch])
-        out = extractor.run(images, np.array([index.get(s.word, 0) for s in batch]),
+        out = extractor.run(images, np.array([index.get(s.word, UNMAPPED) for s in batch]),
                             invert=model.raster.invert)[model.layer]
         for i, sketch in enumerate(batch):
             vectors[sketch.key_id], ink[sketch.key_id] = out.activations[i], out.ink[i]

@@ -15,6 +15,7 @@ from pipeline.activations.extractor import LayerGeometry
 from pipeline.finetune.data import ConceptDataset
 from pipeline.finetune.targets import NEGATIVE, POSITIVE, POSITIVE_CODES, UNVERIFIED, TargetWeights
 from pipeline.models.outputs import logits_of
+from pipeline.models.predict import class_accuracy
 from pipeline.models.concept_head import ConceptModel
 from pipeline.models.input_spec import InputSpec, to_model_input
 
@@ -23,23 +24,6 @@ __all__ = ["class_accuracy", "concept_eval", "concept_maps_figure"]
 
 def _device(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
-
-
-@torch.no_grad()
-def class_accuracy(net: nn.Module, dataset: Dataset, input_spec: InputSpec, batch_size: int = 256) -> float:
-    """Top-1 accuracy of ``net`` (eval mode) on a dataset of ``(image, label)`` items."""
-    was_training = net.training
-    net.eval()
-    device = _device(net)
-    correct = total = 0
-    try:
-        for images, labels in DataLoader(dataset, batch_size=batch_size):
-            logits = logits_of(net(to_model_input(images.to(device), input_spec)))
-            correct += int((logits.argmax(1).cpu() == labels).sum())
-            total += len(labels)
-    finally:
-        net.train(was_training)
-    return correct / max(total, 1)
 
 
 @torch.no_grad()

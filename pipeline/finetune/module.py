@@ -106,6 +106,9 @@ class ConceptFinetuner(lightning.LightningModule):
         concept_weight: lambda, the concept loss's weight against the class loss.
         prototype_weight: The weight of the prototype term at the atlas layer (0: off).
         prototype_temperature: Its softmax temperature.
+        canonical: For a model with its own classes (:class:`~pipeline.models.classes.ClassMap`): each output's
+            class's first output, so that a prediction of any output of the right class counts as right; labels
+            of -1 (a class the model lacks) train no class loss. None: labels are outputs, one for one.
         freeze_after_layer: Fix the modules after the atlas layer (parameters, BatchNorm statistics, dropout).
         schedule: ``"cosine"`` (anneal both rates to 0 over the run) or ``"none"``.
 
@@ -122,7 +125,7 @@ class ConceptFinetuner(lightning.LightningModule):
                  input_spec: InputSpec, weights: TargetWeights = TargetWeights(), lr: float = 1e-3,
                  head_lr: float = 1e-2, weight_decay: float = 1e-4, concept_weight: float = 3.0,
                  freeze_after_layer: bool = False, schedule: str = "cosine", prototype_weight: float = 0.0,
-                 prototype_temperature: float = 0.1) -> None:
+                 prototype_temperature: float = 0.1, canonical: Sequence[int] | None = None) -> None:
         super().__init__()
         for key, value in (("lr", lr), ("head_lr", head_lr)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
@@ -139,6 +142,8 @@ class ConceptFinetuner(lightning.LightningModule):
         self.lr, self.head_lr, self.weight_decay = float(lr), float(head_lr), float(weight_decay)
         self.concept_weight = float(concept_weight)
         self.prototype_weight, self.prototype_temperature = float(prototype_weight), float(prototype_temperature)
+        self.register_buffer("canonical", None if canonical is None else torch.as_tensor(canonical, dtype=torch.long),
+                             persistent=False)
         self.schedule = schedule
         self.frozen: list[str] = []
         if freeze_after_layer:
@@ -184,11 +189,16 @@ class ConceptFinetuner(lightning.LightningModule):
         out = self(torch.cat([images, concept_images]))
         counted = torch.cat([torch.ones(n, dtype=torch.bool, device=class_mask.device), class_mask])
         all_labels = torch.cat([labels, concept_labels])
-        class_loss = F.cross_entropy(out.logits[counted], all_labels[counted])
+        counted = counted & (all_labels >= 0)
+        class_loss = (F.cross_entropy(out.logits[counted], all_labels[counted]) if counted.any()
+                      else out.logits.sum() * 0.0)
         concept = concept_loss(out.concept_logits[n:], codes, self.weights)
         layer = (prototype_loss(out.activations[n:], codes, self.weights, self.prototype_temperature)
                  if self.prototype_weight > 0 else out.activations.sum() * 0.0)
-        correct = (out.logits[counted].argmax(1) == all_labels[counted]).sum()
+        predicted = out.logits[counted].argmax(1)
+        if self.canonical is not None:
+            predicted = self.canonical[predicted]
+        correct = (predicted == all_labels[counted]).sum()
         return {"class_loss": class_loss, "concept_loss": concept, "prototype_loss": layer,
                 "loss": class_loss + self.concept_weight * concept + self.prototype_weight * layer,
                 "correct": correct,

@@ -14,6 +14,7 @@ from pipeline.data.raster import RasterSpec
 from pipeline.config import build
 from pipeline.errors import ConfigError, InputError
 from pipeline.models.checkpoint import load_weights
+from pipeline.models.classes import ClassMap, read_class_names
 from pipeline.models.input_spec import InputSpec
 
 
@@ -56,6 +57,48 @@ def check_input(net: nn.Module, spec: InputSpec, name: str = "the model") -> Non
             module.training = training
 
 
+def is_pretrained(model_cfg: DictConfig) -> bool:
+    """``model.pretrained``: the model is imported as it is (its own classes, no training), not trained here."""
+    return bool(model_cfg.get("pretrained", False))
+
+
+def model_class_names(model_cfg: DictConfig) -> list[str] | None:
+    """The model's own class names, in output order: ``model.classes`` (a list or a text file), else for a
+    pretrained torchvision model its weights' categories (ImageNet's 1000); None: the dataset's classes.
+
+    Raises:
+        ConfigError: A pretrained model whose class names cannot be known.
+        InputError: ``model.classes`` names a missing or unreadable file.
+    """
+    if not is_pretrained(model_cfg):
+        for key in ("classes", "class_map"):
+            if model_cfg.get(key):
+                raise ConfigError(f"model.{key}: only for a model imported as it is (model.pretrained=true); a "
+                                  "model trained here has the dataset's classes")
+        return None
+    if model_cfg.get("classes") is not None:
+        value = model_cfg.classes
+        return read_class_names(value if isinstance(value, str) else list(value))
+    net = model_cfg.net
+    if str(net.get("_target_", "")).endswith("torchvision_zoo.torchvision_classifier"):
+        from pipeline.models.torchvision_zoo import weights_categories
+
+        return weights_categories(str(net.name))
+    raise ConfigError("model.classes: a pretrained model needs its class names, in output order: a list "
+                      "(model.classes=[cat,dog,...]) or a text file with one name a line (model.classes=FILE)")
+
+
+def class_map(model_cfg: DictConfig, dataset_classes: list[str]) -> ClassMap:
+    """How the dataset's classes map onto the model's outputs (:class:`ClassMap`): the identity for a model
+    trained here, by name and ``model.class_map`` for a model with its own classes."""
+    outputs = model_class_names(model_cfg)
+    mapping = model_cfg.get("class_map") or {}
+    if outputs is None:
+        return ClassMap.identity(dataset_classes)
+    plain = OmegaConf.to_container(mapping, resolve=True) if isinstance(mapping, DictConfig) else dict(mapping)
+    return ClassMap.build(dataset_classes, outputs, plain)
+
+
 def input_spec(model_cfg: DictConfig) -> InputSpec:
     """How the model wants its input: size, channels, polarity, normalisation."""
     cfg = model_cfg.input
@@ -84,6 +127,7 @@ class TrainedModel:
         concept_head: The concept head on ``layer`` (None without concepts).
         net_config: The ``model.net`` config node that builds ``net`` (a ``_target_`` and its arguments), as a
             plain dict; needed to save the model (:func:`save_trained`).
+        classes: How the dataset's classes map onto ``class_names`` (None: one for one, a model trained here).
     """
 
     net: nn.Module
@@ -95,6 +139,12 @@ class TrainedModel:
     concepts: list[dict[str, Any]] = field(default_factory=list)
     concept_head: nn.Module | None = None
     net_config: dict[str, Any] | None = None
+    classes: ClassMap | None = None
+
+    @property
+    def class_map(self) -> ClassMap:
+        """The dataset's classes onto the outputs (:class:`ClassMap`; the identity for a model trained here)."""
+        return self.classes if self.classes is not None else ClassMap.identity(self.class_names)
 
     def concept_model(self) -> Any:
         """The net and its concept head as one :class:`~pipeline.models.concept_head.ConceptModel` (eval mode).
@@ -166,6 +216,7 @@ def load_trained(path: str | Path) -> TrainedModel:
         raster=_raster(saved),
         layer=str(saved["layer"]), round=int(saved["round"]), concepts=concepts, concept_head=head,
         net_config=dict(saved["net"]),
+        classes=ClassMap.from_dict(saved["class_map"], saved["class_names"]) if saved.get("class_map") else None,
     )
 
 
@@ -188,6 +239,8 @@ def save_trained(model: TrainedModel, path: str | Path) -> None:
         "input_spec": model.input_spec.to_dict(), "layer": model.layer, "round": int(model.round),
         "raster": {"size": model.raster.size, "line_width": model.raster.line_width, "invert": model.raster.invert},
     }
+    if model.classes is not None and not model.classes.is_identity:
+        saved["class_map"] = model.classes.to_dict()
     if model.concept_head is not None:
         saved["concepts"] = [dict(c) for c in model.concepts]
         saved["concept_head"] = model.concept_head.state_dict()

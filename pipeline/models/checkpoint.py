@@ -150,8 +150,9 @@ def apply_state_dict(
             path,
             f"the weights do not fit the model {name}: "
             + _describe(missing, unexpected, mismatched, state_dict, expected),
-            hint="check that the model config (_target_ or name, and arguments such as num_classes) matches the "
-            "model that saved these weights, or load with strict=False to take only the weights that fit",
+            hint="check that model.net (its _target_ or name, and its arguments) matches the model that saved these "
+            "weights; a model built here gets num_classes = the dataset's class count, so for a model with its own "
+            "classes set model.pretrained=true and model.classes (README, \"A model you already have\")",
         )
     if not fitting:
         raise InputError(

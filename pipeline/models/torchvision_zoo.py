@@ -76,6 +76,16 @@ def cached_weights_path(name: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / weights_url(name).rsplit("/", 1)[-1]
 
 
+def weights_categories(name: str) -> list[str]:
+    """The class names of a model's default torchvision weights, in output order (ImageNet's 1000 for most),
+    from torchvision's own metadata (nothing is downloaded).
+
+    Raises:
+        ConfigError: If the name is unknown.
+    """
+    return [str(c) for c in torchvision.models.get_model_weights(_check_name(name)).DEFAULT.meta["categories"]]
+
+
 def imagenet_input_spec(size: int = 224) -> InputSpec:
     """The input spec of torchvision's ImageNet models: RGB, dark ink on white, ImageNet mean and std.
 

@@ -102,9 +102,8 @@ def copy_base(cfg: DictConfig) -> dict[str, Any]:
             class_acc = float(base["test_acc"])
         else:
             index = SketchIndex.read(cfg.paths.dataset)
-            test = SketchDataset(_split(index, cfg, TEST_SPLIT), {c: i for i, c in enumerate(model.class_names)},
-                                 model.raster)
-            class_acc = class_accuracy(model.net, test, model.input_spec)
+            test = SketchDataset(_split(index, cfg, TEST_SPLIT), model.class_map.labels(), model.raster)
+            class_acc = class_accuracy(model.net, test, model.input_spec, model.class_map)
         mlflow.log_metrics({"class_acc": class_acc, "base_class_acc": class_acc})
         with atomic_dir(model_dir(cfg, 0)) as folder:
             for path in base_model_dir(cfg).iterdir():
@@ -225,7 +224,7 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     from conceptstore.drawings import DrawingBook, drawings_path
 
     index = SketchIndex.read(cfg.paths.dataset, drawn=DrawingBook(drawings_path(cfg.paths.concepts)).sketches())
-    class_index = {c: i for i, c in enumerate(model.class_names)}
+    class_index = model.class_map.labels()  # a pretrained model keeps its own outputs (pipeline.models.classes)
     train_sketches, test_sketches = _split(index, cfg, TRAIN_SPLIT), _split(index, cfg, TEST_SPLIT)
     geometry = layer_geometry(model)
     threshold = float(cfg.extract.get("ink_threshold", 0.5)) if "extract" in cfg else 0.5
@@ -271,11 +270,12 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
         weights=weights, lr=float(settings.lr), head_lr=float(settings.head_lr),
         weight_decay=float(settings.weight_decay), concept_weight=float(settings.concept_weight),
         freeze_after_layer=bool(settings.freeze_after_layer), prototype_weight=float(settings.prototype_weight),
-        prototype_temperature=float(settings.prototype_temperature))
+        prototype_temperature=float(settings.prototype_temperature),
+        canonical=None if model.class_map.is_identity else model.class_map.canonical().tolist())
     loader = combined_loader(train_set, concept_set, int(settings.batch_size), int(settings.concept_batch_size),
                              seed=int(cfg.seed) + round_, num_workers=int(cfg.data.get("num_workers", 0)))
     base = _base_info(cfg)
-    base_acc = class_accuracy(module.net, test_set, model.input_spec)
+    base_acc = class_accuracy(module.net, test_set, model.input_spec, model.class_map)
     log.info("round %d: fine-tuning on %s (%s, %s) from %s; base test accuracy %.4f",
              round_, text.plural(len(concepts), "concept"), text.plural(len(labelled), "labelled sketch", "labelled sketches"), targets.counts(), source, base_acc)
 
@@ -294,7 +294,7 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
         trainer.fit(module, train_dataloaders=loader)
         fit_seconds = time.perf_counter() - fit_start
         net = module.net.eval()
-        class_acc = class_accuracy(net, test_set, model.input_spec)
+        class_acc = class_accuracy(net, test_set, model.input_spec, model.class_map)
         examples = pick_examples(targets.codes, int(settings.examples))
         rows = sorted({i for e in examples for i in e})
         loss, maps = concept_eval(module.model, concept_set, model.input_spec, weights, keep=rows)
