@@ -33,7 +33,7 @@ from conceptstore.store import ConceptStore, ConflictError
 from labeling.atlas_view import AtlasView
 from labeling.deps import Room, require_token
 from labeling.guards import BodyLimit, SameOrigin
-from labeling.routes import atlas, concepts, draw, dream, edit, files
+from labeling.routes import atlas, concepts, draw, dream, edit, files, reliance, visualize
 from labeling.settings import AppSettings, allowed_hosts
 from pipeline.errors import ArticulateError
 from pipeline.text import plural
@@ -68,7 +68,7 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for router in (files.router, atlas.router, concepts.router, draw.router, edit.router,
-                   edit.page_router, dream.router):
+                   edit.page_router, dream.router, visualize.router, reliance.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=files.STATIC), name="static")
     # Outermost: a request by another name (DNS rebinding) or a cross-site write learns nothing, not even the

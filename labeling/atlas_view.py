@@ -322,6 +322,14 @@ class AtlasView:
             self._vectors = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-8)
         return self._vectors
 
+    def cluster_direction(self, cluster: int) -> np.ndarray:
+        """A cluster's direction in the layer: the mean of its points' unit activation vectors, (C,).
+
+        Raises:
+            NotInAtlasError: No such cluster in this atlas.
+        """
+        return self.vectors()[self.select(cluster=cluster).points].mean(axis=0)
+
     # --- data coordinates ---------------------------------------------------------------------------------
 
     def positions(self, points: Iterable[int]) -> list[Position]:

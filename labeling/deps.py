@@ -57,6 +57,7 @@ class Room:
     jobs: Jobs = field(default_factory=Jobs, init=False, repr=False)
     _dream_net: Any = field(default=None, init=False, repr=False)
     _editor: Any = field(default=None, init=False, repr=False)
+    network_hash: str | None = field(default=None, init=False, repr=False)  # names cached pictures of the network
 
     def editor(self) -> tuple[Any, Any]:
         """The round's network traced to its atlas layer (a :class:`~pipeline.editing.runner.LayerRunner`), and its

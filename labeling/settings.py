@@ -29,6 +29,10 @@ class AppSettings:
         split_k: Default number of sub-clusters when a concept is split by sub-clustering.
         actor: Who the concept store records as making the changes.
         coach_throttle_ms: The drawing page's feedback during a stroke, at most every this many milliseconds.
+        cache_dir: Where pictures made on demand are kept (feature visualizations; ``paths.cache``); None: not
+            kept.
+        evaluation_dir: The rounds' evaluations (``paths.evaluation``), read for the concepts' reliance; None:
+            not shown.
 
     Raises:
         ConfigError: A value out of range, or a non-loopback host without a token.
@@ -41,6 +45,8 @@ class AppSettings:
     split_k: int = 2
     actor: str = "web"
     coach_throttle_ms: int = 120
+    cache_dir: str | None = None
+    evaluation_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -60,7 +66,8 @@ class AppSettings:
         """From the ``labeling`` config group; ``changes`` (not None) win; a non-loopback host gets a new token."""
         node = cfg.labeling
         values = dict(host=str(node.host), port=int(node.port), token=node.token, split_k=int(node.split_k),
-                      max_request_bytes=int(node.max_request_bytes), coach_throttle_ms=int(cfg.coach.throttle_ms))
+                      max_request_bytes=int(node.max_request_bytes), coach_throttle_ms=int(cfg.coach.throttle_ms),
+                      cache_dir=str(cfg.paths.cache), evaluation_dir=str(cfg.paths.evaluation))
         values.update({k: v for k, v in changes.items() if v is not None})
         if not is_loopback(values["host"]) and not values["token"]:
             values["token"] = secrets.token_urlsafe(24)

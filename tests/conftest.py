@@ -146,6 +146,37 @@ def labeling_project(tmp_path_factory: pytest.TempPathFactory) -> LabelingProjec
     return LabelingProject(folder, overrides)
 
 
+class ConceptProject(LabelingProject):
+    """A built round-1 project with two named concepts (see ``tests/labeling_project.py: build_round_1``)."""
+
+    def __init__(self, folder: Path, overrides: list[str], concepts: list[str]) -> None:
+        super().__init__(folder, [*overrides, "labeling.round=1"])
+        self.concepts = concepts
+
+    def coach(self):
+        from pipeline.coach.coach import Coach
+
+        if self._coach is None:
+            self._coach = Coach.from_config(self.cfg(f"paths.cache={self.folder / 'cache'}"), 1)
+        return self._coach
+
+
+@pytest.fixture(scope="session")
+def concept_project(labeling_project: LabelingProject, tmp_path_factory: pytest.TempPathFactory) -> ConceptProject:
+    """Round 1 of a small project: two concepts promoted from the round-0 atlas, fine-tuned (one epoch),
+    extracted, mapped and evaluated (with the reliance table); about half a minute, once per test run."""
+    from tests import labeling_project as builder
+
+    folder = tmp_path_factory.mktemp("concept_project")
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        overrides, concepts = builder.build_round_1(labeling_project.folder, folder)
+    finally:
+        os.chdir(cwd)
+    return ConceptProject(folder, overrides, concepts)
+
+
 class RunningServer:
     """The labeling app served by uvicorn in a thread on a free loopback port; ``stop()`` ends it."""
 
@@ -184,8 +215,30 @@ def labeling_server(labeling_project: LabelingProject, tmp_path: Path):
     from conceptstore.store import ConceptStore
 
     store = ConceptStore(tmp_path / "concepts" / "concepts.yaml")
-    app = create_app(labeling_project.view, store, AppSettings(port=0), coach=labeling_project.coach)
+    app = create_app(labeling_project.view, store, AppSettings(port=0, cache_dir=str(tmp_path / "cache")),
+                     coach=labeling_project.coach)
     running = RunningServer(app, labeling_project, store)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def concept_server(concept_project: ConceptProject, tmp_path: Path):
+    """The app on the round-1 project (concepts, their head, reliance), its own concept store copied to
+    ``tmp_path`` so that a test's writes stay its own."""
+    import shutil
+
+    from labeling.app import AppSettings, create_app
+    from conceptstore.store import ConceptStore
+
+    shutil.copytree(concept_project.folder / "concepts", tmp_path / "concepts")
+    store = ConceptStore(tmp_path / "concepts" / "concepts.yaml")
+    cfg = concept_project.cfg()
+    settings = AppSettings(port=0, cache_dir=str(tmp_path / "cache"), evaluation_dir=str(cfg.paths.evaluation))
+    app = create_app(concept_project.view, store, settings, coach=concept_project.coach)
+    running = RunningServer(app, concept_project, store)
     try:
         yield running
     finally:

@@ -29,7 +29,8 @@ def overrides(folder: Path) -> list[str]:
     return [
         f"paths.dataset={folder / 'dataset'}", f"paths.models={folder / 'models'}",
         f"paths.activations={folder / 'activations'}", f"paths.atlases={folder / 'atlases'}",
-        f"paths.concepts={folder / 'concepts' / 'concepts.yaml'}",
+        f"paths.concepts={folder / 'concepts' / 'concepts.yaml'}", f"paths.evaluation={folder / 'evaluation'}",
+        f"paths.checkpoints={folder / 'checkpoints'}", f"paths.cache={folder / 'cache'}",
         f"mlflow.tracking_uri=sqlite:///{folder / 'mlflow.db'}", f"mlflow.artifact_location={folder / 'artifacts'}",
         "mlflow.experiment=labeling-tests",
         "extract.progress=false", "extract.batch_size=64", f"model.net.widths=[{','.join(map(str, WIDTHS))}]",
@@ -99,3 +100,46 @@ def build(folder: Path, sketches: int = 400) -> list[str]:
     extract_stage.run(cfg)
     atlas_stage.run(cfg)
     return settings
+
+
+#: The two concepts of the round-1 project, named after the majority part of the round-0 clusters they come from.
+ROUND_1_CONCEPTS = 2
+
+
+def build_round_1(source: Path, folder: Path) -> tuple[list[str], list[str]]:
+    """A round-1 project: the round-0 project at ``source`` copied to ``folder``, two concepts promoted from its
+    atlas's purest clusters, then the finetune, extract, atlas and evaluate stages of round 1 run for real (one
+    epoch). Returns the overrides and the concept names.
+    """
+    import shutil
+
+    from conceptstore.store import ConceptStore
+    from labeling.atlas_view import AtlasView
+    from pipeline.stages import atlas as atlas_stage
+    from pipeline.stages import evaluate as evaluate_stage
+    from pipeline.stages import extract as extract_stage
+    from pipeline.stages import finetune as finetune_stage
+
+    for part in ("dataset", "models/base", "models/round_0", "activations/round_0", "atlases/round_0"):
+        shutil.copytree(source / part, folder / part)
+    settings = [*overrides(folder), "finetune.epochs=3", "finetune.lr=0.0005", "finetune.progress=false", "evaluate.progress=false",
+                "evaluate.split=val"]
+    view = AtlasView.from_config(compose([*settings, "labeling.round=0"]))
+    clusters = sorted((c for c in view.document["clusters"] if c.get("majority_part")),
+                      key=lambda c: -float(c.get("purity") or 0))
+    store = ConceptStore(folder / "concepts" / "concepts.yaml")
+    names: list[str] = []
+    for cluster in clusters:
+        name = str(cluster["majority_part"])
+        if name in names:
+            continue
+        positions = view.positions(view.select(cluster=int(cluster["cluster"])).points)
+        store.promote(name, positions, layer=view.layer, born_round=0,
+                      source={"kind": "cluster", "cluster": int(cluster["cluster"]), "round": 0})
+        names.append(name)
+        if len(names) == ROUND_1_CONCEPTS:
+            break
+    cfg = compose([*settings, "round=1"])
+    for stage in (finetune_stage, extract_stage, atlas_stage, evaluate_stage):
+        stage.run(cfg)
+    return settings, names

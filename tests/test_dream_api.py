@@ -94,3 +94,47 @@ def test_jobs_run_one_at_a_time_and_report_progress() -> None:
     time.sleep(0.2)
     with pytest.raises(UnknownJobError):
         jobs.get(first.id)  # only the newest finished job is kept
+
+
+def test_dreams_toward_a_class_and_a_cluster(api) -> None:
+    toward_class = _wait(api, api.post("/api/dream", json={"strokes": CAT, "target_class": "cat", "octaves": 2,
+                                                            "steps": 3}).json()["id"])
+    assert toward_class["status"] == "done" and toward_class["result"]["what"] == "class cat"
+    toward_cluster = _wait(api, api.post("/api/dream", json={"point": 0, "cluster": 1, "octaves": 2,
+                                                              "steps": 3}).json()["id"])
+    assert toward_cluster["status"] == "done" and toward_cluster["result"]["what"] == "cluster 1"
+    assert toward_cluster["result"]["image"] != toward_class["result"]["image"]
+    for body, status, words in [({"target_class": "unicorn"}, 400, "unknown target class 'unicorn'"),
+                                ({"cluster": 999}, 404, "no cluster 999"),
+                                ({"cluster": 1, "channel": 2}, 422, "not cluster and channel"),
+                                ({"target_class": "cat", "layer": "features.block1"}, 422, "leave layer out")]:
+        answer = api.post("/api/dream", json={"strokes": CAT, **body})
+        assert answer.status_code == status and words in answer.json()["error"], answer.text
+
+
+def test_a_feature_visualization_renders_once_and_is_then_read_from_the_cache(api, labeling_server, tmp_path) -> None:
+    first = _wait(api, api.post("/api/visualize", json={"cluster": 1, "steps": 16}).json()["id"])
+    assert first["status"] == "done" and first["result"]["cached"] is False
+    assert first["result"]["what"] == "cluster 1" and first["result"]["image"].startswith("data:image/png;base64,")
+    kept = list((tmp_path / "cache" / "featurevis").rglob("*.png"))
+    assert len(kept) == 1 and kept[0].parent.name.startswith("round_0-")
+    again = api.post("/api/visualize", json={"cluster": 1, "steps": 16}).json()
+    again = _wait(api, again["id"])
+    assert again["result"] == {**first["result"], "cached": True}
+    channel = _wait(api, api.post("/api/visualize", json={"channel": 3, "steps": 16}).json()["id"])
+    assert channel["result"]["what"] == "channel 3" and channel["result"]["image"] != first["result"]["image"]
+    for body, status, words in [({"concept": "ear"}, 400, "no concepts to edit"), ({}, 422, "one of concept"),
+                                ({"channel": 3, "cluster": 1}, 422, "one of concept"),
+                                ({"channel": 99999}, 400, "channel"), ({"channel": 3, "steps": 5}, 400, "steps")]:
+        answer = api.post("/api/visualize", json=body)
+        if answer.status_code == 202:  # a channel out of range fails in the job, with the sentence
+            answer_json = _wait(api, answer.json()["id"])
+            assert answer_json["status"] == "failed" and words in answer_json["error"], answer_json
+            continue
+        assert answer.status_code == status and words in answer.text, answer.text
+
+
+def test_reliance_says_why_there_is_none_in_round_0(api) -> None:
+    answer = api.get("/api/reliance").json()
+    assert answer["available"] is False and answer["round"] == 0 and answer["concepts"] == []
+    assert "evaluations" in answer["message"]

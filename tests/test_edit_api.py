@@ -126,3 +126,29 @@ def test_concept_edits(labeling_project, tmp_path: Path) -> None:
             assert np.asarray(layer["concepts"][0]["map"]).shape == (16, 16)
     finally:
         server.stop()
+
+
+def test_shift_and_rotate_edits(api) -> None:
+    before = api.post("/api/edit", json={"strokes": CAT, "edits": [{"channel": 1, "factor": 1.0}]}).json()
+    moved = api.post("/api/edit", json={"strokes": CAT, "edits": [
+        {"channel": 1, "shift": [1, -2]}, {"all": True, "rotate": 90}]})
+    assert moved.status_code == 200, moved.text
+    answer = moved.json()
+    assert answer["edit"] == "channel 1 shifted by (1, -2); all channels rotated by 90°"
+    assert answer["edited_positions"] == 16 * 16 and answer["before"] == before["before"]
+    assert answer["after"] != answer["before"]  # a quarter turn of the whole layer changes what the model reads
+    # a full turn of every channel is the identity: the answer after equals the answer before
+    same = api.post("/api/edit", json={"strokes": CAT, "edits": [{"all": True, "rotate": 360}]}).json()
+    assert same["after"] == same["before"]
+
+
+@pytest.mark.parametrize("edit, status, words", [
+    ({"channel": 1, "shift": [1, 1], "rotate": 90}, 422, "shift or rotate, not both"),
+    ({"channel": 1, "shift": [1, 1], "cells": [[0, 0]]}, 422, "leave cells out"),
+    ({"channel": 1, "shift": [16, 0]}, 422, "off the grid"),
+    ({"concept": "ear", "rotate": 90}, 422, "no concepts to edit"),
+])
+def test_bad_moves_get_a_clear_4xx(api, edit: dict, status: int, words: str) -> None:
+    answer = api.post("/api/edit", json={"strokes": CAT, "edits": [edit]})
+    assert answer.status_code == status and words in answer.json()["error"], answer.text
+    assert api.post("/api/edit", json={"strokes": CAT, "edits": [{"all": True, "rotate": 400}]}).status_code == 400

@@ -207,3 +207,34 @@ def test_dream_toward_a_concept(tmp_path: Path, project_cwd, capsys: pytest.Capt
     assert out.stat().st_size > 500 and "wrote" in capsys.readouterr().out
     assert main(["dream", "--model", str(model), "--sketch", f"{sketches}:1", "--concept", "tail"]) == 2
     assert "unknown concept 'tail'" in capsys.readouterr().err
+
+
+def test_shifting_and_rotating_maps_move_values_and_nothing_else() -> None:
+    from pipeline.editing.edits import move_maps, rotate_maps, shift_maps
+
+    maps = torch.arange(16.0).reshape(1, 1, 4, 4)
+    shifted = shift_maps(maps, 1, -1)[0, 0]
+    assert torch.equal(shifted[1:, :3], maps[0, 0, :3, 1:]) and shifted[0].abs().sum() == 0 and shifted[:, 3].abs().sum() == 0
+    assert shift_maps(maps, 4, 0).abs().sum() == 0  # moved off the grid
+    quarter = rotate_maps(maps, 90)[0, 0]
+    assert torch.equal(quarter[0], maps[0, 0, :, 3])  # counter-clockwise: the right column goes to the top
+    assert torch.equal(rotate_maps(maps, 360), maps) and torch.equal(rotate_maps(maps, -90), rotate_maps(maps, 270))
+    assert torch.allclose(rotate_maps(maps, 89.9999), quarter[None, None], atol=1e-3)  # any angle agrees with exact
+    with pytest.raises(ArticulateError, match="angle"):
+        rotate_maps(maps, float("nan"))
+
+    torch.manual_seed(0)
+    act = torch.randn(2, 5, 6, 6)
+    one = move_maps(act, lambda m: shift_maps(m, 0, 2), channel=3)
+    assert torch.equal(one[:, [0, 1, 2, 4]], act[:, [0, 1, 2, 4]]) and torch.equal(one[:, 3, :, 2:], act[:, 3, :, :-2])
+    every = move_maps(act, lambda m: rotate_maps(m, 180))
+    assert torch.equal(every, torch.rot90(act, 2, dims=(-2, -1)))
+    direction = torch.randn(5)
+    along = move_maps(act, lambda m: shift_maps(m, 1, 0), direction=direction)
+    u = direction / direction.norm()
+    rest = lambda a: a - torch.einsum("nchw,c->nhw", a, u)[:, None] * u[None, :, None, None]  # noqa: E731
+    assert torch.allclose(rest(along), rest(act), atol=1e-5)  # only the component along the direction moves
+    comp = lambda a: torch.einsum("nchw,c->nhw", a, u)  # noqa: E731
+    assert torch.allclose(comp(along)[:, 1:], comp(act)[:, :-1], atol=1e-5)
+    with pytest.raises(ArticulateError, match="channel 9"):
+        move_maps(act, lambda m: m, channel=9)

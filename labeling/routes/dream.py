@@ -1,4 +1,4 @@
-"""Dreaming in the app: DeepDream a drawing toward a concept, a channel or a whole layer, as a job with progress
+"""Dreaming in the app: DeepDream a drawing toward a concept, an atlas cluster, a channel, a class or a whole layer, as a job with progress
 and cancel (``POST /api/dream`` starts it; ``GET /api/jobs/<id>`` polls it; ``DELETE`` cancels it).
 
 A dream runs on a copy of the round's network (:meth:`Room.dream_net`), on the app's one job worker, so the
@@ -16,10 +16,10 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from labeling.deps import RoomDep
+from labeling.directions import layer_direction
 from labeling.drawing import Drawing, sketch_of
 from pipeline.coach.coach import DrawingError
 from pipeline.data.raster import rasterize
-from pipeline.errors import ArticulateError
 from pipeline.models.layers import get_layer
 
 __all__ = ["DreamBody", "router"]
@@ -28,10 +28,14 @@ router = APIRouter(prefix="/api")
 
 
 class DreamBody(Drawing):
-    """What to dream toward (a ``concept`` of the round, a ``channel`` of ``layer``, or the whole layer)."""
+    """What to dream toward: a ``concept`` of the round or an atlas ``cluster`` (their directions in the atlas
+    layer), a ``channel`` of ``layer``, a class (``target_class``: its logit), or, with none of them, the whole
+    ``layer``."""
 
     concept: str | None = None
+    cluster: int | None = Field(default=None, ge=0)
     channel: int | None = Field(default=None, ge=0)
+    target_class: str | None = None
     layer: str | None = None
     octaves: int = Field(default=3, ge=1, le=6)
     steps: int = Field(default=10, ge=1, le=100)
@@ -45,27 +49,26 @@ def dream(room: RoomDep, body: DreamBody) -> dict[str, Any]:
 
     from pipeline.featurevis.dream import deepdream
     from pipeline.featurevis.images import display_zoom, to_pil
+    from pipeline.featurevis.objectives import OUTPUT, Direction, class_logit
 
     coach = room.coach()
     model = coach.scorer.model
     sketch = sketch_of(room, body)
+    chosen = [name for name in ("concept", "cluster", "channel", "target_class") if getattr(body, name) is not None]
+    if len(chosen) > 1:
+        raise DrawingError(f"dream toward one of concept, cluster, channel or target_class, not {' and '.join(chosen)}")
+    if body.layer and chosen and chosen[0] in ("concept", "cluster", "target_class"):
+        raise DrawingError(f"a {chosen[0].replace('target_', '')} is dreamt toward on its own layer; leave layer out")
     net = room.dream_net()
     layer = body.layer or model.layer
     get_layer(net, layer, key="layer")  # an unknown layer: 400 listing the layer names
     objective, what = None, f"{layer}" if body.channel is None else f"{layer} ch {body.channel}"
-    if body.concept is not None:
-        if body.channel is not None:
-            raise DrawingError("dream toward a concept or a channel, not both")
-        if layer != model.layer:
-            raise DrawingError(f"a concept lives on the atlas layer {model.layer}; leave layer out to dream toward it")
-        from pipeline.editing.surgery import no_concepts
-        from pipeline.featurevis.objectives import Direction
-
-        surgeon = room.editor()[1]
-        if surgeon is None:
-            raise ArticulateError(no_concepts(model.round))
-        k = surgeon.concept_index(body.concept)
-        objective, what = Direction(layer, surgeon.weights[k]), f"concept {surgeon.names[k]}"
+    if body.concept is not None or body.cluster is not None:
+        vector, what = layer_direction(room, concept=body.concept, cluster=body.cluster)
+        objective = Direction(layer, vector)
+    elif body.target_class is not None:
+        objective, layer, what = class_logit(coach.target_index(body.target_class)), OUTPUT, \
+            f"class {body.target_class}"
     image = torch.from_numpy(rasterize(sketch, model.raster))[None]
 
     def work(progress):

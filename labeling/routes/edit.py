@@ -5,7 +5,7 @@ atlas point: its sketch): the class probabilities, and the atlas layer's maps, t
 the channels sorted by their attribution to the target class. ``POST /api/edit`` takes the same drawing and a
 stack of edits, applied in order: a named concept ablated or boosted (along its direction, or the whole
 positions where it fires), one channel scaled, or every channel (``"all": true``), each optionally only at
-chosen cells of the grid; it answers the class probabilities and the concept presences before and after, side
+chosen cells of the grid, or moved (``shift``: rows and columns; ``rotate``: degrees); it answers the class probabilities and the concept presences before and after, side
 by side. Only the layers after the atlas layer run again.
 """
 
@@ -24,7 +24,8 @@ from labeling.drawing import Drawing, sketch_of
 from labeling.routes.files import STATIC
 from pipeline.coach.coach import DrawingError
 from pipeline.data.raster import rasterize
-from pipeline.editing.edits import scale_channel, scale_direction, scale_positions
+from pipeline.editing.edits import (move_maps, rotate_maps, scale_channel, scale_direction, scale_positions,
+                                    shift_maps)
 from pipeline.editing.runner import LayerRun, LayerRunner
 from pipeline.editing.surgery import MODES, WHERE, Surgeon, no_concepts
 from pipeline.models.input_spec import to_model_input
@@ -42,7 +43,8 @@ class LayerBody(Drawing):
 
 
 class Edit(BaseModel):
-    """One edit: a ``concept``, a ``channel`` or ``all`` channels, scaled by ``factor`` (0 ablates)."""
+    """One edit: a ``concept``, a ``channel`` or ``all`` channels, scaled by ``factor`` (0 ablates), or moved:
+    ``shift`` by (rows, columns) or ``rotate`` by degrees (then ``factor`` is not used)."""
 
     model_config = ConfigDict(extra="forbid")
     concept: str | None = None
@@ -53,6 +55,8 @@ class Edit(BaseModel):
     where: str = "everywhere"
     grow: int = Field(default=0, ge=0, le=8)
     cells: list[tuple[int, int]] | None = Field(default=None, max_length=4096)
+    shift: tuple[int, int] | None = None
+    rotate: float | None = Field(default=None, ge=-360.0, le=360.0)
 
 
 class EditBody(Drawing):
@@ -127,6 +131,13 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
             raise DrawingError(f"edit {i}: give one of concept (name or id), channel, or all")
         if one.mode not in MODES or one.where not in WHERE:
             raise DrawingError(f"edit {i}: mode must be one of {', '.join(MODES)} and where one of {', '.join(WHERE)}")
+        if one.shift is not None and one.rotate is not None:
+            raise DrawingError(f"edit {i}: shift or rotate, not both in one edit")
+        if (one.shift is not None or one.rotate is not None) and one.cells is not None:
+            raise DrawingError(f"edit {i}: shift and rotate move the whole map; leave cells out")
+        if one.shift is not None and (abs(one.shift[0]) >= grid.height or abs(one.shift[1]) >= grid.width):
+            raise DrawingError(f"edit {i}: a shift of {tuple(one.shift)} moves the {grid.height} x {grid.width} map "
+                               "off the grid")
         outside = [(y, x) for y, x in one.cells or () if not (0 <= y < grid.height and 0 <= x < grid.width)]
         if outside:
             raise DrawingError(f"edit {i}: cell {outside[0]} is outside the layer's {grid.height} x {grid.width} grid")
@@ -156,6 +167,8 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
 def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
            round_: int) -> tuple[torch.Tensor, torch.Tensor, str]:
     """One edit: the edited map, the positions it touched, and a label."""
+    if one.shift is not None or one.rotate is not None:
+        return _move(activations, one, surgeon, round_)
     shape = (1, *activations.shape[2:])
     cells = None
     if one.cells is not None:
@@ -180,3 +193,23 @@ def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
         where = cells if cells is not None else (fires if one.where == "fires" else everywhere)
         edited = scale_direction(activations, surgeon.weights[k], one.factor, where)
     return edited, where, f"{surgeon.names[k]} x {one.factor:g}"
+
+
+def _move(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
+          round_: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """A shift or a rotation of one channel's map, of every channel's, or of a concept's component."""
+    if one.shift is not None:
+        dy, dx = (int(v) for v in one.shift)
+        move, how = (lambda maps: shift_maps(maps, dy, dx)), f"shifted by ({dy}, {dx})"
+    else:
+        degrees = float(one.rotate)
+        move, how = (lambda maps: rotate_maps(maps, degrees)), f"rotated by {degrees:g}°"
+    everywhere = torch.ones((1, *activations.shape[2:]), dtype=torch.bool)
+    if one.channel is not None:
+        return move_maps(activations, move, channel=int(one.channel)), everywhere, f"channel {one.channel} {how}"
+    if one.all:
+        return move_maps(activations, move), everywhere, f"all channels {how}"
+    if surgeon is None:
+        raise DrawingError(f"{no_concepts(round_)}; channels can be edited now")
+    k = surgeon.concept_index(str(one.concept))
+    return move_maps(activations, move, direction=surgeon.weights[k]), everywhere, f"{surgeon.names[k]} {how}"

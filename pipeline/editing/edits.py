@@ -6,12 +6,14 @@ Every edit returns a new tensor; the input is not changed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from pipeline.errors import ArticulateError
 
-__all__ = ["MAX_FACTOR", "scale_channel", "scale_direction", "scale_positions", "unit"]
+__all__ = ["MAX_FACTOR", "move_maps", "rotate_maps", "scale_channel", "scale_direction", "scale_positions",
+           "shift_maps", "unit"]
 
 #: Factors beyond this are refused: they only saturate the network and say nothing.
 MAX_FACTOR = 100.0
@@ -78,3 +80,68 @@ def scale_positions(activations: torch.Tensor, where: torch.Tensor, factor: floa
     factor = _check_factor(factor)
     scale = torch.where(where, torch.tensor(factor, dtype=activations.dtype), torch.tensor(1.0, dtype=activations.dtype))
     return activations * scale[:, None]
+
+
+# --- moving maps (the Activation Map Editor's shift and rotate) -----------------------------------------------
+
+def shift_maps(maps: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Move maps (..., H, W) by ``dy`` rows and ``dx`` columns; what moves in is 0 (nothing wraps around)."""
+    dy, dx = int(dy), int(dx)
+    height, width = maps.shape[-2:]
+    out = torch.zeros_like(maps)
+    if abs(dy) >= height or abs(dx) >= width:
+        return out
+    out[..., max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
+        maps[..., max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
+    return out
+
+
+def rotate_maps(maps: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Rotate maps (N, K, H, W) counter-clockwise about their centre by ``degrees``: quarter turns of a square
+    map exactly, other angles bilinearly with 0 where the turned map does not reach.
+
+    Raises:
+        ArticulateError: A non-finite angle.
+    """
+    if isinstance(degrees, bool) or not isinstance(degrees, (int, float)) or not math.isfinite(degrees):
+        raise ArticulateError(f"rotate: expected an angle in degrees, got {degrees!r}")
+    quarter = float(degrees) / 90.0
+    height, width = maps.shape[-2:]
+    if quarter == round(quarter) and height == width:
+        return torch.rot90(maps, k=int(round(quarter)) % 4, dims=(-2, -1))
+    angle = math.radians(float(degrees))
+    cos, sin = math.cos(angle), math.sin(angle)
+    # affine_grid maps output coordinates to input ones (x right, y down): the inverse rotation, aspect-corrected
+    aspect = width / height
+    theta = torch.tensor([[cos, -sin / aspect, 0.0], [sin * aspect, cos, 0.0]], dtype=maps.dtype)
+    grid = torch.nn.functional.affine_grid(theta[None].expand(maps.shape[0], 2, 3), list(maps.shape),
+                                           align_corners=False)
+    return torch.nn.functional.grid_sample(maps, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def move_maps(activations: torch.Tensor, move: Callable[[torch.Tensor], torch.Tensor], *,
+              channel: int | None = None, direction: torch.Tensor | None = None) -> torch.Tensor:
+    """Apply a map transform (:func:`shift_maps`, :func:`rotate_maps`) to one channel, to the component along a
+    direction (the rest of each vector stays where it is), or to every channel.
+
+    Args:
+        activations: (N, C, H, W).
+        move: (N, K, H, W) -> the same shape.
+        channel: The channel to move; None with no ``direction``: all channels.
+        direction: (C,) move only the component along it.
+
+    Raises:
+        ArticulateError: A channel the layer does not have, or a zero direction.
+    """
+    if channel is not None:
+        if isinstance(channel, bool) or not 0 <= int(channel) < activations.shape[1]:
+            raise ArticulateError(f"channel {channel!r}: the layer has channels 0..{activations.shape[1] - 1}")
+        out = activations.clone()
+        out[:, int(channel)] = move(activations[:, int(channel)][:, None])[:, 0]
+        return out
+    if direction is not None:
+        u = unit(direction.to(activations.dtype))
+        along = torch.einsum("nchw,c->nhw", activations, u)[:, None]
+        change = move(along) - along
+        return activations + change * u[None, :, None, None]
+    return move(activations)

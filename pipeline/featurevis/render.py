@@ -9,7 +9,7 @@ images in Python; objectives of one kind and layer are evaluated together.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -310,6 +310,7 @@ def render(
     reference: torch.Tensor | None = None,
     progress: bool = False,
     device: torch.device | str | None = None,
+    on_step: Callable[[float], bool | None] | None = None,
 ) -> RenderResult:
     """Render one image per objective, all in one batched optimisation.
 
@@ -332,6 +333,8 @@ def render(
         reference: Optional real inputs (N, 1 or C, size, size) in render space for the quality scores.
         progress: Show a progress bar.
         device: Where to run (default: the model's device).
+        on_step: Called after every step with the fraction done (a job's progress); returning False stops the
+            optimisation there, and the images so far are returned.
 
     Returns:
         The images, their objective values and quality scores.
@@ -394,6 +397,8 @@ def render(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if on_step is not None and on_step((step + 1) / steps) is False:
+                break
         redirect[0] = False
 
         with torch.no_grad():

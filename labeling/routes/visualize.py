@@ -1,0 +1,101 @@
+"""Feature visualization on demand: the image that most excites a concept's or an atlas cluster's direction, or a
+channel, at the round's atlas layer (``POST /api/visualize``, a job like a dream), kept on disk per round so a
+second look is immediate.
+
+The picture is rendered from noise by :func:`pipeline.featurevis.render.render` (Lucid's recipe: a decorrelated
+Fourier image, random jitter, scale and rotation, a few regularisers). The cache is keyed by the round's network
+(a hash of its weights), the objective and the settings, under ``<paths.cache>/featurevis/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from labeling.deps import Room, RoomDep
+from labeling.directions import layer_direction
+from pipeline.coach.coach import DrawingError
+
+__all__ = ["VisualizeBody", "router"]
+
+router = APIRouter(prefix="/api")
+
+
+class VisualizeBody(BaseModel):
+    """What to visualize: one of a ``concept`` (name or id), an atlas ``cluster``, or a ``channel``."""
+
+    model_config = ConfigDict(extra="forbid")
+    concept: str | None = None
+    cluster: int | None = Field(default=None, ge=0)
+    channel: int | None = Field(default=None, ge=0)
+    steps: int = Field(default=128, ge=16, le=512)
+
+
+@router.post("/visualize", status_code=202)
+def visualize(room: RoomDep, body: VisualizeBody) -> dict[str, Any]:
+    """Start (or answer from the cache) a feature visualization; answers the job (poll ``/api/jobs/<id>``)."""
+    from pipeline.featurevis.images import display_zoom, to_pil
+    from pipeline.featurevis.objectives import channel as channel_objective
+    from pipeline.featurevis.objectives import direction
+    from pipeline.featurevis.render import render
+
+    chosen = [name for name in ("concept", "cluster", "channel") if getattr(body, name) is not None]
+    if len(chosen) != 1:
+        raise DrawingError("visualize one of concept, cluster or channel")
+    model = room.coach().scorer.model
+    layer = model.layer
+    if body.channel is not None:
+        objective, what, key = channel_objective(layer, int(body.channel)), f"channel {body.channel}", \
+            f"channel-{body.channel}"
+    else:
+        vector, what = layer_direction(room, concept=body.concept, cluster=body.cluster)
+        objective = direction(layer, vector)
+        key = hashlib.sha256(vector.numpy().tobytes()).hexdigest()[:16]
+    file = _cache_file(room, f"{layer}-{key}-{body.steps}")
+    if file is not None and file.is_file():
+        cached = {"image": _data_url(file.read_bytes()), "what": what, "cached": True}
+        return room.jobs.start(lambda progress: cached).to_json()
+    net = room.dream_net()  # a copy: rendering hooks the network for seconds
+
+    def work(progress):
+        result = render(net, [objective], model.input_spec, steps=body.steps, on_step=progress)
+        image = result.images[0]
+        buffer = io.BytesIO()
+        to_pil(image, display_zoom(image.shape[-1])).save(buffer, format="PNG")
+        png = buffer.getvalue()
+        if file is not None and progress(1.0) is not False:  # a cancelled picture is not kept
+            from pipeline.io import atomic_write_bytes
+
+            file.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(file, png)
+        return {"image": _data_url(png), "what": what, "cached": False}
+
+    return room.jobs.start(work).to_json()
+
+
+def _data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def _cache_file(room: Room, name: str) -> Path | None:
+    """Where a picture of this round's network is kept (None: the app keeps none)."""
+    if not room.settings.cache_dir:
+        return None
+    return Path(room.settings.cache_dir) / "featurevis" / _network_hash(room) / f"{name}.png"
+
+
+def _network_hash(room: Room) -> str:
+    """A short hash of the round's weights, made once: pictures of another network are never shown."""
+    if room.network_hash is None:
+        digest = hashlib.sha256()
+        for name, tensor in room.coach().scorer.model.net.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        room.network_hash = f"round_{room.coach().round}-{digest.hexdigest()[:16]}"
+    return room.network_hash
