@@ -5,7 +5,8 @@
    (the ratio). Issue 12 asks p95 <= 30 ms for the default model.
 2. The reliance table (each concept ablated over the test split, :mod:`pipeline.editing.reliance`): its time
    (aim <= 20 s) and the largest drops.
-3. A dream of one drawing toward a concept, 4 octaves of 20 steps (aim <= 5 s for a 64 px drawing).
+3. A dream of one drawing toward a concept, 4 octaves of 20 steps (aim <= 5 s for a 64 px drawing), and a
+   concept's feature visualization rendered on demand (128 steps).
 
 Run it in a built project whose latest round has concepts (after a loop):
 
@@ -83,6 +84,18 @@ def main() -> None:
         dreams.append(time.perf_counter() - start)
     print(f"a dream toward a concept, 4 octaves x 20 steps, {surgeon.model.raster.size} px: median "
           f"{np.median(dreams):.2f} s, worst {max(dreams):.2f} s (aim <= 5 s)")
+
+    from pipeline.featurevis.objectives import direction
+    from pipeline.featurevis.render import render
+
+    visuals = []
+    for k in range(min(3, len(surgeon.names))):
+        start = time.perf_counter()
+        render(surgeon.model.net, [direction(surgeon.model.layer, surgeon.weights[k])], surgeon.model.input_spec,
+               steps=128)
+        visuals.append(time.perf_counter() - start)
+    print(f"a concept's feature visualization on demand (128 steps, {surgeon.model.raster.size} px; the app keeps "
+          f"it per round, so only the first look pays): median {np.median(visuals):.2f} s, worst {max(visuals):.2f} s")
 
     start = time.perf_counter()
     reliance = concept_reliance(surgeon, test, grow=args.grow)
