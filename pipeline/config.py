@@ -62,7 +62,6 @@ SCHEMA: dict[str, Any] = {
     "extract": {"split": None, "layers": None, "batch_size": None, "dtype": None, "ink_threshold": None,
                 "examples": None, "progress": None},
     "atlas": {
-        "layer": None,
         "seed": None,
         "sample": {"count": None, "weighting": None, "class_filter": None},
         "layout": {"method": None, "n_neighbors": None, "min_dist": None, "metric": None, "n_epochs": None,

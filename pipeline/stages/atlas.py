@@ -2,8 +2,9 @@
 
 Reads the round's activation store (``paths.activations/round_<r>/<layer>/``, written by the extract stage),
 its trained model (``paths.models/round_<r>/model.pt``) for the icons, and the dataset (``paths.dataset``)
-for the exemplar patches. Settings: the ``atlas`` config group (``conf/atlas/default.yaml``); the layer is
-``atlas.layer``, or the model's layer when null. The folder layout is described in
+for the exemplar patches. Settings: the ``atlas`` config group (``conf/atlas/default.yaml``); the layer is the
+model's atlas layer (``model.layer``, recorded in ``model.pt``: one key for every stage, so concepts named on
+the atlas are on the layer the next round's concept head reads). The folder layout is described in
 :mod:`pipeline.atlas.build` and in the ``README.md`` written into it. Logged to MLflow as the stage run
 "atlas" (tag ``round``): metrics ``atlas_purity`` and ``atlas_nmi`` (where the data has true parts),
 ``n_points``, ``n_cells``, ``n_clusters``, ``seconds``; artifacts ``atlas.png``, ``map.png``, ``atlas.json``.
@@ -27,7 +28,6 @@ from pipeline.rounds import activations_dir, atlas_dir, model_path, round_index
 from pipeline.config import to_container
 from pipeline.data.store import read_split
 from pipeline.models.build import load_trained
-from pipeline.models.layers import get_layer
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,7 @@ def run(cfg: DictConfig) -> Atlas:
     r = round_index(cfg)
     params = AtlasParams.from_config(to_container(cfg.atlas))
     model = load_trained(model_path(cfg, r))
-    layer = str(cfg.atlas.layer or model.layer)
-    if params.icons.enabled:
-        get_layer(model.net, layer, key="atlas.layer")  # a typo fails before any work
+    layer = model.layer
     store = ActivationStore(layer_folder(activations_dir(cfg, r), layer))
     sketches = read_split(cfg.paths.dataset, store.meta.split)
     with tracking.stage_run(cfg, "atlas", tags={"round": str(r), "layer": layer}):
