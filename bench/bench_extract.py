@@ -18,6 +18,13 @@ Then GoogLeNet (random init, 224x224 RGB, layer inception4d) on 128 sketches: it
 throughput and its own baseline.
 
     python bench/bench_extract.py [--sketches 1024] [--batch-size 128] [--googlenet-sketches 128] [--repeats 3]
+
+With ``--engine ray`` (issue 15) it measures extraction on Ray instead: the same sketches through 1 Ray worker and
+through 2 (one torch thread each), and the local engine with one thread, in the same run; it prints each
+throughput, the scaling efficiency (2-worker rate / (2 x 1-worker rate); aim >= 0.8 on a 2-core machine) and
+the ratio to the local engine. The workers' start-up (loading the model) is printed apart, not in the rates.
+
+    python bench/bench_extract.py --engine ray [--sketches 4096]
 """
 
 from __future__ import annotations
@@ -99,6 +106,48 @@ def measure(model: TrainedModel, sketches: list, parts, batch_size: int, repeats
     return {k: len(sketches) / v for k, v in best.items()}
 
 
+def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats: int) -> None:
+    """Local engine (1 thread) vs Ray with 1 and 2 workers, best of ``repeats`` each, interleaved."""
+    import ray
+
+    from pipeline.activations.ray_engine import RaySettings, extract_on_ray
+    from pipeline.models.build import save_trained
+
+    with tempfile.TemporaryDirectory(prefix="bench-ray-") as scratch:
+        model_file = Path(scratch) / "model.pt"
+        if model.net_config is None:  # the random fallback model: give it a config to be rebuilt from
+            from dataclasses import replace
+
+            model = replace(model, net_config={"_target_": "pipeline.models.sketch_cnn.SketchCNN"})
+        save_trained(model, model_file)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
+        torch.set_num_threads(1)
+        best = {"local": np.inf, "ray1": np.inf, "ray2": np.inf}
+        startup: dict[int, float] = {}
+        try:
+            for _ in range(repeats):
+                best["local"] = min(best["local"], extraction(model, sketches, parts, batch_size))
+                for workers in (1, 2):
+                    with tempfile.TemporaryDirectory(prefix="bench-ray-out-") as out:
+                        summary = extract_on_ray(model_file, sketches, out, RaySettings(workers=workers, threads=1),
+                                                 parts=parts, split="bench", batch_size=batch_size, progress=False)
+                        best[f"ray{workers}"] = min(best[f"ray{workers}"], summary.seconds)
+                        startup[workers] = min(startup.get(workers, np.inf), summary.startup_seconds)
+        finally:
+            ray.shutdown()
+    rates = {k: len(sketches) / v for k, v in best.items()}
+    efficiency = rates["ray2"] / (2 * rates["ray1"])
+    print(f"{'local engine, 1 torch thread':40s} {rates['local']:8.1f} sketches/s")
+    print(f"{'ray, 1 worker x 1 thread':40s} {rates['ray1']:8.1f} sketches/s")
+    print(f"{'ray, 2 workers x 1 thread':40s} {rates['ray2']:8.1f} sketches/s")
+    print(f"workers' start-up (loading the model), not in the rates: 1 worker {startup[1]:.1f} s, 2 workers "
+          f"{startup[2]:.1f} s")
+    print(f"scaling efficiency 2 workers / (2 x 1 worker): {efficiency:.2f} (aim >= 0.8: "
+          f"{'met' if efficiency >= 0.8 else 'NOT met'}); ray 2 workers / local 1 thread: "
+          f"{rates['ray2'] / rates['local']:.2f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sketches", type=int, default=1024)
@@ -106,10 +155,16 @@ def main() -> int:
     parser.add_argument("--googlenet-sketches", type=int, default=128)
     parser.add_argument("--googlenet-batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--engine", choices=("local", "ray"), default="local")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
     model, sketches, parts, what = load_inputs(args.sketches)
+    if args.engine == "ray":
+        print(f"model: {what}; layer {model.layer}; {len(sketches)} sketches, batch size {args.batch_size}, "
+              f"best of {args.repeats}")
+        on_ray(model, sketches, parts, args.batch_size, args.repeats)
+        return 0
     print(f"model: {what}; layer {model.layer}; {len(sketches)} sketches, batch size {args.batch_size}, "
           f"{torch.get_num_threads()} threads, best of {args.repeats} interleaved repeats")
     rates = measure(model, sketches, parts, args.batch_size, args.repeats)

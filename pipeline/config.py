@@ -60,7 +60,8 @@ SCHEMA: dict[str, Any] = {
     "trainer": TARGET,
     "mlflow": {"tracking_uri": None, "experiment": None, "registered_model": None, "artifact_location": None},
     "extract": {"split": None, "layers": None, "batch_size": None, "dtype": None, "ink_threshold": None,
-                "examples": None, "progress": None},
+                "examples": None, "progress": None, "engine": None,
+                "ray": {"address": None, "workers": None, "threads": None}},
     "atlas": {
         "seed": None,
         "sample": {"count": None, "weighting": None, "class_filter": None},

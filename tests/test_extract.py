@@ -352,3 +352,36 @@ def test_stage_errors(tmp_path: Path, stage_cfg, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(InputError, match="no 'nope' split"):
         extract_stage.run(cfg)
     assert not (tmp_path / "activations").exists() or not any((tmp_path / "activations").iterdir())
+
+
+def test_extraction_on_ray_writes_the_store_the_local_engine_writes(labeling_project, tmp_path: Path) -> None:
+    """Two Ray actors, each writing its shards into the one store: the same arrays, index and tables as one
+    local process (the float16 activations equal up to rounding of the batch size)."""
+    pytest.importorskip("ray")
+    import pandas as pd
+
+    from pipeline.activations.store import ActivationStore
+    from pipeline.stages import extract as extract_stage
+
+    cfg = labeling_project.cfg(f"paths.activations={tmp_path / 'ray'}", "extract.engine=ray", "extract.ray.workers=2",
+                               "extract.batch_size=16")
+    info = extract_stage.run(cfg)
+    assert info["n_sketches"] == 80
+    ray_store = ActivationStore(tmp_path / "ray" / "round_0" / "features.block3")
+    local = ActivationStore(labeling_project.folder / "activations" / "round_0" / "features.block3")
+    assert ray_store.meta.num_sketches == local.meta.num_sketches and ray_store.meta.extra["engine"] == "ray"
+    pd.testing.assert_frame_equal(ray_store.sketches, local.sketches)
+    np.testing.assert_allclose(np.asarray(ray_store.activations, dtype=np.float32),
+                               np.asarray(local.activations, dtype=np.float32), rtol=1e-2, atol=1e-2)
+    np.testing.assert_array_equal(np.asarray(ray_store.ink), np.asarray(local.ink))
+    np.testing.assert_array_equal(np.asarray(ray_store.part), np.asarray(local.part))
+    np.testing.assert_allclose(np.asarray(ray_store.attribution), np.asarray(local.attribution), rtol=1e-3, atol=1e-4)
+    assert len(pd.read_parquet(tmp_path / "ray" / "round_0" / "features.block3" / "index.parquet")) == 80 * 16 * 16
+
+
+def test_an_unknown_engine_is_one_clear_error(labeling_project) -> None:
+    from pipeline.errors import ConfigError
+    from pipeline.stages import extract as extract_stage
+
+    with pytest.raises(ConfigError, match="extract.engine: expected one of local, ray, got 'spark'"):
+        extract_stage.run(labeling_project.cfg("extract.engine=spark"))

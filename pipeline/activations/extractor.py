@@ -316,6 +316,7 @@ class ExtractionSummary:
         ink_positions: Positions with ink, over all layers.
         seconds: Wall time of the extraction loop (rasterising, model, writing).
         mean_abs_attribution: Layer -> mean |attribution| per position (H, W), over all sketches.
+        startup_seconds: Starting the workers before the loop (the Ray engine; 0 for the local one).
     """
 
     layers: dict[str, LayerMeta]
@@ -324,6 +325,7 @@ class ExtractionSummary:
     ink_positions: int
     seconds: float
     mean_abs_attribution: dict[str, np.ndarray] = field(default_factory=dict)
+    startup_seconds: float = 0.0
 
     @property
     def ink_fraction(self) -> float:
@@ -435,57 +437,104 @@ def extract(
         raise ConfigError(f"extract.batch_size: expected a positive integer, got {batch_size!r}")
     layers = [model.layer] if layers is None else list(layers)
     extractor = Extractor(model.net, layers, model.input_spec, dtype=dtype, ink_threshold=ink_threshold)
+    folder = Path(folder)
+    writers = allocate_layers(extractor, model, folder, num_sketches, split=split, parts=parts, dtype=dtype,
+                              extra=extra)
+    start = time.perf_counter()
+    with tqdm(total=num_sketches, unit="sketch", desc="extract", disable=not progress) as bar:
+        rows = extract_rows(extractor, model, sketches, writers, parts=parts, batch_size=batch_size,
+                            limit=num_sketches, on_batch=bar.update)
+    if len(rows.key_ids) != num_sketches:
+        raise InputError(folder, f"got {len(rows.key_ids)} sketches, {num_sketches} announced")
+    return close_layers(writers, rows, num_sketches, time.perf_counter() - start)
+
+
+def allocate_layers(extractor: Extractor, model: TrainedModel, folder: Path, num_sketches: int, *, split: str,
+                    parts: Sequence[str] | None, dtype: str, extra: dict[str, Any] | None) -> dict[str, ActivationWriter]:
+    """A writer per layer, its arrays sized for ``num_sketches`` (written by :func:`extract_rows`, here or by
+    workers that reopen them at their rows)."""
+    writers: dict[str, ActivationWriter] = {}
+    for name, g in extractor.geometry.items():
+        meta = LayerMeta(layer=name, num_sketches=num_sketches, height=g.height, width=g.width, channels=g.channels,
+                         input_size=g.input_size, stride=g.stride, receptive_field=g.receptive_field,
+                         rf_offset=g.rf_offset, split=split, classes=list(model.class_map.words),
+                         parts=list(parts) if parts else None, dtype=dtype, extra=dict(extra or {}))
+        writers[name] = ActivationWriter(layer_folder(folder, name), meta)
+        log.info("layer %s: %d x %d positions x %d channels, stride %g, receptive field %d px, offset %g",
+                 name, g.height, g.width, g.channels, g.stride, g.receptive_field, g.rf_offset)
+    return writers
+
+
+@dataclass
+class ExtractedRows:
+    """What :func:`extract_rows` wrote: the sketches' key ids and labels in row order, and the running sums the
+    summary needs."""
+
+    key_ids: list[str]
+    labels: np.ndarray
+    abs_attribution: dict[str, np.ndarray]
+    ink_positions: int
+
+    @staticmethod
+    def join(parts: Sequence[ExtractedRows]) -> ExtractedRows:
+        """Rows extracted in pieces (shards, in row order) as one."""
+        return ExtractedRows([k for p in parts for k in p.key_ids],
+                             np.concatenate([p.labels for p in parts]).astype(np.int32),
+                             {name: sum(p.abs_attribution[name] for p in parts) for name in parts[0].abs_attribution},
+                             sum(p.ink_positions for p in parts))
+
+
+def extract_rows(extractor: Extractor, model: TrainedModel, sketches: Iterable[Sketch],
+                 writers: dict[str, ActivationWriter], *, parts: Sequence[str] | None, batch_size: int, limit: int,
+                 on_batch: Any = None) -> ExtractedRows:
+    """Run the sketches through the model batch by batch and write each layer's rows from the writers' current
+    row on (at most ``limit`` sketches); ``on_batch(n)`` after each batch."""
     # The store records each drawing's dataset class; attribution goes to the output that means it (for a model
     # with its own classes: the first output its class maps to, or the top class where it maps to none).
     classes = model.class_map
     word_index = {name: i for i, name in enumerate(classes.words)}
     target_of_word = np.array([t[0] if t else UNMAPPED for t in classes.targets], dtype=np.int64)
     part_index = {name: i + 1 for i, name in enumerate(parts)} if parts else None
-    folder = Path(folder)
-    writers: dict[str, ActivationWriter] = {}
-    for name, g in extractor.geometry.items():
-        meta = LayerMeta(layer=name, num_sketches=num_sketches, height=g.height, width=g.width, channels=g.channels,
-                         input_size=g.input_size, stride=g.stride, receptive_field=g.receptive_field,
-                         rf_offset=g.rf_offset, split=split, classes=list(classes.words),
-                         parts=list(parts) if parts else None, dtype=dtype, extra=dict(extra or {}))
-        writers[name] = ActivationWriter(layer_folder(folder, name), meta)
-        log.info("layer %s: %d x %d positions x %d channels, stride %g, receptive field %d px, offset %g",
-                 name, g.height, g.width, g.channels, g.stride, g.receptive_field, g.rf_offset)
+    folder = next(iter(writers.values())).folder
     key_ids: list[str] = []
-    labels = np.empty(num_sketches, dtype=np.int32)
+    labels: list[np.ndarray] = []
     abs_attribution = {name: np.zeros((g.height, g.width)) for name, g in extractor.geometry.items()}
     ink_positions = 0
-    start = time.perf_counter()
-    with tqdm(total=num_sketches, unit="sketch", desc="extract", disable=not progress) as bar:
-        for batch, (images, masks) in rendered_batches(sketches, batch_size, model.raster, part_index):
-            done = len(key_ids)
-            if done + len(batch) > num_sketches:
-                raise InputError(folder, f"more sketches than the {num_sketches} announced")
-            unknown = sorted({s.word for s in batch} - set(word_index))
-            if unknown:
-                raise InputError(folder, f"sketches of classes the model does not know: {', '.join(unknown[:5])}",
-                                 hint=f"the model's classes are {', '.join(classes.words)}")
-            batch_labels = np.array([word_index[s.word] for s in batch], dtype=np.int32)
-            results = extractor.run(images, target_of_word[batch_labels], masks, invert=model.raster.invert)
-            for name, result in results.items():
-                if done == 0 and not result.activations.any():
-                    log.warning("layer %s: every activation of the first batch is 0 as stored (%s); a model whose "
-                                "activations are tiny (under 6e-5) loses them in float16: set extract.dtype=float32",
-                                name, dtype)
-                writers[name].write(result.activations, result.attribution, result.ink, result.part)
-                abs_attribution[name] += np.abs(result.attribution).sum(0)
-                ink_positions += int(result.ink.sum())
-            key_ids.extend(s.key_id for s in batch)
-            labels[done:done + len(batch)] = batch_labels
-            bar.update(len(batch))
-    if len(key_ids) != num_sketches:
-        raise InputError(folder, f"got {len(key_ids)} sketches, {num_sketches} announced")
-    seconds = time.perf_counter() - start
+    for batch, (images, masks) in rendered_batches(sketches, batch_size, model.raster, part_index):
+        done = len(key_ids)
+        if done + len(batch) > limit:
+            raise InputError(folder, f"more sketches than the {limit} announced")
+        unknown = sorted({s.word for s in batch} - set(word_index))
+        if unknown:
+            raise InputError(folder, f"sketches of classes the model does not know: {', '.join(unknown[:5])}",
+                             hint=f"the model's classes are {', '.join(classes.words)}")
+        batch_labels = np.array([word_index[s.word] for s in batch], dtype=np.int32)
+        results = extractor.run(images, target_of_word[batch_labels], masks, invert=model.raster.invert)
+        for name, result in results.items():
+            if done == 0 and not result.activations.any():
+                log.warning("layer %s: every activation of the first batch is 0 as stored (%s); a model whose "
+                            "activations are tiny (under 6e-5) loses them in float16: set extract.dtype=float32",
+                            name, extractor.dtype)
+            writers[name].write(result.activations, result.attribution, result.ink, result.part)
+            abs_attribution[name] += np.abs(result.attribution).sum(0)
+            ink_positions += int(result.ink.sum())
+        key_ids.extend(s.key_id for s in batch)
+        labels.append(batch_labels)
+        if on_batch is not None:
+            on_batch(len(batch))
+    return ExtractedRows(key_ids, np.concatenate(labels) if labels else np.zeros(0, dtype=np.int32),
+                         abs_attribution, ink_positions)
+
+
+def close_layers(writers: dict[str, ActivationWriter], rows: ExtractedRows, num_sketches: int,
+                 seconds: float) -> ExtractionSummary:
+    """Write each layer's tables and meta once every row is written; the summary."""
     for writer in writers.values():
+        writer.written = num_sketches  # rows written here or by workers, checked by the caller
         writer.meta.extra.setdefault("seconds", round(seconds, 3))
-        writer.close(key_ids, labels)
+        writer.close(rows.key_ids, rows.labels)
     metas = {name: writer.meta for name, writer in writers.items()}
     positions = sum(m.num_sketches * m.height * m.width for m in metas.values())
     return ExtractionSummary(layers=metas, num_sketches=num_sketches, num_positions=positions,
-                             ink_positions=ink_positions, seconds=seconds,
-                             mean_abs_attribution={k: v / num_sketches for k, v in abs_attribution.items()})
+                             ink_positions=rows.ink_positions, seconds=seconds,
+                             mean_abs_attribution={k: v / num_sketches for k, v in rows.abs_attribution.items()})

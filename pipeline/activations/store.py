@@ -105,6 +105,21 @@ class ActivationWriter:
         self.part = create(self.folder / "part.npy", mode="w+", dtype=np.int16, shape=(n, h, w))
         self.written = 0
 
+    @classmethod
+    def reopen(cls, folder: str | Path, meta: LayerMeta, start: int) -> ActivationWriter:
+        """A writer on arrays another writer allocated (same machine, or storage every worker sees), writing
+        from row ``start``: how extraction workers each write their rows of one store."""
+        writer = cls.__new__(cls)
+        writer.folder, writer.meta, writer.written = Path(folder), meta, int(start)
+        for name in ("activations", "attribution", "ink", "part"):
+            setattr(writer, name, np.load(writer.folder / f"{name}.npy", mmap_mode="r+"))
+        return writer
+
+    def flush(self) -> None:
+        """Write the rows so far to the files (a worker's part, before it reports)."""
+        for array in (self.activations, self.attribution, self.ink, self.part):
+            array.flush()
+
     def write(self, activations: np.ndarray, attribution: np.ndarray, ink: np.ndarray, part: np.ndarray) -> None:
         """Append a batch: activations (B, H, W, C), the others (B, H, W)."""
         start, stop = self.written, self.written + len(activations)
@@ -118,8 +133,7 @@ class ActivationWriter:
         """Flush the arrays and write ``sketches.parquet``, ``index.parquet`` and ``meta.json``."""
         if self.written != self.meta.num_sketches:
             raise RuntimeError(f"wrote {self.written} of {self.meta.num_sketches} sketches")
-        for array in (self.activations, self.attribution, self.ink, self.part):
-            array.flush()
+        self.flush()
         labels = np.asarray(labels, dtype=np.int32)
         words = np.asarray(self.meta.classes, dtype=object)[labels]
         pd.DataFrame({"sketch": np.arange(len(key_ids), dtype=np.int32), "key_id": key_ids, "label": labels,

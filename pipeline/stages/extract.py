@@ -9,7 +9,8 @@ Reads the trained model of round ``round`` (``paths.models/round_<r>/model.pt``)
         attribution.png       a few sketches with their attribution and activation-strength maps
 
 Settings: ``extract.split``, ``extract.layers`` (null: the model's atlas layer), ``extract.batch_size``,
-``extract.dtype``, ``extract.ink_threshold``, ``extract.examples``, ``extract.progress``
+``extract.dtype``, ``extract.ink_threshold``, ``extract.examples``, ``extract.progress``, ``extract.engine``
+(``local``, or ``ray``: shards over Ray actors, :mod:`pipeline.activations.ray_engine`) and ``extract.ray``
 (``conf/extract/default.yaml``).
 """
 
@@ -40,6 +41,7 @@ from pipeline.models.build import load_trained
 log = logging.getLogger(__name__)
 
 INFO_FILE = "info.json"
+ENGINES = ("local", "ray")
 FIGURE_FILE = "attribution.png"
 
 
@@ -58,6 +60,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Extract the configured split into ``paths.activations/round_<r>/``; returns the contents of ``info.json``."""
     round_ = round_index(cfg)
     settings = cfg.extract
+    if settings.engine not in ENGINES:
+        raise ConfigError(f"extract.engine: expected one of {', '.join(ENGINES)}, got {settings.engine!r}")
     split = str(settings.split)
     model = load_trained(model_path(cfg, round_))
     manifest = read_manifest(cfg.paths.dataset)
@@ -69,13 +73,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out = activations_dir(cfg, round_)
     with tracking.stage_run(cfg, "extract", tags={"round": str(round_)}) as active:
         mlflow.log_params({"extract.layers_resolved": ",".join(layers), "n_sketches": len(sketches)})
+        mlflow.log_param("extract.engine_resolved", str(settings.engine))
         with atomic_dir(out) as folder:
-            summary = extract(
-                model, sketches, folder, layers=layers, parts=manifest.parts, split=split,
-                batch_size=int(settings.batch_size), dtype=str(settings.dtype),
-                ink_threshold=float(settings.get("ink_threshold", 0.5)), progress=bool(settings.get("progress", True)),
-                extra={"round": round_, "model": str(model_path(cfg, round_)), "dataset": str(cfg.paths.dataset)},
-            )
+            common = dict(layers=layers, parts=manifest.parts, split=split, batch_size=int(settings.batch_size),
+                          dtype=str(settings.dtype), ink_threshold=float(settings.ink_threshold),
+                          progress=bool(settings.progress),
+                          extra={"round": round_, "model": str(model_path(cfg, round_)),
+                                 "dataset": str(cfg.paths.dataset), "engine": str(settings.engine)})
+            if settings.engine == "ray":
+                from pipeline.activations.ray_engine import RaySettings, extract_on_ray
+
+                ray_settings = RaySettings(address=settings.ray.address, workers=int(settings.ray.workers),
+                                           threads=int(settings.ray.threads))
+                summary = extract_on_ray(model_path(cfg, round_), sketches, folder, ray_settings, **common)
+            else:
+                summary = extract(model, sketches, folder, **common)
             _log_metrics(summary)
             for name, meta in summary.layers.items():
                 store = ActivationStore(layer_folder(folder, name))  # what the atlas will read: check it opens
