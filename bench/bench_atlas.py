@@ -8,6 +8,7 @@ the folder. Prints seconds per step, the resident memory at the end of each step
 (``ru_maxrss``), plus the peak RSS sampled every 20 ms by a background thread.
 
     python bench/bench_atlas.py [--positions 200000] [--method umap] [--icon-steps 128]
+    python bench/bench_atlas.py --positions 1000000 --cluster-method minibatch    # a million-position atlas
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=24)
     parser.add_argument("--icon-steps", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--fit-sample", type=int, default=50_000,
+                        help="fit the layout on this many positions, place the rest (atlas.layout.fit_sample)")
+    parser.add_argument("--cluster-method", default="kmeans", help="kmeans, minibatch, ... (atlas.clusters.method)")
+    parser.add_argument("--fast", action="store_true", help="UMAP unseeded on every core (atlas.layout.fast)")
+    parser.add_argument("--icon-kind", default="exemplar", help="exemplar or featurevis (atlas.icons.kind)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -98,8 +104,9 @@ def main() -> None:
         drawings = synthetic_sketches(sketches, classes=10)
         params = AtlasParams(
             sampler=PositionSampler(count=args.positions, weighting="attribution"),
-            projection=Projection(method=args.method, seed=0), grid=AtlasGrid(size=args.grid, min_count=5),
-            clusterer=Clusterer(k=args.k), icons=IconParams(steps=args.icon_steps, batch_size=64), exemplars=40)
+            projection=Projection(method=args.method, seed=0, fit_sample=args.fit_sample, fast=args.fast),
+            grid=AtlasGrid(size=args.grid, min_count=5), clusterer=Clusterer(method=args.cluster_method, k=args.k),
+            icons=IconParams(steps=args.icon_steps, batch_size=64, kind=args.icon_kind), exemplars=40)
 
         memory: dict[str, float] = {}
         original = build_module._Clock.lap

@@ -66,7 +66,7 @@ SCHEMA: dict[str, Any] = {
         "seed": None,
         "sample": {"count": None, "weighting": None, "class_filter": None},
         "layout": {"method": None, "n_neighbors": None, "min_dist": None, "metric": None, "n_epochs": None,
-                   "align": None},
+                   "fit_sample": None, "batch_size": None, "fast": None, "align": None},
         "grid": {"size": None, "min_count": None, "clip": None},
         "icons": {"enabled": None, "kind": None, "steps": None, "batch_size": None, "cos_power": None, "size": None,
                   "fragment": None},

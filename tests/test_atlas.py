@@ -369,3 +369,42 @@ def test_icons_of_each_kind(store: ActivationStore, kind: str) -> None:
     assert (tile == np.array(MARK_COLOUR, dtype=np.uint8)).all(axis=2).any()  # the position is marked
     with pytest.raises(ConfigError, match="icons.kind"):
         IconParams(kind="texture")
+
+
+def test_a_layout_fitted_on_a_sample_places_the_rest_by_their_neighbours() -> None:
+    """Past fit_sample points, the layout is fitted on a seeded sample and the others land beside their
+    nearest fitted neighbours: three well separated groups stay three groups, in batches."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 5
+    labels = rng.integers(0, 3, size=3000)
+    vectors = (centres[labels] + rng.normal(size=(3000, 16))).astype(np.float32)
+    whole = Projection(method="pca", metric="euclidean")
+    sampled = Projection(method="pca", metric="euclidean", fit_sample=500, batch_size=700, seed=1)
+    layout = sampled.fit_transform(vectors)
+    assert layout.shape == (3000, 2) and np.isfinite(layout).all()
+    assert sampled.get_params()["fit_sample"] == 500
+    # each point is nearer its own group's centre of the layout than any other group's
+    means = np.stack([layout[labels == g].mean(axis=0) for g in range(3)])
+    nearest = np.argmin(((layout[:, None] - means[None]) ** 2).sum(-1), axis=1)
+    assert (nearest == labels).mean() > 0.99
+    assert np.array_equal(layout, Projection(method="pca", metric="euclidean", fit_sample=500, batch_size=3000,
+                                             seed=1).fit_transform(vectors))  # batches do not change the result
+    assert whole.fit_transform(vectors).shape == (3000, 2)
+    # placement on its own: a fitted point placed again lands where it was fitted (its nearest neighbour is itself)
+    fitted = vectors[:200]
+    placed = sampled.place(fitted, whole.fit_transform(fitted), fitted[:5])
+    assert placed.shape == (5, 2)
+    for bad in ({"fit_sample": 10}, {"batch_size": 0}, {"fast": "yes"}):
+        with pytest.raises(ConfigError, match="layout"):
+            Projection(**bad)
+
+
+def test_minibatch_kmeans_clusters_like_kmeans_on_separated_groups() -> None:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 8)) * 6
+    labels = rng.integers(0, 4, size=5000)
+    vectors = (centres[labels] + rng.normal(size=(5000, 8))).astype(np.float32)
+    found = Clusterer(method="minibatch", k=4, normalize=False).fit(vectors).labels
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(labels, found) > 0.95

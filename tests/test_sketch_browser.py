@@ -66,9 +66,9 @@ class Sketch(PageHelper):
 
 
 
-def _page(browser: Any, server: Any, tmp_path: Path, path: str) -> Any:
+def _page(browser: Any, server: Any, tmp_path: Path, path: str, helper: type | None = None) -> Any:
     server.project.coach()  # built once per test run, before the page waits for it
-    return opened_page(browser, lambda page: Sketch(page, server, tmp_path, path), 20_000)
+    return opened_page(browser, lambda page: (helper or Sketch)(page, server, tmp_path, path), 20_000)
 
 
 @pytest.fixture
@@ -244,9 +244,9 @@ def _dream_settings(sketch: Sketch, octaves: int, steps: int, channel: int | Non
 
 
 def test_dream_toward_a_channel_shows_progress_and_the_image(sketch: Sketch) -> None:
-    # round 0: the layer or a channel, no concepts to dream toward; the defaults are the API's
+    # round 0: the layer, a channel, a cluster or a class, no concepts to dream toward; the defaults are the API's
     options = sketch.tid("dream-toward").locator("option").evaluate_all("els => els.map(e => e.value)")
-    assert options == ["layer", "channel"]
+    assert options == ["layer", "channel", "cluster", "class"]
     assert sketch.tid("dream-octaves").input_value() == "3" and sketch.tid("dream-steps").input_value() == "10"
     assert sketch.tid("dream-layer").input_value() == ""
     assert "early layers change strokes" in sketch.tid("dream-layer-hint").inner_text()
@@ -312,3 +312,140 @@ def test_a_dream_can_be_cancelled_and_an_unknown_layer_shows_the_server_sentence
     assert kind == "error" and "unknown layer" in text, text
     assert sketch.js("window.articulate.dream")["status"] == "cancelled"  # the last job is still the cancelled one
     assert sketch.tid("dream").is_enabled()
+
+
+def test_shift_and_rotate_a_channel_map_push_edits_and_predict(sketch: Sketch, api: httpx.Client) -> None:
+    grid = sketch.js("window.articulate.grid")
+    channel = sketch.js("window.articulate.layer.channels[0].channel")
+    sketch.click(f"map-ch-{channel}")
+    # painted cells are not part of a move: the whole map moves, and the painting stays for a later Apply
+    sketch.paint([(1, 1), (1, 2)])
+    sketch.click("shift-right")
+    sketch.tid("shift-dy").fill("2")
+    sketch.tid("shift-dx").fill("-1")
+    sketch.click("shift")
+    sketch.click("rotate-plus-90")
+    assert sketch.js("window.articulate.stack") == [
+        {"channel": channel, "shift": [0, 1]}, {"channel": channel, "shift": [2, -1]},
+        {"channel": channel, "rotate": 90}]
+    assert sketch.stack_items() == [f"ch {channel} shifted by (0, 1)", f"ch {channel} shifted by (2, -1)",
+                                    f"ch {channel} rotated by 90°"]
+    assert sketch.js("window.articulate.cells") == [[1, 1], [1, 2]]
+    kind, text = sketch.status()
+    assert kind == "ok" and f"Rotated ch {channel} by 90°" in text, text
+
+    sketch.click("predict")
+    stack = sketch.js("window.articulate.stack")
+    answer = api.post("/api/edit", json={"point": 0, "edits": stack}).json()
+    assert sketch.js("window.articulate.result") == answer
+    assert answer["edit"] == (f"channel {channel} shifted by (0, 1); channel {channel} shifted by (2, -1); "
+                              f"channel {channel} rotated by 90°")
+    assert sketch.tid("edit-words").inner_text() == answer["edit"]
+    assert answer["after"] != answer["before"]  # the strongest channel moved: the answer changes
+    assert [b["p"] for b in sketch.bars("after")] == [c["p"] for c in answer["after"]]
+    assert sketch.tid("result").get_attribute("data-stale") == "false"
+
+    # all channels rotated by typed degrees: a new edit, the result stale until predicted again
+    sketch.tid("apply-to").select_option("all")
+    sketch.tid("rotate-degrees").fill("-45")
+    sketch.click("rotate")
+    assert sketch.js("window.articulate.stack")[-1] == {"all": True, "rotate": -45}
+    assert sketch.stack_items()[-1] == "all channels rotated by -45°"
+    assert sketch.tid("result").get_attribute("data-stale") == "true"
+    sketch.click("predict")
+    result = sketch.js("window.articulate.result")
+    assert result["edit"].endswith("; all channels rotated by -45°")
+    assert result["after"] != answer["after"]
+
+    # a shift off the grid is refused on the page, nothing pushed
+    sketch.tid("shift-dy").fill(str(grid["rows"]))
+    sketch.click("shift")
+    kind, text = sketch.status()
+    assert kind == "error" and "shift dy" in text, text
+    assert len(sketch.js("window.articulate.stack")) == 4
+
+
+def _dream_and_wait(sketch: Sketch) -> dict[str, Any]:
+    sketch.tid("dream-octaves").fill("1")
+    sketch.tid("dream-steps").fill("2")
+    sketch.tid("dream").click()
+    sketch.idle()
+    return sketch.js("window.articulate.dream")
+
+
+def test_dream_toward_a_class_and_an_atlas_cluster(sketch: Sketch) -> None:
+    classes = sketch.tid("dream-class").locator("option").evaluate_all("els => els.map(e => e.value)")
+    coach = sketch.page.request.get(sketch.server.url + "/api/coach").json()
+    assert classes == coach["classes"]
+    # until chosen, the class is what the drawing reads as; only the chosen kind's input shows
+    sketch.tid("dream-toward").select_option("class")
+    assert sketch.tid("dream-class").input_value() == sketch.js("window.articulate.layer.target")
+    assert sketch.tid("dream-class").is_visible() and sketch.tid("dream-channel").is_hidden()
+    assert sketch.tid("dream-cluster").is_hidden()
+    assert sketch.tid("dream-layer").is_disabled()  # a class is dreamt toward at the output, not at a layer
+    other = next(c for c in classes if c != sketch.tid("dream-class").input_value())
+    sketch.tid("dream-class").select_option(other)
+    job = _dream_and_wait(sketch)
+    assert job["status"] == "done" and job["result"]["what"] == f"class {other}", job
+    assert sketch.tid("dream-caption").inner_text() == f"class {other}"
+    assert sketch.tid("dream-image").get_attribute("src") == job["result"]["image"]
+
+    sketch.tid("dream-toward").select_option("cluster")
+    assert sketch.tid("dream-cluster").is_visible() and sketch.tid("dream-class").is_hidden()
+    sketch.tid("dream-cluster").fill("1")
+    job = _dream_and_wait(sketch)
+    assert job["status"] == "done" and job["result"]["what"] == "cluster 1", job
+    assert sketch.tid("dream-caption").inner_text() == "cluster 1"
+    kind, text = sketch.status()
+    assert kind == "ok" and "cluster 1" in text, text
+    # the class chosen stays chosen; the layer can be chosen again for the whole layer
+    sketch.tid("dream-toward").select_option("class")
+    assert sketch.tid("dream-class").input_value() == other
+    assert sketch.tid("dream-layer").is_disabled()
+    sketch.tid("dream-toward").select_option("layer")
+    assert sketch.tid("dream-layer").is_enabled()
+
+
+def test_visualize_a_channel_then_again_from_the_cache(sketch: Sketch) -> None:
+    assert sketch.tid("vis-figure").is_hidden() and sketch.tid("vis-empty").is_visible()
+    channel = sketch.js("window.articulate.layer.channels[0].channel")
+    sketch.click(f"map-ch-{channel}")
+    assert sketch.tid("visualize-open").inner_text() == f"Visualize channel {channel}"
+    sketch.tid("vis-steps").fill("16")
+    # click and read the controls in one turn of the page's event loop (the job may end before a second look)
+    during = sketch.js("""(() => {
+        const el = id => document.querySelector(`[data-testid="${id}"]`);
+        el('visualize-open').click();
+        return {idle: window.articulate.idle, visualizing: window.articulate.visualizing,
+                open: el('visualize-open').disabled, cluster: el('visualize-cluster').disabled,
+                cancel: el('vis-cancel').disabled};
+    })()""")
+    assert during == {"idle": False, "visualizing": True, "open": True, "cluster": True, "cancel": False}, during
+    sketch.idle()
+    job = sketch.js("window.articulate.vis")
+    assert job["status"] == "done" and job["result"]["what"] == f"channel {channel}", job
+    assert job["result"]["cached"] is False
+    image = sketch.tid("vis-image")
+    assert sketch.tid("vis-figure").is_visible() and sketch.tid("vis-empty").is_hidden()
+    assert image.get_attribute("src") == job["result"]["image"] and job["result"]["image"].startswith("data:image/png")
+    assert image.evaluate("e => e.complete && e.naturalWidth > 0")
+    assert sketch.tid("vis-caption").inner_text() == f"channel {channel}"
+    assert sketch.tid("vis-state").inner_text() == "done 100%"
+    assert sketch.tid("visualize-open").is_enabled() and sketch.tid("vis-cancel").is_disabled()
+
+    # the same channel again: kept on disk for the round, done at once, and the caption says so
+    sketch.click("visualize-open")
+    again = sketch.js("window.articulate.vis")
+    assert again["status"] == "done" and again["result"]["cached"] is True, again
+    assert again["result"]["image"] == job["result"]["image"]
+    assert sketch.tid("vis-caption").inner_text() == f"channel {channel} · cached"
+    kind, text = sketch.status()
+    assert kind == "ok" and f"channel {channel}" in text, text
+
+    # an atlas cluster's direction, from the panel's own button
+    sketch.tid("vis-cluster").fill("1")
+    sketch.click("visualize-cluster")
+    job = sketch.js("window.articulate.vis")
+    assert job["status"] == "done" and job["result"]["what"] == "cluster 1" and job["result"]["cached"] is False
+    assert sketch.tid("vis-caption").inner_text() == "cluster 1"
+    sketch.shot("sketch-visualized")

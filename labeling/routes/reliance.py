@@ -40,7 +40,8 @@ def reliance(room: RoomDep) -> dict[str, Any]:
     concepts = []
     for concept_id, drops in table["drop"].items():
         worst = max(drops, key=drops.get) if drops else None
+        most = float(drops[worst]) if worst else 0.0
         concepts.append({"id": concept_id, "name": names.get(concept_id, concept_id), "drop": drops,
-                         "max_drop": drops[worst] if worst else 0.0, "worst_class": worst})
+                         "max_drop": most, "worst_class": worst if most > 0 else None})  # None: no class needs it
     return {**answer, "available": True, "grow": table.get("grow"), "classes": table["classes"],
             "accuracy": table["accuracy"], "concepts": concepts}

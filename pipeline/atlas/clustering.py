@@ -29,7 +29,7 @@ __all__ = ["CLUSTER_METHODS", "CLUSTER_SPACES", "Clusterer", "Clustering"]
 log = logging.getLogger(__name__)
 
 #: The accepted values of ``method``.
-CLUSTER_METHODS = ("kmeans", "agglomerative", "gmm")
+CLUSTER_METHODS = ("kmeans", "minibatch", "agglomerative", "gmm")
 #: The accepted values of ``space``.
 CLUSTER_SPACES = ("activations", "umap")
 
@@ -61,8 +61,9 @@ class Clusterer:
     """Clusters activation vectors or their 2-D layout.
 
     Args:
-        method: ``"kmeans"``, ``"agglomerative"`` (Ward) or ``"gmm"`` (Gaussian mixture, diagonal covariances
-            in activation space, full in the 2-D layout).
+        method: ``"kmeans"``, ``"minibatch"`` (mini-batch k-means: a million points in seconds, memory
+            bounded by its batches), ``"agglomerative"`` (Ward) or ``"gmm"`` (Gaussian mixture, diagonal
+            covariances in activation space, full in the 2-D layout).
         k: Number of clusters (>= 2).
         space: ``"activations"`` or ``"umap"`` (the 2-D layout).
         normalize: L2-normalise activation vectors before clustering (ignored for ``space="umap"``).
@@ -140,6 +141,11 @@ class Clusterer:
             from sklearn.cluster import KMeans
 
             return KMeans(n_clusters=self.k, n_init=3, random_state=self.seed).fit_predict(points)
+        if self.method == "minibatch":
+            from sklearn.cluster import MiniBatchKMeans
+
+            return MiniBatchKMeans(n_clusters=self.k, n_init=3, batch_size=4096, random_state=self.seed).fit_predict(
+                points)
         if self.method == "gmm":
             from sklearn.mixture import GaussianMixture
 

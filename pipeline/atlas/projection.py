@@ -8,6 +8,12 @@ The neighbour graph UMAP starts from is computed exactly, by scikit-learn's brut
 :data:`EXACT_KNN_MAX` points (an atlas's 10,000 take a few seconds), and handed to UMAP as ``precomputed_knn``:
 umap-learn's own approximate search (NN-descent) took 81 of the 130 s of a round's layout here, mostly compiling.
 Larger samples use NN-descent.
+
+Past ``fit_sample`` points (a million-position atlas) the layout is fitted on a seeded sample of that many and
+every other point is placed at the similarity-weighted mean of its ``n_neighbors`` nearest fitted points'
+coordinates (exact neighbours, in batches of ``batch_size``: memory stays bounded), as UMAP's own ``transform``
+starts; ``fast`` lets UMAP use every core by leaving it unseeded (umap-learn runs on one thread when seeded), at
+the price of a layout that differs from run to run.
 """
 
 from __future__ import annotations
@@ -59,13 +65,18 @@ class Projection:
         n_epochs: UMAP's optimisation epochs; None: umap-learn's choice (500 up to 10,000 points, else 200).
         seed: Random seed (UMAP with a seed runs on one thread, reproducibly).
         verbose: Let UMAP print its own progress.
+        fit_sample: Fit the layout on at most this many points and place the rest by their neighbours; None:
+            fit on all.
+        batch_size: Points placed per batch (memory of one batch: ``batch_size x fit_sample`` similarities).
+        fast: UMAP unseeded, on every core (not reproducible); the sampling and placement stay seeded.
 
     Raises:
         ConfigError: A parameter is out of range.
     """
 
     def __init__(self, method: str = "umap", n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine",
-                 n_epochs: int | None = None, seed: int = 0, verbose: bool = False) -> None:
+                 n_epochs: int | None = None, seed: int = 0, verbose: bool = False, fit_sample: int | None = None,
+                 batch_size: int = 20000, fast: bool = False) -> None:
         if method not in METHODS:
             raise ConfigError(f"atlas: layout.method must be one of {', '.join(METHODS)}, got {method!r}")
         if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral) or n_neighbors < 2:
@@ -76,6 +87,14 @@ class Projection:
             raise ConfigError(f"atlas: layout.metric must be one of {', '.join(METRICS)}, got {metric!r}")
         if n_epochs is not None and (isinstance(n_epochs, bool) or not isinstance(n_epochs, Integral) or n_epochs < 10):
             raise ConfigError(f"atlas: layout.n_epochs must be null or an integer >= 10, got {n_epochs!r}")
+        for name, value, low in (("fit_sample", fit_sample, 100), ("batch_size", batch_size, 1)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or value < low):
+                raise ConfigError(f"atlas: layout.{name} must be {'null or ' if name == 'fit_sample' else ''}an "
+                                  f"integer >= {low}, got {value!r}")
+        if not isinstance(fast, bool):
+            raise ConfigError(f"atlas: layout.fast must be true or false, got {fast!r}")
+        self.fit_sample = None if fit_sample is None else int(fit_sample)
+        self.batch_size, self.fast = int(batch_size), fast
         self.n_epochs = None if n_epochs is None else int(n_epochs)
         self.method = method
         self.n_neighbors = int(n_neighbors)
@@ -88,7 +107,8 @@ class Projection:
     def get_params(self) -> dict[str, object]:
         """The parameters, as a plain dict."""
         return {"method": self.method, "n_neighbors": self.n_neighbors, "min_dist": self.min_dist,
-                "metric": self.metric, "n_epochs": self.n_epochs, "seed": self.seed}
+                "metric": self.metric, "n_epochs": self.n_epochs, "seed": self.seed, "fit_sample": self.fit_sample,
+                "batch_size": self.batch_size, "fast": self.fast}
 
     def fit_transform(self, vectors: np.ndarray) -> np.ndarray:
         """Lay the vectors out in 2-D.
@@ -107,16 +127,53 @@ class Projection:
         if vectors.ndim != 2 or n < 3:
             raise ConfigError(f"atlas: need at least 3 activation vectors to lay out, got {vectors.shape}")
         started = time.perf_counter()
-        if self.method == "pca":
-            layout = self._pca(vectors)
+        if self.method == "umap" and self.n_neighbors >= n:
+            raise ConfigError(f"atlas: layout.n_neighbors ({self.n_neighbors}) must be smaller than the number "
+                              f"of sampled points ({n}); lower it or sample more points")
+        fitted = np.arange(n)
+        if self.fit_sample is not None and n > self.fit_sample:
+            fitted = np.sort(np.random.default_rng(self.seed).choice(n, size=self.fit_sample, replace=False))
+        fit = self._pca(vectors[fitted]) if self.method == "pca" else self._umap(vectors[fitted])
+        if len(fitted) == n:
+            layout = fit
         else:
-            if self.n_neighbors >= n:
-                raise ConfigError(f"atlas: layout.n_neighbors ({self.n_neighbors}) must be smaller than the number "
-                                  f"of sampled points ({n}); lower it or sample more points")
-            layout = self._umap(vectors)
+            layout = np.empty((n, 2), dtype=np.float32)
+            layout[fitted] = fit
+            rest = np.setdiff1d(np.arange(n), fitted, assume_unique=True)
+            layout[rest] = self.place(vectors[fitted], fit, vectors[rest])
+            log.info("layout fitted on %d of %d points, the other %d placed by their %d nearest fitted neighbours",
+                     len(fitted), n, len(rest), self.n_neighbors)
         log.info("%s layout of %d points in %.1f s", self.method.upper(), n, time.perf_counter() - started)
-        self.embedding_ = layout.astype(np.float32)
+        self.embedding_ = np.asarray(layout, dtype=np.float32)
         return self.embedding_
+
+    def place(self, fitted: np.ndarray, layout: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """Place new vectors on a fitted layout: each at the similarity-weighted mean of the coordinates of its
+        ``n_neighbors`` nearest fitted vectors (cosine similarity for the angular metrics, else inverse distance),
+        ``batch_size`` at a time.
+
+        Args:
+            fitted: (m, C) the vectors the layout was fitted on.
+            layout: (m, 2) their coordinates.
+            vectors: (n, C) the vectors to place.
+
+        Returns:
+            (n, 2) float32 coordinates.
+        """
+        from sklearn.neighbors import NearestNeighbors
+
+        k = min(self.n_neighbors, len(fitted))
+        search = NearestNeighbors(n_neighbors=k, metric=self.metric,
+                                  algorithm="brute").fit(fitted)
+        out = np.empty((len(vectors), 2), dtype=np.float32)
+        for start in range(0, len(vectors), self.batch_size):
+            block = vectors[start:start + self.batch_size]
+            distances, indices = search.kneighbors(block)
+            weights = np.maximum(1.0 - distances, 1e-6) if self.metric in ("cosine", "correlation") else \
+                1.0 / np.maximum(distances, 1e-6)
+            weights = weights / weights.sum(axis=1, keepdims=True)
+            out[start:start + len(block)] = np.einsum("nk,nkd->nd", weights, layout[indices])
+        return out
 
     def _pca(self, vectors: np.ndarray) -> np.ndarray:
         from sklearn.decomposition import PCA
@@ -139,8 +196,11 @@ class Projection:
             log.info("UMAP: %d points, %d dimensions, n_neighbors=%d, min_dist=%g, metric=%s", len(vectors),
                      vectors.shape[1], self.n_neighbors, self.min_dist, self.metric)
             knn = self._exact_neighbours(vectors) if len(vectors) <= EXACT_KNN_MAX else None
+            if self.fast:
+                log.info("UMAP: layout.fast, unseeded on every core: the layout differs from run to run")
             reducer = umap.UMAP(n_components=2, n_neighbors=self.n_neighbors, min_dist=self.min_dist,
-                                metric=self.metric, n_epochs=self.n_epochs, random_state=self.seed,
+                                metric=self.metric, n_epochs=self.n_epochs,
+                                random_state=None if self.fast else self.seed, n_jobs=-1 if self.fast else 1,
                                 verbose=self.verbose, precomputed_knn=knn or (None, None, None))
             return reducer.fit_transform(vectors)
 

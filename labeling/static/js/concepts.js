@@ -5,6 +5,7 @@ import { updateAtlasSelection } from './atlas.js';
 import { applyConcepts, refreshEvents, reloadStore } from './data.js';
 import { $, h, plural, sentence } from './dom.js';
 import { renderMap, updateMapSelection } from './map.js';
+import { relianceOf, relianceSentence, relianceWords, relied } from './reliance.js';
 import {
   clearSelection,
   conceptById,
@@ -245,7 +246,8 @@ export function renderConcepts() {
           c.n_negatives ? h('span', { text: ` · ${c.n_negatives} unticked` }) : null,
           h('span', { text: ` · round ${c.born_round}` }),
           from ? h('span', { text: ` · ${from}` }) : null,
-          h('span', { class: 'muted', text: ` · ${c.id}` }))),
+          h('span', { class: 'muted', text: ` · ${c.id}` }),
+          relianceBadge(c))),
       h('div', { class: 'concept-actions' },
         S.renaming === c.id ? null : h('button', {
           type: 'button', class: 'btn small ghost', testid: `rename-${c.id}`, text: 'Rename',
@@ -261,6 +263,19 @@ export function renderConcepts() {
           onclick: () => remove(c.id) }))));
   });
   $('merge').disabled = S.mergeTicks.size < 2;
+  const rel = S.reliance;
+  $('concept-count').title = rel && !rel.available && rel.message ? `reliance not measured: ${rel.message}` : '';
+}
+
+/** A small badge: the most accuracy a class loses when the round's model goes without the concept, and that
+ * class (GET /api/reliance, by id, else by name); every class's drop in its tooltip. Nothing for a concept the
+ * round's model has not learnt, or when the round was not evaluated (the concept count's tooltip says why). */
+function relianceBadge(c) {
+  const r = relianceOf(S.reliance, c);
+  if (!r) return null;
+  return h('span', { class: `reliance-badge${relied(r) ? ' relied' : ''}`, testid: `concept-reliance-${c.id}`,
+    'data-max-drop': String(r.max_drop), text: relianceWords(r, true),
+    title: relianceSentence(r, c.name, S.reliance.round) });
 }
 
 // ---------------------------------------------------------------- events

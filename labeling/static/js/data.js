@@ -17,11 +17,14 @@ export async function load() {
   S.mapType = webglAvailable() ? 'scattergl' : 'scatter';
   await busy(async () => {
     try {
-      const [atlas, points, concepts, events] = await Promise.all([
+      const [atlas, points, concepts, events, reliance] = await Promise.all([
         api('GET', '/api/atlas'), api('GET', '/api/points'), api('GET', '/api/concepts'),
         api('GET', '/api/events?limit=20').catch(() => ({ events: [] })),
+        // how much the round's accuracy relies on each concept: a badge per concept, nothing when unavailable
+        api('GET', '/api/reliance').catch((err) => ({ available: false, message: err.message, concepts: [] })),
       ]);
       setAtlas(atlas, points);
+      S.reliance = reliance;
       const t0 = performance.now();
       S.pointText = buildPointText();
       applyConcepts(concepts);

@@ -30,6 +30,7 @@ export const S = {
   concepts: [],
   version: null,
   events: [],
+  reliance: null,       // GET /api/reliance: per concept of the round's model, the accuracy each class loses without it
   selection: null,      // POST /api/selection answer
   unticked: new Set(),  // exemplar point ids unticked in the current selection
   colourBy: 'cluster',

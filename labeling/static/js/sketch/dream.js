@@ -1,29 +1,46 @@
-/* Articulate's sketch page, dream.js: DeepDream the page's drawing toward the whole layer, a channel or a named
- * concept (POST /api/dream), as a job polled every POLL_MS (GET /api/jobs/<id>) with a progress bar and a
- * Cancel button (DELETE /api/jobs/<id>). The image (done, or cancelled with the image so far) shows beside the
- * drawing with its caption; errors go to the status line. K.dreaming keeps window.articulate.idle false. */
-import { api, setStatus } from '../api.js';
+/* Articulate's sketch page, dream.js: DeepDream the page's drawing toward the whole layer, a channel, a named
+ * concept, an atlas cluster's direction or a class's logit (POST /api/dream), as a job (jobs.js) with a progress
+ * bar and a Cancel button. The image (done, or cancelled with the image so far) shows beside the drawing with its
+ * caption; errors go to the status line. K.dreaming keeps window.articulate.idle false. */
+import { setStatus } from '../api.js';
 import { $, h } from '../dom.js';
+import { followJob, showProgress } from './jobs.js';
 import { K } from './state.js';
 
-const POLL_MS = 150;
-const FINAL = new Set(['done', 'cancelled', 'failed']);
-const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+// what each "toward" choice asks for beside it: its input (shown only for it)
+const PARAMS = { channel: 'dream-channel', cluster: 'dream-cluster', class: 'dream-class' };
+// the choices that live on the atlas layer: "layer" must be left out for them
+const ATLAS_ONLY = (toward) => toward === 'cluster' || toward === 'class' || toward.startsWith('concept:');
 
-/** The "toward" choices: the whole layer, a channel, and the round's named concepts (none in round 0). */
+/** The "toward" choices: the whole layer, a channel, an atlas cluster, a class, and the round's named concepts
+ * (none in round 0); the class list is the model's (GET /api/coach). */
 export function renderDreamToward() {
   const select = $('dream-toward');
   const keep = select.value;
-  const options = [['layer', 'the whole layer'], ['channel', 'a channel'],
+  const options = [['layer', 'the whole layer'], ['channel', 'a channel'], ['cluster', 'an atlas cluster'],
+    ['class', 'a class'],
     ...(K.layer ? K.layer.concepts : []).map((c) => [`concept:${c.id}`, `concept ${c.name}`])];
   select.replaceChildren(...options.map(([value, text]) => h('option', { value, text })));
   if (options.some(([value]) => value === keep)) select.value = keep;
+  const classes = $('dream-class');
+  if (K.coach && !classes.options.length) {
+    classes.append(...K.coach.classes.map((name) => h('option', { value: name, text: name })));
+  }
+  if (K.layer && !classes.dataset.chosen) classes.value = K.layer.target; // what the drawing reads as, until chosen
   if (K.layer) $('dream-layer').placeholder = K.layer.layer; // empty: the atlas layer
   towardChanged();
 }
 
+/** Show the input of the chosen "toward" (channel, cluster, class); the layer only where it may be chosen. */
 function towardChanged() {
-  $('dream-channel').disabled = $('dream-toward').value !== 'channel' || K.dreaming;
+  const toward = $('dream-toward').value;
+  for (const [kind, id] of Object.entries(PARAMS)) {
+    $(id).disabled = toward !== kind || K.dreaming;
+    $(`${id}-label`).hidden = toward !== kind;
+  }
+  const layer = $('dream-layer');
+  layer.disabled = ATLAS_ONLY(toward) || K.dreaming;
+  layer.title = ATLAS_ONLY(toward) ? 'it lives on the atlas layer' : 'a module path; empty: the atlas layer';
 }
 
 function whole(id, lo, hi, name) {
@@ -41,28 +58,24 @@ function dreamBody() {
     steps: whole('dream-steps', 1, 100, 'steps') };
   const toward = $('dream-toward').value;
   if (toward === 'channel') body.channel = whole('dream-channel', 0, null, 'channel');
+  else if (toward === 'cluster') body.cluster = whole('dream-cluster', 0, null, 'cluster');
+  else if (toward === 'class') body.target_class = $('dream-class').value;
   else if (toward.startsWith('concept:')) body.concept = toward.slice('concept:'.length);
   const layer = $('dream-layer').value.trim();
-  if (layer) body.layer = layer;
+  if (layer && !ATLAS_ONLY(toward)) body.layer = layer;
   return body;
 }
 
 function setControls(running) {
   $('dream').disabled = running;
   $('dream-cancel').disabled = !running;
-  for (const id of ['dream-toward', 'dream-layer', 'dream-octaves', 'dream-steps']) $(id).disabled = running;
+  for (const id of ['dream-toward', 'dream-octaves', 'dream-steps']) $(id).disabled = running;
   towardChanged();
 }
 
 function showJob(job) {
   K.dream = job;
-  const bar = $('dream-progress');
-  bar.hidden = false;
-  bar.value = Math.max(0, Math.min(1, Number(job.progress) || 0));
-  bar.dataset.status = job.status;
-  const state = $('dream-state');
-  state.dataset.status = job.status;
-  state.textContent = `${job.status} ${Math.round(100 * bar.value)}%`;
+  showProgress($('dream-progress'), $('dream-state'), job);
 }
 
 function showImage(result) {
@@ -72,13 +85,12 @@ function showImage(result) {
   $('drawing-pair').classList.add('dreamt');
 }
 
-async function cancelJob() {
+/** Cancel the running dream (once its job has an id). */
+async function cancelDream() {
   if (!K.dreaming) return;
-  K.dreamCancel = true;
   $('dream-cancel').disabled = true;
-  if (!K.dream || !K.dream.id || FINAL.has(K.dream.status)) return; // sent once the job has an id
   try {
-    showJob(await api('DELETE', `/api/jobs/${K.dream.id}`));
+    await K.dreamJob.cancel();
   } catch (err) {
     setStatus(err.message, 'error');
   }
@@ -95,18 +107,11 @@ export async function dream() {
     return null;
   }
   K.dreaming = true;
-  K.dreamCancel = false;
   setControls(true);
+  setStatus('Dreaming…', 'info');
   try {
-    let job = await api('POST', '/api/dream', body);
-    showJob(job);
-    setStatus('Dreaming…', 'info');
-    if (K.dreamCancel) await cancelJob();
-    while (!FINAL.has(job.status)) {
-      await sleep(POLL_MS);
-      job = await api('GET', `/api/jobs/${job.id}`);
-      showJob(job);
-    }
+    K.dreamJob = followJob('/api/dream', body, showJob);
+    const job = await K.dreamJob.done;
     if (job.result && job.result.image) showImage(job.result);
     if (job.status === 'failed') setStatus(job.error || 'The dream failed.', 'error');
     else if (job.status === 'cancelled') {
@@ -124,8 +129,9 @@ export async function dream() {
 
 export function initDream() {
   $('dream-toward').addEventListener('change', towardChanged);
+  $('dream-class').addEventListener('change', () => { $('dream-class').dataset.chosen = 'true'; });
   $('dream').addEventListener('click', () => dream());
-  $('dream-cancel').addEventListener('click', () => cancelJob());
+  $('dream-cancel').addEventListener('click', () => cancelDream());
   renderDreamToward();
   setControls(false);
 }

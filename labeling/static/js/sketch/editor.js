@@ -1,23 +1,91 @@
 /* Articulate's sketch page, editor.js: one map opened large, its grid's cells painted with the mouse. Drag:
  * paint (shift-drag: darken); the erase tool unpaints; fill paints every cell (shift-click: darkens them). The
- * painted cells become an edit's "cells" (paint and darken each with its own factor). */
+ * painted cells become an edit's "cells" (paint and darken each with its own factor).
+ *
+ * Moves: the open map's target (this channel, all channels, or along a concept's direction: the "apply to"
+ * choice) shifted by whole cells (the arrows: one cell; or dy, dx) or rotated about the map's centre (±90°, or
+ * any degrees), each pushed as one edit ({"shift": [dy, dx]} or {"rotate": degrees}, no cells) onto the stack. */
+import { setStatus } from '../api.js';
 import { drawGrid } from '../draw/geometry.js';
-import { onPointer } from '../dom.js';
+import { $, onPointer } from '../dom.js';
 import { drawCells, drawStrokes, normalised } from './heat.js';
 import { cellKey, K, UNITS } from './state.js';
 
 const PAINT = [255, 127, 14];
 const DARK = [29, 35, 48];
-const E = { canvas: null, dragging: null, last: null, changed: null };
+const E = { canvas: null, dragging: null, last: null, changed: null, target: null, push: null };
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
-/** Set the editor's canvas up. changed(): called when the painted cells change. */
-export function initEditor(changed) {
+/**
+ * Set the editor up. changed(): called when the painted cells change. target(): what the "apply to" choice edits,
+ * {what: the edit's target fields, named: in words} (null when no map is open). push(added, done): puts edits
+ * ([{edit, label}]) on the stack, saying `done` in the status; false when the stack has no room.
+ */
+export function initEditor(changed, target, push) {
   E.canvas = document.getElementById('editor-canvas');
   E.changed = changed;
-  const c = E.canvas;
-  onPointer(c, down, move, up);
+  E.target = target;
+  E.push = push;
+  onPointer(E.canvas, down, move, up);
+  for (const b of document.querySelectorAll('[data-shift]')) {
+    b.addEventListener('click', () => shiftBy(...b.dataset.shift.split(',').map(Number)));
+  }
+  for (const b of document.querySelectorAll('[data-rotate]')) {
+    b.addEventListener('click', () => rotateBy(Number(b.dataset.rotate)));
+  }
+  $('shift').addEventListener('click', () => {
+    try {
+      shiftBy(wholeIn('shift-dy', K.coach.grid.rows - 1, 'dy'), wholeIn('shift-dx', K.coach.grid.cols - 1, 'dx'));
+    } catch (err) {
+      setStatus(err.message, 'error');
+    }
+  });
+  $('rotate').addEventListener('click', () => {
+    const raw = $('rotate-degrees').value.trim();
+    const degrees = Number(raw);
+    if (raw === '' || !Number.isFinite(degrees) || Math.abs(degrees) > 360) {
+      setStatus('rotate: give degrees from -360 to 360', 'error');
+      return;
+    }
+    rotateBy(degrees);
+  });
+}
+
+/** A whole number of cells from an input, within ±limit (throws a sentence when it is off). */
+function wholeIn(id, limit, name) {
+  const raw = $(id).value.trim();
+  const value = Number(raw);
+  if (raw === '' || !Number.isInteger(value) || Math.abs(value) > limit) {
+    throw new Error(`shift ${name}: give a whole number of cells from -${limit} to ${limit}`);
+  }
+  return value;
+}
+
+// ---------------------------------------------------------------- moves: shift and rotate
+
+/** Push "shift the open map's target by (dy, dx) cells" (zero fill where it moves away from). */
+export function shiftBy(dy, dx) {
+  const target = E.target();
+  if (!target) return false;
+  if (dy === 0 && dx === 0) {
+    setStatus('A shift by (0, 0) changes nothing: give dy or dx.', 'error');
+    return false;
+  }
+  const label = `${target.named} shifted by (${dy}, ${dx})`;
+  return E.push([{ edit: { ...target.what, shift: [dy, dx] }, label }], `Shifted ${target.named} by (${dy}, ${dx})`);
+}
+
+/** Push "rotate the open map's target by `degrees` about the map's centre". */
+export function rotateBy(degrees) {
+  const target = E.target();
+  if (!target) return false;
+  if (degrees === 0) {
+    setStatus('A rotation by 0° changes nothing: give some degrees.', 'error');
+    return false;
+  }
+  const label = `${target.named} rotated by ${degrees}°`;
+  return E.push([{ edit: { ...target.what, rotate: degrees }, label }], `Rotated ${target.named} by ${degrees}°`);
 }
 
 function units(ev) {

@@ -2,28 +2,35 @@
  * strokes the drawing page handed over in sessionStorage) is read at the atlas layer (POST /api/layer): the
  * class probabilities and the layer's maps, named concepts first, then the channels by attribution. Click a map
  * to open it large, paint its cells, and apply an edit (this channel, all channels, or a concept's direction)
- * onto a stack; Predict sends the stack to POST /api/edit and shows the classes before and after.
+ * onto a stack, or shift or rotate the whole map; Predict sends the stack to POST /api/edit and shows the classes
+ * before and after. The surgery list ablates or boosts each named concept, and says how much the round's accuracy
+ * relies on it (GET /api/reliance: the largest drop of a class's accuracy without it, and that class).
  *
  * ES modules, no build step: state (the page's state), heat (maps and strokes on canvases), editor (painting
- * cells), this one (loading and wiring); the class bars are the drawing page's (../draw/bars.js).
+ * cells, shift and rotate), jobs (following the app's jobs), this one (loading and wiring); the class bars are
+ * the drawing page's (../draw/bars.js).
  *
- * The Dream panel (dream.js) dreams the drawing toward the layer, a channel or a concept, as a polled job.
+ * The Dream panel (dream.js) dreams the drawing toward the layer, a channel, a concept, a cluster or a class; the
+ * Feature visualization panel (visualize.js) shows what excites a concept, a cluster or a channel; both are jobs.
  *
- * Test hook: window.articulate (ready, idle, layer, stack, cells, result, open, grid, drawing, surgery(id, kind),
- * dream: the last dream job's state, dreaming).
+ * Test hook: window.articulate (ready, idle, layer, stack, cells, result, open, grid, drawing, reliance,
+ * surgery(id, kind), shift(dy, dx), rotate(degrees), dream: the last dream job's state, dreaming, startDream(),
+ * vis: the last visualization job's state, visualizing, visualize({concept | cluster | channel})).
  */
 import { api, busy, setStatus } from '../api.js';
 import { $, h, withToken } from '../dom.js';
 import { S } from '../state.js';
 import { renderClassBars } from '../draw/bars.js';
-import { clearCells, fillAll, initEditor, renderEditor } from './editor.js';
+import { relianceOf, relianceSentence, relianceWords, relied } from '../reliance.js';
+import { clearCells, fillAll, initEditor, renderEditor, rotateBy, shiftBy } from './editor.js';
 import { dream, initDream, renderDreamToward } from './dream.js';
+import { initVisualize, setVisControls, visualize } from './visualize.js';
 import { drawTile, normalised, renderDrawing } from './heat.js';
 import { CHANNELS, drawingFromPage, K, sortedCells } from './state.js';
 
 window.articulate = {
   ready: false,
-  get idle() { return K.pending === 0 && S.busy === 0 && !K.dreaming; },
+  get idle() { return K.pending === 0 && S.busy === 0 && !K.dreaming && !K.visualizing; },
   get layer() { return K.layer; },
   get stack() { return K.stack.map((e) => e.edit); },
   get cells() { return sortedCells(K.cells.keys()); },
@@ -33,9 +40,17 @@ window.articulate = {
   get drawing() { return K.drawing; },
   get dream() { return K.dream; },
   get dreaming() { return K.dreaming; },
+  get vis() { return K.vis; },
+  get visualizing() { return K.visualizing; },
+  get reliance() { return K.reliance; },
   surgery: (id, kind) => surgery(id, kind),
+  shift: (dy, dx) => shiftBy(dy, dx),
+  rotate: (degrees) => rotateBy(degrees),
   startDream: () => dream(),
+  visualize: (target) => visualize(target),
 };
+
+const MAX_STACK = 64;
 
 const pct = (x) => `${Math.round(100 * x)}%`;
 
@@ -115,6 +130,7 @@ function openMap(m) {
   renderApplyTo(first);
   renderEditor();
   updateButtons();
+  $('visualize-open').textContent = m.kind === 'concept' ? `Visualize ${m.name}` : `Visualize channel ${m.channel}`;
   if (first) $('editor').scrollIntoView({ block: 'nearest' });
 }
 
@@ -153,9 +169,30 @@ function factorOf(id) {
   return value;
 }
 
+/** What the "apply to" choice edits for the open map: {what: the edit's target fields, named: in words}. */
+function editTarget() {
+  if (!K.open) return null;
+  const target = $('apply-to').value;
+  if (target === 'channel') return { what: { channel: K.open.channel }, named: `ch ${K.open.channel}` };
+  if (target === 'all') return { what: { all: true }, named: 'all channels' };
+  const id = target.slice('concept:'.length);
+  return { what: { concept: id }, named: conceptName(id) };
+}
+
+/** Put edits ([{edit, label}]) on the stack and say `done`; false when the stack has no room for them. */
+function pushEdits(added, done) {
+  if (K.stack.length + added.length > MAX_STACK) {
+    setStatus(`At most ${MAX_STACK} edits: undo some or reset.`, 'error');
+    return false;
+  }
+  K.stack.push(...added);
+  stackChanged();
+  setStatus(`${done}: press Predict to see what the model says.`, 'ok');
+  return true;
+}
+
 function applyEdit() {
   if (!K.open || !K.cells.size) return;
-  const target = $('apply-to').value;
   let factors;
   try {
     factors = { paint: factorOf('factor-paint'), darken: factorOf('factor-darken') };
@@ -163,10 +200,7 @@ function applyEdit() {
     setStatus(err.message, 'error');
     return;
   }
-  const what = target === 'channel' ? { channel: K.open.channel }
-    : target === 'all' ? { all: true } : { concept: target.slice('concept:'.length) };
-  const named = target === 'channel' ? `ch ${K.open.channel}` : target === 'all' ? 'all channels'
-    : conceptName(what.concept);
+  const { what, named } = editTarget();
   const total = K.coach.grid.rows * K.coach.grid.cols;
   const added = [];
   for (const kind of ['paint', 'darken']) {
@@ -176,15 +210,10 @@ function applyEdit() {
     const where = keys.length === total ? 'every cell' : `${keys.length} cell${keys.length === 1 ? '' : 's'}`;
     added.push({ edit, label: `${named} × ${factors[kind]} at ${where}` });
   }
-  if (K.stack.length + added.length > 64) {
-    setStatus('At most 64 edits: undo some or reset.', 'error');
-    return;
-  }
-  K.stack.push(...added);
+  if (!pushEdits(added, `Applied ${added.map((a) => a.label).join(' and ')}`)) return;
   K.cells.clear();
   renderEditor();
-  stackChanged();
-  setStatus(`Applied ${added.map((a) => a.label).join(' and ')}: press Predict to see what the model says.`, 'ok');
+  updateButtons();
 }
 
 const conceptName = (id) => {
@@ -283,12 +312,34 @@ function renderSurgery() {
         + 'channels can be edited now' }));
     return;
   }
+  const rel = K.reliance;
   list.replaceChildren(...concepts.map((c) => h('li', { testid: `surgery-${c.id}` },
     h('span', { class: 'sg-name', text: c.name }),
     h('button', { type: 'button', class: 'btn', testid: `ablate-${c.id}`, text: 'Ablate',
       title: `${c.name} × 0`, onclick: () => surgery(c.id, 'ablate') }),
     h('button', { type: 'button', class: 'btn', testid: `boost-${c.id}`, text: 'Boost',
-      title: `${c.name} × 3`, onclick: () => surgery(c.id, 'boost') }))));
+      title: `${c.name} × 3`, onclick: () => surgery(c.id, 'boost') }),
+    h('button', { type: 'button', class: 'btn vis-btn', testid: `visualize-${c.id}`, text: 'Visualize',
+      title: `what excites ${c.name} (its direction at the atlas layer)`,
+      onclick: () => visualize({ concept: c.id, name: c.name }) }),
+    relianceNote(c))),
+  ...(rel && !rel.available ? [h('li', { class: 'muted small', testid: 'reliance-note',
+    text: `Reliance not measured: ${rel.message || 'the round was not evaluated'}` })] : []));
+  setVisControls();
+}
+
+/** The concept's line of GET /api/reliance: the largest accuracy drop of a class without it, and that class. */
+function relianceNote(c) {
+  const rel = K.reliance;
+  const r = relianceOf(rel, c);
+  if (!r) {
+    const why = !rel ? 'GET /api/reliance did not answer' : !rel.available ? rel.message || 'not evaluated'
+      : `round ${rel.round}'s evaluation has no reliance for ${c.name}`;
+    return h('span', { class: 'sg-rel muted', testid: `reliance-${c.id}`, text: 'reliance not measured', title: why });
+  }
+  return h('span', { class: `sg-rel${relied(r) ? ' relied' : ''}`, testid: `reliance-${c.id}`,
+    'data-max-drop': String(r.max_drop), 'data-worst-class': r.worst_class || '',
+    text: relianceWords(r), title: relianceSentence(r, c.name, rel.round) });
 }
 
 /** Ablate (× 0) or boost (× 3) a named concept: predicted at once with the stack, and pushed on it. */
@@ -304,6 +355,15 @@ async function surgery(id, kind) {
 }
 
 // ---------------------------------------------------------------- loading
+
+/** How much the round's accuracy relies on each concept (shown in the surgery list); unavailable says why. */
+async function readReliance() {
+  try {
+    K.reliance = await request('GET', '/api/reliance');
+  } catch (err) {
+    K.reliance = { available: false, message: err.message, concepts: [] };
+  }
+}
 
 async function changeTarget(ev) {
   K.target = ev.target.value || null;
@@ -338,8 +398,10 @@ async function load() {
   }
   $('round').textContent = String(K.coach.round);
   $('target').append(...K.coach.classes.map((name) => h('option', { value: name, text: name })));
-  initEditor(updateButtons);
+  initEditor(updateButtons, editTarget, pushEdits);
   initDream();
+  initVisualize();
+  await readReliance();
   renderStack();
   updateButtons();
   if (await readLayer()) {
@@ -359,6 +421,9 @@ document.addEventListener('DOMContentLoaded', () => {
   $('clear-cells').addEventListener('click', clearCells);
   $('apply').addEventListener('click', applyEdit);
   $('close-editor').addEventListener('click', closeEditor);
+  $('visualize-open').addEventListener('click', () => {
+    if (K.open) visualize(K.open.kind === 'concept' ? { concept: K.open.id, name: K.open.name } : { channel: K.open.channel });
+  });
   $('predict').addEventListener('click', () => predict());
   $('undo-edit').addEventListener('click', undoEdit);
   $('reset-edits').addEventListener('click', resetEdits);

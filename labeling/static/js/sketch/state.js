@@ -19,7 +19,11 @@ export const K = {
   pending: 0,         // requests in flight
   dream: null,        // the last dream job's state (GET /api/jobs/<id>)
   dreaming: false,    // a dream is running (started, polled until it ends)
-  dreamCancel: false, // Cancel was pressed for the running dream
+  dreamJob: null,     // the running (or last) dream's job handle (jobs.js followJob: cancel(), done)
+  vis: null,          // the last feature visualization job's state
+  visualizing: false, // a feature visualization is running
+  visJob: null,       // its job handle
+  reliance: null,     // GET /api/reliance: how much each class's accuracy leans on each concept
 };
 
 /** The drawing the page opens: ?point=N, or the strokes the drawing page handed over; null when neither. */

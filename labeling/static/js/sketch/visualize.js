@@ -1,0 +1,105 @@
+/* Articulate's sketch page, visualize.js: feature visualizations at the atlas layer (POST /api/visualize): the image
+ * that most excites a named concept's direction, an atlas cluster's direction or one channel, optimised from
+ * noise (it does not depend on the drawing). It runs as a job (jobs.js) with a progress bar and a Cancel button;
+ * the server keeps each one per round, so asking again answers at once ("cached" in the caption). The buttons
+ * that start one (.vis-btn: per concept in the surgery list, the open map in the editor, a cluster here) are
+ * disabled while one runs; K.visualizing keeps window.articulate.idle false. */
+import { setStatus } from '../api.js';
+import { $ } from '../dom.js';
+import { followJob, showProgress } from './jobs.js';
+import { K } from './state.js';
+
+/** The target in words, as the status says it before the server's caption is back. */
+const named = (target) => (target.concept !== undefined ? `concept ${target.name || target.concept}`
+  : target.cluster !== undefined ? `cluster ${target.cluster}` : `channel ${target.channel}`);
+
+function steps() {
+  const raw = $('vis-steps').value.trim();
+  const value = Number(raw);
+  if (raw === '' || !Number.isInteger(value) || value < 16 || value > 512) {
+    throw new Error('visualization steps: give a whole number from 16 to 512');
+  }
+  return value;
+}
+
+/** Enable or disable everything that starts a visualization (they are redrawn with the surgery list and editor). */
+export function setVisControls() {
+  const running = K.visualizing;
+  for (const b of document.querySelectorAll('.vis-btn')) b.disabled = running;
+  $('vis-steps').disabled = running;
+  $('vis-cluster').disabled = running;
+  $('vis-cancel').disabled = !running;
+}
+
+function showJob(job) {
+  K.vis = job;
+  showProgress($('vis-progress'), $('vis-state'), job);
+}
+
+function showImage(result) {
+  $('vis-image').src = result.image;
+  $('vis-caption').textContent = `${result.what}${result.cached ? ' · cached' : ''}`;
+  $('vis-figure').hidden = false;
+  $('vis-empty').hidden = true;
+}
+
+/**
+ * Visualize a target: {concept: id, name}, {cluster: k} or {channel: c}. Follows the job to its end and answers
+ * its last state (null when it could not start or another visualization is running).
+ */
+export async function visualize(target) {
+  if (K.visualizing) return null;
+  const body = {};
+  for (const key of ['concept', 'cluster', 'channel']) if (target[key] !== undefined) body[key] = target[key];
+  try {
+    body.steps = steps();
+  } catch (err) {
+    setStatus(err.message, 'error');
+    return null;
+  }
+  K.visualizing = true;
+  setVisControls();
+  setStatus(`Visualizing ${named(target)}…`, 'info');
+  try {
+    K.visJob = followJob('/api/visualize', body, showJob);
+    const job = await K.visJob.done;
+    if (job.result && job.result.image) showImage(job.result);
+    if (job.status === 'failed') setStatus(job.error || 'The visualization failed.', 'error');
+    else if (job.status === 'cancelled') {
+      setStatus(`Visualization cancelled${job.result ? `: ${job.result.what}, the image so far` : ''}.`, 'info');
+    } else setStatus(`Visualized ${job.result.what}${job.result.cached ? ' (kept from before)' : ''}.`, 'ok');
+    return job;
+  } catch (err) {
+    setStatus(err.message, 'error');
+    return null;
+  } finally {
+    K.visualizing = false;
+    setVisControls();
+  }
+}
+
+async function cancelVis() {
+  if (!K.visualizing) return;
+  $('vis-cancel').disabled = true;
+  try {
+    await K.visJob.cancel();
+  } catch (err) {
+    setStatus(err.message, 'error');
+  }
+}
+
+function visualizeCluster() {
+  const raw = $('vis-cluster').value.trim();
+  const cluster = Number(raw);
+  if (raw === '' || !Number.isInteger(cluster) || cluster < 0) {
+    setStatus('cluster: give a whole number from 0', 'error');
+    return;
+  }
+  visualize({ cluster });
+}
+
+export function initVisualize() {
+  $('vis-cluster-go').addEventListener('click', visualizeCluster);
+  $('vis-cancel').addEventListener('click', () => cancelVis());
+  setVisControls();
+}
