@@ -152,3 +152,33 @@ def test_bad_moves_get_a_clear_4xx(api, edit: dict, status: int, words: str) -> 
     answer = api.post("/api/edit", json={"strokes": CAT, "edits": [edit]})
     assert answer.status_code == status and words in answer.json()["error"], answer.text
     assert api.post("/api/edit", json={"strokes": CAT, "edits": [{"all": True, "rotate": 400}]}).status_code == 400
+
+
+def test_an_atlas_clusters_direction_is_edited_in_any_round(api, labeling_project) -> None:
+    """Round 0 has no concepts, but its atlas clusters have directions: ablated, scaled at cells, or moved."""
+    direction = torch.from_numpy(labeling_project.view.cluster_direction(1)).float()
+    ablated = api.post("/api/edit", json={"strokes": CAT, "edits": [{"cluster": 1, "factor": 0.0}]})
+    assert ablated.status_code == 200, ablated.text
+    assert ablated.json()["edit"] == "cluster 1 x 0" and ablated.json()["edited_positions"] == 16 * 16
+    # the edit removes the component along the cluster's direction: the same as scaling that direction by hand
+    from pipeline.data.raster import rasterize
+    from pipeline.coach.coach import strokes_to_sketch
+    from pipeline.editing.edits import scale_direction
+    from pipeline.models.input_spec import to_model_input
+
+    from pipeline.editing.runner import LayerRunner
+
+    model = labeling_project.coach().scorer.model  # the app's model
+    layer_runner = LayerRunner(model.net, model.layer)
+    image = rasterize(strokes_to_sketch(CAT), model.raster)[None]
+    run = layer_runner.run(to_model_input(torch.from_numpy(image)[:, None], model.input_spec))
+    expected = torch.softmax(layer_runner.resume(run, scale_direction(run.activations, direction, 0.0)), 1)[0]
+    top = ablated.json()["after"][0]
+    assert top["p"] == pytest.approx(float(expected[model.class_names.index(top["name"])]), abs=1e-3)
+    moved = api.post("/api/edit", json={"strokes": CAT, "edits": [{"cluster": 1, "shift": [0, 2]},
+                                                                   {"cluster": 2, "factor": 3, "cells": [[4, 4]]}]})
+    assert moved.json()["edit"] == "cluster 1 shifted by (0, 2); cluster 2 x 3"
+    missing = api.post("/api/edit", json={"strokes": CAT, "edits": [{"cluster": 999, "factor": 0}]})
+    assert missing.status_code == 404 and "no cluster 999" in missing.json()["error"]
+    both = api.post("/api/edit", json={"strokes": CAT, "edits": [{"cluster": 1, "channel": 2}]})
+    assert both.status_code == 422 and "give one of concept (name or id), cluster, channel, or all" in both.text

@@ -364,6 +364,20 @@ def test_shift_and_rotate_a_channel_map_push_edits_and_predict(sketch: Sketch, a
     assert kind == "error" and "shift dy" in text, text
     assert len(sketch.js("window.articulate.stack")) == 4
 
+    # along an atlas cluster's direction (round 0 has no concepts; its clusters have directions)
+    assert sketch.tid("apply-cluster").is_hidden()
+    sketch.tid("apply-to").select_option("cluster")
+    sketch.tid("apply-cluster").fill("2")
+    sketch.click("shift-down")
+    assert sketch.js("window.articulate.stack")[-1] == {"cluster": 2, "shift": [1, 0]}
+    assert sketch.stack_items()[-1] == "cluster 2 shifted by (1, 0)"
+    sketch.tid("apply-cluster").fill("")
+    sketch.click("shift-down")
+    kind, text = sketch.status()
+    assert kind == "error" and "give its number" in text and len(sketch.js("window.articulate.stack")) == 5
+    sketch.click("predict")
+    assert sketch.js("window.articulate.result")["edit"].endswith("; cluster 2 shifted by (1, 0)")
+
 
 def _dream_and_wait(sketch: Sketch) -> dict[str, Any]:
     sketch.tid("dream-octaves").fill("1")

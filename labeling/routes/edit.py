@@ -19,7 +19,8 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from labeling.deps import RoomDep
+from labeling.deps import Room, RoomDep
+from labeling.directions import layer_direction
 from labeling.drawing import Drawing, sketch_of
 from labeling.routes.files import STATIC
 from pipeline.coach.coach import DrawingError
@@ -48,6 +49,7 @@ class Edit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     concept: str | None = None
+    cluster: int | None = Field(default=None, ge=0)
     channel: int | None = Field(default=None, ge=0)
     all: bool = False
     factor: float = 0.0
@@ -127,8 +129,8 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
     sketch = sketch_of(room, body)
     grid = coach.scorer.geometry
     for i, one in enumerate(body.edits, start=1):
-        if sum((one.concept is not None, one.channel is not None, one.all)) != 1:
-            raise DrawingError(f"edit {i}: give one of concept (name or id), channel, or all")
+        if sum((one.concept is not None, one.cluster is not None, one.channel is not None, one.all)) != 1:
+            raise DrawingError(f"edit {i}: give one of concept (name or id), cluster, channel, or all")
         if one.mode not in MODES or one.where not in WHERE:
             raise DrawingError(f"edit {i}: mode must be one of {', '.join(MODES)} and where one of {', '.join(WHERE)}")
         if one.shift is not None and one.rotate is not None:
@@ -148,7 +150,7 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
         edited, touched = run.activations, torch.zeros(1, grid.height, grid.width, dtype=torch.bool)
         labels = []
         for one in body.edits:
-            edited, mask, label = _apply(edited, one, surgeon, model.round)
+            edited, mask, label = _apply(edited, one, surgeon, room)
             touched |= mask
             labels.append(label)
         logits = runner.resume(run, edited)
@@ -165,10 +167,10 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
 
 
 def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
-           round_: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+           room: Room) -> tuple[torch.Tensor, torch.Tensor, str]:
     """One edit: the edited map, the positions it touched, and a label."""
     if one.shift is not None or one.rotate is not None:
-        return _move(activations, one, surgeon, round_)
+        return _move(activations, one, surgeon, room)
     shape = (1, *activations.shape[2:])
     cells = None
     if one.cells is not None:
@@ -182,8 +184,12 @@ def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
     if one.all:
         where = cells if cells is not None else everywhere
         return scale_positions(activations, where, one.factor), where, f"all channels x {one.factor:g}"
+    if one.cluster is not None:  # an atlas cluster's direction: any round, concepts or not
+        direction, what = layer_direction(room, cluster=one.cluster)
+        where = cells if cells is not None else everywhere
+        return scale_direction(activations, direction, one.factor, where), where, f"{what} x {one.factor:g}"
     if surgeon is None:
-        raise DrawingError(f"{no_concepts(round_)}; channels can be edited now")
+        raise DrawingError(f"{no_concepts(room.coach().round)}; channels can be edited now")
     k = surgeon.concept_index(str(one.concept))
     fires = surgeon.fires(surgeon.maps(activations), k, one.grow)
     if one.mode == "positions":
@@ -196,7 +202,7 @@ def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
 
 
 def _move(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
-          round_: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+          room: Room) -> tuple[torch.Tensor, torch.Tensor, str]:
     """A shift or a rotation of one channel's map, of every channel's, or of a concept's component."""
     if one.shift is not None:
         dy, dx = (int(v) for v in one.shift)
@@ -209,7 +215,10 @@ def _move(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
         return move_maps(activations, move, channel=int(one.channel)), everywhere, f"channel {one.channel} {how}"
     if one.all:
         return move_maps(activations, move), everywhere, f"all channels {how}"
+    if one.cluster is not None:
+        direction, what = layer_direction(room, cluster=one.cluster)
+        return move_maps(activations, move, direction=direction), everywhere, f"{what} {how}"
     if surgeon is None:
-        raise DrawingError(f"{no_concepts(round_)}; channels can be edited now")
+        raise DrawingError(f"{no_concepts(room.coach().round)}; channels can be edited now")
     k = surgeon.concept_index(str(one.concept))
     return move_maps(activations, move, direction=surgeon.weights[k]), everywhere, f"{surgeon.names[k]} {how}"

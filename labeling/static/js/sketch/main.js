@@ -150,9 +150,16 @@ function renderApplyTo(fresh = false) {
   for (const c of K.layer ? K.layer.concepts : []) {
     if (!K.open || K.open.id !== c.id) options.push([`concept:${c.id}`, `${c.name}’s direction`]);
   }
+  options.push(['cluster', 'an atlas cluster’s direction']); // any round: the mean direction of its points
   const keep = select.value;
   select.replaceChildren(...options.map(([value, text]) => h('option', { value, text })));
   if (!fresh && options.some(([value]) => value === keep)) select.value = keep;
+  applyToChanged();
+}
+
+/** The cluster number shows only when "apply to" is a cluster's direction. */
+function applyToChanged() {
+  $('apply-cluster-label').hidden = $('apply-to').value !== 'cluster';
 }
 
 function setTool(tool) {
@@ -169,12 +176,22 @@ function factorOf(id) {
   return value;
 }
 
-/** What the "apply to" choice edits for the open map: {what: the edit's target fields, named: in words}. */
+/** What the "apply to" choice edits for the open map: {what: the edit's target fields, named: in words}; null
+ * when no map is open or the cluster number is not one (said in the status line). */
 function editTarget() {
   if (!K.open) return null;
   const target = $('apply-to').value;
   if (target === 'channel') return { what: { channel: K.open.channel }, named: `ch ${K.open.channel}` };
   if (target === 'all') return { what: { all: true }, named: 'all channels' };
+  if (target === 'cluster') {
+    const raw = $('apply-cluster').value.trim();
+    const cluster = Number(raw);
+    if (raw === '' || !Number.isInteger(cluster) || cluster < 0) {
+      setStatus('apply to a cluster: give its number (0 or more)', 'error');
+      return null;
+    }
+    return { what: { cluster }, named: `cluster ${cluster}` };
+  }
   const id = target.slice('concept:'.length);
   return { what: { concept: id }, named: conceptName(id) };
 }
@@ -200,7 +217,9 @@ function applyEdit() {
     setStatus(err.message, 'error');
     return;
   }
-  const { what, named } = editTarget();
+  const target = editTarget();
+  if (!target) return;
+  const { what, named } = target;
   const total = K.coach.grid.rows * K.coach.grid.cols;
   const added = [];
   for (const kind of ['paint', 'darken']) {
@@ -420,6 +439,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('fill').addEventListener('click', (ev) => fillAll(ev.shiftKey ? 'darken' : 'paint'));
   $('clear-cells').addEventListener('click', clearCells);
   $('apply').addEventListener('click', applyEdit);
+  $('apply-to').addEventListener('change', applyToChanged);
   $('close-editor').addEventListener('click', closeEditor);
   $('visualize-open').addEventListener('click', () => {
     if (K.open) visualize(K.open.kind === 'concept' ? { concept: K.open.id, name: K.open.name } : { channel: K.open.channel });
