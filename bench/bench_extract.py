@@ -22,7 +22,9 @@ throughput and its own baseline.
 With ``--engine ray`` (issue 15) it measures extraction on Ray instead: the same sketches through 1 Ray worker and
 through 2 (one torch thread each), and the local engine with one thread, in the same run; it prints each
 throughput, the scaling efficiency (2-worker rate / (2 x 1-worker rate); aim >= 0.8 on a 2-core machine) and
-the ratio to the local engine. The workers' start-up (loading the model) is printed apart, not in the rates.
+the ratio to the local engine. The workers' start-up (loading the model) is printed apart, not in the rates. For
+reference it also measures the machine's own scaling of this work: two plain processes (no Ray) each extracting
+half at once, against one.
 
     python bench/bench_extract.py --engine ray [--sketches 4096]
 """
@@ -106,6 +108,30 @@ def measure(model: TrainedModel, sketches: list, parts, batch_size: int, repeats
     return {k: len(sketches) / v for k, v in best.items()}
 
 
+def _half(args: tuple) -> float:
+    """One plain process extracting its sketches with one torch thread (for the machine's own scaling)."""
+    model_file, sketches, parts, batch_size = args
+    torch.set_num_threads(1)
+    model = load_trained(model_file)
+    return extraction(model, sketches, parts, batch_size)
+
+
+def plain_processes(model_file: Path, sketches: list, parts, batch_size: int) -> float:
+    """What this machine gives two processes doing this work at once, without Ray: one process's time on half the
+    sketches over the time of two processes each on their half at once (1.0: perfect scaling). Memory-bound work
+    on two cores that share caches and memory bandwidth scales less than arithmetic does."""
+    import multiprocessing
+
+    half = len(sketches) // 2
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        one = pool.map(_half, [(model_file, sketches[:half], parts, batch_size)])[0]
+    with context.Pool(2) as pool:
+        two = max(pool.map(_half, [(model_file, sketches[:half], parts, batch_size),
+                                   (model_file, sketches[half:2 * half], parts, batch_size)]))
+    return one / two
+
+
 def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats: int) -> None:
     """Local engine (1 thread) vs Ray with 1 and 2 workers, best of ``repeats`` each, interleaved."""
     import ray
@@ -120,6 +146,7 @@ def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats:
 
             model = replace(model, net_config={"_target_": "pipeline.models.sketch_cnn.SketchCNN"})
         save_trained(model, model_file)
+        machine = plain_processes(model_file, sketches, parts, batch_size)
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                  runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
         torch.set_num_threads(1)
@@ -146,6 +173,8 @@ def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats:
     print(f"scaling efficiency 2 workers / (2 x 1 worker): {efficiency:.2f} (aim >= 0.8: "
           f"{'met' if efficiency >= 0.8 else 'NOT met'}); ray 2 workers / local 1 thread: "
           f"{rates['ray2'] / rates['local']:.2f}")
+    print(f"this machine's own scaling of the same work, two plain processes (no Ray) each on half at once: "
+          f"{machine:.2f}; Ray's efficiency relative to it: {efficiency / machine:.2f}")
 
 
 def main() -> int:
