@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=24)
     parser.add_argument("--icon-steps", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--fit-sample", type=int, default=50_000,
+    parser.add_argument("--fit-sample", type=int, default=20_000,
                         help="fit the layout on this many positions, place the rest (atlas.layout.fit_sample)")
     parser.add_argument("--cluster-method", default="kmeans", help="kmeans, minibatch, ... (atlas.clusters.method)")
     parser.add_argument("--fast", action="store_true", help="UMAP unseeded on every core (atlas.layout.fast)")
