@@ -390,6 +390,10 @@ def test_a_layout_fitted_on_a_sample_places_the_rest_by_their_neighbours() -> No
     assert np.array_equal(layout, Projection(method="pca", metric="euclidean", fit_sample=500, batch_size=3000,
                                              seed=1).fit_transform(vectors))  # batches do not change the result
     assert whole.fit_transform(vectors).shape == (3000, 2)
+    # the sampled points stay where the fit put them
+    fitted_rows = np.sort(np.random.default_rng(1).choice(3000, size=500, replace=False))
+    alone = Projection(method="pca", metric="euclidean", seed=1).fit_transform(vectors[fitted_rows])
+    np.testing.assert_array_equal(layout[fitted_rows], alone)
     # placement on its own: a fitted point placed again lands where it was fitted (its nearest neighbour is itself)
     fitted = vectors[:200]
     placed = sampled.place(fitted, whole.fit_transform(fitted), fitted[:5])
