@@ -53,7 +53,14 @@ def setup(cfg: DictConfig) -> str:
     Returns:
         The experiment's id.
     """
+    user_uri = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(tracking_uri(cfg))
+    # MLflow 3 also writes the URI into $MLFLOW_TRACKING_URI, where it would outrank the next stage's config in this
+    # process (tracking_uri reads the variable first, as the user's own choice): put the variable back as it was.
+    if user_uri is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = user_uri
     client = MlflowClient()
     name = cfg.mlflow.experiment
     experiment = client.get_experiment_by_name(name)

@@ -54,6 +54,18 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
+@pytest.fixture(autouse=True)
+def _tracking_uri_kept() -> Iterator[None]:
+    """``mlflow.set_tracking_uri`` (MLflow 3) also writes ``$MLFLOW_TRACKING_URI``, which the stages read first: a
+    test that points MLflow at its project must not send the next tests' runs there."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 @pytest.fixture
 def project_cwd(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test from the project folder, where conf/ is."""

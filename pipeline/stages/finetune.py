@@ -59,6 +59,7 @@ from pipeline.finetune.targets import TargetWeights, build_targets
 from pipeline.io import atomic_dir
 from pipeline.models.build import load_trained, save_trained
 from pipeline.models.callbacks import progress_callbacks
+from pipeline.models.distributed import prepare_strategy
 from pipeline.models.concept_head import ConceptHead
 from pipeline.rounds import MODEL_FILE, base_model_dir, base_model_path, model_dir, round_index
 
@@ -214,6 +215,7 @@ def _log_model(exported: ExportedConceptModel, spec: Any) -> Any:
 
 def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     """Round ``round_`` >= 1: base model + concept head, trained on all concepts of the store."""
+    prepare_strategy(cfg.trainer)
     settings = cfg.finetune
     start = time.perf_counter()
     L.seed_everything(int(cfg.seed) + round_, workers=True, verbose=False)

@@ -33,6 +33,7 @@ from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataModule
 from pipeline.io import atomic_dir
 from pipeline.models.callbacks import progress_callbacks
+from pipeline.models.distributed import prepare_strategy
 from pipeline.errors import ConfigError
 from pipeline.models.build import (TrainedModel, build_net, class_map, input_spec, is_pretrained, raster_spec,
                                    save_trained)
@@ -75,6 +76,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
 def train_base(cfg: DictConfig) -> dict[str, Any]:
     """Train and test the base model on the dataset (its classes become the model's outputs)."""
+    prepare_strategy(cfg.trainer)
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = SketchDataModule(cfg.paths.dataset, raster_spec(cfg.model), batch_size=int(cfg.data.batch_size),
                                   num_workers=int(cfg.data.num_workers), seed=int(cfg.seed))
@@ -96,12 +98,24 @@ def train_base(cfg: DictConfig) -> dict[str, Any]:
         trainer: L.Trainer = build(cfg.trainer, "trainer", logger=logger, callbacks=callbacks,
                                    default_root_dir=str(checkpoints))
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
-        tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
         model = TrainedModel(net=module.net.eval(), class_names=datamodule.class_names, input_spec=input_spec(cfg.model),
                              raster=raster_spec(cfg.model), layer=str(cfg.model.layer), round=FIRST_ROUND,
                              net_config=to_container(cfg.model.net))
-        info = _write_base(cfg, model, float(tested["test_acc"]), module.test_confusion.numpy(),
-                           datamodule.class_names, active.info.run_id, {"test_loss": float(tested["test_loss"])})
+        if trainer.world_size > 1:
+            # Trained across processes (trainer.strategy=ddp_spawn): the weights are back here; test once, in this
+            # process, on the whole test split (a distributed test would pad the ranks' shards with repeats).
+            from pipeline.models.predict import predict_outputs
+
+            labels, predictions = predict_outputs(module.net, datamodule.dataset("test"), model.input_spec)
+            classes = model.class_map
+            test_acc, extra = classes.accuracy(labels, predictions), {"world_size": trainer.world_size}
+            confusion = classes.confusion(labels, predictions)[0]
+            mlflow.log_metric("test_acc", test_acc)
+        else:
+            tested = trainer.test(module, datamodule=datamodule, verbose=False)[0]
+            test_acc, confusion = float(tested["test_acc"]), module.test_confusion.numpy()
+            extra = {"test_loss": float(tested["test_loss"])}
+        info = _write_base(cfg, model, test_acc, confusion, datamodule.class_names, active.info.run_id, extra)
     # Finished: the checkpoints were only for resuming an interrupted run.
     shutil.rmtree(checkpoints, ignore_errors=True)
     return info
