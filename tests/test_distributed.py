@@ -8,11 +8,11 @@ import json
 import shutil
 from pathlib import Path
 
-import mlflow
 import pytest
 import torch
 
 from pipeline.errors import ConfigError
+from tests.test_tracking import stage_runs
 
 TWO_PROCESSES = ["trainer.strategy=ddp_spawn", "trainer.devices=2", "trainer.accelerator=cpu",
                  "trainer.enable_progress_bar=false"]
@@ -28,12 +28,6 @@ def project(concept_project, tmp_path: Path):
     return tmp_path, [*overrides(tmp_path), "finetune.progress=false"]
 
 
-def _runs(folder: Path, name: str) -> list:
-    client = mlflow.MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    return [r for r in client.search_runs(experiments) if r.info.run_name == name]
-
-
 def test_a_fine_tune_across_two_processes(project, concept_project) -> None:
     from pipeline.models.build import load_trained
     from pipeline.stages import finetune
@@ -47,7 +41,7 @@ def test_a_fine_tune_across_two_processes(project, concept_project) -> None:
     changed = [k for k, v in model.net.state_dict().items() if v.is_floating_point() and
                not torch.equal(v, base.net.state_dict()[k])]
     assert changed  # rank 0's trained weights came back and were saved
-    runs = _runs(folder, "finetune")
+    runs = stage_runs(folder, "finetune")
     assert len(runs) == 1 and "train_loss" in runs[0].data.metrics and "class_acc" in runs[0].data.metrics
 
 
@@ -59,7 +53,7 @@ def test_the_base_model_across_two_processes(project, concept_project) -> None:
     info = train_base.run(concept_project.cfg(*settings, "trainer.max_epochs=1", *TWO_PROCESSES))
     assert info["world_size"] == 2 and 0.0 <= info["test_acc"] <= 1.0
     assert json.loads((folder / "models" / "base" / "info.json").read_text())["test_acc"] == info["test_acc"]
-    runs = _runs(folder, "train_base")
+    runs = stage_runs(folder, "train_base")
     assert len(runs) == 1 and "train_loss" in runs[0].data.metrics and "test_acc" in runs[0].data.metrics
 
 

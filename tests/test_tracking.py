@@ -12,9 +12,11 @@ from pipeline import tracking
 from pipeline.config import compose
 
 
-def _stage_runs(folder: Path) -> list[str]:
+def stage_runs(folder: Path, name: str | None = None) -> list:
+    """The runs in ``folder/mlflow.db`` (named ``name``, when given), read without touching MLflow's global URI."""
     client = mlflow.MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
-    return [r.info.run_name for r in client.search_runs([e.experiment_id for e in client.search_experiments()])]
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    return [r for r in runs if name is None or r.info.run_name == name]
 
 
 def test_each_run_goes_to_its_own_configs_store(project_cwd, tmp_path: Path) -> None:
@@ -26,4 +28,4 @@ def test_each_run_goes_to_its_own_configs_store(project_cwd, tmp_path: Path) -> 
         with tracking.stage_run(cfg, "extract", tags={"round": "0"}):
             pass
         assert os.environ.get("MLFLOW_TRACKING_URI") is None  # not left behind for the next stage
-    assert "extract" in _stage_runs(first) and "extract" in _stage_runs(second)
+    assert stage_runs(first, "extract") and stage_runs(second, "extract")

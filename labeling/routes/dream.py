@@ -8,8 +8,6 @@ drawing coach and the editor keep answering while it runs. "Dream at layer" is a
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,6 +16,7 @@ from pydantic import Field
 from labeling.deps import RoomDep
 from labeling.directions import layer_direction
 from labeling.drawing import Drawing, sketch_of
+from labeling.pictures import data_url, picture_png
 from pipeline.coach.coach import DrawingError
 from pipeline.data.raster import rasterize
 from pipeline.models.layers import get_layer
@@ -48,7 +47,6 @@ def dream(room: RoomDep, body: DreamBody) -> dict[str, Any]:
     import torch
 
     from pipeline.featurevis.dream import deepdream
-    from pipeline.featurevis.images import display_zoom, to_pil
     from pipeline.featurevis.objectives import OUTPUT, Direction, class_logit
 
     coach = room.coach()
@@ -75,9 +73,7 @@ def dream(room: RoomDep, body: DreamBody) -> dict[str, Any]:
         dreamed = deepdream(net, image, model.input_spec, layer, channel=body.channel, objective=objective,
                             octaves=body.octaves, octave_scale=1.4, steps=body.steps, lr=body.lr,
                             progress=progress)[0]
-        buffer = io.BytesIO()
-        to_pil(dreamed, display_zoom(dreamed.shape[-1])).save(buffer, format="PNG")
-        return {"image": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), "what": what}
+        return {"image": data_url(picture_png(dreamed)), "what": what}
 
     return room.jobs.start(work).to_json()
 

@@ -9,9 +9,7 @@ Fourier image, random jitter, scale and rotation, a few regularisers). The cache
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labeling.deps import Room, RoomDep
 from labeling.directions import layer_direction
+from labeling.pictures import data_url, picture_png
 from pipeline.coach.coach import DrawingError
 
 __all__ = ["VisualizeBody", "router"]
@@ -40,7 +39,6 @@ class VisualizeBody(BaseModel):
 @router.post("/visualize", status_code=202)
 def visualize(room: RoomDep, body: VisualizeBody) -> dict[str, Any]:
     """Start (or answer from the cache) a feature visualization; answers the job (poll ``/api/jobs/<id>``)."""
-    from pipeline.featurevis.images import display_zoom, to_pil
     from pipeline.featurevis.objectives import channel as channel_objective
     from pipeline.featurevis.objectives import direction
     from pipeline.featurevis.render import render
@@ -59,28 +57,21 @@ def visualize(room: RoomDep, body: VisualizeBody) -> dict[str, Any]:
         key = hashlib.sha256(vector.numpy().tobytes()).hexdigest()[:16]
     file = _cache_file(room, f"{layer}-{key}-{body.steps}")
     if file is not None and file.is_file():
-        cached = {"image": _data_url(file.read_bytes()), "what": what, "cached": True}
+        cached = {"image": data_url(file.read_bytes()), "what": what, "cached": True}
         return room.jobs.start(lambda progress: cached).to_json()
     net = room.dream_net()  # a copy: rendering hooks the network for seconds
 
     def work(progress):
         result = render(net, [objective], model.input_spec, steps=body.steps, on_step=progress)
-        image = result.images[0]
-        buffer = io.BytesIO()
-        to_pil(image, display_zoom(image.shape[-1])).save(buffer, format="PNG")
-        png = buffer.getvalue()
+        png = picture_png(result.images[0])
         if file is not None and progress(1.0) is not False:  # a cancelled picture is not kept
             from pipeline.io import atomic_write_bytes
 
             file.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(file, png)
-        return {"image": _data_url(png), "what": what, "cached": False}
+        return {"image": data_url(png), "what": what, "cached": False}
 
     return room.jobs.start(work).to_json()
-
-
-def _data_url(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _cache_file(room: Room, name: str) -> Path | None:
