@@ -122,7 +122,8 @@ def build_round_1(source: Path, folder: Path) -> tuple[list[str], list[str]]:
 
     for part in ("dataset", "models/base", "models/round_0", "activations/round_0", "atlases/round_0"):
         shutil.copytree(source / part, folder / part)
-    settings = [*overrides(folder), "finetune.epochs=3", "finetune.lr=0.0005", "finetune.progress=false", "evaluate.progress=false",
+    settings = [*overrides(folder), "finetune.epochs=3", "finetune.batch_size=64",
+                "finetune.concept_batch_size=64", "finetune.lr=0.0005", "finetune.progress=false", "evaluate.progress=false",
                 "evaluate.split=val"]
     view = AtlasView.from_config(compose([*settings, "labeling.round=0"]))
     clusters = sorted((c for c in view.document["clusters"] if c.get("majority_part")),

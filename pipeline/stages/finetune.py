@@ -53,6 +53,7 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.finetune.data import ConceptDataset, SketchIndex, combined_loader, ink_maps, layer_geometry, \
     layer_vectors
 from pipeline.finetune.spread import LabelSpreading
+from pipeline.finetune.strokes import StrokeGrowing, stroke_cells
 from pipeline.finetune.measure import class_accuracy, concept_eval, concept_maps_figure, pick_examples
 from pipeline.finetune.module import ConceptFinetuner, ExportedConceptModel
 from pipeline.finetune.targets import TargetWeights, build_targets
@@ -165,17 +166,22 @@ def _concepts(cfg: DictConfig, layer: str) -> list:
 
 
 def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex,
-            threshold: float) -> tuple[list, int, dict[str, np.ndarray]]:
-    """The concepts with their labels spread to near neighbours (``finetune.spread``), how many were added, and
-    the ink maps of the sketches spread over (computed on the way; the targets need them).
+            threshold: float) -> tuple[list, dict[str, int], dict[str, np.ndarray]]:
+    """The concepts with their labels grown along strokes (``finetune.spread.strokes``) and spread to near
+    neighbours (``finetune.spread``), how many positions each added, and the ink maps of the sketches spread over
+    (computed on the way; the targets need them).
 
-    Spreads over every sketch of the splits the concepts were labelled on (``scope: labelled``) or of every split
+    Works over every sketch of the splits the concepts were labelled on (``scope: labelled``) or of every split
     (``all``), never the test split: the measure of every round stays unseen."""
     node = cfg.finetune.spread
+    if not bool(node.members):
+        # only what the person looked at: a promoted selection's other members are left unlabelled
+        concepts = [dataclasses.replace(c, positives=tuple(c.verified)) if c.verified else c for c in concepts]
     if not bool(node.enabled):
-        return concepts, 0, {}
+        return concepts, {}, {}
     spreading = LabelSpreading(neighbours=int(node.neighbours), agreement=float(node.agreement),
                                radius_quantile=float(node.radius_quantile))
+    growing = StrokeGrowing(similarity=float(node.strokes.similarity)) if bool(node.strokes.enabled) else None
     if str(node.scope) == "all":
         splits = set(index.splits) - {TEST_SPLIT}
     elif str(node.scope) == "labelled":
@@ -185,14 +191,22 @@ def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex,
         raise ConfigError(f"finetune.spread.scope: expected labelled or all, got {node.scope!r}")
     sketches = [s for split in sorted(splits) for s in index.splits[split]]
     vectors, ink = layer_vectors(model, sketches, threshold)
-    added = spreading.spread([c.verified or c.positives for c in concepts], [c.negatives for c in concepts],
-                             vectors, ink)
+    seeds = [tuple(c.verified or c.positives) for c in concepts]
     labelled = {(str(k), int(y), int(x)) for c in concepts for k, y, x in (*c.positives, *c.negatives)}
+    grown: list[list] = [[] for _ in concepts]
+    if growing is not None:
+        strokes = stroke_cells(sketches, model.raster, layer_geometry(model))
+        grown = growing.grow(seeds, vectors, ink, strokes)
+        grown = [[p for p in extra if p not in labelled] for extra in grown]
+        # what a stroke grew to is as good as seen: the neighbours spread from it too
+        seeds = [(*s, *extra) for s, extra in zip(seeds, grown, strict=True)]
+        labelled |= {p for extra in grown for p in extra}
+    added = spreading.spread(seeds, [c.negatives for c in concepts], vectors, ink)
     added = [[p for p in extra if p not in labelled] for extra in added]  # spread only to what nobody labelled
-    # spread positions join the positives unverified: nobody looked at them
-    spread = [dataclasses.replace(c, positives=(*c.positives, *extra), verified=tuple(c.verified or c.positives))
-              for c, extra in zip(concepts, added, strict=True)]
-    return spread, sum(len(extra) for extra in added), ink
+    # grown and spread positions join the positives unverified: nobody looked at them
+    spread = [dataclasses.replace(c, positives=(*c.positives, *g, *extra), verified=tuple(c.verified or c.positives))
+              for c, g, extra in zip(concepts, grown, added, strict=True)]
+    return spread, {"grown": sum(map(len, grown)), "spread": sum(map(len, added))}, ink
 
 
 def _log_model(exported: ExportedConceptModel, spec: Any) -> Any:
@@ -231,8 +245,9 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     geometry = layer_geometry(model)
     threshold = float(cfg.extract.get("ink_threshold", 0.5)) if "extract" in cfg else 0.5
     concepts, n_spread, ink = _spread(cfg, model, concepts, index, threshold)
-    if n_spread:
-        log.info("round %d: labels spread to %s of near neighbours", round_, text.plural(n_spread, "position"))
+    if any(n_spread.values()):
+        log.info("round %d: labels grown along strokes to %s, spread to %s of near neighbours", round_,
+                 text.plural(n_spread["grown"], "position"), text.plural(n_spread["spread"], "position"))
     referenced = dict.fromkeys(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives))
     # ink of the labelled sketches the spreading did not already render (every one of them, without it)
     ink.update(ink_maps([index.sketch(k) for k in referenced if k in index and k not in ink], model.raster,
@@ -331,7 +346,8 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
                 "concepts": [{**c, "positives": p, "negatives": n, "layer": model.layer}
                              for c, p, n in zip(head_concepts, targets.positives, targets.negatives, strict=True)],
                 "left_out": [{"id": c.id, "name": c.name} for c in empty],
-                "labelled_sketches": len(labelled), "spread_positions": n_spread, "codes": targets.counts(),
+                "labelled_sketches": len(labelled), "spread_positions": sum(n_spread.values()),
+                "grown_positions": n_spread.get("grown", 0), "codes": targets.counts(),
                 "skipped_positions": {"unknown_sketch": targets.skipped_unknown,
                                       "outside_grid": targets.skipped_outside},
                 "frozen_modules": module.frozen, "epochs": module.history,
