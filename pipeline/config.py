@@ -9,6 +9,7 @@ run by DVC composes ``conf/`` again with those overrides and refuses to run when
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import inspect
@@ -31,72 +32,6 @@ PARAMS_HEADER = (
     "# Written by `articulate configure` from conf/ (the single source of settings): do not edit by hand.\n"
     "# Change conf/ or pass overrides, e.g. `articulate configure experiment=tiny`, then `dvc repro`.\n"
 )
-
-# What each config section may hold. A dict lists the allowed keys (a value of None: any value);
-# TARGET means a node built by hydra.utils.instantiate, whose keys are checked against the signature of
-# its _target_; FREE means a mapping with any keys.
-TARGET = "target"
-FREE = "free"
-SCHEMA: dict[str, Any] = {
-    OVERRIDES_KEY: None,
-    "round": None,
-    "seed": None,
-    "threads": None,
-    "resume": None,
-    "paths": {"dataset": None, "models": None, "checkpoints": None, "cache": None, "user_code": None, "activations": None, "atlases": None,
-              "quickdraw": None, "concepts": None, "evaluation": None},
-    "data": {"name": None, "source": TARGET, "splits": FREE, "batch_size": None, "num_workers": None},
-    "model": {
-        "name": None,
-        "net": TARGET,
-        "checkpoint": None,
-        "pretrained": None,
-        "classes": None,
-        "class_map": FREE,
-        "layer": None,
-        "input": {"size": None, "channels": None, "invert": None, "mean": None, "std": None, "line_width": None},
-        "optimizer": {"lr": None, "weight_decay": None, "scheduler": None, "label_smoothing": None},
-    },
-    "trainer": TARGET,
-    "mlflow": {"tracking_uri": None, "experiment": None, "registered_model": None, "artifact_location": None},
-    "extract": {"split": None, "layers": None, "batch_size": None, "dtype": None, "ink_threshold": None,
-                "examples": None, "progress": None, "engine": None,
-                "ray": {"address": None, "workers": None, "threads": None}},
-    "atlas": {
-        "seed": None,
-        "sample": {"count": None, "weighting": None, "class_filter": None},
-        "layout": {"method": None, "n_neighbors": None, "min_dist": None, "metric": None, "n_epochs": None,
-                   "fit_sample": None, "batch_size": None, "fast": None, "align": None},
-        "grid": {"size": None, "min_count": None, "clip": None},
-        "icons": {"enabled": None, "kind": None, "steps": None, "batch_size": None, "cos_power": None, "size": None,
-                  "fragment": None},
-        "clusters": {"method": None, "k": None, "space": None, "normalize": None},
-        "exemplars": {"per_cluster": None, "random": None, "patch_scale": None},
-    },
-    "finetune": {"epochs": None, "lr": None, "head_lr": None, "weight_decay": None, "concept_weight": None,
-                 "freeze_after_layer": None, "negative_weight": None, "other_weight": None, "background_weight": None,
-                 "unverified_weight": None, "other_unverified_weight": None, "balanced": None,
-                 "spread": {"enabled": None, "scope": None, "neighbours": None, "agreement": None, "radius_quantile": None,
-                            "members": None, "strokes": {"enabled": None, "similarity": None}}, "prototype_weight": None,
-                 "prototype_temperature": None,
-                 "unlabeled_weight": None, "batch_size": None, "concept_batch_size": None, "examples": None,
-                 "progress": None},
-    "evaluate": {"split": None, "threshold": None, "batch_size": None, "iou_discovered": None, "iou_resolution": None,
-                 "examples": None, "reliance": {"enabled": None, "grow": None},
-                 "progress": None},
-    "coach": {"score": None, "canon_split": None,
-              "canon": {"max_per_class": None, "relevant_share": None, "complete_quantile": None, "batch_size": None},
-              "events": {"improved_by": None, "improved_share": None, "improved_min": None, "missing_level": None},
-              "limits": {"max_strokes": None, "max_points": None, "margin": None}, "top_classes": None,
-              "throttle_ms": None},
-    "labeling": {
-        "round": None, "host": None, "port": None, "token": None, "max_request_bytes": None, "exemplars": None,
-        "patch_scale": None, "split_k": None,
-        "artist": {"budget": None, "min_share": None, "min_exemplars": None, "actor": None, "split_k": None,
-                   "max_actions": None, "clear_share": None},
-    },
-}
-
 
 def project_dir() -> Path:
     """The project folder: the working directory, which must hold ``conf/``."""
@@ -137,6 +72,9 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
 
+    from pipeline.schema import register
+
+    register()
     try:
         with initialize_config_dir(config_dir=str(folder.resolve()), version_base="1.3"):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
@@ -145,9 +83,14 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
         missing = re.match(r"Could not override '([^']+)'", _first_line(err))
         if missing:
             _explain_missing_key(missing.group(1), list(overrides), config_dir, targets)
+        _explain_schema_error(err)
         raise ConfigError(f"config: {_first_line(err)} (overrides: {' '.join(overrides) or 'none'}; see conf/)") from None
     add_user_code(cfg, folder.resolve().parent)
     validate(cfg, targets=targets)
+    unset = sorted(OmegaConf.missing_keys(cfg))
+    if unset:
+        raise ConfigError(f"config: '{unset[0]}' has no value{f' (and {len(unset) - 1} more)' if len(unset) > 1 else ''}; "
+                          "every setting lives in conf/: set it in its group's file")
     if cached is not None:
         try:
             atomic_write_text(cached, OmegaConf.to_yaml(cfg))
@@ -160,7 +103,7 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
 def user_code_dirs(cfg: DictConfig, root: Path) -> list[Path]:
     """Where Articulate imports a user's own modules from (models, readers): the project folder, then each
     folder of ``paths.user_code`` (relative to the project folder; ``user/`` by default)."""
-    extra = cfg.get("paths", {}).get("user_code") or []
+    extra = cfg.paths.user_code or []
     if isinstance(extra, str):
         extra = [extra]
     return [root, *((root / str(d)) if not Path(str(d)).is_absolute() else Path(str(d)) for d in extra)]
@@ -226,7 +169,7 @@ def _cache_file(folder: Path, overrides: Sequence[str]) -> Path | None:
 
     Hydra's composition takes about half a second, most of a light command's start (``articulate concepts list``
     answers in a tenth of a second without it). The key covers every file under ``conf/`` (names and contents),
-    the overrides and this module (the schema that validated it), so any change composes afresh; the entry lives
+    the overrides, this module and the schema that validated it, so any change composes afresh; the entry lives
     in ``<project>/.cache/compose/`` (git-ignored). Compositions that check ``_target_`` signatures are not kept
     (they depend on the targets' code).
     """
@@ -236,6 +179,7 @@ def _cache_file(folder: Path, overrides: Sequence[str]) -> Path | None:
             if path.is_file():
                 digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
         digest.update(Path(__file__).read_bytes())
+        digest.update((Path(__file__).parent / "schema.py").read_bytes())
     except OSError:
         return None
     digest.update("\0".join(overrides).encode())
@@ -261,6 +205,10 @@ def _first_line(err: Exception) -> str:
 def validate(cfg: DictConfig, *, targets: bool = True) -> None:
     """Check that every key of ``cfg`` is one Articulate knows.
 
+    Composition already refuses a key that a file of ``conf/`` or an override sets but the schema
+    (:mod:`pipeline.schema`) lacks; this catches what Hydra lets through: keys added with ``+`` (Hydra opens
+    the config to add them) and keys of ``_target_`` nodes, checked against their targets' signatures.
+
     Args:
         cfg: The composed configuration.
         targets: Also check ``_target_`` nodes against their targets' signatures (imports the targets).
@@ -268,22 +216,58 @@ def validate(cfg: DictConfig, *, targets: bool = True) -> None:
     Raises:
         ConfigError: Naming the unknown key, a close valid one and the valid keys.
     """
-    _validate_node(cfg, SCHEMA, "", targets)
+    _validate_node(cfg, "", targets)
 
 
-def _validate_node(node: Any, schema: Any, path: str, targets: bool) -> None:
-    if schema is None or schema == FREE:
-        return
-    if not isinstance(node, DictConfig):
-        raise ConfigError(f"config key '{path}' must be a mapping, got {node!r}")
-    if schema == TARGET:
+def _validate_node(node: DictConfig, path: str, targets: bool) -> None:
+    from pipeline.schema import TARGET_NODES
+
+    if path in TARGET_NODES:
+        if not isinstance(node, DictConfig):
+            raise ConfigError(f"config key '{path}' must be a mapping with a _target_, got {node!r}")
         if targets:
             _validate_target(node, path)
         return
+    shape = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(shape):
+        return  # a free mapping (data.splits, model.class_map)
+    fields = [f.name for f in dataclasses.fields(shape)]
     for key in node:
-        if key not in schema:
-            _unknown_key(path, str(key), list(schema))
-        _validate_node(node[key], schema[key], f"{path}.{key}" if path else str(key), targets)
+        if key not in fields:
+            _unknown_key(path, str(key), fields)
+        child = node._get_node(key)
+        if isinstance(child, DictConfig):
+            _validate_node(child, f"{path}.{key}" if path else str(key), targets)
+
+
+def _explain_schema_error(err: BaseException) -> None:
+    """A composition error the schema raised, as one line naming the key: an unknown key (with the valid ones)
+    or a value of the wrong type."""
+    cause: BaseException | None = err
+    while cause is not None:
+        key = getattr(cause, "full_key", None)
+        if key:
+            message = _first_line(cause)
+            unknown = re.match(r"Key '([^']+)' (?:is )?not in", message)
+            if unknown:
+                parent = key.rsplit(".", 1)[0] if "." in key else ""
+                _unknown_key(parent, unknown.group(1), _schema_keys(parent))
+            raise ConfigError(f"config key '{key}': {message}; fix it in conf/ or in the override") from None
+        cause = cause.__cause__ or cause.__context__
+
+
+def _schema_keys(path: str) -> list[str]:
+    """The keys the schema allows at ``path`` (empty where it is not a structured node)."""
+    from pipeline.schema import ArticulateConfig
+
+    shape: Any = ArticulateConfig
+    for part in [p for p in path.split(".") if p]:
+        match = [f for f in dataclasses.fields(shape) if f.name == part] if dataclasses.is_dataclass(shape) else []
+        if not match:
+            return []
+        shape = match[0].default_factory() if callable(match[0].default_factory) else None  # type: ignore[misc]
+        shape = type(shape) if shape is not None else None
+    return [f.name for f in dataclasses.fields(shape)] if shape is not None and dataclasses.is_dataclass(shape) else []
 
 
 def _validate_target(node: DictConfig, path: str) -> None:

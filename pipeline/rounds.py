@@ -26,8 +26,8 @@ def round_index(cfg: DictConfig) -> int:
     Raises:
         ConfigError: It is not an integer >= 0.
     """
-    value = cfg.get("round", 0)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    value = cfg.round
+    if value < 0:
         raise ConfigError(f"round: expected a round number >= 0, got {value!r}")
     return value
 

@@ -43,7 +43,7 @@ _PARAM_VALUE_LIMIT = 500
 
 def tracking_uri(cfg: DictConfig) -> str:
     """The tracking URI: ``$MLFLOW_TRACKING_URI``, else ``mlflow.tracking_uri``, else ``sqlite:///<project>/mlflow.db``."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.get("tracking_uri")
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or cfg.mlflow.tracking_uri
     return uri or f"sqlite:///{(Path.cwd() / DEFAULT_STORE).as_posix()}"
 
 
@@ -92,7 +92,7 @@ def concepts_hash(cfg: DictConfig) -> str:
     """A short hash of the concept store's concepts (not its version counters); ``none`` without a store."""
     from conceptstore.store import ConceptStore
 
-    path = Path(cfg.paths.get("concepts") or "")
+    path = Path(cfg.paths.concepts or "")
     if not path.name or not path.is_file():
         return "none"
     return ConceptStore(path).state().content_hash()[:12]

@@ -140,3 +140,41 @@ def test_user_code_is_imported_from_the_project_and_user_folders(project_cwd, tm
         message = str(info.value)
         assert message.startswith(f"config key 'model.net._target_': cannot import '{target}' (") and words in message
         assert str(tmp_path) in message and str(ROOT) in message and "\n" not in message
+
+
+def test_values_of_the_wrong_type_are_refused_with_their_key(project_cwd: Path) -> None:
+    with pytest.raises(ConfigError, match=r"config key 'finetune.epochs': Value 'many'"):
+        compose(["finetune.epochs=many"])
+    with pytest.raises(ConfigError, match=r"config key 'finetune.spread': .*SpreadConfig"):
+        compose(["finetune.spread=3"])
+    assert compose(["finetune.lr=1"]).finetune.lr == 1.0  # an int where a float belongs is a float
+
+
+def test_a_setting_conf_leaves_out_is_refused(tmp_path: Path) -> None:
+    """Every default lives in conf/: the schema has none, so a key missing from its group's file is an error."""
+    conf = tmp_path / "conf"
+    shutil.copytree(ROOT / "conf", conf)
+    path = conf / "finetune" / "default.yaml"
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("examples:")))
+    with pytest.raises(ConfigError, match=r"'finetune.examples' has no value; every setting lives in conf/"):
+        compose([], config_dir=conf)
+
+
+def test_code_reads_settings_only_as_conf_declares_them() -> None:
+    """No module reads a setting with ``.get``: in struct mode that answers a key conf/ does not declare with a
+    silent default instead of an error. (``_target_`` nodes are free mappings: their keys may be looked up; see
+    pipeline.schema.TARGET_NODES.)"""
+    import ast
+
+    config_like = re.compile(r"(^|\.)(cfg|model_cfg|trainer_cfg)(\.|$)")
+    found = []
+    for folder in ("pipeline", "labeling", "articulate", "conceptstore"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+                    receiver = ast.unparse(node.func.value)
+                    key = ast.unparse(node.args[0]) if node.args else ""
+                    target_node = receiver.endswith((".net", ".source", "trainer", "trainer_cfg"))  # free mappings
+                    if config_like.search(receiver) and not target_node:
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {receiver}.get({key})")
+    assert not found, found

@@ -15,7 +15,6 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 from mlflow.utils.validation import _validate_metric_name
-from omegaconf import OmegaConf
 from PIL import Image
 
 from pipeline.activations.extractor import LayerGeometry
@@ -214,11 +213,8 @@ class Project:
     def cfg(self, round_: int, **settings):
         from pipeline.config import compose
 
-        cfg = compose([*self.overrides, f"round={round_}"])
-        OmegaConf.set_struct(cfg, False)
-        cfg.evaluate = OmegaConf.merge(OmegaConf.load(ROOT / "conf/evaluate/default.yaml"),
-                                       {"progress": False, "batch_size": 32, **settings})
-        return cfg
+        chosen = {"progress": "false", "batch_size": 32, **settings}
+        return compose([*self.overrides, f"round={round_}", *(f"evaluate.{k}={v}" for k, v in chosen.items())])
 
 
 @pytest.fixture(scope="module")

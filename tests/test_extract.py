@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
-from omegaconf import OmegaConf
 from torch import nn
 
 from pipeline.activations import store as store_module
@@ -280,18 +279,11 @@ def stage_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(ROOT)
 
     def make(*settings: str):
-        cfg = compose([f"paths.dataset={tmp_path / 'dataset'}", f"paths.models={tmp_path / 'models'}",
-                       f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
-                       f"mlflow.artifact_location={tmp_path / 'artifacts'}"])
-        OmegaConf.set_struct(cfg, False)
-        defaults = OmegaConf.load(ROOT / "conf/extract/default.yaml")
-        cfg.extract = OmegaConf.merge(defaults, cfg.get("extract") or {}, {"progress": False, "batch_size": 8, "split": "test"})
-        cfg.paths.activations = str(tmp_path / "activations")
-        cfg.round = cfg.get("round", 0)
-        for setting in settings:
-            key, value = setting.split("=", 1)
-            OmegaConf.update(cfg, key, OmegaConf.create({"v": value})["v"] if value != "null" else None)
-        return cfg
+        return compose([f"paths.dataset={tmp_path / 'dataset'}", f"paths.models={tmp_path / 'models'}",
+                        f"paths.activations={tmp_path / 'activations'}",
+                        f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+                        f"mlflow.artifact_location={tmp_path / 'artifacts'}", "extract.progress=false",
+                        "extract.batch_size=8", "extract.split=test", *settings])
 
     return make
 

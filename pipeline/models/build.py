@@ -28,7 +28,7 @@ def build_net(model_cfg: DictConfig, num_classes: int) -> nn.Module:
     net = build(model_cfg.net, "model.net", num_classes=num_classes)
     if not isinstance(net, nn.Module):
         raise ConfigError(f"model.net._target_ {model_cfg.net._target_!r} built a {type(net).__name__}, not a torch nn.Module")
-    if model_cfg.get("checkpoint"):
+    if model_cfg.checkpoint:
         load_weights(net, str(model_cfg.checkpoint))
     check_input(net, input_spec(model_cfg), str(model_cfg.net.get("_target_", "the model")))
     return net
@@ -59,7 +59,7 @@ def check_input(net: nn.Module, spec: InputSpec, name: str = "the model") -> Non
 
 def is_pretrained(model_cfg: DictConfig) -> bool:
     """``model.pretrained``: the model is imported as it is (its own classes, no training), not trained here."""
-    return bool(model_cfg.get("pretrained", False))
+    return bool(model_cfg.pretrained)
 
 
 def model_class_names(model_cfg: DictConfig) -> list[str] | None:
@@ -72,11 +72,11 @@ def model_class_names(model_cfg: DictConfig) -> list[str] | None:
     """
     if not is_pretrained(model_cfg):
         for key in ("classes", "class_map"):
-            if model_cfg.get(key):
+            if model_cfg[key]:
                 raise ConfigError(f"model.{key}: only for a model imported as it is (model.pretrained=true); a "
                                   "model trained here has the dataset's classes")
         return None
-    if model_cfg.get("classes") is not None:
+    if model_cfg.classes is not None:
         value = model_cfg.classes
         return read_class_names(value if isinstance(value, str) else list(value))
     net = model_cfg.net
@@ -92,7 +92,7 @@ def class_map(model_cfg: DictConfig, dataset_classes: list[str]) -> ClassMap:
     """How the dataset's classes map onto the model's outputs (:class:`ClassMap`): the identity for a model
     trained here, by name and ``model.class_map`` for a model with its own classes."""
     outputs = model_class_names(model_cfg)
-    mapping = model_cfg.get("class_map") or {}
+    mapping = model_cfg.class_map or {}
     if outputs is None:
         return ClassMap.identity(dataset_classes)
     plain = OmegaConf.to_container(mapping, resolve=True) if isinstance(mapping, DictConfig) else dict(mapping)

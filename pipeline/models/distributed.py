@@ -24,7 +24,7 @@ def prepare_strategy(trainer_cfg: DictConfig) -> None:
     Raises:
         ConfigError: A strategy that would run the stage once per process.
     """
-    strategy = str(trainer_cfg.get("strategy", "auto"))
+    strategy = str(trainer_cfg.strategy)
     if strategy in RELAUNCHING:
         raise ConfigError(f"trainer.strategy={strategy} starts the whole stage again in every process; use "
                           "trainer.strategy=ddp_spawn (the same DDP training, with the stage's set-up and writing "

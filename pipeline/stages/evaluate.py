@@ -86,32 +86,25 @@ IOU_RESOLUTIONS = ("pixel", "cell")
 
 
 def _settings(cfg: DictConfig) -> dict[str, Any]:
-    node = cfg.get("evaluate")
-    if node is None:
-        raise ConfigError("evaluate: no settings; add `- evaluate: default` to the defaults of conf/config.yaml")
-    split = str(node.get("split", "test"))
-    threshold = node.get("threshold", 0.5)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < threshold < 1.0:
-        raise ConfigError(f"evaluate.threshold: expected a sigmoid threshold in (0, 1), got {threshold!r}")
-    iou = node.get("iou_discovered", 0.3)
-    if isinstance(iou, bool) or not isinstance(iou, (int, float)) or not 0.0 < iou <= 1.0:
-        raise ConfigError(f"evaluate.iou_discovered: expected an IoU in (0, 1], got {iou!r}")
-    batch = node.get("batch_size", 128)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ConfigError(f"evaluate.batch_size: expected a positive integer, got {batch!r}")
-    examples = node.get("examples", 4)
-    if isinstance(examples, bool) or not isinstance(examples, int) or not 0 <= examples <= 32:
-        raise ConfigError(f"evaluate.examples: expected a number of sketches from 0 to 32, got {examples!r}")
-    resolution = str(node.get("iou_resolution", "pixel"))
-    if resolution not in IOU_RESOLUTIONS:
-        raise ConfigError(f"evaluate.iou_resolution: expected one of {', '.join(IOU_RESOLUTIONS)}, got {resolution!r}")
-    reliance = node.get("reliance") or {}
-    grow = reliance.get("grow", 2)
-    if isinstance(grow, bool) or not isinstance(grow, int) or not 0 <= grow <= 8:
-        raise ConfigError(f"evaluate.reliance.grow: expected 0 to 8 positions, got {grow!r}")
-    return {"split": split, "threshold": float(threshold), "iou_discovered": float(iou), "batch_size": batch,
-            "examples": examples, "progress": bool(node.get("progress", True)), "iou_resolution": resolution,
-            "reliance": bool(reliance.get("enabled", True)), "reliance_grow": grow}
+    """The ``evaluate`` settings, their ranges checked (their types are the schema's: :mod:`pipeline.schema`)."""
+    node = cfg.evaluate
+    if not 0.0 < node.threshold < 1.0:
+        raise ConfigError(f"evaluate.threshold: expected a sigmoid threshold in (0, 1), got {node.threshold!r}")
+    if not 0.0 < node.iou_discovered <= 1.0:
+        raise ConfigError(f"evaluate.iou_discovered: expected an IoU in (0, 1], got {node.iou_discovered!r}")
+    if node.batch_size < 1:
+        raise ConfigError(f"evaluate.batch_size: expected a positive integer, got {node.batch_size!r}")
+    if not 0 <= node.examples <= 32:
+        raise ConfigError(f"evaluate.examples: expected a number of sketches from 0 to 32, got {node.examples!r}")
+    if node.iou_resolution not in IOU_RESOLUTIONS:
+        raise ConfigError(f"evaluate.iou_resolution: expected one of {', '.join(IOU_RESOLUTIONS)}, "
+                          f"got {node.iou_resolution!r}")
+    if not 0 <= node.reliance.grow <= 8:
+        raise ConfigError(f"evaluate.reliance.grow: expected 0 to 8 positions, got {node.reliance.grow!r}")
+    return {"split": str(node.split), "threshold": float(node.threshold), "iou_discovered": float(node.iou_discovered),
+            "batch_size": int(node.batch_size), "examples": int(node.examples), "progress": bool(node.progress),
+            "iou_resolution": str(node.iou_resolution), "reliance": bool(node.reliance.enabled),
+            "reliance_grow": int(node.reliance.grow)}
 
 
 def _check_inputs(cfg: DictConfig, round_: int) -> None:

@@ -46,7 +46,7 @@ FIGURE_FILE = "attribution.png"
 
 
 def configured_layers(cfg: DictConfig) -> list[str] | None:
-    layers = cfg.extract.get("layers")
+    layers = cfg.extract.layers
     if layers is None:
         return None
     if isinstance(layers, str):
@@ -92,7 +92,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             for name, meta in summary.layers.items():
                 store = ActivationStore(layer_folder(folder, name))  # what the atlas will read: check it opens
                 fig = attribution_figure(store, sketches, model.raster, summary.mean_abs_attribution[name],
-                                         count=int(settings.get("examples", 8)))
+                                         count=int(settings.examples))
                 fig.savefig(layer_folder(folder, name) / FIGURE_FILE, dpi=110)
                 mlflow.log_figure(fig, f"{name}/{FIGURE_FILE}")
                 viz.close(fig)

@@ -243,7 +243,7 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     class_index = model.class_map.labels()  # a pretrained model keeps its own outputs (pipeline.models.classes)
     train_sketches, test_sketches = _split(index, cfg, TRAIN_SPLIT), _split(index, cfg, TEST_SPLIT)
     geometry = layer_geometry(model)
-    threshold = float(cfg.extract.get("ink_threshold", 0.5)) if "extract" in cfg else 0.5
+    threshold = float(cfg.extract.ink_threshold)
     concepts, n_spread, ink = _spread(cfg, model, concepts, index, threshold)
     if any(n_spread.values()):
         log.info("round %d: labels grown along strokes to %s, spread to %s of near neighbours", round_,
@@ -290,7 +290,7 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
         prototype_temperature=float(settings.prototype_temperature),
         canonical=None if model.class_map.is_identity else model.class_map.canonical().tolist())
     loader = combined_loader(train_set, concept_set, int(settings.batch_size), int(settings.concept_batch_size),
-                             seed=int(cfg.seed) + round_, num_workers=int(cfg.data.get("num_workers", 0)))
+                             seed=int(cfg.seed) + round_, num_workers=int(cfg.data.num_workers))
     base = _base_info(cfg)
     base_acc = class_accuracy(module.net, test_set, model.input_spec, model.class_map)
     log.info("round %d: fine-tuning on %s (%s, %s) from %s; base test accuracy %.4f",

@@ -94,7 +94,7 @@ def train_base(cfg: DictConfig) -> dict[str, Any]:
         # save_top_k=1 (the newest epoch, no monitor): Lightning writes last.ckpt only along with a checkpoint.
         checkpoint = ModelCheckpoint(dirpath=checkpoints, save_last=True, save_top_k=1, every_n_epochs=1,
                                      save_on_train_epoch_end=True)
-        callbacks = [checkpoint, *progress_callbacks(bool(cfg.trainer.get("enable_progress_bar", True)))]
+        callbacks = [checkpoint, *progress_callbacks(bool(cfg.trainer.enable_progress_bar))]
         trainer: L.Trainer = build(cfg.trainer, "trainer", logger=logger, callbacks=callbacks,
                                    default_root_dir=str(checkpoints))
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
@@ -130,7 +130,7 @@ def import_base(cfg: DictConfig) -> dict[str, Any]:
     from pipeline.models.predict import predict_outputs
 
     model_cfg = cfg.model
-    if not model_cfg.get("checkpoint") and not model_cfg.net.get("weights_path"):
+    if not model_cfg.checkpoint and not model_cfg.net.get("weights_path"):
         raise ConfigError("model.pretrained=true imports a model as it is, so it needs its weights: set "
                           "model.checkpoint=FILE (or model.net.weights_path for a torchvision model)")
     dataset = Path(cfg.paths.dataset)
