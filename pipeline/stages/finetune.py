@@ -227,12 +227,43 @@ def _log_model(exported: ExportedConceptModel, spec: Any) -> Any:
         return tracking.log_torch_model(exported, example, tracking.pip_requirements())
 
 
-def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
-    """Round ``round_`` >= 1: base model + concept head, trained on all concepts of the store."""
-    prepare_strategy(cfg.trainer)
-    settings = cfg.finetune
-    start = time.perf_counter()
-    L.seed_everything(int(cfg.seed) + round_, workers=True, verbose=False)
+@dataclasses.dataclass
+class Prepared:
+    """What a round trains on: the base model, the concepts with their targets, and the datasets."""
+
+    source: Path
+    model: Any
+    concepts: list
+    left_out: list
+    geometry: Any
+    targets: Any
+    labelled: list
+    concept_set: ConceptDataset
+    train_set: SketchDataset
+    test_set: SketchDataset
+    spread: dict[str, int]
+
+
+@dataclasses.dataclass
+class Trained:
+    """What the training made: the module (net and head), its class accuracy against the base's, the concept
+    loss and the example maps for the figure."""
+
+    module: ConceptFinetuner
+    class_acc: float
+    base_acc: float
+    loss: float
+    maps: dict
+    examples: list
+    fit_seconds: float
+
+
+def prepare(cfg: DictConfig, round_: int) -> Prepared:
+    """The base model, the store's concepts with their labels grown and spread, their targets, the datasets.
+
+    Raises:
+        InputError: No concept with a usable position, or sketches of classes the base model does not know.
+    """
     source = base_model_path(cfg)
     model = load_trained(source)
     concepts = _concepts(cfg, model.layer)
@@ -244,10 +275,10 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     train_sketches, test_sketches = _split(index, cfg, TRAIN_SPLIT), _split(index, cfg, TEST_SPLIT)
     geometry = layer_geometry(model)
     threshold = float(cfg.extract.ink_threshold)
-    concepts, n_spread, ink = _spread(cfg, model, concepts, index, threshold)
-    if any(n_spread.values()):
+    concepts, spread, ink = _spread(cfg, model, concepts, index, threshold)
+    if any(spread.values()):
         log.info("round %d: labels grown along strokes to %s, spread to %s of near neighbours", round_,
-                 text.plural(n_spread["grown"], "position"), text.plural(n_spread["spread"], "position"))
+                 text.plural(spread["grown"], "position"), text.plural(spread["spread"], "position"))
     referenced = dict.fromkeys(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives))
     # ink of the labelled sketches the spreading did not already render (every one of them, without it)
     ink.update(ink_maps([index.sketch(k) for k in referenced if k in index and k not in ink], model.raster,
@@ -273,95 +304,116 @@ def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
     if unknown_classes:
         raise InputError(Path(cfg.paths.dataset), f"sketches of classes the base model does not know: "
                          f"{', '.join(unknown_classes[:5])}", hint="train the base model on this dataset")
-
     labelled = [index.sketch(k) for k in targets.key_ids]
     concept_set = ConceptDataset(
         labelled, [class_index[s.word] for s in labelled], targets.codes,
         [index.split_of(k) != TEST_SPLIT for k in targets.key_ids], model.raster)
-    train_set = SketchDataset(train_sketches, class_index, model.raster)
-    test_set = SketchDataset(test_sketches, class_index, model.raster)
+    return Prepared(source, model, concepts, empty, geometry, targets, labelled, concept_set,
+                    SketchDataset(train_sketches, class_index, model.raster),
+                    SketchDataset(test_sketches, class_index, model.raster), spread)
+
+
+def train(cfg: DictConfig, round_: int, ready: Prepared, run_id: str) -> Trained:
+    """Train the concept head and the network together (Lightning, logged into the MLflow run ``run_id``), then
+    measure class accuracy on the test split against the base model's, and the concept loss."""
+    settings, model = cfg.finetune, ready.model
     weights = TargetWeights.from_config(settings)
-    names = [c.name for c in concepts]
     module = ConceptFinetuner(
-        model.net.train(), model.layer, ConceptHead(geometry.channels, len(concepts)), names, model.input_spec,
+        model.net.train(), model.layer, ConceptHead(ready.geometry.channels, len(ready.concepts)),
+        [c.name for c in ready.concepts], model.input_spec,
         weights=weights, lr=float(settings.lr), head_lr=float(settings.head_lr),
         weight_decay=float(settings.weight_decay), concept_weight=float(settings.concept_weight),
         freeze_after_layer=bool(settings.freeze_after_layer), prototype_weight=float(settings.prototype_weight),
         prototype_temperature=float(settings.prototype_temperature),
         canonical=None if model.class_map.is_identity else model.class_map.canonical().tolist())
-    loader = combined_loader(train_set, concept_set, int(settings.batch_size), int(settings.concept_batch_size),
-                             seed=int(cfg.seed) + round_, num_workers=int(cfg.data.num_workers))
-    base = _base_info(cfg)
-    base_acc = class_accuracy(module.net, test_set, model.input_spec, model.class_map)
-    log.info("round %d: fine-tuning on %s (%s, %s) from %s; base test accuracy %.4f",
-             round_, text.plural(len(concepts), "concept"), text.plural(len(labelled), "labelled sketch", "labelled sketches"), targets.counts(), source, base_acc)
+    loader = combined_loader(ready.train_set, ready.concept_set, int(settings.batch_size),
+                             int(settings.concept_batch_size), seed=int(cfg.seed) + round_,
+                             num_workers=int(cfg.data.num_workers))
+    base_acc = class_accuracy(module.net, ready.test_set, model.input_spec, model.class_map)
+    log.info("round %d: fine-tuning on %s (%s, %s) from %s; base test accuracy %.4f", round_,
+             text.plural(len(ready.concepts), "concept"),
+             text.plural(len(ready.labelled), "labelled sketch", "labelled sketches"), ready.targets.counts(),
+             ready.source, base_acc)
+    mlflow.log_params({"n_concepts": len(ready.concepts), "n_labelled_sketches": len(ready.labelled),
+                       "frozen_modules": ",".join(module.frozen) or "none"})
+    logger = MLFlowLogger(experiment_name=str(cfg.mlflow.experiment), tracking_uri=tracking.tracking_uri(cfg),
+                          run_id=run_id, log_model=False)
+    trainer: L.Trainer = build(
+        cfg.trainer, "trainer", max_epochs=int(settings.epochs), logger=logger,
+        callbacks=progress_callbacks(bool(settings.progress)),
+        enable_checkpointing=False, enable_progress_bar=bool(settings.progress), num_sanity_val_steps=0,
+        default_root_dir=str(Path(cfg.paths.checkpoints) / "finetune"))
+    fit_start = time.perf_counter()
+    trainer.fit(module, train_dataloaders=loader)
+    fit_seconds = time.perf_counter() - fit_start
+    class_acc = class_accuracy(module.net.eval(), ready.test_set, model.input_spec, model.class_map)
+    examples = pick_examples(ready.targets.codes, int(settings.examples))
+    rows = sorted({i for e in examples for i in e})
+    loss, maps = concept_eval(module.model, ready.concept_set, model.input_spec, weights, keep=rows)
+    mlflow.log_metrics({"class_acc": class_acc, "base_class_acc": base_acc, "class_acc_change": class_acc - base_acc,
+                        "concept_loss": loss, "n_concepts": len(ready.concepts), "seconds": fit_seconds})
+    return Trained(module, class_acc, base_acc, loss, maps, examples, fit_seconds)
 
-    with tracking.stage_run(cfg, "finetune", tags={"round": str(round_)}) as active:
-        run_id = active.info.run_id
-        mlflow.log_params({"n_concepts": len(concepts), "n_labelled_sketches": len(labelled),
-                           "frozen_modules": ",".join(module.frozen) or "none"})
-        logger = MLFlowLogger(experiment_name=str(cfg.mlflow.experiment), tracking_uri=tracking.tracking_uri(cfg),
-                              run_id=run_id, log_model=False)
-        trainer: L.Trainer = build(
-            cfg.trainer, "trainer", max_epochs=int(settings.epochs), logger=logger,
-            callbacks=progress_callbacks(bool(settings.progress)),
-            enable_checkpointing=False, enable_progress_bar=bool(settings.progress), num_sanity_val_steps=0,
-            default_root_dir=str(Path(cfg.paths.checkpoints) / "finetune"))
-        fit_start = time.perf_counter()
-        trainer.fit(module, train_dataloaders=loader)
-        fit_seconds = time.perf_counter() - fit_start
-        net = module.net.eval()
-        class_acc = class_accuracy(net, test_set, model.input_spec, model.class_map)
-        examples = pick_examples(targets.codes, int(settings.examples))
-        rows = sorted({i for e in examples for i in e})
-        loss, maps = concept_eval(module.model, concept_set, model.input_spec, weights, keep=rows)
-        mlflow.log_metrics({"class_acc": class_acc, "base_class_acc": base_acc,
-                            "class_acc_change": class_acc - base_acc,
-                            "concept_loss": loss, "n_concepts": len(concepts), "seconds": fit_seconds})
 
-        with atomic_dir(model_dir(cfg, round_)) as folder:
-            module.model.cpu().eval()
-            head_concepts = [{"id": c.id, "name": c.name, "born_round": int(c.born_round)} for c in concepts]
-            save_trained(dataclasses.replace(model, net=net, round=round_, concepts=head_concepts,
-                                             concept_head=module.head), folder / MODEL_FILE)
+def save(cfg: DictConfig, round_: int, ready: Prepared, done: Trained, run_id: str, seconds: float) -> dict[str, Any]:
+    """Write ``models/round_<r>/`` (model.pt, the concept maps figure, info.json) atomically, log the model to
+    MLflow and register it with the alias ``round-<r>``; returns the info."""
+    model, module = ready.model, done.module
+    with atomic_dir(model_dir(cfg, round_)) as folder:
+        module.model.cpu().eval()
+        head_concepts = [{"id": c.id, "name": c.name, "born_round": int(c.born_round)} for c in ready.concepts]
+        save_trained(dataclasses.replace(model, net=module.net, round=round_, concepts=head_concepts,
+                                         concept_head=module.head), folder / MODEL_FILE)
 
-            ink_images = {i: rasterize(labelled[i], model.raster) for i in rows}
-            if model.raster.invert:
-                ink_images = {i: 1.0 - image for i, image in ink_images.items()}
-            fig = concept_maps_figure(names, ink_images, maps, targets.codes, examples, geometry,
-                                      title=f"round {round_}: predicted concept maps on {model.layer}\n"
-                                            "green: positives, red: negatives (labelled)")
-            fig.savefig(folder / FIGURE_FILE, dpi=90)
-            mlflow.log_figure(fig, FIGURE_FILE)
-            viz.close(fig)
+        rows = sorted({i for e in done.examples for i in e})
+        ink_images = {i: rasterize(ready.labelled[i], model.raster) for i in rows}
+        if model.raster.invert:
+            ink_images = {i: 1.0 - image for i, image in ink_images.items()}
+        fig = concept_maps_figure([c.name for c in ready.concepts], ink_images, done.maps, ready.targets.codes,
+                                  done.examples, ready.geometry,
+                                  title=f"round {round_}: predicted concept maps on {model.layer}\n"
+                                        "green: positives, red: negatives (labelled)")
+        fig.savefig(folder / FIGURE_FILE, dpi=90)
+        mlflow.log_figure(fig, FIGURE_FILE)
+        viz.close(fig)
 
-            logged = _log_model(ExportedConceptModel(module.model).eval(), model.input_spec)
-            name = str(cfg.mlflow.registered_model)
-            alias = f"round-{round_}"
-            version = tracking.register_model(logged.model_uri, name, alias)
-            info = {
-                "round": round_, "class_acc": class_acc, "base_class_acc": base_acc,
-                "base_test_acc": base.get("test_acc"), "class_acc_change": class_acc - base_acc,
-                "concept_loss": loss,
-                "concepts": [{**c, "positives": p, "negatives": n, "layer": model.layer}
-                             for c, p, n in zip(head_concepts, targets.positives, targets.negatives, strict=True)],
-                "left_out": [{"id": c.id, "name": c.name} for c in empty],
-                "labelled_sketches": len(labelled), "spread_positions": sum(n_spread.values()),
-                "grown_positions": n_spread.get("grown", 0), "codes": targets.counts(),
-                "skipped_positions": {"unknown_sketch": targets.skipped_unknown,
-                                      "outside_grid": targets.skipped_outside},
-                "frozen_modules": module.frozen, "epochs": module.history,
-                "seconds": round(time.perf_counter() - start, 2), "fit_seconds": round(fit_seconds, 2),
-                "settings": to_container(settings), "base": str(source), "mlflow_run_id": run_id,
-                "registered_model": name, "model_version": version, "alias": alias,
-                "classes": model.class_names,
-            }
-            (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
-            mlflow.log_dict(info, INFO_FILE)
-    log.info("round %d: class accuracy %.4f (base %.4f), concept loss %.4f, %s, %.0f s; registered %s "
-             "version %d (alias %s)", round_, class_acc, base_acc, loss, text.plural(len(concepts), "concept"), info["seconds"], name, version,
-             alias)
+        logged = _log_model(ExportedConceptModel(module.model).eval(), model.input_spec)
+        name = str(cfg.mlflow.registered_model)
+        alias = f"round-{round_}"
+        version = tracking.register_model(logged.model_uri, name, alias)
+        targets = ready.targets
+        info = {
+            "round": round_, "class_acc": done.class_acc, "base_class_acc": done.base_acc,
+            "base_test_acc": _base_info(cfg).get("test_acc"), "class_acc_change": done.class_acc - done.base_acc,
+            "concept_loss": done.loss,
+            "concepts": [{**c, "positives": p, "negatives": n, "layer": model.layer}
+                         for c, p, n in zip(head_concepts, targets.positives, targets.negatives, strict=True)],
+            "left_out": [{"id": c.id, "name": c.name} for c in ready.left_out],
+            "labelled_sketches": len(ready.labelled), "spread_positions": sum(ready.spread.values()),
+            "grown_positions": ready.spread.get("grown", 0), "codes": targets.counts(),
+            "skipped_positions": {"unknown_sketch": targets.skipped_unknown, "outside_grid": targets.skipped_outside},
+            "frozen_modules": module.frozen, "epochs": module.history,
+            "seconds": round(seconds, 2), "fit_seconds": round(done.fit_seconds, 2),
+            "settings": to_container(cfg.finetune), "base": str(ready.source), "mlflow_run_id": run_id,
+            "registered_model": name, "model_version": version, "alias": alias, "classes": model.class_names,
+        }
+        (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+        mlflow.log_dict(info, INFO_FILE)
+    log.info("round %d: class accuracy %.4f (base %.4f), concept loss %.4f, %s, %.0f s; registered %s version %d "
+             "(alias %s)", round_, done.class_acc, done.base_acc, done.loss,
+             text.plural(len(ready.concepts), "concept"), seconds, name, version, alias)
     return info
+
+
+def finetune(cfg: DictConfig, round_: int) -> dict[str, Any]:
+    """Round ``round_`` >= 1: base model + concept head, trained on all concepts of the store."""
+    prepare_strategy(cfg.trainer)
+    start = time.perf_counter()
+    L.seed_everything(int(cfg.seed) + round_, workers=True, verbose=False)
+    ready = prepare(cfg, round_)
+    with tracking.stage_run(cfg, "finetune", tags={"round": str(round_)}) as active:
+        done = train(cfg, round_, ready, active.info.run_id)
+        return save(cfg, round_, ready, done, active.info.run_id, time.perf_counter() - start)
 
 
 if __name__ == "__main__":
