@@ -33,12 +33,43 @@ PARAMS_HEADER = (
     "# Change conf/ or pass overrides, e.g. `articulate configure experiment=tiny`, then `dvc repro`.\n"
 )
 
-def project_dir() -> Path:
-    """The project folder: the working directory, which must hold ``conf/``."""
-    here = Path.cwd()
-    if not (here / "conf" / "config.yaml").is_file():
-        raise ConfigError(f"{here}: no conf/config.yaml here; run Articulate from the project folder (where dvc.yaml is)")
-    return here
+def project_dir(start: str | Path | None = None) -> Path:
+    """The project folder: the nearest folder holding ``conf/config.yaml``, from the working directory (or
+    ``start``) upward, as git finds its repository.
+
+    Raises:
+        ConfigError: No such folder there or above.
+    """
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "conf" / "config.yaml").is_file():
+            return folder
+    raise ConfigError(f"{here}: no conf/config.yaml here or above; run Articulate inside the project folder "
+                      "(where dvc.yaml is)")
+
+
+#: Settings that name a file or folder, relative to the project folder.
+_PROJECT_RELATIVE = ("mlflow.artifact_location", "model.checkpoint", "model.classes")
+
+
+def _anchor(cfg: DictConfig, root: Path) -> None:
+    """Make the project-relative paths of ``cfg`` absolute, for a command run in a subfolder of the project:
+    every ``paths.*`` (and what interpolates them), the MLflow store and artifacts, a model's files. From the
+    project folder itself nothing changes, so ``params.yaml`` never records a machine path."""
+    def rooted(value: Any) -> Any:
+        if not isinstance(value, str) or not value or value.startswith("${") or Path(value).is_absolute():
+            return value  # not a path (model.classes as a list), an interpolation, or absolute already
+        return str(root / value)
+
+    for key in cfg.paths:
+        if key != "user_code":  # user_code_dirs reads those from the project folder already
+            cfg.paths[key] = rooted(cfg.paths[key])
+    for key in _PROJECT_RELATIVE:
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, str):
+            OmegaConf.update(cfg, key, rooted(value), merge=False)
+    if cfg.mlflow.tracking_uri is None:
+        cfg.mlflow.tracking_uri = f"sqlite:///{(root / 'mlflow.db').as_posix()}"
 
 
 def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None, *, targets: bool = True) -> DictConfig:
@@ -57,8 +88,11 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
     Raises:
         ConfigError: An unknown group option or key, a malformed override, or a bad value.
     """
-    folder = Path(config_dir) if config_dir is not None else project_dir() / "conf"
-    cached = _cache_file(folder, overrides) if not targets else None
+    root = project_dir() if config_dir is None else None
+    folder = Path(config_dir) if config_dir is not None else root / "conf"
+    # run from a subfolder of the project: its relative paths still mean the project's folders
+    anchored = root if root is not None and root != Path.cwd().resolve() else None
+    cached = _cache_file(folder, [*overrides, f"(in {anchored})"] if anchored else overrides) if not targets else None
     if cached is not None and cached.is_file():
         try:
             cfg = OmegaConf.load(cached)
@@ -78,6 +112,8 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
     try:
         with initialize_config_dir(config_dir=str(folder.resolve()), version_base="1.3"):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
+        if anchored is not None:
+            _anchor(cfg, anchored)
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException) as err:
         missing = re.match(r"Could not override '([^']+)'", _first_line(err))

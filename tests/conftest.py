@@ -67,9 +67,8 @@ def _tracking_uri_kept() -> Iterator[None]:
 
 
 @pytest.fixture
-def project_cwd(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run the test from the project folder, where conf/ is."""
-    monkeypatch.chdir(ROOT)
+def project_cwd() -> Path:
+    """The project folder, where conf/ is (compose finds it from the working directory upward)."""
     return ROOT
 
 
@@ -119,12 +118,7 @@ class LabelingProject:
     def cfg(self, *extra: str):
         from pipeline.config import compose
 
-        cwd = os.getcwd()
-        os.chdir(ROOT)
-        try:
-            return compose([*self.overrides, *extra])
-        finally:
-            os.chdir(cwd)
+        return compose([*self.overrides, *extra])
 
     def coach(self):
         """The round-0 drawing coach (its canon cached in the project folder, so built once per test run)."""
@@ -149,12 +143,7 @@ def labeling_project(tmp_path_factory: pytest.TempPathFactory) -> LabelingProjec
     from tests import labeling_project as builder
 
     folder = tmp_path_factory.mktemp("labeling_project")
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        overrides = builder.build(folder)
-    finally:
-        os.chdir(cwd)
+    overrides = builder.build(folder)
     return LabelingProject(folder, overrides)
 
 
@@ -180,12 +169,7 @@ def concept_project(labeling_project: LabelingProject, tmp_path_factory: pytest.
     from tests import labeling_project as builder
 
     folder = tmp_path_factory.mktemp("concept_project")
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        overrides, concepts = builder.build_round_1(labeling_project.folder, folder)
-    finally:
-        os.chdir(cwd)
+    overrides, concepts = builder.build_round_1(labeling_project.folder, folder)
     return ConceptProject(folder, overrides, concepts)
 
 

@@ -178,3 +178,19 @@ def test_code_reads_settings_only_as_conf_declares_them() -> None:
                     if config_like.search(receiver) and not target_node:
                         found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {receiver}.get({key})")
     assert not found, found
+
+
+def test_compose_finds_the_project_from_a_subfolder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As git finds its repository: from a subfolder the project's relative paths still mean its folders; from
+    the project folder nothing is made absolute (params.yaml records no machine path); outside, one line."""
+    at_root = compose(["data=bitmap"], targets=False)
+    assert at_root.paths.dataset == "data/dataset" and at_root.mlflow.tracking_uri is None
+    monkeypatch.chdir(ROOT / "tests")
+    inside = compose(["data=bitmap", "model.checkpoint=weights/net.pth"], targets=False)
+    assert inside.paths.dataset == str(ROOT / "data/dataset")
+    assert inside.data.source.folder == str(ROOT / "../shared/data/quickdraw/bitmap")  # through the interpolation
+    assert inside.model.checkpoint == str(ROOT / "weights/net.pth")
+    assert inside.mlflow.tracking_uri == f"sqlite:///{(ROOT / 'mlflow.db').as_posix()}"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="no conf/config.yaml here or above"):
+        compose([])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from pipeline.errors import ConfigError, InputError
 from pipeline.evaluation.figures import cell_outline
 from pipeline.evaluation.metrics import (OverlapCounts, concept_results, iou_matrix, match_concepts, metric_key,
                                          part_results, presence_ap)
-from tests.conftest import ROOT
 
 # --- metrics by hand ------------------------------------------------------------------------------------------
 
@@ -234,7 +232,6 @@ def project(labeling_project, tmp_path_factory: pytest.TempPathFactory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.chdir(ROOT)
         result = Project(folder, overrides)
         result.ref, result.concepts = ref, concepts
         result.round0 = evaluate.run(result.cfg(0))
@@ -378,21 +375,16 @@ def test_round_1_against_the_activation_store(project) -> None:
 def test_stage_errors(project) -> None:
     from pipeline.stages import evaluate
 
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        with pytest.raises(InputError, match=r"models/round_2/model.pt: no round 2 model here.*finetune round=2"):
-            evaluate.run(project.cfg(2))
-        (project.folder / "models/round_3").mkdir()
-        shutil.copy(project.folder / "models/round_1/model.pt", project.folder / "models/round_3/model.pt")
-        with pytest.raises(InputError, match=r"atlases/round_3/atlas.json: no round 3 atlas.*stages.atlas round=3"):
-            evaluate.run(project.cfg(3))
-        with pytest.raises(ConfigError, match="evaluate.threshold"):
-            evaluate.run(project.cfg(1, threshold=1.5))
-        with pytest.raises(InputError, match="no 'nope' split"):
-            evaluate.run(project.cfg(1, split="nope"))
-    finally:
-        os.chdir(cwd)
+    with pytest.raises(InputError, match=r"models/round_2/model.pt: no round 2 model here.*finetune round=2"):
+        evaluate.run(project.cfg(2))
+    (project.folder / "models/round_3").mkdir()
+    shutil.copy(project.folder / "models/round_1/model.pt", project.folder / "models/round_3/model.pt")
+    with pytest.raises(InputError, match=r"atlases/round_3/atlas.json: no round 3 atlas.*stages.atlas round=3"):
+        evaluate.run(project.cfg(3))
+    with pytest.raises(ConfigError, match="evaluate.threshold"):
+        evaluate.run(project.cfg(1, threshold=1.5))
+    with pytest.raises(InputError, match="no 'nope' split"):
+        evaluate.run(project.cfg(1, split="nope"))
     assert sorted(p.name for p in (project.folder / "evaluation").iterdir()) == ["round_0", "round_1"]
 
 
@@ -405,14 +397,9 @@ def test_data_without_true_parts(project, tmp_path: Path) -> None:
     shutil.copytree(project.folder / "dataset", dataset)
     manifest = read_manifest(dataset)
     write_manifest(dataset, Manifest(**{**vars(manifest), "parts": None}))
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        cfg = project.cfg(1, examples=2)
-        cfg.paths.dataset, cfg.paths.evaluation = str(dataset), str(tmp_path / "evaluation")
-        document = evaluate.run(cfg)
-    finally:
-        os.chdir(cwd)
+    cfg = project.cfg(1, examples=2)
+    cfg.paths.dataset, cfg.paths.evaluation = str(dataset), str(tmp_path / "evaluation")
+    document = evaluate.run(cfg)
     assert document["n_concepts"] == 3 and document["parts"] is None
     assert all(document[k] is None for k in ("parts_discovered", "parts_total", "mean_concept_iou", "mean_concept_ap"))
     assert [(c["matched_part"], c["iou"], c["ap"]) for c in document["concepts"]] == [(None, None, None)] * 3

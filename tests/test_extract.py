@@ -28,7 +28,7 @@ from pipeline.models.build import TrainedModel
 from pipeline.models.input_spec import InputSpec
 from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
 from pipeline.stages import extract as extract_stage
-from tests.conftest import ROOT, save_sketch_cnn
+from tests.conftest import save_sketch_cnn
 
 GRAY8 = InputSpec(size=8, channels=1, mean=(0.0,), std=(1.0,), invert=False)
 
@@ -276,7 +276,6 @@ def _save_model(path: Path, classes: list[str]) -> None:
 @pytest.fixture
 def stage_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.chdir(ROOT)
 
     def make(*settings: str):
         return compose([f"paths.dataset={tmp_path / 'dataset'}", f"paths.models={tmp_path / 'models'}",

@@ -33,7 +33,6 @@ from pipeline.models.concept_head import ConceptHead
 from pipeline.models.input_spec import InputSpec
 from pipeline.models.sketch_cnn import SketchCNN
 from pipeline.stages import finetune as finetune_stage
-from tests.conftest import ROOT
 
 
 @dataclass
@@ -251,13 +250,10 @@ def project(tmp_path_factory: pytest.TempPathFactory):
         "mlflow.experiment=finetune-tests", "model.net.widths=[8,16,32,32]", "data.batch_size=32",
         "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "resume=false",
     ]
-    cwd = os.getcwd()
-    os.chdir(ROOT)
     old_uri = os.environ.pop("MLFLOW_TRACKING_URI", None)
     try:
         train_base.run(compose(overrides))
     finally:
-        os.chdir(cwd)
         if old_uri is not None:
             os.environ["MLFLOW_TRACKING_URI"] = old_uri
     return folder, overrides
@@ -299,7 +295,6 @@ def _promote_true_parts(folder: Path, store: ConceptStore, layer: str = "feature
 
 def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     folder, overrides = project
-    monkeypatch.chdir(ROOT)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     base_info = json.loads((folder / "models/base/info.json").read_text())
     store = ConceptStore(folder / "concepts" / "concepts.yaml")
@@ -360,7 +355,6 @@ def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, cap
 def test_stage_errors(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                       capsys: pytest.CaptureFixture[str]) -> None:
     folder, overrides = project
-    monkeypatch.chdir(ROOT)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     empty = tmp_path / "concepts.yaml"
     with pytest.raises(InputError, match=f"{empty}: the concept store has no concepts.*articulate label.*artist"):

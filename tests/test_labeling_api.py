@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import io
 import json
-import os
 import re
 import signal
 import subprocess
@@ -381,7 +380,6 @@ def test_the_map_has_a_distinct_colour_for_each_of_24_clusters() -> None:
 def test_every_operation_is_a_command(labeling_project, capsys: pytest.CaptureFixture, monkeypatch) -> None:
     from articulate.cli import main
 
-    monkeypatch.chdir(ROOT)
     project = labeling_project
     concepts = project.folder / "cli" / "concepts.yaml"
     overrides = [a for o in [*project.overrides, f"paths.concepts={concepts}"] for a in ("-o", o)]

@@ -9,7 +9,6 @@ torchvision GoogLeNet with a random state dict and ImageNet's 1000 class names r
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ import torch
 
 from pipeline.errors import ConfigError, InputError
 from pipeline.models.classes import UNMAPPED, ClassMap, name_key, read_class_names
-from tests.conftest import ROOT
 from tests.labeling_project import WIDTHS, overrides, trained_net, write_dataset
 
 MODEL_CLASSES = ["house", "fish", "cat", "bird", "car"]  # the model's own order
@@ -105,12 +103,7 @@ def own_model(tmp_path_factory: pytest.TempPathFactory):
 def _compose(settings: list[str]):
     from pipeline.config import compose
 
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        return compose(settings)
-    finally:
-        os.chdir(cwd)
+    return compose(settings)
 
 
 def test_a_pretrained_cnn_is_imported_as_it_is_and_looked_into(own_model) -> None:

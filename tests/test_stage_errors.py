@@ -12,14 +12,12 @@ from pipeline.entry import EXIT_USER_ERROR
 from pipeline.stages import stage_main
 from pipeline.stages import data as data_stage
 from pipeline.stages import train_base
-from tests.conftest import ROOT
 
 
 @pytest.fixture
 def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Overrides that keep every output of a stage inside tmp_path."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.chdir(ROOT)
     return [f"paths.dataset={tmp_path / 'dataset'}", f"paths.models={tmp_path / 'models'}",
             f"paths.checkpoints={tmp_path / 'ckpt'}", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
             f"mlflow.artifact_location={tmp_path / 'artifacts'}", "trainer.enable_progress_bar=false"]
