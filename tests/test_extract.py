@@ -151,6 +151,11 @@ def test_attribution_matches_plain_autograd_for_several_layers_at_once() -> None
         assert results[name].activations.flags["C_CONTIGUOUS"]
     assert results["features.block3"].activations.shape == (5, 16, 16, 8)
     assert not any(p.grad is not None for p in net.parameters()), "no weight gradients are computed"
+    # activations only (label spreading reads no attribution): the same values, without the backward pass
+    forward = extractor.run(images.numpy(), labels.numpy(), attribution=False)
+    for name in layers:
+        np.testing.assert_array_equal(forward[name].activations, results[name].activations)
+        assert not forward[name].attribution.any()
 
 
 @pytest.mark.slow  # about 10 s on 2 idle cores: the receptive field is measured on a 448x448 canvas

@@ -252,7 +252,8 @@ class Extractor:
                      for name, g in self.geometry.items()}
 
     def run(self, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
-            parts: np.ndarray | None = None, invert: bool | None = None) -> dict[str, BatchResult]:
+            parts: np.ndarray | None = None, invert: bool | None = None,
+            attribution: bool = True) -> dict[str, BatchResult]:
         """Extract one batch.
 
         Args:
@@ -261,6 +262,8 @@ class Extractor:
                 class where it is :data:`~pipeline.models.classes.UNMAPPED`).
             parts: Part masks (B, S, S) (0 background), or None where the data has no parts.
             invert: True when ``images`` hold dark ink on white (default: ``input_spec.invert``).
+            attribution: False: skip the backward pass (half the time) and return zero attribution, for callers
+                that only read the activations.
 
         Returns:
             Layer path -> its :class:`BatchResult`.
@@ -279,11 +282,13 @@ class Extractor:
                     raise ArticulateError(f"extract.layers: {', '.join(missing)} not used in the model's forward pass")
                 if not logits.requires_grad:
                     raise ArticulateError("extract.layers: the class logits do not depend on the layers")
-                labels = torch.where(labels == UNMAPPED, logits.argmax(1), labels)
-                score = logits.gather(1, labels[:, None]).sum()
-                with torch.enable_grad():
-                    captured = [hooks.outputs[name] for name in self.layers]
-                    grads = torch.autograd.grad(score, captured, allow_unused=True)
+                captured = [hooks.outputs[name] for name in self.layers]
+                grads: Sequence[torch.Tensor | None] = [None] * len(captured)
+                if attribution:
+                    labels = torch.where(labels == UNMAPPED, logits.argmax(1), labels)
+                    score = logits.gather(1, labels[:, None]).sum()
+                    with torch.enable_grad():
+                        grads = torch.autograd.grad(score, captured, allow_unused=True)
         finally:
             hooks.remove()
         ink = (1.0 - images[:, 0]) if invert else images[:, 0]

@@ -109,7 +109,7 @@ def layer_vectors(model: TrainedModel, sketches: Sequence[Sketch], threshold: fl
         batch = list(sketches[start:start + batch_size])
         images = np.stack([rasterize(s, model.raster) for s in batch])
         out = extractor.run(images, np.array([index.get(s.word, UNMAPPED) for s in batch]),
-                            invert=model.raster.invert)[model.layer]
+                            invert=model.raster.invert, attribution=False)[model.layer]
         for i, sketch in enumerate(batch):
             vectors[sketch.key_id], ink[sketch.key_id] = out.activations[i], out.ink[i]
     return vectors, ink
