@@ -122,12 +122,11 @@ class AtlasView:
 
     @classmethod
     def from_config(cls, cfg: DictConfig, round_: int | None = None) -> AtlasView:
-        """The view of round ``round_`` (default: ``labeling.round``, else the latest built round)."""
+        """The view of round ``round_`` (default: the latest built round; the commands' ``--round``)."""
         from pipeline.models.build import read_raster
         from pipeline.rounds import model_path
 
-        chosen = round_ if round_ is not None else cfg.labeling.round
-        r = latest_round(cfg.paths.atlases) if chosen is None else int(chosen)
+        r = latest_round(cfg.paths.atlases) if round_ is None else int(round_)
         folder = atlas_dir(cfg, r)
         if not (folder / "atlas.json").is_file():
             built = built_rounds(cfg.paths.atlases)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from pipeline.errors import ArticulateError, ConfigError
@@ -428,23 +428,23 @@ def stage_config(argv: Sequence[str]) -> DictConfig:
     args = list(argv)
     if not args or args[0] != "--params":
         return compose(args)
-    rest = args[1:]
-    round_: int | None = None
-    if "--round" in rest:
-        at = rest.index("--round")
-        try:
-            round_ = int(rest[at + 1])
-        except (IndexError, ValueError):
-            raise ConfigError("--round takes a round number, e.g. --round 1") from None
-        if round_ < 0:
-            raise ConfigError(f"--round: expected a round number >= 0, got {round_}")
-        del rest[at:at + 2]
-    if len(rest) > 1:
-        raise ConfigError("--params takes at most one file; put overrides in `articulate configure` instead")
-    cfg = load_params(rest[0] if rest else PARAMS_FILE)
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # one line, as every user error
+            raise ConfigError(f"--params: {message} (e.g. --params params.yaml --round 1; overrides go into "
+                              "`articulate configure` instead)")
+
+    parser = _Parser(add_help=False)
+    parser.add_argument("--params", nargs="?", const=PARAMS_FILE, default=PARAMS_FILE)
+    parser.add_argument("--round", type=int, default=None)
+    parsed = parser.parse_args(args)
+    round_ = parsed.round
+    if round_ is not None and round_ < 0:
+        raise ConfigError(f"--round: expected a round number >= 0, got {round_}")
+    cfg = load_params(parsed.params)
     if round_ is not None:
-        with open_dict(cfg):
-            cfg.round = round_
+        cfg.round = round_
     return cfg
 
 

@@ -244,7 +244,6 @@ class ArtistConfig:
 
 @dataclass
 class LabelingConfig:
-    round: Optional[int] = MISSING
     host: str = MISSING
     port: int = MISSING
     token: Optional[str] = MISSING

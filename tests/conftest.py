@@ -110,6 +110,8 @@ def save_sketch_cnn(path: Path, classes: list[str], widths: list[int], *, net=No
 class LabelingProject:
     """A built round-0 project in a temporary folder (see tests/labeling_project.py)."""
 
+    round = 0  # the round its view shows
+
     def __init__(self, folder: Path, overrides: list[str]) -> None:
         self.folder, self.overrides = folder, overrides
         self._view = None
@@ -130,11 +132,11 @@ class LabelingProject:
 
     @property
     def view(self):
-        """The round-0 atlas view (built once: it caches activation vectors and patches)."""
+        """The atlas view of the project's round (built once: it caches activation vectors and patches)."""
         from labeling.atlas_view import AtlasView
 
         if self._view is None:
-            self._view = AtlasView.from_config(self.cfg())
+            self._view = AtlasView.from_config(self.cfg(), self.round)
         return self._view
 
 
@@ -150,8 +152,10 @@ def labeling_project(tmp_path_factory: pytest.TempPathFactory) -> LabelingProjec
 class ConceptProject(LabelingProject):
     """A built round-1 project with two named concepts (see ``tests/labeling_project.py: build_round_1``)."""
 
+    round = 1
+
     def __init__(self, folder: Path, overrides: list[str], concepts: list[str]) -> None:
-        super().__init__(folder, [*overrides, "labeling.round=1"])
+        super().__init__(folder, overrides)
         self.concepts = concepts
 
     def coach(self):
