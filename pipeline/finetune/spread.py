@@ -6,7 +6,8 @@ few places only. Spreading labels every ink position of the labelled split (the 
 named on) whose neighbourhood the person has already judged:
 
 1. *Reference positions*: the verified positives of every concept (the exemplars the person looked at and
-   kept; label: the concept) and every negative (label: "not that concept", which blocks a spread of it), as
+   kept, and what they grew to along their strokes: :mod:`pipeline.finetune.strokes`; label: the concept) and
+   every negative (label: "not that concept", which blocks a spread of it), as
    activation vectors of the base model, L2-normalised. Cluster members nobody looked at are not spread from:
    a cluster promoted at a 55% majority would spread its other 45% too.
 2. For each ink position of the split's sketches that no concept labels, its ``neighbours`` nearest reference
