@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from pipeline.activations.store import ActivationStore, LayerMeta
 from pipeline.atlas import (AtlasGrid, AtlasParams, Clusterer, IconParams, PositionSampler, Projection, atlas_nmi,
@@ -225,25 +224,21 @@ def test_stage_writes_the_round_folder_and_logs(tmp_path: Path, monkeypatch: pyt
     from pipeline.data.store import write_split
     from pipeline.stages import atlas as stage
 
+    from pipeline.config import compose
+
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.chdir(tmp_path)
     synthetic_store(tmp_path / "activations" / "round_1" / "features.block3", sketches=60)
     (tmp_path / "dataset").mkdir()
     write_split(tmp_path / "dataset", "test", synthetic_sketches(60))
     model = tiny_model()
     (tmp_path / "models" / "round_1").mkdir(parents=True)
     save_trained(dataclasses.replace(model, round=1, net_config=NET), tmp_path / "models" / "round_1" / "model.pt")
-    atlas_cfg = OmegaConf.load(Path(__file__).resolve().parents[1] / "conf" / "atlas" / "default.yaml")
-    atlas_cfg.seed = 0
-    atlas_cfg.merge_with({"sample": {"count": 600}, "layout": {"method": "pca"}, "grid": {"size": 6},
-                          "icons": {"steps": 2, "batch_size": 16}, "clusters": {"k": 4}, "exemplars": {"per_cluster": 4}})
-    cfg = OmegaConf.create({
-        "round": 1, "seed": 0, "data": {"name": "synthetic"}, "model": {"name": "tiny"},
-        "paths": {"activations": "activations", "models": "models", "dataset": "dataset", "atlases": "atlases"},
-        "mlflow": {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "test",
-                   "artifact_location": "artifacts"},
-        "atlas": atlas_cfg,
-    })
+    cfg = compose([*(f"paths.{key}={tmp_path / key}" for key in ("activations", "models", "dataset", "atlases")),
+                   f"paths.concepts={tmp_path / 'concepts.yaml'}", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}",
+                   "mlflow.experiment=test", f"mlflow.artifact_location={tmp_path / 'artifacts'}", "round=1",
+                   "atlas.seed=0", "atlas.sample.count=600", "atlas.layout.method=pca", "atlas.grid.size=6",
+                   "atlas.icons.steps=2", "atlas.icons.batch_size=16", "atlas.clusters.k=4",
+                   "atlas.exemplars.per_cluster=4"], targets=False)
     atlas = stage.run(cfg)
     document = json.loads((tmp_path / "atlases" / "round_1" / "atlas.json").read_text())
     assert document["metrics"]["n_points"] == 600 and document["round"] == 1
