@@ -296,14 +296,10 @@ def _schema_keys(path: str) -> list[str]:
     """The keys the schema allows at ``path`` (empty where it is not a structured node)."""
     from pipeline.schema import ArticulateConfig
 
-    shape: Any = ArticulateConfig
-    for part in [p for p in path.split(".") if p]:
-        match = [f for f in dataclasses.fields(shape) if f.name == part] if dataclasses.is_dataclass(shape) else []
-        if not match:
-            return []
-        shape = match[0].default_factory() if callable(match[0].default_factory) else None  # type: ignore[misc]
-        shape = type(shape) if shape is not None else None
-    return [f.name for f in dataclasses.fields(shape)] if shape is not None and dataclasses.is_dataclass(shape) else []
+    node = OmegaConf.select(OmegaConf.structured(ArticulateConfig), path) if path else \
+        OmegaConf.structured(ArticulateConfig)
+    shape = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+    return [f.name for f in dataclasses.fields(shape)] if dataclasses.is_dataclass(shape) else []
 
 
 def _validate_target(node: DictConfig, path: str) -> None:

@@ -108,6 +108,7 @@ class StrokeGrowing:
             Per concept, the grown positions: never a seed of any concept, never one grown by two concepts.
         """
         grown: list[set[Position]] = [set() for _ in seeds]
+        units: dict[str, np.ndarray] = {}  # each sketch's activations normalised once, for all of its seeds
         for c, items in enumerate(seeds):
             for key, y, x in items:
                 if key not in strokes or key not in vectors:
@@ -117,7 +118,9 @@ class StrokeGrowing:
                     continue
                 candidates = np.argwhere((cells == cells[y, x]) & ink[key])
                 if self.similarity > -1.0:
-                    unit = _unit(vectors[key])
+                    unit = units.get(key)
+                    if unit is None:
+                        unit = units[key] = _unit(vectors[key])
                     alike = unit[candidates[:, 0], candidates[:, 1]] @ unit[y, x] >= self.similarity
                     candidates = candidates[alike]
                 grown[c].update((key, int(a), int(b)) for a, b in candidates)

@@ -165,7 +165,7 @@ def _concepts(cfg: DictConfig, layer: str) -> list:
     return concepts
 
 
-def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex,
+def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, geometry: Any,
             threshold: float) -> tuple[list, dict[str, int], dict[str, np.ndarray]]:
     """The concepts with their labels grown along strokes (``finetune.spread.strokes``) and spread to near
     neighbours (``finetune.spread``), how many positions each added, and the ink maps of the sketches spread over
@@ -195,7 +195,7 @@ def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex,
     labelled = {(str(k), int(y), int(x)) for c in concepts for k, y, x in (*c.positives, *c.negatives)}
     grown: list[list] = [[] for _ in concepts]
     if growing is not None:
-        strokes = stroke_cells(sketches, model.raster, layer_geometry(model))
+        strokes = stroke_cells(sketches, model.raster, geometry)
         grown = growing.grow(seeds, vectors, ink, strokes)
         grown = [[p for p in extra if p not in labelled] for extra in grown]
         # what a stroke grew to is as good as seen: the neighbours spread from it too
@@ -275,7 +275,7 @@ def prepare(cfg: DictConfig, round_: int) -> Prepared:
     train_sketches, test_sketches = _split(index, cfg, TRAIN_SPLIT), _split(index, cfg, TEST_SPLIT)
     geometry = layer_geometry(model)
     threshold = float(cfg.extract.ink_threshold)
-    concepts, spread, ink = _spread(cfg, model, concepts, index, threshold)
+    concepts, spread, ink = _spread(cfg, model, concepts, index, geometry, threshold)
     if any(spread.values()):
         log.info("round %d: labels grown along strokes to %s, spread to %s of near neighbours", round_,
                  text.plural(spread["grown"], "position"), text.plural(spread["spread"], "position"))
