@@ -20,6 +20,13 @@ the default data and on a second generated dataset, so nothing is tuned to one::
 
     python bench/bench_loop.py [--rounds 3] [--keep DIR] [--no-ceiling | --ceiling JSON] [--json OUT] [overrides]
     python bench/bench_loop.py seed=1 'data.source.classes=[cat,bird,fish,car,house,face]'
+
+Comparing settings of the rounds (the artist, fine-tuning) on the same round 0: ``--from DIR`` starts from a folder
+an earlier run kept (``--keep``, same data and model settings): its data, base model and MLflow store are copied,
+its rounds and concepts are not, and round 0's own stages (finetune, extract, atlas, evaluate) run again (about
+three minutes instead of generating the data and training the base model)::
+
+    python bench/bench_loop.py --from /tmp/loop-default --ceiling ceiling.json labeling.artist.split=activations
 """
 
 from __future__ import annotations
@@ -62,6 +69,24 @@ def ceiling(scratch: Path, env: dict[str, str], overrides: list[str]) -> dict | 
     return json.loads(out.read_text())["results"]["finetuned"]["pixel"]
 
 
+# What --from copies of an earlier run: round 0's inputs, not its rounds (models/round_*, ... and the concepts).
+REUSED = ("data", "models/base", "mlflow.db", "mlartifacts", ".dvc", "dvc.lock")
+
+
+def reuse(earlier: Path, scratch: Path) -> None:
+    """Copy the data, base model and MLflow store of an earlier kept run into ``scratch``."""
+    missing = [name for name in ("data", "models/base", "dvc.lock") if not (earlier / name).exists()]
+    if missing:
+        raise SystemExit(f"--from {earlier}: not a kept loop folder (no {', '.join(missing)}); make one with --keep")
+    for name in REUSED:
+        source, target = earlier / name, scratch / name
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        elif source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="rounds after round 0 (default 3)")
@@ -70,15 +95,20 @@ def main() -> int:
     parser.add_argument("--ceiling", type=Path, default=None,
                         help="the --json of a bench_ceiling.py run on the same data and model, instead of a new one")
     parser.add_argument("--json", type=Path, default=None, help="write the rounds and the ceiling to this file")
+    parser.add_argument("--from", dest="earlier", type=Path, default=None,
+                        help="reuse the data and base model of a folder an earlier run kept (--keep)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="articulate-loop-"))
+    if args.earlier:
+        reuse(args.earlier, scratch)
     for name in project_files():
         (scratch / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, scratch / name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["DVC_NO_ANALYTICS"] = "1"
+    env["PYTHONPATH"] = str(scratch)  # the copy's code, also where the installed package is another checkout's
     top = None
     try:
         subprocess.run(["git", "init", "-q"], cwd=scratch, check=True)
@@ -125,7 +155,7 @@ def main() -> int:
              f"{top['parts_discovered']} ({last['parts_discovered']} >= {need:.1f})"] = last["parts_discovered"] >= need
         aims[f"mean concept IoU >= {IOU_AIM} x the ceiling's {ceiling_mean:.3f} over the same parts"] = \
             (last.get("mean_concept_iou") or 0) >= IOU_AIM * ceiling_mean
-    print("(round 0's time includes generating the data and training the base model)")
+    print(f"(round 0's time includes {'its stages on the reused base model' if args.earlier else 'generating the data and training the base model'})")
     for aim, met in aims.items():
         print(f"aim: {aim}: {'met' if met else 'NOT met'}")
     if args.json:

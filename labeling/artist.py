@@ -5,10 +5,11 @@ It sees what a person sees in the app: each cluster and a limited number of its 
 when one part holds at least ``min_share`` of the exemplars it looked at, it promotes the cluster under that
 part's name (or adds it to the concept of that name when one exists), unticking the exemplars of other parts.
 
-When a cluster's exemplars are mixed (its majority part below ``clear_share``), it does what a person does with
-the map's lasso: it cuts the cluster's points into ``split_k`` pieces by where they lie on the map (k-means of
-their 2-D layout, so each piece is a region one can lasso) and looks at each piece's exemplars. It names only
-from exemplars it looked at.
+When a cluster's exemplars are mixed (its majority part below ``clear_share``), it cuts the cluster into ``split_k``
+pieces with one of the page's tools (``split``) and looks at each piece's exemplars: ``subclusters``, the selection
+panel's Sub-clusters button (k-means of the points' activations: what the layer tells apart), or ``map``, the
+map's lasso (k-means of their 2-D layout, so each piece is a region one can lasso). It names only from exemplars
+it looked at.
 
 Looking is free; each promote or add counts as one action and each untick as one more, as the concept store
 counts a person's, up to ``max_actions`` a session (a person's patience in one round). So, as a person scans
@@ -99,6 +100,9 @@ class ArtistReport:
         return "\n".join(lines)
 
 
+SPLITS = ("subclusters", "map")
+
+
 class SimulatedArtist:
     """A labeling session driven by true part labels.
 
@@ -111,6 +115,8 @@ class SimulatedArtist:
         max_actions: The most actions of one session (promotes, adds and unticks).
         clear_share: A cluster whose majority part holds less than this share of its exemplars is also looked at
             in pieces (``split_k``), and the clearer of the two is labelled.
+        split: How a mixed cluster is cut: ``subclusters`` (the page's Sub-clusters button: k-means of the
+            activations) or ``map`` (lassoed regions of the map: k-means of the 2-D layout).
 
     Raises:
         ConfigError: A parameter out of range.
@@ -118,7 +124,7 @@ class SimulatedArtist:
 
     def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 10,
                  actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
-                 clear_share: float = 0.8) -> None:
+                 clear_share: float = 0.8, split: str = "subclusters") -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:
@@ -131,15 +137,18 @@ class SimulatedArtist:
             raise ConfigError(f"labeling.artist.max_actions: expected >= 1, got {max_actions}")
         if not 0 < clear_share <= 1:
             raise ConfigError(f"labeling.artist.clear_share: expected a share in (0, 1], got {clear_share}")
+        if split not in SPLITS:
+            raise ConfigError(f"labeling.artist.split: expected one of {', '.join(SPLITS)}, got {split!r}")
         self.budget, self.min_share, self.min_exemplars, self.actor = budget, min_share, min_exemplars, actor
         self.split_k, self.max_actions, self.clear_share = int(split_k), int(max_actions), float(clear_share)
+        self.split = split
 
     @classmethod
     def from_config(cls, node: Any) -> SimulatedArtist:
         """From the ``labeling.artist`` config group."""
         return cls(budget=int(node.budget), min_share=float(node.min_share), min_exemplars=int(node.min_exemplars),
                    actor=str(node.actor), split_k=int(node.split_k), max_actions=int(node.max_actions),
-                   clear_share=float(node.clear_share))
+                   clear_share=float(node.clear_share), split=str(node.split))
 
     def play(self, view: AtlasView, store: ConceptStore, *, progress: bool = True) -> ArtistReport:
         """Look at every cluster of the atlas, then label the clearest selections first, within the budget.
@@ -191,12 +200,16 @@ class SimulatedArtist:
         return report
 
     def _pieces(self, view: AtlasView, cluster: int) -> list[list[int]]:
-        """A mixed cluster cut into regions of the map, as a person would lasso them (largest first)."""
-        from sklearn.cluster import KMeans
-
-        ids = view.select(cluster=cluster).points
+        """A mixed cluster cut into pieces (largest first) with the page's tool ``split``: its sub-clusters, or
+        regions of the map as a person would lasso them."""
+        selection = view.select(cluster=cluster)
+        ids = selection.points
         if len(ids) < self.split_k * self.min_exemplars:
             return []
+        if self.split == "subclusters":
+            return [piece.tolist() for piece in view.subcluster_points(selection, self.split_k)]
+        from sklearn.cluster import KMeans
+
         layout = view.points[["umap_x", "umap_y"]].to_numpy(dtype=np.float64)[ids]
         labels = KMeans(n_clusters=self.split_k, n_init=4, random_state=0).fit_predict(layout)
         pieces = [ids[labels == k].tolist() for k in range(self.split_k)]

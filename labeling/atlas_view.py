@@ -245,16 +245,6 @@ class AtlasView:
         """
         ids = selection.points
         rows = self.points.iloc[ids]
-        classes = Counter(rows["word"].astype(str))
-        parts = majority = purity = None
-        if self.parts:
-            known = rows["part"].to_numpy()
-            known = known[known > 0]
-            counts = Counter(self.parts[p - 1] for p in known)
-            parts = dict(counts.most_common())
-            if counts:
-                majority, top = counts.most_common(1)[0]
-                purity = top / len(known)
         cells = rows.loc[rows["kept"], "cell"]
         icon = None
         if len(cells):
@@ -262,8 +252,7 @@ class AtlasView:
             path = icons.get(int(cells.mode().iloc[0]))
             icon = f"/atlas/{path}" if path else None
         return {"kind": selection.kind, "key": selection.key, "size": int(len(ids)), "points": ids.tolist(),
-                "sketches": int(rows["sketch"].nunique()), "classes": dict(classes.most_common()),
-                "parts": parts, "majority_part": majority, "purity": purity,
+                "sketches": int(rows["sketch"].nunique()), **self.composition(ids),
                 "mean_attribution": float(rows["attribution"].mean()), "icon": icon,
                 "exemplars": [self.exemplar(i) for i in self.exemplars(selection, exemplars)]}
 
@@ -303,15 +292,38 @@ class AtlasView:
         Raises:
             SelectionError: ``k`` < 2, or fewer positions in the store than groups.
         """
-        from sklearn.cluster import KMeans
-
         kept, vectors = self.position_vectors(list(positions))
-        if k < 2 or len(kept) < k:
-            raise SelectionError(f"cannot split {plural(len(kept), 'position')} of the round {self.round} store "
-                                 f"into {k} groups (need k >= 2 and at least k positions)")
-        labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(vectors)
+        labels = _kmeans_groups(vectors, k, seed, f"{plural(len(kept), 'position')} of the round {self.round} store")
         groups = [[kept[i] for i in np.flatnonzero(labels == g)] for g in range(k)]
         return sorted((g for g in groups if g), key=len, reverse=True)
+
+    def subcluster_points(self, selection: Selection, k: int, seed: int = 0) -> list[np.ndarray]:
+        """A selection's points split into ``k`` sub-clusters by k-means on their normalised activations (what
+        the layer tells apart, where a lasso on the map can only cut by place), largest first.
+
+        Raises:
+            SelectionError: ``k`` < 2, or fewer points than sub-clusters.
+        """
+        ids = selection.points
+        labels = _kmeans_groups(self.vectors()[ids], k, seed, f"a selection of {plural(len(ids), 'point')}")
+        groups = [ids[labels == g] for g in range(k)]
+        return sorted((g for g in groups if len(g)), key=len, reverse=True)
+
+    def composition(self, points: np.ndarray) -> dict[str, Any]:
+        """What points are made of: their classes and, where the data has true parts, the parts, the majority part
+        and its share of the points with a part (purity)."""
+        rows = self.points.iloc[points]
+        parts = majority = purity = None
+        if self.parts:
+            known = rows["part"].to_numpy()
+            known = known[known > 0]
+            counts = Counter(self.parts[p - 1] for p in known)
+            parts = dict(counts.most_common())
+            if counts:
+                majority, top = counts.most_common(1)[0]
+                purity = top / len(known)
+        return {"classes": dict(Counter(rows["word"].astype(str)).most_common()), "parts": parts,
+                "majority_part": majority, "purity": purity}
 
     def vectors(self) -> np.ndarray:
         """The points' L2-normalised activation vectors (read once from the memory-mapped store)."""
@@ -413,3 +425,16 @@ class AtlasView:
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format="PNG")
         return buffer.getvalue()
+
+
+def _kmeans_groups(vectors: np.ndarray, k: int, seed: int, what: str) -> np.ndarray:
+    """Group labels 0..k-1 of k-means on ``vectors``.
+
+    Raises:
+        SelectionError: ``k`` < 2, or fewer vectors than groups.
+    """
+    from sklearn.cluster import KMeans
+
+    if k < 2 or len(vectors) < k:
+        raise SelectionError(f"cannot split {what} into {k} groups (need k >= 2 and at least k of them)")
+    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(vectors)

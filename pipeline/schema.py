@@ -239,6 +239,7 @@ class ArtistConfig:
     split_k: int = MISSING
     max_actions: int = MISSING
     clear_share: float = MISSING
+    split: str = MISSING
     actor: str = MISSING
 
 

@@ -103,28 +103,37 @@ def test_a_round_that_is_not_built_names_the_built_rounds(labeling_project) -> N
         AtlasView.from_config(labeling_project.cfg(), 99)
 
 
-def test_a_mixed_cluster_is_cut_into_regions_and_the_pure_ones_are_promoted(labeling_project, tmp_path: Path) -> None:
-    """A cluster whose exemplars are mixed is lassoed in pieces (regions of the map); each piece is judged on
-    its own exemplars, and the pieces of a cluster never overlap."""
+@pytest.mark.parametrize("split", ["map", "subclusters"])
+def test_a_mixed_cluster_is_cut_into_pieces_and_the_pure_ones_are_promoted(labeling_project, tmp_path: Path,
+                                                                          split: str) -> None:
+    """A cluster whose exemplars are mixed is cut into pieces with a tool of the page (regions of the map a lasso
+    takes, or the Sub-clusters button's groups of alike activations); each piece is judged on its own exemplars,
+    and the pieces of a cluster never overlap."""
     view = labeling_project.view
-    artist = SimulatedArtist(budget=12, min_share=0.6, split_k=3)
+    artist = SimulatedArtist(budget=12, min_share=0.6, split_k=3, split=split)
     report = artist.play(view, ConceptStore(tmp_path / "concepts.yaml", actor="test"), progress=False)
     pieces = [d for d in report.decisions if d.piece is not None]
     mixed = {d.cluster for d in report.decisions
              if d.piece is None and d.share < artist.clear_share and d.part is not None}
     assert pieces and {d.cluster for d in pieces} <= mixed, report.table()
+    # what the pieces are near each other in: the map, or the layer
+    space = view.points[["umap_x", "umap_y"]].to_numpy() if split == "map" else view.vectors()
     for cluster in {d.cluster for d in pieces}:
         cut = artist._pieces(view, cluster)
         assert sorted(i for p in cut for i in p) == sorted(view.select(cluster=cluster).points.tolist())
-        xy = view.points[["umap_x", "umap_y"]].to_numpy()
-        centres = [xy[p].mean(axis=0) for p in cut]
-        for k, p in enumerate(cut):  # each point is nearest its own piece's centre: regions of the map
-            nearest = np.argmin([np.linalg.norm(xy[p] - c, axis=1) for c in centres], axis=0)
+        centres = [space[p].mean(axis=0) for p in cut]
+        for k, p in enumerate(cut):  # each point is nearest its own piece's centre
+            nearest = np.argmin([np.linalg.norm(space[p] - c, axis=1) for c in centres], axis=0)
             assert (nearest == k).mean() > 0.9
     for d in pieces:
         if d.share < 0.6:
             assert d.action == "skip"
     assert "." in report.table().split("\n")[1 + report.decisions.index(pieces[0])].split()[0]
+
+
+def test_an_unknown_split_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="labeling.artist.split: expected one of subclusters, map, got 'lasso'"):
+        SimulatedArtist(split="lasso")
 
 
 def test_a_session_stops_at_its_action_budget(labeling_project, tmp_path: Path) -> None:

@@ -62,7 +62,27 @@ def test_atlas_points_and_files(api: httpx.Client, labeling_project) -> None:
         assert api.get(url).status_code == 200
     page = api.get("/")
     assert page.status_code == 200 and "<html" in page.text.lower()
-    assert api.get("/static/vendor/plotly.min.js").status_code == 200
+    bundle = api.get("/static/vendor/plotly-articulate.min.js")
+    assert bundle.status_code == 200 and bundle.headers["content-type"].startswith("text/javascript")
+    assert bundle.text.startswith("/* plotly.js v") and len(bundle.content) < 2_500_000  # the partial bundle
+
+
+def test_the_plotly_bundle_has_every_trace_the_pages_draw() -> None:
+    """The partial bundle (tools/plotly_bundle) registers each plotly.js trace type a page script names."""
+    import re
+
+    from labeling.routes.files import PLOTLY, STATIC
+
+    registered = set(re.findall(r'moduleType:"trace",name:"(\w+)"', PLOTLY.read_text()))
+    assert {"scatter", "scattergl", "heatmap"} <= registered
+    plotly_traces = {"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "image", "pie", "scatter",
+                     "scattergl", "scatter3d", "scatterpolar", "splom", "surface", "violin", "parcoords"}
+    scripts = " ".join(path.read_text() for path in STATIC.rglob("*.js") if "vendor" not in path.parts)
+    # a trace's `type: '...'`, or the map's (S.mapType = webglAvailable() ? 'scattergl' : 'scatter')
+    chosen = " ".join(re.findall(r"mapType = [^;]*;", scripts))
+    named = {t for t in plotly_traces if re.search(rf"type: *'{t}'", scripts) or f"'{t}'" in chosen}
+    assert {"scatter", "scattergl", "heatmap"} <= named
+    assert named and named <= registered, f"traces the pages draw but the bundle lacks: {named - registered}"
 
 
 def test_select_a_cluster_a_cell_a_lasso_and_their_exemplars(api: httpx.Client, labeling_project) -> None:
@@ -94,6 +114,36 @@ def test_select_a_cluster_a_cell_a_lasso_and_their_exemplars(api: httpx.Client, 
     nearest = ids[np.argsort(np.linalg.norm(vectors - vectors.mean(0), axis=1), kind="stable")][:3]
     lasso = api.post("/api/selection", json={"points": by_cell["points"], "exemplars": 3}).json()
     assert [e["point"] for e in lasso["exemplars"]] == nearest.tolist()
+
+
+def test_a_selection_cut_into_sub_clusters(api: httpx.Client, labeling_project) -> None:
+    """The Sub-clusters button: a cluster's points in k groups of alike activations, each with what it is made of;
+    selecting a group's points selects exactly that group."""
+    atlas = api.get("/api/atlas").json()
+    cluster = max(atlas["clusters"], key=lambda c: c["size"])
+    answer = api.post("/api/selection/subclusters", json={"cluster": cluster["cluster"], "k": 3}).json()
+    assert answer["k"] == 3 and answer["of"] == {"kind": "cluster", "key": cluster["cluster"], "size": cluster["size"]}
+    pieces = answer["pieces"]
+    assert len(pieces) == 3 and [p["size"] for p in pieces] == sorted((p["size"] for p in pieces), reverse=True)
+    everything = sorted(i for p in pieces for i in p["points"])
+    assert everything == api.post("/api/selection", json={"cluster": cluster["cluster"]}).json()["points"]
+    view = labeling_project.view
+    vectors = view.vectors()
+    centres = [vectors[p["points"]].mean(0) for p in pieces]
+    for k, piece in enumerate(pieces):  # k-means groups: each point nearest its own group's centre
+        assert piece["size"] == len(piece["points"]) == sum(piece["classes"].values())
+        nearest = np.argmin([np.linalg.norm(vectors[piece["points"]] - c, axis=1) for c in centres], axis=0)
+        assert (nearest == k).mean() > 0.9
+        assert piece["majority_part"] in piece["parts"] and 0 < piece["purity"] <= 1
+        chosen = api.post("/api/selection", json={"points": piece["points"]}).json()
+        assert chosen["kind"] == "lasso" and chosen["majority_part"] == piece["majority_part"]
+    default = api.post("/api/selection/subclusters", json={"cluster": cluster["cluster"]}).json()
+    assert default["k"] == 2 and len(default["pieces"]) == 2  # labeling.split_k
+    for body, status, words in (({"points": [1, 2], "k": 3}, 400, "cannot split a selection of 2 points into 3"),
+                                ({"cluster": cluster["cluster"], "k": 1}, 400, "k"),
+                                ({"cluster": 999, "k": 3}, 404, "no cluster 999")):
+        answer = api.post("/api/selection/subclusters", json=body)
+        assert answer.status_code == status and words in answer.json()["error"], answer.text
 
 
 @pytest.mark.parametrize("body, status, words", [

@@ -334,6 +334,32 @@ def test_lasso_promote_then_add_a_cluster(ui: Ui) -> None:
     ui.check_errors()
 
 
+def test_a_mixed_cluster_cut_into_sub_clusters_and_one_promoted(ui: Ui) -> None:
+    """The selection panel's Sub-clusters button lists the groups the layer tells apart; a click on one selects
+    exactly its points, and promoting it names only them."""
+    cluster = max(atlas_summary(ui)["clusters"], key=lambda c: c["size"])
+    whole = ui.select_cluster(cluster["cluster"])
+    ui.tid("subcluster-k").select_option("3")
+    ui.click("subclusters")
+    chips = ui.tid("subcluster-list").locator("button")
+    assert chips.count() == 3, ui.status()
+    served = ui.js("s => fetch('/api/selection/subclusters', {method: 'POST', headers: {'Content-Type': "
+                   "'application/json'}, body: JSON.stringify({cluster: s, k: 3})}).then(r => r.json())",
+                   cluster["cluster"])
+    sizes = [p["size"] for p in served["pieces"]]
+    assert sum(sizes) == len(whole["points"])
+    assert chips.nth(1).inner_text().startswith(f"2: {sizes[1]} points")
+    ui.shot("subclusters")
+    ui.click("subcluster-1")
+    piece = ui.js("window.articulate.selection")
+    assert piece["kind"] == "lasso" and piece["points"] == sorted(served["pieces"][1]["points"])
+    assert ui.text("selection-size") == str(sizes[1])
+    assert ui.tid("subcluster-list").is_hidden()  # a new selection: its own sub-clusters are not listed yet
+    concept = ui.promote("piece")
+    assert stored(concept.positives) == positions(ui.server, piece["points"])
+    ui.check_errors()
+
+
 def test_merge_delete_undo(ui: Ui) -> None:
     clusters = atlas_summary(ui)["clusters"]
     a = ui.select_cluster(clusters[0]["cluster"])

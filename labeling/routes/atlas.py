@@ -11,7 +11,7 @@ from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView, Selection, SelectionError
 from labeling.deps import RoomDep
 
-__all__ = ["SelectionBody", "router", "selection_of"]
+__all__ = ["SelectionBody", "SubclusterBody", "router", "selection_of"]
 
 router = APIRouter(prefix="/api")
 
@@ -27,6 +27,12 @@ class SelectionBody(BaseModel):
     exemplars: int | None = Field(default=None, ge=1, le=500)
 
 
+class SubclusterBody(SelectionBody):
+    """A selection to cut into ``k`` sub-clusters (default ``labeling.split_k``)."""
+
+    k: int | None = Field(default=None, ge=2, le=12)
+
+
 @router.get("/atlas")
 def atlas(room: RoomDep) -> dict[str, Any]:
     return {**room.view.summary(), "store": room.store.path.as_posix()}
@@ -40,6 +46,18 @@ def points(room: RoomDep) -> dict[str, list]:
 @router.post("/selection")
 def selection(room: RoomDep, body: SelectionBody) -> dict[str, Any]:
     return room.view.describe(selection_of(room.view, room.store, body), body.exemplars)
+
+
+@router.post("/selection/subclusters")
+def subclusters(room: RoomDep, body: SubclusterBody) -> dict[str, Any]:
+    """A mixed selection cut by what the layer tells apart: its sub-clusters, each with its points and what it is
+    made of, largest first; selecting one of them is a selection of ``points``."""
+    chosen = selection_of(room.view, room.store, body)
+    k = body.k or room.settings.split_k
+    pieces = room.view.subcluster_points(chosen, k)
+    return {"k": k, "of": {"kind": chosen.kind, "key": chosen.key, "size": int(len(chosen.points))},
+            "pieces": [{"size": int(len(ids)), "points": ids.tolist(), **room.view.composition(ids)}
+                       for ids in pieces]}
 
 
 def selection_of(view: AtlasView, store: ConceptStore, body: SelectionBody) -> Selection:

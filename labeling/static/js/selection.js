@@ -100,9 +100,45 @@ export function renderSelection() {
   $('selection-parts-box').hidden = !sel.parts;
   if (sel.parts) barList($('selection-parts'), sel.parts, sel.size);
   renderExemplars();
+  $('subcluster-list').hidden = true;
+  $('subcluster-list').replaceChildren();
   const name = $('concept-name');
   name.placeholder = sel.majority_part ? `name, e.g. ${sel.majority_part}` : 'name of the new concept';
   renderAddTo();
+}
+
+/** The request that names the current selection again (a cluster, a cell, a concept, or its points). */
+export function selectionRequest(sel = S.selection) {
+  if (sel.kind === 'cluster') return { cluster: sel.key };
+  if (sel.kind === 'cell') return { cell: sel.key };
+  if (sel.kind === 'concept') return { concept: sel.key };
+  return { points: sel.points };
+}
+
+/** Cut the selection into sub-clusters (what the layer tells apart) and list them; one click selects a piece. */
+export async function showSubclusters() {
+  const sel = S.selection;
+  if (!sel) return;
+  const k = Number($('subcluster-k').value);
+  await busy(async () => {
+    try {
+      const answer = await api('POST', '/api/selection/subclusters', { ...selectionRequest(sel), k });
+      if (S.selection !== sel) return; // the selection changed meanwhile
+      const list = $('subcluster-list');
+      list.replaceChildren(...answer.pieces.map((piece, i) => h('li', null, h('button', {
+        type: 'button', class: 'btn small chip', testid: `subcluster-${i}`,
+        title: Object.entries(piece.classes).slice(0, 3).map(([c, n]) => `${c} ${n}`).join(', '),
+        text: `${i + 1}: ${plural(piece.size, 'point')}${piece.majority_part
+          ? ` · ${piece.majority_part} ${Math.round(piece.purity * 100)}%` : ''}`,
+        onclick: () => select({ points: piece.points }),
+      }))));
+      list.hidden = false;
+      setStatus(`${describeSelection(sel)} in ${plural(answer.pieces.length, 'sub-cluster')}: select one to judge it.`,
+        'info');
+    } catch (err) {
+      setStatus(err.message, 'error');
+    }
+  });
 }
 
 // The exemplars the page shows for the selection: the ones kept become the concept's verified positives.
