@@ -6,7 +6,11 @@ project: generated sketches, a briefly trained SketchCNN, extract and atlas). Op
 context (nothing cached) ``--loads`` times and prints, from the page's own clock, the time from navigation start to
 the atlas and map drawn (``window.articulate.loadedIn``), with the bytes the page fetched.
 
-    python bench/bench_page.py [--loads 5] [overrides ...]
+    python bench/bench_page.py [--loads 5] [--plotly FILE] [overrides ...]
+
+``--plotly FILE`` serves another plotly.js bundle in place of the page's partial one, to compare (the full
+bundle: ``--plotly "$(python -c 'import plotly, pathlib; print(pathlib.Path(plotly.__file__).parent /
+"package_data/plotly.min.js")')"`` where the ``plotly`` package is installed).
 """
 
 from __future__ import annotations
@@ -50,11 +54,19 @@ def _app(overrides: list[str], scratch: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=5)
+    parser.add_argument("--plotly", type=Path, default=None, help="serve this plotly.js bundle instead")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
 
     import uvicorn
     from playwright.sync_api import sync_playwright
+
+    from labeling.routes import files
+
+    if args.plotly:
+        if not args.plotly.is_file():
+            raise SystemExit(f"--plotly {args.plotly}: no such file")
+        files.PLOTLY = args.plotly  # the route reads it on each request
 
     with tempfile.TemporaryDirectory(prefix="bench-page-") as tmp:
         app, view = _app(args.overrides, Path(tmp))
@@ -87,7 +99,8 @@ def main() -> None:
         finally:
             server.should_exit = True
             thread.join(timeout=10)
-    print(f"atlas page of round {view.round} ({len(view)} points), {args.loads} cold loads in headless Chromium:")
+    print(f"atlas page of round {view.round} ({len(view)} points), {args.loads} cold loads in headless Chromium, "
+          f"plotly.js {files.PLOTLY.name} ({files.PLOTLY.stat().st_size / 1e6:.1f} MB):")
     print(f"navigation start to atlas and map drawn: median {np.median(seconds):.2f} s, worst {max(seconds):.2f} s "
           f"(aim <= {TARGET_S} s: {'met' if np.median(seconds) <= TARGET_S else 'NOT met'}); "
           f"{np.median(fetched) / 1e6:.2f} MB fetched")

@@ -100,7 +100,7 @@ class ArtistReport:
         return "\n".join(lines)
 
 
-SPLITS = ("subclusters", "map")
+SPLITS = ("map", "subclusters")
 
 
 class SimulatedArtist:
@@ -117,6 +117,7 @@ class SimulatedArtist:
             in pieces (``split_k``), and the clearer of the two is labelled.
         split: How a mixed cluster is cut: ``subclusters`` (the page's Sub-clusters button: k-means of the
             activations) or ``map`` (lassoed regions of the map: k-means of the 2-D layout).
+        split_depth: How many times a piece that is still mixed is cut again (1: the cluster's pieces only).
 
     Raises:
         ConfigError: A parameter out of range.
@@ -124,7 +125,7 @@ class SimulatedArtist:
 
     def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 10,
                  actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
-                 clear_share: float = 0.8, split: str = "subclusters") -> None:
+                 clear_share: float = 0.8, split: str = "map", split_depth: int = 1) -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:
@@ -137,18 +138,21 @@ class SimulatedArtist:
             raise ConfigError(f"labeling.artist.max_actions: expected >= 1, got {max_actions}")
         if not 0 < clear_share <= 1:
             raise ConfigError(f"labeling.artist.clear_share: expected a share in (0, 1], got {clear_share}")
+        if split_depth < 1:
+            raise ConfigError(f"labeling.artist.split_depth: expected >= 1, got {split_depth}")
         if split not in SPLITS:
             raise ConfigError(f"labeling.artist.split: expected one of {', '.join(SPLITS)}, got {split!r}")
         self.budget, self.min_share, self.min_exemplars, self.actor = budget, min_share, min_exemplars, actor
         self.split_k, self.max_actions, self.clear_share = int(split_k), int(max_actions), float(clear_share)
-        self.split = split
+        self.split, self.split_depth = split, int(split_depth)
 
     @classmethod
     def from_config(cls, node: Any) -> SimulatedArtist:
         """From the ``labeling.artist`` config group."""
         return cls(budget=int(node.budget), min_share=float(node.min_share), min_exemplars=int(node.min_exemplars),
                    actor=str(node.actor), split_k=int(node.split_k), max_actions=int(node.max_actions),
-                   clear_share=float(node.clear_share), split=str(node.split))
+                   clear_share=float(node.clear_share), split=str(node.split),
+                   split_depth=int(node.split_depth))
 
     def play(self, view: AtlasView, store: ConceptStore, *, progress: bool = True) -> ArtistReport:
         """Look at every cluster of the atlas, then label the clearest selections first, within the budget.
@@ -182,9 +186,17 @@ class SimulatedArtist:
             cluster = int(entry["cluster"])
             whole = self._look(view, view.select(cluster=cluster), cluster, None)
             looks.append(whole)
-            if whole.part is not None and whole.share < self.clear_share and self.split_k > 1:
-                looks.extend(self._look(view, view.select(points=points), cluster, piece)
-                             for piece, points in enumerate(self._pieces(view, cluster)))
+            mixed, numbered = [whole], 0
+            for _ in range(self.split_depth if self.split_k > 1 else 0):  # a piece still mixed is cut again
+                pieces = []
+                for look in mixed:
+                    if look.part is None or look.share >= self.clear_share:
+                        continue
+                    for points in self._cut(view, look.selection):
+                        pieces.append(self._look(view, view.select(points=points), cluster, numbered))
+                        numbered += 1
+                looks.extend(pieces)
+                mixed = pieces
         taken: set[int] = set()
         named = {c.name for c in store.state().concepts}
         for look in sorted(looks, key=lambda look: (look.part in named, *look.order())):
@@ -199,10 +211,9 @@ class SimulatedArtist:
         log.info("simulated artist, round %d: %d actions, concepts %s", view.round, report.actions, report.concepts)
         return report
 
-    def _pieces(self, view: AtlasView, cluster: int) -> list[list[int]]:
-        """A mixed cluster cut into pieces (largest first) with the page's tool ``split``: its sub-clusters, or
-        regions of the map as a person would lasso them."""
-        selection = view.select(cluster=cluster)
+    def _cut(self, view: AtlasView, selection: Any) -> list[list[int]]:
+        """A mixed selection cut into ``split_k`` pieces (largest first) with the page's tool ``split``: its
+        sub-clusters, or regions of the map as a person would lasso them; none where it is too small to cut."""
         ids = selection.points
         if len(ids) < self.split_k * self.min_exemplars:
             return []

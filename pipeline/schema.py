@@ -240,6 +240,7 @@ class ArtistConfig:
     max_actions: int = MISSING
     clear_share: float = MISSING
     split: str = MISSING
+    split_depth: int = MISSING
     actor: str = MISSING
 
 

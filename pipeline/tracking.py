@@ -164,6 +164,15 @@ def log_to_round_run(metrics: Mapping[str, float], files: Mapping[Path, str]) ->
     return parent
 
 
+def save_figure(fig: Any, path: Path, *, dpi: int, artifact_dir: str | None = None) -> None:
+    """Write a figure to ``path`` and log that file into the active MLflow run (under ``artifact_dir``).
+
+    Rendered once: ``mlflow.log_figure`` would render the figure a second time (seconds for a large one).
+    """
+    fig.savefig(path, dpi=dpi)
+    mlflow.log_artifact(str(path), artifact_dir)
+
+
 def log_config(cfg: DictConfig) -> None:
     """Log the resolved config: every leaf as a param, and the whole tree as ``config.yaml``."""
     tree = to_container(cfg)

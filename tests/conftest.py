@@ -18,8 +18,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 QUICKDRAW = ROOT.parent / "shared" / "data" / "quickdraw"
 
-# Two shared cores: more threads than cores makes small models many times slower.
-torch.set_num_threads(2)
+# Two shared cores: more threads than cores makes small models many times slower. The suite runs in two workers
+# (pytest-xdist, pyproject.toml), so one thread each; the tiny preset's stages run on one thread too.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 # One numba cache for every copy of the project a test makes: UMAP compiles once per machine, not per copy.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))

@@ -119,7 +119,7 @@ def test_a_mixed_cluster_is_cut_into_pieces_and_the_pure_ones_are_promoted(label
     # what the pieces are near each other in: the map, or the layer
     space = view.points[["umap_x", "umap_y"]].to_numpy() if split == "map" else view.vectors()
     for cluster in {d.cluster for d in pieces}:
-        cut = artist._pieces(view, cluster)
+        cut = artist._cut(view, view.select(cluster=cluster))
         assert sorted(i for p in cut for i in p) == sorted(view.select(cluster=cluster).points.tolist())
         centres = [space[p].mean(axis=0) for p in cut]
         for k, p in enumerate(cut):  # each point is nearest its own piece's centre
@@ -132,8 +132,27 @@ def test_a_mixed_cluster_is_cut_into_pieces_and_the_pure_ones_are_promoted(label
 
 
 def test_an_unknown_split_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match="labeling.artist.split: expected one of subclusters, map, got 'lasso'"):
+    with pytest.raises(ConfigError, match="labeling.artist.split: expected one of map, subclusters, got 'lasso'"):
         SimulatedArtist(split="lasso")
+    with pytest.raises(ConfigError, match="labeling.artist.split_depth: expected >= 1, got 0"):
+        SimulatedArtist(split_depth=0)
+
+
+def test_a_piece_still_mixed_is_cut_again(labeling_project, tmp_path: Path) -> None:
+    """split_depth 2: the pieces of a mixed cluster that are still mixed are cut into pieces of their own, each
+    a part of its piece; depth 1 looks at the cluster's pieces only."""
+    view = labeling_project.view
+    once = SimulatedArtist(budget=12, min_share=0.6, split_k=2, split="subclusters", clear_share=1.0)
+    twice = SimulatedArtist(budget=12, min_share=0.6, split_k=2, split="subclusters", clear_share=1.0, split_depth=2)
+    one = once.play(view, ConceptStore(tmp_path / "one.yaml", actor="test"), progress=False)
+    two = twice.play(view, ConceptStore(tmp_path / "two.yaml", actor="test"), progress=False)
+    for cluster in {d.cluster for d in one.decisions}:
+        first = [d for d in one.decisions if d.cluster == cluster and d.piece is not None]
+        both = [d for d in two.decisions if d.cluster == cluster and d.piece is not None]
+        assert len(first) <= 2 and len(both) >= len(first), two.table()
+        if any(d.share < 1.0 and d.size >= 2 * once.min_exemplars for d in first):
+            assert len(both) > len(first), two.table()  # a mixed piece big enough was cut again
+    assert sum(d.piece is not None for d in two.decisions) > sum(d.piece is not None for d in one.decisions)
 
 
 def test_a_session_stops_at_its_action_budget(labeling_project, tmp_path: Path) -> None:

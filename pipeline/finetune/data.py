@@ -115,6 +115,10 @@ def layer_vectors(model: TrainedModel, sketches: Sequence[Sketch], threshold: fl
     return vectors, ink
 
 
+#: Memory the concept-labelled sketches' renders may take: 256 MB holds 16,000 sketches at 64 px.
+CACHE_BYTES = 256 * 2**20
+
+
 class ConceptDataset(Dataset):
     """Concept-labelled sketches: ``(image (1, S, S), label, codes (K, H, W) uint8, counts_for_class bool)``.
 
@@ -136,14 +140,22 @@ class ConceptDataset(Dataset):
         self.codes = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.uint8))
         self.class_mask = torch.as_tensor(np.asarray(class_mask, dtype=bool))
         self.raster = raster
+        # Each step draws a batch of these few sketches again (a round cycles them about 30 times), so their
+        # renders are kept where they all fit in CACHE_BYTES; beyond that they are drawn each time.
+        fits = len(self.sketches) * raster.size * raster.size * 4 <= CACHE_BYTES
+        self._rendered: dict[int, torch.Tensor] | None = {} if fits else None
 
     def __len__(self) -> int:
         return len(self.sketches)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        image = rasterize(self.sketches[index], self.raster)
-        return (torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None], self.labels[index],
-                self.codes[index], self.class_mask[index])
+        image = self._rendered.get(index) if self._rendered is not None else None
+        if image is None:
+            image = torch.from_numpy(np.ascontiguousarray(rasterize(self.sketches[index], self.raster),
+                                                          dtype=np.float32))[None]
+            if self._rendered is not None:
+                self._rendered[index] = image
+        return image, self.labels[index], self.codes[index], self.class_mask[index]
 
 
 def combined_loader(train: SketchDataset, concepts: ConceptDataset, batch_size: int, concept_batch_size: int,

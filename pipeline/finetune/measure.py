@@ -85,12 +85,17 @@ def concept_maps_figure(names: Sequence[str], ink: Mapping[int, np.ndarray], map
     """
     import matplotlib.pyplot as plt
     from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
     columns = max(1, max((len(e) for e in examples), default=1))
     rows = max(1, len(names))
-    fig, axes = plt.subplots(rows, columns, figsize=(max(6.0, 1.6 * columns + 1.8), 1.6 * rows + 0.6),
-                             squeeze=False, layout="constrained")
+    width, height = max(6.0, 1.6 * columns + 1.8), 1.6 * rows + 0.6
+    # Fixed margins (in inches), not a layout engine: with a row per concept the constrained layout alone took
+    # seconds per save.
+    fig, axes = plt.subplots(rows, columns, figsize=(width, height), squeeze=False,
+                             gridspec_kw={"left": 0.9 / width, "right": 1 - 1.1 / width, "top": 1 - 0.75 / height,
+                                          "bottom": 0.1 / height, "wspace": 0.08, "hspace": 0.25})
     size, stride, half = geometry.input_size, geometry.stride, geometry.stride / 2
     extent = (geometry.rf_offset - half, geometry.rf_offset - half + stride * geometry.width,
               geometry.rf_offset - half + stride * geometry.height, geometry.rf_offset - half)
@@ -111,13 +116,14 @@ def concept_maps_figure(names: Sequence[str], ink: Mapping[int, np.ndarray], map
             overlay[..., 3] = 0.75 * probability  # transparent where the concept is absent
             ax.imshow(overlay, extent=extent, interpolation="nearest")
             for code, colour in ((POSITIVE, "lime"), (UNVERIFIED, "yellowgreen"), (NEGATIVE, "red")):
-                for y, x in zip(*np.nonzero(codes[row, k] == code)):
-                    cy, cx = geometry.rf_offset + stride * y, geometry.rf_offset + stride * x
-                    ax.add_patch(Rectangle((cx - half, cy - half), stride, stride, fill=False, lw=0.8, ec=colour))
+                cells = [Rectangle((geometry.rf_offset + stride * x - half, geometry.rf_offset + stride * y - half),
+                                   stride, stride) for y, x in zip(*np.nonzero(codes[row, k] == code))]
+                if cells:  # one collection per colour: drawn at once, not patch by patch
+                    ax.add_collection(PatchCollection(cells, facecolor="none", edgecolor=colour, linewidth=0.8))
             ax.set_xlim(-0.5, size - 0.5)
             ax.set_ylim(size - 0.5, -0.5)
             ax.set_title(f"max {float(maps[row][k].max()):.2f}", fontsize=7, pad=2)
-    fig.colorbar(ScalarMappable(cmap=cmap), ax=axes, shrink=min(1.0, 3.0 / rows + 0.2), aspect=30,
-                 label="concept probability (and opacity)")
-    fig.suptitle(title or "predicted concept maps", fontsize=9)
+    bar = fig.add_axes((1 - 0.85 / width, 0.5 - min(0.45, 1.5 / height), 0.15 / width, min(0.9, 3.0 / height)))
+    fig.colorbar(ScalarMappable(cmap=cmap), cax=bar, label="concept probability (and opacity)")
+    fig.suptitle(title or "predicted concept maps", fontsize=9, y=1 - 0.1 / height, va="top")
     return fig

@@ -70,8 +70,7 @@ def run(cfg: DictConfig) -> Manifest:
         write_manifest(folder, manifest)
         preview = _preview(splits["train"], manifest)
         fig = viz.sketch_grid(preview, columns=10, part_names=parts)
-        fig.savefig(folder / "samples.png", dpi=90)
-        mlflow.log_figure(fig, "samples.png")
+        tracking.save_figure(fig, folder / "samples.png", dpi=90)
         viz.close(fig)
         mlflow.log_metrics({f"n_{name}": n for name, n in manifest.splits.items()}
                            | {"n_classes": len(manifest.classes), "n_parts": len(parts or []),

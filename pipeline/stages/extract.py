@@ -93,8 +93,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                 store = ActivationStore(layer_folder(folder, name))  # what the atlas will read: check it opens
                 fig = attribution_figure(store, sketches, model.raster, summary.mean_abs_attribution[name],
                                          count=int(settings.examples))
-                fig.savefig(layer_folder(folder, name) / FIGURE_FILE, dpi=110)
-                mlflow.log_figure(fig, f"{name}/{FIGURE_FILE}")
+                tracking.save_figure(fig, layer_folder(folder, name) / FIGURE_FILE, dpi=110, artifact_dir=name)
                 viz.close(fig)
                 mlflow.log_dict(_meta_dict(meta), f"{name}/meta.json")
             info = {

@@ -373,8 +373,7 @@ def save(cfg: DictConfig, round_: int, ready: Prepared, done: Trained, run_id: s
                                   done.examples, ready.geometry,
                                   title=f"round {round_}: predicted concept maps on {model.layer}\n"
                                         "green: positives, red: negatives (labelled)")
-        fig.savefig(folder / FIGURE_FILE, dpi=90)
-        mlflow.log_figure(fig, FIGURE_FILE)
+        tracking.save_figure(fig, folder / FIGURE_FILE, dpi=90)
         viz.close(fig)
 
         logged = _log_model(ExportedConceptModel(module.model).eval(), model.input_spec)

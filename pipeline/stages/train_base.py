@@ -160,8 +160,7 @@ def _write_base(cfg: DictConfig, model: TrainedModel, test_acc: float, confusion
     mlflow.log_metric("class_acc", test_acc)
     with atomic_dir(base_model_dir(cfg)) as folder:
         fig = viz.confusion_figure(confusion, names, title=f"base model, test set, accuracy {test_acc:.3f}")
-        fig.savefig(folder / "confusion_matrix.png", dpi=100)
-        mlflow.log_figure(fig, "confusion_matrix.png")
+        tracking.save_figure(fig, folder / "confusion_matrix.png", dpi=100)
         viz.close(fig)
         save_trained(model, folder / MODEL_FILE)
         spec = model.input_spec
