@@ -125,7 +125,7 @@ class SimulatedArtist:
 
     def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 10,
                  actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
-                 clear_share: float = 0.8, split: str = "map", split_depth: int = 1) -> None:
+                 clear_share: float = 0.8, split: str = "subclusters", split_depth: int = 2) -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:

@@ -372,8 +372,9 @@ def write_params(overrides: Sequence[str] = (), path: str | Path = PARAMS_FILE) 
     return cfg
 
 
-def load_params(path: str | Path = PARAMS_FILE) -> DictConfig:
-    """Compose ``conf/`` again with the overrides recorded in ``params.yaml`` and check that both agree.
+def load_params(path: str | Path = PARAMS_FILE, *, targets: bool = True) -> DictConfig:
+    """Compose ``conf/`` again with the overrides recorded in ``params.yaml`` and check that both agree
+    (``targets``: as :func:`compose`).
 
     Raises:
         ConfigError: ``params.yaml`` is missing, unreadable, or stale relative to ``conf/``.
@@ -389,7 +390,7 @@ def load_params(path: str | Path = PARAMS_FILE) -> DictConfig:
     if not isinstance(recorded, dict) or not isinstance(recorded.get(OVERRIDES_KEY), list):
         raise ConfigError(f"{path}: has no '{OVERRIDES_KEY}' list, so it was not written by articulate; {redo}")
     overrides = [str(o) for o in recorded[OVERRIDES_KEY]]
-    cfg = compose(overrides)
+    cfg = compose(overrides, targets=targets)
     fresh = {OVERRIDES_KEY: overrides, **to_container(cfg)}
     difference = _first_difference(recorded, fresh)
     if difference:
@@ -414,8 +415,8 @@ def _first_difference(recorded: Any, fresh: Any, path: str = "") -> str | None:
     return None
 
 
-def stage_config(argv: Sequence[str]) -> DictConfig:
-    """The configuration for a stage's command line.
+def stage_config(argv: Sequence[str], *, targets: bool = True) -> DictConfig:
+    """The configuration for a stage's command line (``targets``: as :func:`compose`).
 
     ``--params [FILE] [--round N]`` (how dvc.yaml runs stages) loads and checks ``params.yaml``; ``--round``
     sets the round DVC builds, which dvc.yaml takes from the concept store's ``next_round``. Anything else is
@@ -423,7 +424,7 @@ def stage_config(argv: Sequence[str]) -> DictConfig:
     """
     args = list(argv)
     if not args or args[0] != "--params":
-        return compose(args)
+        return compose(args, targets=targets)
     import argparse
 
     class _Parser(argparse.ArgumentParser):
@@ -438,7 +439,7 @@ def stage_config(argv: Sequence[str]) -> DictConfig:
     round_ = parsed.round
     if round_ is not None and round_ < 0:
         raise ConfigError(f"--round: expected a round number >= 0, got {round_}")
-    cfg = load_params(parsed.params)
+    cfg = load_params(parsed.params, targets=targets)
     if round_ is not None:
         cfg.round = round_
     return cfg

@@ -11,7 +11,6 @@ matplotlib.use("Agg")  # headless: figures are saved and logged, never shown
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from pipeline.data.sketch import Sketch  # noqa: E402
 
@@ -54,6 +53,8 @@ def sketch_grid(sketches: Sequence[Sketch], columns: int = 10, part_names: Seque
 
 def confusion_figure(matrix: np.ndarray, class_names: Sequence[str], title: str = "") -> Figure:
     """A labelled confusion matrix (rows: true class, columns: predicted), counts in the cells."""
+    from sklearn.metrics import ConfusionMatrixDisplay  # here: scikit-learn's import is a second of every stage's
+
     size = max(5.0, 0.55 * len(class_names) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     display = ConfusionMatrixDisplay(np.asarray(matrix), display_labels=list(class_names))

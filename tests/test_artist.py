@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 def test_a_session_promotes_majority_parts_and_unticks_the_rest(labeling_project, tmp_path: Path) -> None:
     view = labeling_project.view
     store = ConceptStore(tmp_path / "concepts.yaml", actor="test")
-    artist = SimulatedArtist(budget=12, min_share=0.4)
+    artist = SimulatedArtist(budget=12, min_share=0.4, split_depth=1)
     report = artist.play(view, store, progress=False)
 
     whole = [d for d in report.decisions if d.piece is None]
@@ -142,7 +142,7 @@ def test_a_piece_still_mixed_is_cut_again(labeling_project, tmp_path: Path) -> N
     """split_depth 2: the pieces of a mixed cluster that are still mixed are cut into pieces of their own, each
     a part of its piece; depth 1 looks at the cluster's pieces only."""
     view = labeling_project.view
-    once = SimulatedArtist(budget=12, min_share=0.6, split_k=2, split="subclusters", clear_share=1.0)
+    once = SimulatedArtist(budget=12, min_share=0.6, split_k=2, split="subclusters", clear_share=1.0, split_depth=1)
     twice = SimulatedArtist(budget=12, min_share=0.6, split_k=2, split="subclusters", clear_share=1.0, split_depth=2)
     one = once.play(view, ConceptStore(tmp_path / "one.yaml", actor="test"), progress=False)
     two = twice.play(view, ConceptStore(tmp_path / "two.yaml", actor="test"), progress=False)

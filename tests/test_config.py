@@ -194,3 +194,22 @@ def test_compose_finds_the_project_from_a_subfolder(monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="no conf/config.yaml here or above"):
         compose([])
+
+
+def test_stages_that_build_no_target_compose_without_importing_them(tmp_path: Path) -> None:
+    """extract, atlas and evaluate read their model from model.pt: their composition leaves the _target_
+    signatures (and Lightning's seconds of import) to `articulate configure` and DVC's check_config stage."""
+    stages = {name: (ROOT / "pipeline" / "stages" / f"{name}.py").read_text() for name in
+              ("data", "train_base", "finetune", "extract", "atlas", "evaluate")}
+    for name, source in stages.items():
+        light = "stage_main(run, targets=False)" in source
+        assert light == (name in ("extract", "atlas", "evaluate")), name
+    script = ("import sys; from pipeline.config import stage_config; import pipeline.stages.extract, "
+              "pipeline.stages.atlas, pipeline.stages.evaluate; stage_config(['experiment=tiny'], targets=False); "
+              "print(sorted(m for m in ('lightning', 'pytorch_lightning') if m in sys.modules))")
+    completed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == "[]"
+    # a bad key of a _target_ node is still refused where the targets are checked
+    with pytest.raises(ConfigError, match="unknown key 'trainer.max_epoch'"):
+        compose(["+trainer.max_epoch=3"])

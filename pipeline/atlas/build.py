@@ -471,9 +471,8 @@ def write_atlas(atlas: Atlas, folder: str | Path) -> dict[str, float]:
         viz.close(fig)
         for stats, patches in zip(atlas.clusters, atlas.exemplar_patches, strict=False):
             if patches:
-                fig = exemplar_sheet(atlas, stats.cluster, patches, [_caption(e) for e in stats.exemplars])
-                fig.savefig(out / f"clusters/cluster_{stats.cluster}.png")
-                viz.close(fig)
+                sheet = exemplar_sheet(atlas, stats.cluster, patches, [_caption(e) for e in stats.exemplars])
+                sheet.save(out / f"clusters/cluster_{stats.cluster}.png")
         clock.lap("figures")
     log.info("wrote the atlas to %s (%.1f s)", folder, sum(clock.timings.values()))
     return clock.timings

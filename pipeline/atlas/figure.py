@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
 if TYPE_CHECKING:
     from pipeline.atlas.build import Atlas
@@ -193,36 +194,36 @@ def map_figure(atlas: Atlas) -> Figure:
 
 
 def exemplar_sheet(atlas: Atlas, cluster: int, patches: Sequence[np.ndarray], captions: Sequence[str],
-                   columns: int = 8) -> Figure:
-    """One cluster's exemplar patches with captions, titled with the cluster's statistics."""
+                   columns: int = 8) -> Image.Image:
+    """One cluster's exemplar patches with captions, titled with the cluster's statistics.
+
+    Drawn with Pillow, not matplotlib: a sheet is images and text only, and an atlas writes one per cluster
+    (about a tenth of the time).
+    """
     stats = atlas.clusters[cluster]
     n = len(patches)
     rows = max(1, -(-n // columns))
     side = patches[0].shape[0] if n else 64
-    gap, caption = 6, 30
+    small, large = ImageFont.load_default(size=max(10, side // 18)), ImageFont.load_default(size=max(12, side // 14))
+    gap, caption, title = 6, 2 * small.size + 8, 3 * large.size + 16
     slot_w, slot_h = side + gap, side + gap + caption
-    image = np.full((rows * slot_h + gap, columns * slot_w + gap, 3), 255, dtype=np.uint8)
+    sheet = np.full((title + rows * slot_h + gap, columns * slot_w + gap, 3), 255, dtype=np.uint8)
     for i, patch in enumerate(patches):
         r, c = divmod(i, columns)
-        top, left = gap + r * slot_h, gap + c * slot_w
-        image[top - 1:top + side + 1, left - 1:left + side + 1] = 160  # a thin grey frame
-        image[top:top + side, left:left + side] = patch
-    dpi = 100
-    title_h = 0.9
-    fig = plt.figure(figsize=(image.shape[1] / dpi, image.shape[0] / dpi + title_h), dpi=dpi)
-    height = image.shape[0] / dpi / fig.get_figheight()
-    ax = fig.add_axes((0, 0, 1, height))
-    ax.imshow(image, interpolation="nearest")
-    ax.set_axis_off()
+        top, left = title + gap + r * slot_h, gap + c * slot_w
+        sheet[top - 1:top + side + 1, left - 1:left + side + 1] = 160  # a thin grey frame
+        sheet[top:top + side, left:left + side] = patch
+    image = Image.fromarray(sheet)
+    draw = ImageDraw.Draw(image)
     for i, text in enumerate(captions):
         r, c = divmod(i, columns)
-        ax.text(gap + c * slot_w + side / 2, gap + r * slot_h + side + 3, text, ha="center", va="top", fontsize=7,
-                linespacing=1.1)
+        draw.multiline_text((gap + c * slot_w + side / 2, title + gap + r * slot_h + side + 3), text, fill="black",
+                            font=small, anchor="ma", align="center", spacing=1)
     classes = ", ".join(f"{name} {count / stats.size:.0%}" for name, count in list(stats.classes.items())[:4])
     head = f"cluster {cluster}: {stats.size} positions, mean attribution {stats.mean_attribution:.3g}"
     if stats.majority_part is not None:
         parts = ", ".join(f"{name} {count}" for name, count in list((stats.parts or {}).items())[:4])
         head += f"\nmajority part {stats.majority_part} (purity {stats.purity:.0%}); parts: {parts}"
-    fig.text(0.5, 1 - 0.08 / fig.get_figheight(), head + f"\nclasses: {classes}", ha="center", va="top",
-             fontsize=9)
-    return fig
+    draw.multiline_text((image.width / 2, 6), head + f"\nclasses: {classes}", fill="black", font=large, anchor="ma",
+                        align="center", spacing=3)
+    return image

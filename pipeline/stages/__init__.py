@@ -13,12 +13,16 @@ from pipeline.entry import configure_logging, guarded, setup_torch
 __all__ = ["stage_main"]
 
 
-def stage_main(run: Callable[[Any], Any], argv: Sequence[str] | None = None) -> int:
+def stage_main(run: Callable[[Any], Any], argv: Sequence[str] | None = None, *, targets: bool = True) -> int:
     """The ``__main__`` of a stage: compose the config from the command line, then ``run(cfg)``.
 
     Args:
         run: The stage's ``run(cfg)``.
         argv: The stage's arguments (default ``sys.argv[1:]``): Hydra overrides, or ``--params`` as DVC runs it.
+        targets: Check the config's ``_target_`` nodes (data source, net, trainer) against their signatures.
+            Stages that build none of them (their model comes from ``model.pt``) pass ``False``: checking imports
+            Lightning and the rest (seconds a stage), and ``articulate configure`` and DVC's check_config stage
+            have checked them already.
 
     Returns:
         The exit status (see :func:`guarded`).
@@ -26,7 +30,7 @@ def stage_main(run: Callable[[Any], Any], argv: Sequence[str] | None = None) -> 
     configure_logging()
 
     def action() -> None:
-        cfg = stage_config(sys.argv[1:] if argv is None else argv)
+        cfg = stage_config(sys.argv[1:] if argv is None else argv, targets=targets)
         setup_torch(int(cfg.threads))
         run(cfg)
 

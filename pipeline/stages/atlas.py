@@ -69,4 +69,4 @@ def run(cfg: DictConfig) -> Atlas:
 
 
 if __name__ == "__main__":
-    raise SystemExit(stage_main(run))
+    raise SystemExit(stage_main(run, targets=False))  # builds no _target_: its model comes from model.pt

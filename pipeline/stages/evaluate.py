@@ -345,4 +345,4 @@ def _matrix_figure(round_: int, split: str, concepts: list[ConceptResult], found
 
 
 if __name__ == "__main__":
-    raise SystemExit(stage_main(run))
+    raise SystemExit(stage_main(run, targets=False))  # builds no _target_: its model comes from model.pt

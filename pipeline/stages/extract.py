@@ -190,4 +190,4 @@ def attribution_figure(store: ActivationStore, sketches: list[Sketch], raster: R
 
 
 if __name__ == "__main__":
-    raise SystemExit(stage_main(run))
+    raise SystemExit(stage_main(run, targets=False))  # builds no _target_: its model comes from model.pt
