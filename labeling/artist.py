@@ -118,6 +118,9 @@ class SimulatedArtist:
         split: How a mixed cluster is cut: ``subclusters`` (the page's Sub-clusters button: k-means of the
             activations) or ``map`` (lassoed regions of the map: k-means of the 2-D layout).
         split_depth: How many times a piece that is still mixed is cut again (1: the cluster's pieces only).
+        name_unticked: After labelling a selection, the exemplars it unticked that share a part, at least this
+            many, are named too (the page's "Select the unticked", then Add or Promote: one action): a person who
+            just unticked eight cat eyes in a head cluster knows what they are. 0: never.
 
     Raises:
         ConfigError: A parameter out of range.
@@ -125,7 +128,8 @@ class SimulatedArtist:
 
     def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 10,
                  actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
-                 clear_share: float = 0.8, split: str = "subclusters", split_depth: int = 2) -> None:
+                 clear_share: float = 0.8, split: str = "subclusters", split_depth: int = 2,
+                 name_unticked: int = 0) -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:
@@ -138,13 +142,15 @@ class SimulatedArtist:
             raise ConfigError(f"labeling.artist.max_actions: expected >= 1, got {max_actions}")
         if not 0 < clear_share <= 1:
             raise ConfigError(f"labeling.artist.clear_share: expected a share in (0, 1], got {clear_share}")
+        if name_unticked < 0:
+            raise ConfigError(f"labeling.artist.name_unticked: expected >= 0 exemplars (0: never), got {name_unticked}")
         if split_depth < 1:
             raise ConfigError(f"labeling.artist.split_depth: expected >= 1, got {split_depth}")
         if split not in SPLITS:
             raise ConfigError(f"labeling.artist.split: expected one of {', '.join(SPLITS)}, got {split!r}")
         self.budget, self.min_share, self.min_exemplars, self.actor = budget, min_share, min_exemplars, actor
         self.split_k, self.max_actions, self.clear_share = int(split_k), int(max_actions), float(clear_share)
-        self.split, self.split_depth = split, int(split_depth)
+        self.split, self.split_depth, self.name_unticked = split, int(split_depth), int(name_unticked)
 
     @classmethod
     def from_config(cls, node: Any) -> SimulatedArtist:
@@ -152,7 +158,7 @@ class SimulatedArtist:
         return cls(budget=int(node.budget), min_share=float(node.min_share), min_exemplars=int(node.min_exemplars),
                    actor=str(node.actor), split_k=int(node.split_k), max_actions=int(node.max_actions),
                    clear_share=float(node.clear_share), split=str(node.split),
-                   split_depth=int(node.split_depth))
+                   split_depth=int(node.split_depth), name_unticked=int(node.name_unticked))
 
     def play(self, view: AtlasView, store: ConceptStore, *, progress: bool = True) -> ArtistReport:
         """Look at every cluster of the atlas, then label the clearest selections first, within the budget.
@@ -208,6 +214,11 @@ class SimulatedArtist:
                 continue
             report.decisions.append(self._label(view, store, look))
             taken |= look.points
+            for group in self._unticked_groups(view, look):
+                if report.actions + 1 > self.max_actions:
+                    break
+                report.decisions.append(self._label(view, store, group))
+                taken |= group.points
         log.info("simulated artist, round %d: %d actions, concepts %s", view.round, report.actions, report.concepts)
         return report
 
@@ -236,6 +247,20 @@ class SimulatedArtist:
         top, count = known.most_common(1)[0]
         unticked = [int(i) for i, p in zip(seen, parts) if p != top]
         return _Look(cluster, piece, selection, seen, view.parts[top - 1], count / len(seen), unticked)
+
+    def _unticked_groups(self, view: AtlasView, look: _Look) -> list[_Look]:
+        """The exemplars a labelled selection unticked, grouped by their part, as selections of their own (pure:
+        nothing to untick), where a group has at least ``name_unticked`` of them."""
+        if not self.name_unticked or not look.unticked:
+            return []
+        parts = view.points["part"].to_numpy()
+        by_part: dict[int, list[int]] = {}
+        for point in look.unticked:
+            if parts[point] > 0:
+                by_part.setdefault(int(parts[point]), []).append(int(point))
+        return [_Look(look.cluster, look.piece, view.select(points=points), sorted(points), view.parts[part - 1], 1.0, [])
+                for part, points in sorted(by_part.items(), key=lambda item: -len(item[1]))
+                if len(points) >= self.name_unticked]
 
     def _label(self, view: AtlasView, store: ConceptStore, look: _Look) -> Decision:
         """Promote the selection under its majority part's name, or add it to the concept of that name."""

@@ -241,6 +241,7 @@ class ArtistConfig:
     clear_share: float = MISSING
     split: str = MISSING
     split_depth: int = MISSING
+    name_unticked: int = MISSING
     actor: str = MISSING
 
 

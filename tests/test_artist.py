@@ -136,6 +136,8 @@ def test_an_unknown_split_is_a_clear_error() -> None:
         SimulatedArtist(split="lasso")
     with pytest.raises(ConfigError, match="labeling.artist.split_depth: expected >= 1, got 0"):
         SimulatedArtist(split_depth=0)
+    with pytest.raises(ConfigError, match="labeling.artist.name_unticked: expected >= 0"):
+        SimulatedArtist(name_unticked=-1)
 
 
 def test_a_piece_still_mixed_is_cut_again(labeling_project, tmp_path: Path) -> None:
@@ -176,3 +178,29 @@ def test_a_later_session_names_new_parts_before_adding_to_named_ones(labeling_pr
     new = [d.part not in named for d in actions]
     assert any(new), second.table()
     assert new == sorted(new, reverse=True), second.table()  # every new name before any add
+
+
+def test_exemplars_it_unticked_are_named_in_turn(labeling_project, tmp_path: Path) -> None:
+    """name_unticked: after labelling a selection, its unticked exemplars of one part (enough of them) become a
+    selection of their own, named after that part in one action; never with 0."""
+    view = labeling_project.view
+    parts = view.points["part"].to_numpy()
+    off = SimulatedArtist(budget=12, min_share=0.4, split_depth=1).play(
+        view, ConceptStore(tmp_path / "off.yaml", actor="test"), progress=False)
+    store = ConceptStore(tmp_path / "on.yaml", actor="test")
+    on = SimulatedArtist(budget=12, min_share=0.4, split_depth=1, name_unticked=2).play(view, store, progress=False)
+    groups = [d for d in on.decisions if d.action != "skip" and d.unticked == 0 and d.share == 1.0 and d.seen == d.size
+              and d.seen <= 12 and d.size < 12]
+    assert groups, on.table()
+    taken = [d for d in on.decisions if d.action != "skip"]
+    for d in groups:
+        source = taken[taken.index(d) - 1]  # what it was unticked from, labelled just before (or a sibling group)
+        assert source.cluster == d.cluster and d.part != (source.part if source.unticked else None)
+        assert 2 <= d.size
+    assert on.actions == len(taken) + sum(d.unticked for d in taken) == store.human_actions()
+    assert len(taken) > len([d for d in off.decisions if d.action != "skip"])
+    # each group is verified positives of the concept named after its part
+    state = store.state()
+    for concept in state.concepts:
+        rows = view.points_of(concept.verified)
+        assert all(view.parts[parts[i] - 1] == concept.name for i in rows if parts[i] > 0)

@@ -360,6 +360,29 @@ def test_a_mixed_cluster_cut_into_sub_clusters_and_one_promoted(ui: Ui) -> None:
     ui.check_errors()
 
 
+def test_the_unticked_exemplars_become_a_selection_to_name(ui: Ui) -> None:
+    """Untick two exemplars, promote the rest; "Select the unticked" makes those two the selection, and they are
+    named in turn (one promote: no untick needed)."""
+    cluster = ui.select_cluster(atlas_summary(ui)["clusters"][0]["cluster"])
+    assert ui.tid("select-unticked").is_disabled()
+    dropped = [e["point"] for e in cluster["exemplars"][-2:]]
+    for point in dropped:
+        ui.tid(f"exemplar-{point}").uncheck()
+    assert ui.tid("select-unticked").is_enabled()
+    first = ui.promote("first")
+    assert positions(ui.server, dropped) <= stored(first.negatives)
+    ui.select_cluster(cluster["key"])
+    for point in dropped:
+        ui.tid(f"exemplar-{point}").uncheck()
+    ui.click("select-unticked")
+    chosen = ui.js("window.articulate.selection")
+    assert chosen["kind"] == "lasso" and chosen["points"] == sorted(dropped)
+    assert ui.text("selection-size") == "2" and ui.tid("select-unticked").is_disabled()
+    second = ui.promote("second")
+    assert stored(second.positives) == positions(ui.server, dropped) and not second.negatives
+    ui.check_errors()
+
+
 def test_merge_delete_undo(ui: Ui) -> None:
     clusters = atlas_summary(ui)["clusters"]
     a = ui.select_cluster(clusters[0]["cluster"])

@@ -17,7 +17,7 @@ import { addToConcept, merge, promote, undo } from './concepts.js';
 import { load, reloadStore } from './data.js';
 import { $ } from './dom.js';
 import { renderMap } from './map.js';
-import { clearSelection, select, showSubclusters } from './selection.js';
+import { clearSelection, select, selectUnticked, showSubclusters } from './selection.js';
 import { S } from './state.js';
 
 // ---------------------------------------------------------------- wiring
@@ -44,6 +44,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('merge-form').addEventListener('submit', merge);
   $('undo').addEventListener('click', undo);
   $('subclusters').addEventListener('click', showSubclusters);
+  $('select-unticked').addEventListener('click', selectUnticked);
   $('clear-selection').addEventListener('click', () => { clearSelection(); setStatus('Selection cleared.', 'info'); });
   $('color-by').addEventListener('change', (ev) => {
     S.colourBy = ev.target.value;

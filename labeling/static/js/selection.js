@@ -166,10 +166,18 @@ export function renderExemplars() {
       if (box.checked) S.unticked.delete(e.point); else S.unticked.add(e.point);
       figure.classList.toggle('off', !box.checked);
       $('unticked-count').textContent = String(S.unticked.size);
+      $('select-unticked').disabled = S.unticked.size === 0;
     });
     grid.append(figure);
   }
   $('unticked-count').textContent = String(S.unticked.size);
+  $('select-unticked').disabled = S.unticked.size === 0;
+}
+
+/** The exemplars just unticked as a selection of their own (a lasso of those points), to name what they are. */
+export function selectUnticked() {
+  if (!S.unticked.size) return null;
+  return select({ points: [...S.unticked].sort((a, b) => a - b) });
 }
 
 export function renderAddTo() {
