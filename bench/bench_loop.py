@@ -26,7 +26,7 @@ an earlier run kept (``--keep``, same data and model settings): its data, base m
 its rounds and concepts are not, and round 0's own stages (finetune, extract, atlas, evaluate) run again (about
 three minutes instead of generating the data and training the base model)::
 
-    python bench/bench_loop.py --from /tmp/loop-default --ceiling ceiling.json labeling.artist.split=activations
+    python bench/bench_loop.py --from /tmp/loop-default --ceiling ceiling.json labeling.artist.split=map
 """
 
 from __future__ import annotations

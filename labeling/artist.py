@@ -26,8 +26,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from tqdm.auto import tqdm
 
 from labeling.atlas_view import AtlasView
@@ -217,25 +215,17 @@ class SimulatedArtist:
             for group in self._unticked_groups(view, look):
                 if report.actions + 1 > self.max_actions:
                     break
-                report.decisions.append(self._label(view, store, group))
-                taken |= group.points
+                report.decisions.append(self._label(view, store, group))  # its points are the look's: taken
         log.info("simulated artist, round %d: %d actions, concepts %s", view.round, report.actions, report.concepts)
         return report
 
     def _cut(self, view: AtlasView, selection: Any) -> list[list[int]]:
         """A mixed selection cut into ``split_k`` pieces (largest first) with the page's tool ``split``: its
         sub-clusters, or regions of the map as a person would lasso them; none where it is too small to cut."""
-        ids = selection.points
-        if len(ids) < self.split_k * self.min_exemplars:
+        if len(selection.points) < self.split_k * self.min_exemplars:
             return []
-        if self.split == "subclusters":
-            return [piece.tolist() for piece in view.subcluster_points(selection, self.split_k)]
-        from sklearn.cluster import KMeans
-
-        layout = view.points[["umap_x", "umap_y"]].to_numpy(dtype=np.float64)[ids]
-        labels = KMeans(n_clusters=self.split_k, n_init=4, random_state=0).fit_predict(layout)
-        pieces = [ids[labels == k].tolist() for k in range(self.split_k)]
-        return sorted((p for p in pieces if p), key=len, reverse=True)
+        space = "activations" if self.split == "subclusters" else "map"
+        return [piece.tolist() for piece in view.subcluster_points(selection, self.split_k, space=space)]
 
     def _look(self, view: AtlasView, selection: Any, cluster: int, piece: int | None) -> _Look:
         """What a person sees of a selection: its exemplars, and (from true parts) what they would untick."""

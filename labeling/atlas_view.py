@@ -297,15 +297,23 @@ class AtlasView:
         groups = [[kept[i] for i in np.flatnonzero(labels == g)] for g in range(k)]
         return sorted((g for g in groups if g), key=len, reverse=True)
 
-    def subcluster_points(self, selection: Selection, k: int, seed: int = 0) -> list[np.ndarray]:
-        """A selection's points split into ``k`` sub-clusters by k-means on their normalised activations (what
-        the layer tells apart, where a lasso on the map can only cut by place), largest first.
+    def subcluster_points(self, selection: Selection, k: int, seed: int = 0, *,
+                          space: str = "activations") -> list[np.ndarray]:
+        """A selection's points split into ``k`` sub-clusters by k-means, largest first: on their normalised
+        activations (what the layer tells apart; the page's Sub-clusters), or with ``space="map"`` on where they
+        lie on the 2-D map (regions a lasso would cut).
 
         Raises:
             SelectionError: ``k`` < 2, or fewer points than sub-clusters.
         """
         ids = selection.points
-        labels = _kmeans_groups(self.vectors()[ids], k, seed, f"a selection of {plural(len(ids), 'point')}")
+        if space == "map":
+            vectors = self.points[["umap_x", "umap_y"]].to_numpy(dtype=np.float64)[ids]
+        elif space == "activations":
+            vectors = self.vectors()[ids]
+        else:
+            raise ValueError(f"space: expected activations or map, got {space!r}")
+        labels = _kmeans_groups(vectors, k, seed, f"a selection of {plural(len(ids), 'point')}")
         groups = [ids[labels == g] for g in range(k)]
         return sorted((g for g in groups if len(g)), key=len, reverse=True)
 
