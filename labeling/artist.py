@@ -14,7 +14,8 @@ it looked at.
 Looking is free; each promote or add counts as one action and each untick as one more, as the concept store
 counts a person's, up to ``max_actions`` a session (a person's patience in one round). So, as a person scans
 the whole atlas before naming anything, it looks at everything first and then labels the clearest selections
-(highest majority share) first, parts not yet named before more of the named ones. On the default data,
+(highest majority share) first, parts not yet named before more of the named ones (with ``novel: class``, also
+a named part in a class its concept has no positions from). On the default data,
 largest-first spent the 150 actions on unticking four mixed clusters and left pure ones (roof, leg, hair:
 85-100% one part) unnamed: 8 concepts; clearest-first named 13 with the same budget.
 """
@@ -52,6 +53,7 @@ class Decision:
         concept: The concept's id (None when skipped).
         unticked: Exemplars unticked (of another part, or with no known part).
         piece: Which piece of a mixed cluster (None: the whole cluster).
+        word: The majority class among the exemplars (None: none looked at).
     """
 
     cluster: int
@@ -63,6 +65,7 @@ class Decision:
     concept: str | None = None
     unticked: int = 0
     piece: int | None = None
+    word: str | None = None
 
 
 @dataclass
@@ -84,11 +87,11 @@ class ArtistReport:
 
     def table(self) -> str:
         """A plain-text table of the decisions, then the totals."""
-        lines = [f"{'cluster':>9} {'size':>5} {'seen':>4}  {'majority part':<16} {'share':>5}  {'action':<8} "
+        lines = [f"{'cluster':>9} {'size':>5} {'seen':>4}  {'majority part':<16} {'class':<10} {'share':>5}  {'action':<8} "
                  f"{'concept':<8} {'unticked':>8}"]
         for d in self.decisions:
             where = f"{d.cluster}" if d.piece is None else f"{d.cluster}.{d.piece + 1}"
-            lines.append(f"{where:>9} {d.size:>5} {d.seen:>4}  {d.part or '-':<16} {d.share:>5.2f}  "
+            lines.append(f"{where:>9} {d.size:>5} {d.seen:>4}  {d.part or '-':<16} {d.word or '-':<10} {d.share:>5.2f}  "
                          f"{d.action:<8} {d.concept or '-':<8} {d.unticked:>8}")
         promoted = sum(d.action == "promote" for d in self.decisions)
         added = sum(d.action == "add" for d in self.decisions)
@@ -99,6 +102,7 @@ class ArtistReport:
 
 
 SPLITS = ("map", "subclusters")
+NOVELTIES = ("part", "class")
 
 
 class SimulatedArtist:
@@ -119,6 +123,10 @@ class SimulatedArtist:
         name_unticked: After labelling a selection, the exemplars it unticked that share a part, at least this
             many, are named too (the page's "Select the unticked", then Add or Promote: one action): a person who
             just unticked eight cat eyes in a head cluster knows what they are. 0: never.
+        novel: What counts as new, to be labelled before more of what the concepts already hold: ``part``, a part
+            no concept is named after; ``class``, also a named part in a class none of its concept's positions
+            come from (the concept list shows each concept's classes), so "eye" named in faces does not keep cat
+            and bird eyes waiting behind every unnamed part.
 
     Raises:
         ConfigError: A parameter out of range.
@@ -127,7 +135,7 @@ class SimulatedArtist:
     def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 10,
                  actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
                  clear_share: float = 0.8, split: str = "subclusters", split_depth: int = 2,
-                 name_unticked: int = 0) -> None:
+                 name_unticked: int = 0, novel: str = "part") -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:
@@ -144,11 +152,14 @@ class SimulatedArtist:
             raise ConfigError(f"labeling.artist.name_unticked: expected >= 0 exemplars (0: never), got {name_unticked}")
         if split_depth < 1:
             raise ConfigError(f"labeling.artist.split_depth: expected >= 1, got {split_depth}")
+        if novel not in NOVELTIES:
+            raise ConfigError(f"labeling.artist.novel: expected one of {', '.join(NOVELTIES)}, got {novel!r}")
         if split not in SPLITS:
             raise ConfigError(f"labeling.artist.split: expected one of {', '.join(SPLITS)}, got {split!r}")
         self.budget, self.min_share, self.min_exemplars, self.actor = budget, min_share, min_exemplars, actor
         self.split_k, self.max_actions, self.clear_share = int(split_k), int(max_actions), float(clear_share)
         self.split, self.split_depth, self.name_unticked = split, int(split_depth), int(name_unticked)
+        self.novel = novel
 
     @classmethod
     def from_config(cls, node: Any) -> SimulatedArtist:
@@ -156,7 +167,7 @@ class SimulatedArtist:
         return cls(budget=int(node.budget), min_share=float(node.min_share), min_exemplars=int(node.min_exemplars),
                    actor=str(node.actor), split_k=int(node.split_k), max_actions=int(node.max_actions),
                    clear_share=float(node.clear_share), split=str(node.split),
-                   split_depth=int(node.split_depth), name_unticked=int(node.name_unticked))
+                   split_depth=int(node.split_depth), name_unticked=int(node.name_unticked), novel=str(node.novel))
 
     def play(self, view: AtlasView, store: ConceptStore, *, progress: bool = True) -> ArtistReport:
         """Look at every cluster of the atlas, then label the clearest selections first, within the budget.
@@ -202,8 +213,9 @@ class SimulatedArtist:
                 looks.extend(pieces)
                 mixed = pieces
         taken: set[int] = set()
-        named = {c.name for c in store.state().concepts}
-        for look in sorted(looks, key=lambda look: (look.part in named, *look.order())):
+        held = self._held(view, store)
+        for look in sorted(looks, key=lambda look: ((look.part, look.word if self.novel == "class" else None) in held,
+                                                    *look.order())):
             if look.part is None or look.share < self.min_share or taken & look.points:
                 report.decisions.append(look.decision("skip"))
                 continue
@@ -218,6 +230,16 @@ class SimulatedArtist:
                 report.decisions.append(self._label(view, store, group))  # its points are the look's: taken
         log.info("simulated artist, round %d: %d actions, concepts %s", view.round, report.actions, report.concepts)
         return report
+
+    def _held(self, view: AtlasView, store: ConceptStore) -> set[tuple[str, str | None]]:
+        """What the concepts already hold: (name, None) for each, and (name, class) for each class that at least
+        ``min_exemplars`` of its positions come from."""
+        held: set[tuple[str, str | None]] = set()
+        for concept in store.state().concepts:
+            held.add((concept.name, None))
+            held |= {(concept.name, word) for word, n in view.classes_of(concept.positives).items()
+                     if n >= self.min_exemplars}
+        return held
 
     def _cut(self, view: AtlasView, selection: Any) -> list[list[int]]:
         """A mixed selection cut into ``split_k`` pieces (largest first) with the page's tool ``split``: its
@@ -236,7 +258,8 @@ class SimulatedArtist:
             return _Look(cluster, piece, selection, seen, None, 0.0, [])
         top, count = known.most_common(1)[0]
         unticked = [int(i) for i, p in zip(seen, parts) if p != top]
-        return _Look(cluster, piece, selection, seen, view.parts[top - 1], count / len(seen), unticked)
+        return _Look(cluster, piece, selection, seen, view.parts[top - 1], count / len(seen), unticked,
+                     _majority_class(view, seen))
 
     def _unticked_groups(self, view: AtlasView, look: _Look) -> list[_Look]:
         """The exemplars a labelled selection unticked, grouped by their part, as selections of their own (pure:
@@ -248,7 +271,8 @@ class SimulatedArtist:
         for point in look.unticked:
             if parts[point] > 0:
                 by_part.setdefault(int(parts[point]), []).append(int(point))
-        return [_Look(look.cluster, look.piece, view.select(points=points), sorted(points), view.parts[part - 1], 1.0, [])
+        return [_Look(look.cluster, look.piece, view.select(points=points), sorted(points), view.parts[part - 1], 1.0, [],
+                      _majority_class(view, points))
                 for part, points in sorted(by_part.items(), key=lambda item: -len(item[1]))
                 if len(points) >= self.name_unticked]
 
@@ -271,6 +295,11 @@ class SimulatedArtist:
         return look.decision(action, change.concept_ids[0])
 
 
+def _majority_class(view: AtlasView, points: list[int]) -> str:
+    """The class most of some atlas points' sketches are drawings of."""
+    return str(Counter(view.points["word"].to_numpy()[points]).most_common(1)[0][0])
+
+
 @dataclass
 class _Look:
     """One selection the artist looked at, before deciding."""
@@ -282,6 +311,7 @@ class _Look:
     part: str | None
     share: float
     unticked: list[int]
+    word: str | None = None
 
     @property
     def points(self) -> set[int]:
@@ -294,4 +324,4 @@ class _Look:
     def decision(self, action: str, concept: str | None = None) -> Decision:
         unticked = len(self.unticked) if action != "skip" else 0
         return Decision(self.cluster, len(self.selection.points), len(self.seen), self.part, self.share, action,
-                        concept, unticked, self.piece)
+                        concept, unticked, self.piece, self.word)

@@ -112,6 +112,7 @@ class AtlasView:
         self.n_exemplars = int(exemplars)
         self.patches = PatchMaker(read_split(dataset, self.meta.split), raster, self.meta, scale=patch_scale)
         self._sketch_of_key = dict(zip(self.store.sketches["key_id"].astype(str), self.store.sketches["sketch"]))
+        self._word_of_key = dict(zip(self.store.sketches["key_id"].astype(str), self.store.sketches["word"].astype(str)))
         self._point_of_position = {(str(k), int(y), int(x)): i for i, (k, y, x) in
                                    enumerate(zip(self.points["key_id"], self.points["y"], self.points["x"]))}
         self._cluster_exemplars = {int(c["cluster"]): [int(e["point"]) for e in c.get("exemplars", [])]
@@ -393,6 +394,12 @@ class AtlasView:
         """The atlas points among some positions (positions this atlas did not sample are left out)."""
         found = (self._point_of_position.get((str(p[0]), int(p[1]), int(p[2]))) for p in positions)
         return sorted(i for i in found if i is not None)
+
+    def classes_of(self, positions: Iterable[Sequence]) -> dict[str, int]:
+        """How many of some positions each class's sketches hold, most first (positions of sketches outside
+        this round's store, such as drawings made on the drawing page, are left out)."""
+        found = (self._word_of_key.get(str(p[0])) for p in positions)
+        return dict(Counter(w for w in found if w is not None).most_common())
 
     def position_vectors(self, positions: Sequence[Position]) -> tuple[list[Position], np.ndarray]:
         """Activation vectors of positions of this round's sketches (others are left out), normalised."""

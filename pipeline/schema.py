@@ -242,6 +242,7 @@ class ArtistConfig:
     split: str = MISSING
     split_depth: int = MISSING
     name_unticked: int = MISSING
+    novel: str = MISSING
     actor: str = MISSING
 
 

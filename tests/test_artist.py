@@ -180,6 +180,39 @@ def test_a_later_session_names_new_parts_before_adding_to_named_ones(labeling_pr
     assert new == sorted(new, reverse=True), second.table()  # every new name before any add
 
 
+def test_a_named_part_in_a_class_it_has_no_positions_from_counts_as_new(labeling_project, tmp_path: Path) -> None:
+    """novel=class: "wheel" named from bicycles only is still new in cars, so car wheels come before more of what
+    the concepts hold; novel=part keeps them behind every unnamed part."""
+    view = labeling_project.view
+    rows = view.points
+    bicycle_wheels = np.flatnonzero((rows["part"].to_numpy() == view.parts.index("wheel") + 1)
+                                    & (rows["word"].astype(str).to_numpy() == "bicycle"))
+
+    def session(novel: str, name: str) -> tuple[ConceptStore, Any]:
+        store = ConceptStore(tmp_path / f"{name}.yaml", actor="test")
+        store.promote("wheel", view.positions(bicycle_wheels), layer=view.layer, born_round=0,
+                      source={"kind": "lasso"})
+        assert view.classes_of(store.state().get("wheel").positives) == {"bicycle": len(bicycle_wheels)}
+        report = SimulatedArtist(budget=12, min_share=0.4, max_actions=12, novel=novel).play(view, store,
+                                                                                             progress=False)
+        return store, report
+
+    store, by_class = session("class", "by_class")
+    actions = [d for d in by_class.decisions if d.action != "skip"]
+    new = [d.part != "wheel" or d.word != "bicycle" for d in actions]
+    assert new == sorted(new, reverse=True), by_class.table()  # everything new before more bicycle wheels
+    car_wheels = [d for d in actions if d.part == "wheel" and d.word == "car"]
+    assert car_wheels and all(d.action == "add" for d in car_wheels), by_class.table()
+    assert view.classes_of(store.state().get("wheel").positives).get("car", 0) > 0  # "wheel" now reaches cars
+
+    _, by_part = session("part", "by_part")
+    unnamed = [d.part != "wheel" for d in by_part.decisions if d.action != "skip"]
+    assert unnamed == sorted(unnamed, reverse=True), by_part.table()  # any wheel only after every unnamed part
+    assert by_part.decisions != by_class.decisions
+    with pytest.raises(ConfigError, match="labeling.artist.novel: expected one of part, class"):
+        SimulatedArtist(novel="classes")
+
+
 def test_exemplars_it_unticked_are_named_in_turn(labeling_project, tmp_path: Path) -> None:
     """name_unticked: after labelling a selection, its unticked exemplars of one part (enough of them) become a
     selection of their own, named after that part in one action; never with 0."""

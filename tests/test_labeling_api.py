@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -174,6 +175,10 @@ def test_promote_untick_add_rename_notes_and_undo(api: httpx.Client, labeling_se
     assert concept.source["kind"] == "cluster" and concept.source["cluster"] == 0 and concept.born_round == 0
     listed = answer["concepts"][0]
     assert listed["n_positives"] == len(concept.positives) and len(listed["points"]) == chosen["size"] - 2
+    # the classes of the sketches its positions are on, most first, adding up to its positions
+    points = labeling_server.project.view.points
+    word_of = dict(zip(points["key_id"].astype(str), points["word"].astype(str)))
+    assert listed["classes"] == dict(Counter(word_of[p[0]] for p in concept.positives).most_common())
     assert answer["changed"] == [concept.id]
 
     more = api.post("/api/selection", json={"cluster": 1}).json()

@@ -330,6 +330,9 @@ def test_lasso_promote_then_add_a_cluster(ui: Ui) -> None:
     assert stored(grown.positives) == expected
     assert positions(ui.server, [dropped]) <= stored(grown.negatives)
     assert f"{len(expected)} positions" in ui.text(f"concept-{concept.id}")
+    # the classes its positions come from, most first, as the API counts them
+    classes = ui.server.project.view.classes_of(grown.positives)
+    assert ui.text(f"concept-classes-{concept.id}") == " · " + ", ".join(f"{w} {n}" for w, n in classes.items())
     ui.shot("added")
     ui.check_errors()
 

@@ -159,7 +159,8 @@ def concept_list(view: AtlasView, store: ConceptStore) -> dict[str, Any]:
     return {"version": state.version,
             "concepts": [{"id": c.id, "name": c.name, "born_round": c.born_round, "layer": c.layer,
                           "source": c.source, "notes": c.notes, "n_positives": len(c.positives),
-                          "n_negatives": len(c.negatives), "points": view.points_of(c.positives)}
+                          "n_negatives": len(c.negatives), "points": view.points_of(c.positives),
+                          "classes": view.classes_of(c.positives)}
                          for c in state.concepts]}
 
 

@@ -236,6 +236,8 @@ export function renderConcepts() {
     const from = source.kind === 'cluster' ? `cluster ${source.cluster}`
       : source.kind === 'cell' ? `cell ${source.cell}` : source.kind || '';
     const canSplitSel = Boolean(sel && sel.points && sel.points.length);
+    // The classes its positions come from: a part that several classes share, named from one class only, shows it.
+    const classes = Object.entries(c.classes || {});
     list.append(h('li', { class: `concept${selected ? ' selected' : ''}`, testid: `concept-${c.id}`, 'data-id': c.id },
       tick,
       h('span', { class: 'swatch', style: { background: colourOf(index) } }),
@@ -246,6 +248,9 @@ export function renderConcepts() {
           c.n_negatives ? h('span', { text: ` · ${c.n_negatives} unticked` }) : null,
           h('span', { text: ` · round ${c.born_round}` }),
           from ? h('span', { text: ` · ${from}` }) : null,
+          classes.length ? h('span', { class: 'concept-classes', testid: `concept-classes-${c.id}`,
+            title: 'the classes of the drawings its positions are on',
+            text: ` · ${classes.map(([word, n]) => `${word} ${n}`).join(', ')}` }) : null,
           h('span', { class: 'muted', text: ` · ${c.id}` }),
           relianceBadge(c))),
       h('div', { class: 'concept-actions' },
