@@ -87,12 +87,12 @@ class ArtistReport:
 
     def table(self) -> str:
         """A plain-text table of the decisions, then the totals."""
-        lines = [f"{'cluster':>9} {'size':>5} {'seen':>4}  {'majority part':<16} {'class':<10} {'share':>5}  {'action':<8} "
-                 f"{'concept':<8} {'unticked':>8}"]
+        lines = [f"{'cluster':>9} {'size':>5} {'seen':>4}  {'majority part':<16} {'class':<10} {'share':>5}  "
+                 f"{'action':<8} {'concept':<8} {'unticked':>8}"]
         for d in self.decisions:
             where = f"{d.cluster}" if d.piece is None else f"{d.cluster}.{d.piece + 1}"
-            lines.append(f"{where:>9} {d.size:>5} {d.seen:>4}  {d.part or '-':<16} {d.word or '-':<10} {d.share:>5.2f}  "
-                         f"{d.action:<8} {d.concept or '-':<8} {d.unticked:>8}")
+            lines.append(f"{where:>9} {d.size:>5} {d.seen:>4}  {d.part or '-':<16} {d.word or '-':<10} "
+                         f"{d.share:>5.2f}  {d.action:<8} {d.concept or '-':<8} {d.unticked:>8}")
         promoted = sum(d.action == "promote" for d in self.decisions)
         added = sum(d.action == "add" for d in self.decisions)
         lines.append(f"round {self.round}: {promoted} promoted, {added} added, "
@@ -271,8 +271,8 @@ class SimulatedArtist:
         for point in look.unticked:
             if parts[point] > 0:
                 by_part.setdefault(int(parts[point]), []).append(int(point))
-        return [_Look(look.cluster, look.piece, view.select(points=points), sorted(points), view.parts[part - 1], 1.0, [],
-                      _majority_class(view, points))
+        return [_Look(look.cluster, look.piece, view.select(points=points), sorted(points), view.parts[part - 1], 1.0,
+                      [], _majority_class(view, points))
                 for part, points in sorted(by_part.items(), key=lambda item: -len(item[1]))
                 if len(points) >= self.name_unticked]
 

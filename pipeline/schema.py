@@ -113,6 +113,7 @@ class SampleConfig:
     count: int = MISSING
     weighting: str = MISSING
     class_filter: Optional[list[str]] = MISSING
+    floor: float = MISSING
 
 
 @dataclass

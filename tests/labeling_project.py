@@ -1,8 +1,10 @@
-"""A small real project for the labeling tests: generated sketches, a briefly trained SketchCNN, its
-activation store and atlas of the val split (round 0), built in a temporary folder in about half a minute.
+"""The test run's trained project: generated sketches, a SketchCNN briefly trained by the train_base stage and
+registered in MLflow, round 0 (the finetune stage's round 0: the base as it is, alias ``round-0``), and its
+activation store and atlas of the val split, built in a temporary folder in about half a minute.
 
-The extract and atlas stages run for real (their ``run(cfg)``, logging to a SQLite MLflow store in the folder);
-only the training is a short plain-torch loop instead of the train_base stage, to keep the fixture quick.
+Every stage runs for real (its ``run(cfg)``, logging to a SQLite MLflow store in the folder). The labeling,
+coach, fine-tune and evaluate tests share it (``labeling_project`` in conftest.py, once per test process) and
+copy what they change.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from pipeline.data.generator import SketchGenerator
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.store import Manifest, write_manifest, write_split
 from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
-from tests.conftest import save_sketch_cnn
 
 CLASSES = ["bicycle", "car", "cat", "dog", "face", "house"]
 WIDTHS = [8, 16, 32, 32]
@@ -81,22 +82,24 @@ def trained_net(train: list, classes: list[str], widths: list[int] = WIDTHS, epo
     return net
 
 
-def build(folder: Path, sketches: int = 400) -> list[str]:
-    """Write the dataset, model, activations and atlas of round 0 under ``folder``; returns the overrides.
+#: The base training of the shared project: a few epochs, enough for class-organised atlas clusters.
+BASE_TRAINING = ["trainer.max_epochs=10", "data.batch_size=32", "trainer.enable_progress_bar=false", "resume=false",
+                 "model.net.context=[]"]  # no dilated context: 18 px receptive fields, small patches, quick pictures
 
-    The caller must be in the project folder (where ``conf/`` is).
-    """
+
+def build(folder: Path, sketches: int = 400) -> list[str]:
+    """Write the dataset, the base model (train_base), round 0 (finetune's round 0), its activations and atlas
+    under ``folder``; returns the overrides."""
     from pipeline.stages import atlas as atlas_stage
     from pipeline.stages import extract as extract_stage
+    from pipeline.stages import finetune as finetune_stage
+    from pipeline.stages import train_base
 
-    splits = write_dataset(folder / "dataset", CLASSES, sketches)
-    classes = sorted(CLASSES)
-    net = trained_net(splits["train"], classes)
-    for name in ("base", "round_0"):  # the base model, and round 0's model (the base as it is)
-        save_sketch_cnn(folder / "models" / name / "model.pt", classes, WIDTHS, net=net)
-
+    write_dataset(folder / "dataset", CLASSES, sketches)
     settings = overrides(folder)
+    train_base.run(compose([*settings, *BASE_TRAINING]))
     cfg = compose(settings)
+    finetune_stage.run(compose([*settings, "round=0"]))
     extract_stage.run(cfg)
     atlas_stage.run(cfg)
     return settings

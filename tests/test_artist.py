@@ -193,7 +193,7 @@ def test_a_named_part_in_a_class_it_has_no_positions_from_counts_as_new(labeling
         store.promote("wheel", view.positions(bicycle_wheels), layer=view.layer, born_round=0,
                       source={"kind": "lasso"})
         assert view.classes_of(store.state().get("wheel").positives) == {"bicycle": len(bicycle_wheels)}
-        report = SimulatedArtist(budget=12, min_share=0.4, max_actions=12, novel=novel).play(view, store,
+        report = SimulatedArtist(budget=12, min_share=0.4, max_actions=40, novel=novel).play(view, store,
                                                                                              progress=False)
         return store, report
 

@@ -276,11 +276,16 @@ def test_unexplained_sampling_prefers_positions_no_concept_covers(tmp_path: Path
     explained = score(vectors)
     assert explained[part == 1].mean() > 0.8 > 0.2 > explained[part != 1].mean()
 
-    def share_of_part_0(weighting: str) -> float:
-        sample = PositionSampler(count=600, weighting=weighting, seed=1).sample(store, score)
+    def share_of_part_0(weighting: str, floor: float = 0.0) -> float:
+        sample = PositionSampler(count=600, weighting=weighting, seed=1, floor=floor).sample(store, score)
         return float((sample.positions["part"] == 1).mean())
 
     assert share_of_part_0("unexplained") < 0.5 * share_of_part_0("attribution")
+    # a floor keeps some of what the concepts explain in view; floor 1 is the attribution weighting
+    assert share_of_part_0("unexplained") < share_of_part_0("unexplained", 0.3) < share_of_part_0("attribution")
+    assert share_of_part_0("unexplained", 1.0) == share_of_part_0("attribution")
+    with pytest.raises(ConfigError, match="sample.floor must be a share in \\[0, 1\\], got 1.5"):
+        PositionSampler(floor=1.5)
     sample = PositionSampler(count=600, weighting="unexplained").sample(store, score)
     np.testing.assert_allclose(sample.positions["explained"], score(sample.vectors), rtol=1e-5)
     # Without a concept head (round 0) it is the attribution weighting, and nothing is explained.

@@ -150,7 +150,8 @@ def test_a_stroke_that_adds_a_concept_improves_it(coach) -> None:
     expected = {c.id for k, c in enumerate(coach.concepts) if coach.canon.belongs(t)[k] and rises[c.id] > 1e-3
                 and drew[k] >= max(coach.rules.improved_share * coach.canon.stroke_gain[t, k], coach.rules.improved_min)}
     assert improved == expected
-    assert np.all(drew <= np.array([second["levels"][c.id] for c in coach.concepts]) + 1e-6)  # a part of the whole
+    # a part of the whole (the answer's levels are rounded to 4 decimals)
+    assert np.all(drew <= np.array([second["levels"][c.id] for c in coach.concepts]) + 5e-5)
     assert set(second["maps"]) <= set(first["levels"])
     for grid in second["maps"].values():
         assert np.asarray(grid).shape == (coach.scorer.geometry.height, coach.scorer.geometry.width)

@@ -21,7 +21,7 @@ from pipeline.activations.store import ActivationStore
 from pipeline.errors import ConfigError, InputError
 from pipeline.evaluation.figures import cell_outline
 from pipeline.evaluation.metrics import (OverlapCounts, concept_results, iou_matrix, match_concepts, metric_key,
-                                         part_results, presence_ap)
+                                         part_results, presence_ap, presence_aps)
 
 # --- metrics by hand ------------------------------------------------------------------------------------------
 
@@ -84,6 +84,12 @@ def test_presence_ap_by_hand() -> None:
     assert presence_ap([0.1, 0.9], [True, True]) == 1.0
     assert presence_ap([0.5, 0.5, 0.5, 0.5], [1, 0, 0, 0]) == pytest.approx(0.25)  # constant scores: the base rate
     assert presence_ap([0.3, 0.2], [0, 0]) is None
+    # every column in one call: the same as one call per column
+    rng = np.random.default_rng(0)
+    scores, contains = rng.random((200, 5)), rng.random((200, 5)) < 0.3
+    contains[:, 2] = False
+    assert presence_aps(scores, contains) == [presence_ap(scores[:, k], contains[:, k]) for k in range(5)]
+    assert presence_aps(scores, contains)[2] is None
 
 
 def test_concept_and_part_results_by_hand() -> None:
@@ -174,11 +180,14 @@ def _write_round_1(folder: Path, ref: dict) -> list[dict]:
     model = load_trained(folder / "models/round_0/model.pt")
     channels = ref["acts"].shape[-1]
     head = ConceptHead(channels, 3)
+    # fires where the known channel exceeds its threshold; a slope that keeps the sigmoid below 1.0 in float32
+    # everywhere, so its presence ranks sketches as the channel's maximum does (saturated scores would tie)
+    slope = 8.0 / max(float(ref["acts"][..., ref["channel"]].max()) - ref["threshold"], 1e-3)
     with torch.no_grad():
         head.conv.weight.zero_()
         head.conv.bias.zero_()
-        head.conv.weight[0, ref["channel"]] = 10.0  # fires where the known channel exceeds its threshold
-        head.conv.bias[0] = -10.0 * ref["threshold"]
+        head.conv.weight[0, ref["channel"]] = slope
+        head.conv.bias[0] = -slope * ref["threshold"]
         head.conv.bias[1] = -30.0                   # never fires
         head.conv.bias[2] = 30.0                    # fires everywhere
     name = ref["parts"][ref["part_id"] - 1]
@@ -290,7 +299,7 @@ def test_round_1_against_the_activation_store(project) -> None:
     assert document["n_concepts"] == 3 and document["split"] == ref["split"] and document["n_sketches"] == len(part)
     channel, named, nothing, everything = ref["channel"], *document["concepts"]
 
-    # The channel concept: sigmoid(10 (a - t)) >= 0.5 where a >= t (the store holds float16 activations, so a few
+    # The channel concept: sigmoid(s (a - t)) >= 0.5 where a >= t (the store holds float16 activations, so a few
     # positions at the threshold may differ: IoUs agree to 0.02).
     pred = acts[..., channel] >= ref["threshold"]
     iou = _reference_iou(pred, part, nparts)

@@ -20,9 +20,8 @@ from pipeline.activations.extractor import Extractor, ink_cells, part_cells, ren
 from pipeline.entry import EXIT_USER_ERROR
 from pipeline.stages import stage_main
 from pipeline.config import compose
-from pipeline.data.generator import SketchGenerator
 from pipeline.data.sketch import Sketch
-from pipeline.data.store import Manifest, read_split, write_manifest, write_split
+from pipeline.data.store import read_split
 from pipeline.errors import ArticulateError, ConfigError, InputError
 from pipeline.finetune.data import combined_loader
 from pipeline.finetune.module import ConceptFinetuner, modules_after
@@ -33,6 +32,7 @@ from pipeline.models.concept_head import ConceptHead
 from pipeline.models.input_spec import InputSpec
 from pipeline.models.sketch_cnn import SketchCNN
 from pipeline.stages import finetune as finetune_stage
+from tests import labeling_project as builder
 
 
 @dataclass
@@ -222,40 +222,25 @@ def test_layers_after_the_atlas_layer_can_be_frozen() -> None:
 
 # --- the stage end to end ---------------------------------------------------------------------------------------
 
-CLASSES = ["car", "cat", "face", "house"]
 PARTS = ["wheel", "window", "eye"]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory):
-    """Dataset (train/val/test) and a base model trained by the train_base stage, registered in MLflow."""
-    import os
-
-    from pipeline.stages import train_base
+def project(labeling_project, tmp_path_factory: pytest.TempPathFactory):
+    """A copy of the test run's trained project (tests/labeling_project.py): its dataset and the base model the
+    train_base stage trained and registered in its MLflow store, which the copy's rounds keep using."""
+    import shutil
 
     folder = tmp_path_factory.mktemp("finetune_project")
-    drawn = SketchGenerator(num_sketches=320, classes=CLASSES, seed=1, progress=False).load().sketches
-    splits = {"train": drawn[:200], "val": drawn[200:260], "test": drawn[260:]}
-    dataset = folder / "dataset"
-    dataset.mkdir()
-    for name, items in splits.items():
-        write_split(dataset, name, items)
-    write_manifest(dataset, Manifest(name="generated", kind="strokes", classes=sorted(CLASSES),
-                                     parts=sorted({p for s in drawn for p in s.parts}),
-                                     splits={k: len(v) for k, v in splits.items()}))
+    for name in ("dataset", "models/base", "artifacts"):
+        shutil.copytree(labeling_project.folder / name, folder / name)
+    shutil.copy(labeling_project.folder / "mlflow.db", folder / "mlflow.db")
     overrides = [
-        f"paths.dataset={dataset}", f"paths.models={folder / 'models'}", f"paths.checkpoints={folder / 'ckpt'}",
+        f"paths.dataset={folder / 'dataset'}", f"paths.models={folder / 'models'}", f"paths.checkpoints={folder / 'ckpt'}",
         f"paths.concepts={folder / 'concepts' / 'concepts.yaml'}",
         f"mlflow.tracking_uri=sqlite:///{folder / 'mlflow.db'}", f"mlflow.artifact_location={folder / 'artifacts'}",
-        "mlflow.experiment=finetune-tests", "model.net.widths=[8,16,32,32]", "data.batch_size=32",
-        "trainer.max_epochs=3", "trainer.enable_progress_bar=false", "resume=false",
+        "mlflow.experiment=finetune-tests",
     ]
-    old_uri = os.environ.pop("MLFLOW_TRACKING_URI", None)
-    try:
-        train_base.run(compose(overrides))
-    finally:
-        if old_uri is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = old_uri
     return folder, overrides
 
 
@@ -311,7 +296,7 @@ def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, cap
     assert all(c["born_round"] == 0 for c in model.concepts)
     concept_model = model.concept_model()
     output = concept_model(torch.zeros(2, 1, 64, 64))
-    assert output.concept_logits.shape == (2, 3, 16, 16) and output.logits.shape == (2, 4)
+    assert output.concept_logits.shape == (2, 3, 16, 16) and output.logits.shape == (2, len(builder.CLASSES))
     # each concept's 60 labelled positives, those on the drawing made in the app, and the positions its labels
     # spread to (finetune.spread)
     assert info["spread_positions"] > 0 and all(c["positives"] >= 60 for c in info["concepts"])
@@ -339,7 +324,7 @@ def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, cap
 
     mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
     logits, maps = mlflow.pytorch.load_model(f"models:/{name}@round-1")(torch.zeros(3, 1, 64, 64))
-    assert logits.shape == (3, 4) and maps.shape == (3, 3, 16, 16)
+    assert logits.shape == (3, len(builder.CLASSES)) and maps.shape == (3, 3, 16, 16)
 
     # Round 0: the base model as it is, with the alias round-0 on the base's version.
     info0 = finetune_stage.run(_cfg(overrides, 0))

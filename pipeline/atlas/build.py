@@ -132,7 +132,7 @@ class AtlasParams:
             icons, clusters, exemplars = node["icons"], node["clusters"], node["exemplars"]
             return cls(
                 sampler=PositionSampler(count=sample["count"], weighting=sample["weighting"],
-                                        class_filter=sample["class_filter"], seed=seed),
+                                        class_filter=sample["class_filter"], seed=seed, floor=float(sample["floor"])),
                 projection=Projection(method=layout["method"], n_neighbors=layout["n_neighbors"],
                                       min_dist=float(layout["min_dist"]), metric=layout["metric"],
                                       n_epochs=layout["n_epochs"], seed=seed, verbose=True,

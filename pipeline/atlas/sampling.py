@@ -14,7 +14,9 @@ cell holds ink. Two weightings are offered:
     Attribution weighting times ``1 - p``, where ``p`` is the highest probability any concept of the round's
     concept head gives the position: the atlas of round r+1 shows mostly what no named concept explains yet,
     so parts that never dominated a cluster get room (and clusters) of their own. Without a concept head
-    (round 0) it is the attribution weighting.
+    (round 0) it is the attribution weighting. With a ``floor``, ``max(1 - p, floor)``: a concept that fires
+    where it should not (a "chassis" over car windows) would otherwise hide that part from every later atlas,
+    where a person would have seen it and named it.
 
 With ``class_filter`` only the positions of sketches of that class are eligible. The stored attribution is
 for the sketch's own class, so a class-filtered, attribution-weighted sample is exactly "positions of
@@ -92,6 +94,8 @@ class PositionSampler:
         weighting: ``"uniform"`` or ``"attribution"`` (probability proportional to positive attribution).
         class_filter: A class name: only positions of sketches of that class (None: all classes).
         seed: Random seed.
+        floor: ``unexplained`` weighting's least factor, in [0, 1]: a position every concept explains keeps at
+            least this share of its attribution weight (0: none, 1: the attribution weighting).
 
     Raises:
         ConfigError: A parameter is out of range.
@@ -103,7 +107,7 @@ class PositionSampler:
     """
 
     def __init__(self, count: int = 20000, weighting: str = "attribution", class_filter: str | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, floor: float = 0.0) -> None:
         self.count = _check_int("sample.count", count, 1)
         if weighting not in WEIGHTINGS:
             raise ConfigError(f"atlas: sample.weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
@@ -112,10 +116,14 @@ class PositionSampler:
             raise ConfigError(f"atlas: sample.class_filter must be a class name or null, got {class_filter!r}")
         self.class_filter = class_filter
         self.seed = _check_int("seed", seed, 0)
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0.0 <= floor <= 1.0:
+            raise ConfigError(f"atlas: sample.floor must be a share in [0, 1], got {floor!r}")
+        self.floor = float(floor)
 
     def get_params(self) -> dict[str, object]:
         """The parameters, as a plain dict."""
-        return {"count": self.count, "weighting": self.weighting, "class_filter": self.class_filter, "seed": self.seed}
+        return {"count": self.count, "weighting": self.weighting, "class_filter": self.class_filter, "seed": self.seed,
+                "floor": self.floor}
 
     def eligible(self, store: ActivationStore, concept_probability: ConceptProbability | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -162,7 +170,8 @@ class PositionSampler:
         sketch, y, x, weight = sketch[keep], y[keep], x[keep], weight[keep]
         if self.weighting == "unexplained" and concept_probability is not None:
             explained = explained_by(store, sketch, y, x, concept_probability)
-            weight = weight * np.clip(1.0 - explained, 1e-6, 1.0)  # fully explained: rare, never impossible
+            # fully explained: rare (the floor's share of its weight), never impossible
+            weight = weight * np.clip(1.0 - explained, max(self.floor, 1e-6), 1.0)
         return sketch, y, x, weight
 
     def sample(self, store: ActivationStore, concept_probability: ConceptProbability | None = None) -> PositionSample:

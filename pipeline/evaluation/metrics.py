@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConceptResult", "OverlapCounts", "PartResult", "concept_results", "ink_pixel_predictions", "iou_matrix",
-    "match_concepts", "metric_key", "part_results", "presence_ap", "upsample_maps",
+    "match_concepts", "metric_key", "part_results", "presence_ap", "presence_aps", "upsample_maps",
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -231,12 +231,31 @@ def presence_ap(scores: np.ndarray, contains: np.ndarray) -> float | None:
     Returns:
         ``sklearn.metrics.average_precision_score``; None when no sketch contains the part (undefined).
     """
+    return presence_aps(np.asarray(scores).reshape(-1, 1), np.asarray(contains).reshape(-1, 1))[0]
+
+
+def presence_aps(scores: np.ndarray, contains: np.ndarray) -> list[float | None]:
+    """:func:`presence_ap` of each column, in one call of scikit-learn (its input checks cost more than the
+    computation, once per concept).
+
+    Args:
+        scores: (N, K) presence scores.
+        contains: (N, K) bool.
+
+    Returns:
+        K average precisions; None where no sketch contains the part.
+    """
     from sklearn.metrics import average_precision_score
 
     contains = np.asarray(contains, dtype=bool)
-    if not contains.any():
-        return None
-    return float(average_precision_score(contains, np.asarray(scores, dtype=np.float64)))
+    scores = np.asarray(scores, dtype=np.float64)
+    defined = np.flatnonzero(contains.any(axis=0))
+    out: list[float | None] = [None] * contains.shape[1]
+    if len(defined):
+        values = np.atleast_1d(average_precision_score(contains[:, defined], scores[:, defined], average=None))
+        for column, value in zip(defined, values, strict=True):
+            out[int(column)] = float(value)
+    return out
 
 
 @dataclass
@@ -302,13 +321,14 @@ def concept_results(concepts: Sequence[dict[str, Any]], part_names: Sequence[str
     iou = iou_matrix(counts)
     matched, best = match_concepts(iou)
     presence = np.asarray(presence, dtype=np.float64).reshape(len(contains), len(concepts))
+    found = np.flatnonzero(matched >= 0)
+    aps = np.zeros(len(concepts))
+    aps[found] = [ap or 0.0 for ap in presence_aps(presence[:, found], contains[:, matched[found] + 1])]
     out = []
     for k, concept in enumerate(concepts):
         cid, name = str(concept["id"]), str(concept["name"])
         order = [p for p in np.argsort(-iou[k], kind="stable")[:3] if iou[k, p] > 0]
-        ap = 0.0
-        if matched[k] >= 0:
-            ap = presence_ap(presence[:, k], contains[:, matched[k] + 1]) or 0.0
+        ap = aps[k]
         out.append(ConceptResult(
             id=cid, name=name, iou_key=metric_key("concept_iou", name, cid), ap_key=metric_key("concept_ap", name, cid),
             matched_part=str(part_names[matched[k]]) if matched[k] >= 0 else None, iou=float(best[k]), ap=float(ap),
