@@ -28,7 +28,6 @@ def _cfg(tmp_path: Path, quickdraw_dir: Path, overrides: list[str]):
 
 def test_ndjson_samples_train(tmp_path: Path, quickdraw_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.chdir(tmp_path)
     cfg = _cfg(tmp_path, quickdraw_dir, [
         "data=quickdraw", "data.source.classes=[apple,wheel,envelope,star,moon]", "data.batch_size=16",
         "model.net.widths=[8,16,32,32]", "trainer.max_epochs=8", "model.optimizer.lr=0.01",
@@ -49,14 +48,12 @@ def test_ndjson_samples_train(tmp_path: Path, quickdraw_dir: Path, monkeypatch: 
 def test_default_quickdraw_classes_exist(tmp_path: Path, quickdraw_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`data=quickdraw` as configured reads the shared samples (some common classes are absent there)."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.chdir(tmp_path)
     manifest = data_stage.run(_cfg(tmp_path, quickdraw_dir, ["data=quickdraw"]))
     assert len(manifest.classes) == 10 and sum(manifest.splits.values()) == 250
 
 
 def test_bitmap_samples_train(tmp_path: Path, quickdraw_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.chdir(tmp_path)
     cfg = _cfg(tmp_path, quickdraw_dir, [
         "data=bitmap", "data.source.max_per_class=300", "model.net.widths=[8,16,32,32]", "trainer.max_epochs=4",
         "data.batch_size=32", "model.optimizer.lr=0.01",
