@@ -127,6 +127,9 @@ class SimulatedArtist:
             no concept is named after; ``class``, also a named part in a class none of its concept's positions
             come from (the concept list shows each concept's classes), so "eye" named in faces does not keep cat
             and bird eyes waiting behind every unnamed part.
+        held_at: With ``novel: class``, a concept holds a class once at least this many of its verified
+            positions (the exemplars a person looked at and kept) come from that class's drawings; below that
+            the class is still new for it (0: any position at all, verified or not, as ``min_exemplars``).
 
     Raises:
         ConfigError: A parameter out of range.
@@ -135,7 +138,7 @@ class SimulatedArtist:
     def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 10,
                  actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
                  clear_share: float = 0.8, split: str = "subclusters", split_depth: int = 2,
-                 name_unticked: int = 0, novel: str = "part") -> None:
+                 name_unticked: int = 0, novel: str = "part", held_at: int = 0) -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:
@@ -152,6 +155,8 @@ class SimulatedArtist:
             raise ConfigError(f"labeling.artist.name_unticked: expected >= 0 exemplars (0: never), got {name_unticked}")
         if split_depth < 1:
             raise ConfigError(f"labeling.artist.split_depth: expected >= 1, got {split_depth}")
+        if held_at < 0:
+            raise ConfigError(f"labeling.artist.held_at: expected >= 0 positions, got {held_at}")
         if novel not in NOVELTIES:
             raise ConfigError(f"labeling.artist.novel: expected one of {', '.join(NOVELTIES)}, got {novel!r}")
         if split not in SPLITS:
@@ -159,7 +164,7 @@ class SimulatedArtist:
         self.budget, self.min_share, self.min_exemplars, self.actor = budget, min_share, min_exemplars, actor
         self.split_k, self.max_actions, self.clear_share = int(split_k), int(max_actions), float(clear_share)
         self.split, self.split_depth, self.name_unticked = split, int(split_depth), int(name_unticked)
-        self.novel = novel
+        self.novel, self.held_at = novel, int(held_at)
 
     @classmethod
     def from_config(cls, node: Any) -> SimulatedArtist:
@@ -167,7 +172,8 @@ class SimulatedArtist:
         return cls(budget=int(node.budget), min_share=float(node.min_share), min_exemplars=int(node.min_exemplars),
                    actor=str(node.actor), split_k=int(node.split_k), max_actions=int(node.max_actions),
                    clear_share=float(node.clear_share), split=str(node.split),
-                   split_depth=int(node.split_depth), name_unticked=int(node.name_unticked), novel=str(node.novel))
+                   split_depth=int(node.split_depth), name_unticked=int(node.name_unticked), novel=str(node.novel),
+                   held_at=int(node.held_at))
 
     def play(self, view: AtlasView, store: ConceptStore, *, progress: bool = True) -> ArtistReport:
         """Look at every cluster of the atlas, then label the clearest selections first, within the budget.
@@ -233,12 +239,13 @@ class SimulatedArtist:
 
     def _held(self, view: AtlasView, store: ConceptStore) -> set[tuple[str, str | None]]:
         """What the concepts already hold: (name, None) for each, and (name, class) for each class that at least
-        ``min_exemplars`` of its positions come from."""
+        ``held_at`` of its verified positions come from (``held_at`` 0: ``min_exemplars`` of any of its positions)."""
         held: set[tuple[str, str | None]] = set()
         for concept in store.state().concepts:
             held.add((concept.name, None))
-            held |= {(concept.name, word) for word, n in view.classes_of(concept.positives).items()
-                     if n >= self.min_exemplars}
+            counted = concept.verified if self.held_at else concept.positives
+            least = self.held_at or self.min_exemplars
+            held |= {(concept.name, word) for word, n in view.classes_of(counted).items() if n >= least}
         return held
 
     def _cut(self, view: AtlasView, selection: Any) -> list[list[int]]:

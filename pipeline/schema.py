@@ -244,6 +244,7 @@ class ArtistConfig:
     split_depth: int = MISSING
     name_unticked: int = MISSING
     novel: str = MISSING
+    held_at: int = MISSING
     actor: str = MISSING
 
 

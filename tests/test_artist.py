@@ -212,6 +212,17 @@ def test_a_named_part_in_a_class_it_has_no_positions_from_counts_as_new(labeling
     with pytest.raises(ConfigError, match="labeling.artist.novel: expected one of part, class"):
         SimulatedArtist(novel="classes")
 
+    # held_at: a class is held from that many verified positions of it (what a person looked at and kept)
+    store = ConceptStore(tmp_path / "held.yaml", actor="test")
+    wheels = view.positions(bicycle_wheels)
+    store.promote("wheel", wheels, layer=view.layer, born_round=0, source={"kind": "lasso"}, verified=wheels[:4])
+    assert ("wheel", "bicycle") in SimulatedArtist(novel="class")._held(view, store)  # 0: any 10 positions
+    assert ("wheel", "bicycle") not in SimulatedArtist(novel="class", held_at=5)._held(view, store)
+    store.add("wheel", wheels[4:5], verified=wheels[4:5], source={"kind": "lasso"})
+    assert ("wheel", "bicycle") in SimulatedArtist(novel="class", held_at=5)._held(view, store)
+    with pytest.raises(ConfigError, match="labeling.artist.held_at: expected >= 0"):
+        SimulatedArtist(held_at=-1)
+
 
 def test_exemplars_it_unticked_are_named_in_turn(labeling_project, tmp_path: Path) -> None:
     """name_unticked: after labelling a selection, its unticked exemplars of one part (enough of them) become a
