@@ -98,7 +98,7 @@ class AtlasView:
     """
 
     def __init__(self, folder: str | Path, activations: str | Path, dataset: str | Path, raster: RasterSpec, *,
-                 exemplars: int = 40, patch_scale: int = 4) -> None:
+                 exemplars: int = 40, patch_scale: int = 4, previous: str | Path | None = None) -> None:
         if exemplars < 1 or patch_scale < 1:
             raise ConfigError(f"labeling: exemplars and patch_scale must be >= 1, got {exemplars}, {patch_scale}")
         self.folder = Path(folder)
@@ -118,6 +118,9 @@ class AtlasView:
         self._cluster_exemplars = {int(c["cluster"]): [int(e["point"]) for e in c.get("exemplars", [])]
                                    for c in self.document["clusters"]}
         self._vectors: np.ndarray | None = None
+        # The previous round's atlas (this round's map is aligned onto its map), read when first asked for.
+        self.previous_folder = Path(previous) if previous is not None else None
+        self._previous_xy: dict[tuple[str, int, int], tuple[float, float]] | None = None
         # Rendered PNGs, per view (a module-level cache keyed on views would keep every view alive).
         self._png = lru_cache(maxsize=4096)(self._render)
 
@@ -136,8 +139,10 @@ class AtlasView:
                              hint="choose a built round with --round, or build the next one with `dvc repro`")
         path = model_path(cfg, r)
         raster = read_raster(path) if path.is_file() else _raster_from(cfg)
+        previous = atlas_dir(cfg, r - 1) if r > 0 else None
         return cls(folder, activations_dir(cfg, r), cfg.paths.dataset, raster,
-                   exemplars=int(cfg.labeling.exemplars), patch_scale=int(cfg.labeling.patch_scale))
+                   exemplars=int(cfg.labeling.exemplars), patch_scale=int(cfg.labeling.patch_scale),
+                   previous=previous if previous is not None and (previous / "atlas.json").is_file() else None)
 
     def source(self, kind: str, key: int | str | None = None) -> dict[str, Any]:
         """The concept store's ``source`` record: how a selection was made, and in which atlas.
@@ -400,6 +405,21 @@ class AtlasView:
         this round's store, such as drawings made on the drawing page, are left out)."""
         found = (self._word_of_key.get(str(p[0])) for p in positions)
         return dict(Counter(w for w in found if w is not None).most_common())
+
+    def previous_points(self, positions: Iterable[Sequence]) -> dict[str, Any] | None:
+        """Where some positions lie on the previous round's map: ``{"round", "x", "y"}`` of its atlas points among
+        them (this round's map is aligned onto that one, so both are in one frame); None without a previous atlas.
+        """
+        if self.previous_folder is None:
+            return None
+        if self._previous_xy is None:
+            document, points, _ = read_atlas(self.previous_folder)
+            self._previous_round = int(document["round"])
+            self._previous_xy = {(str(k), int(y), int(x)): (float(u), float(v)) for k, y, x, u, v in zip(
+                points["key_id"], points["y"], points["x"], points["umap_x"], points["umap_y"])}
+        found = [xy for xy in (self._previous_xy.get((str(p[0]), int(p[1]), int(p[2]))) for p in positions) if xy]
+        return {"round": self._previous_round, "x": [round(x, 4) for x, _ in found],
+                "y": [round(y, 4) for _, y in found]}
 
     def position_vectors(self, positions: Sequence[Position]) -> tuple[list[Position], np.ndarray]:
         """Activation vectors of positions of this round's sketches (others are left out), normalised."""

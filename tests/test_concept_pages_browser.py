@@ -181,3 +181,31 @@ def test_reliance_drops_and_not_measured(browser: Any, concept_server: Any, tmp_
         assert sketch.tid("reliance-note").inner_text() == f"Reliance not measured: {why}"
         assert atlas.tid("concept-count").get_attribute("title") == f"reliance not measured: {why}"
         assert sketch.tid(f"ablate-{first['id']}").is_enabled()  # the surgery works without it
+
+
+def test_a_concept_is_drawn_where_it_was_in_the_previous_round_too(browser: Any, concept_server: Any,
+                                                                    tmp_path: Path, api: httpx.Client) -> None:
+    """Click a concept on the round-1 atlas page: its points on this map (the selection) and, hollow, where they
+    were on round 0's map (this map is aligned onto it), as the API answers them; a cluster shows no round 0."""
+    concept = api.get("/api/concepts").json()["concepts"][0]
+    chosen = api.post("/api/selection", json={"concept": concept["id"]}).json()
+    previous = chosen["previous"]
+    assert previous["round"] == 0 and 0 < len(previous["x"]) == len(previous["y"])
+    with _page(browser, concept_server, tmp_path, "/", helper=Atlas) as atlas:
+        atlas.tid(f"concept-label-{concept['id']}").click()
+        atlas.idle()
+        traces = atlas.js("Array.from(document.getElementById('map').data, (t) => ({name: t.name, "
+                          "x: Array.from(t.x || []), y: Array.from(t.y || [])}))")
+        drawn = {t["name"]: t for t in traces}
+        assert drawn["round 0"]["x"] == pytest.approx(previous["x"]) and drawn["round 0"]["y"] == pytest.approx(
+            previous["y"])
+        assert len(drawn["selection"]["x"]) == len(chosen["points"])
+        assert "round 0" in atlas.js("document.getElementById('map').innerText")  # in the legend
+        atlas.shot("concept-both-rounds")
+        cluster = api.get("/api/atlas").json()["clusters"][0]["cluster"]
+        atlas.tid(f"cluster-{cluster}").click()
+        atlas.idle()
+        after = dict(atlas.js("Array.from(document.getElementById('map').data, "
+                              "(t) => [t.name, (t.x || []).length])"))
+        assert after["previous round"] == 0 and after["selection"] > 0  # a cluster: no earlier round drawn
+        atlas.check_errors()

@@ -4,6 +4,7 @@ concept, a concept's feature visualization kept per round, a concept moved or ab
 from __future__ import annotations
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.test_dream_api import CAT, _wait
@@ -51,3 +52,20 @@ def test_a_concept_moved_or_ablated(api, concept_server) -> None:
     dreamt = _wait(api, api.post("/api/dream", json={"strokes": CAT, "concept": name, "octaves": 2,
                                                       "steps": 2}).json()["id"])
     assert dreamt["status"] == "done" and dreamt["result"]["what"] == f"concept {name}"
+
+
+def test_a_concepts_points_in_the_previous_round(api, concept_server) -> None:
+    """A concept's selection answers where its positions were on round 0's map: the round-0 atlas points among its
+    positives, with their coordinates there; other selections do not."""
+    from pipeline.atlas.build import read_atlas
+
+    concept = api.get("/api/concepts").json()["concepts"][0]
+    answer = api.post("/api/selection", json={"concept": concept["id"]}).json()
+    _, points, _ = read_atlas(concept_server.project.folder / "atlases" / "round_0")
+    positives = {tuple(p) for p in concept_server.store.state().get(concept["id"]).positives}
+    mine = points[[(str(k), int(y), int(x)) in positives for k, y, x in zip(points["key_id"], points["y"], points["x"])]]
+    assert answer["previous"]["round"] == 0 and len(mine) > 0
+    got = np.array(sorted(zip(answer["previous"]["x"], answer["previous"]["y"])))
+    want = np.array(sorted(zip(mine["umap_x"].astype(float).round(4), mine["umap_y"].astype(float).round(4))))
+    np.testing.assert_allclose(got, want, atol=2e-4)
+    assert "previous" not in api.post("/api/selection", json={"cluster": 0}).json()

@@ -45,7 +45,12 @@ def points(room: RoomDep) -> dict[str, list]:
 
 @router.post("/selection")
 def selection(room: RoomDep, body: SelectionBody) -> dict[str, Any]:
-    return room.view.describe(selection_of(room.view, room.store, body), body.exemplars)
+    chosen = selection_of(room.view, room.store, body)
+    answer = room.view.describe(chosen, body.exemplars)
+    if chosen.kind == "concept":
+        # the concept's points in the previous round too, on its map: what fine-tuning moved
+        answer["previous"] = room.view.previous_points(room.store.state().get(str(chosen.key)).positives)
+    return answer
 
 
 @router.post("/selection/subclusters")

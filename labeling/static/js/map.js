@@ -109,6 +109,17 @@ export function selectionTrace() {
   };
 }
 
+/** A concept's points on the previous round's map (this map is aligned onto it), hollow and grey. */
+export function previousTrace() {
+  const prev = S.selection && S.selection.previous;
+  const n = prev ? prev.x.length : 0;
+  return {
+    type: S.mapType, mode: 'markers', name: prev ? `round ${prev.round}` : 'previous round',
+    x: prev ? prev.x : [], y: prev ? prev.y : [], hoverinfo: 'skip', showlegend: n > 0,
+    marker: { size: 7, symbol: 'circle-open', color: '#9ca3af', line: { color: '#9ca3af', width: 1 } },
+  };
+}
+
 export let mapHandlersBound = false;
 export let mapRevision = 0;
 
@@ -133,7 +144,7 @@ export function renderMap() {
     annotations: S.colourBy === 'cluster' ? clusterNumbers() : [],
   };
   const config = { responsive: true, scrollZoom: true, displaylogo: false };
-  Plotly.react(div, [...mapTraces(), selectionTrace()], layout, config);
+  Plotly.react(div, [...mapTraces(), previousTrace(), selectionTrace()], layout, config);
   if (!mapHandlersBound) {
     mapHandlersBound = true;
     div.on('plotly_selected', (ev) => {
@@ -171,8 +182,9 @@ export function updateMapSelection() {
   }
   const index = div.data.length - 1;
   const trace = selectionTrace();
-  Plotly.restyle(div, { x: [trace.x], y: [trace.y], customdata: [trace.customdata], showlegend: trace.showlegend },
-    [index]);
+  const prev = previousTrace();
+  Plotly.restyle(div, { x: [prev.x, trace.x], y: [prev.y, trace.y], customdata: [null, trace.customdata],
+    showlegend: [prev.showlegend, trace.showlegend], name: [prev.name, trace.name] }, [index - 1, index]);
 }
 
 // ---------------------------------------------------------------- preview under the pointer
