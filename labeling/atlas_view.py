@@ -121,6 +121,7 @@ class AtlasView:
         # The previous round's atlas (this round's map is aligned onto its map), read when first asked for.
         self.previous_folder = Path(previous) if previous is not None else None
         self._previous_xy: dict[tuple[str, int, int], tuple[float, float]] | None = None
+        self._previous_round: int | None = None
         # Rendered PNGs, per view (a module-level cache keyed on views would keep every view alive).
         self._png = lru_cache(maxsize=4096)(self._render)
 

@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from conceptstore.concepts import Concept
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView, Selection, SelectionError
 from labeling.deps import RoomDep
 
-__all__ = ["SelectionBody", "SubclusterBody", "router", "selection_of"]
+__all__ = ["SelectionBody", "SubclusterBody", "concept_selection", "router", "selection_of"]
 
 router = APIRouter(prefix="/api")
 
@@ -45,11 +46,12 @@ def points(room: RoomDep) -> dict[str, list]:
 
 @router.post("/selection")
 def selection(room: RoomDep, body: SelectionBody) -> dict[str, Any]:
-    chosen = selection_of(room.view, room.store, body)
-    answer = room.view.describe(chosen, body.exemplars)
-    if chosen.kind == "concept":
-        # the concept's points in the previous round too, on its map: what fine-tuning moved
-        answer["previous"] = room.view.previous_points(room.store.state().get(str(chosen.key)).positives)
+    if body.concept is None:
+        return room.view.describe(selection_of(room.view, room.store, body), body.exemplars)
+    concept = room.store.state().get(body.concept)  # read once: the store parses its file on every read
+    answer = room.view.describe(concept_selection(room.view, concept), body.exemplars)
+    # the concept's points in the previous round too, on its map: what fine-tuning moved
+    answer["previous"] = room.view.previous_points(concept.positives)
     return answer
 
 
@@ -72,9 +74,17 @@ def selection_of(view: AtlasView, store: ConceptStore, body: SelectionBody) -> S
         SelectionError: A concept with no points in this atlas, or a bad cluster, cell or point list.
     """
     if body.concept is not None:
-        concept = store.state().get(body.concept)
-        ids = view.points_of(concept.positives)
-        if not ids:
-            raise SelectionError(f"'{concept.name}' has no points in the round {view.round} atlas")
-        return Selection("concept", concept.id, view.check_points(ids))
+        return concept_selection(view, store.state().get(body.concept))
     return view.select(cluster=body.cluster, cell=body.cell, points=body.points)
+
+
+def concept_selection(view: AtlasView, concept: Concept) -> Selection:
+    """A concept's points: those of its positives in this atlas.
+
+    Raises:
+        SelectionError: None of its positives is in this atlas.
+    """
+    ids = view.points_of(concept.positives)
+    if not ids:
+        raise SelectionError(f"'{concept.name}' has no points in the round {view.round} atlas")
+    return Selection("concept", concept.id, view.check_points(ids))
