@@ -99,6 +99,8 @@ def test_running_on_from_the_layer_equals_the_full_pass(net: nn.Module, layer: s
     finally:
         captured.remove()
     assert torch.allclose(runner.resume(run, edited), expected, atol=1e-6)
+    some = torch.tensor([True, False, True])  # resuming some of the images: theirs, as in the whole batch
+    assert torch.allclose(runner.resume(runner.rows(run, some), edited[some]), expected[some], atol=1e-6)
     with pytest.raises(ArticulateError, match="an edited map of shape"):
         runner.resume(run, edited[:1])
 
@@ -150,6 +152,21 @@ def test_concept_surgery_and_its_errors(tmp_path: Path) -> None:
     assert (boosted.presence_after[:, 0] >= boosted.presence_before[:, 0] - 1e-6).all()
     erased = surgeon.edit(run, [1], 0.0, mode="positions", grow=1)
     assert (erased.edited_positions >= (surgeon.maps(run.activations)[:, 1] >= 0.5).flatten(1).sum(1).numpy()).all()
+    # Only the images an edit changes run on from the layer: the others' after is their before, the rest as in a
+    # pass over the whole batch. A drawing without a roof: its layer zeroed, so the roof's logit is its bias (0).
+    highest = surgeon.maps(run.activations)[:, 1].flatten(1).amax(1)
+    assert highest.min() > 0.5
+    picky = Surgeon(model, threshold=(0.5 + float(highest.min())) / 2)
+    partial = picky.prepare(images)
+    partial.activations[1] = 0.0
+    some = picky.edit(partial, [1], 0.0, mode="positions", grow=1)
+    unchanged = some.edited_positions == 0
+    assert list(unchanged) == [False, True, False, False]
+    whole = scale_positions(partial.activations, picky.fires(picky.maps(partial.activations), 1, 1), 0.0)
+    full = torch.softmax(picky.runner.resume(partial, whole), 1).numpy()
+    assert np.allclose(some.after[~unchanged], full[~unchanged], atol=1e-6)
+    assert np.array_equal(some.after[unchanged], some.before[unchanged])
+    assert not np.allclose(some.after[~unchanged], some.before[~unchanged], atol=1e-4)
     for kwargs, words in [(dict(where="nowhere"), "where"), (dict(mode="paint"), "mode"), (dict(grow=-1), "grow"),
                           (dict(factor=float("nan")), "factor")]:
         with pytest.raises(ArticulateError, match=words):

@@ -78,6 +78,15 @@ class LayerRunner:
             nodes = list(graph.nodes)
             self._at = next(i for i, n in enumerate(nodes) if n.op == "call_module" and n.target == layer)
             self._nodes = nodes
+            # The values before the layer that the layers after it read and that depend on the input (one row an
+            # image; not constants or parameters): those a subset of the images (rows) must narrow.
+            batched: set[fx.Node] = set()
+            for node in nodes:
+                if node.op == "placeholder" or any(n in batched for n in node.all_input_nodes):
+                    batched.add(node)
+            before = set(nodes[:self._at + 1])
+            self._tail_inputs = {n for node in nodes[self._at + 1:] for n in node.all_input_nodes
+                                 if n in before and n in batched}
         except Exception:  # noqa: BLE001 - any tracing failure: fall back to hooks
             self.graph = None
 
@@ -106,6 +115,17 @@ class LayerRunner:
         if "out" not in captured:
             raise ArticulateError(f"layer {self.layer} did not run in the forward pass")
         return LayerRun(captured["out"], logits, x)
+
+    def rows(self, run: LayerRun, which: torch.Tensor) -> LayerRun:
+        """The same pass for some of its images (``which``: an index or a bool mask over the batch), so that
+        resuming runs the layers after the layer on those images only."""
+        if self.graph is None:
+            saved = run.saved[which]
+        else:
+            # values the layers after the layer never read stay as they are: resuming only skips over them
+            saved = {node: value[which] if node in self._tail_inputs and isinstance(value, torch.Tensor) else value
+                     for node, value in run.saved.items()}
+        return LayerRun(run.activations[which], run.logits[which], saved)
 
     @torch.no_grad()
     def resume(self, run: LayerRun, edited: torch.Tensor) -> torch.Tensor:
