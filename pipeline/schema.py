@@ -200,6 +200,7 @@ class FinetuneConfig:
     prototype_weight: float = MISSING
     prototype_temperature: float = MISSING
     freeze_after_layer: bool = MISSING
+    stem: Optional[list[str]] = MISSING  # null: the network's own ``stem`` attribute
     unverified_weight: float = MISSING
     negative_weight: float = MISSING
     other_weight: float = MISSING

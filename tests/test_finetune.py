@@ -220,6 +220,23 @@ def test_layers_after_the_atlas_layer_can_be_frozen() -> None:
     assert not torch.equal(before["features.block2.bn.running_mean"], after["features.block2.bn.running_mean"])
 
 
+def test_the_stem_stays_as_the_base_trained_it() -> None:
+    module, geometry = _module("features.block3", lr=3e-3, head_lr=0.05, stem=["features.block1"])
+    assert module.frozen == ["features.block1"]
+    before = {k: v.clone() for k, v in module.net.state_dict().items()}
+    _, squares, presence = _fit(module, geometry, epochs=2)
+    after = module.net.state_dict()
+    for key in before:
+        if key.startswith("features.block1."):
+            assert torch.equal(before[key], after[key]), f"{key} is the stem's"  # weights and BatchNorm statistics
+    assert not torch.equal(before["features.block2.conv.weight"], after["features.block2.conv.weight"])
+    assert not torch.equal(before["features.block3.bn.running_mean"], after["features.block3.bn.running_mean"])
+    has = torch.from_numpy(squares.reshape(len(squares), -1).max(1) > 0)
+    assert presence[has].mean() > presence[~has].mean()  # the layers after the stem still learn the concept
+    with pytest.raises(ConfigError, match=r"finetune.stem: 'features.block9' is not a module"):
+        _module("features.block3", stem=["features.block9"])
+
+
 # --- the stage end to end ---------------------------------------------------------------------------------------
 
 PARTS = ["wheel", "window", "eye"]
@@ -297,6 +314,10 @@ def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, cap
     concept_model = model.concept_model()
     output = concept_model(torch.zeros(2, 1, 64, 64))
     assert output.concept_logits.shape == (2, 3, 16, 16) and output.logits.shape == (2, len(builder.CLASSES))
+    # the stem (SketchCNN.stem: finetune.stem null) is the base model's, the layers after it moved
+    base_state, state = load_trained(folder / "models/base/model.pt").net.state_dict(), model.net.state_dict()
+    assert all(torch.equal(base_state[k], state[k]) for k in state if k.startswith("features.block1."))
+    assert not torch.equal(base_state["features.block2.conv.weight"], state["features.block2.conv.weight"])
     # each concept's 60 labelled positives, those on the drawing made in the app, and the positions its labels
     # spread to (finetune.spread)
     assert info["spread_positions"] > 0 and all(c["positives"] >= 60 for c in info["concepts"])

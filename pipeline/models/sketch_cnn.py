@@ -90,10 +90,13 @@ class SketchCNN(nn.Module):
     Attributes:
         input_spec: How sketches are rendered for this model (:func:`default_input_spec`).
         num_classes: Number of output classes.
+        stem: The modules a concept fine-tune keeps fixed (``finetune.stem``): the first block's edge detectors.
 
     Raises:
         ConfigError: If an argument is out of range.
     """
+
+    stem: tuple[str, ...] = ("features.block1",)
 
     def __init__(
         self,

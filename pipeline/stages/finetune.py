@@ -325,7 +325,8 @@ def train(cfg: DictConfig, round_: int, ready: Prepared, run_id: str) -> Trained
         weight_decay=float(settings.weight_decay), concept_weight=float(settings.concept_weight),
         freeze_after_layer=bool(settings.freeze_after_layer), prototype_weight=float(settings.prototype_weight),
         prototype_temperature=float(settings.prototype_temperature),
-        canonical=None if model.class_map.is_identity else model.class_map.canonical().tolist())
+        canonical=None if model.class_map.is_identity else model.class_map.canonical().tolist(),
+        stem=getattr(model.net, "stem", ()) if settings.stem is None else list(settings.stem))
     loader = combined_loader(ready.train_set, ready.concept_set, int(settings.batch_size),
                              int(settings.concept_batch_size), seed=int(cfg.seed) + round_,
                              num_workers=int(cfg.data.num_workers))
