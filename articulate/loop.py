@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,20 +38,45 @@ COLUMNS = {"class_acc": "class_acc", "parts_discovered": "parts", "mean_concept_
 
 @dataclass
 class RoundResult:
-    """One round of the loop: its metrics and how long it took (labeling + building)."""
+    """One round of the loop: its metrics, how long it took (labeling + building), the labeling's share, and
+    the seconds of each stage ``dvc repro`` ran (none when DVC restored the round from its run cache)."""
 
     round: int
     metrics: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     artist_seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-def dvc_repro(args: Sequence[str] = ()) -> None:
-    """Run ``dvc repro`` in the project folder (its output shows), raising on failure."""
+#: DVC's line before it runs a stage's command, and after the command succeeded.
+_RUNNING = re.compile(r"^Running stage '([^']+)'")
+_DONE = ("Generating lock file", "Updating lock file")
+
+
+def dvc_repro(args: Sequence[str] = ()) -> dict[str, float]:
+    """Run ``dvc repro`` in the project folder (its output shows), raising on failure.
+
+    Returns:
+        The wall seconds of each stage it ran (its process included), from DVC's own lines around it.
+    """
     dvc = shutil.which("dvc") or os.path.join(os.path.dirname(sys.executable), "dvc")
-    completed = subprocess.run([dvc, "repro", *args], check=False)
-    if completed.returncode:
-        raise ArticulateError(f"dvc repro failed with status {completed.returncode} (its output is above)")
+    seconds: dict[str, float] = {}
+    running: tuple[str, float] | None = None
+    # DVC's lines are read as they come (unbuffered), to time each stage; the stages' own output passes through
+    with subprocess.Popen([dvc, "repro", *args], stdout=subprocess.PIPE, text=True, bufsize=1,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"}) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stdout.write(line)
+            started = _RUNNING.match(line)
+            if started or line.startswith(_DONE):
+                if running is not None and line.startswith(_DONE):
+                    seconds[running[0]] = time.perf_counter() - running[1]
+                running = (started.group(1), time.perf_counter()) if started else None
+        sys.stdout.flush()
+    if process.returncode:
+        raise ArticulateError(f"dvc repro failed with status {process.returncode} (its output is above)")
+    return seconds
 
 
 def read_metrics(cfg: DictConfig, round_: int) -> dict[str, Any]:
@@ -77,8 +103,9 @@ def run_loop(cfg: DictConfig, rounds: int, *, dvc_args: Sequence[str] = ()) -> l
     if rounds < 0:
         raise ConfigError(f"--rounds: expected a number >= 0, got {rounds}")
     started = time.perf_counter()
-    dvc_repro(dvc_args)
-    results = [RoundResult(latest_round(cfg.paths.atlases), seconds=time.perf_counter() - started)]
+    stages = dvc_repro(dvc_args)
+    results = [RoundResult(latest_round(cfg.paths.atlases), seconds=time.perf_counter() - started,
+                           stage_seconds=stages)]
     results[0].metrics = read_metrics(cfg, results[0].round)
     node = cfg.labeling.artist
     artist = SimulatedArtist.from_config(node)
@@ -89,12 +116,12 @@ def run_loop(cfg: DictConfig, rounds: int, *, dvc_args: Sequence[str] = ()) -> l
         report = artist.play(view, store)
         print(report.table(), flush=True)
         labeled = time.perf_counter() - started
-        dvc_repro(dvc_args)
+        stages = dvc_repro(dvc_args)
         built = latest_round(cfg.paths.atlases)
         if built != view.round + 1:
             raise ArticulateError(f"after labeling round {view.round}, dvc repro built round {built}, not "
                                   f"{view.round + 1}: check {store.path} (next_round)")
-        results.append(RoundResult(built, read_metrics(cfg, built), time.perf_counter() - started, labeled))
+        results.append(RoundResult(built, read_metrics(cfg, built), time.perf_counter() - started, labeled, stages))
         print(table(results), flush=True)
     return results
 

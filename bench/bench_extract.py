@@ -24,7 +24,8 @@ through 2 (one torch thread each), and the local engine with one thread, in the 
 throughput, the scaling efficiency (2-worker rate / (2 x 1-worker rate); aim >= 0.8 on a 2-core machine) and
 the ratio to the local engine. The workers' start-up (loading the model) is printed apart, not in the rates. For
 reference it also measures the machine's own scaling of this work: two plain processes (no Ray) each extracting
-half at once, against one.
+half at once, against one; and of pure arithmetic (two processes multiplying matrices that fit in a core's cache),
+which bounds what any engine can reach here.
 
     python bench/bench_extract.py --engine ray [--sketches 4096]
 """
@@ -132,6 +133,31 @@ def plain_processes(model_file: Path, sketches: list, parts, batch_size: int) ->
     return one / two
 
 
+def _arithmetic(seconds: float) -> float:
+    """Multiplications of a 256 x 256 matrix (in the core's own cache) done in ``seconds`` on one torch thread."""
+    torch.set_num_threads(1)
+    a = torch.randn(256, 256)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(50):
+            a = torch.tanh(a @ a)  # tanh keeps the values finite
+        done += 50
+    return done / (time.perf_counter() - start)
+
+
+def arithmetic_scaling(seconds: float = 5.0) -> float:
+    """What two cores give pure arithmetic here: the rate of two processes at once over twice one's (1.0: two
+    whole cores). Below 1 when the two CPUs share a physical core or other jobs hold the machine."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        one = pool.map(_arithmetic, [seconds])[0]
+    with context.Pool(2) as pool:
+        two = sum(pool.map(_arithmetic, [seconds, seconds]))
+    return two / (2 * one)
+
+
 def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats: int) -> None:
     """Local engine (1 thread) vs Ray with 1 and 2 workers, best of ``repeats`` each, interleaved."""
     import ray
@@ -147,6 +173,7 @@ def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats:
             model = replace(model, net_config={"_target_": "pipeline.models.sketch_cnn.SketchCNN"})
         save_trained(model, model_file)
         machine = plain_processes(model_file, sketches, parts, batch_size)
+        arithmetic = arithmetic_scaling()
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                  runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
         torch.set_num_threads(1)
@@ -175,6 +202,8 @@ def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats:
           f"{rates['ray2'] / rates['local']:.2f}")
     print(f"this machine's own scaling of the same work, two plain processes (no Ray) each on half at once: "
           f"{machine:.2f}; Ray's efficiency relative to it: {efficiency / machine:.2f}")
+    print(f"this machine's scaling of pure arithmetic (two processes multiplying in-cache matrices): {arithmetic:.2f}; "
+          f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])} (other jobs share these cores)")
 
 
 def main() -> int:
