@@ -29,6 +29,9 @@ its rounds and concepts are not, and round 0's own stages (finetune, extract, at
 three minutes instead of generating the data and training the base model)::
 
     python bench/bench_loop.py --from /tmp/loop-default --ceiling ceiling.json labeling.artist.split=map
+
+DVC's run cache restores a round whose labels and settings an earlier run already built (its stages are then not
+timed); ``--no-run-cache`` builds them again.
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the rounds and the ceiling to this file")
     parser.add_argument("--from", dest="earlier", type=Path, default=None,
                         help="reuse the data and base model of a folder an earlier run kept (--keep)")
+    parser.add_argument("--no-run-cache", action="store_true",
+                        help="build every round's stages even where DVC's run cache holds them (to time them)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="articulate-loop-"))
@@ -121,7 +126,8 @@ def main() -> int:
             top = json.loads(args.ceiling.read_text())["results"]["finetuned"]["pixel"]
         elif not args.no_ceiling:
             top = ceiling(scratch, env, args.overrides)
-        run(["articulate", "loop", "--rounds", str(args.rounds), "--report", "loop.json", *args.overrides], scratch, env)
+        run(["articulate", "loop", "--rounds", str(args.rounds), "--report", "loop.json", *args.overrides,
+             *(["--dvc-args", "--no-run-cache"] if args.no_run_cache else [])], scratch, env)
         report = json.loads((scratch / "loop.json").read_text())
         rows = [entry["metrics"] for entry in report]
         times = [seconds0] + [entry["seconds"] for entry in report[1:]]

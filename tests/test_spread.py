@@ -47,20 +47,3 @@ def test_nothing_to_spread_from_and_bad_settings() -> None:
         with pytest.raises(ConfigError, match="finetune.spread"):
             LabelSpreading(**bad)
 
-
-def test_nearest_neighbours_equal_scikit_learns(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sklearn.neighbors import NearestNeighbors
-
-    from pipeline.finetune import spread
-
-    rng = np.random.default_rng(0)
-    unit = lambda n: (lambda v: v / np.linalg.norm(v, axis=1, keepdims=True))(  # noqa: E731
-        rng.standard_normal((n, 16)).astype(np.float32))
-    reference, query = unit(300), unit(1000)
-    monkeypatch.setattr(spread, "BLOCK", 300 * 64)  # blocks of 64 queries: the last one partial
-    distance, index = spread.nearest(query, reference, 5)
-    expected_distance, expected_index = NearestNeighbors(n_neighbors=5).fit(reference).kneighbors(query)
-    assert index.shape == (1000, 5) and np.array_equal(index, expected_index)
-    assert np.allclose(distance, expected_distance, atol=1e-3)
-    own, own_index = spread.nearest(reference, reference, 2)  # a vector is its own nearest, at distance 0
-    assert np.array_equal(own_index[:, 0], np.arange(300)) and np.allclose(own[:, 0], 0.0, atol=1e-3)

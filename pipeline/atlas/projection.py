@@ -4,8 +4,9 @@ umap-learn is imported lazily, inside :meth:`Projection.fit_transform`: importin
 its first fit compiles numba code. ``NUMBA_CACHE_DIR`` is pointed at ``.cache/numba`` in the project folder
 (unless already set) before the import, so the compiled code is cached between runs.
 
-The neighbour graph UMAP starts from is computed exactly, by scikit-learn's brute-force search, for samples up to
-:data:`EXACT_KNN_MAX` points (an atlas's 10,000 take a few seconds), and handed to UMAP as ``precomputed_knn``:
+The neighbour graph UMAP starts from is computed exactly (cosine: blocked matrix products, :mod:`pipeline.neighbours`;
+other metrics: scikit-learn's brute-force search) for samples up to :data:`EXACT_KNN_MAX` points (an atlas's
+10,000 take well under a second), and handed to UMAP as ``precomputed_knn``:
 umap-learn's own approximate search (NN-descent) took 81 of the 130 s of a round's layout here, mostly compiling.
 Larger samples use NN-descent.
 
@@ -160,15 +161,12 @@ class Projection:
         Returns:
             (n, 2) float32 coordinates.
         """
-        from sklearn.neighbors import NearestNeighbors
-
         k = min(self.n_neighbors, len(fitted))
-        search = NearestNeighbors(n_neighbors=k, metric=self.metric,
-                                  algorithm="brute").fit(fitted)
+        search = self._neighbours(fitted, k)
         out = np.empty((len(vectors), 2), dtype=np.float32)
         for start in range(0, len(vectors), self.batch_size):
             block = vectors[start:start + self.batch_size]
-            distances, indices = search.kneighbors(block)
+            distances, indices = search(block)
             weights = np.maximum(1.0 - distances, 1e-6) if self.metric in ("cosine", "correlation") else \
                 1.0 / np.maximum(distances, 1e-6)
             weights = weights / weights.sum(axis=1, keepdims=True)
@@ -206,10 +204,18 @@ class Projection:
 
     def _exact_neighbours(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, None]:
         """Each point's ``n_neighbors`` nearest (itself first), exactly: UMAP's ``precomputed_knn``."""
-        from sklearn.neighbors import NearestNeighbors
-
         started = time.perf_counter()
-        search = NearestNeighbors(n_neighbors=self.n_neighbors, metric=self.metric, algorithm="brute").fit(vectors)
-        distances, indices = search.kneighbors(vectors)
+        distances, indices = self._neighbours(vectors, min(self.n_neighbors, len(vectors)))(vectors)
         log.info("UMAP: exact neighbour graph of %d points in %.1f s", len(vectors), time.perf_counter() - started)
         return indices, distances.astype(np.float32), None
+
+    def _neighbours(self, fitted: np.ndarray, k: int):
+        """A search of the ``k`` nearest of ``fitted`` in this metric: ``search(block) -> (distances, indices)``.
+        Cosine: blocked matrix products in torch (:mod:`pipeline.neighbours`); other metrics: scikit-learn."""
+        if self.metric == "cosine":
+            from pipeline.neighbours import cosine_neighbours
+
+            return lambda block: cosine_neighbours(block, fitted, k)
+        from sklearn.neighbors import NearestNeighbors
+
+        return NearestNeighbors(n_neighbors=k, metric=self.metric, algorithm="brute").fit(fitted).kneighbors

@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.errors import ConfigError
+from pipeline.neighbours import cosine_neighbours
 
-__all__ = ["LabelSpreading", "nearest"]
+__all__ = ["LabelSpreading"]
 
 Position = tuple[str, int, int]
 
@@ -89,20 +90,20 @@ class LabelSpreading:
         labels_arr = np.asarray(labels, dtype=np.int64)
         if k == 0 or len(reference) <= self.neighbours or not (labels_arr >= 0).any():
             return out
-        ref = _normalise(np.asarray(reference, dtype=np.float32))
+        ref = np.asarray(reference, dtype=np.float32)
         query_keys = [(key, int(y), int(x)) for key in vectors for y, x in zip(*np.nonzero(ink[key]))
                       if (key, int(y), int(x)) not in labelled]
         if not query_keys:
             return out
-        query = _normalise(np.stack([vectors[key][y, x] for key, y, x in query_keys]).astype(np.float32))
+        query = np.stack([vectors[key][y, x] for key, y, x in query_keys]).astype(np.float32)
         # how close a concept's own positives are to their k nearest reference positions (leave-one-out)
-        own_distance, _ = nearest(ref, ref, min(self.neighbours + 1, len(ref)))
+        own_distance, _ = cosine_neighbours(ref, ref, min(self.neighbours + 1, len(ref)))
         radius = np.full(k, -np.inf)
         for c in range(k):
             mine = labels_arr == c
             if mine.sum() >= 2:
                 radius[c] = np.quantile(own_distance[mine, -1], self.radius_quantile)
-        distance, neighbour = nearest(query, ref, self.neighbours)
+        distance, neighbour = cosine_neighbours(query, ref, self.neighbours)
         votes = labels_arr[neighbour]  # (Q, k)
         for c in range(k):
             share = (votes == c).mean(axis=1)
@@ -110,36 +111,3 @@ class LabelSpreading:
             out[c] = [query_keys[i] for i in chosen]
         return out
 
-
-#: Similarities computed at once by :func:`nearest`: a block of 4M floats (16 MB) stays in the CPU's cache.
-BLOCK = 4 * 2**20
-
-
-def nearest(query: np.ndarray, reference: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest neighbours of unit vectors: ``(distances, indices)``, each (Q, k), nearest first.
-
-    The Euclidean distance between unit vectors is ``sqrt(2 - 2 cos)``, so the nearest are the most similar:
-    a matrix product and a top-k over blocks of queries (scikit-learn's brute force computes the same, about
-    twice as slowly on two cores, since its reduction is not blocked for the cache).
-
-    Args:
-        query: (Q, C) unit vectors.
-        reference: (R, C) unit vectors.
-        k: Neighbours per query, at most R.
-    """
-    import torch
-
-    ref = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32))
-    queries = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
-    distances = np.empty((len(queries), k), dtype=np.float32)
-    indices = np.empty((len(queries), k), dtype=np.int64)
-    step = max(1, BLOCK // max(len(ref), 1))
-    for start in range(0, len(queries), step):
-        similarity, index = (queries[start:start + step] @ ref.T).topk(k, dim=1)
-        distances[start:start + step] = (2.0 - 2.0 * similarity).clamp_min(0.0).sqrt().numpy()
-        indices[start:start + step] = index.numpy()
-    return distances, indices
-
-
-def _normalise(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
