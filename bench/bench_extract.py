@@ -22,7 +22,9 @@ throughput and its own baseline.
 With ``--engine ray`` (issue 15) it measures extraction on Ray instead: the same sketches through 1 Ray worker and
 through 2 (one torch thread each), and the local engine with one thread, in the same run; it prints each
 throughput, the scaling efficiency (2-worker rate / (2 x 1-worker rate); aim >= 0.8 on a 2-core machine) and
-the ratio to the local engine. The workers' start-up (loading the model) is printed apart, not in the rates. For
+the ratio to the local engine. The workers' start-up (loading the model) is printed apart, not in the rates. A
+worker keeps to its one CPU (it renders between batches), while the local engine renders the next batch on a
+second thread: so "local, 1 torch thread" uses more than one core. For
 reference it also measures the machine's own scaling of this work: two plain processes (no Ray) each extracting
 half at once, against one; and of pure arithmetic (two processes multiplying matrices that fit in a core's cache),
 which bounds what any engine can reach here.

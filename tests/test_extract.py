@@ -15,7 +15,8 @@ from mlflow.tracking import MlflowClient
 from torch import nn
 
 from pipeline.activations import store as store_module
-from pipeline.activations.extractor import Extractor, LayerGeometry, extract, ink_cells, part_cells, render_batch
+from pipeline.activations.extractor import (Extractor, LayerGeometry, extract, ink_cells, part_cells, render_batch,
+                                            rendered_batches)
 from pipeline.activations.receptive_field import receptive_field
 from pipeline.activations.store import ActivationStore, ActivationWriter
 from pipeline.config import compose
@@ -381,3 +382,14 @@ def test_an_unknown_engine_is_one_clear_error(labeling_project) -> None:
 
     with pytest.raises(ConfigError, match="extract.engine: expected one of local, ray, got 'spark'"):
         extract_stage.run(labeling_project.cfg("extract.engine=spark"))
+
+
+def test_batches_rendered_ahead_or_in_turn_are_the_same() -> None:
+    sketches = SketchGenerator(num_sketches=10, seed=3, progress=False).load().sketches
+    index = {name: i + 1 for i, name in enumerate(sorted({p for s in sketches for p in s.parts or ()}))}
+    raster = RasterSpec(size=32)
+    ahead = list(rendered_batches(sketches, 4, raster, index))
+    in_turn = list(rendered_batches(sketches, 4, raster, index, ahead=False))
+    assert [len(batch) for batch, _ in ahead] == [len(batch) for batch, _ in in_turn] == [4, 4, 2]
+    for (batch_a, (images_a, parts_a)), (batch_b, (images_b, parts_b)) in zip(ahead, in_turn, strict=True):
+        assert batch_a == batch_b and np.array_equal(images_a, images_b) and np.array_equal(parts_a, parts_b)

@@ -352,13 +352,18 @@ def _batches(items: Iterable[Sketch], size: int) -> Iterator[list[Sketch]]:
         yield batch
 
 
-def rendered_batches(sketches: Iterable[Sketch], batch_size: int, raster: RasterSpec, part_index: dict[str, int] | None
-                     ) -> Iterator[tuple[list[Sketch], tuple[np.ndarray, np.ndarray | None]]]:
+def rendered_batches(sketches: Iterable[Sketch], batch_size: int, raster: RasterSpec, part_index: dict[str, int] | None,
+                     ahead: bool = True) -> Iterator[tuple[list[Sketch], tuple[np.ndarray, np.ndarray | None]]]:
     """Batches of sketches with their images and part masks (see :func:`render_batch`), rendered ahead.
 
     The next batch is rasterised on a second thread while the caller runs the model on this one (torch
-    releases the GIL): at most two batches are in memory at once.
+    releases the GIL): at most two batches are in memory at once. ``ahead=False``: each batch is rendered when
+    it is asked for, on the caller's thread (a process held to a set number of CPUs keeps to them).
     """
+    if not ahead:
+        for batch in _batches(sketches, batch_size):
+            yield batch, render_batch(batch, raster, part_index)
+        return
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for batch in _batches(sketches, batch_size):
@@ -491,9 +496,10 @@ class ExtractedRows:
 
 def extract_rows(extractor: Extractor, model: TrainedModel, sketches: Iterable[Sketch],
                  writers: dict[str, ActivationWriter], *, parts: Sequence[str] | None, batch_size: int, limit: int,
-                 on_batch: Any = None) -> ExtractedRows:
+                 on_batch: Any = None, render_ahead: bool = True) -> ExtractedRows:
     """Run the sketches through the model batch by batch and write each layer's rows from the writers' current
-    row on (at most ``limit`` sketches); ``on_batch(n)`` after each batch."""
+    row on (at most ``limit`` sketches); ``on_batch(n)`` after each batch. ``render_ahead``: rasterise the next
+    batch on a second thread meanwhile (:func:`rendered_batches`)."""
     # The store records each drawing's dataset class; attribution goes to the output that means it (for a model
     # with its own classes: the first output its class maps to, or the top class where it maps to none).
     classes = model.class_map
@@ -505,7 +511,7 @@ def extract_rows(extractor: Extractor, model: TrainedModel, sketches: Iterable[S
     labels: list[np.ndarray] = []
     abs_attribution = {name: np.zeros((g.height, g.width)) for name, g in extractor.geometry.items()}
     ink_positions = 0
-    for batch, (images, masks) in rendered_batches(sketches, batch_size, model.raster, part_index):
+    for batch, (images, masks) in rendered_batches(sketches, batch_size, model.raster, part_index, render_ahead):
         done = len(key_ids)
         if done + len(batch) > limit:
             raise InputError(folder, f"more sketches than the {limit} announced")

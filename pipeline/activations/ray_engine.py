@@ -76,8 +76,10 @@ class _ShardWorker:
     def run(self, sketches: list[Sketch], start: int, folders: dict[str, str], metas: dict[str, Any],
             parts: list[str] | None, batch_size: int) -> ExtractedRows:
         writers = {name: ActivationWriter.reopen(folders[name], metas[name], start) for name in folders}
+        # An actor holds `threads` CPUs (Ray's num_cpus) and keeps to them: its drawings are rendered between
+        # batches, not on a further thread that would take CPU time from the other actors of its machine.
         rows = extract_rows(self.extractor, self.model, sketches, writers, parts=parts, batch_size=batch_size,
-                            limit=len(sketches))
+                            limit=len(sketches), render_ahead=False)
         for writer in writers.values():
             writer.flush()
         return rows
