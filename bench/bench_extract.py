@@ -19,6 +19,8 @@ throughput and its own baseline.
 
     python bench/bench_extract.py [--sketches 1024] [--batch-size 128] [--googlenet-sketches 128] [--repeats 3]
 
+Where torch sees a GPU it also prints extraction on CUDA (``extract.device``) against the CPU.
+
 With ``--engine ray`` (issue 15) it measures extraction on Ray instead: the same sketches through 1 Ray worker and
 through 2 (one torch thread each), and the local engine with one thread, in the same run; it prints each
 throughput, the scaling efficiency (2-worker rate / (2 x 1-worker rate); aim >= 0.8 on a 2-core machine) and
@@ -88,12 +90,24 @@ def baseline(model: TrainedModel, batches: list[tuple[np.ndarray | list, torch.T
     return time.perf_counter() - start
 
 
-def extraction(model: TrainedModel, sketches: list, parts, batch_size: int, layers=None) -> float:
+def extraction(model: TrainedModel, sketches: list, parts, batch_size: int, layers=None, device: str = "cpu") -> float:
     with tempfile.TemporaryDirectory(prefix="bench-extract-") as scratch:
         start = time.perf_counter()
         extract(model, sketches, scratch, layers=layers, parts=parts, split="bench", batch_size=batch_size,
-                progress=False)
+                progress=False, device=device)
         return time.perf_counter() - start
+
+
+def on_gpu(model: TrainedModel, sketches: list, parts, batch_size: int, repeats: int) -> None:
+    """Extraction on CUDA against the CPU, best of ``repeats`` each (a warm-up pass first on the GPU)."""
+    if not torch.cuda.is_available():
+        print("GPU: torch sees none here, so no CUDA figure (extract.device=auto picks one where it does)")
+        return
+    extraction(model, sketches[:batch_size], parts, batch_size, device="cuda")
+    cpu = min(extraction(model, sketches, parts, batch_size) for _ in range(repeats))
+    gpu = min(extraction(model, sketches, parts, batch_size, device="cuda") for _ in range(repeats))
+    print(f"GPU ({torch.cuda.get_device_name()}): extraction {len(sketches) / gpu:.1f} sketches/s against "
+          f"{len(sketches) / cpu:.1f} on the CPU ({torch.get_num_threads()} threads): {cpu / gpu:.1f} x")
 
 
 def measure(model: TrainedModel, sketches: list, parts, batch_size: int, repeats: int, layers=None):
@@ -235,6 +249,7 @@ def main() -> int:
     print(f"{'extraction (render, parts, fwd, attribution, ink, writes)':58s} {rates['extract']:8.1f} sketches/s")
     print(f"ratio extraction / baseline: (A) {ratio_a:.2f}  (B) {ratio_b:.2f}   target >= {TARGET}: "
           f"{'met' if min(ratio_a, ratio_b) >= TARGET else 'NOT met'}")
+    on_gpu(model, sketches, parts, args.batch_size, args.repeats)
 
     if args.googlenet_sketches > 0:
         g_sketches = sketches[: args.googlenet_sketches]

@@ -105,6 +105,7 @@ class ExtractConfig:
     examples: int = MISSING
     progress: bool = MISSING
     engine: str = MISSING
+    device: str = MISSING
     ray: RayConfig = field(default_factory=RayConfig)
 
 

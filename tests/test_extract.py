@@ -24,7 +24,7 @@ from pipeline.data.generator import CLASSES, SketchGenerator
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.sketch import Sketch
 from pipeline.data.store import Manifest, write_manifest, write_split
-from pipeline.errors import InputError, UnknownLayerError
+from pipeline.errors import ConfigError, InputError, UnknownLayerError
 from pipeline.models.build import TrainedModel
 from pipeline.models.input_spec import InputSpec
 from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
@@ -393,3 +393,24 @@ def test_batches_rendered_ahead_or_in_turn_are_the_same() -> None:
     assert [len(batch) for batch, _ in ahead] == [len(batch) for batch, _ in in_turn] == [4, 4, 2]
     for (batch_a, (images_a, parts_a)), (batch_b, (images_b, parts_b)) in zip(ahead, in_turn, strict=True):
         assert batch_a == batch_b and np.array_equal(images_a, images_b) and np.array_equal(parts_a, parts_b)
+
+
+def test_the_device_setting(tmp_path: Path) -> None:
+    from pipeline.activations.extractor import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="extract.device: expected one of cpu, cuda, auto or cuda:N, got 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="extract.device: cuda:1 asked for, but torch sees no GPU"):
+            resolve_device("cuda:1")
+    # extraction on the device auto picks gives the CPU's store, and leaves the model on the CPU
+    sketches = SketchGenerator(num_sketches=6, seed=2, progress=False).load().sketches
+    model = _tiny_model()
+    on_cpu = extract(model, sketches, tmp_path / "cpu", progress=False, device="cpu")
+    on_auto = extract(model, sketches, tmp_path / "auto", progress=False, device="auto")
+    assert next(model.net.parameters()).device.type == "cpu" and on_cpu.num_positions == on_auto.num_positions
+    a, b = (ActivationStore(tmp_path / name / "features.block3") for name in ("cpu", "auto"))
+    assert np.allclose(np.asarray(a.activations, np.float32), np.asarray(b.activations, np.float32), atol=1e-2)
+    assert np.allclose(a.attribution, b.attribution, atol=1e-3) and np.array_equal(a.ink, b.ink)

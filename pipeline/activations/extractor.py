@@ -224,7 +224,7 @@ class Extractor:
     """
 
     def __init__(self, net: nn.Module, layers: Sequence[str], input_spec: InputSpec, dtype: str = "float16",
-                 ink_threshold: float = 0.5) -> None:
+                 ink_threshold: float = 0.5, device: str = "cpu") -> None:
         if dtype not in DTYPES:
             raise ConfigError(f"extract.dtype: expected one of {', '.join(DTYPES)}, got {dtype!r}")
         if isinstance(layers, str) or not layers:
@@ -250,6 +250,8 @@ class Extractor:
                                                 offset)
         self._hot = {name: (_one_hot(g.cells[0], g.height), _one_hot(g.cells[1], g.width).T.contiguous())
                      for name, g in self.geometry.items()}
+        self.device = torch.device(resolve_device(device))
+        self.net.to(self.device)  # after the geometry, which is found on the CPU
 
     def run(self, images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor,
             parts: np.ndarray | None = None, invert: bool | None = None,
@@ -276,7 +278,7 @@ class Extractor:
         hooks = LayerHooks(self.net, self.layers)
         try:
             with torch.no_grad():
-                logits = logits_of(self.net(to_model_input(images, self.input_spec)))
+                logits = logits_of(self.net(to_model_input(images.to(self.device), self.input_spec)))
                 missing = [name for name in self.layers if name not in hooks.outputs]
                 if missing:
                     raise ArticulateError(f"extract.layers: {', '.join(missing)} not used in the model's forward pass")
@@ -285,6 +287,7 @@ class Extractor:
                 captured = [hooks.outputs[name] for name in self.layers]
                 grads: Sequence[torch.Tensor | None] = [None] * len(captured)
                 if attribution:
+                    labels = labels.to(self.device)
                     labels = torch.where(labels == UNMAPPED, logits.argmax(1), labels)
                     score = logits.gather(1, labels[:, None]).sum()
                     with torch.enable_grad():
@@ -305,7 +308,7 @@ class Extractor:
                 cell_ink = (rows @ inked @ cols) > 0
                 part = part_cells(parts, self.geometry[name]) if parts is not None else \
                     np.zeros(cell_ink.shape, dtype=np.int16)
-                results[name] = BatchResult(stored.numpy(), attribution.to(torch.float32).numpy(),
+                results[name] = BatchResult(stored.numpy(), attribution.to(torch.float32).cpu().numpy(),
                                             cell_ink.numpy(), part)
         return results
 
@@ -339,6 +342,27 @@ class ExtractionSummary:
     @property
     def positions_per_s(self) -> float:
         return self.num_positions / max(self.seconds, 1e-9)
+
+
+#: The accepted values of ``extract.device`` (``cuda:N`` too).
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cpu``, ``cuda`` and ``cuda:N`` as they are.
+
+    Raises:
+        ConfigError: Another value, or a GPU asked for where torch sees none.
+    """
+    name = str(device)
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name != "cpu" and not (name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise ConfigError(f"extract.device: expected one of {', '.join(DEVICES)} or cuda:N, got {device!r}")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"extract.device: {name} asked for, but torch sees no GPU here (torch "
+                          f"{torch.__version__}); use extract.device=cpu or auto")
+    return name
 
 
 def _batches(items: Iterable[Sketch], size: int) -> Iterator[list[Sketch]]:
@@ -410,6 +434,7 @@ def extract(
     num_sketches: int | None = None,
     progress: bool = True,
     extra: dict[str, Any] | None = None,
+    device: str = "cpu",
 ) -> ExtractionSummary:
     """Extract every sketch into one store folder per layer (``<folder>/<layer>/``), streaming.
 
@@ -426,6 +451,8 @@ def extract(
         num_sketches: How many ``sketches`` yields (default ``len(sketches)``): the arrays are sized up front.
         progress: Show a progress bar.
         extra: Recorded in each meta's ``extra``.
+        device: Where the model runs: ``cpu``, ``cuda`` (``cuda:N``) or ``auto`` (a GPU when torch sees one);
+            the model is back on the CPU afterwards.
 
     Returns:
         The summary.
@@ -446,14 +473,18 @@ def extract(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"extract.batch_size: expected a positive integer, got {batch_size!r}")
     layers = [model.layer] if layers is None else list(layers)
-    extractor = Extractor(model.net, layers, model.input_spec, dtype=dtype, ink_threshold=ink_threshold)
+    extractor = Extractor(model.net, layers, model.input_spec, dtype=dtype, ink_threshold=ink_threshold,
+                          device=device)
     folder = Path(folder)
-    writers = allocate_layers(extractor, model, folder, num_sketches, split=split, parts=parts, dtype=dtype,
-                              extra=extra)
-    start = time.perf_counter()
-    with tqdm(total=num_sketches, unit="sketch", desc="extract", disable=not progress) as bar:
-        rows = extract_rows(extractor, model, sketches, writers, parts=parts, batch_size=batch_size,
-                            limit=num_sketches, on_batch=bar.update)
+    try:
+        writers = allocate_layers(extractor, model, folder, num_sketches, split=split, parts=parts, dtype=dtype,
+                                  extra=extra)
+        start = time.perf_counter()
+        with tqdm(total=num_sketches, unit="sketch", desc="extract", disable=not progress) as bar:
+            rows = extract_rows(extractor, model, sketches, writers, parts=parts, batch_size=batch_size,
+                                limit=num_sketches, on_batch=bar.update)
+    finally:
+        model.net.to("cpu")
     if len(rows.key_ids) != num_sketches:
         raise InputError(folder, f"got {len(rows.key_ids)} sketches, {num_sketches} announced")
     return close_layers(writers, rows, num_sketches, time.perf_counter() - start)

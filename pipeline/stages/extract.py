@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from omegaconf import DictConfig, ListConfig
 
 from pipeline import tracking, viz
-from pipeline.activations.extractor import ExtractionSummary, extract
+from pipeline.activations.extractor import ExtractionSummary, extract, resolve_device
 from pipeline.activations.store import ActivationStore, LayerMeta, layer_folder
 from pipeline.stages import stage_main
 from pipeline.rounds import activations_dir, model_path, round_index
@@ -70,10 +70,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise InputError(Path(cfg.paths.dataset), f"the '{split}' split is empty",
                          hint=f"choose another split with extract.split= (splits: {', '.join(manifest.splits)})")
     layers = configured_layers(cfg) or [model.layer]
+    device = resolve_device(str(settings.device))
     out = activations_dir(cfg, round_)
     with tracking.stage_run(cfg, "extract", tags={"round": str(round_)}) as active:
         mlflow.log_params({"extract.layers_resolved": ",".join(layers), "n_sketches": len(sketches)})
         mlflow.log_param("extract.engine_resolved", str(settings.engine))
+        mlflow.log_param("extract.device_resolved", device if settings.engine == "local" else "cpu")
         with atomic_dir(out) as folder:
             common = dict(layers=layers, parts=manifest.parts, split=split, batch_size=int(settings.batch_size),
                           dtype=str(settings.dtype), ink_threshold=float(settings.ink_threshold),
@@ -87,7 +89,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                                            threads=int(settings.ray.threads))
                 summary = extract_on_ray(model_path(cfg, round_), sketches, folder, ray_settings, **common)
             else:
-                summary = extract(model, sketches, folder, **common)
+                summary = extract(model, sketches, folder, device=device, **common)
             _log_metrics(summary)
             for name, meta in summary.layers.items():
                 store = ActivationStore(layer_folder(folder, name))  # what the atlas will read: check it opens
