@@ -11,8 +11,9 @@ minimises ::
 
 Keeping class accuracy: the class loss is always on, the network learns slowly (``lr``) while the new head
 learns fast (``head_lr``), and the schedule anneals both to zero over a few epochs. The layers up to the atlas
-layer always train: moving that layer's representation toward the named concepts is the point of the loop (the
-next atlas should line its clusters up with them). The layers after it can be frozen
+layer train (all but the stem, ``stem``: the first block's edge detectors, which no concept needs changed): moving
+that layer's representation toward the named concepts is the point of the loop (the next atlas should line its
+clusters up with them). The layers after it can be frozen
 (``freeze_after_layer``: parameters fixed, BatchNorm statistics and dropout in eval mode, so the rest of the
 network reads the atlas layer as the base model did). Measured on the default data (10 concepts from the
 simulated artist, 2 epochs, ``bench/bench_finetune.py``), freezing did not keep class accuracy any better (both
