@@ -68,11 +68,11 @@ def dvc_repro(args: Sequence[str] = ()) -> dict[str, float]:
         assert process.stdout is not None
         for line in process.stdout:
             sys.stdout.write(line)
-            started = _RUNNING.match(line)
-            if started or line.startswith(_DONE):
-                if running is not None and line.startswith(_DONE):
-                    seconds[running[0]] = time.perf_counter() - running[1]
-                running = (started.group(1), time.perf_counter()) if started else None
+            if line.startswith(_DONE) and running is not None:
+                seconds[running[0]] = time.perf_counter() - running[1]
+                running = None
+            elif started := _RUNNING.match(line):
+                running = (started.group(1), time.perf_counter())
         sys.stdout.flush()
     if process.returncode:
         raise ArticulateError(f"dvc repro failed with status {process.returncode} (its output is above)")

@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -137,16 +138,23 @@ def plain_processes(model_file: Path, sketches: list, parts, batch_size: int) ->
     """What this machine gives two processes doing this work at once, without Ray: one process's time on half the
     sketches over the time of two processes each on their half at once (1.0: perfect scaling). Memory-bound work
     on two cores that share caches and memory bandwidth scales less than arithmetic does."""
+    half = len(sketches) // 2
+    first, second = (model_file, sketches[:half], parts, batch_size), (model_file, sketches[half:2 * half], parts,
+                                                                        batch_size)
+    one, both = _alone_then_two(_half, first, [first, second])
+    return one / max(both)
+
+
+def _alone_then_two(job: Any, alone: Any, pair: list) -> tuple[Any, list]:
+    """``job(alone)`` in one spawned process, then ``job`` on each of ``pair`` in two processes at once."""
     import multiprocessing
 
-    half = len(sketches) // 2
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        one = pool.map(_half, [(model_file, sketches[:half], parts, batch_size)])[0]
+        one = pool.map(job, [alone])[0]
     with context.Pool(2) as pool:
-        two = max(pool.map(_half, [(model_file, sketches[:half], parts, batch_size),
-                                   (model_file, sketches[half:2 * half], parts, batch_size)]))
-    return one / two
+        both = pool.map(job, pair)
+    return one, both
 
 
 def _arithmetic(seconds: float) -> float:
@@ -164,14 +172,8 @@ def _arithmetic(seconds: float) -> float:
 def arithmetic_scaling(seconds: float = 5.0) -> float:
     """What two cores give pure arithmetic here: the rate of two processes at once over twice one's (1.0: two
     whole cores). Below 1 when the two CPUs share a physical core or other jobs hold the machine."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(1) as pool:
-        one = pool.map(_arithmetic, [seconds])[0]
-    with context.Pool(2) as pool:
-        two = sum(pool.map(_arithmetic, [seconds, seconds]))
-    return two / (2 * one)
+    one, both = _alone_then_two(_arithmetic, seconds, [seconds, seconds])
+    return sum(both) / (2 * one)
 
 
 def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats: int) -> None:
