@@ -28,6 +28,24 @@ TARGET_NODES = ("data.source", "model.net", "trainer")
 
 @dataclass
 class PathsConfig:
+    """Where things are read and written, relative to the project folder (where ``dvc.yaml`` is).
+
+    Attributes:
+        dataset: The data stage's output: the split files and the manifest.
+        models: Trained models, one folder per round (``base/``, ``round_<r>/``).
+        checkpoints: Lightning checkpoints of an unfinished training, to resume it (not tracked).
+        cache: Derived files kept between commands: composed configs, the coach's canons, feature
+            visualizations (safe to delete; not tracked).
+        activations: Extracted activations, one folder per round.
+        atlases: Built atlases, one folder per round.
+        evaluation: Metrics and figures, one folder per round.
+        quickdraw: The folder of real Quick, Draw! files (``ndjson/``, ``bitmap/``) that ``data=quickdraw`` and
+            ``data=bitmap`` read.
+        concepts: The concept store's file (git-tracked); its event log ``concepts.events.jsonl`` lies beside it.
+        user_code: Folders searched for your own modules (models, readers) named by a ``_target_``; the project
+            folder is always searched.
+    """
+
     dataset: str = MISSING
     models: str = MISSING
     checkpoints: str = MISSING
@@ -42,6 +60,17 @@ class PathsConfig:
 
 @dataclass
 class DataConfig:
+    """The data stage: where the drawings come from and how they are split and batched.
+
+    Attributes:
+        name: The dataset's name, recorded in its manifest.
+        source: What makes the drawings: a ``_target_`` (the generator or a file reader) and its arguments,
+            checked against the target's signature.
+        splits: Shares of the drawings in the train, val and test splits (they sum to 1).
+        batch_size: Drawings per batch when the base model trains.
+        num_workers: DataLoader worker processes (0: load in the training process).
+    """
+
     name: str = MISSING
     source: dict[str, Any] = MISSING  # a _target_ and its arguments
     splits: dict[str, float] = MISSING
@@ -51,6 +80,17 @@ class DataConfig:
 
 @dataclass
 class InputConfig:
+    """How a drawing is rendered for the model: what the model takes as input.
+
+    Attributes:
+        size: Side of the square input image, in pixels; a model made for another size fails at once.
+        channels: Image channels (1 for sketch models, 3 for ImageNet models).
+        invert: False: white ink on black; true: dark ink on white, like photographs.
+        mean: Per-channel mean subtracted after rendering.
+        std: Per-channel standard deviation divided by after rendering.
+        line_width: Stroke width, in input pixels.
+    """
+
     size: int = MISSING
     channels: int = MISSING
     invert: bool = MISSING
@@ -61,6 +101,16 @@ class InputConfig:
 
 @dataclass
 class OptimizerConfig:
+    """How the base model trains (AdamW).
+
+    Attributes:
+        lr: Peak learning rate.
+        weight_decay: AdamW weight decay.
+        scheduler: ``onecycle`` (warm up, then anneal over the whole run: fastest to high accuracy from
+            scratch), ``cosine`` (anneal from ``lr``) or ``none``.
+        label_smoothing: Label smoothing of the cross-entropy, in [0, 1).
+    """
+
     lr: float = MISSING
     weight_decay: float = MISSING
     scheduler: str = MISSING
@@ -69,6 +119,24 @@ class OptimizerConfig:
 
 @dataclass
 class ModelConfig:
+    """The model: what network, which weights, which classes, and which layer the atlas looks into.
+
+    Attributes:
+        name: The model's name; the MLflow registered model is ``articulate-<name>``.
+        net: What builds the network: a ``_target_`` and its arguments (it also receives ``num_classes``),
+            checked against the target's signature.
+        checkpoint: Weights to start from (a state dict, a Lightning checkpoint or ``{"model": ...}``); null: none.
+        pretrained: True: the train_base stage imports the model as it is (its own classes, no training)
+            instead of training it.
+        classes: The model's class names in output order (a list, or a text file of one name a line); null:
+            the dataset's classes. Pretrained models only.
+        class_map: Dataset class -> the model's class name(s), where the names differ. Pretrained models only.
+        layer: The atlas layer, as a module path (``articulate layers`` lists them): the one key naming it for
+            every stage.
+        input: How drawings are rendered for this model.
+        optimizer: How the base model trains.
+    """
+
     name: str = MISSING
     net: dict[str, Any] = MISSING  # a _target_ and its arguments
     checkpoint: Optional[str] = MISSING
@@ -82,6 +150,16 @@ class ModelConfig:
 
 @dataclass
 class MlflowConfig:
+    """MLflow tracking: where runs and registered models go.
+
+    Attributes:
+        tracking_uri: The tracking store; null: ``$MLFLOW_TRACKING_URI`` when set, else the SQLite file
+            ``mlflow.db`` in the project folder.
+        experiment: The experiment that holds the rounds' runs.
+        registered_model: The registered model of every round (round r is its alias ``round-<r>``).
+        artifact_location: Where run artifacts are stored, relative to the project folder.
+    """
+
     tracking_uri: Optional[str] = MISSING
     experiment: str = MISSING
     registered_model: str = MISSING
@@ -90,6 +168,15 @@ class MlflowConfig:
 
 @dataclass
 class RayConfig:
+    """Extraction on Ray (``extract.engine: ray``).
+
+    Attributes:
+        address: A Ray cluster to join (``ray://host:10001`` or ``auto``); null: ``$RAY_ADDRESS``, else a local
+            Ray started for the stage and stopped after it.
+        workers: Ray actors, each holding the model (a local Ray gets workers x threads CPUs).
+        threads: Torch threads (and CPUs) per actor.
+    """
+
     address: Optional[str] = MISSING
     workers: int = MISSING
     threads: int = MISSING
@@ -97,6 +184,24 @@ class RayConfig:
 
 @dataclass
 class ExtractConfig:
+    """The extract stage: activations, ink, true parts and attribution of every drawing of one split.
+
+    Attributes:
+        split: The split the atlas shows and concepts are named on (train, val or test); val keeps the test
+            split unseen for the evaluate stage.
+        layers: Layers to extract, as module paths; null: the atlas layer (``model.layer``).
+        batch_size: Drawings per forward and backward pass; memory grows with it, not with the split.
+        dtype: Storage dtype of the activations: float16 (half the disk) or float32.
+        ink_threshold: A pixel is ink at this coverage or more; a position has ink when its stride cell has an
+            ink pixel.
+        examples: Drawings shown in the attribution figure (``attribution.png``).
+        progress: Show a progress bar.
+        engine: ``local`` (this process) or ``ray`` (the split in shards over Ray actors).
+        device: Where the local engine runs the model: ``auto`` (a GPU when torch sees one, else the CPU),
+            ``cpu``, ``cuda`` or ``cuda:N``.
+        ray: The Ray engine's settings.
+    """
+
     split: str = MISSING
     layers: Optional[list[str]] = MISSING
     batch_size: int = MISSING
@@ -111,6 +216,18 @@ class ExtractConfig:
 
 @dataclass
 class SampleConfig:
+    """Which positions of the activation store the atlas shows.
+
+    Attributes:
+        count: Ink positions to sample (all of them, with a warning, when fewer exist).
+        weighting: ``uniform``, ``attribution`` (probability proportional to positive attribution) or
+            ``unexplained`` (attribution x (1 - the highest concept probability of the round's head), so that
+            from round 1 the atlas shows mostly what no concept explains yet; round 0: attribution).
+        class_filter: Class names: only positions of those classes, weighted by attribution to them; null: all.
+        floor: The unexplained weighting's least factor, ``max(1 - p, floor)``, so that positions a concept
+            explains can still be drawn.
+    """
+
     count: int = MISSING
     weighting: str = MISSING
     class_filter: Optional[list[str]] = MISSING
@@ -119,6 +236,23 @@ class SampleConfig:
 
 @dataclass
 class LayoutConfig:
+    """The 2-D map of the sampled positions.
+
+    Attributes:
+        method: ``umap``, or ``pca`` (fast and deterministic, for tests and quick looks).
+        n_neighbors: UMAP's neighbourhood size: larger keeps more global structure.
+        min_dist: UMAP's minimum distance between points, 0..1: smaller packs clusters tighter.
+        metric: Distance between activations: cosine, euclidean, correlation or manhattan.
+        n_epochs: UMAP optimisation epochs; null: umap-learn's own choice.
+        fit_sample: Fit the layout on at most this many positions and place the rest at the weighted mean of
+            their nearest fitted neighbours (for atlases of a million positions).
+        batch_size: Positions placed per batch, so memory stays bounded whatever the sample size.
+        fast: True: UMAP unseeded on every core (umap-learn runs on one thread when seeded); the layout then
+            differs from run to run.
+        align: Turn, scale and shift the map onto the previous round's (on the positions both sampled), so what
+            moved between rounds is what fine-tuning moved.
+    """
+
     method: str = MISSING
     n_neighbors: int = MISSING
     min_dist: float = MISSING
@@ -132,6 +266,15 @@ class LayoutConfig:
 
 @dataclass
 class GridConfig:
+    """The grid of cells laid over the map.
+
+    Attributes:
+        size: G: the atlas is a G x G grid over the 2-D layout.
+        min_count: A cell gets an icon when it holds at least this many points.
+        clip: Share of points at each end of each axis left outside the grid (in its border cells), so a few
+            far-flung points do not squeeze the dense region into a few cells.
+    """
+
     size: int = MISSING
     min_count: int = MISSING
     clip: float = MISSING
@@ -139,6 +282,21 @@ class GridConfig:
 
 @dataclass
 class IconsConfig:
+    """What each cell of the atlas shows.
+
+    Attributes:
+        enabled: False: blank tiles.
+        kind: ``exemplar`` (the real drawing fragment nearest to the cell's mean activation, drawn sharp with
+            the position marked) or ``featurevis`` (a feature visualization of the mean direction, as in the
+            Activation Atlas; on sketch models these are stroke textures).
+        steps: Feature visualization: optimisation steps per batch of icons.
+        batch_size: Feature visualization: icons rendered together in one batched optimisation.
+        cos_power: Feature visualization: p of the direction objective dot x cosine^p.
+        size: Icon side in pixels; null: the model's input size.
+        fragment: Feature visualization: true drives the direction at the centre position only and shows its
+            receptive field (a fragment); false drives it at every position (a texture).
+    """
+
     enabled: bool = MISSING
     kind: str = MISSING
     steps: int = MISSING
@@ -150,6 +308,16 @@ class IconsConfig:
 
 @dataclass
 class ClustersConfig:
+    """The clusters of the sampled positions, which the page offers as selections.
+
+    Attributes:
+        method: ``kmeans``, ``minibatch`` (mini-batch k-means, for large samples), ``agglomerative`` (Ward) or
+            ``gmm`` (Gaussian mixture).
+        k: Number of clusters.
+        space: ``activations``, or ``umap`` (cluster the 2-D layout instead).
+        normalize: L2-normalise the activation vectors before clustering.
+    """
+
     method: str = MISSING
     k: int = MISSING
     space: str = MISSING
@@ -158,6 +326,14 @@ class ClustersConfig:
 
 @dataclass
 class ExemplarsConfig:
+    """The exemplar patches of each cluster written with the atlas.
+
+    Attributes:
+        per_cluster: Exemplar patches per cluster: the positions nearest to its centre.
+        random: Extra exemplars drawn at random from the rest of the cluster.
+        patch_scale: Patch pixels per input pixel (receptive-field crops are small).
+    """
+
     per_cluster: int = MISSING
     random: int = MISSING
     patch_scale: int = MISSING
@@ -165,6 +341,18 @@ class ExemplarsConfig:
 
 @dataclass
 class AtlasConfig:
+    """The atlas stage: how a round's activation atlas is built from its activation store.
+
+    Attributes:
+        seed: Seed of sampling, UMAP, clustering and icon rendering.
+        sample: Which positions are shown.
+        layout: The 2-D map.
+        grid: The grid of cells over the map.
+        icons: What each cell shows.
+        clusters: The clusters of the positions.
+        exemplars: The exemplar patches of each cluster.
+    """
+
     seed: int = MISSING
     sample: SampleConfig = field(default_factory=SampleConfig)
     layout: LayoutConfig = field(default_factory=LayoutConfig)
@@ -176,12 +364,33 @@ class AtlasConfig:
 
 @dataclass
 class StrokesConfig:
+    """Growing each kept exemplar along its stroke, within the same drawing.
+
+    Attributes:
+        enabled: Grow the exemplars (drawings without strokes are not grown).
+        similarity: Grow while the layer's activation stays at least this alike (cosine) to the exemplar's: the
+            bound that stops growth where one stroke runs into another part.
+    """
+
     enabled: bool = MISSING
     similarity: float = MISSING
 
 
 @dataclass
 class SpreadConfig:
+    """Spreading the labels to near neighbours in the base model's activation space.
+
+    Attributes:
+        enabled: Spread the labels (the spread positions are unverified positives).
+        scope: ``labelled`` (over the splits the concepts were named on) or ``all`` (every split but test).
+        neighbours: Labelled positions consulted per position.
+        agreement: Share of them that must be positives of one concept.
+        radius_quantile: And no farther from them than this quantile of the concept's own spacing.
+        members: True: keep a promoted selection's members nobody looked at as unverified positives; false: only
+            the exemplars the person kept, and what grows and spreads from them.
+        strokes: Growing the exemplars along their strokes first.
+    """
+
     enabled: bool = MISSING
     scope: str = MISSING
     neighbours: int = MISSING
@@ -193,6 +402,43 @@ class SpreadConfig:
 
 @dataclass
 class FinetuneConfig:
+    """The finetune stage: the base model plus a concept head on the atlas layer, trained on every concept.
+
+    The concept loss is ``sum(weight * BCE) / sum(weight)`` over the labelled drawings' positions. A concept's
+    positives have target 1 and weight 1; every other position of a labelled drawing has target 0 and the weight
+    (relative to a positive's) of the first rule that applies, the ``*_weight`` keys below.
+
+    Attributes:
+        epochs: Passes over the train split (each step also takes a batch of concept-labelled drawings).
+        lr: Peak learning rate of the network: the layers up to the atlas layer must move toward the concepts,
+            yet slowly enough that class accuracy stays within a point of the base's.
+        head_lr: Peak learning rate of the new concept head; both rates anneal to 0 (cosine) over the run.
+        weight_decay: AdamW weight decay.
+        concept_weight: Lambda in ``loss = class cross-entropy + concept_weight * concept loss``.
+        prototype_weight: The prototype term at the atlas layer, which gathers each concept's positions around
+            its prototype and separates the concepts (0: off).
+        prototype_temperature: Its softmax temperature over cosine similarities.
+        freeze_after_layer: True: fix the layers after the atlas layer (weights, BatchNorm statistics,
+            dropout); the layers up to it train.
+        stem: Modules kept as the base trained them (the backward pass stops before them); null: the network's
+            own ``stem`` attribute (SketchCNN: its first block); ``[]``: none.
+        unverified_weight: Positives nobody looked at (beyond the exemplars the person saw and kept).
+        negative_weight: Exemplars the person unticked for this concept: as sure as a positive.
+        other_weight: Verified positives of another concept: the person called them something else.
+        other_unverified_weight: Positives of another concept that nobody looked at.
+        balanced: True: each concept's positives and negatives weigh half of its loss each, however many
+            negatives there are.
+        spread: Spreading the labels to near neighbours.
+        background_weight: Positions whose stride cell has no ink: a concept is about strokes; weak, since empty
+            cells are plentiful.
+        unlabeled_weight: Any other ink position: unknown (the person never looked at it).
+        batch_size: Train-split drawings per step (class loss).
+        concept_batch_size: Concept-labelled drawings per step (concept loss, and class loss unless they are in
+            the test split).
+        examples: Labelled drawings per concept in ``concept_maps.png``.
+        progress: Show a progress bar.
+    """
+
     epochs: int = MISSING
     lr: float = MISSING
     head_lr: float = MISSING
@@ -218,12 +464,33 @@ class FinetuneConfig:
 
 @dataclass
 class RelianceConfig:
+    """Which concepts the model relies on: each erased from the atlas layer where it fires.
+
+    Attributes:
+        enabled: Measure it (``concept_reliance/<concept>``, ``figures/reliance.png``).
+        grow: Also erase this many positions around where the concept fires.
+    """
+
     enabled: bool = MISSING
     grow: int = MISSING
 
 
 @dataclass
 class EvaluateConfig:
+    """The evaluate stage: the round's metrics on an unseen split.
+
+    Attributes:
+        split: The split to measure on (the atlas and the concepts use val, so test stays unseen).
+        threshold: A concept is predicted at a position where its sigmoid is at least this.
+        batch_size: Drawings per forward pass; memory grows with it, not with the split.
+        iou_discovered: A true part is discovered when some concept has at least this IoU with it.
+        iou_resolution: ``pixel`` (IoU over the ink pixels, maps upsampled, as Network Dissection measures it)
+            or ``cell`` (per stride cell).
+        examples: Drawings per concept in ``figures/concept_maps.png`` (those of highest presence).
+        progress: Show a progress bar.
+        reliance: The reliance check.
+    """
+
     split: str = MISSING
     threshold: float = MISSING
     batch_size: int = MISSING
@@ -236,6 +503,28 @@ class EvaluateConfig:
 
 @dataclass
 class ArtistConfig:
+    """The simulated artist: plays a labeling session with the generator's true part labels.
+
+    Attributes:
+        budget: Exemplar patches it looks at per cluster (what a person sees of it).
+        min_share: It promotes a selection when its majority part holds at least this share of the exemplars.
+        min_exemplars: Selections with fewer exemplars are skipped (a piece of a few points is no concept).
+        split_k: It cuts a mixed selection into this many pieces, each judged on its own exemplars.
+        max_actions: The most actions (promotes, adds, unticks) of one session: a person's patience.
+        clear_share: A cluster whose majority part has less of its exemplars is also looked at in pieces; the
+            clearest selections (highest share of one part) are labelled first.
+        split: How it cuts a mixed cluster: ``subclusters`` (the Sub-clusters button: k-means of the
+            activations, what the layer tells apart) or ``map`` (regions of the map, as a lasso cuts).
+        split_depth: A piece still mixed is cut again, this many times in all.
+        name_unticked: After labelling a selection, its unticked exemplars of one part, at least this many, are
+            named too (as "Select the unticked", then Add or Promote); 0: never.
+        novel: What it labels first, before more of what the concepts hold: ``part`` (a part no concept is
+            named after) or ``class`` (also a named part in a class none of its concept's positions come from).
+        held_at: With ``novel: class``, a concept holds a class from this many verified positions of it; 0:
+            from ``min_exemplars`` positions, verified or not.
+        actor: The name its changes carry in the concept store's event log.
+    """
+
     budget: int = MISSING
     min_share: float = MISSING
     min_exemplars: int = MISSING
@@ -252,6 +541,20 @@ class ArtistConfig:
 
 @dataclass
 class LabelingConfig:
+    """The artist's room: the labeling app (``articulate label``), the concept commands and the simulated artist.
+
+    Attributes:
+        host: The address the app binds; loopback only by default, any other address requires a token.
+        port: The app's port.
+        token: Access token; null: none on loopback, a random one (printed) on other addresses.
+        max_request_bytes: Larger request bodies are refused (413).
+        exemplars: Exemplar patches shown for a selection (the positions nearest its mean activation).
+        patch_scale: Patch pixels per input pixel.
+        split_k: Sub-clusters when a concept or a selection is split by sub-clustering (the page may ask for
+            another number).
+        artist: The simulated artist.
+    """
+
     host: str = MISSING
     port: int = MISSING
     token: Optional[str] = MISSING
@@ -264,6 +567,15 @@ class LabelingConfig:
 
 @dataclass
 class CanonConfig:
+    """The canon: each concept's scores over complete drawings of each class, computed once per round.
+
+    Attributes:
+        max_per_class: Complete drawings read per class.
+        relevant_share: A concept belongs to a class when at least this share of its drawings have it.
+        complete_quantile: A concept "looks complete" at the level of this quantile of the canon's scores.
+        batch_size: Drawings per forward pass while the canon is built.
+    """
+
     max_per_class: int = MISSING
     relevant_share: float = MISSING
     complete_quantile: float = MISSING
@@ -272,6 +584,17 @@ class CanonConfig:
 
 @dataclass
 class EventsConfig:
+    """The coach's events between successive frames, in canon levels (1 = a typical complete drawing).
+
+    Attributes:
+        improved_by: ``stroke`` (judge what the last stroke itself drew) or ``change`` (the rise of the whole
+            drawing: a stroke can also make the model see a part drawn earlier).
+        improved_share: "Improved" when the level rose by at least this share of what a stroke that draws the
+            concept typically adds in the canon.
+        improved_min: And by at least this much.
+        missing_level: "Missing" while a concept of the target class is below this level.
+    """
+
     improved_by: str = MISSING
     improved_share: float = MISSING
     improved_min: float = MISSING
@@ -280,6 +603,14 @@ class EventsConfig:
 
 @dataclass
 class LimitsConfig:
+    """What one drawing sent to the coach may hold; larger requests are refused with a clear answer.
+
+    Attributes:
+        max_strokes: Strokes per drawing.
+        max_points: Points per drawing, all strokes together.
+        margin: Drawing units a point may lie outside the 0..255 canvas.
+    """
+
     max_strokes: int = MISSING
     max_points: int = MISSING
     margin: float = MISSING
@@ -287,6 +618,20 @@ class LimitsConfig:
 
 @dataclass
 class CoachConfig:
+    """The drawing coach (``articulate feedback``, the app's ``/draw`` page).
+
+    Attributes:
+        score: How much of a concept a frame has: ``mass`` (its map summed over the ink positions) or
+            ``attribution`` (weighted by each position's positive attribution to the target class).
+        canon_split: The split whose complete drawings make the canon.
+        canon: The canon of complete drawings.
+        events: When the coach says "improved", "complete" and "missing".
+        limits: What one drawing may hold.
+        top_classes: Class probabilities reported per frame.
+        throttle_ms: The page asks for feedback during a stroke at most every this many milliseconds (after a
+            stroke: always).
+    """
+
     score: str = MISSING
     canon_split: str = MISSING
     canon: CanonConfig = field(default_factory=CanonConfig)
@@ -298,7 +643,26 @@ class CoachConfig:
 
 @dataclass
 class ArticulateConfig:
-    """The whole configuration: one field per group of ``conf/``, then the top-level settings."""
+    """The whole configuration: one field per group of ``conf/``, then the top-level settings.
+
+    Attributes:
+        paths: Where things are read and written.
+        data: The drawings and their splits.
+        model: The network, its weights and its atlas layer.
+        trainer: Keyword arguments of ``lightning.Trainer`` (a ``_target_`` and its arguments); the stage adds
+            the logger and callbacks.
+        mlflow: MLflow tracking.
+        extract: The extract stage.
+        atlas: The atlas stage.
+        finetune: The finetune stage.
+        evaluate: The evaluate stage.
+        labeling: The labeling app and the simulated artist.
+        coach: The drawing coach.
+        round: The round of the loop: round 0 is the base model; each fine-tune makes the next one.
+        seed: Seed of generation, splits, weight initialisation and data order.
+        threads: Torch CPU threads per process; 0 uses every core.
+        resume: Resume an interrupted training from its last checkpoint when the configuration is unchanged.
+    """
 
     paths: PathsConfig = field(default_factory=PathsConfig)
     data: DataConfig = field(default_factory=DataConfig)
