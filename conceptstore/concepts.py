@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conceptstore.names import MAX_NAME_LENGTH, NameProblem, check_name, unencodable
 from pipeline.errors import ArticulateError
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
 
 Position = tuple[str, int, int]  # (sketch key_id, y, x) on the concept's layer's activation grid
 
-MAX_NAME_LENGTH = 80
 MAX_NOTES_LENGTH = 10_000
 SOURCE_KINDS = ("cluster", "cell", "lasso", "merge", "split", "manual", "drawing")
 OPS = ("promote", "add", "rename", "set_notes", "merge", "split", "delete", "undo", "external_edit")
@@ -108,7 +108,7 @@ def _position(item: object, where: str) -> Position:
     key_id, y, x = item
     if not isinstance(key_id, str):
         raise ConceptError(f"{where}: the key_id {key_id!r} must be text (in YAML, quote it: '{key_id}')")
-    if not key_id or any(_is_control(ch) for ch in key_id):
+    if not key_id or any(_is_control(ch) for ch in key_id) or unencodable(key_id):
         raise ConceptError(f"{where}: the key_id {key_id!r} must be a sketch's key_id (not empty, one line)")
     if not (is_index(y) and is_index(x)):
         raise ConceptError(f"{where}: y and x must be whole numbers >= 0, got {y!r} and {x!r}")
@@ -128,6 +128,8 @@ def _positions(items: object, what: str) -> tuple[Position, ...]:
 
 def _plain(value: object, where: str) -> Any:
     """A JSON-ready deep copy of ``value`` (nested dicts with sorted keys), or a ConceptError saying what is not."""
+    if isinstance(value, str) and unencodable(value):
+        raise ConceptError(f"{where}: {value!r} holds a lone surrogate (half of a character); send it as UTF-8")
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, numbers.Integral):
@@ -163,7 +165,7 @@ def check_line(value: object, what: str) -> str:
     Raises:
         ConceptError: ``value`` is not such text; the message starts with ``what``.
     """
-    if not isinstance(value, str) or not value.strip() or any(_is_control(ch) for ch in value):
+    if not isinstance(value, str) or not value.strip() or any(_is_control(ch) for ch in value) or unencodable(value):
         raise ConceptError(f"{what}: expected a non-empty line of text, got {value!r}")
     return value.strip()
 
@@ -184,6 +186,8 @@ def _notes(value: object) -> str:
     if not isinstance(value, str):
         raise ConceptError(f"notes: expected text, got {value!r}")
     notes = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if unencodable(notes):
+        raise ConceptError("notes: they hold a lone surrogate (half of a character); send the text as UTF-8")
     if any(_is_control(ch) and ch not in "\n\t" for ch in notes):
         raise ConceptError("notes: remove the control characters (only line breaks and tabs are kept)")
     if len(notes) > MAX_NOTES_LENGTH:
@@ -204,7 +208,7 @@ def id_number(concept_id: str) -> int:
 
 
 def validate_name(name: str, existing: Iterable[str] = ()) -> str:
-    """Check a concept name and return it stripped.
+    """Check a concept name and return it normalised (see :func:`conceptstore.names.check_name`).
 
     Markup such as ``<b>`` is allowed and kept verbatim: every display escapes names.
 
@@ -213,26 +217,18 @@ def validate_name(name: str, existing: Iterable[str] = ()) -> str:
         existing: The names of the other concepts; the new name must differ from each case-insensitively.
 
     Returns:
-        The name without leading and trailing whitespace.
+        The name in NFC, without leading and trailing whitespace.
 
     Raises:
-        ConceptError: The name is empty, longer than 80 characters, contains a control character, looks
-            like a concept id (``c12``) or is already taken.
+        ConceptError: The name is empty, longer than 80 characters, holds a control or invisible character
+            (zero-width, bidi override) or a lone surrogate, looks like a concept id (``c12``) or is already taken.
     """
-    if not isinstance(name, str):
-        raise ConceptError(f"a concept name must be text, got {name!r}")
-    stripped = name.strip()
-    if not stripped:
+    if isinstance(name, str) and not name.strip():
         raise ConceptError("the concept needs a name: type a word or two, for example 'ear'")
-    if len(stripped) > MAX_NAME_LENGTH:
-        raise ConceptError(
-            f"the name is {len(stripped)} characters long; shorten it to at most {MAX_NAME_LENGTH}"
-        )
-    control = next((ch for ch in stripped if _is_control(ch)), None)
-    if control is not None:
-        raise ConceptError(
-            f"the name contains the control character U+{ord(control):04X}; a name is one line of plain text"
-        )
+    try:
+        stripped = check_name(name, max_length=MAX_NAME_LENGTH)
+    except NameProblem as problem:
+        raise ConceptError(str(problem)) from None
     if _ID_LIKE_RE.fullmatch(stripped):
         raise ConceptError(f"names like {stripped!r} are kept for concept ids; choose a word, for example 'ear'")
     folded = stripped.casefold()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conceptstore.names import NameProblem, check_class_name
 from pipeline.data.ndjson import (
     OnError,
     ReadResult,
@@ -169,7 +170,7 @@ def read_bitmap(
         The drawings in file order, and the skipped ones.
 
     Raises:
-        InputError: If the file is missing, a folder, not a valid (or a truncated) ``.npy`` file, has the
+        InputError: If the file is missing, a folder, not a regular file, named after no valid class name, not a valid (or a truncated) ``.npy`` file, has the
             wrong dtype, shape or value range, holds no drawings, or (with ``on_error="raise"``) holds a
             blank drawing.
         ConfigError: If ``on_error`` or ``limit`` is not a valid setting.
@@ -178,7 +179,11 @@ def read_bitmap(
     check_limit(limit, "limit")
     path = Path(path)
     check_input_file(path, ".npy file")
-    word = word if word is not None else word_from_stem(path.stem)
+    try:
+        word = check_class_name(word if word is not None else word_from_stem(path.stem),
+                                what="the class name" if word is not None else "the file name's class name")
+    except NameProblem as problem:
+        raise InputError(path, str(problem), hint="rename the file after its class, e.g. cat.npy") from None
     images = _check_array(path, _open(path))
     result = ReadResult()
     start = 0

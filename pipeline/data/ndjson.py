@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
@@ -25,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from conceptstore.names import NameProblem, check_class_name
 from pipeline.data.sketch import CANVAS_MAX, Sketch
 from pipeline.errors import ConfigError, InputError
 from pipeline.io import atomic_open
@@ -44,6 +46,10 @@ OnError = Literal["raise", "skip"]
 COORD_SLACK = 0.5
 
 SKIP_HINT = "fix or remove the line, or set data.source.on_error=skip to skip bad lines"
+
+#: The longest line read as one drawing: a Quick, Draw! drawing is a few kilobytes, a coach drawing at its limits
+#: (coach.limits) a few hundred; a longer line is refused after this many bytes instead of being held whole.
+MAX_LINE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -120,20 +126,32 @@ def check_limit(limit: int | None, name: str = "data.source.max_per_class") -> N
         raise ConfigError(f"{name} must be a positive integer or null (no limit), got {limit!r}")
 
 
-def check_input_file(path: Path, kind: str) -> None:
-    """Check that ``path`` is an existing regular file.
+def check_input_file(path: Path, kind: str, max_bytes: int | None = None) -> None:
+    """Check that ``path`` is an existing regular file, before anything is read of it.
 
     Args:
         path: The file.
         kind: What it should be, for the message (".ndjson file").
+        max_bytes: The largest size accepted (None: any; a dataset's files are read a line at a time).
 
     Raises:
-        InputError: If it is missing or a folder.
+        InputError: If it is missing, a folder, not a regular file (a device such as ``/dev/zero``, a pipe, a
+            socket: they may never end), or larger than ``max_bytes``.
     """
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL byte in the path
+        raise InputError(path, "file not found", hint="check the path and that the data has been downloaded") from None
+    except OSError as error:  # a name too long, a folder it may not enter
+        raise _cannot_read(path, error) from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(path, f"is a folder, not a {kind}", hint="give the path of one file, or read the folder")
-    if not path.exists():
-        raise InputError(path, "file not found", hint="check the path and that the data has been downloaded")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(path, f"is not a regular file (a device, a pipe or a socket), not a {kind}",
+                         hint="save the data to a file and give its path")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise InputError(path, f"is {info.st_size:,} bytes, more than the {max_bytes:,} a {kind} may have here",
+                         hint="give a smaller file (one or a few drawings), or raise labeling.max_file_bytes")
 
 
 def check_input_dir(folder: Path) -> None:
@@ -245,7 +263,24 @@ def _parse_parts(parts: Any, num_strokes: int) -> tuple[str, ...] | None:
             raise _BadLine(f"'parts' entry {number} must be a non-empty part name, got {_describe(name)}")
     if len(parts) != num_strokes:
         raise _BadLine(f"'parts' has {len(parts)} names but the drawing has {num_strokes} strokes")
-    return tuple(parts)
+    return tuple(_class_name(name, f"'parts' entry {number}") for number, name in enumerate(parts, start=1))
+
+
+#: Names already checked (a file repeats a handful of class and part names thousands of times).
+_CHECKED_NAMES: dict[str, str] = {}
+
+
+def _class_name(name: str, what: str) -> str:
+    """A class or part name as :func:`conceptstore.names.check_class_name` allows it (NFC), or a _BadLine."""
+    checked = _CHECKED_NAMES.get(name)
+    if checked is None:
+        try:
+            checked = check_class_name(name, what=what)
+        except NameProblem as problem:
+            raise _BadLine(str(problem)) from None
+        if len(_CHECKED_NAMES) < 10_000:
+            _CHECKED_NAMES[name] = checked
+    return checked
 
 
 def _parse_record(record: Any, default_word: str, default_key: str) -> Sketch:
@@ -256,6 +291,7 @@ def _parse_record(record: Any, default_word: str, default_key: str) -> Sketch:
     word = record.get("word", default_word)
     if not isinstance(word, str) or not word.strip():
         raise _BadLine(f"'word' must be a non-empty string, got {_describe(word)}")
+    word = _class_name(word, "'word'")
 
     if "key_id" in record:
         key_id = record["key_id"]
@@ -313,6 +349,7 @@ def read_ndjson(
     word: str | None = None,
     *,
     limit: int | None = None,
+    max_bytes: int | None = None,
 ) -> ReadResult:
     """Read a Quick, Draw! simplified ndjson file.
 
@@ -326,20 +363,27 @@ def read_ndjson(
             list them in :attr:`ReadResult.skipped`.
         word: The class name for lines that have no ``word``; defaults to the file stem.
         limit: Stop after this many valid drawings (None: read the whole file).
+        max_bytes: Refuse a larger file before reading it (None: any size; lines are read one at a time, and
+            one longer than :data:`MAX_LINE_BYTES` is an invalid line).
 
     Returns:
         The drawings in file order, and the skipped lines.
 
     Raises:
-        InputError: If the file is missing, a folder, unreadable, or holds no valid drawing; with
+        InputError: If the file is missing, a folder, not a regular file, larger than ``max_bytes``, unreadable,
+            or holds no valid drawing; with
             ``on_error="raise"``, also at the first invalid line (naming the line and the problem).
         ConfigError: If ``on_error`` or ``limit`` is not a valid setting.
     """
     check_on_error(on_error)
     check_limit(limit, "limit")
     path = Path(path)
-    check_input_file(path, ".ndjson file")
-    default_word = word if word is not None else path.stem
+    check_input_file(path, ".ndjson file", max_bytes)
+    try:
+        default_word = check_class_name(word if word is not None else path.stem,
+                                        what="the class name" if word is not None else "the file name's class name")
+    except NameProblem as problem:
+        raise InputError(path, str(problem), hint="rename the file after its class, e.g. cat.ndjson") from None
     result = ReadResult()
     try:
         file = path.open("rb")
@@ -348,8 +392,10 @@ def read_ndjson(
     # Line by line, so that large files are never held in memory whole.
     with file:
         try:
-            for number, raw in enumerate(file, start=1):
+            for number, raw in enumerate(_lines(file), start=1):
                 try:
+                    if raw is None:
+                        raise _BadLine(f"the line is longer than {MAX_LINE_BYTES:,} bytes: not one drawing")
                     record = _decode(raw, number)
                     if record is _BLANK:
                         continue
@@ -375,6 +421,21 @@ def read_ndjson(
             )
         raise InputError(path, "the file has no drawings (it is empty)", hint="remove it or regenerate it")
     return result
+
+
+def _lines(file: Any) -> Iterable[bytes | None]:
+    """The file's lines, each read at most :data:`MAX_LINE_BYTES` at a time: None stands for a longer line, whose
+    rest is skipped (memory stays bounded on a file that is one endless line)."""
+    while True:
+        raw = file.readline(MAX_LINE_BYTES + 1)
+        if not raw:
+            return
+        if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+            yield raw
+            continue
+        while raw and not raw.endswith(b"\n"):
+            raw = file.readline(MAX_LINE_BYTES)
+        yield None
 
 
 def select_class_files(
