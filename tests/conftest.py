@@ -1,4 +1,24 @@
-"""Shared fixtures: the project folder, small datasets, and a deliberate torch thread count."""
+"""Shared fixtures: the project folder, small datasets, the trained test project, and a deliberate torch thread
+count.
+
+Running the tests on your machine
+---------------------------------
+Several fixtures train a small model during the test run (``labeling_project`` and ``concept_project``, built
+by tests/labeling_project.py) and tests read its atlas, its coach and its evaluations. A trained model's
+numbers differ from one CPU to another and with the number of torch threads (float sums run in another
+order), so the tests assert properties with margins, or derive what they expect from the fixture itself, never
+one machine's exact outcome. Two environment variables set how the fixtures are built:
+
+``ARTICULATE_TEST_THREADS``
+    Torch CPU threads used to build the trained fixtures and in every test process (an integer >= 1; default 1
+    under pytest-xdist, 2 otherwise). Each test starts with this count, whatever a test before it set.
+``ARTICULATE_TEST_SEED``
+    Seed of the test project's generated data, its training and its atlas (an integer >= 0; default 0). The
+    suite passes with any seed; a failure under another seed is a test that leaned on one outcome.
+
+For example ``ARTICULATE_TEST_THREADS=1 ARTICULATE_TEST_SEED=7 .venv/bin/pytest -n 0 tests/test_coach.py``.
+A bad value stops the run with one line naming the variable.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +38,33 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 QUICKDRAW = ROOT.parent / "shared" / "data" / "quickdraw"
 
-# Two shared cores: more threads than cores makes small models many times slower. The suite runs in two workers
-# (pytest-xdist, pyproject.toml), so one thread each; the tiny preset's stages run on one thread too.
-torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
+
+def _env_int(name: str, default: int, least: int) -> int:
+    """An integer environment variable of the test run (default when unset or empty).
+
+    Raises:
+        pytest.UsageError: A value that is not an integer >= ``least`` (one line, no traceback).
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise pytest.UsageError(f"{name}={text!r}: expected an integer >= {least} (unset: {default})")
+    return value
+
+
+#: Torch threads of the test processes and of the trained fixtures' builds. Two shared cores: more threads
+#: than cores makes small models many times slower; the suite runs in two workers (pytest-xdist,
+#: pyproject.toml), so one thread each there. The tiny preset's stages run on one thread too.
+TEST_THREADS = _env_int("ARTICULATE_TEST_THREADS", 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2, least=1)
+#: Seed of the test project's data, training and atlas (tests/labeling_project.py).
+TEST_SEED = _env_int("ARTICULATE_TEST_SEED", 0, least=0)
+
+torch.set_num_threads(TEST_THREADS)
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 # One numba cache for every copy of the project a test makes: UMAP compiles once per machine, not per copy.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))
@@ -53,6 +97,26 @@ def kill_group(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait()
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_kept() -> Iterator[None]:
+    """Every test starts with ``TEST_THREADS`` torch threads: a stage run in the test's process
+    (``stage_main`` sets ``cfg.threads``) must not change the numbers of the tests and fixtures after it."""
+    torch.set_num_threads(TEST_THREADS)
+    yield
+    torch.set_num_threads(TEST_THREADS)
+
+
+@contextlib.contextmanager
+def fixture_threads() -> Iterator[None]:
+    """Build a trained fixture on exactly ``TEST_THREADS`` torch threads (whichever test asked for it first)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(TEST_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)
@@ -146,7 +210,8 @@ def labeling_project(tmp_path_factory: pytest.TempPathFactory) -> LabelingProjec
     from tests import labeling_project as builder
 
     folder = tmp_path_factory.mktemp("labeling_project")
-    overrides = builder.build(folder)
+    with fixture_threads():
+        overrides = builder.build(folder, seed=TEST_SEED)
     return LabelingProject(folder, overrides)
 
 
@@ -174,7 +239,8 @@ def concept_project(labeling_project: LabelingProject, tmp_path_factory: pytest.
     from tests import labeling_project as builder
 
     folder = tmp_path_factory.mktemp("concept_project")
-    overrides, concepts = builder.build_round_1(labeling_project.folder, folder)
+    with fixture_threads():
+        overrides, concepts = builder.build_round_1(labeling_project.folder, folder, seed=TEST_SEED)
     return ConceptProject(folder, overrides, concepts)
 
 

@@ -4,7 +4,8 @@ activation store and atlas of the val split, built in a temporary folder in abou
 
 Every stage runs for real (its ``run(cfg)``, logging to a SQLite MLflow store in the folder). The labeling,
 coach, fine-tune and evaluate tests share it (``labeling_project`` in conftest.py, once per test process) and
-copy what they change.
+copy what they change. Its data, training and atlas follow one seed (``ARTICULATE_TEST_SEED``, default 0: see
+conftest.py); its numbers also depend on the CPU and the torch threads, so tests read what it became from it.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from pipeline.data.generator import SketchGenerator
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.store import Manifest, write_manifest, write_split
 from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
+from tests.conftest import TEST_SEED
 
 CLASSES = ["bicycle", "car", "cat", "dog", "face", "house"]
 WIDTHS = [8, 16, 32, 32]
 
 
-def overrides(folder: Path) -> list[str]:
-    """The Hydra overrides that point every path of the project at ``folder`` and keep the atlas small."""
-    return [
+def overrides(folder: Path, seed: int = TEST_SEED) -> list[str]:
+    """The Hydra overrides that point every path of the project at ``folder``, keep the atlas small and set the
+    seed (of training, fine-tuning and the atlas)."""
+    return [f"seed={seed}",
         f"paths.dataset={folder / 'dataset'}", f"paths.models={folder / 'models'}",
         f"paths.activations={folder / 'activations'}", f"paths.atlases={folder / 'atlases'}",
         f"paths.concepts={folder / 'concepts' / 'concepts.yaml'}", f"paths.evaluation={folder / 'evaluation'}",
@@ -40,8 +43,8 @@ def overrides(folder: Path) -> list[str]:
     ]
 
 
-def _train(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int = 4) -> None:
-    torch.manual_seed(0)
+def _train(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int = 4, seed: int = TEST_SEED) -> None:
+    torch.manual_seed(seed)
     optimiser = torch.optim.Adam(net.parameters(), lr=3e-3)
     net.train()
     for _ in range(epochs):
@@ -54,7 +57,7 @@ def _train(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: i
     net.eval()
 
 
-def write_dataset(folder: Path, classes: list[str], sketches: int = 400, seed: int = 0) -> dict[str, list]:
+def write_dataset(folder: Path, classes: list[str], sketches: int = 400, seed: int = TEST_SEED) -> dict[str, list]:
     """Generate sketches of ``classes`` and write them as a dataset folder (60/20/20 splits, manifest); returns
     the splits."""
     drawn = SketchGenerator(num_sketches=sketches, classes=classes, seed=seed, progress=False).load().sketches
@@ -69,16 +72,17 @@ def write_dataset(folder: Path, classes: list[str], sketches: int = 400, seed: i
     return splits
 
 
-def trained_net(train: list, classes: list[str], widths: list[int] = WIDTHS, epochs: int = 4) -> nn.Module:
+def trained_net(train: list, classes: list[str], widths: list[int] = WIDTHS, epochs: int = 4,
+                seed: int = TEST_SEED) -> nn.Module:
     """A SketchCNN with ``classes`` as its outputs (in that order), briefly trained on ``train`` (seeded)."""
     raster = RasterSpec(size=64, line_width=2.0)
     spec = default_input_spec()
     images = torch.from_numpy(np.stack([rasterize(s, raster) for s in train])[:, None].astype(np.float32))
     images = (images - spec.mean[0]) / spec.std[0]
     labels = torch.tensor([classes.index(s.word) for s in train])
-    torch.manual_seed(0)  # the same model, hence the same atlas, on every build
+    torch.manual_seed(seed)  # the same model, hence the same atlas, on every build (of one machine)
     net = SketchCNN(len(classes), widths=widths)
-    _train(net, images, labels, epochs)
+    _train(net, images, labels, epochs, seed)
     return net
 
 
@@ -87,16 +91,16 @@ BASE_TRAINING = ["trainer.max_epochs=10", "data.batch_size=32", "trainer.enable_
                  "model.net.context=[]"]  # no dilated context: 18 px receptive fields, small patches, quick pictures
 
 
-def build(folder: Path, sketches: int = 400) -> list[str]:
+def build(folder: Path, sketches: int = 400, seed: int = TEST_SEED) -> list[str]:
     """Write the dataset, the base model (train_base), round 0 (finetune's round 0), its activations and atlas
-    under ``folder``; returns the overrides."""
+    under ``folder``, all from ``seed``; returns the overrides."""
     from pipeline.stages import atlas as atlas_stage
     from pipeline.stages import extract as extract_stage
     from pipeline.stages import finetune as finetune_stage
     from pipeline.stages import train_base
 
-    write_dataset(folder / "dataset", CLASSES, sketches)
-    settings = overrides(folder)
+    write_dataset(folder / "dataset", CLASSES, sketches, seed)
+    settings = overrides(folder, seed)
     train_base.run(compose([*settings, *BASE_TRAINING]))
     cfg = compose(settings)
     finetune_stage.run(compose([*settings, "round=0"]))
@@ -109,7 +113,7 @@ def build(folder: Path, sketches: int = 400) -> list[str]:
 ROUND_1_CONCEPTS = 2
 
 
-def build_round_1(source: Path, folder: Path) -> tuple[list[str], list[str]]:
+def build_round_1(source: Path, folder: Path, seed: int = TEST_SEED) -> tuple[list[str], list[str]]:
     """A round-1 project: the round-0 project at ``source`` copied to ``folder``, two concepts promoted from its
     atlas's purest clusters, then the finetune, extract, atlas and evaluate stages of round 1 run for real (one
     epoch). Returns the overrides and the concept names.
@@ -125,7 +129,7 @@ def build_round_1(source: Path, folder: Path) -> tuple[list[str], list[str]]:
 
     for part in ("dataset", "models/base", "models/round_0", "activations/round_0", "atlases/round_0"):
         shutil.copytree(source / part, folder / part)
-    settings = [*overrides(folder), "finetune.epochs=3", "finetune.batch_size=64",
+    settings = [*overrides(folder, seed), "finetune.epochs=3", "finetune.batch_size=64",
                 "finetune.concept_batch_size=64", "finetune.lr=0.0005", "finetune.progress=false", "evaluate.progress=false",
                 "evaluate.split=val"]
     view = AtlasView.from_config(compose(settings), 0)

@@ -26,6 +26,8 @@ from pipeline.errors import ArticulateError, ConfigError, InputError
 
 __all__ = ["Coach", "DrawingError", "Feedback", "Limits", "Replay", "strokes_to_sketch"]
 
+#: Decimals of the levels an answer hands back (the page returns them as the next update's ``before``).
+LEVEL_DECIMALS = 4
 SENTENCE = {"missing": "Missing", "improved": "You just improved", "complete": "Looks complete"}
 
 
@@ -247,23 +249,33 @@ class Coach:
         """Replay a drawing stroke by stroke (its real stroke order): levels and events after every stroke.
 
         The target is fixed for the whole replay: the given class, else the model's top class on the finished
-        drawing (a replay is read as a drawing of what it became).
+        drawing (a replay is read as a drawing of what it became). Each frame is scored alone and compared with
+        the levels of the frame before as the page hands them back (:meth:`sent_levels`), exactly as the page's
+        updates are answered: the same drawing gives the same events either way. (Scoring all frames in one
+        batch would not: a batch's size changes the last bits of each frame's numbers on some CPUs, enough to
+        tip a level that sits on a threshold.)
         """
         chosen = self.target_index(target)
         if sketch.num_strokes == 0:
             raise DrawingError(f"{sketch.key_id}: the drawing has no strokes to replay")
-        images, last = self.scorer.render([sketch.first_strokes(k) for k in range(sketch.num_strokes + 1)])
         if chosen is None:
-            chosen = int(self.scorer(images[-1:], [None]).targets[0])
-        frames = self.scorer(images, [chosen] * len(images), last)
-        levels = self.canon.levels(frames.scores, frames.targets)
-        strokes = self.canon.levels(frames.stroke_scores, frames.targets)
-        replay = Replay(sketch, self.scorer.class_names[chosen], levels,
-                        [(self.scorer.class_names[int(p.argmax())], float(p.max())) for p in frames.probabilities])
-        for k in range(1, len(images)):
-            replay.frames.append(detect(levels[k - 1], levels[k], strokes[k], self.canon.belongs(chosen),
-                                        self.canon.complete[chosen], self.canon.stroke_gain[chosen], self.rules, k))
-        return replay
+            chosen = int(self.scorer.sketches([sketch], [None]).targets[0])
+        levels, top, states = [], [], []
+        before: np.ndarray | None = None  # the page's first update has no levels before it
+        for k in range(sketch.num_strokes + 1):
+            frames = self.scorer.sketches([sketch.first_strokes(k)], [chosen])
+            feedback = self._feedback(frames, 0, before, k, "person")
+            levels.append(feedback.levels)
+            top.append(feedback.top[0])
+            if k > 0:
+                states.append(feedback.state)
+                before = self.previous_levels(self.sent_levels(feedback.levels))
+        return Replay(sketch, self.scorer.class_names[chosen], np.stack(levels), top, states)
+
+    def sent_levels(self, levels: np.ndarray) -> dict[str, float]:
+        """Levels as an answer hands them to the page (concept id -> level rounded to ``LEVEL_DECIMALS``), which
+        the page sends back as the next update's ``before``."""
+        return {c.id: round(float(v), LEVEL_DECIMALS) for c, v in zip(self.concepts, levels)}
 
     def grid(self) -> dict[str, Any]:
         """Where the layer's positions lie on the 0..255 drawing canvas: cell (y, x) spans
@@ -299,7 +311,7 @@ class Coach:
         return {
             "round": self.round, "target": feedback.target, "chosen": feedback.chosen, "strokes": sketch.num_strokes,
             "classes": [{"name": n, "p": round(p, 4)} for n, p in feedback.top],
-            "levels": {cid: round(float(v), 4) for cid, v in zip(ids, feedback.levels)},
+            "levels": self.sent_levels(feedback.levels),
             "belongs": [cid for cid, b in zip(ids, feedback.belongs) if b],
             "events": [{"kind": e.kind, "concept": ids[e.concept], "frame": e.frame, "level": round(e.level, 4),
                         "change": round(e.change, 4)} for e in feedback.state.events],
