@@ -1,5 +1,5 @@
-/* Articulate's page, api.js: Talking to the labeling app's HTTP API (labeling/API.md): requests, the busy counter,
- * the status line. */
+/* Articulate's page, api.js: Talking to the labeling app's HTTP API (docs/reference/http-api.md): requests, the
+ * busy counter, the status line. */
 import { $, TOKEN, withToken } from './dom.js';
 import { S } from './state.js';
 

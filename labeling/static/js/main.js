@@ -6,7 +6,7 @@
  * lasso, the preview), selection (the selection panel), concepts (writes, the concepts panel, recent changes)
  * and this one, main.js (wiring).
  *
- * Talks to the labeling app's HTTP API (labeling/API.md). Every server-provided string reaches the page as
+ * Talks to the labeling app's HTTP API (docs/reference/http-api.md). Every server-provided string reaches the page as
  * text (textContent, input values) or, inside Plotly, HTML-escaped; never as markup. Every write sends the
  * store version the page last saw; a 409 answer shows the server's message and reloads the concepts.
  *
