@@ -7,7 +7,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # DVC must never try the network (no analytics, no update check).
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup chromium run loop test bench ui clean
+.PHONY: setup chromium run loop test bench ui docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,9 @@ bench: setup  ## the benchmarks (print their figures)
 
 ui: setup  ## the MLflow UI on the project's store
 	articulate ui
+
+docs: setup  ## the documentation site, built into site/ (`mkdocs serve` previews it)
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf data/dataset models activations atlases/round_* evaluation .checkpoints mlflow.db mlartifacts
