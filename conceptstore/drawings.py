@@ -7,14 +7,18 @@ line each (``word``, ``key_id``, ``drawing``), git-tracked beside ``concepts.yam
 reads these drawings with the dataset's (:class:`pipeline.finetune.data.SketchIndex`), so their positions
 count like any other.
 
-Writes take a file lock and replace the file atomically: a crash leaves the old file or the new one.
+Writes take a file lock and replace the file atomically: a crash leaves the old file or the new one. A drawing
+kept for a change of the concept store (:meth:`DrawingBook.kept`) is taken out again when that change fails, so a
+refused request leaves no drawing behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import filelock
@@ -63,6 +67,18 @@ class DrawingBook:
         Raises:
             ArticulateError: A drawing with no strokes, or another writer held the lock too long.
         """
+        with self.kept(sketch) as key_id:
+            return key_id
+
+    @contextlib.contextmanager
+    def kept(self, sketch: Sketch) -> Iterator[str]:
+        """Keep a drawing (once) for a ``with`` block that records what it is for (a change of the concept store),
+        yielding its ``key_id``: if the block raises, the file is put back as it was, so the drawing stays only
+        with the change. The book's lock is held meanwhile.
+
+        Raises:
+            ArticulateError: A drawing with no strokes, or another writer held the lock too long.
+        """
         if not sketch.strokes:
             raise ArticulateError("a drawing with no strokes cannot be kept")
         strokes = [[[int(round(v)) for v in stroke[0]], [int(round(v)) for v in stroke[1]]] for stroke in sketch.strokes]
@@ -71,10 +87,23 @@ class DrawingBook:
         line = json.dumps({"word": sketch.word, "key_id": key_id, "recognized": True, "drawing": strokes})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with self._lock:
-                text = self.path.read_text() if self.path.is_file() else ""
-                if f'"key_id": "{key_id}"' not in text:
-                    atomic_write_text(self.path, text + ("" if not text or text.endswith("\n") else "\n") + line + "\n")
+            self._lock.acquire()
         except filelock.Timeout:
             raise ArticulateError(f"{self.path}: another writer held its lock too long; try again") from None
-        return key_id
+        try:
+            before = self.path.read_text() if self.path.is_file() else None
+            text = before or ""
+            if f'"key_id": "{key_id}"' in text:
+                yield key_id
+                return
+            atomic_write_text(self.path, text + ("" if not text or text.endswith("\n") else "\n") + line + "\n")
+            try:
+                yield key_id
+            except BaseException:
+                if before is None:
+                    self.path.unlink(missing_ok=True)
+                else:
+                    atomic_write_text(self.path, before)
+                raise
+        finally:
+            self._lock.release()

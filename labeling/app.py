@@ -2,7 +2,7 @@
 
 Start it with ``articulate label`` (options: ``--round R``, ``--port P``, ``--host H``, Hydra overrides with
 ``-o KEY=VALUE``); it serves ``http://127.0.0.1:8765`` by default and prints the address. The HTTP API is
-documented in ``labeling/API.md``; the page is ``labeling/static/``.
+documented in ``docs/reference/http-api.md``; the page is ``labeling/static/``.
 
 Safe by default: it binds loopback; on any other address it requires a token (``labeling.token``, or a random
 one it prints), sent as ``?token=`` once (then kept in a cookie) or as ``Authorization: Bearer``
@@ -11,8 +11,10 @@ public). It answers only to the host names it was started for (a page elsewhere 
 rebinding), takes writes only from its own page (``Origin``), and every write names the store version it read
 (``expected_version``). It serves files only from the round's atlas folder (anything else, ``..`` included,
 answers 404), renders patches from the dataset itself, and refuses request bodies over
-``labeling.max_request_bytes`` (413). Errors answer one JSON sentence, ``{"error": ...}``, with the status the
-error's class carries (``ArticulateError.status_code``: 400, 404, 409, 503).
+``labeling.max_request_bytes`` (413) or slower than ``labeling.timeouts`` (408; slow headers close the
+connection). Errors answer one JSON sentence, ``{"error": ...}``, with the status the error's class carries
+(``ArticulateError.status_code``: 400, 404, 409, 503); anything unexpected answers 500 with an ``error_id`` that
+names its traceback in the server's log (:class:`labeling.guards.CatchAll`).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from starlette.exceptions import HTTPException
 from conceptstore.store import ConceptStore, ConflictError
 from labeling.atlas_view import AtlasView
 from labeling.deps import Room, require_token
-from labeling.guards import BodyLimit, SameOrigin
-from labeling.routes import atlas, concepts, draw, dream, edit, files, reliance, visualize
+from labeling.guards import BodyLimit, CatchAll, SameOrigin, error_body
+from labeling.routes import atlas, concepts, draw, dream, edit, files, limits, reliance, visualize
+from labeling.server import uvicorn_config
 from labeling.settings import AppSettings, allowed_hosts
 from pipeline.errors import ArticulateError
 from pipeline.text import plural
@@ -63,30 +66,40 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
     """
     app = FastAPI(title="Articulate labeling", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(require_token)])
-    app.state.room = Room(view=view, store=store, settings=settings, coach_factory=coach)
+    app.state.room = room = Room(view=view, store=store, settings=settings, coach_factory=coach)
     app.add_exception_handler(ArticulateError, _articulate_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for router in (files.router, atlas.router, concepts.router, draw.router, edit.router,
-                   edit.page_router, dream.router, visualize.router, reliance.router):
+                   edit.page_router, dream.router, visualize.router, reliance.router, limits.router):
         app.include_router(router)
-    app.mount("/static", StaticFiles(directory=files.STATIC), name="static")
+    app.mount("/static", files.StaticFolder(directory=files.STATIC), name="static")
+    app.add_middleware(CatchAll)  # inside FastAPI's own error middleware, which would answer plain text
+    room.start_coach()  # in the background: the first drawing need not wait for the model and its canon
     # Outermost: a request by another name (DNS rebinding) or a cross-site write learns nothing, not even the
     # token's answer.
-    return SameOrigin(BodyLimit(app, settings.max_request_bytes), allowed_hosts(settings.host))
+    return CatchAll(SameOrigin(BodyLimit(app, settings.max_request_bytes, settings.timeouts.body_s),
+                               allowed_hosts(settings.host)))
 
 
 async def _articulate_error(request: Request, err: Exception) -> JSONResponse:
     """A user's mistake: one sentence, with the status its class carries."""
-    body: dict[str, Any] = {"error": str(err)}
+    body = error_body(str(err))
     if isinstance(err, ConflictError):
         body["version"] = err.current_version
     return JSONResponse(body, status_code=getattr(err, "status_code", 400))
 
 
 async def _http_error(request: Request, err: Exception) -> JSONResponse:
+    """An HTTP error; the router's bare "Not Found" and "Method Not Allowed" become sentences saying what to do."""
     assert isinstance(err, HTTPException)
-    return JSONResponse({"error": str(err.detail)}, status_code=err.status_code, headers=err.headers)
+    message = str(err.detail)
+    path = request.url.path if len(request.url.path) <= 80 else f"{request.url.path[:77]}..."
+    if err.status_code == 404 and message == "Not Found":
+        message = f"no page, file or API route {path!r} here: see labeling/API.md for the routes"
+    elif err.status_code == 405 and message == "Method Not Allowed":
+        message = f"{path!r} does not take {request.method}: see labeling/API.md for the routes"
+    return JSONResponse(error_body(message), status_code=err.status_code, headers=err.headers)
 
 
 async def _validation_error(request: Request, err: Exception) -> JSONResponse:
@@ -95,12 +108,12 @@ async def _validation_error(request: Request, err: Exception) -> JSONResponse:
     first = err.errors()[0] if err.errors() else {}
     loc = tuple(first.get("loc", ()))
     if first.get("type") == "missing" and loc[-1:] == ("expected_version",):
-        return JSONResponse({"error": VERSION_NEEDED}, status_code=400)
+        return JSONResponse(error_body(VERSION_NEEDED), status_code=400)
     if first.get("type") == "missing" and loc == ("body",):
-        return JSONResponse({"error": f"this write needs a JSON body (labeling/API.md): {VERSION_NEEDED}"},
+        return JSONResponse(error_body(f"this write needs a JSON body (docs/reference/http-api.md): {VERSION_NEEDED}"),
                             status_code=400)
     where = ".".join(str(p) for p in loc if p != "body") or "request"
-    return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid request')}"}, status_code=400)
+    return JSONResponse(error_body(f"{where}: {first.get('msg', 'invalid request')}"), status_code=400)
 
 
 def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None, port: int | None = None,
@@ -113,6 +126,7 @@ def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None
     store = ConceptStore(cfg.paths.concepts, actor=settings.actor)
     store.recover()  # finish or drop a write a crash interrupted, before the page reads the store
     app = create_app(view, store, settings, coach=partial(_coach, cfg, view.round))
+    config = uvicorn_config(app, settings.timeouts, host=settings.host, port=settings.port, log_level="warning")
     address = f"http://{settings.host}:{settings.port}/" + (f"?token={settings.token}" if settings.token else "")
     print(f"Articulate labeling: round {view.round} atlas ({view.layer}, {plural(len(view), 'point')}), "
           f"concepts in {store.path}\n"
@@ -121,7 +135,7 @@ def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None
           f"  draw at {address.split('?')[0]}draw: the round's model says what your drawing has and lacks.\n"
           f"  When done, stop with Ctrl-C and run `make run` (or `dvc repro`): it builds round {view.round + 1} "
           "from your concepts.", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.Server(config).run()
 
 
 def _coach(cfg: DictConfig, round_: int) -> Coach:

@@ -168,7 +168,7 @@ class AtlasView:
         return len(self.points)
 
     def summary(self) -> dict[str, Any]:
-        """The atlas as ``GET /api/atlas`` answers it (see labeling/API.md)."""
+        """The atlas as ``GET /api/atlas`` answers it (see docs/reference/http-api.md)."""
         doc = self.document
         cells = [{"cell": int(c["cell"]), "row": int(c["row"]), "col": int(c["col"]), "count": int(c["count"]),
                   "centre": c["centre"], "cluster": c.get("cluster"),
@@ -231,20 +231,23 @@ class AtlasView:
         Raises:
             SelectionError: Empty, or an id that is not a point of this atlas.
         """
-        try:
-            ids = np.unique(np.asarray(list(points), dtype=np.int64))
-        except (TypeError, ValueError):
-            raise SelectionError("points must be a list of integer point ids") from None
+        listed = list(points)
+        # Bounded before numpy sees them: an id beyond 64 bits would overflow, a bool or a float is no id.
+        wrong = next((p for p in listed if isinstance(p, bool) or not isinstance(p, (int, np.integer))), None)
+        if wrong is not None:
+            raise SelectionError(f"points must be a list of integer point ids, got {wrong!r}")
+        far = next((int(p) for p in listed if not 0 <= p < len(self.points)), None)
+        if far is not None:
+            shown = str(far) if abs(far) < 10 ** 24 else f"a number of {far.bit_length()} bits"
+            raise NotInAtlasError(f"point {shown} is not in the round {self.round} atlas "
+                                  f"(points 0..{len(self.points) - 1})")
+        ids = np.unique(np.asarray(listed, dtype=np.int64))
         if not len(ids):
             raise SelectionError("the selection is empty: select a cluster, a cell or lasso some points")
-        bad = ids[(ids < 0) | (ids >= len(self.points))]
-        if len(bad):
-            raise NotInAtlasError(f"point {int(bad[0])} is not in the round {self.round} atlas "
-                                 f"(points 0..{len(self.points) - 1})")
         return ids
 
     def describe(self, selection: Selection, exemplars: int | None = None) -> dict[str, Any]:
-        """What a person judges a selection by (``POST /api/selection``, see labeling/API.md).
+        """What a person judges a selection by (``POST /api/selection``, see docs/reference/http-api.md).
 
         Args:
             selection: The points.

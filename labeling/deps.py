@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
@@ -58,6 +59,40 @@ class Room:
     _dream_net: Any = field(default=None, init=False, repr=False)
     _editor: Any = field(default=None, init=False, repr=False)
     network_hash: str | None = field(default=None, init=False, repr=False)  # names cached pictures of the network
+    _coach_started: float | None = field(default=None, init=False, repr=False)  # when the coach's build began
+    _coach_ready: float | None = field(default=None, init=False, repr=False)  # when it was done
+    _coach_error: str | None = field(default=None, init=False, repr=False)  # why it could not be built
+
+    def start_coach(self) -> None:
+        """Build the coach now, on a thread of its own, so that the first drawing does not wait for the model and
+        its canon (seconds to a minute); :meth:`coach_status` says how far it is."""
+        if self.coach_factory is None or self._coach_started is not None:
+            return
+        self._coach_started = time.monotonic()
+
+        def build() -> None:
+            try:
+                self.coach()
+            except Exception as err:  # noqa: BLE001 - reported by coach_status; a request raises it again
+                self._coach_error = self._coach_error or f"{type(err).__name__}: {err}"
+
+        threading.Thread(target=build, name="articulate-coach", daemon=True).start()
+
+    def coach_status(self) -> dict[str, Any]:
+        """How the coach's build goes: ``{"state": "none" | "preparing" | "ready" | "failed", "seconds",
+        "message"}`` (``GET /api/coach/status``; the drawing page shows it until the coach is ready)."""
+        if self.coach_factory is None:
+            return {"state": "none", "seconds": 0.0, "message": "this server has no drawing coach"}
+        started = self._coach_started if self._coach_started is not None else time.monotonic()
+        if self._coach is not None:
+            return {"state": "ready", "seconds": round((self._coach_ready or started) - started, 1),
+                    "message": "the coach is ready"}
+        if self._coach_error is not None:
+            return {"state": "failed", "seconds": 0.0, "message": self._coach_error}
+        seconds = round(time.monotonic() - started, 1)
+        return {"state": "preparing", "seconds": seconds,
+                "message": f"preparing the coach: loading the round's model and its canon of complete drawings "
+                           f"({seconds:.0f} s; the first start of a round builds the canon, later ones read it)"}
 
     def editor(self) -> tuple[Any, Any]:
         """The round's network traced to its atlas layer (a :class:`~pipeline.editing.runner.LayerRunner`), and its
@@ -98,7 +133,9 @@ class Room:
                 try:
                     self._coach = self.coach_factory()
                 except ArticulateError as err:
-                    raise CoachUnavailable(f"the drawing coach cannot start: {err}") from None
+                    self._coach_error = f"the drawing coach cannot start: {err}"
+                    raise CoachUnavailable(self._coach_error) from None
+                self._coach_ready = time.monotonic()
             return self._coach
 
 
@@ -119,16 +156,18 @@ _cookie_token = APIKeyCookie(name=TOKEN_COOKIE, auto_error=False)
 _bearer_token = HTTPBearer(auto_error=False)
 
 
-def require_token(room: RoomDep, query: Annotated[str | None, Depends(_query_token)],
+def require_token(request: Request, room: RoomDep, query: Annotated[str | None, Depends(_query_token)],
                   cookie: Annotated[str | None, Depends(_cookie_token)],
                   bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_token)]) -> None:
-    """Let a request through when the server has no token, or the request offers it (query, cookie or bearer).
+    """Let a request through when the server has no token, the request offers it (query, cookie or bearer), or
+    it asks for the page's own scripts and styles (``/static/``: public, as docs/reference/http-api.md says; they hold
+    nothing of the data).
 
     Raises:
         HTTPException: 401, saying how to send the token.
     """
     token = room.settings.token
-    if not token:
+    if not token or request.url.path.startswith("/static/"):
         return
     offered = [query, cookie, bearer.credentials if bearer else None]
     if not any(t is not None and secrets.compare_digest(t, token) for t in offered):

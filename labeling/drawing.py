@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from labeling.deps import Room
+from labeling.fields import Index, Strokes
 from pipeline.coach.coach import DrawingError, strokes_to_sketch
 from pipeline.data.sketch import Sketch
 
@@ -15,8 +16,8 @@ class Drawing(BaseModel):
     """A drawing: its strokes (Quick, Draw! layout, 0..255), or an atlas point (the sketch behind it)."""
 
     model_config = ConfigDict(extra="forbid")
-    strokes: list[list[list[float]]] | None = None
-    point: int | None = Field(default=None, ge=0)
+    strokes: Strokes | None = None
+    point: Index | None = None
 
 
 def sketch_of(room: Room, body: Drawing) -> Sketch:

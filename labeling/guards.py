@@ -1,37 +1,93 @@
-"""ASGI guards in front of the labeling app: a body-size limit, and the host and origin checks.
+"""ASGI guards in front of the labeling app: the last line of defence (any unexpected error answers a JSON 500
+with an error id), a body-size and body-time limit, and the host and origin checks.
 
-They run before FastAPI parses anything, so an oversized body, a request by another host name (DNS rebinding)
-or a cross-site write is answered (413, 400, 403) without reaching a route.
+They run before FastAPI parses anything, so an oversized or too slow body, a request by another host name (DNS
+rebinding) or a cross-site write is answered (413, 408, 400, 403) without reaching a route.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["BodyLimit", "SameOrigin"]
+__all__ = ["BodyLimit", "CatchAll", "SameOrigin", "error_body"]
+
+#: Where an unexpected error's traceback goes, under its error id (uvicorn's own error log).
+log = logging.getLogger("uvicorn.error")
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-async def _answer(send: Callable[[dict], Awaitable[None]], status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+def error_body(message: str, **extra: Any) -> dict[str, Any]:
+    """The API's error shape: ``{"error": "<one sentence>"}`` (plus, for some errors, fields such as ``version``
+    or ``error_id``)."""
+    return {"error": message, **extra}
+
+
+async def _answer(send: Callable[[dict], Awaitable[None]], status: int, message: str, *,
+                  close: bool = False, **extra: Any) -> None:
+    body = json.dumps(error_body(message, **extra)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, by Content-Length or by counting a streamed body.
+def unexpected(method: str, path: str, err: BaseException) -> tuple[str, str]:
+    """Log an unexpected error's traceback under a new error id; the id and the sentence the client gets."""
+    error_id = secrets.token_hex(6)
+    log.error("unexpected error %s on %s %s", error_id, method, path, exc_info=err)
+    return error_id, (f"the server failed on this request (error id {error_id}); this is a bug, not your "
+                      "request: the server's log has the details under that id")
 
-    The body is read here, before the app sees it (bodies are small: selections of point ids), so an
-    oversized one is answered 413 however it is sent.
+
+class CatchAll:
+    """The last line of defence: an exception no route or guard answered becomes a JSON 500 with an error id,
+    its traceback only in the server's log (under that id), never in the answer.
+
+    Used twice: outermost, around the guards, and inside FastAPI's own error middleware (``add_middleware``), so
+    that FastAPI never answers its plain-text "Internal Server Error".
     """
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as err:  # noqa: BLE001 - the point of this guard: nothing unexpected reaches the client
+            error_id, message = unexpected(scope.get("method", "?"), scope.get("path", "?"), err)
+            if not started:
+                await _answer(send, 500, message, error_id=error_id)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``max_bytes`` with 413, by Content-Length or by counting a streamed body, and
+    bodies that have not all arrived ``timeout_s`` seconds after the headers with 408 (and close the connection):
+    a client that sends less than its Content-Length holds no connection for longer.
+
+    The body is read here, before the app sees it (bodies are small: selections of point ids), so an
+    oversized or stalled one is answered however it is sent.
+    """
+
+    def __init__(self, app: Any, max_bytes: int, timeout_s: float) -> None:
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -43,8 +99,15 @@ class BodyLimit:
             await _answer(send, 413, message)
             return
         chunks, size, more = [], 0, True
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         while more:
-            event = await receive()
+            try:
+                event = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except TimeoutError:
+                await _answer(send, 408, f"the request body did not all arrive within {self.timeout_s:g} s "
+                                         "(labeling.timeouts.body_s): send it at once, as long as its "
+                                         "Content-Length says", close=True)
+                return
             if event["type"] != "http.request":  # the client went away
                 return
             chunks.append(event.get("body", b""))

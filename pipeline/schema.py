@@ -540,6 +540,44 @@ class ArtistConfig:
 
 
 @dataclass
+class LabelingTimeoutsConfig:
+    """How long the labeling server waits for a slow client before closing its connection.
+
+    Attributes:
+        header_s: Seconds for the request line and headers to arrive.
+        body_s: Seconds for the body to arrive after the headers (then 408).
+        keep_alive_s: Seconds an open connection may wait idle for its next request.
+        max_header_bytes: Larger request lines and headers are refused (400).
+    """
+
+    header_s: float = MISSING
+    body_s: float = MISSING
+    keep_alive_s: float = MISSING
+    max_header_bytes: int = MISSING
+
+
+@dataclass
+class LabelingLimitsConfig:
+    """What one request to the labeling app may ask for; the pages read these (``GET /api/limits``).
+
+    Attributes:
+        edits: Edits in one stack (``POST /api/edit``).
+        factor: The largest ``|factor|`` of an edit.
+        dream_octaves: Octaves of a dream (fewer where the model's input is too small for them).
+        dream_steps: Gradient steps per octave of a dream.
+        visualize_steps_min: Fewest gradient steps of a feature visualization.
+        visualize_steps_max: Most gradient steps of a feature visualization.
+    """
+
+    edits: int = MISSING
+    factor: float = MISSING
+    dream_octaves: int = MISSING
+    dream_steps: int = MISSING
+    visualize_steps_min: int = MISSING
+    visualize_steps_max: int = MISSING
+
+
+@dataclass
 class LabelingConfig:
     """The artist's room: the labeling app (``articulate label``), the concept commands and the simulated artist.
 
@@ -548,6 +586,10 @@ class LabelingConfig:
         port: The app's port.
         token: Access token; null: none on loopback, a random one (printed) on other addresses.
         max_request_bytes: Larger request bodies are refused (413).
+        min_token_length: A token shorter than this is refused at start.
+        max_file_bytes: The largest drawing file a command reads (``--sketch FILE.ndjson:KEY``, ``--reference``).
+        timeouts: How long the server waits for a slow client.
+        limits: What one request may ask for.
         exemplars: Exemplar patches shown for a selection (the positions nearest its mean activation).
         patch_scale: Patch pixels per input pixel.
         split_k: Sub-clusters when a concept or a selection is split by sub-clustering (the page may ask for
@@ -559,6 +601,10 @@ class LabelingConfig:
     port: int = MISSING
     token: Optional[str] = MISSING
     max_request_bytes: int = MISSING
+    min_token_length: int = MISSING
+    max_file_bytes: int = MISSING
+    timeouts: LabelingTimeoutsConfig = field(default_factory=LabelingTimeoutsConfig)
+    limits: LabelingLimitsConfig = field(default_factory=LabelingLimitsConfig)
     exemplars: int = MISSING
     patch_scale: int = MISSING
     split_k: int = MISSING

@@ -391,14 +391,14 @@ def test_a_token_guards_every_request(labeling_project, tmp_path: Path) -> None:
     store = ConceptStore(tmp_path / "c.yaml")
     with pytest.raises(Exception, match="token"):
         AppSettings(host="0.0.0.0")
-    settings = AppSettings(host="0.0.0.0", port=0, token="s3cret")
+    settings = AppSettings(host="0.0.0.0", port=0, token="s3cret-s3cret-s3cret")
     server = RunningServer(create_app(labeling_project.view, store, settings), labeling_project, store)
     try:
         with httpx.Client(base_url=server.url) as client:
             assert client.get("/api/atlas").status_code == 401
             assert client.get("/api/atlas", headers={"Authorization": "Bearer wrong"}).status_code == 401
-            assert client.get("/api/atlas", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-            assert client.get("/", params={"token": "s3cret"}).status_code == 200  # sets the cookie
+            assert client.get("/api/atlas", headers={"Authorization": "Bearer s3cret-s3cret-s3cret"}).status_code == 200
+            assert client.get("/", params={"token": "s3cret-s3cret-s3cret"}).status_code == 200  # sets the cookie
             assert client.get("/api/concepts").status_code == 200
     finally:
         server.stop()

@@ -10,7 +10,7 @@ from pipeline.errors import ConfigError, InputError
 if TYPE_CHECKING:
     from pipeline.data.sketch import Sketch
 
-__all__ = ["parse_int_list", "parse_sketch_ref", "read_sketch_ref"]
+__all__ = ["input_file_limit", "parse_int_list", "parse_sketch_ref", "read_sketch_ref"]
 
 SKETCH_REF = "FILE.ndjson:KEY_ID or FILE.ndjson:N (the N-th drawing, from 1)"
 
@@ -61,17 +61,29 @@ def parse_sketch_ref(text: str) -> tuple[Path, str]:
     return Path(path), key
 
 
-def read_sketch_ref(text: str) -> Sketch:
+def input_file_limit(overrides: list[str] | None = None) -> int:
+    """The largest drawing file a command reads (``labeling.max_file_bytes``, with the command's overrides)."""
+    from pipeline.config import compose
+
+    return int(compose(list(overrides or []), targets=False).labeling.max_file_bytes)
+
+
+def read_sketch_ref(text: str, max_bytes: int) -> Sketch:
     """The drawing ``FILE.ndjson:KEY_ID`` or ``FILE.ndjson:N`` names (lines that are not drawings are skipped).
+
+    Args:
+        text: The reference.
+        max_bytes: The largest file read (``labeling.max_file_bytes``): a larger one, or anything but a regular
+            file (``/dev/zero``), is refused before a byte of it is read.
 
     Raises:
         ConfigError: A malformed reference.
-        InputError: The file is missing or unreadable, or holds no such drawing.
+        InputError: The file is missing, unreadable, not a regular file or too large, or holds no such drawing.
     """
     from pipeline.data.ndjson import read_ndjson
 
     path, key = parse_sketch_ref(text)
-    sketches = read_ndjson(path, on_error="skip").sketches
+    sketches = read_ndjson(path, on_error="skip", max_bytes=max_bytes).sketches
     chosen = next((s for s in sketches if s.key_id == key), None)
     if chosen is None and key.isdigit() and 1 <= int(key) <= len(sketches):
         chosen = sketches[int(key) - 1]

@@ -64,8 +64,9 @@ def feedback_command(args: argparse.Namespace) -> None:
     from pipeline.config import compose
     from pipeline.io import atomic_write_text
 
-    sketch = read_sketch_ref(args.sketch)
-    coach = Coach.from_config(compose(args.overrides), args.round, progress=True)
+    cfg = compose(args.overrides)
+    sketch = read_sketch_ref(args.sketch, int(cfg.labeling.max_file_bytes))
+    coach = Coach.from_config(cfg, args.round, progress=True)
     replay = coach.replay(sketch, args.target)
     belongs = coach.canon.belongs(coach.scorer.class_names.index(replay.target))
     print(f"round {coach.round}: {sketch.word} {sketch.key_id} ({sketch.num_strokes} strokes) read as "

@@ -38,8 +38,8 @@ def edit_command(args: argparse.Namespace) -> None:
     from pipeline.models.build import load_trained
     from pipeline.rounds import latest_round, model_path
 
-    sketch = read_sketch_ref(args.sketch)
     cfg = compose(args.overrides, targets=False)
+    sketch = read_sketch_ref(args.sketch, int(cfg.labeling.max_file_bytes))
     r = latest_round(cfg.paths.atlases) if args.round is None else args.round
     surgeon = Surgeon(load_trained(model_path(cfg, r)), threshold=float(cfg.evaluate.threshold))
     name = args.ablate or args.boost

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from articulate.commands import parse_int_list, read_sketch_ref
+from articulate.commands import input_file_limit, parse_int_list, read_sketch_ref
 from pipeline.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def _reference(path: str | None, trained: object, limit: int = 256) -> torch.Ten
 
     from pipeline.data.raster import rasterize_batch
 
-    sketches = read_ndjson(path, on_error="skip", limit=limit).sketches
+    sketches = read_ndjson(path, on_error="skip", limit=limit, max_bytes=input_file_limit()).sketches
     return torch.from_numpy(rasterize_batch(sketches, trained.raster))[:, None]
 
 
@@ -157,7 +157,7 @@ def dream_command(args: argparse.Namespace) -> None:
     from pipeline.featurevis.images import save_png, side_by_side
     from pipeline.models.build import load_trained
 
-    chosen = read_sketch_ref(args.sketch)
+    chosen = read_sketch_ref(args.sketch, input_file_limit())
     trained = load_trained(args.model)
     original = torch.from_numpy(rasterize(chosen, trained.raster))[None]
     layer = args.layer or trained.layer

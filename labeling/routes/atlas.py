@@ -11,6 +11,7 @@ from conceptstore.concepts import Concept
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView, Selection, SelectionError
 from labeling.deps import RoomDep
+from labeling.fields import Index, Whole
 
 __all__ = ["SelectionBody", "SubclusterBody", "concept_selection", "router", "selection_of"]
 
@@ -21,9 +22,9 @@ class SelectionBody(BaseModel):
     """One of a cluster, a cell, points (a lasso) or a concept; how many exemplars to show."""
 
     model_config = ConfigDict(extra="forbid")
-    cluster: int | None = None
-    cell: int | None = None
-    points: list[int] | None = None
+    cluster: Whole | None = None
+    cell: Whole | None = None
+    points: list[Index] | None = None
     concept: str | None = None
     exemplars: int | None = Field(default=None, ge=1, le=500)
 

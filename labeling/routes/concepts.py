@@ -8,7 +8,7 @@ is written. Writes answer the new concept list and the ids they changed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from conceptstore.events import describe_event
 from conceptstore.store import ConceptError, ConceptStore
 from labeling.atlas_view import AtlasView
 from labeling.deps import Room, RoomDep
+from labeling.fields import MAX_INDEX, Index, Whole
 
 __all__ = ["VersionedBody", "concept_list", "router", "split_groups", "write_and_list"]
 
@@ -25,29 +26,29 @@ router = APIRouter(prefix="/api")
 
 class VersionedBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    expected_version: int  # required: a write without it could silently overwrite what another writer did
+    expected_version: Index  # required: a write without it could silently overwrite what another writer did
 
 
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = "lasso"
-    cluster: int | None = None
-    cell: int | None = None
+    cluster: Whole | None = None
+    cell: Whole | None = None
 
 
 class PromoteBody(VersionedBody):
     name: str
-    points: list[int]
-    unticked: list[int] = []
-    seen: list[int] = []  # the exemplars the page showed: those kept are the concept's verified positives
+    points: list[Index]
+    unticked: list[Index] = []
+    seen: list[Index] = []  # the exemplars the page showed: those kept are the concept's verified positives
     source: Source = Source()
     notes: str = ""
 
 
 class AddBody(VersionedBody):
-    points: list[int]
-    unticked: list[int] = []
-    seen: list[int] = []
+    points: list[Index]
+    unticked: list[Index] = []
+    seen: list[Index] = []
     source: Source = Source()
 
 
@@ -65,7 +66,7 @@ class MergeBody(VersionedBody):
 
 
 class SplitBody(VersionedBody):
-    points: list[int] | None = None
+    points: list[Index] | None = None
     name: str | None = None
     k: int | None = Field(default=None, ge=2, le=20)
 
@@ -144,7 +145,7 @@ def split(room: RoomDep, ref: str, body: SplitBody) -> dict[str, Any]:
 
 
 @router.delete("/concepts/{ref}")
-def delete(room: RoomDep, ref: str, expected_version: int) -> dict[str, Any]:
+def delete(room: RoomDep, ref: str, expected_version: Annotated[int, Query(ge=0, le=MAX_INDEX)]) -> dict[str, Any]:
     return write_and_list(room, lambda: room.store.delete(ref, expected_version=expected_version, actor=room.settings.actor))
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conceptstore.drawings import DrawingBook, drawings_path
 from labeling.deps import RoomDep
+from labeling.fields import Index, Strokes
 from labeling.routes.concepts import VersionedBody, write_and_list
 from labeling.routes.files import STATIC
 from pipeline.coach.coach import DrawingError, strokes_to_sketch
@@ -35,11 +36,11 @@ class FeedbackBody(BaseModel):
     (``before_target``), and the frame number."""
 
     model_config = ConfigDict(extra="forbid")
-    strokes: list[list[list[float]]]
+    strokes: Strokes
     target: str | None = None
     before: dict[str, float] | None = None
     before_target: str | None = None
-    frame: int | None = Field(default=None, ge=0)
+    frame: Index | None = None
 
 
 @router.get("/draw", include_in_schema=False)
@@ -58,6 +59,12 @@ def coach(room: RoomDep) -> dict[str, Any]:
     return {**described, "throttle_ms": room.settings.coach_throttle_ms}
 
 
+@router.get("/api/coach/status")
+def coach_status(room: RoomDep) -> dict[str, Any]:
+    """Whether the coach is ready, and how long it has been preparing (it is built when the server starts)."""
+    return room.coach_status()
+
+
 @router.post("/api/feedback")
 def feedback(room: RoomDep, body: FeedbackBody) -> dict[str, Any]:
     coach = room.coach()
@@ -69,9 +76,9 @@ class DrawnBody(VersionedBody):
     """Positions of the person's drawing marked as a concept (or not): an existing ``concept`` (id or name), or
     a new one by ``name``."""
 
-    strokes: list[list[list[float]]]
+    strokes: Strokes
     word: str
-    cells: list[tuple[int, int]] = Field(min_length=1, max_length=4096)
+    cells: list[tuple[Index, Index]] = Field(min_length=1, max_length=4096)
     concept: str | None = None
     name: str | None = None
     negative: bool = False
@@ -95,15 +102,20 @@ def drawn(room: RoomDep, body: DrawnBody) -> dict[str, Any]:
     sketch = strokes_to_sketch(body.strokes, coach.limits, word=body.word)
     if not sketch.strokes:
         raise DrawingError("strokes: an empty drawing has nothing to mark")
-    key_id = DrawingBook(drawings_path(room.store.path)).add(sketch)
-    positions = [(key_id, int(y), int(x)) for y, x in sorted(set(body.cells))]
-    source = {"kind": "drawing", "round": view.round, "key_id": key_id}
     store, actor = room.store, room.settings.actor
-    if body.name is not None:
-        return write_and_list(room, lambda: store.promote(
-            body.name, positions, layer=coach.scorer.model.layer, born_round=view.round, source=source, verified=positions,
-            expected_version=body.expected_version, actor=actor))
-    positives, negatives = ([], positions) if body.negative else (positions, [])
-    return write_and_list(room, lambda: store.add(
-        body.concept, positives, negatives, source=source, verified=positives,
-        expected_version=body.expected_version, actor=actor))
+
+    def change() -> Any:
+        # The drawing is kept only with the change it is for: a change refused (a stale version, an unknown
+        # concept, a bad name) takes the drawing out again, so the next fine-tune reads no orphan.
+        with DrawingBook(drawings_path(store.path)).kept(sketch) as key_id:
+            positions = [(key_id, int(y), int(x)) for y, x in sorted(set(body.cells))]
+            source = {"kind": "drawing", "round": view.round, "key_id": key_id}
+            if body.name is not None:
+                return store.promote(body.name, positions, layer=coach.scorer.model.layer, born_round=view.round,
+                                     source=source, verified=positions, expected_version=body.expected_version,
+                                     actor=actor)
+            positives, negatives = ([], positions) if body.negative else (positions, [])
+            return store.add(body.concept, positives, negatives, source=source, verified=positives,
+                             expected_version=body.expected_version, actor=actor)
+
+    return write_and_list(room, change)

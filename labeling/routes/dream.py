@@ -15,8 +15,11 @@ from pydantic import Field
 
 from labeling.deps import RoomDep
 from labeling.directions import layer_direction
+from labeling.fields import Index
 from labeling.drawing import Drawing, sketch_of
 from labeling.pictures import data_url, picture_png
+from labeling.routes.limits import OCTAVE_SCALE, request_limits
+from labeling.settings import RequestLimits
 from pipeline.coach.coach import DrawingError
 from pipeline.data.raster import rasterize
 from pipeline.models.layers import get_layer
@@ -32,12 +35,12 @@ class DreamBody(Drawing):
     ``layer``."""
 
     concept: str | None = None
-    cluster: int | None = Field(default=None, ge=0)
-    channel: int | None = Field(default=None, ge=0)
+    cluster: Index | None = None
+    channel: Index | None = None
     target_class: str | None = None
     layer: str | None = None
-    octaves: int = Field(default=3, ge=1, le=6)
-    steps: int = Field(default=10, ge=1, le=100)
+    octaves: int = Field(default=3, strict=True)  # within GET /api/limits (labeling.limits)
+    steps: int = Field(default=10, strict=True)
     lr: float = Field(default=0.02, gt=0.0, le=1.0)
 
 
@@ -51,6 +54,9 @@ def dream(room: RoomDep, body: DreamBody) -> dict[str, Any]:
 
     coach = room.coach()
     model = coach.scorer.model
+    spans = request_limits(room)
+    RequestLimits.check(body.octaves, spans["dream_octaves"], "octaves")
+    RequestLimits.check(body.steps, spans["dream_steps"], "steps")
     sketch = sketch_of(room, body)
     chosen = [name for name in ("concept", "cluster", "channel", "target_class") if getattr(body, name) is not None]
     if len(chosen) > 1:
@@ -71,7 +77,7 @@ def dream(room: RoomDep, body: DreamBody) -> dict[str, Any]:
 
     def work(progress):
         dreamed = deepdream(net, image, model.input_spec, layer, channel=body.channel, objective=objective,
-                            octaves=body.octaves, octave_scale=1.4, steps=body.steps, lr=body.lr,
+                            octaves=body.octaves, octave_scale=OCTAVE_SCALE, steps=body.steps, lr=body.lr,
                             progress=progress)[0]
         return {"image": data_url(picture_png(dreamed)), "what": what}
 

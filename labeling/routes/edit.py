@@ -21,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labeling.deps import Room, RoomDep
 from labeling.directions import layer_direction
+from labeling.fields import Index, Whole
 from labeling.drawing import Drawing, sketch_of
 from labeling.routes.files import STATIC
+from labeling.settings import RequestLimits
 from pipeline.coach.coach import DrawingError
 from pipeline.data.raster import rasterize
 from pipeline.editing.edits import (move_maps, rotate_maps, scale_channel, scale_direction, scale_positions,
@@ -35,7 +37,6 @@ __all__ = ["EditBody", "LayerBody", "page_router", "router"]
 
 router = APIRouter(prefix="/api")
 page_router = APIRouter()
-MAX_EDITS = 64
 
 
 class LayerBody(Drawing):
@@ -49,20 +50,20 @@ class Edit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     concept: str | None = None
-    cluster: int | None = Field(default=None, ge=0)
-    channel: int | None = Field(default=None, ge=0)
+    cluster: Index | None = None
+    channel: Index | None = None
     all: bool = False
-    factor: float = 0.0
+    factor: float = Field(default=0.0, strict=True)
     mode: str = "direction"
     where: str = "everywhere"
     grow: int = Field(default=0, ge=0, le=8)
-    cells: list[tuple[int, int]] | None = Field(default=None, max_length=4096)
-    shift: tuple[int, int] | None = None
-    rotate: float | None = Field(default=None, ge=-360.0, le=360.0)
+    cells: list[tuple[Index, Index]] | None = Field(default=None, max_length=4096)
+    shift: tuple[Whole, Whole] | None = None
+    rotate: float | None = Field(default=None, strict=True, ge=-360.0, le=360.0)
 
 
 class EditBody(Drawing):
-    edits: list[Edit] = Field(min_length=1, max_length=MAX_EDITS)
+    edits: list[Edit]  # 1 to labeling.limits.edits (GET /api/limits)
 
 
 @page_router.get("/sketch", include_in_schema=False)
@@ -128,7 +129,10 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
     model = coach.scorer.model
     sketch = sketch_of(room, body)
     grid = coach.scorer.geometry
+    spans = room.settings.limits.ranges()
+    RequestLimits.check(len(body.edits), spans["edits"], "edits (how many in the stack)")
     for i, one in enumerate(body.edits, start=1):
+        RequestLimits.check(one.factor, spans["factor"], f"edit {i}: factor")
         if sum((one.concept is not None, one.cluster is not None, one.channel is not None, one.all)) != 1:
             raise DrawingError(f"edit {i}: give one of concept (name or id), cluster, channel, or all")
         if one.mode not in MODES or one.where not in WHERE:

@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labeling.deps import Room, RoomDep
 from labeling.directions import layer_direction
+from labeling.fields import Index
 from labeling.pictures import data_url, picture_png
+from labeling.settings import RequestLimits
 from pipeline.coach.coach import DrawingError
 
 __all__ = ["VisualizeBody", "router"]
@@ -31,9 +33,9 @@ class VisualizeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     concept: str | None = None
-    cluster: int | None = Field(default=None, ge=0)
-    channel: int | None = Field(default=None, ge=0)
-    steps: int = Field(default=128, ge=16, le=512)
+    cluster: Index | None = None
+    channel: Index | None = None
+    steps: int = Field(default=128, strict=True)  # within GET /api/limits (labeling.limits)
 
 
 @router.post("/visualize", status_code=202)
@@ -43,6 +45,7 @@ def visualize(room: RoomDep, body: VisualizeBody) -> dict[str, Any]:
     from pipeline.featurevis.objectives import direction
     from pipeline.featurevis.render import render
 
+    RequestLimits.check(body.steps, room.settings.limits.ranges()["visualize_steps"], "steps")
     chosen = [name for name in ("concept", "cluster", "channel") if getattr(body, name) is not None]
     if len(chosen) != 1:
         raise DrawingError("visualize one of concept, cluster or channel")

@@ -147,7 +147,7 @@ def check_input_file(path: Path, kind: str, max_bytes: int | None = None) -> Non
     if stat.S_ISDIR(info.st_mode):
         raise InputError(path, f"is a folder, not a {kind}", hint="give the path of one file, or read the folder")
     if not stat.S_ISREG(info.st_mode):
-        raise InputError(path, f"is not a regular file (a device, a pipe or a socket), not a {kind}",
+        raise InputError(path, f"is a device, a pipe or a socket, not a regular {kind}: it may never end",
                          hint="save the data to a file and give its path")
     if max_bytes is not None and info.st_size > max_bytes:
         raise InputError(path, f"is {info.st_size:,} bytes, more than the {max_bytes:,} a {kind} may have here",

@@ -26,6 +26,14 @@ from pipeline.models.input_spec import InputSpec, to_model_input
 MIN_OCTAVE_SIZE = 16
 
 
+def most_octaves(side: int, octave_scale: float) -> int:
+    """The most octaves of scale ``octave_scale`` a ``side`` x ``side`` image has room for (at least 1): the
+    smallest octave keeps :data:`MIN_OCTAVE_SIZE` pixels."""
+    if side <= MIN_OCTAVE_SIZE:
+        return 1
+    return 1 + int(math.log(side / MIN_OCTAVE_SIZE) / math.log(octave_scale))
+
+
 def _as_batch(image: torch.Tensor | np.ndarray) -> torch.Tensor:
     tensor = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image).float()
     if tensor.ndim == 2:
@@ -94,7 +102,7 @@ def deepdream(
     height, width = base.shape[-2:]
     smallest = min(height, width) / octave_scale ** (octaves - 1)
     if smallest < MIN_OCTAVE_SIZE:
-        most = 1 + int(math.log(min(height, width) / MIN_OCTAVE_SIZE) / math.log(octave_scale))
+        most = most_octaves(min(height, width), octave_scale)
         raise ConfigError(
             f"dream: {octaves} octaves of scale {octave_scale} shrink a {height}x{width} image to {smallest:.0f} pixels; "
             f"use at most {max(1, most)} octaves (the smallest must be >= {MIN_OCTAVE_SIZE} pixels)"

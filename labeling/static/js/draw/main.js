@@ -209,12 +209,27 @@ async function exportClicked() {
 
 // ---------------------------------------------------------------- loading
 
+/** Wait while the server prepares the coach (it starts building it with the server: the round's model and its
+ * canon), showing how long it has taken; throws the reason when it cannot be built. */
+async function coachReady() {
+  for (;;) {
+    const status = await api('GET', '/api/coach/status');
+    if (status.state === 'failed') throw new Error(status.message);
+    if (status.state !== 'preparing') return;
+    $('status').dataset.preparing = 'true';
+    setStatus(`${status.message[0].toUpperCase()}${status.message.slice(1)}…`, 'info');
+    await new Promise((resolve) => { setTimeout(resolve, 500); });
+  }
+}
+
 async function load() {
   $('atlas-link').href = withToken('/');
   $('sketch-link').href = withToken('/sketch');
   await busy(async () => {
     let coach;
     try {
+      await coachReady();
+      delete $('status').dataset.preparing;
       coach = await api('GET', '/api/coach');
     } catch (err) {
       setStatus(`The drawing coach is not available: ${err.message}`, 'error');

@@ -5,7 +5,7 @@
 import { setStatus } from '../api.js';
 import { $, h } from '../dom.js';
 import { followJob, showProgress } from './jobs.js';
-import { K } from './state.js';
+import { K, withinLimit } from './state.js';
 
 // what each "toward" choice asks for beside it: its input (shown only for it)
 const PARAMS = { channel: 'dream-channel', cluster: 'dream-cluster', class: 'dream-class' };
@@ -54,8 +54,8 @@ function whole(id, lo, hi, name) {
 
 /** The request's body from the panel (throws a sentence when a field is off). */
 function dreamBody() {
-  const body = { ...K.drawing, octaves: whole('dream-octaves', 1, 6, 'octaves'),
-    steps: whole('dream-steps', 1, 100, 'steps') };
+  const body = { ...K.drawing, octaves: withinLimit('dream-octaves', 'dream_octaves', 'octaves'),
+    steps: withinLimit('dream-steps', 'dream_steps', 'steps') };
   const toward = $('dream-toward').value;
   if (toward === 'channel') body.channel = whole('dream-channel', 0, null, 'channel');
   else if (toward === 'cluster') body.cluster = whole('dream-cluster', 0, null, 'cluster');

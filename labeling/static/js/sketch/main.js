@@ -26,7 +26,7 @@ import { clearCells, fillAll, initEditor, renderEditor, rotateBy, shiftBy } from
 import { dream, initDream, renderDreamToward } from './dream.js';
 import { initVisualize, setVisControls, visualize } from './visualize.js';
 import { drawTile, normalised, renderDrawing } from './heat.js';
-import { CHANNELS, drawingFromPage, K, sortedCells } from './state.js';
+import { applyLimits, CHANNELS, drawingFromPage, K, sortedCells, withinLimit } from './state.js';
 
 window.articulate = {
   ready: false,
@@ -50,7 +50,6 @@ window.articulate = {
   visualize: (target) => visualize(target),
 };
 
-const MAX_STACK = 64;
 
 const pct = (x) => `${Math.round(100 * x)}%`;
 
@@ -167,14 +166,7 @@ function setTool(tool) {
   for (const b of document.querySelectorAll('.tool')) b.setAttribute('aria-pressed', String(b.dataset.tool === tool));
 }
 
-function factorOf(id) {
-  const raw = $(id).value.trim();
-  const value = Number(raw);
-  if (raw === '' || !Number.isFinite(value) || Math.abs(value) > 100) {
-    throw new Error(`${id === 'factor-paint' ? 'paint' : 'darken'} factor: give a number from -100 to 100`);
-  }
-  return value;
-}
+const factorOf = (id) => withinLimit(id, 'factor', `${id === 'factor-paint' ? 'paint' : 'darken'} factor`, false);
 
 /** What the "apply to" choice edits for the open map: {what: the edit's target fields, named: in words}; null
  * when no map is open or the cluster number is not one (said in the status line). */
@@ -198,8 +190,9 @@ function editTarget() {
 
 /** Put edits ([{edit, label}]) on the stack and say `done`; false when the stack has no room for them. */
 function pushEdits(added, done) {
-  if (K.stack.length + added.length > MAX_STACK) {
-    setStatus(`At most ${MAX_STACK} edits: undo some or reset.`, 'error');
+  const most = K.limits.edits.max;
+  if (K.stack.length + added.length > most) {
+    setStatus(`At most ${most} edits: undo some or reset.`, 'error');
     return false;
   }
   K.stack.push(...added);
@@ -409,12 +402,14 @@ async function load() {
   $('sketch-layout').hidden = false;
   try {
     K.coach = await request('GET', '/api/coach');
+    K.limits = await request('GET', '/api/limits');
   } catch (err) {
     setStatus(`The model is not available: ${err.message}`, 'error');
     window.articulate.failed = err.message;
     window.articulate.ready = true;
     return;
   }
+  applyLimits();
   $('round').textContent = String(K.coach.round);
   $('target').append(...K.coach.classes.map((name) => h('option', { value: name, text: name })));
   initEditor(updateButtons, editTarget, pushEdits);

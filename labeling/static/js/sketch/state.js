@@ -24,7 +24,32 @@ export const K = {
   visualizing: false, // a feature visualization is running
   visJob: null,       // its job handle
   reliance: null,     // GET /api/reliance: how much each class's accuracy leans on each concept
+  limits: null,       // GET /api/limits: each limited field's {min, max}, the very ranges the server checks
 };
+
+/** The fields whose range is the server's (GET /api/limits, from conf/labeling/default.yaml): never written here. */
+const LIMITED = { 'dream-octaves': 'dream_octaves', 'dream-steps': 'dream_steps', 'vis-steps': 'visualize_steps',
+  'factor-paint': 'factor', 'factor-darken': 'factor' };
+
+/** Give the limited fields the server's ranges (their min and max attributes). */
+export function applyLimits() {
+  for (const [id, name] of Object.entries(LIMITED)) {
+    const input = document.getElementById(id);
+    input.min = String(K.limits[name].min);
+    input.max = String(K.limits[name].max);
+  }
+}
+
+/** A field's value as a number within the server's range for `limit` (whole: an integer); throws a sentence. */
+export function withinLimit(id, limit, name, whole = true) {
+  const { min, max } = K.limits[limit];
+  const raw = document.getElementById(id).value.trim();
+  const value = Number(raw);
+  if (raw === '' || !Number.isFinite(value) || (whole && !Number.isInteger(value)) || value < min || value > max) {
+    throw new Error(`${name}: give a ${whole ? 'whole ' : ''}number from ${min} to ${max}`);
+  }
+  return value;
+}
 
 /** The drawing the page opens: ?point=N, or the strokes the drawing page handed over; null when neither. */
 export function drawingFromPage() {

@@ -7,20 +7,13 @@
 import { setStatus } from '../api.js';
 import { $ } from '../dom.js';
 import { followJob, showProgress } from './jobs.js';
-import { K } from './state.js';
+import { K, withinLimit } from './state.js';
 
 /** The target in words, as the status says it before the server's caption is back. */
 const named = (target) => (target.concept !== undefined ? `concept ${target.name || target.concept}`
   : target.cluster !== undefined ? `cluster ${target.cluster}` : `channel ${target.channel}`);
 
-function steps() {
-  const raw = $('vis-steps').value.trim();
-  const value = Number(raw);
-  if (raw === '' || !Number.isInteger(value) || value < 16 || value > 512) {
-    throw new Error('visualization steps: give a whole number from 16 to 512');
-  }
-  return value;
-}
+const steps = () => withinLimit('vis-steps', 'visualize_steps', 'visualization steps');
 
 /** Enable or disable everything that starts a visualization (they are redrawn with the surgery list and editor). */
 export function setVisControls() {
