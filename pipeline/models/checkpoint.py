@@ -152,7 +152,7 @@ def apply_state_dict(
             + _describe(missing, unexpected, mismatched, state_dict, expected),
             hint="check that model.net (its _target_ or name, and its arguments) matches the model that saved these "
             "weights; a model built here gets num_classes = the dataset's class count, so for a model with its own "
-            "classes set model.pretrained=true and model.classes (README, \"A model you already have\")",
+            "classes set model.pretrained=true and model.classes (docs/own-model.md, \"A model you already have\")",
         )
     if not fitting:
         raise InputError(
