@@ -96,9 +96,9 @@ async def _http_error(request: Request, err: Exception) -> JSONResponse:
     message = str(err.detail)
     path = request.url.path if len(request.url.path) <= 80 else f"{request.url.path[:77]}..."
     if err.status_code == 404 and message == "Not Found":
-        message = f"no page, file or API route {path!r} here: see labeling/API.md for the routes"
+        message = f"no page, file or API route {path!r} here: see docs/reference/http-api.md for the routes"
     elif err.status_code == 405 and message == "Method Not Allowed":
-        message = f"{path!r} does not take {request.method}: see labeling/API.md for the routes"
+        message = f"{path!r} does not take {request.method}: see docs/reference/http-api.md for the routes"
     return JSONResponse(error_body(message), status_code=err.status_code, headers=err.headers)
 
 
