@@ -140,3 +140,16 @@ def test_the_issue_pattern_finds_what_it_should() -> None:
     assert ISSUE_NUMBER.search(f"the aims of issue {number}") and ISSUE_NUMBER.search(f"Issues {number} and 5")
     assert ISSUE_NUMBER.search(f"(issue #{number})")
     assert not ISSUE_NUMBER.search("an issue with the layout") and not ISSUE_NUMBER.search("tissue 3")
+
+
+def test_pointers_into_the_docs_lead_to_pages_that_exist() -> None:
+    """Code, config and pages that send the reader to a docs page (``docs/...md``) name one that exists; the HTTP
+    API's description lives there only."""
+    pointed = {(p.relative_to(ROOT), link) for p in _product_files() if p.name != "test_docs.py"
+               for link in re.findall(r"\bdocs/[\w./-]+\.md", p.read_text(errors="replace"))}
+    assert pointed  # conf/ and the code do point into the docs
+    missing = sorted(f"{where}: {link}" for where, link in pointed if not (ROOT / link).is_file())
+    assert missing == []
+    stale = [str(p.relative_to(ROOT)) for p in _product_files()
+             if p.name != "test_docs.py" and "labeling/API.md" in p.read_text(errors="replace")]
+    assert stale == [], "the HTTP API is described in docs/reference/http-api.md"
