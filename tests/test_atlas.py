@@ -387,8 +387,9 @@ def test_a_layout_fitted_on_a_sample_places_the_rest_by_their_neighbours() -> No
     means = np.stack([layout[labels == g].mean(axis=0) for g in range(3)])
     nearest = np.argmin(((layout[:, None] - means[None]) ** 2).sum(-1), axis=1)
     assert (nearest == labels).mean() > 0.99
-    assert np.array_equal(layout, Projection(method="pca", metric="euclidean", fit_sample=500, batch_size=3000,
-                                             seed=1).fit_transform(vectors))  # batches do not change the result
+    in_one = Projection(method="pca", metric="euclidean", fit_sample=500, batch_size=3000, seed=1).fit_transform(vectors)
+    # batches do not change the result (but for the last bits: a matrix product's rounding follows its shape)
+    np.testing.assert_allclose(layout, in_one, rtol=0, atol=1e-4 * float(np.abs(in_one).max()))
     assert whole.fit_transform(vectors).shape == (3000, 2)
     # the sampled points stay where the fit put them
     fitted_rows = np.sort(np.random.default_rng(1).choice(3000, size=500, replace=False))

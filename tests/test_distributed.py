@@ -1,4 +1,4 @@
-"""Training across processes (issue 15): the base model and a round's fine-tune under Lightning's ``ddp_spawn``
+"""Training across processes: the base model and a round's fine-tune under Lightning's ``ddp_spawn``
 with two CPU processes (gloo) on the small round-1 project; the stage's set-up and writing run once, MLflow records
 one run per stage, and rank 0's weights come back to be saved."""
 

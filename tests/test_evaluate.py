@@ -352,7 +352,8 @@ def test_round_1_against_the_activation_store(project) -> None:
     with torch.no_grad():
         predicted = model.net(to_model_input(torch.from_numpy(images)[:, None], model.input_spec)).argmax(1).numpy()
     labels = np.array([model.class_names.index(s.word) for s in sketches])
-    assert document["class_acc"] == pytest.approx((predicted == labels).mean())
+    # the stage reads the drawings in batches of another size: a drawing on a near tie may tip (one drawing)
+    assert document["class_acc"] == pytest.approx((predicted == labels).mean(), abs=1.01 / len(labels))
 
     width, height = _png(out / "figures/concept_maps.png")
     assert height > 500 and width > 600, "three rows of four examples"
@@ -445,7 +446,8 @@ def test_iou_at_input_resolution_is_the_headline(project) -> None:
         predicted = ink_pixel_predictions(maps.numpy(), masks, geometry, 0.5)[:, 0]
         inter += int((predicted & (masks == part)).sum())
         union += int((predicted | (masks == part)).sum())
-    assert named["iou"] == pytest.approx(inter / union, abs=1e-6)
+    # batches of another size than the stage's: a map value on the 0.5 threshold may tip a few cells' pixels
+    assert named["iou"] == pytest.approx(inter / union, abs=max(1e-6, 64 / union))
     assert named["iou"] != pytest.approx(cell["concepts"][0]["iou"], abs=1e-3)  # a different measure
     with pytest.raises(ConfigError, match="iou_resolution"):
         from pipeline.stages import evaluate

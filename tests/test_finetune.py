@@ -325,7 +325,8 @@ def test_stage_round_1_and_round_0(project, monkeypatch: pytest.MonkeyPatch, cap
     assert sum(c["positives"] for c in info["concepts"]) == 180 + drawn + info["spread_positions"]
     assert [c["negatives"] for c in info["concepts"]] == [5, 5, 5]
     assert info["skipped_positions"] == {"unknown_sketch": 1, "outside_grid": 1}
-    assert info["base_class_acc"] == pytest.approx(base_info["test_acc"], abs=1e-6)
+    tested = len(read_split(folder / "dataset", "test"))  # measured twice, in batches: one drawing may tip
+    assert info["base_class_acc"] == pytest.approx(base_info["test_acc"], abs=1.01 / tested)
     assert info["class_acc"] >= info["base_class_acc"] - 0.05, info
     assert len(info["epochs"]) == 2 and info["epochs"][-1]["concept_loss"] < info["epochs"][0]["concept_loss"]
     assert (out / "concept_maps.png").stat().st_size > 10_000

@@ -1,4 +1,4 @@
-"""A model you already have, looked into as it is: its own classes, no training (issue 16).
+"""A model you already have, looked into as it is: its own classes, no training.
 
 A small CNN saved as a plain state dict, with five classes in its own (not alphabetical) order, is imported
 onto a dataset of four classes: three map by name, one the model lacks (reported, not fatal). Extract, atlas
@@ -17,6 +17,7 @@ import torch
 
 from pipeline.errors import ConfigError, InputError
 from pipeline.models.classes import UNMAPPED, ClassMap, name_key, read_class_names
+from tests.conftest import TEST_SEED
 from tests.labeling_project import WIDTHS, overrides, trained_net, write_dataset
 
 MODEL_CLASSES = ["house", "fish", "cat", "bird", "car"]  # the model's own order
@@ -91,7 +92,7 @@ def _direct_accuracy(net: torch.nn.Module, sketches: list, classes: list[str]) -
 def own_model(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("own_model")
     splits = write_dataset(folder / "dataset", DATASET_CLASSES, sketches=200)
-    model_data = write_dataset(folder / "model_data", MODEL_CLASSES, sketches=500, seed=3)
+    model_data = write_dataset(folder / "model_data", MODEL_CLASSES, sketches=500, seed=TEST_SEED + 3)
     net = trained_net(model_data["train"], MODEL_CLASSES, epochs=10)
     weights = folder / "my_net.pth"
     torch.save(net.state_dict(), weights)  # a plain state dict, as a researcher has it
@@ -116,7 +117,9 @@ def test_a_pretrained_cnn_is_imported_as_it_is_and_looked_into(own_model) -> Non
     info = train_base.run(cfg)  # imports: no training
     direct, counted = _direct_accuracy(net, splits["test"], MODEL_CLASSES)
     assert counted < len(splits["test"]) and direct > 0.7  # the face drawings do not count; the model works
-    assert info["imported"] is True and info["test_acc"] == pytest.approx(direct)
+    # the stage reads the drawings in batches: a drawing on a near tie of two classes may tip (one drawing)
+    one = 1.01 / counted
+    assert info["imported"] is True and info["test_acc"] == pytest.approx(direct, abs=one)
     assert info["class_map"] == {"mapped": {"car": ["car"], "cat": ["cat"], "house": ["house"]},
                                  "missing": ["face"], "model_classes": 5}
     base = load_trained(folder / "models" / "base" / "model.pt")
@@ -126,7 +129,7 @@ def test_a_pretrained_cnn_is_imported_as_it_is_and_looked_into(own_model) -> Non
     assert (folder / "models" / "base" / "confusion_matrix.png").stat().st_size > 0
 
     round0 = finetune.run(cfg)
-    assert round0["class_acc"] == pytest.approx(direct) and round0["classes"] == MODEL_CLASSES
+    assert round0["class_acc"] == pytest.approx(direct, abs=one) and round0["classes"] == MODEL_CLASSES
     extract.run(cfg)
     store = ActivationStore(folder / "activations" / "round_0" / "features.block3")
     assert store.meta.classes == DATASET_CLASSES  # the drawings' own classes, for the atlas's class statistics
@@ -136,7 +139,7 @@ def test_a_pretrained_cnn_is_imported_as_it_is_and_looked_into(own_model) -> Non
     assert document["classes"] == DATASET_CLASSES
     assert {name for c in document["clusters"] for name in c["classes"]} <= set(DATASET_CLASSES)
     evaluated = evaluate.run(cfg)
-    assert evaluated["class_acc"] == pytest.approx(direct)
+    assert evaluated["class_acc"] == pytest.approx(direct, abs=one)
 
 
 def test_a_pretrained_cnn_fine_tunes_in_the_loop_with_its_own_classes(own_model, tmp_path: Path) -> None:
@@ -166,8 +169,8 @@ def test_a_pretrained_cnn_fine_tunes_in_the_loop_with_its_own_classes(own_model,
     model = load_trained(tmp_path / "models" / "round_1" / "model.pt")
     assert model.class_names == MODEL_CLASSES and model.class_map.missing == ["face"]
     assert [c["name"] for c in model.concepts] == ["stroke"] and model.concept_head is not None
-    direct, _ = _direct_accuracy(load_trained(base).net, splits["test"], MODEL_CLASSES)
-    assert info["base_class_acc"] == pytest.approx(direct)
+    direct, counted = _direct_accuracy(load_trained(base).net, splits["test"], MODEL_CLASSES)
+    assert info["base_class_acc"] == pytest.approx(direct, abs=1.01 / counted)  # a near tie may tip (see above)
 
 
 # --- torchvision, ImageNet's classes ----------------------------------------------------------------------------
