@@ -39,12 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 QUICKDRAW = ROOT.parent / "shared" / "data" / "quickdraw"
 
 
-def _env_int(name: str, default: int, least: int) -> int:
-    """An integer environment variable of the test run (default when unset or empty).
+#: What is wrong with the run's environment variables (said once, by ``pytest_configure``).
+_ENV_ERRORS: list[str] = []
 
-    Raises:
-        pytest.UsageError: A value that is not an integer >= ``least`` (one line, no traceback).
-    """
+
+def _env_int(name: str, default: int, least: int) -> int:
+    """An integer environment variable of the test run (``default`` when unset or empty, or when it is bad: the
+    run then stops in ``pytest_configure`` with one line naming it)."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -53,7 +54,8 @@ def _env_int(name: str, default: int, least: int) -> int:
     except ValueError:
         value = least - 1
     if value < least:
-        raise pytest.UsageError(f"{name}={text!r}: expected an integer >= {least} (unset: {default})")
+        _ENV_ERRORS.append(f"{name}={text!r}: expected an integer >= {least} (unset: {default})")
+        return default
     return value
 
 
@@ -63,6 +65,13 @@ def _env_int(name: str, default: int, least: int) -> int:
 TEST_THREADS = _env_int("ARTICULATE_TEST_THREADS", 1 if os.environ.get("PYTEST_XDIST_WORKER") else 2, least=1)
 #: Seed of the test project's data, training and atlas (tests/labeling_project.py).
 TEST_SEED = _env_int("ARTICULATE_TEST_SEED", 0, least=0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse a bad ARTICULATE_TEST_* value before anything runs."""
+    if _ENV_ERRORS:
+        raise pytest.UsageError("; ".join(_ENV_ERRORS))
+
 
 torch.set_num_threads(TEST_THREADS)
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
