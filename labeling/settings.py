@@ -38,7 +38,8 @@ class Timeouts:
             if not 0 < getattr(self, name) <= 3600:
                 raise ConfigError(f"labeling.timeouts.{name}: expected seconds in (0, 3600], got {getattr(self, name)}")
         if self.max_header_bytes < 1024:
-            raise ConfigError(f"labeling.timeouts.max_header_bytes: expected at least 1024, got {self.max_header_bytes}")
+            raise ConfigError(f"labeling.timeouts.max_header_bytes: expected at least 1024, got "
+                              f"{self.max_header_bytes}")
 
 
 @dataclass(frozen=True)

@@ -228,12 +228,14 @@ BAD_NAMES = {
 }
 
 
-@pytest.mark.parametrize("kind", list(BAD_NAMES))
-@pytest.mark.parametrize("write", ["promote", "rename", "merge", "split", "drawn"])
+#: Every kind for promote and rename; the first six for the writes that take a name besides (the same check).
+NAMED_WRITES = [(write, kind) for write in ("promote", "rename") for kind in BAD_NAMES] + [
+    (write, kind) for write in ("merge", "split", "drawn") for kind in list(BAD_NAMES)[:6]]
+
+
+@pytest.mark.parametrize("write, kind", NAMED_WRITES)
 def test_a_bad_name_is_refused_by_every_write(server: Server, write: str, kind: str) -> None:
     name, words = BAD_NAMES[kind]
-    if write in ("merge", "split", "drawn") and kind in ("byte-order mark", "line separator", "an id"):
-        pytest.skip("the same check: three kinds per write are enough")
     path, body = {
         "promote": ("/api/concepts", {"name": name, "points": [1, 2, 3]}),
         "rename": ("/api/concepts/c1/rename", {"name": name}),
@@ -248,7 +250,7 @@ def test_a_bad_name_is_refused_by_every_write(server: Server, write: str, kind: 
 
 def test_notes_with_a_lone_surrogate_are_refused(server: Server) -> None:
     _assert_refused(server, "POST", "/api/concepts/c1/notes", _with_version(server, {"notes": "a\ud800b"}), (400,),
-                    "surrogate")
+                    "notes")
 
 
 def test_a_name_is_kept_in_its_composed_form(server: Server, tmp_path: Path) -> None:
@@ -362,7 +364,6 @@ def test_an_oversized_body_answers_413(server: Server) -> None:
 
 
 @pytest.mark.parametrize("head", [
-    b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n",
     b"GET /\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     b"NOT HTTP AT ALL\r\n\r\n",
@@ -374,6 +375,22 @@ def test_a_request_that_is_not_http_answers_json_400(server: Server, head: bytes
     status_line, _, rest = answer.partition(b"\r\n")
     assert b" 400 " in status_line and b"application/json" in rest.lower(), answer[:300]
     assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["error"].startswith("not a valid HTTP request")
+
+
+def test_a_request_head_over_its_limit_answers_json_400(server: Server) -> None:
+    """Headers that go on past ``max_header_bytes`` (64 KiB) are cut off with a 400; they are sent a piece at a time,
+    and no more once the server has answered (sending on would reset the connection before the answer is read)."""
+    import select
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        for _ in range(40):  # up to 320 KiB
+            if select.select([sock], [], [], 0.05)[0]:
+                break
+            sock.sendall(b"a" * 8192)
+        answer = _read_all(sock)
+    assert b" 400 " in answer.partition(b"\r\n")[0], answer[:300]
+    assert "not a valid HTTP request" in json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]
 
 
 def _read_all(sock: socket.socket) -> bytes:

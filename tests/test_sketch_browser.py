@@ -463,3 +463,19 @@ def test_visualize_a_channel_then_again_from_the_cache(sketch: Sketch) -> None:
     assert job["status"] == "done" and job["result"]["what"] == "cluster 1" and job["result"]["cached"] is False
     assert sketch.tid("vis-caption").inner_text() == "cluster 1"
     sketch.shot("sketch-visualized")
+
+
+def test_the_fields_take_their_ranges_from_the_server(sketch: Sketch, api: httpx.Client) -> None:
+    """One limit, one place: the octaves, steps and factor fields' ranges are GET /api/limits' (the model's input
+    has room for 5 octaves), and a value past them is refused on the page with the server's range."""
+    limits = api.get("/api/limits").json()
+    for field, name in (("dream-octaves", "dream_octaves"), ("dream-steps", "dream_steps"),
+                        ("vis-steps", "visualize_steps"), ("factor-paint", "factor")):
+        assert sketch.tid(field).get_attribute("max") == f"{limits[name]['max']:g}", field
+        assert sketch.tid(field).get_attribute("min") == f"{limits[name]['min']:g}", field
+    assert limits["dream_octaves"]["max"] == 5
+    _dream_settings(sketch, octaves=6, steps=3)
+    sketch.tid("dream").click()
+    kind, text = sketch.status()
+    assert kind == "error" and "octaves: give a whole number from 1 to 5" in text
+    assert sketch.js("window.articulate.dream") is None  # nothing was sent

@@ -100,6 +100,7 @@ def _reference(path: str | None, trained: object, limit: int = 256) -> torch.Ten
         return None
     import torch
 
+    from pipeline.data.ndjson import read_ndjson
     from pipeline.data.raster import rasterize_batch
 
     sketches = read_ndjson(path, on_error="skip", limit=limit, max_bytes=input_file_limit()).sketches

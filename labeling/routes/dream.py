@@ -41,7 +41,7 @@ class DreamBody(Drawing):
     layer: str | None = None
     octaves: int = Field(default=3, strict=True)  # within GET /api/limits (labeling.limits)
     steps: int = Field(default=10, strict=True)
-    lr: float = Field(default=0.02, gt=0.0, le=1.0)
+    lr: float = Field(default=0.02, gt=0.0, le=1.0, strict=True)
 
 
 @router.post("/dream", status_code=202)

@@ -170,9 +170,9 @@ def read_bitmap(
         The drawings in file order, and the skipped ones.
 
     Raises:
-        InputError: If the file is missing, a folder, not a regular file, named after no valid class name, not a valid (or a truncated) ``.npy`` file, has the
-            wrong dtype, shape or value range, holds no drawings, or (with ``on_error="raise"``) holds a
-            blank drawing.
+        InputError: If the file is missing, a folder, not a regular file, named after no valid class name, not a
+            valid (or a truncated) ``.npy`` file, has the wrong dtype, shape or value range, holds no drawings,
+            or (with ``on_error="raise"``) holds a blank drawing.
         ConfigError: If ``on_error`` or ``limit`` is not a valid setting.
     """
     check_on_error(on_error)
