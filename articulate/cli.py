@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_editing_commands(sub)
 
+    from articulate.commands.data import add_commands as add_data_commands
+
+    add_data_commands(sub)
+
     p = sub.add_parser("champion", help="promote a round's registered model to the alias 'champion'")
     p.add_argument("round", type=int, help="the round whose model becomes the champion")
     p.add_argument("overrides", nargs="*", help="Hydra overrides (e.g. experiment=tiny for its MLflow store)")

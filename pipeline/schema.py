@@ -41,6 +41,8 @@ class PathsConfig:
         evaluation: Metrics and figures, one folder per round.
         quickdraw: The folder of real Quick, Draw! files (``ndjson/``, ``bitmap/``) that ``data=quickdraw`` and
             ``data=bitmap`` read.
+        quickdraw_fetched: Where ``articulate data fetch quickdraw`` downloads (into its ``ndjson/``, the layout of
+            ``quickdraw``: ``paths.quickdraw=<this folder>`` makes ``data=quickdraw`` read what was fetched).
         concepts: The concept store's file (git-tracked); its event log ``concepts.events.jsonl`` lies beside it.
         user_code: Folders searched for your own modules (models, readers) named by a ``_target_``; the project
             folder is always searched.
@@ -54,6 +56,7 @@ class PathsConfig:
     atlases: str = MISSING
     evaluation: str = MISSING
     quickdraw: str = MISSING
+    quickdraw_fetched: str = MISSING
     concepts: str = MISSING
     user_code: list[str] = MISSING
 
@@ -688,6 +691,24 @@ class CoachConfig:
 
 
 @dataclass
+class FetchConfig:
+    """Downloads of public data into the project (``articulate data fetch``).
+
+    Attributes:
+        quickdraw_url: Where the Quick, Draw! "simplified" files are: ``<quickdraw_url>/<class>.ndjson``, the class
+            name URL-quoted.
+        timeout_s: Seconds without an answer, or without a byte, before a connection counts as lost.
+        retries: Times a lost connection is resumed (HTTP Range) in one run before the command gives up.
+        chunk_bytes: Bytes read and written at a time.
+    """
+
+    quickdraw_url: str = MISSING
+    timeout_s: float = MISSING
+    retries: int = MISSING
+    chunk_bytes: int = MISSING
+
+
+@dataclass
 class ArticulateConfig:
     """The whole configuration: one field per group of ``conf/``, then the top-level settings.
 
@@ -704,6 +725,7 @@ class ArticulateConfig:
         evaluate: The evaluate stage.
         labeling: The labeling app and the simulated artist.
         coach: The drawing coach.
+        fetch: Downloads of public data (``articulate data fetch``).
         round: The round of the loop: round 0 is the base model; each fine-tune makes the next one.
         seed: Seed of generation, splits, weight initialisation and data order.
         threads: Torch CPU threads per process; 0 uses every core.
@@ -721,6 +743,7 @@ class ArticulateConfig:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     labeling: LabelingConfig = field(default_factory=LabelingConfig)
     coach: CoachConfig = field(default_factory=CoachConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
     round: int = MISSING
     seed: int = MISSING
     threads: int = MISSING
