@@ -141,6 +141,23 @@ def test_a_second_run_downloads_nothing(bucket: tuple[Bucket, str], tmp_path: Pa
     assert "star: already fetched" in out and "apple: already fetched" in out
 
 
+def test_a_file_no_fetch_recorded_is_left_as_it_is(bucket: tuple[Bucket, str], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A class file copied into the folder by hand is neither overwritten nor taken for a fetched one."""
+    state, url = bucket
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "star.ndjson").write_bytes(b"my own\n")
+    assert main(["data", "fetch", "quickdraw", "--to", str(folder), "star", "apple",
+                 f"fetch.quickdraw_url={url}"]) == 0
+    assert (folder / "star.ndjson").read_bytes() == b"my own\n"
+    assert state.requests == [("apple", None)]
+    assert "star.ndjson" not in json.loads((folder / LOCK_NAME).read_text())["files"]
+    out = capsys.readouterr().out
+    assert "no fetch recorded it: kept as it is" in out
+    assert f"data.source.folder={folder}" in out.strip().splitlines()[-1]  # --to: the hint points at that folder
+
+
 def test_a_dropped_connection_is_resumed_in_the_same_run(bucket: tuple[Bucket, str], tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     state, url = bucket

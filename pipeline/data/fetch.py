@@ -195,6 +195,7 @@ def _hash_file(path: Path, hashes: Iterable[Any], chunk_bytes: int) -> None:
 
 
 def _unreachable(url: str, reason: object, folder: Path) -> ArticulateError:
+    """The one-line answer to a server that cannot be reached (DNS, refused, timed out), with what to do."""
     host = urllib.parse.urlsplit(url).netloc
     why = getattr(reason, "strerror", None) or str(reason) or type(reason).__name__
     return ArticulateError(f"cannot reach {host} ({why}) (offline? set fetch.quickdraw_url=... to a mirror, or copy "
@@ -374,13 +375,14 @@ def _attempts(download: _Download, retries: int) -> tuple[str, str | None, int |
         try:
             return download.attempt()
         except _Restart:
+            have = download.part.stat().st_size if download.part.is_file() else 0
             download.part.unlink(missing_ok=True)
-            reason = "the server cannot continue the partial file"
+            reason, then = f"the server cannot continue the {have} bytes of the partial file", "starting it again"
         except _Lost as err:
-            reason = str(err)
+            have = download.part.stat().st_size if download.part.is_file() else 0
+            reason, then = f"the download stopped at {have} bytes ({err})", "resuming"
         lost += 1
-        have = download.part.stat().st_size if download.part.is_file() else 0
         if lost > retries:
-            raise ArticulateError(f"{download.name!r}: the download stopped at {have} bytes ({reason}), {lost} times; "
-                                  f"run the command again to resume from there ({download.part})")
-        print(f"{download.name}: the download stopped at {have} bytes ({reason}); resuming", flush=True)
+            raise ArticulateError(f"{download.name!r}: {reason}, {lost} times; run the command again to resume "
+                                  f"({download.part})")
+        print(f"{download.name}: {reason}; {then}", flush=True)
