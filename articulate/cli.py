@@ -79,21 +79,93 @@ def _layers(args: argparse.Namespace) -> None:
 
 
 def _ui(args: argparse.Namespace) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from articulate.mlflow_app import APP_NAME, HOME_ENV, plugin_folder, runs_fragment
     from pipeline.config import compose
+    from pipeline.errors import ArticulateError
     from pipeline.tracking import setup, tracking_uri
 
     cfg = compose([])
     uri = tracking_uri(cfg)
-    experiment = setup(cfg)  # marks an experiment made before the kind tag as model training
+    experiment = setup(cfg, repoint=False)  # marks an experiment made before the kind tag as model training
     beside = os.path.join(os.path.dirname(sys.executable), "mlflow")  # this environment's MLflow first
     mlflow = beside if os.path.isfile(beside) else shutil.which("mlflow") or "mlflow"
-    # MLflow 3's page picks GenAI or model training from ?workflowType= (else the browser's last choice).
-    print(f"MLflow UI on http://{args.host}:{args.port}/#/experiments/{experiment}/runs?workflowType=machine_learning "
-          f"for {uri}", flush=True)
-    # Lean: one worker, and no job runner (its huey workers serve GenAI jobs this project never submits).
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    subprocess.run([mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port", str(args.port),
-                    "--workers", "1"], env=env, check=False)
+    fragment = runs_fragment(experiment)
+    print(f"MLflow UI on http://{args.host}:{args.port}/{fragment} for {uri} (its root / opens there too)",
+          flush=True)
+    with tempfile.TemporaryDirectory(prefix="articulate-ui-") as plugins:
+        # MLflow finds the app (its own, with the root sent to the runs) through an entry point on the path.
+        path = [str(plugin_folder(Path(plugins))), str(Path(__file__).resolve().parents[1]),
+                os.environ.get("PYTHONPATH", "")]
+        # Lean: one worker, and no job runner (its huey workers serve GenAI jobs this project never submits).
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", HOME_ENV: fragment,
+               "PYTHONPATH": os.pathsep.join(p for p in path if p)}
+        status = serve_in_group([mlflow, "ui", "--backend-store-uri", uri, "--host", args.host, "--port",
+                                 str(args.port), "--workers", "1", "--app-name", APP_NAME], env)
+    if status:
+        raise ArticulateError(f"the MLflow server stopped with status {status} (its output is above)")
+
+
+class _Stopped(Exception):
+    """This process was told to stop (SIGTERM)."""
+
+
+def serve_in_group(command: Sequence[str], env: dict[str, str], grace_s: float = 30.0) -> int:
+    """Run a server in a process group of its own until it exits, or until this process is stopped (SIGTERM, or
+    Ctrl-C's SIGINT), then end the whole group: a server's launcher (MLflow's) starts workers (uvicorn) that
+    would outlive it and keep the port.
+
+    Args:
+        command: The server's command line.
+        env: Its environment.
+        grace_s: Seconds the group has to stop after SIGTERM before it is killed.
+
+    Returns:
+        The server's exit status, 0 when this process was stopped.
+    """
+    import signal
+
+    def stop(signum: int, _frame: object) -> None:
+        raise _Stopped(signum)
+
+    process = subprocess.Popen(list(command), env=env, start_new_session=True)
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return process.wait()
+    except (_Stopped, KeyboardInterrupt):
+        return 0
+    finally:
+        try:
+            _end_group(process, grace_s)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def _end_group(process: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM to every process of ``process``'s group, then SIGKILL to those still there after ``grace_s``."""
+    import signal
+    import time
+
+    def signal_group(signum: int) -> bool:
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:  # none left
+            return False
+        return True
+
+    if not signal_group(signal.SIGTERM):
+        process.wait()
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None and not signal_group(0):
+            return
+        time.sleep(0.1)
+    signal_group(signal.SIGKILL)
+    process.wait()
 
 
 def _champion(args: argparse.Namespace) -> None:

@@ -9,22 +9,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# No network here: MLflow must not try to send usage telemetry.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# MLflow's telemetry is switched off by the package (pipeline/__init__.py), before anything imports mlflow.
+import mlflow
+from mlflow.entities import Metric, RunStatus
+from mlflow.models.model import ModelInfo
+from mlflow.tracking import MlflowClient
+from omegaconf import DictConfig
 
-import mlflow  # noqa: E402
-from mlflow.entities import Metric  # noqa: E402
-from mlflow.models.model import ModelInfo  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from pipeline.config import flatten, to_container  # noqa: E402
+from pipeline.config import flatten, to_container
 
 if TYPE_CHECKING:  # torch only to log a model: `articulate ui` and the round tags need not import it
     import numpy as np
@@ -47,8 +46,14 @@ def tracking_uri(cfg: DictConfig) -> str:
     return uri or f"sqlite:///{(Path.cwd() / DEFAULT_STORE).as_posix()}"
 
 
-def setup(cfg: DictConfig) -> str:
+def setup(cfg: DictConfig, *, repoint: bool = True) -> str:
     """Point MLflow at the store and make sure the experiment exists, marked as model training.
+
+    Args:
+        cfg: The composed config.
+        repoint: Where the store is the project's own (a SQLite file in the project folder) and its experiment
+            records another artifact folder than ``mlflow.artifact_location`` (the project was copied or moved, or
+            the setting changed), point the experiment at the project's folder (:func:`repoint_artifacts`).
 
     Returns:
         The experiment's id.
@@ -64,16 +69,73 @@ def setup(cfg: DictConfig) -> str:
     client = MlflowClient()
     name = cfg.mlflow.experiment
     experiment = client.get_experiment_by_name(name)
+    artifacts = artifact_uri(cfg)
     if experiment is None:
-        artifacts = (Path.cwd() / cfg.mlflow.artifact_location).resolve().as_uri()
         try:
             return client.create_experiment(name, artifact_location=artifacts,
                                             tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
         except mlflow.exceptions.MlflowException:  # another process created it in between
             experiment = client.get_experiment_by_name(name)
+    uri = tracking_uri(cfg)
+    if repoint and experiment.artifact_location != artifacts and _project_store(uri):
+        repoint_artifacts(uri, experiment.experiment_id, experiment.artifact_location, artifacts,
+                          moved=_moved_with_project(experiment.artifact_location, cfg))
     if EXPERIMENT_KIND_TAG not in experiment.tags:  # made before the tag was set, or by someone else
         client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
     return experiment.experiment_id
+
+
+def artifact_uri(cfg: DictConfig) -> str:
+    """Where the experiment's artifacts go: ``mlflow.artifact_location``, relative to the project folder."""
+    return (Path.cwd() / cfg.mlflow.artifact_location).resolve().as_uri()
+
+
+def _project_store(uri: str) -> bool:
+    """Whether ``uri`` is a SQLite store inside the project folder, which travels with the project."""
+    if not uri.startswith("sqlite:///"):
+        return False
+    return Path(uri.removeprefix("sqlite:///")).resolve().is_relative_to(Path.cwd().resolve())
+
+
+def _moved_with_project(recorded: str, cfg: DictConfig) -> bool:
+    """Whether ``recorded`` is the project-relative artifact folder of the same project elsewhere: the project was
+    copied or moved (its store and artifact folder together), not given another artifact folder."""
+    relative = Path(str(cfg.mlflow.artifact_location))
+    return not relative.is_absolute() and recorded.rstrip("/").endswith("/" + relative.as_posix().strip("/"))
+
+
+def repoint_artifacts(uri: str, experiment_id: str, old: str, new: str, *, moved: bool) -> None:
+    """Point an experiment of a SQLite store at its artifact folder ``new`` (MLflow records an absolute folder and
+    offers no call to change it).
+
+    New runs then write into ``new``. When the project was copied or moved (``moved``: ``old`` is the same
+    project-relative folder elsewhere), every record of the store that names a file under ``old`` (runs, logged
+    models, model versions) is re-pointed too, so a copy reads and writes its own artifacts, never the original's.
+
+    Args:
+        uri: The tracking URI of a SQLite store.
+        experiment_id: The experiment.
+        old: Its recorded artifact location (a ``file://`` URI).
+        new: The project's artifact location (a ``file://`` URI).
+        moved: Also re-point every record under ``old``.
+    """
+    if not old.startswith("file://"):
+        return
+    prefixes = [(old.rstrip("/"), new.rstrip("/"))]
+    prefixes.append((prefixes[0][0].removeprefix("file://"), prefixes[0][1].removeprefix("file://")))
+    with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=60)) as db, db:
+        db.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?", (new, int(experiment_id)))
+        if not moved:
+            return
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            columns = [row[1] for row in db.execute(f'PRAGMA table_info("{table}")')
+                       if any(kind in str(row[2]).upper() for kind in ("CHAR", "TEXT", "CLOB"))]
+            for column, (before, after) in ((c, p) for c in columns for p in prefixes):
+                db.execute(f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
+                           f'WHERE "{column}" = ? OR substr("{column}", 1, ?) = ?',
+                           (after, len(before) + 1, before, len(before) + 1, before + "/"))
+    log.info("the project's artifacts are now in %s (were %s)", new, old)
 
 
 def git_commit() -> str | None:
@@ -108,7 +170,8 @@ def round_tags(cfg: DictConfig, round_: int | str) -> dict[str, str]:
 
 
 def round_parent_run(experiment_id: str, tags: Mapping[str, str]) -> str:
-    """The id of the parent run of the round that ``tags`` (from :func:`round_tags`) describe, created on first use.
+    """The id of the parent run of the round that ``tags`` (from :func:`round_tags`) describe, created on first use
+    and marked running (its stages end it: :func:`stage_run`).
 
     One parent run per round and concept set: a round rebuilt from other concepts gets a new parent, a stage
     re-run with the same concepts joins the existing one.
@@ -119,10 +182,11 @@ def round_parent_run(experiment_id: str, tags: Mapping[str, str]) -> str:
         filter_string=f"tags.kind = '{ROUND_KIND}' and tags.round = '{tags['round']}' "
                       f"and tags.concepts_hash = '{tags['concepts_hash']}'")
     if found:
+        if found[0].info.status != RunStatus.to_string(RunStatus.RUNNING):
+            client.update_run(found[0].info.run_id, status=RunStatus.to_string(RunStatus.RUNNING))
         return found[0].info.run_id
-    parent = client.create_run(experiment_id, run_name=f"round {tags['round']}", tags={**tags, "kind": ROUND_KIND})
-    client.set_terminated(parent.info.run_id)  # a container: its children run and finish on their own
-    return parent.info.run_id
+    return client.create_run(experiment_id, run_name=f"round {tags['round']}",
+                             tags={**tags, "kind": ROUND_KIND}).info.run_id
 
 
 @contextlib.contextmanager
@@ -130,7 +194,9 @@ def stage_run(cfg: DictConfig, stage: str, tags: Mapping[str, str] | None = None
     """An MLflow run for one stage, holding the resolved config as params and as ``config.yaml``.
 
     A stage of a round (``tags`` has ``round``) runs as a child of that round's parent run
-    (:func:`round_parent_run`) and carries the round's tags (round, git commit, concept store hash).
+    (:func:`round_parent_run`) and carries the round's tags (round, git commit, concept store hash). The parent
+    spans its stages: it starts with the round's first stage and each stage that ends ends it again (finished, or
+    failed with a failed stage), so its duration is the round's.
     """
     experiment_id = setup(cfg)
     run_tags = {"stage": stage, "data": str(cfg.data.name), "model": str(cfg.model.name), **(tags or {})}
@@ -140,9 +206,16 @@ def stage_run(cfg: DictConfig, stage: str, tags: Mapping[str, str] | None = None
         run_tags["mlflow.parentRunId"] = round_parent_run(experiment_id, shared)
     elif commit := git_commit():
         run_tags["mlflow.source.git.commit"] = commit
-    with mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=run_tags) as run:
-        log_config(cfg)
-        yield run
+    parent = run_tags.get("mlflow.parentRunId")
+    status = RunStatus.FAILED
+    try:
+        with mlflow.start_run(experiment_id=experiment_id, run_name=stage, tags=run_tags) as run:
+            log_config(cfg)
+            yield run
+        status = RunStatus.FINISHED
+    finally:
+        if parent is not None:  # the round spans its stages: it started with the first, it ends with this one
+            MlflowClient().set_terminated(parent, RunStatus.to_string(status), end_time=int(time.time() * 1000))
 
 
 def log_to_round_run(metrics: Mapping[str, float], files: Mapping[Path, str]) -> str | None:
