@@ -1,4 +1,4 @@
-"""Benchmark: the supervised ceiling of part localisation on the atlas layer (issue 10, item 1).
+"""Benchmark: the supervised ceiling of part localisation on the atlas layer.
 
 The loop's concepts come from a person's (or the simulated artist's) few labels. This measures what the same
 head can reach with perfect labels: every position of every train sketch labelled with its true part (the
@@ -31,11 +31,15 @@ gives 29/32, 0.66 (its oracle: 0.69); a head on block3 plus block4 upsampled 31/
 
 Everything is written under ``--workdir`` (a temporary folder by default): the dataset (data stage), the base
 model (train_base stage) unless ``--model`` names one, an MLflow store; the project's own data/, models/ and
-mlflow.db are not touched. Hydra overrides select the data and model, e.g. a second dataset::
+mlflow.db are not touched. Hydra overrides select the data and model: any data whose drawings name their parts (the
+generator's, or Quick, Draw! ndjson with a ``parts`` list per drawing, ``data=quickdraw data.source.folder=DIR``),
+e.g. a second dataset::
 
     python bench/bench_ceiling.py [--workdir DIR] [--model PATH] [--epochs N] [--train-sketches N]
         [--layer MODULE] [--variants frozen,finetuned] [--json OUT] [hydra overrides]
     python bench/bench_ceiling.py seed=1 'data.source.classes=[cat,bird,fish,car,house,face]'
+
+The smallest run (seconds): ``--epochs 1 --train-sketches 32 --variants frozen experiment=tiny``.
 """
 
 from __future__ import annotations
@@ -83,8 +87,9 @@ def workdir_config(overrides: Sequence[str], workdir: Path) -> Any:
     data = _hash({"data": to_container(cfg.data), "seed": int(cfg.seed)})
     paths = [f"paths.dataset={workdir / f'data-{data}'}", f"paths.models={workdir / f'models-{config_hash(cfg)}'}",
              f"paths.checkpoints={workdir / 'checkpoints'}", f"mlflow.tracking_uri=sqlite:///{workdir / 'mlflow.db'}",
-             f"mlflow.artifact_location={workdir / 'mlartifacts'}", "data.source.progress=false",
-             "trainer.enable_progress_bar=false"]
+             f"mlflow.artifact_location={workdir / 'mlartifacts'}", "trainer.enable_progress_bar=false"]
+    if "progress" in cfg.data.source:  # the generator's progress bar; readers of files have none
+        paths.append("data.source.progress=false")
     return compose([*overrides, *paths])
 
 
@@ -118,8 +123,9 @@ def prepare(cfg: Any, model_file: Path | None) -> tuple[Path, Any, dict[str, flo
     _stage("data", dataset / "manifest.json", cfg, seconds, f"generating into {dataset}")
     manifest = read_manifest(dataset)
     if not manifest.parts:
-        raise InputError(dataset, "the dataset has no part annotations: the ceiling needs true parts",
-                         hint="use generated data (data=generated)")
+        raise InputError(dataset, f"the {cfg.data.name} data has no part annotations: the ceiling needs true parts",
+                         hint="use data whose drawings name their parts (data=generated, or ndjson drawings with a "
+                              "'parts' list, one part name per stroke)")
     say(f"data: {len(manifest.classes)} classes, {len(manifest.parts)} parts, splits {manifest.splits}")
     if model_file is None:
         model_file = base_model_path(cfg)

@@ -2,7 +2,7 @@
 
 Runs each command a few times as a new process (as a person types it) and prints the median and the worst
 wall time, beside the bare Python start-up measured in the same run (the baseline: no command can beat it).
-Issue 14 asks for ``--help`` and ``concepts list`` under 1 s.
+The aim: ``--help`` and ``concepts list`` under 1 s.
 
     python bench/bench_cli.py [--repeats 5]
 """

@@ -1,8 +1,8 @@
-"""Benchmark: editing the atlas layer (issue 12): Predict after an edit, and the reliance table.
+"""Benchmark: editing the atlas layer: Predict after an edit, and the reliance table.
 
 1. Predict: the layers after the atlas layer only, on one drawing with an edited map (a concept ablated where
    it fires), p50 and p95 over a few hundred test drawings, beside a full forward pass measured in the same run
-   (the ratio). Issue 12 asks p95 <= 30 ms for the default model.
+   (the ratio). The aim: p95 <= 30 ms for the default model.
 2. The reliance table (each concept ablated over the test split, :mod:`pipeline.editing.reliance`): its time
    (aim <= 20 s) and the largest drops.
 3. A dream of one drawing toward a concept, 4 octaves of 20 steps (aim <= 5 s for a 64 px drawing), and a

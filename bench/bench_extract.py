@@ -1,6 +1,6 @@
 """Benchmark: extraction (activations + attribution + ink + parts + writes) against a bare forward+backward loop.
 
-Target (issue 4): extraction throughput >= 0.8 x that of a bare forward+backward loop of the same model on the
+Target: extraction throughput >= 0.8 x that of a bare forward+backward loop of the same model on the
 same batches, measured in the same run. Both loops see the same sketches in the same batches of the same size:
 
 * baseline: ``net(x)``, then ``.backward()`` of the sum of each sketch's true-class logit into the parameters
@@ -21,7 +21,7 @@ throughput and its own baseline.
 
 Where torch sees a GPU it also prints extraction on CUDA (``extract.device``) against the CPU.
 
-With ``--engine ray`` (issue 15) it measures extraction on Ray instead: the same sketches through 1 Ray worker and
+With ``--engine ray`` it measures extraction on Ray instead: the same sketches through 1 Ray worker and
 through 2 (one torch thread each), and the local engine with one thread, in the same run; it prints each
 throughput, the scaling efficiency (2-worker rate / (2 x 1-worker rate); aim >= 0.8 on a 2-core machine) and
 the ratio to the local engine. The workers' start-up (loading the model) is printed apart, not in the rates. A

@@ -3,13 +3,13 @@
 1. Latency of one feedback update (check the drawing, render it, forward and attribution, concept scores,
    canon levels, events, the JSON answer: :meth:`Coach.answer`, everything but HTTP) over a few hundred real
    Quick, Draw! partial drawings (the first k strokes of drawings in ``../shared/data/quickdraw/ndjson``),
-   one at a time as the page sends them; p50, p95 and worst. Issue 11 asks p95 <= 50 ms for the default model.
+   one at a time as the page sends them; p50, p95 and worst. The aim: p95 <= 50 ms for the default model.
    ``--googlenet`` also times GoogLeNet at ``inception4d`` (random weights: latency only). ``--browser`` also
    measures what a person sees: the app served on the round, headless Chromium drawing real drawings with the
    mouse on /draw, and the time from each finished stroke to its feedback on screen (the page's own clock,
    ``window.articulate.latencies``).
 2. Event rates on generated drawings (the test split, strokes with their true part), for the round's
-   concepts matched to true parts (:mod:`pipeline.coach.accuracy`): issue 11 asks "improved: P" at the stroke
+   concepts matched to true parts (:mod:`pipeline.coach.accuracy`): the aim is "improved: P" at the stroke
    that adds P in >= 80% of cases, and "missing: P" said before P is drawn.
 
 Run it in a built project (after `make run`, or a loop): it reads the round's model, atlas and dataset.

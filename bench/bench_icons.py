@@ -4,7 +4,7 @@ Measures, in one run on the default SketchCNN (models/round_0/model.pt if presen
   (a) the bare forward+backward rate of the whole model at batch 64 on 64x64 inputs (images/s), the baseline;
       with parameter gradients, as in training (also shown: input gradients only, weights frozen);
   (b) rendering 64 direction icons in one batched optimisation (images/s, each step of each image counting
-      as one image), and its ratio to the baseline (target >= 0.6; issue 4);
+      as one image), and its ratio to the baseline (target >= 0.6);
   (c) the same 64 icons rendered one by one, and the batched/one-by-one speed-up.
 
     python bench/bench_icons.py [--steps 64] [--one-by-one-steps 16]

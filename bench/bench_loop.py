@@ -5,7 +5,7 @@ In a scratch copy of the project (the project's own outputs, concept store and M
 the atlas layer of the same base model (the ceiling: every train position labelled with its true part), then
 `articulate loop --rounds N` lets the simulated artist label each new atlas and `dvc repro` build the next
 round. Prints the ceiling's line, then per round: class_acc, parts_discovered out of the true parts, mean
-concept IoU, atlas_purity, atlas_nmi, layer_nmi, human_actions and wall time, then the aims of issue 10:
+concept IoU, atlas_purity, atlas_nmi, layer_nmi, human_actions and wall time, then the loop's aims:
 
 - parts discovered by round N >= 80% of the parts the ceiling localises at IoU >= 0.3;
 - mean concept IoU in round N >= 0.8 x the ceiling's mean IoU over the same parts (those the concepts match);
@@ -14,7 +14,7 @@ concept IoU, atlas_purity, atlas_nmi, layer_nmi, human_actions and wall time, th
   round (its own ``atlas_nmi`` is printed beside it);
 - class accuracy within 1 point of the base in every round; at most 150 human actions a round;
 - one round (labeling + finetune + extract + atlas + evaluate) within 5 minutes;
-- and issue 15's: the four stages that build a round (each process's start included, timed from DVC's lines
+- the four stages that build a round (each process's start included, timed from DVC's lines
   around them) within 3 minutes, in every round whose four stages ran (not restored from DVC's run cache).
 
 IoU is the evaluate stage's (over the ink pixels, the maps upsampled; test split), for the ceiling too. Run it on
@@ -48,7 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS_AIM, IOU_AIM, NMI_AIM, ACC_DROP_AIM, ACTIONS_AIM, ROUND_SECONDS_AIM = 0.8, 0.8, 0.45, 0.01, 150, 300.0
-#: The stages that build a round, and issue 15's aim for them together (each process's start included).
+#: The stages that build a round, and the aim for them together (each process's start included).
 BUILD_STAGES, STAGES_SECONDS_AIM = ("finetune", "extract", "atlas", "evaluate"), 180.0
 
 

@@ -1,4 +1,4 @@
-"""Benchmark: the labeling app's first page load in headless Chromium (issue 15 aims at <= 1.5 s).
+"""Benchmark: the labeling app's first page load in headless Chromium (aim: <= 1.5 s).
 
 Serves the app on a real round: the project's own latest round when it has one (``atlases/``, ``activations/``,
 ``data/dataset``, ``models/``), else a small project built on the spot in a temporary folder (the tests' round-0
