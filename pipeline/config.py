@@ -15,6 +15,7 @@ import hashlib
 import inspect
 import re
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,9 @@ def _anchor(cfg: DictConfig, root: Path) -> None:
         cfg.mlflow.tracking_uri = f"sqlite:///{(root / 'mlflow.db').as_posix()}"
 
 
+_HYDRA_LOCK = threading.Lock()
+
+
 def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None, *, targets: bool = True) -> DictConfig:
     """Compose ``conf/`` with Hydra overrides, resolve interpolations and validate every key.
 
@@ -110,7 +114,9 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path | None = None,
 
     register()
     try:
-        with initialize_config_dir(config_dir=str(folder.resolve()), version_base="1.3"):
+        # Hydra keeps one global state: two threads composing at once (the labeling server builds its coach on a
+        # thread of its own) would find it "already initialized".
+        with _HYDRA_LOCK, initialize_config_dir(config_dir=str(folder.resolve()), version_base="1.3"):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
         if anchored is not None:
             _anchor(cfg, anchored)

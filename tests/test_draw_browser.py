@@ -346,3 +346,42 @@ def test_the_pages_link_to_each_other(pad: Pad) -> None:
     assert pad.tid("atlas-link").get_attribute("href") == "/"
     html = pad.page.request.get(pad.server.url + "/").text()
     assert 'href="/draw"' in html and 'data-testid="draw-link"' in html
+
+
+def test_the_page_shows_the_coach_being_prepared(browser: Any, labeling_project: Any, tmp_path: Path) -> None:
+    """The coach is built when the server starts; until it is ready the page says so (GET /api/coach/status),
+    then it is ready to draw. The coach here takes two seconds more to build than the project's cached one."""
+    import threading
+    import time
+
+    from conceptstore.store import ConceptStore
+    from labeling.app import AppSettings, create_app
+    from tests.conftest import RunningServer
+
+    release = threading.Event()
+
+    def slow_coach() -> Any:
+        release.wait(60)  # held until the page has shown that it waits
+        return labeling_project.coach()
+
+    store = ConceptStore(tmp_path / "concepts" / "concepts.yaml")
+    server = RunningServer(create_app(labeling_project.view, store, AppSettings(port=0), coach=slow_coach),
+                           labeling_project, store)
+    window = browser.new_context()
+    try:
+        page = window.new_page()
+        page.goto(server.url + "/draw", wait_until="commit")
+        page.wait_for_function("document.querySelector('[data-testid=status]').dataset.preparing === 'true'",
+                               timeout=30_000)
+        text = page.get_by_test_id("status").inner_text()
+        assert text.startswith("Preparing the coach: loading the round's model") and " s;" in text, text
+        assert page.evaluate("window.articulate.ready") is False
+        time.sleep(0.6)
+        release.set()
+        page.wait_for_function("window.articulate && window.articulate.ready === true", timeout=60_000)
+        assert page.get_by_test_id("status").get_attribute("data-preparing") is None
+        assert "Preparing" not in page.get_by_test_id("status").inner_text()
+    finally:
+        release.set()
+        window.close()
+        server.stop()
