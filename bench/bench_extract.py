@@ -18,6 +18,8 @@ Then GoogLeNet (random init, 224x224 RGB, layer inception4d) on 128 sketches: it
 throughput and its own baseline.
 
     python bench/bench_extract.py [--sketches 1024] [--batch-size 128] [--googlenet-sketches 128] [--repeats 3]
+        [hydra overrides: the data, e.g. data=quickdraw data.source.folder=DIR, with a random SketchCNN]
+    python bench/bench_extract.py --sketches 64 --batch-size 32 --googlenet-sketches 0 --repeats 1    # smallest
 
 Where torch sees a GPU it also prints extraction on CUDA (``extract.device``) against the CPU.
 
@@ -58,23 +60,32 @@ from pipeline.models.torchvision_zoo import torchvision_classifier, torchvision_
 TARGET = 0.8
 
 
-def load_inputs(count: int):
-    """The default model and dataset when present, else a small generated dataset and a random SketchCNN."""
+def load_inputs(count: int, overrides: list[str]):
+    """The configured data's drawings (``overrides`` given: read by the data stage's source) with a random SketchCNN;
+    else the default model and dataset when present, else a small generated dataset and a random SketchCNN."""
     from pipeline.data.generator import SketchGenerator
     from pipeline.data.store import read_manifest, read_split
     from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
 
     model_file, dataset = ROOT / "models/round_0/model.pt", ROOT / "data/dataset"
-    if model_file.is_file() and (dataset / "manifest.json").is_file():
+    if overrides:
+        from pipeline.config import compose
+        from pipeline.stages.data import load_sketches
+
+        cfg = compose(overrides)
+        sketches, what = load_sketches(cfg).sketches[:count], f"a random SketchCNN on the {cfg.data.name} data"
+    elif model_file.is_file() and (dataset / "manifest.json").is_file():
         manifest = read_manifest(dataset)
         sketches = (read_split(dataset, "test") + read_split(dataset, "val") + read_split(dataset, "train"))[:count]
         return load_trained(model_file), sketches, manifest.parts, f"{model_file} on {dataset}"
-    sketches = SketchGenerator(num_sketches=count, seed=0, progress=False).load().sketches
+    else:
+        sketches = SketchGenerator(num_sketches=count, seed=0, progress=False).load().sketches
+        what = "a random SketchCNN on generated sketches (no default model/dataset found)"
     classes = sorted({s.word for s in sketches})
-    parts = sorted({p for s in sketches for p in s.parts or ()})
+    parts = sorted({p for s in sketches for p in s.parts or ()}) or None  # None: the data names no parts
     model = TrainedModel(SketchCNN(len(classes)).eval(), classes, default_input_spec(), RasterSpec(size=64),
                          "features.block3", 0)
-    return model, sketches, parts, "a random SketchCNN on generated sketches (no default model/dataset found)"
+    return model, sketches, parts, what + ("" if parts else "; it names no parts, so no part masks are written")
 
 
 def baseline(model: TrainedModel, batches: list[tuple[np.ndarray | list, torch.Tensor]], render: bool) -> float:
@@ -232,10 +243,12 @@ def main() -> int:
     parser.add_argument("--googlenet-batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
+    parser.add_argument("overrides", nargs="*",
+                        help="Hydra overrides selecting the data (e.g. data=quickdraw data.source.folder=DIR)")
     args = parser.parse_args()
     torch.set_num_threads(2)
 
-    model, sketches, parts, what = load_inputs(args.sketches)
+    model, sketches, parts, what = load_inputs(args.sketches, args.overrides)
     if args.engine == "ray":
         print(f"model: {what}; layer {model.layer}; {len(sketches)} sketches, batch size {args.batch_size}, "
               f"best of {args.repeats}")

@@ -95,3 +95,9 @@ def test_data_free_benchmarks_smallest_run(name: str, args: list[str]) -> None:
 def test_train_base_on_ndjson_with_parts(ndjson_data: list[str]) -> None:
     out = bench("bench_train_base", *ndjson_data, *SMALL)
     assert "test accuracy" in out and "train_base stage" in out
+
+
+def test_extract_on_ndjson_with_parts(ndjson_data: list[str]) -> None:
+    out = bench("bench_extract", "--sketches", "48", "--batch-size", "16", "--googlenet-sketches", "0", "--repeats", "1",
+                *ndjson_data)
+    assert "on the quickdraw data" in out and "ratio extraction / baseline" in out
