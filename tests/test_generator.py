@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import numpy as np
 import pytest
 
-from pipeline.data.generator import CLASSES, SketchGenerator
+from pipeline.data.generator import CLASSES, DEFAULT_CLASSES, SketchGenerator
 from pipeline.data.ndjson import read_ndjson, write_ndjson
 from pipeline.errors import ConfigError
 
@@ -22,7 +23,7 @@ def test_classes_parts_and_shared_parts(sample: list) -> None:
     for sketch in sample:
         for part in sketch.parts:
             classes_of_part[part].add(sketch.word)
-    assert len({s.word for s in sample}) == len(CLASSES) >= 8
+    assert len({s.word for s in sample}) == len(DEFAULT_CLASSES) >= 8
     assert len(classes_of_part) >= 15
     shared = sorted(p for p, owners in classes_of_part.items() if len(owners) >= 2)
     assert len(shared) >= 5, shared
@@ -54,7 +55,7 @@ def test_balanced_classes(sample: list) -> None:
     counts = defaultdict(int)
     for sketch in sample:
         counts[sketch.word] += 1
-    assert set(counts.values()) == {600 // len(CLASSES)}
+    assert set(counts.values()) == {600 // len(DEFAULT_CLASSES)}
 
 
 def test_variation_omitted_parts_order_and_pose(sample: list) -> None:
@@ -116,3 +117,89 @@ def test_bad_settings_name_the_key(kwargs: dict, key: str) -> None:
 def test_part_names_cover_every_class() -> None:
     generator = SketchGenerator(num_sketches=10, classes=["car", "bicycle"], progress=False)
     assert generator.part_names() == sorted(["chassis", "window", "wheel", "door", "headlight", "frame", "handlebar", "seat", "pedal"])
+
+
+# --- the opt-in classes that Quick, Draw! has real drawings of ---------------------------------------------------
+
+#: Each opt-in class and the parts its template can draw.
+OPT_IN = {
+    "apple": {"body", "stem", "leaf"},
+    "sun": {"disc", "ray", "eye", "mouth"},
+    "umbrella": {"canopy", "rib", "handle"},
+    "cup": {"body", "rim", "handle", "liquid"},
+    "mushroom": {"cap", "stem", "spot"},
+    "snowman": {"head", "body", "eye", "nose", "arm", "button", "hat"},
+    "candle": {"body", "wick", "flame", "holder"},
+    "cactus": {"trunk", "arm", "spine", "pot"},
+    "clock": {"rim", "hand", "tick"},
+}
+
+
+@pytest.fixture(scope="module")
+def opt_in() -> list:
+    return SketchGenerator(num_sketches=60 * len(OPT_IN), classes=list(OPT_IN), seed=5, progress=False).load().sketches
+
+
+def test_null_draws_the_ten_default_classes_only() -> None:
+    assert SketchGenerator(num_sketches=1, progress=False).class_names == DEFAULT_CLASSES
+    assert set(OPT_IN) <= set(CLASSES) and not set(OPT_IN) & set(DEFAULT_CLASSES)
+
+
+def test_opt_in_classes_name_every_stroke_and_draw_their_parts(opt_in: list) -> None:
+    seen: dict[str, set[str]] = defaultdict(set)
+    for sketch in opt_in:
+        assert sketch.num_strokes == len(sketch.parts) >= 1
+        assert set(sketch.parts) <= OPT_IN[sketch.word], sketch.parts
+        assert CLASSES[sketch.word].essential <= set(sketch.parts), (sketch.word, sketch.parts)
+        xy = np.concatenate(sketch.strokes, axis=1)
+        assert xy.min(axis=1).tolist() == [0, 0] and xy.max() == 255
+        seen[sketch.word].update(sketch.parts)
+    # In 60 drawings of each class every part shows up at least once, the rare ones too.
+    assert seen == OPT_IN
+    generator = SketchGenerator(num_sketches=1, classes=list(OPT_IN), progress=False)
+    assert generator.part_names() == sorted(set().union(*OPT_IN.values()))
+
+
+def test_opt_in_classes_share_parts_with_the_default_ones() -> None:
+    defaults = set(SketchGenerator(num_sketches=1, progress=False).part_names())
+    shared = defaults & set().union(*OPT_IN.values())
+    assert {"head", "eye", "nose", "mouth", "body", "stem", "leaf", "trunk"} <= shared
+
+
+def test_opt_in_classes_vary(opt_in: list) -> None:
+    by_class = defaultdict(list)
+    for sketch in opt_in:
+        by_class[sketch.word].append(sketch)
+    for word, sketches in by_class.items():
+        assert len({frozenset(s.parts) for s in sketches}) > 1, f"{word}: optional parts come and go"
+        assert len({s.num_strokes for s in sketches}) > 1, f"{word}: the number of strokes varies"
+        assert len({s.strokes[0].tobytes() for s in sketches}) == len(sketches), f"{word}: no two drawings alike"
+
+
+@pytest.mark.parametrize("word", sorted(OPT_IN))
+def test_opt_in_classes_are_deterministic_per_seed(word: str) -> None:
+    def draw(seed: int) -> list:
+        return SketchGenerator(num_sketches=6, classes=[word, "flower"], seed=seed, progress=False).load().sketches
+
+    first, again, other = draw(11), draw(11), draw(12)
+    assert [s.parts for s in first] == [s.parts for s in again]
+    assert all(np.array_equal(a, b) for x, y in zip(first, again) for a, b in zip(x.strokes, y.strokes))
+    assert any(not np.array_equal(x.strokes[0], y.strokes[0]) for x, y in zip(first, other))
+
+
+def test_short_strokes_of_opt_in_classes_stay_straight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sun's rays are short: drawn steady, they bend away from the line between their ends far less."""
+    def bend() -> float:
+        sketches = SketchGenerator(num_sketches=20, classes=["sun"], seed=2, progress=False).load().sketches
+        worst = []
+        for s in sketches:
+            for stroke, part in zip(s.strokes, s.parts):
+                a, d = stroke[:, 0], stroke[:, -1] - stroke[:, 0]
+                length = float(np.hypot(*d))
+                if part == "ray" and length > 0:  # the largest distance from the chord, relative to its length
+                    worst.append(float(np.abs(d[0] * (stroke[1] - a[1]) - d[1] * (stroke[0] - a[0])).max()) / length ** 2)
+        return float(np.median(worst))
+
+    steady = bend()
+    monkeypatch.setitem(CLASSES, "sun", dataclasses.replace(CLASSES["sun"], steady=False))
+    assert steady < 0.5 * bend()
