@@ -8,9 +8,15 @@
 3. A dream of one drawing toward a concept, 4 octaves of 20 steps (aim <= 5 s for a 64 px drawing), and a
    concept's feature visualization rendered on demand (128 steps).
 
-Run it in a built project whose latest round has concepts (after a loop):
+Run it in a built project whose latest round has concepts (after a loop); it reads the round's model and the
+dataset's test split, whatever data built them. Hydra overrides name the data and settings as for the stages
+(``data=quickdraw data.source.folder=DIR``, paths of another project folder):
 
-    python bench/bench_edit.py [--round R] [--drawings 300] [threads=1 ...]
+    python bench/bench_edit.py [--round R] [--drawings 300] [--dreams 5] [--visuals 3] [threads=1 ...]
+
+Smallest run (seconds)::
+
+    python bench/bench_edit.py --drawings 10 --dreams 1 --visuals 1 threads=1 [overrides ...]
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--round", type=int, default=None)
-    parser.add_argument("--drawings", type=int, default=300)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--round", type=int, default=None, help="the round (default: the latest built)")
+    parser.add_argument("--drawings", type=int, default=300, help="test drawings timed for Predict")
+    parser.add_argument("--dreams", type=int, default=5, help="drawings dreamed toward a concept")
+    parser.add_argument("--visuals", type=int, default=3, help="concepts whose feature visualization is rendered")
     parser.add_argument("--grow", type=int, default=0, help="reliance: erase this many positions around the concept")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
@@ -50,6 +58,8 @@ def main() -> None:
     r = latest_round(cfg.paths.atlases) if args.round is None else args.round
     surgeon = Surgeon(load_trained(model_path(cfg, r)), threshold=float(cfg.evaluate.threshold))
     test = read_split(cfg.paths.dataset, "test")
+    if not test:
+        raise SystemExit(f"the test split of {cfg.paths.dataset} is empty: nothing to measure on")
     print(f"round {r}: {len(surgeon.names)} concepts on {surgeon.model.layer}; traced: {surgeon.runner.traced}; "
           f"threads={cfg.threads}")
 
@@ -75,7 +85,7 @@ def main() -> None:
     from pipeline.featurevis.objectives import Direction
 
     dreams = []
-    for k, sketch in enumerate(test[:5]):
+    for k, sketch in enumerate(test[:max(args.dreams, 1)]):
         images, _ = render_batch([sketch], surgeon.model.raster, None)
         start = time.perf_counter()
         deepdream(surgeon.model.net, torch.from_numpy(images), surgeon.model.input_spec, surgeon.model.layer,
@@ -89,7 +99,7 @@ def main() -> None:
     from pipeline.featurevis.render import render
 
     visuals = []
-    for k in range(min(3, len(surgeon.names))):
+    for k in range(max(min(args.visuals, len(surgeon.names)), 1)):
         start = time.perf_counter()
         render(surgeon.model.net, [direction(surgeon.model.layer, surgeon.weights[k])], surgeon.model.input_spec,
                steps=128)
@@ -109,4 +119,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from pipeline.entry import guarded
+
+    raise SystemExit(guarded(main))  # a user's mistake (no concepts, no round) as one line

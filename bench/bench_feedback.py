@@ -1,20 +1,27 @@
 """Benchmark: the drawing coach's latency, and whether its events are right.
 
 1. Latency of one feedback update (check the drawing, render it, forward and attribution, concept scores,
-   canon levels, events, the JSON answer: :meth:`Coach.answer`, everything but HTTP) over a few hundred real
-   Quick, Draw! partial drawings (the first k strokes of drawings in ``../shared/data/quickdraw/ndjson``),
-   one at a time as the page sends them; p50, p95 and worst. The aim: p95 <= 50 ms for the default model.
+   canon levels, events, the JSON answer: :meth:`Coach.answer`, everything but HTTP) over a few hundred partial
+   drawings (the first k strokes of a drawing), one at a time as the page sends them; p50, p95 and worst. The aim:
+   p95 <= 50 ms for the default model. The drawings are those of the model's classes in the configured data where
+   it reads ndjson files (``data=quickdraw``), else the real Quick, Draw! samples (``paths.quickdraw``; of the
+   model's classes where they hold some), else the project's test split; ``--quickdraw DIR`` picks real ones.
    ``--googlenet`` also times GoogLeNet at ``inception4d`` (random weights: latency only). ``--browser`` also
    measures what a person sees: the app served on the round, headless Chromium drawing real drawings with the
    mouse on /draw, and the time from each finished stroke to its feedback on screen (the page's own clock,
    ``window.articulate.latencies``).
-2. Event rates on generated drawings (the test split, strokes with their true part), for the round's
+2. Event rates on the dataset's test split (drawings whose strokes name their part), for the round's
    concepts matched to true parts (:mod:`pipeline.coach.accuracy`): the aim is "improved: P" at the stroke
    that adds P in >= 80% of cases, and "missing: P" said before P is drawn.
 
-Run it in a built project (after `make run`, or a loop): it reads the round's model, atlas and dataset.
+Run it in a built project (after `make run`, or a loop): it reads the round's model, atlas and dataset. Hydra
+overrides name the data and settings as for the stages (``data=quickdraw data.source.folder=DIR``).
 
     python bench/bench_feedback.py [--round R] [--drawings 300] [--events 300] [--googlenet] [overrides ...]
+
+Smallest run (seconds)::
+
+    python bench/bench_feedback.py --drawings 20 --events 20 threads=1 [overrides ...]
 """
 
 from __future__ import annotations
@@ -31,23 +38,70 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+#: Real Quick, Draw! classes timed where neither the configured data nor the samples hold the model's classes.
 REAL_CLASSES = ("flower", "apple", "bowtie", "lollipop", "house plant", "palm tree", "hedgehog", "panda", "parrot",
                 "mushroom")
+#: Drawings read per class file (enough for a few hundred partial drawings).
+PER_CLASS = 100
 
 
-def real_partials(quickdraw: Path, count: int, seed: int = 0, whole: bool = False) -> list[list]:
-    """``count`` partial drawings (first k strokes, k random; ``whole``: all strokes) of real Quick, Draw!
-    drawings, as stroke lists."""
+def _read_classes(folder: Path, classes) -> list:
+    """Up to ``PER_CLASS`` drawings of each of ``classes`` that has a ``<class>.ndjson`` in ``folder``."""
     from pipeline.data.ndjson import read_ndjson
 
-    rng = random.Random(seed)
     drawings = []
-    for name in REAL_CLASSES:
-        path = quickdraw / "ndjson" / f"{name}.ndjson"
+    for name in classes:
+        path = folder / f"{name}.ndjson"
         if path.is_file():
-            drawings += read_ndjson(path, on_error="skip", limit=100).sketches
-    if not drawings:
-        raise SystemExit(f"no real drawings under {quickdraw}/ndjson")
+            drawings += read_ndjson(path, on_error="skip", limit=PER_CLASS).sketches
+    return drawings
+
+
+def timed_drawings(cfg, words: list[str], quickdraw: Path | None) -> tuple[list, str]:
+    """The drawings to time, and where they come from, in this order of preference:
+
+    1. ``quickdraw`` (``--quickdraw DIR``): the real drawings in ``DIR/ndjson``, of the model's classes (or
+       ``REAL_CLASSES`` where it has none of them);
+    2. the configured data when it reads ndjson files (``data=quickdraw``): its folder's files of the model's
+       classes;
+    3. the real Quick, Draw! samples (``paths.quickdraw``), of the model's classes, else ``REAL_CLASSES``: the
+       generator's sketches are not human drawings, so real ones are timed where there are any;
+    4. the test split of the project's dataset (strokes), where none of the above exist.
+
+    Args:
+        cfg: The composed configuration.
+        words: The words the model knows.
+        quickdraw: ``--quickdraw``, or None.
+
+    Returns:
+        The drawings (Sketch objects) and a line naming their source.
+    """
+    from pipeline.data.store import read_manifest, read_split
+
+    source = cfg.data.source
+    if quickdraw is None and str(source.get("_target_", "")).endswith("read_ndjson_dir"):
+        folder = Path(str(source.folder))
+        drawings = _read_classes(folder, words)
+        if drawings:
+            return drawings, f"the configured data ({folder})"
+    folder = (quickdraw or Path(cfg.paths.quickdraw)) / "ndjson"
+    for classes in (words, REAL_CLASSES):
+        drawings = _read_classes(folder, classes)
+        if drawings:
+            return drawings, f"real Quick, Draw! drawings in {folder}"
+    if quickdraw is not None:
+        raise SystemExit(f"--quickdraw {quickdraw}: no ndjson files of the model's classes or of "
+                         f"{', '.join(REAL_CLASSES)} in {folder}")
+    if read_manifest(cfg.paths.dataset).kind == "strokes":
+        return read_split(cfg.paths.dataset, "test"), f"the project's test split ({cfg.paths.dataset}: no real drawings)"
+    raise SystemExit(f"no drawings to time: the dataset at {cfg.paths.dataset} holds bitmaps and {folder} no ndjson "
+                     "files; give real ones with --quickdraw DIR (DIR/ndjson/<class>.ndjson)")
+
+
+def partials(drawings: list, count: int, seed: int = 0, whole: bool = False) -> list[list]:
+    """``count`` partial drawings (the first k strokes, k random; ``whole``: every stroke) of ``drawings``, as
+    stroke lists."""
+    rng = random.Random(seed)
     chosen = [rng.choice(drawings) for _ in range(count)]
     return [[s.tolist() for s in d.strokes[:d.num_strokes if whole else rng.randint(1, d.num_strokes)]]
             for d in chosen]
@@ -159,14 +213,14 @@ def googlenet_coach(threads: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--round", type=int, default=None, help="round to coach with (default: the latest built)")
-    parser.add_argument("--drawings", type=int, default=300, help="real partial drawings timed")
-    parser.add_argument("--events", type=int, default=300, help="generated test drawings replayed for event rates")
+    parser.add_argument("--drawings", type=int, default=300, help="partial drawings timed")
+    parser.add_argument("--events", type=int, default=300, help="test drawings replayed for event rates")
     parser.add_argument("--googlenet", action="store_true", help="also time GoogLeNet at inception4d")
     parser.add_argument("--browser", type=int, default=0, metavar="N",
                         help="also draw N real drawings on the /draw page in headless Chromium (browser-to-page latency)")
-    parser.add_argument("--quickdraw", type=Path, default=None, help="real drawings folder (default: paths.quickdraw)")
+    parser.add_argument("--quickdraw", type=Path, default=None, help="time the real drawings of DIR/ndjson (default: the configured data's, see above)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. coach.score=attribution threads=1")
     args = parser.parse_args()
@@ -187,21 +241,22 @@ def main() -> None:
           f" coach ready in {time.perf_counter() - started:.1f} s")
     figures: dict = {"round": r, "score": coach.scorer.score, "threads": int(cfg.threads)}
 
-    partials = real_partials(args.quickdraw or Path(cfg.paths.quickdraw), args.drawings)
-    times = time_updates(coach, partials, None)
+    drawings, source = timed_drawings(cfg, sorted(coach.scorer.class_index), args.quickdraw)
+    print(f"timed drawings: {source}")
+    partial = partials(drawings, args.drawings)
+    times = time_updates(coach, partial, None)
     print(latency_line("feedback update (default model)", times))
     figures["latency_ms"] = {"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)),
                              "worst": float(times.max())}
     if args.googlenet:
         g = googlenet_coach(int(cfg.threads))
-        gtimes = time_updates(g, partials[:max(20, args.drawings // 5)], None)
+        gtimes = time_updates(g, partial[:max(20, args.drawings // 5)], None)
         print(latency_line("feedback update (GoogLeNet 4d)", gtimes))
         figures["googlenet_latency_ms"] = {"p50": float(np.percentile(gtimes, 50)),
                                            "p95": float(np.percentile(gtimes, 95))}
 
     if args.browser:
-        page_times = browser_latencies(cfg, r, coach, real_partials(args.quickdraw or Path(cfg.paths.quickdraw),
-                                                                     args.browser, seed=1, whole=True))
+        page_times = browser_latencies(cfg, r, coach, partials(drawings, args.browser, seed=1, whole=True))
         print(latency_line("stroke to feedback on screen", page_times))
         figures["browser_latency_ms"] = {"p50": float(np.percentile(page_times, 50)),
                                          "p95": float(np.percentile(page_times, 95))}
@@ -214,7 +269,7 @@ def main() -> None:
     test = [s for s in read_split(cfg.paths.dataset, "test") if s.parts is not None][:args.events]
     if matched and test:
         every, good = event_rates(coach, test, matched).rates(), event_rates(coach, test, found).rates()
-        print(f"events on {len(test)} generated test drawings; concepts matched to a true part: all of them "
+        print(f"events on {len(test)} test drawings; concepts matched to a true part: all of them "
               f"({len(matched)}) | those that found it, IoU >= {metrics.get('iou_discovered', 0.3)} ({len(found)})")
         print(f"  (drawing, part) pairs                  {every['pairs']:>6} | {good['pairs']:>6}")
         for key, text, aim in (("improved_hit", "improved at one of P's strokes", "aim >= 0.8"),
@@ -231,4 +286,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from pipeline.entry import guarded
+
+    raise SystemExit(guarded(main))  # a user's mistake (no built round, a bad file) as one line

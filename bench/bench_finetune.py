@@ -13,6 +13,12 @@ on val):
   NMI, as the atlas computes them, without UMAP), for the base model and for round 1.
 
     python bench/bench_finetune.py [--scratch DIR] [hydra overrides, e.g. finetune.epochs=3]
+
+It works on whatever data built round 0, as long as the drawings name their parts (the artist judges by them):
+Hydra overrides name the data and the project's paths as for the stages (``data=quickdraw
+data.source.folder=DIR``, ``paths.models=...``). Smallest run (about half a minute on a small project)::
+
+    python bench/bench_finetune.py --budget 16 finetune.epochs=1 threads=1 [overrides ...]
 """
 
 from __future__ import annotations
@@ -86,9 +92,10 @@ def layer_purity(model, sketches, parts: list[str], count: int = 10000, k: int =
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scratch", type=Path, default=None, help="where to write (default: a temporary folder)")
-    parser.add_argument("--budget", type=int, default=40, help="the artist's exemplars per cluster")
+    parser.add_argument("--budget", type=int, default=40,
+                        help="the artist's exemplars per cluster (at least 10: it skips a cluster it saw less of)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
 
@@ -99,6 +106,7 @@ def main(argv: list[str]) -> int:
     from labeling.atlas_view import AtlasView
     from conceptstore.store import ConceptStore
     from pipeline.entry import configure_logging
+    from pipeline.errors import ArticulateError
     from pipeline.config import compose
     from pipeline.data.store import read_manifest, read_split
     from pipeline.models.build import load_trained
@@ -111,12 +119,15 @@ def main(argv: list[str]) -> int:
     scratch_ctx = tempfile.TemporaryDirectory(prefix="articulate-bench-ft-") if args.scratch is None else None
     scratch = Path(scratch_ctx.name) if scratch_ctx else args.scratch
     scratch.mkdir(parents=True, exist_ok=True)
-    base = ROOT / cfg0.paths.models / "base"
-    if not (base / "model.pt").is_file():
-        base = ROOT / cfg0.paths.models / "round_0"
-    (scratch / "models").mkdir(exist_ok=True)
-    if not (scratch / "models/base/model.pt").is_file():
-        shutil.copytree(base, scratch / "models/base")
+    models = ROOT / cfg0.paths.models
+    built = [models / name for name in ("base", "round_0") if (models / name / "model.pt").is_file()]
+    if not built:
+        raise ArticulateError(f"no base model in {models} (no base/model.pt or round_0/model.pt): build round 0 first "
+                              "(`articulate repro` with the same overrides)")
+    for name in ("base", "round_0"):  # round 0 is the base as it is; the atlas view reads its raster
+        if not (scratch / "models" / name / "model.pt").is_file():
+            shutil.copytree(models / name if models / name in built else built[0], scratch / "models" / name,
+                            dirs_exist_ok=True)
     overrides = [*args.overrides, f"paths.models={scratch / 'models'}",
                  f"paths.concepts={scratch / 'concepts/concepts.yaml'}",
                  f"paths.checkpoints={scratch / 'checkpoints'}",
@@ -164,4 +175,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    from pipeline.entry import guarded
+
+    status: list[int] = [0]
+    code = guarded(lambda: status.__setitem__(0, main(sys.argv[1:])))  # a user's mistake as one line
+    raise SystemExit(code or status[0])

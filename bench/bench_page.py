@@ -1,12 +1,15 @@
 """Benchmark: the labeling app's first page load in headless Chromium (aim: <= 1.5 s).
 
 Serves the app on a real round: the project's own latest round when it has one (``atlases/``, ``activations/``,
-``data/dataset``, ``models/``), else a small project built on the spot in a temporary folder (the tests' round-0
-project: generated sketches, a briefly trained SketchCNN, extract and atlas). Opens ``/`` in a fresh browser
+``data/dataset``, ``models/``; Hydra overrides may point its paths at another project folder), else a small project
+built on the spot in a temporary folder (the tests' round-0 project: a briefly trained SketchCNN, extract and atlas)
+on the configured data where the overrides name it (``data=quickdraw data.source.folder=DIR``), else on a few
+hundred generated sketches. Opens ``/`` in a fresh browser
 context (nothing cached) ``--loads`` times and prints, from the page's own clock, the time from navigation start to
 the atlas and map drawn (``window.articulate.loadedIn``), with the bytes the page fetched.
 
     python bench/bench_page.py [--loads 5] [--plotly FILE] [overrides ...]
+    python bench/bench_page.py --loads 1 threads=1 [overrides ...]       # the smallest run
 
 ``--plotly FILE`` serves another plotly.js bundle in place of the page's partial one, to compare (the full
 bundle: ``--plotly "$(python -c 'import plotly, pathlib; print(pathlib.Path(plotly.__file__).parent /
@@ -32,8 +35,14 @@ sys.path.insert(0, str(ROOT))
 TARGET_S = 1.5
 
 
-def _app(overrides: list[str], scratch: Path):
-    """The app on the project's latest round, or on a small project built in ``scratch``."""
+def _group(override: str) -> str:
+    """The top-level key an override sets (``data`` for ``data=quickdraw`` and ``+data.source.x=1``)."""
+    return override.lstrip("+~").split("=", 1)[0].split(".", 1)[0]
+
+
+def _app(overrides: list[str], scratch: Path, round_: int | None):
+    """The app on the project's round ``round_`` (default: the latest), or on a small project built in ``scratch``
+    (its paths, whatever ``paths.`` the overrides set)."""
     from conceptstore.store import ConceptStore
     from labeling.app import AppSettings, create_app
     from labeling.atlas_view import AtlasView
@@ -43,17 +52,22 @@ def _app(overrides: list[str], scratch: Path):
     if not any(Path(cfg.paths.atlases).glob("round_*/atlas.json")):
         from tests import labeling_project
 
-        print("no built round in this project: building a small one (about half a minute)")
-        overrides = [*labeling_project.build(scratch), *overrides]
+        data = [o for o in overrides if _group(o) == "data"]
+        print(f"no built round in {cfg.paths.atlases}: building a small one on the {cfg.data.name} data "
+              "(about half a minute)")
+        overrides = [*labeling_project.build(scratch, data=data or None),
+                     *(o for o in overrides if _group(o) != "paths")]
         cfg = compose(overrides)
-    view = AtlasView.from_config(cfg)
+        round_ = None
+    view = AtlasView.from_config(cfg, round_)
     store = ConceptStore(scratch / "concepts.yaml")
     return create_app(view, store, AppSettings.from_config(cfg, port=0)), view
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--loads", type=int, default=5)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--loads", type=int, default=5, help="cold page loads timed")
+    parser.add_argument("--round", type=int, default=None, help="the round served (default: the latest built)")
     parser.add_argument("--plotly", type=Path, default=None, help="serve this plotly.js bundle instead")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
@@ -68,8 +82,11 @@ def main() -> None:
             raise SystemExit(f"--plotly {args.plotly}: no such file")
         files.PLOTLY = args.plotly  # the route reads it on each request
 
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("bench_page needs Chromium on PATH (apt-get install -y chromium)")
     with tempfile.TemporaryDirectory(prefix="bench-page-") as tmp:
-        app, view = _app(args.overrides, Path(tmp))
+        app, view = _app(args.overrides, Path(tmp), args.round)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -78,7 +95,6 @@ def main() -> None:
         thread.start()
         while not server.started:
             time.sleep(0.02)
-        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
         seconds, fetched, parts = [], [], []
         try:
             with sync_playwright() as playwright:
@@ -110,4 +126,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from pipeline.entry import guarded
+
+    raise SystemExit(guarded(main))  # a user's mistake (a bad override, a missing file) as one line

@@ -91,16 +91,24 @@ BASE_TRAINING = ["trainer.max_epochs=10", "data.batch_size=32", "trainer.enable_
                  "model.net.context=[]"]  # no dilated context: 18 px receptive fields, small patches, quick pictures
 
 
-def build(folder: Path, sketches: int = 400, seed: int = TEST_SEED) -> list[str]:
+def build(folder: Path, sketches: int = 400, seed: int = TEST_SEED, data: list[str] | None = None) -> list[str]:
     """Write the dataset, the base model (train_base), round 0 (finetune's round 0), its activations and atlas
-    under ``folder``, all from ``seed``; returns the overrides."""
+    under ``folder``, all from ``seed``; returns the overrides.
+
+    ``data``: Hydra overrides of the data (``data=quickdraw data.source.folder=DIR``); the data stage then reads
+    them into the dataset (``sketches`` unused), else ``sketches`` generated drawings of ``CLASSES`` are written.
+    """
     from pipeline.stages import atlas as atlas_stage
+    from pipeline.stages import data as data_stage
     from pipeline.stages import extract as extract_stage
     from pipeline.stages import finetune as finetune_stage
     from pipeline.stages import train_base
 
-    write_dataset(folder / "dataset", CLASSES, sketches, seed)
-    settings = overrides(folder, seed)
+    settings = [*overrides(folder, seed), *(data or [])]
+    if data:
+        data_stage.run(compose(settings))
+    else:
+        write_dataset(folder / "dataset", CLASSES, sketches, seed)
     train_base.run(compose([*settings, *BASE_TRAINING]))
     cfg = compose(settings)
     finetune_stage.run(compose([*settings, "round=0"]))
