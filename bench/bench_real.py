@@ -37,9 +37,9 @@ import logging
 import os
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,6 +231,79 @@ def confusion_figure(metrics: dict[str, Any], path: Path, title: str) -> None:
     viz.close(fig)
 
 
+def measure(args: argparse.Namespace, workdir: Path | None) -> dict[str, Any]:
+    """Get the model, run it on the real drawings, print the table (and the realism figure); returns the figures.
+
+    Args:
+        args: The parsed command line.
+        workdir: With ``--train``, where the dataset, model and MLflow store go.
+
+    Raises:
+        ArticulateError: A user's mistake (no model, no real drawings, bad overrides), said in one line.
+    """
+    import numpy as np
+    import torch
+
+    from pipeline.config import compose
+    from pipeline.errors import InputError
+    from pipeline.models.build import load_trained
+    from pipeline.rounds import base_model_path
+
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        cfg = workdir_config(args.overrides, workdir)
+        torch.set_num_threads(int(cfg.threads) or (os.cpu_count() or 1))
+        say(f"workdir {workdir}; overrides: {' '.join(args.overrides) or 'none'}")
+        model_file = prepare(cfg, None)[0]
+    else:
+        cfg = compose(args.overrides)
+        torch.set_num_threads(int(cfg.threads) or (os.cpu_count() or 1))
+        model_file = args.model.resolve() if args.model else (ROOT / base_model_path(cfg)).resolve()
+        if not model_file.is_file():
+            raise InputError(model_file, "no trained model here",
+                             hint="run `make run` first (the base model), or pass --model PATH, or --train")
+    model = load_trained(model_file)
+    folder = args.real.resolve() if args.real else (ROOT / str(cfg.paths.quickdraw) / "ndjson").resolve()
+    sketches, no_real = read_real(folder, model.class_names, args.per_class)
+    if not sketches:
+        raise InputError(folder, f"no real drawings of any class of the model ({', '.join(model.class_names)})",
+                         hint="name a folder of <class>.ndjson files with --real, or train on classes that have "
+                              "real drawings (data.source.classes=[...])")
+    say(f"model {model_file}: {len(model.class_names)} classes; {len(sketches)} real drawings of "
+        f"{len(model.class_names) - len(no_real)} of them from {folder}")
+    index = {name: i for i, name in enumerate(model.class_names)}
+    labels = np.array([index[s.word] for s in sketches])
+    real = predict(model, sketches)
+    metrics = real_metrics(real.probs, labels, model.class_names)
+    out = args.out.resolve() if args.out else (ROOT / str(cfg.paths.cache) / "bench_real").resolve()
+    figure = out / "confusion_real.png"
+    confusion_figure(metrics, figure, f"{model_file.parent.name} model on real drawings, "
+                                      f"accuracy {metrics['accuracy']:.3f}")
+    document: dict[str, Any] = {"model": str(model_file), "real": str(folder), "overrides": args.overrides,
+                                "no_real_drawings": no_real, **metrics}
+    print()
+    print(f"Generated to real: {model_file} on {len(sketches)} real Quick, Draw! drawings")
+    print(table(metrics, no_real))
+    print(f"confusion figure: {figure}")
+    if args.realism:
+        from pipeline.data.generator import CLASSES
+
+        drawn = sorted({s.word for s in sketches} & set(CLASSES))  # the classes the generator draws too
+        if not drawn:
+            raise InputError(folder, "realism: none of the classes with real drawings is one the generator draws",
+                             hint=f"the generator draws {', '.join(CLASSES)}")
+        keep = np.array([s.word in drawn for s in sketches])
+        real = Predictions(real.probs[keep], real.features[keep], real.images[keep])
+        generated = predict(model, generated_like(cfg, drawn, int(keep.sum())))
+        document["realism"] = realism(real, generated)
+        print()
+        print(f"Realism: real vs generated ({int(keep.sum())} each, {', '.join(drawn)}), logistic regression, "
+              f"{FOLDS}-fold balanced accuracy (0.5: indistinguishable, 1.0: always told apart)")
+        for kind, r in document["realism"].items():
+            print(f"  {kind:12s} {r['accuracy']:.3f} +- {r['std']:.3f}")
+    return document
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=None,
@@ -253,84 +326,24 @@ def main(argv: list[str]) -> int:
     if args.per_class is not None and args.per_class < 1:
         parser.error(f"--per-class: expected a number >= 1, got {args.per_class}")
 
-    import numpy as np
-    import torch
-
-    from pipeline.config import compose
-    from pipeline.errors import ArticulateError, InputError
-    from pipeline.models.build import load_trained
-    from pipeline.rounds import base_model_path
+    from pipeline.errors import ArticulateError
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     logging.getLogger("pipeline").setLevel(logging.INFO)
     warnings.filterwarnings("ignore", message=r".*treespec")
     os.chdir(ROOT)
-    scratch = tempfile.TemporaryDirectory(prefix="articulate-real-") if args.train and args.workdir is None else None
+    scratch = tempfile.TemporaryDirectory(prefix="articulate-real-") if args.train and not args.workdir else nullcontext()
     try:
-        if args.train:
-            workdir = Path(scratch.name) if scratch else args.workdir.resolve()
-            workdir.mkdir(parents=True, exist_ok=True)
-            cfg = workdir_config(args.overrides, workdir)
-            torch.set_num_threads(int(cfg.threads) or (os.cpu_count() or 1))
-            say(f"workdir {workdir}; overrides: {' '.join(args.overrides) or 'none'}")
-            model_file = prepare(cfg, None)[0]
-        else:
-            cfg = compose(args.overrides)
-            torch.set_num_threads(int(cfg.threads) or (os.cpu_count() or 1))
-            model_file = args.model.resolve() if args.model else (ROOT / base_model_path(cfg)).resolve()
-            if not model_file.is_file():
-                raise InputError(model_file, "no trained model here",
-                                 hint="run `make run` first (the base model), or pass --model PATH, or --train")
-        model = load_trained(model_file)
-        folder = args.real.resolve() if args.real else (ROOT / str(cfg.paths.quickdraw) / "ndjson").resolve()
-        sketches, no_real = read_real(folder, model.class_names, args.per_class)
-        if not sketches:
-            raise InputError(folder, f"no real drawings of any class of the model ({', '.join(model.class_names)})",
-                             hint="name a folder of <class>.ndjson files with --real, or train on classes that have "
-                                  "real drawings (data.source.classes=[...])")
-        say(f"model {model_file}: {len(model.class_names)} classes; {len(sketches)} real drawings of "
-            f"{len(model.class_names) - len(no_real)} of them from {folder}")
-        index = {name: i for i, name in enumerate(model.class_names)}
-        labels = np.array([index[s.word] for s in sketches])
-        real = predict(model, sketches)
-        metrics = real_metrics(real.probs, labels, model.class_names)
-        out = args.out.resolve() if args.out else (ROOT / str(cfg.paths.cache) / "bench_real").resolve()
-        figure = out / "confusion_real.png"
-        confusion_figure(metrics, figure, f"{model_file.parent.name} model on real drawings, "
-                                          f"accuracy {metrics['accuracy']:.3f}")
-        document: dict[str, Any] = {"model": str(model_file), "real": str(folder), "overrides": args.overrides,
-                                    "no_real_drawings": no_real, **metrics}
-        print()
-        print(f"Generated to real: {model_file} on {len(sketches)} real Quick, Draw! drawings")
-        print(table(metrics, no_real))
-        print(f"confusion figure: {figure}")
-        if args.realism:
-            from pipeline.data.generator import CLASSES
-
-            drawn = sorted({s.word for s in sketches} & set(CLASSES))  # the classes the generator draws too
-            if not drawn:
-                raise InputError(folder, "realism: none of the classes with real drawings is one the generator draws",
-                                 hint=f"the generator draws {', '.join(CLASSES)}")
-            keep = np.array([s.word in drawn for s in sketches])
-            real = Predictions(real.probs[keep], real.features[keep], real.images[keep])
-            generated = predict(model, generated_like(cfg, drawn, int(keep.sum())))
-            document["realism"] = realism(real, generated)
-            print()
-            print(f"Realism: real vs generated ({int(keep.sum())} each, {', '.join(drawn)}), logistic regression, "
-                  f"{FOLDS}-fold balanced accuracy (0.5: indistinguishable, 1.0: always told apart)")
-            for kind, r in document["realism"].items():
-                print(f"  {kind:12s} {r['accuracy']:.3f} +- {r['std']:.3f}")
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(document, indent=2) + "\n")
-            say(f"wrote {args.json}")
+        with scratch as folder:
+            document = measure(args, Path(folder) if folder else args.workdir.resolve() if args.train else None)
     except ArticulateError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    finally:
-        if scratch:
-            scratch.cleanup()
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        say(f"wrote {args.json}")
     return 0
 
 

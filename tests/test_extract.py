@@ -20,7 +20,7 @@ from pipeline.activations.extractor import (Extractor, LayerGeometry, extract, i
 from pipeline.activations.receptive_field import receptive_field
 from pipeline.activations.store import ActivationStore, ActivationWriter
 from pipeline.config import compose
-from pipeline.data.generator import CLASSES, SketchGenerator
+from pipeline.data.generator import DEFAULT_CLASSES, SketchGenerator
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.sketch import Sketch
 from pipeline.data.store import Manifest, write_manifest, write_split
@@ -223,7 +223,7 @@ def test_ink_and_parts_of_a_drawn_sketch() -> None:
 def _tiny_model() -> TrainedModel:
     torch.manual_seed(0)
     net = SketchCNN(10, widths=[4, 4, 8, 8]).eval()
-    return TrainedModel(net, sorted(CLASSES), default_input_spec(), RasterSpec(size=64), "features.block3", 0)
+    return TrainedModel(net, sorted(DEFAULT_CLASSES), default_input_spec(), RasterSpec(size=64), "features.block3", 0)
 
 
 def _repeat(sketches: list[Sketch], count: int):
