@@ -8,6 +8,11 @@ Variation comes from the pose (facing left or right, rotation, proportions), per
 and size, a smooth wobble along every stroke, omitted optional parts, reversed strokes and shuffled stroke
 order. Output uses the Quick, Draw! "simplified" layout: integer coordinates in 0..255, aligned to the
 top-left and scaled so the longer side spans 255.
+
+``classes: null`` draws the ten default classes (:data:`DEFAULT_CLASSES`). Nine more, of which Quick, Draw! has
+real drawings (apple, sun, umbrella, cup, mushroom, snowman, candle, cactus, clock), are opt-in through
+``data.source.classes``; with ``flower`` they make a set whose model can be tested on real drawings
+(``bench/bench_real.py``).
 """
 
 from __future__ import annotations
