@@ -1,0 +1,114 @@
+"""The benchmarks that need a trained project (feedback, edit, finetune, page) and the loop's benchmark, in their
+smallest configuration, on real-format data: Quick, Draw! ndjson drawings with a ``parts`` list each.
+
+One small project is built for the module from such files through the data stage (``data=quickdraw
+data.source.folder=...``): round 0 (tests/labeling_project.py: ``build``) and, in a copy, round 1 with two
+concepts (``build_round_1``). Each benchmark runs as a user runs it, a new process from the project folder, pointed
+at the project by Hydra overrides of its paths and at the ndjson files by those of its data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_SEED, fixture_threads
+from tests.test_bench_any_data import bench
+
+CLASSES = ["cat", "face", "house", "tree"]
+#: Drawings of the project: enough for an atlas of 1500 positions on the val split and two concepts.
+DRAWINGS = 300
+
+
+@dataclass
+class TrainedProjects:
+    """Round 0 and round 1 of one project built from ndjson files: the overrides of its data, those that point at
+    each round's folder, and the parts its dataset names."""
+
+    data: list[str]
+    round_0: list[str]
+    round_1: list[str]
+    parts: list[str]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedProjects:
+    """The project (about a minute and a half on a loaded machine)."""
+    from pipeline.data.generator import SketchGenerator
+    from pipeline.data.ndjson import write_ndjson
+    from tests import labeling_project as builder
+
+    folder = tmp_path_factory.mktemp("bench_trained")
+    ndjson = folder / "ndjson"
+    ndjson.mkdir()
+    drawn = SketchGenerator(num_sketches=DRAWINGS, classes=CLASSES, seed=TEST_SEED, progress=False).load().sketches
+    for name in CLASSES:
+        write_ndjson(ndjson / f"{name}.ndjson", [s for s in drawn if s.word == name])
+    data = ["data=quickdraw", f"data.source.folder={ndjson}", "data.source.classes=null"]
+    with fixture_threads():
+        round_0 = builder.build(folder / "round_0", seed=TEST_SEED, data=data)
+        round_1, _ = builder.build_round_1(folder / "round_0", folder / "round_1", seed=TEST_SEED)
+    manifest = json.loads((folder / "round_0" / "dataset" / "manifest.json").read_text())
+    assert manifest["name"] == "quickdraw" and manifest["parts"], "the dataset came from the ndjson files, parts too"
+    return TrainedProjects(data, round_0, [*round_1, *data], manifest["parts"])
+
+
+def test_feedback_times_the_configured_drawings(trained: TrainedProjects) -> None:
+    out = bench("bench_feedback", "--round", "1", "--drawings", "20", "--events", "20", "threads=1",
+                *trained.round_1)
+    folder = trained.data[1].split("=", 1)[1]
+    assert f"timed drawings: the configured data ({folder})" in out
+    assert "round 1: 2 concepts" in out and "feedback update (default model)    n=  20" in out
+
+
+def test_feedback_times_real_samples_where_the_data_is_generated(trained: TrainedProjects, tmp_path: Path) -> None:
+    """Generated data: the real Quick, Draw! drawings of the model's classes (``--quickdraw``), as a user expects."""
+    from pipeline.data.ndjson import read_ndjson_dir, write_ndjson
+
+    real = tmp_path / "samples" / "ndjson"
+    real.mkdir(parents=True)
+    drawings = read_ndjson_dir(Path(trained.data[1].split("=", 1)[1]), classes=["cat"]).sketches[:5]
+    write_ndjson(real / "cat.ndjson", drawings)
+    generated = [o for o in trained.round_1 if not o.startswith("data")]
+    out = bench("bench_feedback", "--round", "1", "--drawings", "5", "--events", "0", "threads=1",
+                f"paths.quickdraw={real.parent}", *generated)
+    assert f"timed drawings: real Quick, Draw! drawings in {real}" in out
+
+
+def test_edit_on_the_ndjson_project(trained: TrainedProjects) -> None:
+    out = bench("bench_edit", "--round", "1", "--drawings", "10", "--dreams", "1", "--visuals", "1", "threads=1",
+                *trained.round_1)
+    assert "round 1: 2 concepts" in out and "Predict after an edit" in out and "reliance table over" in out
+
+
+def test_finetune_on_the_ndjson_project(trained: TrainedProjects, tmp_path: Path) -> None:
+    out = bench("bench_finetune", "--scratch", str(tmp_path), "--budget", "16", "finetune.epochs=1", "threads=1",
+                *trained.round_0)
+    result = json.loads((tmp_path / "bench_finetune.json").read_text())
+    assert result["n_concepts"] >= 1 and len(result["epochs"]) == 1 and set(result["layer_clusters"]) == {
+        "base", "round_1"}
+    assert result["iou"] and set(result["iou"]) <= set(trained.parts), "concepts named after the files' parts"
+    assert '"mean_iou"' in out
+
+
+def test_page_on_the_ndjson_project(trained: TrainedProjects) -> None:
+    import shutil
+
+    if shutil.which("chromium") is None:
+        pytest.skip("no system Chromium ('chromium' on PATH) for the page benchmark")
+    out = bench("bench_page", "--loads", "1", "--round", "1", "threads=1", *trained.round_1)
+    assert "atlas page of round 1" in out and "navigation start to atlas and map drawn" in out
+
+
+@pytest.mark.slow
+def test_loop_on_ndjson_with_parts(trained: TrainedProjects, tmp_path: Path) -> None:
+    """Round 0 and one round of the tiny preset on the ndjson files, in a scratch copy of the project."""
+    report = tmp_path / "loop.json"
+    out = bench("bench_loop", "--rounds", "1", "--no-ceiling", "--json", str(report), "experiment=tiny",
+                *trained.data, timeout=1200)
+    rounds = json.loads(report.read_text())["rounds"]
+    assert len(rounds) == 2 and rounds[1]["n_concepts"] >= 1 and rounds[0]["parts_total"] > 0
+    assert "aim: class accuracy within" in out
