@@ -30,6 +30,11 @@ three minutes instead of generating the data and training the base model)::
 
     python bench/bench_loop.py --from /tmp/loop-default --ceiling ceiling.json labeling.artist.split=map
 
+Any data the stages read works the same way (Hydra overrides): the smallest run, round 0 and one round of the tiny
+preset on a folder of Quick, Draw! ndjson files whose drawings name their parts (a few minutes)::
+
+    python bench/bench_loop.py --rounds 1 --no-ceiling experiment=tiny data=quickdraw data.source.folder=DIR
+
 DVC's run cache restores a round whose labels and settings an earlier run already built (its stages are then not
 timed); ``--no-run-cache`` builds them again.
 """
@@ -94,6 +99,30 @@ def reuse(earlier: Path, scratch: Path) -> None:
             shutil.copy2(source, target)
 
 
+def anchored(overrides: list[str]) -> list[str]:
+    """``overrides`` with the folders of real drawings made absolute: the scratch copy runs elsewhere, and holds none
+    of the git-ignored data (``data/quickdraw``).
+
+    Args:
+        overrides: The user's Hydra overrides.
+
+    Returns:
+        Them, a relative ``data.source.folder`` made absolute, and ``paths.quickdraw`` and
+        ``paths.quickdraw_fetched`` added as absolute paths where the user did not set them.
+    """
+    sys.path.insert(0, str(ROOT))
+    from omegaconf import OmegaConf
+
+    from pipeline.config import compose
+
+    cfg = compose(overrides, ROOT / "conf")
+    keys = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    absolute = [f"data.source.folder={Path(o.split('=', 1)[1]).resolve()}" if o.startswith("data.source.folder=")
+                else o for o in overrides]
+    return absolute + [f"{key}={(ROOT / str(OmegaConf.select(cfg, key))).resolve()}"  # relative to the project
+                       for key in ("paths.quickdraw", "paths.quickdraw_fetched") if key not in keys]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3, help="rounds after round 0 (default 3)")
@@ -108,6 +137,7 @@ def main() -> int:
                         help="build every round's stages even where DVC's run cache holds them (to time them)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
+    args.overrides = anchored(args.overrides)
     scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="articulate-loop-"))
     for name in project_files():
         (scratch / name).parent.mkdir(parents=True, exist_ok=True)
