@@ -672,7 +672,8 @@ class SketchGenerator:
 
     Args:
         num_sketches: How many drawings :meth:`load` returns.
-        classes: Which classes to draw, from :data:`CLASSES` (None: the ten of :data:`DEFAULT_CLASSES`).
+        classes: Which classes to draw (None: the ten default classes, cat dog bird fish car bicycle house tree
+            flower face; apple sun umbrella cup mushroom snowman candle cactus clock are opt-in).
         seed: Random seed.
         omit_prob: Probability that each optional part is left out of a drawing.
         jitter: Scale of per-part position and size jitter (0 draws the template as it is).
