@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 # DVC must never try the network (no analytics, no update check).
 export DVC_NO_ANALYTICS := 1
+# mkdocs-material prints a notice about its successor on every build; the docs build is checked strictly instead.
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: setup chromium run loop test bench ui docs clean
 
