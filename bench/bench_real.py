@@ -47,7 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_ceiling import prepare, say, workdir_config  # noqa: E402 - after the path is set
+from bench.bench_ceiling import _stage, say, workdir_config  # noqa: E402 - after the path is set
 
 #: Equal-width bins of the top probability for the expected calibration error.
 ECE_BINS = 15
@@ -254,7 +254,11 @@ def measure(args: argparse.Namespace, workdir: Path | None) -> dict[str, Any]:
         cfg = workdir_config(args.overrides, workdir)
         torch.set_num_threads(int(cfg.threads) or (os.cpu_count() or 1))
         say(f"workdir {workdir}; overrides: {' '.join(args.overrides) or 'none'}")
-        model_file = prepare(cfg, None)[0]
+        # The data and train_base stages, as bench_ceiling runs them (reused when already there); any data, parts or not.
+        _stage("data", Path(cfg.paths.dataset) / "manifest.json", cfg, {}, f"making the dataset in {cfg.paths.dataset}")
+        model_file = base_model_path(cfg)
+        _stage("train_base", model_file, cfg, {},
+               f"training the model ({int(cfg.trainer.max_epochs)} epochs) into {model_file.parent}")
     else:
         cfg = compose(args.overrides)
         torch.set_num_threads(int(cfg.threads) or (os.cpu_count() or 1))
