@@ -109,7 +109,7 @@ class SimulatedArtist:
     """A labeling session driven by true part labels.
 
     Args:
-        budget: Exemplar patches looked at per cluster (DESIGN.md suggests 40).
+        budget: Exemplar patches looked at per cluster (docs/design.md: 40, as a person looks at).
         min_share: Promote when the majority part holds at least this share of the exemplars seen (0..1].
         min_exemplars: Skip clusters with fewer exemplars than this.
         actor: The name the concept store records for its changes.

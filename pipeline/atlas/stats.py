@@ -1,7 +1,7 @@
 """Per-cluster statistics and the atlas metrics ``atlas_purity`` and ``atlas_nmi``.
 
 The true part of a position is the majority part of the ink pixels in its stride cell (``part`` in the
-activation store; 0 where it has none or the data has no parts). The metrics, as DESIGN.md defines them,
+activation store; 0 where it has none or the data has no parts). The metrics, as docs/design.md defines them,
 compare the cluster assignment of the sampled ink positions with their true parts, over the positions with a
 known part (``part > 0``):
 

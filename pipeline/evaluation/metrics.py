@@ -1,4 +1,4 @@
-"""The metrics of the evaluate stage (DESIGN.md, "Metrics"), as pure numpy functions.
+"""The metrics of the evaluate stage (docs/design.md, "Metrics"), as pure numpy functions.
 
 Everything is measured on one split of the dataset (``evaluate.split``, ``test`` by default: the atlas and the
 concepts come from the val split, so the test sketches are unseen), at the resolution of the atlas layer (the

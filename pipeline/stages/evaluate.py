@@ -1,4 +1,4 @@
-"""Stage ``evaluate``: the metrics of DESIGN.md for one round, its concept maps and IoU matrix.
+"""Stage ``evaluate``: the metrics of docs/design.md for one round, its concept maps and IoU matrix.
 
 Reads the round's trained model (``paths.models/round_<r>/model.pt``), its atlas (``paths.atlases/round_<r>/
 atlas.json``, for ``atlas_purity`` and ``atlas_nmi``), the dataset (``paths.dataset``, split
