@@ -153,3 +153,6 @@ def test_pointers_into_the_docs_lead_to_pages_that_exist() -> None:
     stale = [str(p.relative_to(ROOT)) for p in _product_files()
              if p.name != "test_docs.py" and "labeling/API.md" in p.read_text(errors="replace")]
     assert stale == [], "the HTTP API is described in docs/reference/http-api.md"
+    outside = [str(p.relative_to(ROOT)) for p in _product_files()
+               if p.name != "test_docs.py" and re.search(r"\bDESIGN\.md|\.\./shared/DESIGN", p.read_text(errors="replace"))]
+    assert outside == [], "the design is docs/design.md: nothing sends the reader outside the repository"
