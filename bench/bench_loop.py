@@ -35,6 +35,11 @@ preset on a folder of Quick, Draw! ndjson files whose drawings name their parts 
 
     python bench/bench_loop.py --rounds 1 --no-ceiling experiment=tiny data=quickdraw data.source.folder=DIR
 
+The simulated artist is an oracle of true parts by default; a fallible one is an override, and the header says
+which one labelled (``labeling.artist.noise``: the share of wrong judgments; ``labeling.artist.synonyms``)::
+
+    python bench/bench_loop.py --from /tmp/loop-default --ceiling ceiling.json labeling.artist.noise=0.1
+
 DVC's run cache restores a round whose labels and settings an earlier run already built (its stages are then not
 timed); ``--no-run-cache`` builds them again.
 """
@@ -99,6 +104,23 @@ def reuse(earlier: Path, scratch: Path) -> None:
             shutil.copy2(source, target)
 
 
+def artist_header(overrides: list[str]) -> str:
+    """The line that says which simulated artist labels the rounds: its judgments' noise, synonyms, budget.
+
+    Args:
+        overrides: The user's Hydra overrides.
+
+    Returns:
+        One line.
+    """
+    from pipeline.config import compose
+
+    artist = compose(overrides, ROOT / "conf").labeling.artist
+    return (f"simulated artist: noise {float(artist.noise):g} (share of wrong judgments), synonyms "
+            f"{'on' if artist.synonyms else 'off'}, seed {int(artist.seed)}, {int(artist.max_actions)} actions a "
+            f"session, {int(artist.budget)} exemplars a cluster")
+
+
 def anchored(overrides: list[str]) -> list[str]:
     """``overrides`` with the folders of real drawings made absolute: the scratch copy runs elsewhere, and holds none
     of the git-ignored data (``data/quickdraw``).
@@ -138,6 +160,7 @@ def main() -> int:
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
     args.overrides = anchored(args.overrides)
+    print(artist_header(args.overrides), flush=True)
     scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="articulate-loop-"))
     for name in project_files():
         (scratch / name).parent.mkdir(parents=True, exist_ok=True)

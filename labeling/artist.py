@@ -18,15 +18,23 @@ the whole atlas before naming anything, it looks at everything first and then la
 a named part in a class its concept has no positions from). On the default data,
 largest-first spent the 150 actions on unticking four mixed clusters and left pure ones (roof, leg, hair:
 85-100% one part) unnamed: 8 concepts; clearest-first named 13 with the same budget.
+
+A person is no oracle. With ``noise`` above 0 a share of its judgments of exemplars is wrong: the position's part
+taken for another part of its drawing's class (an eye for an ear), decided per position and ``seed`` by a hash,
+so the same session makes the same mistakes. With ``synonyms`` on, it names a part by the words of
+:data:`SYNONYMS` in turn (``ear``, ``ears``, ``cat ear``), starting at one the seed picks, so the same part is
+promoted under several names unless something catches it. Both are off by default: the oracle.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from labeling.atlas_view import AtlasView
@@ -34,7 +42,7 @@ from conceptstore.store import ConceptStore, UnknownConceptError
 from pipeline.errors import ConfigError, InputError
 from pipeline.text import plural
 
-__all__ = ["ArtistReport", "Decision", "SimulatedArtist"]
+__all__ = ["ArtistReport", "Decision", "SYNONYMS", "SimulatedArtist"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,7 @@ class Decision:
         unticked: Exemplars unticked (of another part, or with no known part).
         piece: Which piece of a mixed cluster (None: the whole cluster).
         word: The majority class among the exemplars (None: none looked at).
+        name: The name it gave the concept (the part's, or a synonym of it; None when skipped).
     """
 
     cluster: int
@@ -66,6 +75,7 @@ class Decision:
     unticked: int = 0
     piece: int | None = None
     word: str | None = None
+    name: str | None = None
 
 
 @dataclass
@@ -83,7 +93,7 @@ class ArtistReport:
     @property
     def concepts(self) -> list[str]:
         """The names promoted or added to, in order of first use."""
-        return list(dict.fromkeys(d.part for d in self.decisions if d.action != "skip" and d.part))
+        return list(dict.fromkeys(d.name or d.part for d in self.decisions if d.action != "skip" and d.part))
 
     def table(self) -> str:
         """A plain-text table of the decisions, then the totals."""
@@ -103,6 +113,16 @@ class ArtistReport:
 
 SPLITS = ("map", "subclusters")
 NOVELTIES = ("part", "class")
+
+#: Other words a person may use for a part (``labeling.artist.synonyms``): the generator's parts that have them.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "ear": ("ears", "cat ear"), "eye": ("eyes", "pupil"), "wheel": ("wheels", "tyre"), "leg": ("legs", "paw"),
+    "roof": ("rooftop",), "wall": ("walls", "facade"), "window": ("windows", "pane"), "head": ("face outline",),
+    "tail": ("tails",), "wing": ("wings",), "petal": ("petals",), "leaf": ("leaves",), "whisker": ("whiskers",),
+    "body": ("torso",), "mouth": ("smile", "lips"), "nose": ("snout",), "hair": ("fringe",), "ray": ("rays",
+    "sunbeam"), "crown": ("foliage",), "trunk": ("stem of the tree",), "frame": ("bike frame",),
+    "chassis": ("car body",), "handlebar": ("handlebars",), "door": ("doorway",), "chimney": ("smokestack",),
+}
 
 
 class SimulatedArtist:
@@ -130,6 +150,11 @@ class SimulatedArtist:
         held_at: With ``novel: class``, a concept holds a class once at least this many of its verified
             positions (the exemplars a person looked at and kept) come from that class's drawings; below that
             the class is still new for it (0: any position at all, verified or not, as ``min_exemplars``).
+        noise: The share of its judgments of exemplars that are wrong (0: none, the oracle; below 1): such a
+            position's part is taken for another part of its drawing's class, as a hash of (``seed``, the
+            sketch's key_id, y, x) decides.
+        synonyms: Name a part by its words in :data:`SYNONYMS` in turn, so one part gets several concepts.
+        seed: Decides which judgments are wrong, and which synonym comes first.
 
     Raises:
         ConfigError: A parameter out of range.
@@ -138,7 +163,8 @@ class SimulatedArtist:
     def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 10,
                  actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
                  clear_share: float = 0.8, split: str = "subclusters", split_depth: int = 2,
-                 name_unticked: int = 0, novel: str = "part", held_at: int = 0) -> None:
+                 name_unticked: int = 0, novel: str = "part", held_at: int = 0, noise: float = 0.0,
+                 synonyms: bool = False, seed: int = 0) -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:
@@ -157,6 +183,8 @@ class SimulatedArtist:
             raise ConfigError(f"labeling.artist.split_depth: expected >= 1, got {split_depth}")
         if held_at < 0:
             raise ConfigError(f"labeling.artist.held_at: expected >= 0 positions, got {held_at}")
+        if not 0 <= noise < 1:
+            raise ConfigError(f"labeling.artist.noise: expected a share in [0, 1) of wrong judgments, got {noise}")
         if novel not in NOVELTIES:
             raise ConfigError(f"labeling.artist.novel: expected one of {', '.join(NOVELTIES)}, got {novel!r}")
         if split not in SPLITS:
@@ -165,6 +193,7 @@ class SimulatedArtist:
         self.split_k, self.max_actions, self.clear_share = int(split_k), int(max_actions), float(clear_share)
         self.split, self.split_depth, self.name_unticked = split, int(split_depth), int(name_unticked)
         self.novel, self.held_at = novel, int(held_at)
+        self.noise, self.synonyms, self.seed = float(noise), bool(synonyms), int(seed)
 
     @classmethod
     def from_config(cls, node: Any) -> SimulatedArtist:
@@ -173,7 +202,8 @@ class SimulatedArtist:
                    actor=str(node.actor), split_k=int(node.split_k), max_actions=int(node.max_actions),
                    clear_share=float(node.clear_share), split=str(node.split),
                    split_depth=int(node.split_depth), name_unticked=int(node.name_unticked), novel=str(node.novel),
-                   held_at=int(node.held_at))
+                   held_at=int(node.held_at), noise=float(node.noise), synonyms=bool(node.synonyms),
+                   seed=int(node.seed))
 
     def play(self, view: AtlasView, store: ConceptStore, *, progress: bool = True) -> ArtistReport:
         """Look at every cluster of the atlas, then label the clearest selections first, within the budget.
@@ -201,11 +231,13 @@ class SimulatedArtist:
             raise InputError(view.folder, "the data has no true part labels, so the simulated artist cannot judge "
                                           "clusters", hint="use generated data (data=generated) or label by hand")
         report = ArtistReport(round=view.round)
+        judged = self.judged_parts(view)
+        uses: Counter[str] = Counter()  # how often each part was named this session (synonyms take turns)
         clusters = sorted(view.document["clusters"], key=lambda c: -int(c["size"]))
         looks: list[_Look] = []
         for entry in tqdm(clusters, desc=f"artist, round {view.round}", unit="cluster", disable=not progress):
             cluster = int(entry["cluster"])
-            whole = self._look(view, view.select(cluster=cluster), cluster, None)
+            whole = self._look(view, judged, view.select(cluster=cluster), cluster, None)
             looks.append(whole)
             mixed, numbered = [whole], 0
             for _ in range(self.split_depth if self.split_k > 1 else 0):  # a piece still mixed is cut again
@@ -214,7 +246,7 @@ class SimulatedArtist:
                     if look.part is None or look.share >= self.clear_share:
                         continue
                     for points in self._cut(view, look.selection):
-                        pieces.append(self._look(view, view.select(points=points), cluster, numbered))
+                        pieces.append(self._look(view, judged, view.select(points=points), cluster, numbered))
                         numbered += 1
                 looks.extend(pieces)
                 mixed = pieces
@@ -228,12 +260,12 @@ class SimulatedArtist:
             if report.actions + 1 + len(look.unticked) > self.max_actions:
                 report.decisions.append(look.decision("skip"))
                 continue
-            report.decisions.append(self._label(view, store, look))
+            report.decisions.append(self._label(view, store, look, uses))
             taken |= look.points
-            for group in self._unticked_groups(view, look):
+            for group in self._unticked_groups(view, judged, look):
                 if report.actions + 1 > self.max_actions:
                     break
-                report.decisions.append(self._label(view, store, group))  # its points are the look's: taken
+                report.decisions.append(self._label(view, store, group, uses))  # its points are the look's: taken
         log.info("simulated artist, round %d: %d actions, concepts %s", view.round, report.actions, report.concepts)
         return report
 
@@ -242,11 +274,56 @@ class SimulatedArtist:
         ``held_at`` of its verified positions come from (``held_at`` 0: ``min_exemplars`` of any of its positions)."""
         held: set[tuple[str, str | None]] = set()
         for concept in store.state().concepts:
-            held.add((concept.name, None))
+            part = self._meant(concept.name)
+            held.add((part, None))
             counted = concept.verified if self.held_at else concept.positives
             least = self.held_at or self.min_exemplars
-            held |= {(concept.name, word) for word, n in view.classes_of(counted).items() if n >= least}
+            held |= {(part, word) for word, n in view.classes_of(counted).items() if n >= least}
         return held
+
+    def judged_parts(self, view: AtlasView) -> np.ndarray:
+        """Every atlas point's part as this artist judges it: 1-based into ``view.parts``, 0 for none.
+
+        With ``noise`` 0, the true parts. Otherwise a point with a true part is misjudged where a hash of
+        (``seed``, its sketch's key_id, y, x) falls below ``noise``, and taken for another part of its drawing's
+        class (any other part where the class shows only one), chosen by the same hash; points with no part stay
+        so. The judgment belongs to the position, so a session judges alike wherever the point turns up.
+        """
+        truth = view.points["part"].to_numpy().astype(np.int64)
+        if not self.noise:
+            return truth
+        words = view.points["word"].astype(str).to_numpy()
+        of_class: dict[str, list[int]] = {}
+        for word in np.unique(words):
+            of_class[str(word)] = sorted({int(p) for p in truth[words == word] if p > 0})
+        every = sorted({int(p) for p in truth if p > 0})
+        judged = truth.copy()
+        rows = zip(view.points["key_id"].astype(str), view.points["y"].astype(int), view.points["x"].astype(int))
+        for i, (key, y, x) in enumerate(rows):
+            if truth[i] <= 0:
+                continue
+            wrong, which = _uniform(self.seed, "judge", key, y, x)
+            if wrong >= self.noise:
+                continue
+            others = [p for p in of_class[str(words[i])] if p != truth[i]] or [p for p in every if p != truth[i]]
+            if others:
+                judged[i] = others[int(which * len(others))]
+        return judged
+
+    def name_for(self, part: str, uses: int) -> str:
+        """The name it gives a part the ``uses``-th time it names it this session: the part's own without
+        ``synonyms``, else its words in :data:`SYNONYMS` in turn, starting at one the seed picks."""
+        words = (part, *SYNONYMS.get(part, ())) if self.synonyms else (part,)
+        start = int(_uniform(self.seed, "name", part)[0] * len(words))
+        return words[(start + uses) % len(words)]
+
+    def _meant(self, name: str) -> str:
+        """The part a concept name of this artist stands for (a synonym's part; else the name itself)."""
+        if self.synonyms:
+            for part, words in SYNONYMS.items():
+                if name in words:
+                    return part
+        return name
 
     def _cut(self, view: AtlasView, selection: Any) -> list[list[int]]:
         """A mixed selection cut into ``split_k`` pieces (largest first) with the page's tool ``split``: its
@@ -256,10 +333,11 @@ class SimulatedArtist:
         space = "activations" if self.split == "subclusters" else "map"
         return [piece.tolist() for piece in view.subcluster_points(selection, self.split_k, space=space)]
 
-    def _look(self, view: AtlasView, selection: Any, cluster: int, piece: int | None) -> _Look:
-        """What a person sees of a selection: its exemplars, and (from true parts) what they would untick."""
+    def _look(self, view: AtlasView, judged: np.ndarray, selection: Any, cluster: int, piece: int | None) -> _Look:
+        """What a person sees of a selection: its exemplars, and (from the parts as it judges them,
+        :meth:`judged_parts`) what they would untick."""
         seen = view.exemplars(selection, self.budget)
-        parts = view.points["part"].to_numpy()[seen]
+        parts = judged[seen]
         known = Counter(int(p) for p in parts if p > 0)
         if len(seen) < self.min_exemplars or not known:
             return _Look(cluster, piece, selection, seen, None, 0.0, [])
@@ -268,12 +346,12 @@ class SimulatedArtist:
         return _Look(cluster, piece, selection, seen, view.parts[top - 1], count / len(seen), unticked,
                      _majority_class(view, seen))
 
-    def _unticked_groups(self, view: AtlasView, look: _Look) -> list[_Look]:
-        """The exemplars a labelled selection unticked, grouped by their part, as selections of their own (pure:
-        nothing to untick), where a group has at least ``name_unticked`` of them."""
+    def _unticked_groups(self, view: AtlasView, judged: np.ndarray, look: _Look) -> list[_Look]:
+        """The exemplars a labelled selection unticked, grouped by their part (as it judges them), as selections of
+        their own (pure: nothing to untick), where a group has at least ``name_unticked`` of them."""
         if not self.name_unticked or not look.unticked:
             return []
-        parts = view.points["part"].to_numpy()
+        parts = judged
         by_part: dict[int, list[int]] = {}
         for point in look.unticked:
             if parts[point] > 0:
@@ -283,15 +361,18 @@ class SimulatedArtist:
                 for part, points in sorted(by_part.items(), key=lambda item: -len(item[1]))
                 if len(points) >= self.name_unticked]
 
-    def _label(self, view: AtlasView, store: ConceptStore, look: _Look) -> Decision:
-        """Promote the selection under its majority part's name, or add it to the concept of that name."""
+    def _label(self, view: AtlasView, store: ConceptStore, look: _Look, uses: Counter[str]) -> Decision:
+        """Promote the selection under its majority part's name (or a synonym: :meth:`name_for`), or add it to
+        the concept of that name; ``uses`` counts the part's namings."""
         judged = view.judged_positions(look.selection.points, look.unticked, look.seen)
         positives, negatives = judged.positives, judged.negatives
         source = look.selection.source(view)
+        name = self.name_for(look.part, uses[look.part])
+        uses[look.part] += 1
         try:
-            existing = store.state().get(look.part)
+            existing = store.state().get(name)
         except UnknownConceptError:
-            change = store.promote(look.part, positives, negatives, layer=view.layer, born_round=view.round,
+            change = store.promote(name, positives, negatives, layer=view.layer, born_round=view.round,
                                    source=source, unticked=len(look.unticked), verified=judged.verified,
                                    actor=self.actor)
             action = "promote"
@@ -299,7 +380,13 @@ class SimulatedArtist:
             change = store.add(existing.id, positives, negatives, source=source, unticked=len(look.unticked),
                                verified=judged.verified, actor=self.actor)
             action = "add"
-        return look.decision(action, change.concept_ids[0])
+        return look.decision(action, change.concept_ids[0], name)
+
+
+def _uniform(seed: int, *key: Any) -> tuple[float, float]:
+    """Two numbers in [0, 1) fixed by ``seed`` and ``key`` (a hash: the same on every machine and run)."""
+    digest = hashlib.blake2b(repr((int(seed), *key)).encode(), digest_size=16).digest()
+    return int.from_bytes(digest[:8], "little") / 2 ** 64, int.from_bytes(digest[8:], "little") / 2 ** 64
 
 
 def _majority_class(view: AtlasView, points: list[int]) -> str:
@@ -328,7 +415,7 @@ class _Look:
         """The clearest first (the highest share of the majority part among the exemplars), then the largest."""
         return (-self.share if self.part is not None else 1.0, -len(self.selection.points))
 
-    def decision(self, action: str, concept: str | None = None) -> Decision:
+    def decision(self, action: str, concept: str | None = None, name: str | None = None) -> Decision:
         unticked = len(self.unticked) if action != "skip" else 0
         return Decision(self.cluster, len(self.selection.points), len(self.seen), self.part, self.share, action,
-                        concept, unticked, self.piece, self.word)
+                        concept, unticked, self.piece, self.word, name)

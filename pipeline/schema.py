@@ -525,6 +525,11 @@ class ArtistConfig:
             named after) or ``class`` (also a named part in a class none of its concept's positions come from).
         held_at: With ``novel: class``, a concept holds a class from this many verified positions of it; 0:
             from ``min_exemplars`` positions, verified or not.
+        noise: The share of its judgments of exemplars that are wrong (a part taken for another part of its
+            drawing's class, decided per position and seed); 0: the oracle of true parts.
+        synonyms: Name a part by its synonyms in turn (``labeling/artist.py``: ``SYNONYMS``), so one part is
+            promoted under several names unless something catches it.
+        seed: Decides which judgments are wrong, and which synonym comes first.
         actor: The name its changes carry in the concept store's event log.
     """
 
@@ -539,6 +544,9 @@ class ArtistConfig:
     name_unticked: int = MISSING
     novel: str = MISSING
     held_at: int = MISSING
+    noise: float = MISSING
+    synonyms: bool = MISSING
+    seed: int = MISSING
     actor: str = MISSING
 
 
@@ -666,6 +674,25 @@ class LimitsConfig:
 
 
 @dataclass
+class UnsureConfig:
+    """When the coach says "I'm not sure what this is yet": calibrated probabilities and a familiarity threshold.
+
+    Attributes:
+        familiarity: The out-of-distribution score it reads: ``energy`` (``T * logsumexp(logits / T)``), ``msp``
+            (the top calibrated class probability) or ``mahalanobis`` (minus the distance of the pooled
+            atlas-layer activation to the nearest class mean, shared covariance).
+        val_pass: The threshold is the familiarity this share of the complete val drawings reach.
+        fit_split: The split whose drawings fit the Mahalanobis class means and covariance.
+        max_per_class: Drawings per class read from each split for the fit.
+    """
+
+    familiarity: str = MISSING
+    val_pass: float = MISSING
+    fit_split: str = MISSING
+    max_per_class: int = MISSING
+
+
+@dataclass
 class CoachConfig:
     """The drawing coach (``articulate feedback``, the app's ``/draw`` page).
 
@@ -676,6 +703,7 @@ class CoachConfig:
         canon: The canon of complete drawings.
         events: When the coach says "improved", "complete" and "missing".
         limits: What one drawing may hold.
+        unsure: When the coach is not sure what a drawing is (temperature and familiarity threshold).
         top_classes: Class probabilities reported per frame.
         throttle_ms: The page asks for feedback during a stroke at most every this many milliseconds (after a
             stroke: always).
@@ -686,6 +714,7 @@ class CoachConfig:
     canon: CanonConfig = field(default_factory=CanonConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    unsure: UnsureConfig = field(default_factory=UnsureConfig)
     top_classes: int = MISSING
     throttle_ms: int = MISSING
 
