@@ -128,7 +128,7 @@ class AtlasView:
     @classmethod
     def from_config(cls, cfg: DictConfig, round_: int | None = None) -> AtlasView:
         """The view of round ``round_`` (default: the latest built round; the commands' ``--round``)."""
-        from pipeline.models.build import read_raster
+        from pipeline.models.build import raster_spec, read_raster
         from pipeline.rounds import model_path
 
         r = latest_round(cfg.paths.atlases) if round_ is None else int(round_)
@@ -139,7 +139,8 @@ class AtlasView:
             raise InputError(folder, f"no atlas for round {r} ({where})",
                              hint="choose a built round with --round, or build the next one with `dvc repro`")
         path = model_path(cfg, r)
-        raster = read_raster(path) if path.is_file() else _raster_from(cfg)
+        # A round whose model file is not here (an atlas copied alone) is drawn as the configured model reads.
+        raster = read_raster(path) if path.is_file() else raster_spec(cfg.model)
         previous = atlas_dir(cfg, r - 1) if r > 0 else None
         return cls(folder, activations_dir(cfg, r), cfg.paths.dataset, raster,
                    exemplars=int(cfg.labeling.exemplars), patch_scale=int(cfg.labeling.patch_scale),

@@ -115,6 +115,18 @@ def test_a_round_that_is_not_built_names_the_built_rounds(labeling_project) -> N
         AtlasView.from_config(labeling_project.cfg(), 99)
 
 
+def test_an_atlas_without_its_model_file_is_drawn_as_the_configured_model_reads(labeling_project,
+                                                                                 tmp_path: Path) -> None:
+    """An atlas folder copied without ``models/`` still opens: its sketches are drawn at the configured input."""
+    from labeling.atlas_view import AtlasView
+    from pipeline.models.build import raster_spec
+
+    cfg = labeling_project.cfg(f"paths.models={tmp_path / 'no_models'}")
+    view = AtlasView.from_config(cfg, 0)
+    assert view.patches.raster == raster_spec(cfg.model)
+    assert len(view.points) > 0
+
+
 @pytest.mark.parametrize("split", ["map", "subclusters"])
 def test_a_mixed_cluster_is_cut_into_pieces_and_the_pure_ones_are_promoted(labeling_project, tmp_path: Path,
                                                                           split: str) -> None:
