@@ -9,6 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from labeling.preview import ProbeSettings
 from pipeline.errors import ArticulateError, ConfigError
 
 __all__ = ["LOOPBACK_NAMES", "AppSettings", "LimitError", "RequestLimits", "Timeouts", "allowed_hosts", "is_loopback"]
@@ -106,6 +107,7 @@ class AppSettings:
         min_token_length: A shorter token is refused.
         timeouts: How long the server waits for a slow client.
         limits: What one request may ask for.
+        preview: How a concept's preview probe is fitted and shown.
 
     Raises:
         ConfigError: A value out of range, a non-loopback host without a token, or a token that is too short or
@@ -124,6 +126,7 @@ class AppSettings:
     min_token_length: int = 16
     timeouts: Timeouts = Timeouts()
     limits: RequestLimits = RequestLimits()
+    preview: ProbeSettings = ProbeSettings()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -151,7 +154,7 @@ class AppSettings:
                       max_request_bytes=int(node.max_request_bytes), coach_throttle_ms=int(cfg.coach.throttle_ms),
                       cache_dir=str(cfg.paths.cache), evaluation_dir=str(cfg.paths.evaluation),
                       min_token_length=int(node.min_token_length), timeouts=Timeouts(**node.timeouts),
-                      limits=RequestLimits(**node.limits))
+                      limits=RequestLimits(**node.limits), preview=ProbeSettings(**node.preview))
         values.update({k: v for k, v in changes.items() if v is not None})
         if not is_loopback(values["host"]) and not values["token"]:
             values["token"] = secrets.token_urlsafe(max(24, values["min_token_length"]))

@@ -589,6 +589,25 @@ class LabelingLimitsConfig:
 
 
 @dataclass
+class PreviewConfig:
+    """A concept's preview after a promote or add: a linear probe on the round's atlas layer.
+
+    Attributes:
+        exemplars: Points in each strip (the surest it claims, the borderline ones).
+        folds: Folds of its cross-validation by drawing (its agreement with the label).
+        background: The labelled drawings' other points taken as negatives, at most this many times the positives.
+        regularization: The logistic regression's ``C`` (inverse regularisation strength).
+        threshold: It claims a point from this probability.
+    """
+
+    exemplars: int = MISSING
+    folds: int = MISSING
+    background: float = MISSING
+    regularization: float = MISSING
+    threshold: float = MISSING
+
+
+@dataclass
 class LabelingConfig:
     """The artist's room: the labeling app (``articulate label``), the concept commands and the simulated artist.
 
@@ -605,6 +624,7 @@ class LabelingConfig:
         patch_scale: Patch pixels per input pixel.
         split_k: Sub-clusters when a concept or a selection is split by sub-clustering (the page may ask for
             another number).
+        preview: A concept's preview probe after a promote or add.
         artist: The simulated artist.
     """
 
@@ -619,6 +639,7 @@ class LabelingConfig:
     exemplars: int = MISSING
     patch_scale: int = MISSING
     split_k: int = MISSING
+    preview: PreviewConfig = field(default_factory=PreviewConfig)
     artist: ArtistConfig = field(default_factory=ArtistConfig)
 
 

@@ -1,5 +1,5 @@
-"""The concept store through the page: the list, recent changes, and every write (promote, add, rename, notes,
-merge, split, delete, undo).
+"""The concept store through the page: the list, recent changes, a concept's preview, and every write (promote,
+add, rename, notes, merge, split, delete, undo).
 
 Every write names the store version the page read (``expected_version``); a stale one answers 409 and nothing
 is written. Writes answer the new concept list and the ids they changed.
@@ -18,6 +18,7 @@ from conceptstore.store import ConceptError, ConceptStore
 from labeling.atlas_view import AtlasView
 from labeling.deps import Room, RoomDep
 from labeling.fields import MAX_INDEX, Index, Whole
+from labeling.preview import preview
 
 __all__ = ["VersionedBody", "concept_list", "router", "split_groups", "write_and_list"]
 
@@ -76,6 +77,13 @@ class SplitBody(VersionedBody):
 @router.get("/concepts")
 def concepts(room: RoomDep) -> dict[str, Any]:
     return concept_list(room.view, room.store)
+
+
+@router.get("/concepts/{ref}/preview")
+def concept_preview(room: RoomDep, ref: str) -> dict[str, Any]:
+    """What the label does at once: a linear probe on the round's layer (labeling/preview.py); 404 for an unknown
+    concept."""
+    return preview(room.view, room.store.state().get(ref), room.settings.preview)
 
 
 @router.get("/events")
