@@ -5,6 +5,7 @@ import { updateAtlasSelection } from './atlas.js';
 import { applyConcepts, refreshEvents, reloadStore } from './data.js';
 import { $, h, plural, sentence } from './dom.js';
 import { renderMap, updateMapSelection } from './map.js';
+import { loadPreview, previewPanel } from './preview.js';
 import { relianceOf, relianceSentence, relianceWords, relied } from './reliance.js';
 import {
   clearSelection,
@@ -109,6 +110,7 @@ export async function promote(event) {
     input.value = '';
     const made = (answer.changed || [])[0];
     if (made && S.concepts.some((c) => c.id === made)) $('add-to').value = made; // the next "add" goes there
+    if (made) await loadPreview(made, renderConcepts); // what the label does, at once
   }
 }
 
@@ -120,10 +122,11 @@ export async function addToConcept(event) {
   if (!id) { setStatus('There is no concept to add to yet: promote one first.', 'error'); return; }
   const unticked = [...S.unticked].sort((a, b) => a - b);
   const before = conceptById(id);
-  await write('POST', `/api/concepts/${encodeURIComponent(id)}/add`, {
+  const answer = await write('POST', `/api/concepts/${encodeURIComponent(id)}/add`, {
     points: sel.points, unticked, seen: shownExemplars(), source: selectionSource(),
   }, (a) => `Added ${describeSelection(sel)} to '${nameOf(a, id, before ? before.name : id)}' (${id}), `
     + `${unticked.length} unticked.`);
+  if (answer) await loadPreview(id, renderConcepts);
 }
 
 export async function rename(id, newName) {
@@ -252,7 +255,8 @@ export function renderConcepts() {
             title: 'the classes of the drawings its positions are on',
             text: ` · ${classes.map(([word, n]) => `${word} ${n}`).join(', ')}` }) : null,
           h('span', { class: 'muted', text: ` · ${c.id}` }),
-          relianceBadge(c))),
+          relianceBadge(c)),
+        previewPanel(c.id)),
       h('div', { class: 'concept-actions' },
         S.renaming === c.id ? null : h('button', {
           type: 'button', class: 'btn small ghost', testid: `rename-${c.id}`, text: 'Rename',
