@@ -10,6 +10,13 @@
    measures what a person sees: the app served on the round, headless Chromium drawing real drawings with the
    mouse on /draw, and the time from each finished stroke to its feedback on screen (the page's own clock,
    ``window.articulate.latencies``).
+3. ``--unsure N``: whether the coach knows when it does not know. The share of N random scribbles it is unsure of
+   (aim >= 90%), of real Quick, Draw! drawings of 20 classes the model does not have (``paths.quickdraw`` or
+   ``--quickdraw``; aim >= 70%), of its own classes' test drawings, and of N val drawings replayed stroke by stroke
+   that it is still unsure of at the last stroke (aim <= 10%); the AUROC of each familiarity (energy, msp,
+   mahalanobis) between its own drawings and the others; and the frames of those replays whose sentences
+   contradict each other (improved or complete and missing at once, or missing a concept of another class;
+   aim 0).
 2. Event rates on the dataset's test split (drawings whose strokes name their part), for the round's
    concepts matched to true parts (:mod:`pipeline.coach.accuracy`): the aim is "improved: P" at the stroke
    that adds P in >= 80% of cases, and "missing: P" said before P is drawn.
@@ -212,6 +219,48 @@ def googlenet_coach(threads: int):
     return Coach(scorer, canon)
 
 
+#: Classes the model does not have read for ``--unsure``, and drawings read per class.
+OTHER_CLASSES, PER_OTHER = 20, 20
+
+
+def unsure_figures(cfg, coach, count: int, quickdraw: Path | None) -> dict:
+    """``--unsure``: the "not sure" rates, the familiarities' AUROC and the contradictory frames (see above)."""
+    from pipeline.coach.accuracy import contradictions, random_scribbles, unsure_rates
+    from pipeline.data.ndjson import read_ndjson
+    from pipeline.data.store import read_split
+
+    known = coach.scorer.class_index
+    folder = (quickdraw or Path(cfg.paths.quickdraw)) / "ndjson"
+    files = sorted(p for p in folder.glob("*.ndjson") if p.stem not in known) if folder.is_dir() else []
+    chosen = files[::max(1, len(files) // OTHER_CLASSES)][:OTHER_CLASSES]
+    others = [s for f in chosen for s in read_ndjson(f, on_error="skip", limit=PER_OTHER).sketches]
+    own = [s for s in read_split(cfg.paths.dataset, "test") if s.word in known][:count]
+    rates = unsure_rates(coach, own, random_scribbles(count), others)
+    val = [s for s in read_split(cfg.paths.dataset, str(cfg.coach.canon_split)) if s.word in known and s.strokes][:count]
+    last_unsure = frames = contradictory = 0
+    for sketch in val:
+        replay = coach.replay(sketch)
+        last_unsure += replay.unsure[-1]
+        frames += len(replay.frames)
+        contradictory += contradictions(coach, replay)
+    t, (nll_1, nll_t) = coach.calibration.temperature, coach.calibration.nll
+    print(f"not sure ({rates.familiarity}, threshold {coach.calibration.threshold:.3f}: {cfg.coach.unsure.val_pass} of "
+          f"val pass); temperature {t:.3f} (val NLL {nll_1:.3f} at T=1, {nll_t:.3f} at T)")
+    print(f"  random scribbles flagged unsure        {rates.scribbles_unsure:6.3f}  of {rates.scribbles:4d}   aim >= 0.9")
+    print(f"  other classes' drawings flagged        {rates.others_unsure:6.3f}  of {rates.others:4d}   aim >= 0.7"
+          f"   ({len(chosen)} classes from {folder})")
+    print(f"  own test drawings flagged              {rates.own_unsure:6.3f}  of {rates.own:4d}")
+    share = last_unsure / len(val) if val else float("nan")
+    print(f"  own val drawings unsure at last stroke {share:6.3f}  of {len(val):4d}   aim <= 0.1")
+    print(f"  contradictory frames (replays above)   {contradictory:6d}  of {frames:4d}   aim 0")
+    for kind, area in rates.auroc.items():
+        print(f"  AUROC {kind:<12} own vs scribbles {area['scribbles']:.3f}   own vs other classes {area['others']:.3f}")
+    return {"familiarity": rates.familiarity, "temperature": t, "val_nll": [nll_1, nll_t],
+            "scribbles_unsure": rates.scribbles_unsure, "others_unsure": rates.others_unsure,
+            "own_test_unsure": rates.own_unsure, "val_last_stroke_unsure": share, "contradictory_frames": contradictory,
+            "frames": frames, "auroc": rates.auroc}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--round", type=int, default=None, help="round to coach with (default: the latest built)")
@@ -221,6 +270,8 @@ def main() -> None:
     parser.add_argument("--browser", type=int, default=0, metavar="N",
                         help="also draw N real drawings on the /draw page in headless Chromium (browser-to-page latency)")
     parser.add_argument("--quickdraw", type=Path, default=None, help="time the real drawings of DIR/ndjson (default: the configured data's, see above)")
+    parser.add_argument("--unsure", type=int, default=0, metavar="N",
+                        help="also measure the 'not sure' rates on N scribbles, test and val drawings (see above)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. coach.score=attribution threads=1")
     args = parser.parse_args()
@@ -281,6 +332,8 @@ def main() -> None:
         figures["events"] = {"all": every, "found": good}
     else:
         print("events: no concept matched to a true part in this round (round 0 has clusters, or the data has no parts)")
+    if args.unsure:
+        figures["unsure"] = unsure_figures(cfg, coach, args.unsure, args.quickdraw)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

@@ -161,7 +161,7 @@ def test_strokes_get_feedback_bars_sentences_and_timeline(pad: Pad) -> None:
             assert pad.tid(f"bar-{cid}").is_visible()
         # sentences: the coach's, by kind
         sentences = pad.sentences()
-        assert sentences and all(kind in {"improved", "complete", "missing", "missing-more", "none"}
+        assert sentences and all(kind in {"improved", "complete", "missing", "missing-more", "none", "unsure"}
                                  for kind, _ in sentences), sentences
         texts = " ".join(text for _, text in sentences)
         for s in expected["sentences"][:1]:

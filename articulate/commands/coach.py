@@ -26,7 +26,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def timeline_lines(coach: Any, replay: Any) -> list[str]:
-    """The replay as text: per stroke, the model's reading and what happened; then what is still missing."""
+    """The replay as text: per stroke, the model's reading (or that it is not sure what the drawing is) and what
+    happened; then what is still missing."""
     names = [c.name for c in coach.concepts]
     lines = []
     for k, frame in enumerate(replay.frames, start=1):
@@ -34,9 +35,14 @@ def timeline_lines(coach: Any, replay: Any) -> list[str]:
         top, p = replay.top[k]
         said = [f"{'improved' if e.kind == 'improved' else 'complete'}: {names[e.concept]}"
                 for e in frame.events]
-        lines.append(f"stroke {k:>3}{part:<12} model: {top} {p:.2f}   " + ("; ".join(said) if said else "-"))
+        reading = f"not sure ({top} {p:.2f})" if replay.unsure[k] else f"{top} {p:.2f}"
+        lines.append(f"stroke {k:>3}{part:<12} model: {reading}   " + ("; ".join(said) if said else "-"))
     last = replay.frames[-1] if replay.frames else None
     if last is not None:
+        from pipeline.coach.coach import UNSURE_TEXT  # torch: only once a coach exists
+
+        if replay.unsure[-1]:
+            lines.append(f"{UNSURE_TEXT} (the finished drawing is unlike the drawings the model knows)")
         lines.append("missing at the end: " + (", ".join(names[k] for k in last.missing) or "nothing"))
         lines.append("looks complete: " + (", ".join(names[k] for k in last.complete) or "nothing"))
     return lines
@@ -49,6 +55,7 @@ def replay_document(coach: Any, replay: Any) -> dict[str, Any]:
         "round": coach.round, "target": replay.target, "drawing": replay.sketch.to_ndjson_record(),
         "concepts": [{"id": c.id, "name": c.name, "kind": c.kind} for c in coach.concepts],
         "frames": [{"strokes": k, "top": {"class": replay.top[k][0], "p": round(replay.top[k][1], 4)},
+                    "unsure": replay.unsure[k], "familiarity": coach.familiarity_answer(replay.familiarity[k]),
                     "levels": {cid: round(float(v), 4) for cid, v in zip(ids, replay.levels[k])},
                     "events": [{"kind": e.kind, "concept": ids[e.concept], "level": round(e.level, 4),
                                 "change": round(e.change, 4)} for e in replay.frames[k - 1].events] if k else [],
@@ -69,8 +76,10 @@ def feedback_command(args: argparse.Namespace) -> None:
     coach = Coach.from_config(cfg, args.round, progress=True)
     replay = coach.replay(sketch, args.target)
     belongs = coach.canon.belongs(coach.scorer.class_names.index(replay.target))
+    reading = (f"not sure what it is (closest: {replay.target})" if args.target is None and replay.unsure[-1]
+               else replay.target)
     print(f"round {coach.round}: {sketch.word} {sketch.key_id} ({sketch.num_strokes} strokes) read as "
-          f"{replay.target}, in {len(coach.concepts)} {coach.concepts[0].kind}s")
+          f"{reading}, in {len(coach.concepts)} {coach.concepts[0].kind}s")
     for line in timeline_lines(coach, replay):
         print(line)
     out = Path(args.out)

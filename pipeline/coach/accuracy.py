@@ -8,6 +8,11 @@ evaluation's ``matched_part``) that belongs to the drawing's class and whose par
 - ``improved_precision``: of the concept's "improved" events, the share at strokes of P;
 - ``missing_before``: of the frames before P's first stroke, the share that call the concept missing;
 - ``missing_after``: of the frames after P's last stroke, the share that (wrongly) still call it missing.
+
+And whether the coach knows when it does not know (:func:`unsure_rates`): the share of random scribbles and of
+real drawings of classes the model does not have that it is unsure of, the share of its own classes' complete
+drawings it is unsure of, and the AUROC of each familiarity between them; :func:`contradictions` counts the
+frames of a replay whose sentences contradict each other.
 """
 
 from __future__ import annotations
@@ -15,10 +20,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pipeline.coach.coach import Coach
+import numpy as np
+
+from pipeline.coach.calibration import FAMILIARITY, auroc, outputs
+from pipeline.coach.coach import Coach, Replay
 from pipeline.data.sketch import Sketch
 
-__all__ = ["EventRates", "event_rates"]
+__all__ = ["EventRates", "UnsureRates", "contradictions", "event_rates", "random_scribbles", "unsure_rates"]
+
+#: The kinds of random scribble :func:`random_scribbles` draws, in turn.
+SCRIBBLES = ("walk", "lines", "loops", "zigzag")
 
 
 @dataclass
@@ -81,3 +92,103 @@ def event_rates(coach: Coach, sketches: Sequence[Sketch], matched_part: Mapping[
                     counts.frames_after += 1
                     counts.missing_said_after += k in frame.missing
     return counts
+
+
+def random_scribbles(count: int, seed: int = 0) -> list[Sketch]:
+    """``count`` random scribbles on the 0..255 canvas, a few kinds in turn (:data:`SCRIBBLES`): a random walk,
+    random straight lines, random loops, a zigzag; 1 to 6 strokes each."""
+    rng = np.random.default_rng(seed)
+    drawn = []
+    for i in range(count):
+        kind = SCRIBBLES[i % len(SCRIBBLES)]
+        strokes = []
+        for _ in range(int(rng.integers(1, 7))):
+            if kind == "walk":
+                steps = rng.normal(0, 12, size=(2, int(rng.integers(8, 40))))
+                xy = rng.uniform(40, 215, size=(2, 1)) + np.cumsum(steps, axis=1)
+            elif kind == "lines":
+                a, b = rng.uniform(0, 255, size=(2, 2, 1))
+                xy = a + (b - a) * np.linspace(0, 1, 8)[None]
+            elif kind == "loops":
+                t = np.linspace(0, rng.uniform(1.0, 2.0) * 2 * np.pi, 24)
+                centre, radius = rng.uniform(50, 205, size=(2, 1)), rng.uniform(10, 60, size=(2, 1))
+                xy = centre + radius * np.stack([np.cos(t), np.sin(t)])
+            else:
+                n = int(rng.integers(4, 12))
+                x = np.linspace(*sorted(rng.uniform(0, 255, 2)), n)
+                y = rng.uniform(0, 255) + rng.uniform(10, 60) * (np.arange(n) % 2)
+                xy = np.stack([x, y])
+            strokes.append(np.clip(xy, 0, 255).astype(np.float32))
+        drawn.append(Sketch(f"scribble-{kind}-{i}", "scribble", tuple(strokes)))
+    return drawn
+
+
+@dataclass
+class UnsureRates:
+    """What :func:`unsure_rates` measured.
+
+    Attributes:
+        familiarity: The familiarity the coach reads.
+        own: Complete drawings of the model's classes read.
+        scribbles: Random scribbles read.
+        others: Drawings of classes the model does not have read.
+        own_unsure: Share of ``own`` it is unsure of (aim <= 0.1).
+        scribbles_unsure: Share of the scribbles it is unsure of (aim >= 0.9).
+        others_unsure: Share of the other classes' drawings it is unsure of (aim >= 0.7).
+        auroc: Familiarity -> {"scribbles": AUROC own vs scribbles, "others": own vs other classes}.
+    """
+
+    familiarity: str
+    own: int
+    scribbles: int
+    others: int
+    own_unsure: float
+    scribbles_unsure: float
+    others_unsure: float
+    auroc: dict[str, dict[str, float]]
+
+
+def unsure_rates(coach: Coach, own: Sequence[Sketch], scribbles: Sequence[Sketch],
+                 others: Sequence[Sketch]) -> UnsureRates:
+    """Read complete drawings of the model's classes, random scribbles and drawings of other classes; how often
+    is the coach unsure of each, and how well does each familiarity tell them apart?
+
+    Args:
+        coach: The round's coach (with its calibration).
+        own: Complete drawings of the model's classes (not those its threshold was set on: the test split).
+        scribbles: Random scribbles (:func:`random_scribbles`).
+        others: Real drawings of classes the model does not have.
+
+    Raises:
+        ValueError: The coach has no calibration.
+    """
+    calibration = coach.calibration
+    if calibration is None:
+        raise ValueError("the coach has no calibration to be unsure with")
+    read = {}
+    for name, drawings in (("own", own), ("scribbles", scribbles), ("others", others)):
+        if drawings:
+            read[name] = calibration.familiarities(*outputs(coach.scorer, list(drawings)))
+        else:
+            read[name] = {kind: np.zeros(0) for kind in FAMILIARITY}
+
+    def share(name: str) -> float:
+        values = read[name][calibration.familiarity]
+        return round(float((values < calibration.threshold).mean()), 4) if len(values) else float("nan")
+
+    areas = {kind: {"scribbles": round(auroc(read["own"][kind], read["scribbles"][kind]), 4),
+                    "others": round(auroc(read["own"][kind], read["others"][kind]), 4)} for kind in FAMILIARITY}
+    return UnsureRates(calibration.familiarity, len(own), len(scribbles), len(others), share("own"),
+                       share("scribbles"), share("others"), areas)
+
+
+def contradictions(coach: Coach, replay: Replay) -> int:
+    """The frames of a replay whose state contradicts itself: a concept both improved (or complete) and missing,
+    or missing though it is not a concept of the class the drawing is read for."""
+    belongs = coach.canon.belongs(coach.scorer.class_names.index(replay.target))
+    count = 0
+    for frame in replay.frames:
+        said = {e.concept for e in frame.events} | set(frame.complete)
+        missing = set(frame.missing)
+        count += bool(missing & said or any(not belongs[k] for k in missing))
+    return count

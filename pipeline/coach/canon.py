@@ -36,7 +36,7 @@ from pipeline.data.sketch import Sketch
 from pipeline.errors import ConfigError, InputError
 from pipeline.io import atomic_write_text
 
-__all__ = ["Canon", "CanonSettings", "build_canon", "cached_canon"]
+__all__ = ["Canon", "CanonSettings", "build_canon", "cache_key", "cached_canon"]
 
 log = logging.getLogger(__name__)
 #: A concept is present in a drawing when its mass is at least this many positions' worth.
@@ -226,6 +226,18 @@ def _fingerprint(parts: Sequence[bytes | str]) -> str:
     return digest.hexdigest()[:20]
 
 
+def cache_key(scorer: FrameScorer, settings: dict[str, Any], key_files: Sequence[str | Path]) -> str:
+    """The fingerprint a cached canon (or calibration) is kept under: its settings, the scorer's, the concepts and
+    the bytes of ``key_files`` (a changed model, split or atlas makes another key)."""
+    parts: list[bytes | str] = [json.dumps(settings, sort_keys=True),
+                                json.dumps([scorer.score, scorer.threshold, scorer.ink_threshold]),
+                                json.dumps([c.id for c in scorer.concepts.concepts])]
+    for path in key_files:
+        path = Path(path)
+        parts.append(path.read_bytes() if path.is_file() else f"missing:{path}")
+    return _fingerprint(parts)
+
+
 def cached_canon(scorer: FrameScorer, sketches: Sequence[Sketch], settings: CanonSettings, cache_dir: str | Path,
                  key_files: Sequence[str | Path], *, progress: bool = False) -> Canon:
     """The canon from the cache, or built and cached.
@@ -238,13 +250,7 @@ def cached_canon(scorer: FrameScorer, sketches: Sequence[Sketch], settings: Cano
         key_files: Files whose bytes decide whether a cached canon still holds (the model, the split, the atlas).
         progress: Show a progress bar while building.
     """
-    parts: list[bytes | str] = [json.dumps(asdict(settings), sort_keys=True),
-                                json.dumps([scorer.score, scorer.threshold, scorer.ink_threshold]),
-                                json.dumps([c.id for c in scorer.concepts.concepts])]
-    for path in key_files:
-        path = Path(path)
-        parts.append(path.read_bytes() if path.is_file() else f"missing:{path}")
-    file = Path(cache_dir) / f"canon-r{scorer.model.round}-{_fingerprint(parts)}.json"
+    file = Path(cache_dir) / f"canon-r{scorer.model.round}-{cache_key(scorer, asdict(settings), key_files)}.json"
     if file.is_file():
         try:
             return Canon.from_json(json.loads(file.read_text()))

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from pipeline.coach.canon import Canon, CanonSettings, cached_canon
+from pipeline.coach.calibration import Calibration, UnsureSettings, cached_calibration
+from pipeline.coach.canon import PRESENT_MASS, Canon, CanonSettings, cached_canon
 from pipeline.coach.concept_set import Concept, ConceptSet, atlas_cluster_concepts, head_concepts
 from pipeline.coach.events import Event, EventRules, FrameEvents, detect
 from pipeline.coach.scorer import FrameScorer, Frames
@@ -29,6 +30,8 @@ __all__ = ["Coach", "DrawingError", "Feedback", "Limits", "Replay", "strokes_to_
 #: Decimals of the levels an answer hands back (the page returns them as the next update's ``before``).
 LEVEL_DECIMALS = 4
 SENTENCE = {"missing": "Missing", "improved": "You just improved", "complete": "Looks complete"}
+#: What the coach says of a drawing it does not recognise (out of distribution, or too little of it yet).
+UNSURE_TEXT = "I'm not sure what this is yet"
 
 
 class DrawingError(ArticulateError):
@@ -94,7 +97,9 @@ class Feedback:
     Attributes:
         target: The class the frame is read for.
         chosen: ``person`` (a target was given) or ``model`` (the model's top class).
-        top: (class name, probability), best first.
+        top: (class name, calibrated probability), best first.
+        familiarity: How much the frame looks like the model's own drawings (:mod:`~pipeline.coach.calibration`).
+        unsure: The familiarity is below the threshold: the coach does not know what the drawing is.
         levels: (K,) each concept's level against the target's canon.
         belongs: (K,) the concepts of the target class.
         state: The frame's events, missing and complete concepts.
@@ -104,6 +109,8 @@ class Feedback:
     target: str
     chosen: str
     top: list[tuple[str, float]]
+    familiarity: float
+    unsure: bool
     levels: np.ndarray
     belongs: np.ndarray
     state: FrameEvents
@@ -118,8 +125,10 @@ class Replay:
         sketch: The drawing.
         target: The class it was read for (fixed for the replay: the given one or the model's on the whole).
         levels: (T + 1, K) levels after 0..T strokes.
-        top: Per frame, the model's top class and its probability.
+        top: Per frame, the model's top class and its calibrated probability.
         frames: Per stroke 1..T, its events and state.
+        unsure: Per frame 0..T, whether the coach was not sure what the drawing is.
+        familiarity: Per frame 0..T, its familiarity.
     """
 
     sketch: Sketch
@@ -127,6 +136,8 @@ class Replay:
     levels: np.ndarray
     top: list[tuple[str, float]]
     frames: list[FrameEvents] = field(default_factory=list)
+    unsure: list[bool] = field(default_factory=list)
+    familiarity: list[float] = field(default_factory=list)
 
     @property
     def events(self) -> list[Event]:
@@ -142,13 +153,15 @@ class Coach:
         rules: The event thresholds.
         limits: What a drawing may hold.
         top_classes: Class probabilities reported per frame.
+        calibration: The temperature and the familiarity threshold (None: the raw softmax, never unsure).
     """
 
     def __init__(self, scorer: FrameScorer, canon: Canon, rules: EventRules = EventRules(),
-                 limits: Limits = Limits(), top_classes: int = 5) -> None:
+                 limits: Limits = Limits(), top_classes: int = 5, calibration: Calibration | None = None) -> None:
         if canon.concepts != [c.id for c in scorer.concepts.concepts] or canon.classes != scorer.class_names:
             raise ArticulateError("the canon was built for other concepts or classes; build it again")
         self.scorer, self.canon, self.rules, self.limits = scorer, canon, rules, limits
+        self.calibration = calibration
         self.top_classes = int(top_classes)
         self._class_index = scorer.class_index
 
@@ -173,11 +186,17 @@ class Coach:
                              threshold=float(cfg.evaluate.threshold))
         canon_settings = CanonSettings(**settings.canon)
         split = str(settings.canon_split)
-        canon = cached_canon(scorer, read_split(cfg.paths.dataset, split), canon_settings,
-                             Path(cfg.paths.cache) / "canon", [*key_files, split_path(cfg.paths.dataset, split)],
+        val = read_split(cfg.paths.dataset, split)
+        cache = Path(cfg.paths.cache) / "canon"
+        canon = cached_canon(scorer, val, canon_settings, cache, [*key_files, split_path(cfg.paths.dataset, split)],
                              progress=progress)
+        unsure = UnsureSettings(**settings.unsure)
+        fit_split = str(unsure.fit_split)
+        calibration = cached_calibration(
+            scorer, val, _LazySplit(cfg.paths.dataset, fit_split), unsure, cache,
+            [model_path(cfg, r), split_path(cfg.paths.dataset, split), split_path(cfg.paths.dataset, fit_split)])
         return cls(scorer, canon, EventRules(**settings.events), Limits(**settings.limits),
-                   top_classes=int(settings.top_classes))
+                   top_classes=int(settings.top_classes), calibration=calibration)
 
     @property
     def concepts(self) -> list[Concept]:
@@ -240,10 +259,26 @@ class Coach:
         stroke = self.canon.levels(frames.stroke_scores[i:i + 1], frames.targets[i:i + 1])[0]
         belongs = self.canon.belongs(t)
         state = detect(before, levels, stroke, belongs, self.canon.complete[t], self.canon.stroke_gain[t], self.rules,
-                       frame)
-        order = np.argsort(-frames.probabilities[i])[:self.top_classes]
-        top = [(self.scorer.class_names[j], float(frames.probabilities[i, j])) for j in order]
-        return Feedback(self.scorer.class_names[t], chosen, top, levels, belongs, state, frames.maps[i])
+                       frame, present=frames.mass[i] >= PRESENT_MASS)
+        familiarity, unsure = self.familiarity(frames, i)
+        if unsure:
+            state = state.unsure(named=chosen == "person")
+        probabilities = self.probabilities(frames)[i]
+        order = np.argsort(-probabilities)[:self.top_classes]
+        top = [(self.scorer.class_names[j], float(probabilities[j])) for j in order]
+        return Feedback(self.scorer.class_names[t], chosen, top, familiarity, unsure, levels, belongs, state,
+                        frames.maps[i])
+
+    def probabilities(self, frames: Frames) -> np.ndarray:
+        """The frames' class probabilities (N, classes), calibrated by the round's temperature."""
+        return frames.probabilities if self.calibration is None else self.calibration.probabilities(frames.logits)
+
+    def familiarity(self, frames: Frames, i: int) -> tuple[float, bool]:
+        """Frame ``i``'s familiarity and whether the coach is unsure of it (below the threshold, or no ink)."""
+        if self.calibration is None:
+            return float("nan"), not frames.ink[i].any()
+        value = float(self.calibration.familiarity_of(frames.logits[i:i + 1], frames.pooled[i:i + 1])[0])
+        return value, bool(value < self.calibration.threshold or not frames.ink[i].any())
 
     def replay(self, sketch: Sketch, target: str | None = None) -> Replay:
         """Replay a drawing stroke by stroke (its real stroke order): levels and events after every stroke.
@@ -258,19 +293,22 @@ class Coach:
         chosen = self.target_index(target)
         if sketch.num_strokes == 0:
             raise DrawingError(f"{sketch.key_id}: the drawing has no strokes to replay")
+        named = "model" if chosen is None else "person"
         if chosen is None:
             chosen = int(self.scorer.sketches([sketch], [None]).targets[0])
-        levels, top, states = [], [], []
+        levels, top, states, unsure, familiarity = [], [], [], [], []
         before: np.ndarray | None = None  # the page's first update has no levels before it
         for k in range(sketch.num_strokes + 1):
             frames = self.scorer.sketches([sketch.first_strokes(k)], [chosen])
-            feedback = self._feedback(frames, 0, before, k, "person")
+            feedback = self._feedback(frames, 0, before, k, named)
             levels.append(feedback.levels)
             top.append(feedback.top[0])
+            unsure.append(feedback.unsure)
+            familiarity.append(feedback.familiarity)
             if k > 0:
                 states.append(feedback.state)
                 before = self.previous_levels(self.sent_levels(feedback.levels))
-        return Replay(sketch, self.scorer.class_names[chosen], np.stack(levels), top, states)
+        return Replay(sketch, self.scorer.class_names[chosen], np.stack(levels), top, states, unsure, familiarity)
 
     def sent_levels(self, levels: np.ndarray) -> dict[str, float]:
         """Levels as an answer hands them to the page (concept id -> level rounded to ``LEVEL_DECIMALS``), which
@@ -311,6 +349,8 @@ class Coach:
         return {
             "round": self.round, "target": feedback.target, "chosen": feedback.chosen, "strokes": sketch.num_strokes,
             "classes": [{"name": n, "p": round(p, 4)} for n, p in feedback.top],
+            "unsure": feedback.unsure,
+            "familiarity": self.familiarity_answer(feedback.familiarity),
             "levels": self.sent_levels(feedback.levels),
             "belongs": [cid for cid, b in zip(ids, feedback.belongs) if b],
             "events": [{"kind": e.kind, "concept": ids[e.concept], "frame": e.frame, "level": round(e.level, 4),
@@ -321,9 +361,18 @@ class Coach:
             "maps": {cid: np.round(m, 2).tolist() for cid, m in zip(ids, feedback.maps) if m.max() > 0.05},
         }
 
+    def familiarity_answer(self, value: float) -> dict[str, Any]:
+        """The familiarity as an answer carries it: its kind, value and the threshold under which it is unsure."""
+        if self.calibration is None:
+            return {"kind": None, "value": None, "threshold": None, "temperature": 1.0}
+        return {"kind": self.calibration.familiarity, "value": round(value, 4) if math.isfinite(value) else None,
+                "threshold": round(self.calibration.threshold, 4),
+                "temperature": round(self.calibration.temperature, 4)}
+
     def sentences(self, feedback: Feedback) -> list[dict[str, Any]]:
         """Friendly sentences, news first: what was just improved or completed, what is missing (the class's
-        most usual concepts first), then what already looked complete."""
+        most usual concepts first), then what already looked complete. Unsure of the drawing, first "I'm not sure
+        what this is yet" (and no praise: the frame's state has no events then)."""
         names = [c.name for c in self.concepts]
         just_completed = {e.concept for e in feedback.state.events if e.kind == "complete"}
 
@@ -333,10 +382,31 @@ class Coach:
         target = self._class_index[feedback.target]
         improved = [e.concept for e in feedback.state.events if e.kind == "improved" and e.concept not in just_completed]
         missing = sorted(feedback.state.missing, key=lambda k: -self.canon.share[target, k])
-        return ([sentence("improved", k) for k in improved]
+        doubt = [{"kind": "unsure", "concept": None, "text": UNSURE_TEXT}] if feedback.unsure else []
+        return (doubt + [sentence("improved", k) for k in improved]
                 + [sentence("complete", k, new=True) for k in feedback.state.complete if k in just_completed]
                 + [sentence("missing", k) for k in missing]
                 + [sentence("complete", k, new=False) for k in feedback.state.complete if k not in just_completed])
+
+
+class _LazySplit(Sequence[Sketch]):
+    """A split read only when first used (a cached calibration never reads the fit split)."""
+
+    def __init__(self, dataset: str | Path, split: str) -> None:
+        self.dataset, self.split, self._sketches = dataset, split, None
+
+    def _read(self) -> list[Sketch]:
+        from pipeline.data.store import read_split
+
+        if self._sketches is None:
+            self._sketches = read_split(self.dataset, self.split)
+        return self._sketches
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._read()[index]
 
 
 def _icon_points(model: Any, atlas: Path, activations: Path) -> list[int | None]:

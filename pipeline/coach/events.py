@@ -9,7 +9,10 @@ frame before and the frame now, for each concept that belongs to the target clas
   ``improved_by: change``, its level over the whole drawing rose by that much, wherever the rise came from;
 - **complete**: its level reached the canon's ``complete`` level (it was below it before): the drawing now has
   as much of it as most complete drawings;
-- **missing** (a state, said of the frame now, not an event): its level is below ``missing_level``.
+- **missing** (a state, said of the frame now, not an event): the drawing lacks it: its level is below
+  ``missing_level``, it is not *present* (less than half a position of it, the canon's own test of whether a
+  drawing has a concept), and it was neither improved by this stroke nor looks complete. So one frame never says
+  both "improved: X" (or "looks complete: X") and "missing: X".
 
 A concept that does not belong to the class gets a bar but no sentence: a cat's drawing is not told that it
 lacks wheels.
@@ -90,9 +93,15 @@ class FrameEvents:
     missing: list[int]
     complete: list[int]
 
+    def unsure(self, named: bool) -> FrameEvents:
+        """The frame as said when the coach is not sure what the drawing is: no praise (no event, nothing looks
+        complete), and what is missing only for a class the person ``named`` (not for the model's own guess)."""
+        return FrameEvents([], self.missing if named else [], [])
+
 
 def detect(before: np.ndarray | None, now: np.ndarray, stroke: np.ndarray, belongs: np.ndarray,
-           complete_level: np.ndarray, stroke_gain: np.ndarray, rules: EventRules, frame: int) -> FrameEvents:
+           complete_level: np.ndarray, stroke_gain: np.ndarray, rules: EventRules, frame: int,
+           present: np.ndarray | None = None) -> FrameEvents:
     """Compare two frames' levels.
 
     Args:
@@ -104,6 +113,7 @@ def detect(before: np.ndarray | None, now: np.ndarray, stroke: np.ndarray, belon
         stroke_gain: (K,) the canon's level a stroke that adds each concept typically adds.
         rules: The thresholds.
         frame: The frame number given to the events.
+        present: (K,) bool, the concepts the drawing has some of (None: judged by the levels alone).
     """
     before = np.zeros_like(now) if before is None else before
     change = now - before
@@ -115,6 +125,11 @@ def detect(before: np.ndarray | None, now: np.ndarray, stroke: np.ndarray, belon
             events.append(Event("improved", int(k), frame, float(now[k]), float(change[k])))
         if now[k] >= complete_level[k] > before[k]:
             events.append(Event("complete", int(k), frame, float(now[k]), float(change[k])))
-    missing = [int(k) for k in np.flatnonzero(belongs & (now < rules.missing_level))]
-    complete = [int(k) for k in np.flatnonzero(belongs & (now >= complete_level))]
-    return FrameEvents(events, missing, complete)
+    complete = belongs & (now >= complete_level)
+    improved = np.zeros(len(now), dtype=bool)
+    improved[[e.concept for e in events if e.kind == "improved"]] = True
+    lacks = (now < rules.missing_level) & ~improved & ~complete
+    if present is not None:
+        lacks &= ~present
+    missing = [int(k) for k in np.flatnonzero(belongs & lacks)]
+    return FrameEvents(events, missing, [int(k) for k in np.flatnonzero(complete)])

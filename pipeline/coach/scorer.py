@@ -38,7 +38,10 @@ class Frames:
     """What the model says about N frames.
 
     Attributes:
-        probabilities: (N, classes) softmax of the class logits.
+        probabilities: (N, classes) softmax of the class logits (not calibrated: the coach divides the logits
+            by its temperature, :mod:`~pipeline.coach.calibration`).
+        logits: (N, classes) the class logits.
+        pooled: (N, C) the atlas layer's activation averaged over its positions (what the Mahalanobis score reads).
         targets: (N,) the class each frame's attribution and canon are read for.
         maps: (N, K, H, W) concept maps on the ink positions (0 elsewhere), not thresholded.
         attribution: (N, H, W) activation x gradient of the target logit, summed over channels.
@@ -50,6 +53,8 @@ class Frames:
     """
 
     probabilities: np.ndarray
+    logits: np.ndarray
+    pooled: np.ndarray
     targets: np.ndarray
     maps: np.ndarray
     attribution: np.ndarray
@@ -138,7 +143,7 @@ class FrameScorer:
         mass, scores = where.sum(axis=(2, 3)), weighted.sum(axis=(2, 3))
         stroke_mass = (where * stroke_ink[:, None]).sum(axis=(2, 3))
         stroke_scores = (weighted * stroke_ink[:, None]).sum(axis=(2, 3))
-        return Frames(probabilities, chosen.numpy(), maps.astype(np.float32), attribution.astype(np.float32), ink,
+        return Frames(probabilities, logits.detach().numpy(), act.mean(dim=(2, 3)).numpy(), chosen.numpy(), maps.astype(np.float32), attribution.astype(np.float32), ink,
                       mass.astype(np.float32), scores.astype(np.float32), stroke_mass.astype(np.float32),
                       stroke_scores.astype(np.float32))
 

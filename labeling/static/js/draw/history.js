@@ -16,9 +16,13 @@ export function strokeEvents(answer) {
 /** The timeline entry of a stroke as plain text, e.g. "stroke 3: improved ear, complete head". */
 export function describeEntry(entry) {
   const events = strokeEvents(entry.answer);
-  const what = events.length ? events.map((e) => `${e.kind} ${conceptName(e.concept)}`).join(', ') : 'no change';
+  const what = events.length ? events.map((e) => `${e.kind} ${conceptName(e.concept)}`).join(', ')
+    : quietText(entry.answer);
   return `stroke ${entry.stroke}: ${what}`;
 }
+
+/** What a stroke without events says: that the coach is not sure what the drawing is, or nothing changed. */
+const quietText = (answer) => (answer.unsure ? 'not sure what this is yet' : 'no change');
 
 export function renderTimeline() {
   const list = document.getElementById('timeline');
@@ -39,7 +43,7 @@ export function renderTimeline() {
     return h('li', { class: 'tl-entry', testid: `timeline-${entry.stroke}`, 'data-stroke': String(entry.stroke),
       'data-text': describeEntry(entry), title: top ? `the model's guess: ${top.name} (${Math.round(100 * top.p)}%)` : null },
     h('span', { class: 'tl-stroke', text: `stroke ${entry.stroke}` }),
-    h('span', { class: 'tl-events' }, chips.length ? chips : h('span', { class: 'muted', text: 'no change' })));
+    h('span', { class: 'tl-events' }, chips.length ? chips : h('span', { class: 'muted', text: quietText(entry.answer) })));
   });
   list.replaceChildren(...items);
   list.scrollTop = list.scrollHeight;

@@ -56,8 +56,10 @@ function show(answer) {
   renderConceptBars(answer);
   renderSentences(answer);
   renderUnder();
-  $('reading').textContent = answer
-    ? `${answer.target}${answer.chosen === 'model' ? ' (the model’s guess)' : ''}` : '—';
+  $('reading').textContent = !answer ? '—'
+    : answer.unsure && answer.chosen === 'model' ? 'not sure yet'
+      : `${answer.target}${answer.chosen === 'model' ? ' (the model’s guess)' : ''}`;
+  $('reading').dataset.unsure = String(Boolean(answer && answer.unsure));
 }
 
 function showHistory() {

@@ -4,7 +4,7 @@
  * Export downloads two files: <key_id>.ndjson, the drawing as one line of the Quick, Draw! simplified layout
  * ({"word", "key_id", "drawing"}), and <key_id>.events.json, what the coach said stroke by stroke
  * ({"key_id", "word", "target", "round", "exported", "drawing", "strokes": [{"stroke", "target", "chosen",
- * "classes", "levels", "events", "missing", "complete", "sentences"}]}). */
+ * "classes", "unsure", "familiarity", "levels", "events", "missing", "complete", "sentences"}]}). */
 import { renderInk } from './canvas.js';
 import { reset, settled, wantStroke } from './feedback.js';
 import { D } from './state.js';
@@ -69,7 +69,8 @@ export function exportDrawing() {
     exported: new Date().toISOString(), drawing,
     strokes: D.history.map(({ stroke, answer }) => ({
       stroke, target: answer.target, chosen: answer.chosen, classes: answer.classes, levels: answer.levels,
-      events: answer.events, missing: answer.missing, complete: answer.complete, sentences: answer.sentences,
+      unsure: answer.unsure, familiarity: answer.familiarity, events: answer.events, missing: answer.missing,
+      complete: answer.complete, sentences: answer.sentences,
     })),
   };
   download(`${D.keyId}.events.json`, `${JSON.stringify(log, null, 1)}\n`, 'application/json');

@@ -16,10 +16,15 @@ export function renderSentences(answer) {
         + 'what you just improved and what still seems missing.' })));
     return;
   }
+  // Not sure what the drawing is: say so first (the answer then has no praise for a class it does not know).
+  const doubt = answer.sentences.filter((s) => s.kind === 'unsure').map((s) => h('li', {
+    class: 'sentence unsure', testid: 'sentence', 'data-kind': 'unsure',
+    title: familiarityTitle(answer.familiarity),
+  }, h('span', { class: 's-symbol', text: '?', 'aria-hidden': 'true' }), h('span', { class: 's-text', text: s.text })));
   const missing = answer.sentences.filter((s) => s.kind === 'missing');
   const fresh = answer.sentences.filter((s) => s.kind === 'improved' || (s.kind === 'complete' && s.new));
   const done = answer.sentences.filter((s) => s.kind === 'complete' && !s.new);
-  const items = [...fresh, ...missing.slice(0, MAX_MISSING)].map(item);
+  const items = [...doubt, ...[...fresh, ...missing.slice(0, MAX_MISSING)].map(item)];
   if (missing.length > MAX_MISSING) {
     const rest = missing.slice(MAX_MISSING).map((s) => conceptName(s.concept));
     items.push(h('li', { class: 'sentence more', testid: 'sentence', 'data-kind': 'missing-more',
@@ -33,6 +38,12 @@ export function renderSentences(answer) {
       h('span', { class: 's-text', text: 'Nothing new: keep drawing.' })));
   }
   list.replaceChildren(...items);
+}
+
+/** Why the coach is unsure, for the sentence's tooltip. */
+function familiarityTitle(f) {
+  if (!f || f.value === null) return 'nothing drawn yet';
+  return `it does not look like the drawings the model knows: ${f.kind} ${f.value} below ${f.threshold}`;
 }
 
 function item(s) {

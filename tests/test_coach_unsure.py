@@ -1,0 +1,240 @@
+"""A coach that knows when it does not know: calibrated probabilities (one temperature fitted on the val split),
+an "unsure" threshold on a familiarity score that tells random scribbles from the model's own drawings, events
+that never contradict each other, and "I'm not sure what this is yet" in the API answer, the command and on the
+/draw page (headless Chromium).
+
+Everything runs on the session's small trained projects (``labeling_project``, round 0 with atlas clusters;
+``concept_project``, round 1 with named concepts). They are trained briefly and follow ARTICULATE_TEST_SEED, so
+the tests assert properties with margins (an AUROC, shares), never one machine's numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pipeline.coach.accuracy import contradictions, random_scribbles
+from pipeline.coach.calibration import (Calibration, UnsureSettings, auroc, cached_calibration, fit_temperature,
+                                        mean_nll, outputs)
+from pipeline.coach.coach import UNSURE_TEXT
+from pipeline.coach.events import EventRules, detect
+from pipeline.data.store import read_split
+from pipeline.errors import ConfigError
+from tests.test_coach import api, coach, val  # noqa: F401 (the round-0 coach, its val split, the API client)
+
+#: Scribbles and own drawings compared; replays checked for contradictions.
+SCRIBBLES, REPLAYS = 120, 50
+
+
+@pytest.fixture(scope="module")
+def scribbles(coach) -> tuple[list, np.ndarray]:
+    """Random scribbles and their familiarities."""
+    drawn = random_scribbles(SCRIBBLES, seed=3)
+    return drawn, coach.calibration.familiarity_of(*outputs(coach.scorer, drawn))
+
+
+# --- calibration --------------------------------------------------------------------------------------------
+
+def test_fit_temperature_finds_the_temperature_that_made_the_labels() -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, size=(4000, 5))
+    scaled = np.exp(logits / 2.5)
+    labels = np.array([rng.choice(5, p=row / row.sum()) for row in scaled])
+    t = fit_temperature(logits, labels)
+    assert t == pytest.approx(2.5, rel=0.15)
+    assert mean_nll(logits, labels, t) < mean_nll(logits, labels, 1.0)
+
+
+def test_the_temperature_lowers_the_val_nll_and_calibrates_the_answer(coach, val) -> None:
+    calibration = coach.calibration
+    assert calibration.temperature > 0 and calibration.drawings > 0
+    drawings = [s for s in val if s.word in coach.scorer.class_index]
+    logits, _ = outputs(coach.scorer, drawings)
+    labels = np.array([coach.scorer.class_index[s.word] for s in drawings])
+    at_one, at_t = mean_nll(logits, labels, 1.0), mean_nll(logits, labels, calibration.temperature)
+    assert at_t <= at_one + 1e-9 and (at_t, at_one) == pytest.approx(calibration.nll[::-1], abs=1e-6)
+    if abs(calibration.temperature - 1.0) > 0.05:
+        assert at_t < at_one
+    # The answer's class probabilities are the calibrated ones.
+    sketch = drawings[0]
+    answer = coach.answer([s.tolist() for s in sketch.strokes])
+    expected = calibration.probabilities(logits[:1])[0]
+    reported = {c["name"]: c["p"] for c in answer["classes"]}
+    for name, p in reported.items():
+        assert p == pytest.approx(expected[coach.scorer.class_names.index(name)], abs=1e-3)
+    assert answer["familiarity"]["temperature"] == pytest.approx(calibration.temperature, abs=1e-3)
+
+
+def test_the_calibration_is_cached_until_its_inputs_change(coach, val, tmp_path: Path) -> None:
+    key = tmp_path / "model.bytes"
+    key.write_text("one")
+    settings = UnsureSettings(max_per_class=10)
+    first = cached_calibration(coach.scorer, val, val, settings, tmp_path, [key])
+    files = list(tmp_path.glob("calibration-r0-*.npz"))
+    assert len(files) == 1
+    again = cached_calibration(coach.scorer, [], [], UnsureSettings(max_per_class=10, familiarity="energy"), tmp_path,
+                               [key])  # read, not fitted (no drawings given); the familiarity is not part of the key
+    assert again.temperature == first.temperature and again.thresholds == first.thresholds
+    assert again.familiarity == "energy" and again.threshold == first.thresholds["energy"]
+    key.write_text("two")
+    cached_calibration(coach.scorer, val, val, settings, tmp_path, [key])
+    assert len(list(tmp_path.glob("calibration-r0-*.npz"))) == 2
+    files[0].write_bytes(b"damaged")
+    key.write_text("one")
+    refit = cached_calibration(coach.scorer, val, val, settings, tmp_path, [key])
+    assert isinstance(refit, Calibration) and refit.temperature == pytest.approx(first.temperature)
+
+
+@pytest.mark.parametrize("settings, key", [(dict(familiarity="vibes"), "familiarity"), (dict(val_pass=1.0), "val_pass"),
+                                           (dict(max_per_class=0), "max_per_class")])
+def test_unsure_settings_reject_bad_values(settings: dict, key: str) -> None:
+    with pytest.raises(ConfigError, match=f"coach.unsure.{key}"):
+        UnsureSettings(**settings)
+
+
+# --- out of distribution ------------------------------------------------------------------------------------
+
+def test_auroc_counts_pairs() -> None:
+    assert auroc(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == 1.0
+    assert auroc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 0.0
+    assert auroc(np.array([1.0, 3.0]), np.array([2.0, 2.0])) == 0.5
+
+
+def test_the_familiarity_tells_scribbles_from_the_models_own_drawings(coach, val, scribbles) -> None:
+    calibration = coach.calibration
+    own = [s for s in val if s.word in coach.scorer.class_index]
+    familiar = calibration.familiarity_of(*outputs(coach.scorer, own))
+    _, strange = scribbles
+    assert auroc(familiar, strange) > 0.8
+    # The threshold is the configured share of the val drawings: that many pass it, the scribbles mostly do not.
+    passed = float((familiar >= calibration.threshold).mean())
+    assert passed == pytest.approx(0.95, abs=max(0.03, 2 / len(own)))
+    assert float((strange < calibration.threshold).mean()) > 0.5
+
+
+# --- no contradictions --------------------------------------------------------------------------------------
+
+def test_a_stroke_that_improves_a_concept_does_not_call_it_missing() -> None:
+    belongs = np.ones(4, dtype=bool)
+    complete = np.array([0.8, 0.2, 0.8, 0.8])  # concept 1 looks complete at a level still below missing_level
+    gain = np.array([0.2, 1.0, 1.0, 1.0])
+    now = np.array([0.15, 0.22, 0.1, 0.0])
+    stroke = np.array([0.15, 0.0, 0.0, 0.0])
+    rules = EventRules(improved_share=0.5, improved_min=0.1, missing_level=0.25)
+    present = np.array([False, False, True, False])
+    state = detect(np.zeros(4), now, stroke, belongs, complete, gain, rules, frame=1, present=present)
+    assert ("improved", 0) in {(e.kind, e.concept) for e in state.events}
+    # 0 was just improved, 1 looks complete, 2 is in the drawing: only 3 is missing.
+    assert state.missing == [3] and 1 in state.complete
+
+
+def _check_replays(coach, drawings: list, target_of) -> int:
+    frames = 0
+    for sketch in drawings:
+        replay = coach.replay(sketch, target_of(sketch))
+        assert contradictions(coach, replay) == 0, sketch.key_id
+        belongs = coach.canon.belongs(coach.scorer.class_names.index(replay.target))
+        for frame, unsure in zip(replay.frames, replay.unsure[1:]):
+            said = {e.concept for e in frame.events}
+            assert not said & set(frame.missing)
+            assert all(belongs[k] for k in frame.missing)
+            if unsure:
+                assert not frame.events and not frame.complete
+            frames += 1
+    return frames
+
+
+def test_no_replay_contradicts_itself(coach, val) -> None:
+    """Replay val drawings read for the model's guess and for their own class: no frame says improved (or
+    complete) and missing of one concept, and missing names only concepts of the class."""
+    drawings = [s for s in val if s.word in coach.scorer.class_index and s.strokes][:REPLAYS]
+    assert len(drawings) >= 50
+    frames = _check_replays(coach, drawings[:REPLAYS // 2], lambda s: None)
+    frames += _check_replays(coach, drawings[REPLAYS // 2:], lambda s: s.word)
+    assert frames > 2 * REPLAYS
+
+
+def test_no_contradiction_with_named_concepts(concept_project) -> None:
+    coach = concept_project.coach()
+    val = read_split(concept_project.folder / "dataset", "val")
+    drawings = [s for s in val if s.word in coach.scorer.class_index and s.strokes][:30]
+    assert _check_replays(coach, drawings, lambda s: None) > 30
+
+
+# --- what the coach says --------------------------------------------------------------------------------------
+
+def _strangest(scribbles) -> Any:
+    drawn, familiarity = scribbles
+    return drawn[int(np.argmin(familiarity))]
+
+
+def test_the_api_answer_carries_unsure_and_the_score(api, coach, val, scribbles) -> None:
+    scribble = [s.tolist() for s in _strangest(scribbles).strokes]
+    answer = api.post("/api/feedback", json={"strokes": scribble}).json()
+    assert answer["unsure"] is True
+    familiarity = answer["familiarity"]
+    assert familiarity["kind"] == coach.calibration.familiarity
+    assert familiarity["value"] < familiarity["threshold"] == pytest.approx(coach.calibration.threshold, abs=1e-3)
+    assert answer["sentences"][0] == {"kind": "unsure", "concept": None, "text": UNSURE_TEXT}
+    # No praise and, for the model's own guess, nothing missing of a class it does not know.
+    assert answer["events"] == [] and answer["complete"] == [] and answer["missing"] == []
+    assert {s["kind"] for s in answer["sentences"]} == {"unsure"}
+    named = api.post("/api/feedback", json={"strokes": scribble, "target": coach.scorer.class_names[0]}).json()
+    assert named["unsure"] is True and named["events"] == [] and named["complete"] == []
+    assert {s["kind"] for s in named["sentences"]} <= {"unsure", "missing"}
+    # A drawing of its own classes that passes the threshold: sure, no doubt said.
+    own = [s for s in val if s.word in coach.scorer.class_index]
+    values = coach.calibration.familiarity_of(*outputs(coach.scorer, own))
+    sure = own[int(np.argmax(values))]
+    answer = api.post("/api/feedback", json={"strokes": [s.tolist() for s in sure.strokes]}).json()
+    assert answer["unsure"] is False and answer["familiarity"]["value"] >= answer["familiarity"]["threshold"]
+    assert "unsure" not in {s["kind"] for s in answer["sentences"]}
+
+
+def test_the_feedback_command_says_it_is_not_sure(labeling_project, project_cwd, scribbles, tmp_path: Path,
+                                                  capsys) -> None:
+    import argparse
+    import json
+
+    from articulate.commands.coach import feedback_command
+
+    record = _strangest(scribbles).to_ndjson_record()
+    file = tmp_path / "scribble.ndjson"
+    file.write_text(json.dumps(record) + "\n")
+    args = argparse.Namespace(overrides=list(labeling_project.overrides), sketch=f"{file}:1", target=None, round=0,
+                              out=str(tmp_path / "out"))
+    feedback_command(args)
+    printed = capsys.readouterr().out
+    assert "read as not sure what it is" in printed and UNSURE_TEXT in printed
+    document = json.loads(next((tmp_path / "out").glob("*.json")).read_text())
+    assert document["frames"][-1]["unsure"] is True and document["frames"][-1]["familiarity"]["value"] is not None
+
+
+# --- the page ---------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def pad(browser: Any, labeling_server: Any, tmp_path: Path) -> Iterator[Any]:
+    from tests.conftest import opened_page
+    from tests.test_draw_browser import Pad
+
+    labeling_server.project.coach()
+    with opened_page(browser, lambda page: Pad(page, labeling_server, tmp_path), 20_000) as pad:
+        yield pad
+
+
+def test_the_draw_page_says_not_sure(pad, scribbles) -> None:
+    pytest.importorskip("playwright.sync_api", reason="Python Playwright is not installed")
+    for stroke in _strangest(scribbles).strokes:
+        pad.draw([(float(x), float(y)) for x, y in zip(*stroke)])
+    answer = pad.answer()
+    assert answer["unsure"] is True, answer["familiarity"]
+    sentences = pad.sentences()
+    assert sentences[0][0] == "unsure" and UNSURE_TEXT in sentences[0][1]
+    assert not {"improved", "complete"} & {kind for kind, _ in sentences}
+    assert pad.tid("reading").inner_text() == "not sure yet"
+    assert "not sure what this is yet" in pad.timeline()[-1]
+    pad.shot("not-sure")
