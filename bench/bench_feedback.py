@@ -10,6 +10,9 @@
    measures what a person sees: the app served on the round, headless Chromium drawing real drawings with the
    mouse on /draw, and the time from each finished stroke to its feedback on screen (the page's own clock,
    ``window.articulate.latencies``).
+2. Event rates on the dataset's test split (drawings whose strokes name their part), for the round's
+   concepts matched to true parts (:mod:`pipeline.coach.accuracy`): the aim is "improved: P" at the stroke
+   that adds P in >= 80% of cases, and "missing: P" said before P is drawn.
 3. ``--unsure N``: whether the coach knows when it does not know. The share of N random scribbles it is unsure of
    (aim >= 90%), of real Quick, Draw! drawings of 20 classes the model does not have (``paths.quickdraw`` or
    ``--quickdraw``; aim >= 70%), of its own classes' test drawings, and of N val drawings replayed stroke by stroke
@@ -17,14 +20,11 @@
    mahalanobis) between its own drawings and the others; and the frames of those replays whose sentences
    contradict each other (improved or complete and missing at once, or missing a concept of another class;
    aim 0).
-2. Event rates on the dataset's test split (drawings whose strokes name their part), for the round's
-   concepts matched to true parts (:mod:`pipeline.coach.accuracy`): the aim is "improved: P" at the stroke
-   that adds P in >= 80% of cases, and "missing: P" said before P is drawn.
 
 Run it in a built project (after `make run`, or a loop): it reads the round's model, atlas and dataset. Hydra
 overrides name the data and settings as for the stages (``data=quickdraw data.source.folder=DIR``).
 
-    python bench/bench_feedback.py [--round R] [--drawings 300] [--events 300] [--googlenet] [overrides ...]
+    python bench/bench_feedback.py [--round R] [--drawings 300] [--events 300] [--unsure 200] [--googlenet] [overrides ...]
 
 Smallest run (seconds)::
 

@@ -238,3 +238,18 @@ def test_the_draw_page_says_not_sure(pad, scribbles) -> None:
     assert pad.tid("reading").inner_text() == "not sure yet"
     assert "not sure what this is yet" in pad.timeline()[-1]
     pad.shot("not-sure")
+
+
+def test_the_benchmark_measures_the_not_sure_rates(labeling_project) -> None:
+    """``bench_feedback.py --unsure``: the rates, the AUROC of each familiarity, and no contradictory frame."""
+    import re
+
+    from tests.test_bench_any_data import bench
+
+    out = bench("bench_feedback", "--drawings", "5", "--events", "0", "--unsure", "20", "threads=1",
+                *labeling_project.overrides)
+    for line in ("random scribbles flagged unsure", "other classes' drawings flagged",
+                 "own val drawings unsure at last stroke", "AUROC mahalanobis"):
+        assert line in out, out
+    frames = re.search(r"contradictory frames \(replays above\)\s+(\d+)\s+of\s+(\d+)", out)
+    assert frames and frames[1] == "0" and int(frames[2]) > 20, out
