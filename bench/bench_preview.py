@@ -2,13 +2,13 @@
 
 Serves the labeling app on a real round, as bench_page.py does: the project's own latest round when it has one
 (Hydra overrides may point its paths at another project folder), else the tests' small round-0 project built on the
-spot in a temporary folder. ``--points N`` then builds that project's atlas again with N points (its val split holds
-about 20,000 positions), to time the preview on an atlas of that size. For each of ``--promotes`` clusters in turn
+spot in a temporary folder. ``--points N`` builds that project from ``--sketches`` generated drawings (1,000: about
+11,000 ink positions in the val split) with an atlas of N points, to time the preview on an atlas of that size. For each of ``--promotes`` clusters in turn
 (cycling), it promotes the cluster (a few exemplars unticked) through ``POST /api/concepts`` and asks for its
 preview (``GET /api/concepts/{id}/preview``), and prints p50 and p95 of the promote -> preview time and of the
 preview alone, with the atlas's size.
 
-    python bench/bench_preview.py [--promotes 20] [--points 10000] [overrides ...]
+    python bench/bench_preview.py [--promotes 20] [--points 10000 [--sketches 1000]] [overrides ...]
     python bench/bench_preview.py --promotes 3 threads=1                 # the smallest run
 """
 
@@ -29,14 +29,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 TARGET_S = 1.0
 
 
-def larger_atlas(overrides: list[str], scratch: Path, points: int) -> list[str]:
+def larger_atlas(overrides: list[str], scratch: Path, points: int, sketches: int) -> list[str]:
     """Build the tests' small project in ``scratch`` on the overrides' data, then its round-0 atlas again with
     ``points`` points; returns the overrides that point at it.
 
     Args:
         overrides: The user's Hydra overrides (their ``data`` group is the data built on).
         scratch: An empty folder.
-        points: The atlas's points (at most the val split's positions).
+        points: The atlas's points (at most the val split's ink positions: about 57 a drawing).
+        sketches: Generated drawings of the project (a fifth of them are the val split the atlas samples).
     """
     from bench_page import _group
     from pipeline.config import compose
@@ -45,7 +46,7 @@ def larger_atlas(overrides: list[str], scratch: Path, points: int) -> list[str]:
 
     data = [o for o in overrides if _group(o) == "data"]
     print(f"building the small project and a {points}-point atlas of it (a minute or two)")
-    settings = [*labeling_project.build(scratch, data=data or None), *(o for o in overrides if _group(o) != "paths"),
+    settings = [*labeling_project.build(scratch, sketches=sketches, data=data or None), *(o for o in overrides if _group(o) != "paths"),
                 f"atlas.sample.count={points}"]
     atlas_stage.run(compose(settings))
     return settings
@@ -56,6 +57,8 @@ def main() -> None:
     parser.add_argument("--promotes", type=int, default=20, help="promotes timed, each followed by its preview")
     parser.add_argument("--points", type=int, default=None,
                         help="build the small project's atlas with this many points (only where it is built here)")
+    parser.add_argument("--sketches", type=int, default=1000,
+                        help="generated drawings of the project built for --points (a fifth are the atlas's val split)")
     parser.add_argument("--round", type=int, default=None, help="the round served (default: the latest built)")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args()
@@ -68,7 +71,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-preview-") as tmp:
         overrides = list(args.overrides)
         if args.points:
-            overrides = larger_atlas(overrides, Path(tmp), args.points)
+            overrides = larger_atlas(overrides, Path(tmp), args.points, args.sketches)
         app, view = _app(overrides, Path(tmp), args.round)
         clusters = [int(c["cluster"]) for c in view.document["clusters"]]
         both, alone, agreement, claimed = [], [], [], []
