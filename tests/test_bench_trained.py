@@ -109,6 +109,12 @@ def test_page_on_the_ndjson_project(trained: TrainedProjects) -> None:
     assert "atlas page of round 1" in out and "navigation start to atlas and map drawn" in out
 
 
+def test_preview_on_the_ndjson_project(trained: TrainedProjects) -> None:
+    """The promote -> preview benchmark on the project's round 1 (its concept store is a scratch one)."""
+    out = bench("bench_preview", "--promotes", "2", "--round", "1", "threads=1", *trained.round_1)
+    assert "p95" in out and "preview" in out
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_loop_on_ndjson_with_parts(ndjson_data: list[str], tmp_path: Path) -> None:
