@@ -56,7 +56,7 @@ def replay_document(coach: Any, replay: Any) -> dict[str, Any]:
         "concepts": [{"id": c.id, "name": c.name, "kind": c.kind} for c in coach.concepts],
         "frames": [{"strokes": k, "top": {"class": replay.top[k][0], "p": round(replay.top[k][1], 4)},
                     "unsure": replay.unsure[k], "familiarity": coach.familiarity_answer(replay.familiarity[k]),
-                    "levels": {cid: round(float(v), 4) for cid, v in zip(ids, replay.levels[k])},
+                    "levels": coach.sent_levels(replay.levels[k]),
                     "events": [{"kind": e.kind, "concept": ids[e.concept], "level": round(e.level, 4),
                                 "change": round(e.change, 4)} for e in replay.frames[k - 1].events] if k else [],
                     "missing": [ids[j] for j in replay.frames[k - 1].missing] if k else []}
