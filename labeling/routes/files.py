@@ -16,7 +16,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from conceptstore.names import unencodable
 from labeling.deps import TOKEN_COOKIE, RoomDep
+from labeling.guards import error_body
 
 __all__ = ["CACHE_AN_HOUR", "PLOTLY", "STATIC", "StaticFolder", "router", "safe_path"]
 
@@ -42,7 +44,7 @@ def safe_path(root: Path, path: str) -> Path | None:
     parts = PurePosixPath(path.replace("\\", "/")).parts
     if any(p == ".." or len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for p in parts):
         return None
-    if any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in path):
+    if unencodable(path) is not None or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
         return None
     try:
         target = (root / path).resolve()
@@ -83,7 +85,7 @@ def atlas_file(room: RoomDep, path: str) -> Response:
     target = safe_path(room.view.folder.resolve(), path)
     if target is None:
         shown = path if len(path) <= 80 else f"{path[:77]}..."
-        return JSONResponse({"error": f"no file {shown!r} in the atlas folder"}, status_code=404)
+        return JSONResponse(error_body(f"no file {shown!r} in the atlas folder"), status_code=404)
     return FileResponse(target, headers=CACHE_AN_HOUR)
 
 
