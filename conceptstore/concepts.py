@@ -381,9 +381,17 @@ def next_round_after(events: Iterable[Mapping[str, Any]], next_round: int = 0) -
         next_round: The value before them.
 
     Returns:
-        One more than the highest round among the events, or ``next_round`` if that is higher.
+        One more than the highest round among the events, or ``next_round`` if that is higher; an undo that
+        records the value it restores (``args["next_round"]``, the value before the action it undoes) sets it
+        back, so that a promote and its undo leave the round the pipeline builds next as it was.
     """
-    return max([next_round, *(int(e["round"]) + 1 for e in events if is_index(e.get("round")))])
+    for event in events:
+        restored = event["args"].get("next_round") if event.get("op") == "undo" else None
+        if is_index(restored):
+            next_round = restored
+        elif is_index(event.get("round")):
+            next_round = max(next_round, int(event["round"]) + 1)
+    return next_round
 
 
 @dataclass(frozen=True)
@@ -615,6 +623,7 @@ class Replayer:
     def __init__(self) -> None:
         self.state = EMPTY_STATE
         self.history: list[tuple[Concept, ...]] = [()]  # history[v]: the concepts at version v
+        self.rounds: list[int] = [0]  # rounds[v]: next_round at version v (what an undo of v + 1 restores)
         self.undoable: list[dict[str, Any]] = []  # actions not yet undone since the last external edit
         self.external_edit: int | None = None  # the version of the last external edit
 
@@ -651,4 +660,5 @@ class Replayer:
                 self.undoable.append(dict(event))
         self.state = StoreState(version, next_id, concepts, next_round_after([event], self.state.next_round))
         self.history.append(concepts)
+        self.rounds.append(self.state.next_round)
         return self.state

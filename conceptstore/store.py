@@ -682,7 +682,8 @@ class ConceptStore:
              round: int | None = None) -> Change:
         """Revert the latest action not yet undone; repeated undos walk further back, never past a hand edit.
 
-        Undo restores the concepts as they were before that action; ids it handed out are not reused.
+        Undo restores the concepts as they were before that action, and the store's ``next_round`` too (the
+        event records the value it restores); ids it handed out are not reused.
 
         Args:
             expected_version, actor, round: As for :meth:`promote`.
@@ -701,7 +702,9 @@ class ConceptStore:
                 raise InputError(self.log_path, f"does not replay to {self.path.name}, so undo cannot work out the "
                                  "previous state", hint="run verify() (`articulate concepts verify`) to see where")
             target = replayer.undo_target()
-            args = {"undoes": target["version"]}
+            # next_round goes back with the action: a promote undone must not make `dvc repro` build a round
+            # with no new labels
+            args = {"undoes": target["version"], "next_round": replayer.rounds[target["version"] - 1]}
             return args, replayer.step({"op": "undo", "args": args}), concept_ids(target["op"], target["args"])
 
         return self._run("undo", plan, expected_version=expected_version, actor=actor, unticked=0, round=round)

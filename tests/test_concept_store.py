@@ -337,12 +337,12 @@ def test_undo_walks_back_one_action_at_a_time(store: ConceptStore) -> None:
     promote(store, "eye")
 
     first = store.undo()
-    assert first.concept_ids == ("c2",) and first.event["args"] == {"undoes": 4}
+    assert first.concept_ids == ("c2",) and first.event["args"] == {"undoes": 4, "next_round": 1}
     assert store.state().concepts == v3.concepts
     assert store.state().next_id == 3  # the undone promote's id is not handed out again
     store.undo()
     assert store.state().concepts == v2.concepts
-    assert store.undo().event["args"] == {"undoes": 2}  # undo after rename restores the old name
+    assert store.undo().event["args"] == {"undoes": 2, "next_round": 1}  # undo after rename restores the old name
     assert names(store) == ["ear"] and store.state().concepts == v1.concepts
     store.undo()
     assert store.state().concepts == ()
@@ -350,7 +350,7 @@ def test_undo_walks_back_one_action_at_a_time(store: ConceptStore) -> None:
         store.undo()
 
     assert promote(store, "nose").concept_ids == ("c3",)
-    assert store.undo().event["args"] == {"undoes": 9}
+    assert store.undo().event["args"] == {"undoes": 9, "next_round": 0}
     with pytest.raises(ConceptError, match="nothing to undo"):
         store.undo()
     assert [e["version"] for e in store.events()] == list(range(1, 11))
@@ -759,7 +759,7 @@ def test_next_round_is_one_after_the_latest_round_labeled(store: ConceptStore) -
     store.add("ear", [("b", 0, 0)], round=2)
     assert store.state().next_round == 3
     store.rename("ear", "lobe")  # the session's round, 2: still 3
-    store.undo()  # derived from every event in the log, an undone one too
+    store.undo()  # back to what it was before the rename: 3
     assert store.state().next_round == 3
     lines = store.path.read_text().splitlines()
     assert lines[lines.index("next_id: 2") + 1] == "next_round: 3"  # the key after next_id
@@ -768,6 +768,38 @@ def test_next_round_is_one_after_the_latest_round_labeled(store: ConceptStore) -
     assert store.replay().next_round == 3 and store.replay() == store.state()
     assert store.replay(1).next_round == 1
     assert store.state().to_dict()["next_round"] == 3
+    store.verify()
+
+
+def test_undo_restores_next_round(store: ConceptStore) -> None:
+    """A promote and its undo leave next_round as it was: `dvc repro` must not build a round with no new labels."""
+    promote(store, "ear", born_round=2)
+    assert store.state().next_round == 3
+    promote(store, "eye", born_round=3)
+    assert store.state().next_round == 4
+    change = store.undo()
+    assert change.event["args"] == {"undoes": 2, "next_round": 3}
+    assert store.state().next_round == 3
+    assert yaml.safe_load(store.path.read_text())["next_round"] == 3
+    assert store.replay() == store.state()  # the log says so too
+    assert ConceptStore(store.path).state().next_round == 3  # and a fresh reader of the log
+    store.undo()
+    assert store.state().next_round == 0 and store.state().concepts == ()
+    promote(store, "nose", born_round=3)  # labeling again moves it on
+    assert store.state().next_round == 4
+    store.verify()
+
+
+def test_an_undo_without_a_recorded_next_round_keeps_the_old_rule(store: ConceptStore) -> None:
+    """A log written before undo recorded next_round replays as it was written: the highest round, plus one."""
+    promote(store, "ear", born_round=3)
+    store.undo()
+    events = log_lines(store)
+    del events[1]["args"]["next_round"]
+    store.log_path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert store.replay().next_round == 4
+    store.rebuild()
+    assert store.state().next_round == 4
     store.verify()
 
 
