@@ -15,7 +15,11 @@ of the model without a file there are listed as having no real drawings. Printed
   no class label: a logistic regression, 5-fold cross-validated, on two kinds of features: the drawings' pixels
   (32x32) and the model's penultimate features. Equal numbers of each, so 0.5 is indistinguishable and 1.0 is
   told apart every time; lower is more realistic. The generated drawings are new ones (seed + 1) from the
-  configured generator.
+  configured generator. Then the same without any class: the stroke statistics of every real drawing in ``--real``
+  (all its classes) against new drawings of the configured generator's own classes (what is true of how people
+  draw, whatever they draw: strokes a drawing, points a stroke, segment length, ink length, the share of the canvas
+  the shorter side spans, how far an outline's end is from its start), their medians and the same classifier's
+  accuracy on them.
 
 Typical runs::
 
@@ -177,24 +181,71 @@ def generated_like(cfg: Any, classes: Sequence[str], count: int) -> list[Any]:
     return SketchGenerator(**settings).load().sketches
 
 
+#: What :func:`stroke_statistics` measures of a drawing, in its columns' order.
+STROKE_STATISTICS = ("strokes", "points a stroke", "segment length", "ink length", "shorter side", "loop gap")
+
+
+def stroke_statistics(sketches: Sequence[Any]) -> Any:
+    """How each drawing is drawn, whatever it shows (:data:`STROKE_STATISTICS`), on the 0..255 canvas.
+
+    "loop gap" is the median, over strokes longer than 60, of the distance from a stroke's end to its start over its
+    length (0: every long stroke closes on itself).
+
+    Returns:
+        (N, len(STROKE_STATISTICS)) float array.
+    """
+    import numpy as np
+
+    rows = []
+    for sketch in sketches:
+        strokes = [np.asarray(s, dtype=np.float64) for s in sketch.strokes]
+        points = np.concatenate(strokes, axis=1)
+        segments = [np.hypot(*np.diff(s, axis=1)) for s in strokes]
+        lengths = np.array([seg.sum() for seg in segments])
+        gaps = [np.hypot(*(s[:, -1] - s[:, 0])) / length for s, length in zip(strokes, lengths) if length > 60]
+        rows.append([len(strokes), np.mean([s.shape[1] for s in strokes]),
+                     float(np.median(np.concatenate(segments))) if points.shape[1] > 1 else 0.0, lengths.sum(),
+                     float(np.ptp(points, axis=1).min()), float(np.median(gaps)) if gaps else 0.0])
+    return np.asarray(rows, dtype=np.float64)
+
+
 def realism(real: Predictions, generated: Predictions) -> dict[str, dict[str, float]]:
     """Cross-validated accuracy of telling real from generated drawings, per kind of feature (0.5: alike)."""
+    import numpy as np
+
+    is_real = np.r_[np.ones(len(real.probs)), np.zeros(len(generated.probs))]
+    out = {}
+    for kind in ("images", "features"):
+        x = np.concatenate([getattr(real, kind), getattr(generated, kind)])
+        out["pixels" if kind == "images" else "penultimate"] = tell_apart(x, is_real)
+    return out
+
+
+def tell_apart(features: Any, is_real: Any) -> dict[str, float]:
+    """Cross-validated balanced accuracy of a logistic regression telling real (1) from generated (0) rows."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    is_real = np.r_[np.ones(len(real.probs)), np.zeros(len(generated.probs))]
-    folds = StratifiedKFold(n_splits=min(FOLDS, len(real.probs), len(generated.probs)), shuffle=True, random_state=0)
-    out = {}
-    for kind in ("images", "features"):
-        x = np.concatenate([getattr(real, kind), getattr(generated, kind)])
-        classifier = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-        scores = cross_val_score(classifier, x, is_real, cv=folds, scoring="balanced_accuracy")
-        out["pixels" if kind == "images" else "penultimate"] = {"accuracy": float(scores.mean()),
-                                                                "std": float(scores.std())}
-    return out
+    folds = StratifiedKFold(n_splits=min(FOLDS, int(is_real.sum()), int((1 - is_real).sum())), shuffle=True,
+                            random_state=0)
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
+    scores = cross_val_score(classifier, np.asarray(features), is_real, cv=folds, scoring="balanced_accuracy")
+    return {"accuracy": float(scores.mean()), "std": float(scores.std())}
+
+
+def stroke_realism(real: Sequence[Any], generated: Sequence[Any]) -> dict[str, Any]:
+    """Real drawings of any class against generated ones: each statistic's median, and how well they tell them apart."""
+    import numpy as np
+
+    real_stats, generated_stats = stroke_statistics(real), stroke_statistics(generated)
+    is_real = np.r_[np.ones(len(real_stats)), np.zeros(len(generated_stats))]
+    return {"real_drawings": len(real), "generated_drawings": len(generated),
+            "median": {name: {"real": float(np.median(real_stats[:, i])), "generated": float(np.median(generated_stats[:, i]))}
+                       for i, name in enumerate(STROKE_STATISTICS)},
+            **tell_apart(np.log1p(np.concatenate([real_stats, generated_stats])), is_real)}
 
 
 def table(metrics: dict[str, Any], no_real: Sequence[str]) -> str:
@@ -290,7 +341,8 @@ def measure(args: argparse.Namespace, workdir: Path | None) -> dict[str, Any]:
     print(table(metrics, no_real))
     print(f"confusion figure: {figure}")
     if args.realism:
-        from pipeline.data.generator import CLASSES
+        from pipeline.data.generator import CLASSES, DEFAULT_CLASSES
+        from pipeline.data.ndjson import find_class_files
 
         drawn = sorted({s.word for s in sketches} & set(CLASSES))  # the classes the generator draws too
         if not drawn:
@@ -305,6 +357,16 @@ def measure(args: argparse.Namespace, workdir: Path | None) -> dict[str, Any]:
               f"{FOLDS}-fold balanced accuracy (0.5: indistinguishable, 1.0: always told apart)")
         for kind, r in document["realism"].items():
             print(f"  {kind:12s} {r['accuracy']:.3f} +- {r['std']:.3f}")
+        every_class, _ = read_real(folder, sorted(find_class_files(folder, ".ndjson", lambda stem: stem)), args.per_class)
+        own = list(cfg.data.source.classes) if cfg.data.name == "generated" and cfg.data.source.classes else DEFAULT_CLASSES
+        strokes = document["stroke_realism"] = stroke_realism(every_class, generated_like(cfg, own, len(every_class)))
+        print()
+        print(f"How people draw, any class: {strokes['real_drawings']} real drawings of every class in {folder} vs "
+              f"{strokes['generated_drawings']} generated of {', '.join(own)}")
+        print(f"  {'median':16s} {'real':>8s} {'generated':>10s}")
+        for name, pair in strokes["median"].items():
+            print(f"  {name:16s} {pair['real']:8.2f} {pair['generated']:10.2f}")
+        print(f"  told apart by these statistics: {strokes['accuracy']:.3f} +- {strokes['std']:.3f}")
     return document
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 
 import numpy as np
@@ -36,9 +35,59 @@ def test_quick_draw_layout(sample: list) -> None:
         xy = np.concatenate(sketch.strokes, axis=1)
         assert xy.min() >= 0 and xy.max() <= 255
         assert np.array_equal(xy, np.rint(xy)), "simplified coordinates are integers"
-        # Aligned to the top-left and scaled so the longer side spans 0..255.
-        assert xy.min(axis=1).tolist() == [0, 0]
-        assert xy.max() == 255
+        # Aligned to the top-left and scaled so the longer side spans 0..255, then simplified as Quick, Draw! did:
+        # a point at the very edge may go when it is within the tolerance of the line through its neighbours.
+        assert xy.min(axis=1).max() <= 2 and xy.max() >= 253
+
+
+def test_simplified_like_quick_draw() -> None:
+    """Ramer-Douglas-Peucker at 2 canvas units leaves a few long segments a stroke, as in Quick, Draw!'s files."""
+    def points_and_segments(simplify: float) -> tuple[float, float]:
+        sketches = SketchGenerator(num_sketches=40, seed=1, simplify=simplify, progress=False).load().sketches
+        strokes = [s for sketch in sketches for s in sketch.strokes]
+        return (float(np.mean([s.shape[1] for s in strokes])),
+                float(np.median(np.concatenate([np.hypot(*np.diff(s, axis=1)) for s in strokes]))))
+
+    (points, segment), (points_raw, segment_raw) = points_and_segments(2.0), points_and_segments(0.0)
+    assert points < 0.6 * points_raw and segment > 1.5 * segment_raw
+    # The real drawings' medians (all 295 shared classes): 9 points a stroke, segments of 23 canvas units.
+    assert 5 <= points <= 14 and 14 <= segment <= 35
+
+
+def test_outlines_open_like_a_hand() -> None:
+    """With loop_gap, a closed outline (a face's head) begins anywhere and ends short of or past its start."""
+    def heads(loop_gap: float) -> list:
+        sketches = SketchGenerator(num_sketches=30, seed=2, classes=["face"], wobble=0.0, warp=0.0, simplify=0.0,
+                                   loop_gap=loop_gap, progress=False).load().sketches
+        return [stroke for s in sketches for stroke, part in zip(s.strokes, s.parts) if part == "head"]
+
+    def gap(stroke: np.ndarray) -> float:
+        return float(np.hypot(*(stroke[:, -1] - stroke[:, 0])))
+
+    assert all(gap(s) <= 1.5 for s in heads(0.0))
+    opened = [gap(s) for s in heads(0.2)]
+    assert sum(g > 5 for g in opened) >= 10, opened
+
+
+def test_warp_bends_smoothly() -> None:
+    """The warp moves a drawing's points by a smooth field: neighbours along a stroke move nearly alike."""
+    def drawings(warp: float) -> list:
+        return SketchGenerator(num_sketches=20, seed=4, warp=warp, simplify=0.0, progress=False).load().sketches
+
+    moved, jumps = [], []
+    for plain, bent in zip(drawings(0.0), drawings(0.08)):
+        for a, b in zip(plain.strokes, bent.strokes):
+            shift = np.hypot(*(b - a))
+            moved.append(shift.mean())
+            jumps.append(np.abs(np.diff(shift)).mean() if shift.size > 1 else 0.0)
+    assert np.mean(moved) > 3.0  # canvas units: the warp changes the drawing
+    assert np.mean(jumps) < 0.5 * np.mean(moved)  # and does not scatter its points
+
+
+def test_settings_are_checked() -> None:
+    for key, value in (("loop_gap", 1.0), ("warp", -0.1), ("simplify", 50.0)):
+        with pytest.raises(ConfigError, match=f"data.source.{key}"):
+            SketchGenerator(num_sketches=1, progress=False, **{key: value})
 
 
 def test_deterministic_for_a_seed_and_prefix_stable() -> None:
@@ -152,7 +201,7 @@ def test_opt_in_classes_name_every_stroke_and_draw_their_parts(opt_in: list) -> 
         assert set(sketch.parts) <= OPT_IN[sketch.word], sketch.parts
         assert CLASSES[sketch.word].essential <= set(sketch.parts), (sketch.word, sketch.parts)
         xy = np.concatenate(sketch.strokes, axis=1)
-        assert xy.min(axis=1).tolist() == [0, 0] and xy.max() == 255
+        assert xy.min(axis=1).max() <= 2 and xy.max() >= 253
         seen[sketch.word].update(sketch.parts)
     # In 60 drawings of each class every part shows up at least once, the rare ones too.
     assert seen == OPT_IN
@@ -187,10 +236,11 @@ def test_opt_in_classes_are_deterministic_per_seed(word: str) -> None:
     assert any(not np.array_equal(x.strokes[0], y.strokes[0]) for x, y in zip(first, other))
 
 
-def test_short_strokes_of_opt_in_classes_stay_straight(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_short_strokes_stay_straight() -> None:
     """The sun's rays are short: drawn steady, they bend away from the line between their ends far less."""
-    def bend() -> float:
-        sketches = SketchGenerator(num_sketches=20, classes=["sun"], seed=2, progress=False).load().sketches
+    def bend(steady: bool) -> float:
+        sketches = SketchGenerator(num_sketches=20, classes=["sun"], seed=2, steady=steady, simplify=0.0,
+                                   progress=False).load().sketches
         worst = []
         for s in sketches:
             for stroke, part in zip(s.strokes, s.parts):
@@ -200,6 +250,4 @@ def test_short_strokes_of_opt_in_classes_stay_straight(monkeypatch: pytest.Monke
                     worst.append(float(np.abs(d[0] * (stroke[1] - a[1]) - d[1] * (stroke[0] - a[0])).max()) / length ** 2)
         return float(np.median(worst))
 
-    steady = bend()
-    monkeypatch.setitem(CLASSES, "sun", dataclasses.replace(CLASSES["sun"], steady=False))
-    assert steady < 0.5 * bend()
+    assert bend(True) < 0.5 * bend(False)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from simplification.cutil import simplify_coords
 from tqdm.auto import tqdm
 
 from pipeline.data.ndjson import ReadResult
@@ -586,9 +587,6 @@ class SketchClass:
     draw: Callable[[_Pen], None]
     essential: frozenset[str]
     mirror: bool = True  # side views may face either way; a face may not
-    # People draw short strokes straight: the wobble grows with a stroke's length up to STEADY_LENGTH. Off for the
-    # ten default classes, whose drawings stay as they were.
-    steady: bool = False
 
 
 CLASSES: dict[str, SketchClass] = {
@@ -603,15 +601,15 @@ CLASSES: dict[str, SketchClass] = {
     "flower": SketchClass(draw_flower, frozenset({"center", "petal"})),
     "face": SketchClass(draw_face, frozenset({"head", "eye", "mouth"}), mirror=False),
     # Opt-in (data.source.classes): classes that Quick, Draw! has real drawings of, to measure generated-to-real.
-    "apple": SketchClass(draw_apple, frozenset({"body"}), steady=True),
-    "sun": SketchClass(draw_sun, frozenset({"disc", "ray"}), steady=True),
-    "umbrella": SketchClass(draw_umbrella, frozenset({"canopy", "handle"}), steady=True),
-    "cup": SketchClass(draw_cup, frozenset({"body"}), steady=True),
-    "mushroom": SketchClass(draw_mushroom, frozenset({"cap", "stem"}), steady=True),
-    "snowman": SketchClass(draw_snowman, frozenset({"head", "body"}), steady=True),
-    "candle": SketchClass(draw_candle, frozenset({"body", "flame"}), steady=True),
-    "cactus": SketchClass(draw_cactus, frozenset({"trunk"}), steady=True),
-    "clock": SketchClass(draw_clock, frozenset({"rim", "hand"}), steady=True),
+    "apple": SketchClass(draw_apple, frozenset({"body"})),
+    "sun": SketchClass(draw_sun, frozenset({"disc", "ray"})),
+    "umbrella": SketchClass(draw_umbrella, frozenset({"canopy", "handle"})),
+    "cup": SketchClass(draw_cup, frozenset({"body"})),
+    "mushroom": SketchClass(draw_mushroom, frozenset({"cap", "stem"})),
+    "snowman": SketchClass(draw_snowman, frozenset({"head", "body"})),
+    "candle": SketchClass(draw_candle, frozenset({"body", "flame"})),
+    "cactus": SketchClass(draw_cactus, frozenset({"trunk"})),
+    "clock": SketchClass(draw_clock, frozenset({"rim", "hand"})),
 }
 #: What ``classes: null`` draws: the embedded default dataset (the classes above the opt-in ones).
 DEFAULT_CLASSES: tuple[str, ...] = ("cat", "dog", "bird", "fish", "car", "bicycle", "house", "tree", "flower", "face")
@@ -623,7 +621,7 @@ DEFAULT_CLASSES: tuple[str, ...] = ("cat", "dog", "bird", "fish", "car", "bicycl
 #: Seeds :meth:`SketchGenerator.part_names` draws each template with: enough that a part drawn one time in ten
 #: is found (missed with probability 0.9 ** 64, about 1 in 1000).
 _PART_SEEDS = 64
-#: Template units: strokes this long or longer wobble fully in the classes drawn ``steady``.
+#: Template units: with ``steady``, strokes this long or longer wobble fully.
 STEADY_LENGTH = 40.0
 _HARMONICS = np.array([[1.0], [2.0], [3.0]])  # wobble frequencies along a stroke, shape (3, 1)
 
@@ -650,6 +648,54 @@ def wobble(pts: Points, rng: np.random.Generator, amplitude: float) -> Points:
     weight = rng.standard_normal((2, 3, 1)) * (amplitude / _HARMONICS)
     noise = (weight * np.sin(2 * np.pi * _HARMONICS * t + phase)).sum(axis=1)
     return pts + noise + 0.15 * amplitude * rng.standard_normal(pts.shape)
+
+
+def _is_closed(pts: Points) -> bool:
+    """Whether a stroke ends where it began (a full outline)."""
+    return pts.shape[1] > 3 and bool(np.allclose(pts[:, 0], pts[:, -1]))
+
+
+def open_loop(pts: Points, rng: np.random.Generator, gap: float) -> Points:
+    """A closed outline as a hand draws it: begun anywhere, ended short of or past its start.
+
+    Args:
+        pts: (2, n) evenly spaced points of a closed stroke (the last equals the first).
+        rng: Random numbers.
+        gap: The largest share of the outline left open (ended short) or drawn twice (ended past the start).
+
+    Returns:
+        The outline from a random start, with up to ``gap`` of its length cut off the end or added to it.
+    """
+    ring = pts[:, :-1]
+    n = ring.shape[1]
+    ring = np.roll(ring, -int(rng.integers(0, n)), axis=1)
+    extra = int(round(rng.uniform(-gap, gap) * n))
+    if extra >= 0:
+        return np.concatenate([ring, ring[:, : extra + 1]], axis=1)
+    return ring[:, : max(2, n + 1 + extra)]
+
+
+def smooth_warp(xy: Points, rng: np.random.Generator, amount: float) -> Points:
+    """Bend a whole drawing by a smooth random field: lumpy outlines and uneven proportions, as people draw.
+
+    Two plane waves of random direction, about one cycle across the drawing, displace every point along x and y.
+
+    Args:
+        xy: (2, n) points of the whole drawing, from 0 on each axis.
+        rng: Random numbers.
+        amount: Largest displacement of a wave, as a share of the drawing's longer side.
+
+    Returns:
+        The displaced points.
+    """
+    extent = max(float(xy.max()), 1e-6)
+    unit = xy / extent
+    angles = rng.uniform(0.0, 2 * np.pi, size=(2, 2))
+    cycles = rng.uniform(0.5, 1.25, size=(2, 2, 1))
+    directions = np.stack([np.cos(angles), np.sin(angles)], axis=-1)  # (axis, wave, 2)
+    phase = (directions @ unit) * cycles * 2 * np.pi + rng.uniform(0, 2 * np.pi, size=(2, 2, 1))
+    weights = rng.uniform(-amount, amount, size=(2, 2, 1))
+    return xy + extent * (weights * np.sin(phase)).sum(axis=1)
 
 
 def _order_parts(parts: list[str], rng: np.random.Generator, shuffle_prob: float) -> list[str]:
@@ -683,6 +729,14 @@ class SketchGenerator:
         shuffle_prob: Probability of a fully shuffled part order.
         reverse_prob: Probability that a stroke is drawn backwards.
         spacing: Distance between points along a stroke, in template units.
+        steady: Short strokes are drawn straighter: the wobble grows with a stroke's length up to
+            :data:`STEADY_LENGTH` (False: every stroke wobbles fully).
+        loop_gap: A closed outline begins anywhere and ends up to this share of its length short of or past its
+            start (0 closes it exactly where the template begins it).
+        warp: A smooth random bend of the whole drawing, its largest displacement as a share of the drawing's
+            size (lumpy outlines, uneven proportions; 0 keeps the template's geometry).
+        simplify: Ramer-Douglas-Peucker tolerance on the 0..255 canvas, as Quick, Draw!'s simplified files were
+            made (0 keeps every point).
         progress: Show a progress bar.
     """
 
@@ -697,6 +751,10 @@ class SketchGenerator:
     shuffle_prob: float = 0.25
     reverse_prob: float = 0.3
     spacing: float = 5.0
+    steady: bool = True
+    loop_gap: float = 0.1
+    warp: float = 0.04
+    simplify: float = 2.0
     progress: bool = True
     _classes: tuple[str, ...] = field(init=False, repr=False)
 
@@ -718,6 +776,9 @@ class SketchGenerator:
             "shuffle_prob": 0.0 <= self.shuffle_prob <= 1.0,
             "reverse_prob": 0.0 <= self.reverse_prob <= 1.0,
             "spacing": self.spacing > 0.0,
+            "loop_gap": 0.0 <= self.loop_gap < 1.0,
+            "warp": 0.0 <= self.warp <= 0.5,
+            "simplify": 0.0 <= self.simplify <= 20.0,
         }
         for name, ok in checks.items():
             if not ok:
@@ -758,16 +819,19 @@ class SketchGenerator:
                 if name != part:
                     continue
                 amplitude = self.wobble
-                if spec.steady:
+                if self.steady:
                     amplitude *= min(1.0, float(np.hypot(*np.diff(pts, axis=1)).sum()) / STEADY_LENGTH)
-                pts = wobble(resample(pts, self.spacing), rng, amplitude)
+                pts = resample(pts, self.spacing)
+                if self.loop_gap > 0 and _is_closed(pts):
+                    pts = open_loop(pts, rng, self.loop_gap)
+                pts = wobble(pts, rng, amplitude)
                 if rng.random() < self.reverse_prob:
                     pts = pts[:, ::-1]
                 strokes.append((part, pts))
 
         xy = self._pose(np.concatenate([pts for _, pts in strokes], axis=1), rng, spec.mirror)
         sizes = np.cumsum([pts.shape[1] for _, pts in strokes])[:-1]
-        arrays = tuple(np.ascontiguousarray(a, dtype=np.float32) for a in np.split(xy, sizes, axis=1))
+        arrays = tuple(self._simplify(a) for a in np.split(xy, sizes, axis=1))
         return Sketch(
             key_id=f"gen{self.seed}-{index:07d}",
             word=word,
@@ -784,8 +848,17 @@ class SketchGenerator:
         stretch = 1.0 + rng.uniform(-self.aspect, self.aspect, size=(2, 1))
         xy = (np.array([[c, -s], [s, c]]) @ xy) * stretch
         xy = xy - xy.min(axis=1, keepdims=True)
+        if self.warp > 0:
+            xy = smooth_warp(xy, rng, self.warp)
+            xy = xy - xy.min(axis=1, keepdims=True)
         xy = xy * (CANVAS_MAX / max(float(xy.max()), 1e-6))
         return np.rint(xy)
+
+    def _simplify(self, stroke: Points) -> np.ndarray:
+        """One stroke as Quick, Draw!'s simplified files keep it: Ramer-Douglas-Peucker at ``simplify`` canvas units."""
+        if self.simplify > 0 and stroke.shape[1] > 2:
+            stroke = simplify_coords(np.ascontiguousarray(stroke.T), self.simplify).T
+        return np.ascontiguousarray(stroke, dtype=np.float32)
 
     def __iter__(self) -> Iterator[Sketch]:
         indices = range(self.num_sketches)
