@@ -726,6 +726,8 @@ class CoachConfig:
         limits: What one drawing may hold.
         unsure: When the coach is not sure what a drawing is (temperature and familiarity threshold).
         top_classes: Class probabilities reported per frame.
+        threads: Torch intra-op threads of a live update and a replay, on the coach's own inference thread (the
+            rest of the process keeps ``threads``); 0: one per core.
         throttle_ms: The page asks for feedback during a stroke at most every this many milliseconds (after a
             stroke: always).
     """
@@ -737,6 +739,7 @@ class CoachConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     unsure: UnsureConfig = field(default_factory=UnsureConfig)
     top_classes: int = MISSING
+    threads: int = MISSING
     throttle_ms: int = MISSING
 
 

@@ -21,6 +21,7 @@ from pipeline.coach.calibration import Calibration, UnsureSettings, cached_calib
 from pipeline.coach.canon import PRESENT_MASS, Canon, CanonSettings, cached_canon
 from pipeline.coach.concept_set import Concept, ConceptSet, atlas_cluster_concepts, head_concepts
 from pipeline.coach.events import Event, EventRules, FrameEvents, detect
+from pipeline.coach.runtime import InferenceThread, checkpoint
 from pipeline.coach.scorer import FrameScorer, Frames
 from pipeline.data.sketch import CANVAS_MAX, Sketch
 from pipeline.errors import ArticulateError, ConfigError, InputError
@@ -154,27 +155,39 @@ class Coach:
         limits: What a drawing may hold.
         top_classes: Class probabilities reported per frame.
         calibration: The temperature and the familiarity threshold (None: the raw softmax, never unsure).
+        threads: Torch intra-op threads of its updates and replays, on an inference thread of its own
+            (:class:`~pipeline.coach.runtime.InferenceThread`; 0: one per core); None: on the caller's thread, with
+            the caller's threads.
     """
 
     def __init__(self, scorer: FrameScorer, canon: Canon, rules: EventRules = EventRules(),
-                 limits: Limits = Limits(), top_classes: int = 5, calibration: Calibration | None = None) -> None:
+                 limits: Limits = Limits(), top_classes: int = 5, calibration: Calibration | None = None,
+                 threads: int | None = None) -> None:
         if canon.concepts != [c.id for c in scorer.concepts.concepts] or canon.classes != scorer.class_names:
             raise ArticulateError("the canon was built for other concepts or classes; build it again")
         self.scorer, self.canon, self.rules, self.limits = scorer, canon, rules, limits
         self.calibration = calibration
+        self.inference = None if threads is None else InferenceThread(threads)
         self.top_classes = int(top_classes)
         self._class_index = scorer.class_index
 
     @classmethod
     def from_config(cls, cfg: DictConfig, round_: int | None = None, *, progress: bool = False) -> Coach:
-        """The coach of a built round (default: the latest), its canon from the cache or built now."""
+        """The coach of a built round (default: the latest), its canon from the cache or built now.
+
+        Its updates run on ``coach.threads`` torch threads of their own. Called inside
+        :func:`~pipeline.coach.runtime.stoppable`, it stops between two batches once asked (``BuildStopped``).
+        """
         from pipeline.data.store import read_split, split_path
         from pipeline.models.build import load_trained
         from pipeline.rounds import activations_dir, atlas_dir, latest_round, model_path
 
+        settings = cfg.coach
+        if int(settings.threads) < 0:
+            raise ConfigError(f"coach.threads: expected 1 or more (0: one per core), got {settings.threads}")
         r = latest_round(cfg.paths.atlases) if round_ is None else int(round_)
         model = load_trained(model_path(cfg, r))
-        settings = cfg.coach
+        checkpoint()
         atlas = atlas_dir(cfg, r)
         if model.concept_head is not None:
             concepts = head_concepts(model.concept_head, model.concepts, _icon_points(model, atlas, activations_dir(cfg, r)))
@@ -196,7 +209,7 @@ class Coach:
             scorer, val, _LazySplit(cfg.paths.dataset, fit_split), unsure, cache,
             [model_path(cfg, r), split_path(cfg.paths.dataset, split), split_path(cfg.paths.dataset, fit_split)])
         return cls(scorer, canon, EventRules(**settings.events), Limits(**settings.limits),
-                   top_classes=int(settings.top_classes), calibration=calibration)
+                   top_classes=int(settings.top_classes), calibration=calibration, threads=int(settings.threads))
 
     @property
     def concepts(self) -> list[Concept]:
@@ -245,10 +258,21 @@ class Coach:
                 frame's class, so a change of class is not mistaken for a change of the drawing.
         """
         chosen = self.target_index(target)
-        frames = self.scorer.sketches([sketch], [chosen])
+        frames = self.score([sketch], [chosen])
         previous = self.target_index(before_target) if before_target else None
         return self._feedback(frames, 0, self.previous_levels(before), sketch.num_strokes if frame is None else frame,
                               "model" if chosen is None else "person", previous)
+
+    def score(self, sketches: Sequence[Sketch], targets: Sequence[int | None]) -> Frames:
+        """Render and score drawings as the coach's updates are (on its inference thread, where it has one)."""
+        if self.inference is None:
+            return self.scorer.sketches(sketches, targets)
+        return self.inference.run(self.scorer.sketches, sketches, targets)
+
+    def close(self) -> None:
+        """End the coach's inference thread (a later update starts it again)."""
+        if self.inference is not None:
+            self.inference.close()
 
     def _feedback(self, frames: Frames, i: int, before: np.ndarray | None, frame: int, chosen: str,
                   before_target: int | None = None) -> Feedback:
@@ -295,11 +319,11 @@ class Coach:
             raise DrawingError(f"{sketch.key_id}: the drawing has no strokes to replay")
         named = "model" if chosen is None else "person"
         if chosen is None:
-            chosen = int(self.scorer.sketches([sketch], [None]).targets[0])
+            chosen = int(self.score([sketch], [None]).targets[0])
         levels, top, states, unsure, familiarity = [], [], [], [], []
         before: np.ndarray | None = None  # the page's first update has no levels before it
         for k in range(sketch.num_strokes + 1):
-            frames = self.scorer.sketches([sketch.first_strokes(k)], [chosen])
+            frames = self.score([sketch.first_strokes(k)], [chosen])
             feedback = self._feedback(frames, 0, before, k, named)
             levels.append(feedback.levels)
             top.append(feedback.top[0])

@@ -20,6 +20,7 @@ import torch
 
 from pipeline.activations.extractor import LayerHooks, ink_cells
 from pipeline.coach.concept_set import ConceptSet
+from pipeline.coach.runtime import checkpoint
 from pipeline.data.raster import rasterize_batch
 from pipeline.data.sketch import Sketch
 from pipeline.errors import ConfigError
@@ -148,6 +149,8 @@ class FrameScorer:
                       stroke_scores.astype(np.float32))
 
     def sketches(self, sketches: Sequence[Sketch], targets: Sequence[int | None]) -> Frames:
-        """Render and score drawings (whole or partial)."""
+        """Render and score drawings (whole or partial); a build asked to stop stops here
+        (:func:`~pipeline.coach.runtime.checkpoint`), before the batch."""
+        checkpoint()
         images, last = self.render(sketches)
         return self(images, targets, last)
