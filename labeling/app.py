@@ -20,8 +20,7 @@ names its traceback in the server's log (:class:`labeling.guards.CatchAll`).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -30,17 +29,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from omegaconf import DictConfig
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from conceptstore.store import ConceptStore, ConflictError
 from labeling.atlas_view import AtlasView
-from labeling.deps import Room, require_token
+from labeling.deps import Room, Rounds, require_token
 from labeling.guards import BodyLimit, CatchAll, SameOrigin, error_body
 from labeling.routes import atlas, concepts, draw, dream, edit, files, limits, reliance, visualize
 from labeling.server import uvicorn_config
 from labeling.settings import AppSettings, allowed_hosts
 from pipeline.errors import ArticulateError
+from pipeline.rounds import built_rounds
 from pipeline.text import plural
 
 if TYPE_CHECKING:
@@ -54,7 +53,7 @@ VERSION_NEEDED = ("every write needs expected_version: the store version the pag
 
 
 def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = AppSettings(),
-               coach: Callable[[], Coach] | None = None) -> Any:
+               coach: Callable[[], Coach] | None = None, rounds: Rounds | None = None) -> Any:
     """The labeling app for one atlas and one concept store.
 
     Args:
@@ -62,13 +61,14 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
         store: The concept store the page edits.
         settings: Token, request limit, split default, actor.
         coach: Builds the round's drawing coach for the ``/draw`` page (called on first use); None: no coach.
+        rounds: The other built rounds the atlas page may switch to (``?round=R``); None: only ``view``'s.
 
     Returns:
         The ASGI app (serve it with uvicorn; see :func:`serve`): the FastAPI app behind its guards.
     """
     app = FastAPI(title="Articulate labeling", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(require_token)], lifespan=_lifespan)
-    app.state.room = room = Room(view=view, store=store, settings=settings, coach_factory=coach)
+                  dependencies=[Depends(require_token)])
+    app.state.room = room = Room(view=view, store=store, settings=settings, coach_factory=coach, rounds=rounds)
     app.add_exception_handler(ArticulateError, _articulate_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -82,13 +82,6 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
     # token's answer.
     return CatchAll(SameOrigin(BodyLimit(app, settings.max_request_bytes, settings.timeouts.body_s),
                                allowed_hosts(settings.host)))
-
-
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """On shutdown, stop the coach's build (at a safe point) before the process may exit."""
-    yield
-    await run_in_threadpool(app.state.room.stop_coach)
 
 
 async def _articulate_error(request: Request, err: Exception) -> JSONResponse:
@@ -134,7 +127,8 @@ def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None
     view = AtlasView.from_config(cfg, round_)
     store = ConceptStore(cfg.paths.concepts, actor=settings.actor)
     store.recover()  # finish or drop a write a crash interrupted, before the page reads the store
-    app = create_app(view, store, settings, coach=partial(_coach, cfg, view.round))
+    rounds = Rounds(built=partial(built_rounds, cfg.paths.atlases), open=partial(AtlasView.from_config, cfg))
+    app = create_app(view, store, settings, coach=partial(_coach, cfg, view.round), rounds=rounds)
     config = uvicorn_config(app, settings.timeouts, host=settings.host, port=settings.port, log_level="warning")
     address = f"http://{settings.host}:{settings.port}/" + (f"?token={settings.token}" if settings.token else "")
     print(f"Articulate labeling: round {view.round} atlas ({view.layer}, {plural(len(view), 'point')}), "

@@ -10,28 +10,52 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView
 from labeling.jobs import Jobs
 from labeling.settings import AppSettings
-from pipeline.coach.runtime import StoppableThread
 from pipeline.errors import ArticulateError
 
 if TYPE_CHECKING:
     from pipeline.coach.coach import Coach
 
-__all__ = ["TOKEN_COOKIE", "CoachUnavailable", "Room", "RoomDep", "require_token"]
+__all__ = ["TOKEN_COOKIE", "CoachUnavailable", "Room", "RoomDep", "Rounds", "UnknownRoundError", "ViewDep",
+           "require_token"]
 
 TOKEN_COOKIE = "articulate_token"
 TOKEN_NEEDED = ("this server needs its access token: open the address it printed (with ?token=...) or send "
                 "'Authorization: Bearer <token>'")
+
+
+#: Other rounds' atlases kept open at once besides the session's (each holds its points and activation cache).
+OTHER_VIEWS_KEPT = 2
+
+
+class UnknownRoundError(ArticulateError):
+    """A round whose atlas is not built (or a server that shows only its own round)."""
+
+    status_code = 404
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """The built rounds' atlases, for the page's round switch.
+
+    Attributes:
+        built: Lists the rounds whose atlas is built, in order.
+        open: Opens one round's atlas.
+    """
+
+    built: Callable[[], list[int]]
+    open: Callable[[int], AtlasView]
 
 
 @dataclass
@@ -45,6 +69,7 @@ class Room:
         write_lock: One write at a time in this process (the store's file lock guards other processes).
         coach_factory: Builds the round's drawing coach (loads the model, reads or builds the canon); None: the
             app has no coach.
+        rounds: The other built rounds the atlas page may show (``?round=R``); None: only ``view``'s.
     """
 
     view: AtlasView
@@ -52,6 +77,9 @@ class Room:
     settings: AppSettings
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     coach_factory: Callable[[], Coach] | None = None
+    rounds: Rounds | None = None
+    _views: OrderedDict[int, AtlasView] = field(default_factory=OrderedDict, init=False, repr=False)
+    _views_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _coach: Coach | None = field(default=None, init=False, repr=False)
     _coach_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # The model's forward hooks are per call on one shared network: one drawing scored at a time.
@@ -63,11 +91,35 @@ class Room:
     _coach_started: float | None = field(default=None, init=False, repr=False)  # when the coach's build began
     _coach_ready: float | None = field(default=None, init=False, repr=False)  # when it was done
     _coach_error: str | None = field(default=None, init=False, repr=False)  # why it could not be built
-    _coach_build: StoppableThread | None = field(default=None, init=False, repr=False)  # the thread building it
+
+    def built_rounds(self) -> list[int]:
+        """The rounds the page may switch to: every built one, the session's own included."""
+        built = set(self.rounds.built()) if self.rounds is not None else set()
+        return sorted(built | {self.view.round})
+
+    def view_of(self, round_: int | None) -> AtlasView:
+        """The atlas of round ``round_``: the session's own (:attr:`view`) for None or its round; another built
+        round's is opened on first use and kept while it is among the latest few asked for.
+
+        Raises:
+            UnknownRoundError: That round's atlas is not built, or this server shows only its own round.
+        """
+        if round_ is None or round_ == self.view.round:
+            return self.view
+        if self.rounds is None or round_ not in self.rounds.built():
+            raise UnknownRoundError(f"no atlas for round {round_} here: the rounds to look at are "
+                                    f"{', '.join(map(str, self.built_rounds()))} (the page's round menu)")
+        with self._views_lock:  # one opening per round, however many requests ask at once
+            if round_ not in self._views:
+                self._views[round_] = self.rounds.open(round_)
+                while len(self._views) > OTHER_VIEWS_KEPT:
+                    self._views.popitem(last=False)
+            self._views.move_to_end(round_)
+            return self._views[round_]
 
     def start_coach(self) -> None:
         """Build the coach now, on a thread of its own, so that the first drawing does not wait for the model and
-        its canon (seconds to a minute); :meth:`coach_status` says how far it is, :meth:`stop_coach` stops it."""
+        its canon (seconds to a minute); :meth:`coach_status` says how far it is."""
         if self.coach_factory is None or self._coach_started is not None:
             return
         self._coach_started = time.monotonic()
@@ -78,14 +130,7 @@ class Room:
             except Exception as err:  # noqa: BLE001 - reported by coach_status; a request raises it again
                 self._coach_error = self._coach_error or f"{type(err).__name__}: {err}"
 
-        self._coach_build = StoppableThread(build, name="articulate-coach")
-        self._coach_build.start()
-
-    def stop_coach(self) -> None:
-        """Stop the coach's build at its next safe point (between two batches) and wait for it: a process that
-        exits while the build is inside torch aborts. The app's shutdown calls it (the process's exit too)."""
-        if self._coach_build is not None:
-            self._coach_build.stop()
+        threading.Thread(target=build, name="articulate-coach", daemon=True).start()
 
     def coach_status(self) -> dict[str, Any]:
         """How the coach's build goes: ``{"state": "none" | "preparing" | "ready" | "failed", "seconds",
@@ -159,6 +204,14 @@ def get_room(request: Request) -> Room:
 
 
 RoomDep = Annotated[Room, Depends(get_room)]
+
+
+def get_view(room: RoomDep, round: Annotated[int | None, Query(ge=0, le=1_000_000)] = None) -> AtlasView:  # noqa: A002
+    """The atlas a request of the atlas page is about: ``?round=R`` (the page's round switch), else the session's."""
+    return room.view_of(round)
+
+
+ViewDep = Annotated[AtlasView, Depends(get_view)]
 
 _query_token = APIKeyQuery(name="token", auto_error=False)
 _cookie_token = APIKeyCookie(name=TOKEN_COOKIE, auto_error=False)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from conceptstore.concepts import Concept
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView, Selection, SelectionError
-from labeling.deps import RoomDep
+from labeling.deps import RoomDep, ViewDep
 from labeling.fields import Index, Whole
 
 __all__ = ["SelectionBody", "SubclusterBody", "concept_selection", "router", "selection_of"]
@@ -36,35 +36,41 @@ class SubclusterBody(SelectionBody):
 
 
 @router.get("/atlas")
-def atlas(room: RoomDep) -> dict[str, Any]:
-    return {**room.view.summary(), "store": room.store.path.as_posix()}
+def atlas(room: RoomDep, view: ViewDep) -> dict[str, Any]:
+    return {**view.summary(), "store": room.store.path.as_posix()}
+
+
+@router.get("/rounds")
+def rounds(room: RoomDep) -> dict[str, Any]:
+    """The rounds whose atlas the page can show (``?round=R``), and the one the server was started on."""
+    return {"rounds": room.built_rounds(), "session": room.view.round}
 
 
 @router.get("/points")
-def points(room: RoomDep) -> dict[str, list]:
-    return room.view.columns()
+def points(view: ViewDep) -> dict[str, list]:
+    return view.columns()
 
 
 @router.post("/selection")
-def selection(room: RoomDep, body: SelectionBody) -> dict[str, Any]:
+def selection(room: RoomDep, view: ViewDep, body: SelectionBody) -> dict[str, Any]:
     if body.concept is None:
-        return room.view.describe(selection_of(room.view, room.store, body), body.exemplars)
+        return view.describe(selection_of(view, room.store, body), body.exemplars)
     concept = room.store.state().get(body.concept)  # read once: the store parses its file on every read
-    answer = room.view.describe(concept_selection(room.view, concept), body.exemplars)
+    answer = view.describe(concept_selection(view, concept), body.exemplars)
     # the concept's points in the previous round too, on its map: what fine-tuning moved
-    answer["previous"] = room.view.previous_points(concept.positives)
+    answer["previous"] = view.previous_points(concept.positives)
     return answer
 
 
 @router.post("/selection/subclusters")
-def subclusters(room: RoomDep, body: SubclusterBody) -> dict[str, Any]:
+def subclusters(room: RoomDep, view: ViewDep, body: SubclusterBody) -> dict[str, Any]:
     """A mixed selection cut by what the layer tells apart: its sub-clusters, each with its points and what it is
     made of, largest first; selecting one of them is a selection of ``points``."""
-    chosen = selection_of(room.view, room.store, body)
+    chosen = selection_of(view, room.store, body)
     k = body.k or room.settings.split_k
-    pieces = room.view.subcluster_points(chosen, k)
+    pieces = view.subcluster_points(chosen, k)
     return {"k": k, "of": {"kind": chosen.kind, "key": chosen.key, "size": int(len(chosen.points))},
-            "pieces": [{"size": int(len(ids)), "points": ids.tolist(), **room.view.composition(ids)}
+            "pieces": [{"size": int(len(ids)), "points": ids.tolist(), **view.composition(ids)}
                        for ids in pieces]}
 
 

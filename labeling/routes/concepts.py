@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from conceptstore.events import describe_event
 from conceptstore.store import ConceptError, ConceptStore
 from labeling.atlas_view import AtlasView
-from labeling.deps import Room, RoomDep
+from labeling.deps import Room, RoomDep, ViewDep
 from labeling.fields import MAX_INDEX, Index, Whole
 from labeling.preview import preview
 
@@ -75,15 +75,15 @@ class SplitBody(VersionedBody):
 # --- reading ------------------------------------------------------------------------------------------------
 
 @router.get("/concepts")
-def concepts(room: RoomDep) -> dict[str, Any]:
-    return concept_list(room.view, room.store)
+def concepts(room: RoomDep, view: ViewDep) -> dict[str, Any]:
+    return concept_list(view, room.store)
 
 
 @router.get("/concepts/{ref}/preview")
-def concept_preview(room: RoomDep, ref: str) -> dict[str, Any]:
+def concept_preview(room: RoomDep, view: ViewDep, ref: str) -> dict[str, Any]:
     """What the label does at once: a linear probe on the round's layer (labeling/preview.py); 404 for an unknown
     concept."""
-    return preview(room.view, room.store.state().get(ref), room.settings.preview)
+    return preview(view, room.store.state().get(ref), room.settings.preview)
 
 
 @router.get("/events")
@@ -96,10 +96,12 @@ def events(room: RoomDep, limit: int = Query(default=20, ge=1, le=1000)) -> dict
 
 # --- writes -------------------------------------------------------------------------------------------------
 
-def write_and_list(room: Room, action: Callable[[], Any]) -> dict[str, Any]:
+def write_and_list(room: Room, action: Callable[[], Any], view: AtlasView | None = None) -> dict[str, Any]:
+    """Run one write under the room's lock; answer the concepts as the page lists them on ``view`` (default: the
+    session's round) and the ids the write changed."""
     with room.write_lock:
         change = action()
-    return {**concept_list(room.view, room.store), "changed": list(change.concept_ids)}
+    return {**concept_list(view or room.view, room.store), "changed": list(change.concept_ids)}
 
 
 def _source(view: AtlasView, source: Source) -> dict[str, Any]:
@@ -108,58 +110,60 @@ def _source(view: AtlasView, source: Source) -> dict[str, Any]:
 
 
 @router.post("/concepts", status_code=201)
-def promote(room: RoomDep, body: PromoteBody) -> dict[str, Any]:
-    view, store, actor = room.view, room.store, room.settings.actor
+def promote(room: RoomDep, view: ViewDep, body: PromoteBody) -> dict[str, Any]:
+    store, actor = room.store, room.settings.actor
     judged = view.judged_positions(body.points, body.unticked, body.seen)
     return write_and_list(room, lambda: store.promote(
         body.name, judged.positives, judged.negatives, layer=view.layer, born_round=view.round,
         source=_source(view, body.source), notes=body.notes, unticked=len(judged.negatives),
-        verified=judged.verified, expected_version=body.expected_version, actor=actor))
+        verified=judged.verified, expected_version=body.expected_version, actor=actor), view)
 
 
 @router.post("/concepts/merge")
-def merge(room: RoomDep, body: MergeBody) -> dict[str, Any]:
+def merge(room: RoomDep, view: ViewDep, body: MergeBody) -> dict[str, Any]:
     return write_and_list(room, lambda: room.store.merge(body.ids, body.name, expected_version=body.expected_version,
-                                                 actor=room.settings.actor))
+                                                 actor=room.settings.actor), view)
 
 
 @router.post("/concepts/{ref}/add")
-def add(room: RoomDep, ref: str, body: AddBody) -> dict[str, Any]:
-    view = room.view
+def add(room: RoomDep, view: ViewDep, ref: str, body: AddBody) -> dict[str, Any]:
     judged = view.judged_positions(body.points, body.unticked, body.seen)
     return write_and_list(room, lambda: room.store.add(
         ref, judged.positives, judged.negatives, source=_source(view, body.source), unticked=len(judged.negatives),
-        verified=judged.verified, expected_version=body.expected_version, actor=room.settings.actor))
+        verified=judged.verified, expected_version=body.expected_version, actor=room.settings.actor), view)
 
 
 @router.post("/concepts/{ref}/rename")
-def rename(room: RoomDep, ref: str, body: RenameBody) -> dict[str, Any]:
+def rename(room: RoomDep, view: ViewDep, ref: str, body: RenameBody) -> dict[str, Any]:
     return write_and_list(room, lambda: room.store.rename(ref, body.name, expected_version=body.expected_version,
-                                                  actor=room.settings.actor))
+                                                  actor=room.settings.actor), view)
 
 
 @router.post("/concepts/{ref}/notes")
-def notes(room: RoomDep, ref: str, body: NotesBody) -> dict[str, Any]:
+def notes(room: RoomDep, view: ViewDep, ref: str, body: NotesBody) -> dict[str, Any]:
     return write_and_list(room, lambda: room.store.set_notes(ref, body.notes, expected_version=body.expected_version,
-                                                     actor=room.settings.actor))
+                                                     actor=room.settings.actor), view)
 
 
 @router.post("/concepts/{ref}/split")
-def split(room: RoomDep, ref: str, body: SplitBody) -> dict[str, Any]:
-    groups = split_groups(room.view, room.store, ref, points=body.points, name=body.name,
+def split(room: RoomDep, view: ViewDep, ref: str, body: SplitBody) -> dict[str, Any]:
+    groups = split_groups(view, room.store, ref, points=body.points, name=body.name,
                           k=body.k if body.points is None else None, default_k=room.settings.split_k)
     return write_and_list(room, lambda: room.store.split(ref, groups, expected_version=body.expected_version,
-                                                 actor=room.settings.actor))
+                                                 actor=room.settings.actor), view)
 
 
 @router.delete("/concepts/{ref}")
-def delete(room: RoomDep, ref: str, expected_version: Annotated[int, Query(ge=0, le=MAX_INDEX)]) -> dict[str, Any]:
-    return write_and_list(room, lambda: room.store.delete(ref, expected_version=expected_version, actor=room.settings.actor))
+def delete(room: RoomDep, view: ViewDep, ref: str,
+           expected_version: Annotated[int, Query(ge=0, le=MAX_INDEX)]) -> dict[str, Any]:
+    return write_and_list(room, lambda: room.store.delete(ref, expected_version=expected_version,
+                                                          actor=room.settings.actor), view)
 
 
 @router.post("/undo")
-def undo(room: RoomDep, body: VersionedBody) -> dict[str, Any]:
-    return write_and_list(room, lambda: room.store.undo(expected_version=body.expected_version, actor=room.settings.actor))
+def undo(room: RoomDep, view: ViewDep, body: VersionedBody) -> dict[str, Any]:
+    return write_and_list(room, lambda: room.store.undo(expected_version=body.expected_version,
+                                                        actor=room.settings.actor), view)
 
 
 def concept_list(view: AtlasView, store: ConceptStore) -> dict[str, Any]:

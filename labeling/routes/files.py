@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from conceptstore.names import unencodable
-from labeling.deps import TOKEN_COOKIE, RoomDep
+from labeling.deps import TOKEN_COOKIE, RoomDep, ViewDep
 from labeling.guards import error_body
 
 __all__ = ["CACHE_AN_HOUR", "PLOTLY", "STATIC", "StaticFolder", "router", "safe_path"]
@@ -80,9 +80,9 @@ def plotly_js() -> FileResponse:
 
 
 @router.get("/atlas/{path:path}")
-def atlas_file(room: RoomDep, path: str) -> Response:
+def atlas_file(view: ViewDep, path: str) -> Response:
     """A file of the round's atlas folder; anything outside it (``..`` included) or missing answers 404."""
-    target = safe_path(room.view.folder.resolve(), path)
+    target = safe_path(view.folder.resolve(), path)
     if target is None:
         shown = path if len(path) <= 80 else f"{path[:77]}..."
         return JSONResponse(error_body(f"no file {shown!r} in the atlas folder"), status_code=404)
@@ -90,11 +90,11 @@ def atlas_file(room: RoomDep, path: str) -> Response:
 
 
 @router.get("/api/patch/{point}.png")
-def patch(room: RoomDep, point: int) -> Response:
-    return Response(room.view.patch_png(point), media_type="image/png", headers=CACHE_AN_HOUR)
+def patch(view: ViewDep, point: int) -> Response:
+    return Response(view.patch_png(point), media_type="image/png", headers=CACHE_AN_HOUR)
 
 
 @router.get("/api/sketch/{point}.png")
-def sketch(room: RoomDep, point: int) -> Response:
-    return Response(room.view.sketch_png(point), media_type="image/png", headers=CACHE_AN_HOUR)
+def sketch(view: ViewDep, point: int) -> Response:
+    return Response(view.sketch_png(point), media_type="image/png", headers=CACHE_AN_HOUR)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from labeling.deps import RoomDep
+from labeling.deps import RoomDep, ViewDep
 
 __all__ = ["router"]
 
@@ -18,9 +18,9 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/reliance")
-def reliance(room: RoomDep) -> dict[str, Any]:
+def reliance(room: RoomDep, view: ViewDep) -> dict[str, Any]:
     """The round's reliance table, or ``available: false`` and a message saying why there is none."""
-    round_ = room.view.round
+    round_ = view.round
     answer: dict[str, Any] = {"round": round_, "available": False, "message": None, "grow": None, "classes": [],
                               "accuracy": [], "concepts": []}
     if not room.settings.evaluation_dir:

@@ -1,5 +1,7 @@
-/* Articulate's page, atlas.js: The header, the cluster list and the atlas grid (Plotly heatmap of icons). */
-import { $, esc, fmt, h, plural, withToken } from './dom.js';
+/* Articulate's page, atlas.js: The header (and its round switch), the cluster list and the atlas grid (Plotly
+ * heatmap of icons, and its keyboard cursor). */
+import { setStatus } from './api.js';
+import { $, esc, fmt, h, plural, ROUND, TOKEN, withToken } from './dom.js';
 import { previewCell } from './map.js';
 import { select } from './selection.js';
 import { colourOf, GREY, S } from './state.js';
@@ -17,6 +19,33 @@ export function renderHeader() {
   $('metric-nmi').textContent = fmt(m.atlas_nmi);
 }
 
+/** The round switch: every built round; the server's own round is the one shown without ``?round=``. */
+export function renderRounds() {
+  const R = S.rounds;
+  const menu = $('round-switch');
+  menu.replaceChildren(...R.rounds.map((r) => h('option', {
+    value: String(r), text: `${r}${r === R.session ? ' (this session)' : ''}` })));
+  menu.value = String(S.atlas.round);
+  menu.disabled = R.rounds.length < 2;
+  menu.title = R.rounds.length < 2 ? 'only this round is built' : 'show another round\'s atlas';
+}
+
+/** Go to another round's atlas: the page again, its address naming the round (the token kept). */
+export function switchRound(round) {
+  const params = new URLSearchParams();
+  if (TOKEN) params.set('token', TOKEN);
+  if (Number(round) !== S.rounds.session) params.set('round', String(round));
+  const query = params.toString();
+  window.location.assign(`${window.location.pathname}${query ? `?${query}` : ''}`);
+}
+
+/** A line for the status when the page shows another round than the server's own (null: its own). */
+export function otherRoundNote() {
+  if (ROUND === null || !S.rounds || S.atlas.round === S.rounds.session) return null;
+  return `This is round ${S.atlas.round}'s atlas; the server was started on round ${S.rounds.session}. `
+    + `A concept promoted here is born in round ${S.atlas.round}.`;
+}
+
 export function topEntries(counts, k) {
   return Object.entries(counts || {}).sort((a, b) => b[1] - a[1]).slice(0, k);
 }
@@ -29,14 +58,18 @@ export function renderClusters() {
     const [topClass] = topEntries(c.classes, 1);
     const pressed = Boolean(sel && sel.kind === 'cluster' && sel.key === c.cluster);
     const purity = c.purity === null || c.purity === undefined ? null : c.purity;
+    const what = c.majority_part || (topClass ? topClass[0] : '');
+    const caption = `cluster ${c.cluster}: ${plural(c.size, 'position')}${purity === null ? ''
+      : `; ${Math.round(purity * 100)}% of them are its most common part${c.majority_part ? `, ${c.majority_part}` : ''} (its purity)`}`;
     list.append(h('li', null, h('button', {
       type: 'button', class: 'cluster-item', testid: `cluster-${c.cluster}`, 'aria-pressed': String(pressed),
-      title: `select cluster ${c.cluster}`, onclick: () => select({ cluster: c.cluster }),
+      title: `${caption}; click to select it`, onclick: () => select({ cluster: c.cluster }),
     },
     h('span', { class: 'swatch', style: { background: colourOf(c.cluster) } }),
     h('span', { class: 'cl-name', text: `${c.cluster}` }),
-    h('span', { class: 'cl-part', text: c.majority_part || (topClass ? topClass[0] : '') }),
-    h('span', { class: 'cl-meta', text: `${c.size}${purity !== null ? ` · ${Math.round(purity * 100)}%` : ''}` }),
+    h('span', { class: 'cl-part', text: what }),
+    h('span', { class: 'cl-meta', testid: `cluster-meta-${c.cluster}`, title: caption,
+      text: `${c.size}${purity !== null ? ` · ${Math.round(purity * 100)}%` : ''}` }),
     purity !== null ? h('span', { class: 'purity-bar', title: `purity ${fmt(purity)}` },
       h('span', { style: { width: `${Math.round(purity * 100)}%` } })) : null)));
   }
@@ -59,6 +92,11 @@ export function cellRect(g, row, col, inset = 0) {
 export function atlasShapes() {
   const g = gridGeometry();
   const shapes = [];
+  if (S.atlasCursor !== null) { // the keyboard's cell: a dashed frame, over everything else
+    const row = Math.floor(S.atlasCursor / g.size);
+    shapes.push({ type: 'rect', xref: 'x', yref: 'y', ...cellRect(g, row, S.atlasCursor % g.size, 0),
+      line: { color: '#2f5fd0', width: 3, dash: 'dot' }, fillcolor: 'rgba(0,0,0,0)', layer: 'above' });
+  }
   for (const c of S.cells.values()) {
     shapes.push({ type: 'rect', xref: 'x', yref: 'y', ...cellRect(g, c.row, c.col, 0.03),
       line: { color: c.cluster === null || c.cluster === undefined ? GREY : colourOf(c.cluster), width: 2 },
@@ -118,15 +156,14 @@ export function renderAtlas() {
     margin: { l: 4, r: 4, t: 4, b: 4 }, dragmode: 'zoom', hovermode: 'closest', uirevision: 'atlas',
     paper_bgcolor: '#ffffff', plot_bgcolor: '#f3f4f6',
     xaxis: { range: [g.x0, g.x1], visible: false, fixedrange: false, constrain: 'domain' },
-    yaxis: { range: [g.y0, g.y1], visible: false, scaleanchor: 'x', scaleratio: 1, constrain: 'domain' },
+    // square cells whatever the layout's extent: an icon is a square picture
+    yaxis: { range: [g.y0, g.y1], visible: false, scaleanchor: 'x', scaleratio: g.w / g.h, constrain: 'domain' },
     images, shapes: atlasShapes(),
   };
   const config = { responsive: true, scrollZoom: true, displaylogo: false,
     modeBarButtonsToRemove: ['select2d', 'lasso2d', 'autoScale2d'] };
   const div = $('atlas-grid');
-  // as tall as the grid's aspect asks at the current width (the layout keeps data units square)
-  const width = div.getBoundingClientRect().width || 500;
-  div.style.height = `${Math.round(Math.min(680, Math.max(300, width * ((g.y1 - g.y0) / (g.x1 - g.x0)) + 8)))}px`;
+  fitAtlasHeight(div);
   Plotly.newPlot(div, [trace], layout, config).then(() => {
     div.on('plotly_click', (ev) => {
       const pt = ev && ev.points && ev.points[0];
@@ -145,7 +182,67 @@ export function renderAtlas() {
   });
 }
 
+/** The grid square, as large as the card's width and the screen's height below the plot's top allow (room kept
+ * for the cursor line under it); never under 360 px. */
+export function fitAtlasHeight(div = $('atlas-grid')) {
+  const width = div.getBoundingClientRect().width || 500;
+  const top = div.getBoundingClientRect().top + window.scrollY;
+  const room = window.innerHeight - Math.min(top, window.innerHeight / 3) - 40;
+  div.style.height = `${Math.round(Math.max(360, Math.min(width, room)))}px`;
+}
+
 export function updateAtlasSelection() {
   if (!S.atlas) return;
   Plotly.relayout($('atlas-grid'), { shapes: atlasShapes() });
+}
+
+// ---------------------------------------------------------------- the atlas by keyboard
+
+const STEPS = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+
+/** Keys on the focused atlas: arrows move the cursor from cell to cell, Enter or Space selects its cell. */
+export function atlasKey(ev) {
+  if (!S.atlas) return;
+  const g = gridGeometry();
+  if (STEPS[ev.key]) {
+    ev.preventDefault();
+    if (S.atlasCursor === null) {
+      moveAtlasCursor(firstCell());
+      return;
+    }
+    const [dr, dc] = STEPS[ev.key];
+    const row = Math.min(g.size - 1, Math.max(0, Math.floor(S.atlasCursor / g.size) + dr));
+    const col = Math.min(g.size - 1, Math.max(0, (S.atlasCursor % g.size) + dc));
+    moveAtlasCursor(row * g.size + col);
+  } else if (ev.key === 'Enter' || ev.key === ' ') {
+    ev.preventDefault();
+    if (S.atlasCursor === null) moveAtlasCursor(firstCell());
+    else if (S.cells.has(S.atlasCursor)) select({ cell: S.atlasCursor });
+    else setStatus(`Cell ${S.atlasCursor} is empty: no point of the map falls in it.`, 'info');
+  }
+}
+
+/** The cell a cursor starts on: the selected cell, else the first cell with points. */
+function firstCell() {
+  const sel = S.selection;
+  if (sel && sel.kind === 'cell') return sel.key;
+  return Math.min(...S.cells.keys());
+}
+
+/** Put the keyboard's cursor on a cell: its frame, its line under the atlas, its preview beside the map. */
+export function moveAtlasCursor(cellId) {
+  const g = gridGeometry();
+  S.atlasCursor = cellId;
+  const cell = S.cells.get(cellId);
+  const where = `row ${Math.floor(cellId / g.size)}, col ${cellId % g.size}`;
+  if (cell) {
+    const cluster = S.clusters.get(cell.cluster);
+    $('atlas-cursor').textContent = `cell ${cellId} (${where}): ${plural(cell.count, 'point')}, cluster `
+      + `${cell.cluster ?? '—'}${cluster && cluster.majority_part ? ` (${cluster.majority_part})` : ''}`
+      + ' · Enter selects it';
+    previewCell(cell);
+  } else {
+    $('atlas-cursor').textContent = `cell ${cellId} (${where}): empty`;
+  }
+  updateAtlasSelection();
 }

@@ -14,10 +14,11 @@ import {
   renderAddTo,
   renderSelection,
   select,
+  partOnAtlas,
   selectionSource,
   shownExemplars,
 } from './selection.js';
-import { colourOf, S, setRenaming, setSelection } from './state.js';
+import { colourOf, S, setDeleting, setRenaming, setSelection } from './state.js';
 
 // ---------------------------------------------------------------- writes
 
@@ -104,12 +105,11 @@ export async function promote(event) {
     const id = (a.changed || [])[0];
     const c = (a.concepts || []).find((x) => x.id === id);
     return `Promoted '${name}'${id ? ` (${id})` : ''}: ${plural(c ? c.n_positives : sel.size - unticked.length, 'position')}, `
-      + `${unticked.length} unticked.`;
+      + `${unticked.length} unticked. ${UNDO_KEYS} undoes it.`;
   });
   if (answer) {
     input.value = '';
     const made = (answer.changed || [])[0];
-    if (made && S.concepts.some((c) => c.id === made)) $('add-to').value = made; // the next "add" goes there
     if (made) await loadPreview(made, renderConcepts); // what the label does, at once
   }
 }
@@ -119,7 +119,11 @@ export async function addToConcept(event) {
   const sel = S.selection;
   const id = $('add-to').value;
   if (!sel) { setStatus('Select something to add first.', 'error'); return; }
-  if (!id) { setStatus('There is no concept to add to yet: promote one first.', 'error'); return; }
+  if (!id) {
+    setStatus(S.concepts.length ? 'Choose the concept to add the selection to (the menu beside Add), then add.'
+      : 'There is no concept to add to yet: promote one first.', 'error');
+    return;
+  }
   const unticked = [...S.unticked].sort((a, b) => a - b);
   const before = conceptById(id);
   const answer = await write('POST', `/api/concepts/${encodeURIComponent(id)}/add`, {
@@ -139,11 +143,24 @@ export async function rename(id, newName) {
   if (answer) { setRenaming(null); renderConcepts(); }
 }
 
+/** Delete asks first, in the concept's row (Delete again to confirm, Keep or Escape to keep it). */
+export function askDelete(id) {
+  setDeleting(id);
+  renderConcepts();
+  const keep = document.querySelector(`[data-testid="delete-keep-${CSS.escape(id)}"]`);
+  if (keep) keep.focus();
+}
+
 export async function remove(id) {
   const c = conceptById(id);
+  setDeleting(null);
   await write('DELETE', `/api/concepts/${encodeURIComponent(id)}`, undefined,
-    () => `Deleted '${c ? c.name : id}' (${id}); Undo brings it back.`);
+    () => `Deleted '${c ? c.name : id}' (${id}); Undo (${UNDO_KEYS}) brings it back.`);
+  renderConcepts();
 }
+
+/** The undo shortcut, as this computer's keyboard names it. */
+export const UNDO_KEYS = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent) ? '⌘Z' : 'Ctrl+Z';
 
 export async function splitByClusters(id) {
   const c = conceptById(id);
@@ -210,6 +227,7 @@ export function renderConcepts() {
   }
   S.concepts.forEach((c, index) => {
     const selected = Boolean(sel && sel.kind === 'concept' && sel.key === c.id);
+    const onAtlas = (c.points || []).length;
     const tick = h('input', { type: 'checkbox', testid: `merge-check-${c.id}`, 'aria-label': `tick ${c.name} for merging` });
     tick.checked = S.mergeTicks.has(c.id);
     tick.addEventListener('change', () => {
@@ -233,7 +251,8 @@ export function renderConcepts() {
       setTimeout(() => { input.focus(); input.select(); }, 0);
     } else {
       nameCell = h('button', { type: 'button', class: 'concept-label', testid: `concept-label-${c.id}`,
-        title: 'select its points', text: c.name, onclick: () => select({ concept: c.id }) });
+        title: onAtlas ? `select its ${plural(onAtlas, 'point')} on this atlas` : 'none of its positions is on this atlas',
+        text: c.name, onclick: () => select({ concept: c.id }) });
     }
     const source = c.source || {};
     const from = source.kind === 'cluster' ? `cluster ${source.cluster}`
@@ -247,9 +266,13 @@ export function renderConcepts() {
       h('div', { class: 'concept-main' },
         nameCell,
         h('div', { class: 'concept-meta' },
-          h('span', { testid: `concept-size-${c.id}`, text: plural(c.n_positives, 'position') }),
-          c.n_negatives ? h('span', { text: ` · ${c.n_negatives} unticked` }) : null,
-          h('span', { text: ` · round ${c.born_round}` }),
+          h('span', { testid: `concept-size-${c.id}`, text: plural(c.n_positives, 'position'),
+            title: 'the positions it holds in the concept store: what the next round trains on' }),
+          onAtlas !== c.n_positives ? h('span', { testid: `concept-on-atlas-${c.id}`, text: ` (${onAtlas} on this atlas)`,
+            title: partOnAtlas(c, onAtlas) }) : null,
+          c.n_negatives ? h('span', { text: ` · ${c.n_negatives} unticked`,
+            title: 'the exemplars unticked as not belonging: the next round trains it to stay off them' }) : null,
+          h('span', { text: ` · round ${c.born_round}`, title: 'the round whose atlas it was promoted on' }),
           from ? h('span', { text: ` · ${from}` }) : null,
           classes.length ? h('span', { class: 'concept-classes', testid: `concept-classes-${c.id}`,
             title: 'the classes of the drawings its positions are on',
@@ -257,7 +280,7 @@ export function renderConcepts() {
           h('span', { class: 'muted', text: ` · ${c.id}` }),
           relianceBadge(c)),
         previewPanel(c.id)),
-      h('div', { class: 'concept-actions' },
+      S.deleting === c.id ? deleteQuestion(c) : h('div', { class: 'concept-actions' },
         S.renaming === c.id ? null : h('button', {
           type: 'button', class: 'btn small ghost', testid: `rename-${c.id}`, text: 'Rename',
           onclick: () => { setRenaming(c.id); renderConcepts(); },
@@ -269,11 +292,24 @@ export function renderConcepts() {
           title: 'split the selected points off into a new concept (named by the name box of the selection panel)',
           onclick: () => splitBySelection(c.id) }),
         h('button', { type: 'button', class: 'btn small danger', testid: `delete-${c.id}`, text: 'Delete',
-          onclick: () => remove(c.id) }))));
+          title: 'delete it (asks first; Undo brings it back)', onclick: () => askDelete(c.id) }))));
   });
   $('merge').disabled = S.mergeTicks.size < 2;
   const rel = S.reliance;
   $('concept-count').title = rel && !rel.available && rel.message ? `reliance not measured: ${rel.message}` : '';
+}
+
+/** The row's question before a delete: Delete again to confirm, Keep (or Escape) to keep the concept. */
+function deleteQuestion(c) {
+  const keep = () => { setDeleting(null); renderConcepts(); };
+  const box = h('div', { class: 'concept-actions delete-question', role: 'group', testid: `delete-question-${c.id}`,
+    'aria-label': `delete ${c.name}?` },
+  h('span', { class: 'small', text: `Delete '${c.name}' and its ${plural(c.n_positives, 'position')}?` }),
+  h('button', { type: 'button', class: 'btn small danger', testid: `delete-confirm-${c.id}`, text: 'Delete',
+    onclick: () => remove(c.id) }),
+  h('button', { type: 'button', class: 'btn small', testid: `delete-keep-${c.id}`, text: 'Keep', onclick: keep }));
+  box.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') { ev.preventDefault(); keep(); } });
+  return box;
 }
 
 /** A small badge: the most accuracy a class loses when the round's model goes without the concept, and that

@@ -1,6 +1,6 @@
 /* Articulate's page, data.js: Loading the atlas, its points, the concepts and the recent changes. */
 import { api, busy, setStatus } from './api.js';
-import { renderAtlas, renderClusters, renderHeader } from './atlas.js';
+import { otherRoundNote, renderAtlas, renderClusters, renderHeader, renderRounds } from './atlas.js';
 import { refreshSelectionAfterWrite, renderConcepts, renderEvents } from './concepts.js';
 import { $, esc, fmt, plural } from './dom.js';
 import { renderMap } from './map.js';
@@ -17,19 +17,22 @@ export async function load() {
   S.mapType = webglAvailable() ? 'scattergl' : 'scatter';
   await busy(async () => {
     try {
-      const [atlas, points, concepts, events, reliance] = await Promise.all([
+      const [atlas, points, concepts, events, reliance, rounds] = await Promise.all([
         api('GET', '/api/atlas'), api('GET', '/api/points'), api('GET', '/api/concepts'),
         api('GET', '/api/events?limit=20').catch(() => ({ events: [] })),
         // how much the round's accuracy relies on each concept: a badge per concept, nothing when unavailable
         api('GET', '/api/reliance').catch((err) => ({ available: false, message: err.message, concepts: [] })),
+        api('GET', '/api/rounds').catch(() => null), // the round switch; without it, this round alone
       ]);
       setAtlas(atlas, points);
       S.reliance = reliance;
+      S.rounds = rounds || { rounds: [atlas.round], session: atlas.round };
       const t0 = performance.now();
       S.pointText = buildPointText();
       applyConcepts(concepts);
       S.events = events.events || [];
       renderHeader();
+      renderRounds();
       renderClusters();
       const t1 = performance.now();
       renderAtlas();
@@ -43,7 +46,8 @@ export async function load() {
       renderEvents();
       const nConcepts = S.concepts.length;
       setStatus(`Loaded round ${atlas.round}: ${plural(S.n, 'point')}, ${plural(S.clusters.size, 'cluster')}, `
-        + `${plural(nConcepts, 'concept')} in the store (version ${S.version}).`, 'info');
+        + `${plural(nConcepts, 'concept')} in the store (version ${S.version}).${otherRoundNote() ? ` ${otherRoundNote()}` : ''}`,
+      'info');
       window.articulate.loadedIn = Math.round(performance.now());
       window.articulate.ready = true;
       document.body.dataset.ready = 'true';

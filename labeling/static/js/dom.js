@@ -4,6 +4,8 @@ export const $ = (id) => document.getElementById(id);
 
 // A token given in the page address (?token=...) is sent with every request (servers started with a token).
 export const TOKEN = new URLSearchParams(window.location.search).get('token');
+// The round the atlas page shows (?round=R, its round switch); null: the round the server was started on.
+export const ROUND = new URLSearchParams(window.location.search).get('round');
 
 // ---------------------------------------------------------------- small helpers
 
@@ -11,8 +13,12 @@ export const TOKEN = new URLSearchParams(window.location.search).get('token');
 export const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   .replace(/"/g, '&quot;');
 
-/** A URL of the server, with the access token when the page was opened with one. */
-export const withToken = (path) => (TOKEN ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(TOKEN)}` : path);
+/** A URL of the server, with what the page address carries for it: the access token, the round shown. */
+export function withToken(path) {
+  const extra = [TOKEN ? `token=${encodeURIComponent(TOKEN)}` : null, ROUND ? `round=${encodeURIComponent(ROUND)}` : null]
+    .filter(Boolean);
+  return extra.length ? `${path}${path.includes('?') ? '&' : '?'}${extra.join('&')}` : path;
+}
 
 /** Element builder: strings become text nodes, never markup. */
 export function h(tag, attrs, ...children) {
@@ -46,4 +52,10 @@ export function onPointer(el, down, move, up) {
   el.addEventListener('pointercancel', up);
   el.addEventListener('lostpointercapture', up);
   el.addEventListener('contextmenu', (ev) => ev.preventDefault());
+}
+
+/** Whether a key press is typing (a text box, a menu, an editable element): page shortcuts leave it alone. */
+export function typing(ev) {
+  const t = ev.target;
+  return Boolean(t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName)));
 }

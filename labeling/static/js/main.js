@@ -10,14 +10,18 @@
  * text (textContent, input values) or, inside Plotly, HTML-escaped; never as markup. Every write sends the
  * store version the page last saw; a 409 answer shows the server's message and reloads the concepts.
  *
+ * Keys: Ctrl+Z (⌘Z) undoes; on the focused atlas, arrows move from cell to cell and Enter selects; on the focused
+ * map, arrows go from cluster to cluster, Enter selects, + and − zoom, V selects the points in view.
+ *
  * Test hook: window.articulate (ready, idle, selectPoints(ids), selectCluster(k), selectCell(c), ...).
  */
 import { busy, setStatus } from './api.js';
+import { atlasKey, fitAtlasHeight, switchRound } from './atlas.js';
 import { addToConcept, merge, promote, undo } from './concepts.js';
 import { load, reloadStore } from './data.js';
-import { $ } from './dom.js';
-import { renderMap } from './map.js';
-import { clearSelection, select, selectUnticked, showSubclusters } from './selection.js';
+import { $, typing } from './dom.js';
+import { mapKey, renderMap, selectInView } from './map.js';
+import { addToChosen, clearSelection, select, selectUnticked, showSubclusters } from './selection.js';
 import { S } from './state.js';
 
 // ---------------------------------------------------------------- wiring
@@ -36,7 +40,15 @@ window.articulate = {
   selectCell: (c) => select({ cell: Number(c) }),
   selectConcept: (id) => select({ concept: String(id) }),
   reload: () => busy(() => reloadStore()),
+  selectInView: () => selectInView(),
 };
+
+/** Ctrl+Z (⌘Z) anywhere but in a text box undoes the last change to the store, as the Undo button does. */
+function undoKey(ev) {
+  if (!(ev.ctrlKey || ev.metaKey) || ev.shiftKey || ev.altKey || ev.key.toLowerCase() !== 'z' || typing(ev)) return;
+  ev.preventDefault();
+  if (S.busy === 0) undo();
+}
 
 document.addEventListener('DOMContentLoaded', () => {
   $('promote-form').addEventListener('submit', promote);
@@ -53,6 +65,17 @@ document.addEventListener('DOMContentLoaded', () => {
   $('show').addEventListener('change', (ev) => {
     S.show = ev.target.value;
     renderMap();
+  });
+  $('add-to').addEventListener('change', addToChosen);
+  $('round-switch').addEventListener('change', (ev) => switchRound(ev.target.value));
+  $('select-in-view').addEventListener('click', selectInView);
+  $('atlas-grid').addEventListener('keydown', atlasKey);
+  $('map').addEventListener('keydown', mapKey);
+  document.addEventListener('keydown', undoKey);
+  window.addEventListener('resize', () => {
+    if (!S.atlas) return;
+    fitAtlasHeight();
+    Plotly.Plots.resize($('atlas-grid'));
   });
   load();
 });

@@ -1,7 +1,7 @@
 /* Articulate's page, map.js: The map of the atlas's points (Plotly scattergl), its lasso, and the preview under the
  * pointer. */
 import { api, setStatus } from './api.js';
-import { $, esc, fmt, h, withToken } from './dom.js';
+import { $, esc, fmt, h, plural, withToken } from './dom.js';
 import { select } from './selection.js';
 import { colourOf, GREY, iconScoreMeaning, S } from './state.js';
 
@@ -82,6 +82,18 @@ export function mapTraces() {
 /** Each cluster's number at the median of its points, as map.png has them: colours alone can look alike.
  * Annotations, as they are drawn above the WebGL points (a text trace would be drawn under them). */
 export function clusterNumbers() {
+  return clusterCentres().map(({ cluster, x, y }) => {
+    const on = cluster === S.mapCursor; // the keyboard's cluster: framed
+    return {
+      x, y, text: String(cluster), showarrow: false, font: { size: on ? 15 : 12, color: '#111111', weight: 700 },
+      bgcolor: on ? 'rgba(255, 255, 255, 0.95)' : 'rgba(255, 255, 255, 0.75)', borderpad: on ? 3 : 1,
+      bordercolor: on ? '#2f5fd0' : 'rgba(0,0,0,0)', borderwidth: on ? 2 : 0, captureevents: false,
+    };
+  });
+}
+
+/** Each cluster (by number) at the median of its points. */
+export function clusterCentres() {
   const median = (values) => {
     const v = [...values].sort((a, b) => a - b);
     return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
@@ -92,10 +104,8 @@ export function clusterNumbers() {
     if (!members.has(k)) members.set(k, []);
     members.get(k).push(i);
   }
-  return [...members.entries()].filter(([k]) => k >= 0).map(([k, ids]) => ({
-    x: median(ids.map((i) => S.points.x[i])), y: median(ids.map((i) => S.points.y[i])), text: String(k),
-    showarrow: false, font: { size: 12, color: '#111111', weight: 700 }, bgcolor: 'rgba(255, 255, 255, 0.75)',
-    borderpad: 1, captureevents: false,
+  return [...members.entries()].filter(([k]) => k >= 0).sort((a, b) => a[0] - b[0]).map(([k, ids]) => ({
+    cluster: k, x: median(ids.map((i) => S.points.x[i])), y: median(ids.map((i) => S.points.y[i])), size: ids.length,
   }));
 }
 
@@ -232,4 +242,74 @@ export function previewCell(cell) {
       ? h('div', { title: iconScoreMeaning() }, h('span', { class: 'k', text: 'icon score ' }), fmt(cell.score, 2),
         h('div', { class: 'muted small', testid: 'icon-score-meaning', text: iconScoreMeaning() })) : null,
   );
+}
+
+// ---------------------------------------------------------------- the map by keyboard, and the points in view
+
+/** Keys on the focused map: arrows go from cluster to cluster, Enter or Space selects the cluster, + and − zoom
+ * on it, V selects the points in view. */
+export function mapKey(ev) {
+  if (!S.atlas) return;
+  const centres = clusterCentres();
+  if (!centres.length) return;
+  const at = centres.findIndex((c) => c.cluster === S.mapCursor);
+  if (['ArrowRight', 'ArrowDown', 'ArrowLeft', 'ArrowUp'].includes(ev.key)) {
+    ev.preventDefault();
+    const step = ev.key === 'ArrowRight' || ev.key === 'ArrowDown' ? 1 : -1;
+    const next = at < 0 ? 0 : (at + step + centres.length) % centres.length;
+    moveMapCursor(centres[next]);
+  } else if (ev.key === 'Enter' || ev.key === ' ') {
+    ev.preventDefault();
+    if (at < 0) moveMapCursor(centres[0]);
+    else select({ cluster: S.mapCursor });
+  } else if (ev.key === '+' || ev.key === '=' || ev.key === '-' || ev.key === '−') {
+    ev.preventDefault();
+    zoomMap(ev.key === '-' || ev.key === '−' ? 2 : 0.5, at < 0 ? null : centres[at]);
+  } else if (ev.key === 'v' || ev.key === 'V') {
+    ev.preventDefault();
+    selectInView();
+  }
+}
+
+function moveMapCursor(centre) {
+  S.mapCursor = centre.cluster;
+  const c = S.clusters.get(centre.cluster);
+  $('map-cursor').textContent = `cluster ${centre.cluster}${c && c.majority_part ? ` (${c.majority_part})` : ''}: `
+    + `${plural(centre.size, 'point')} · Enter selects it, + and − zoom on it`;
+  if (S.colourBy === 'cluster') Plotly.relayout($('map'), { annotations: clusterNumbers() });
+}
+
+/** Zoom the map by ``factor`` (0.5: in) around a cluster's centre, else around the middle of the view. */
+function zoomMap(factor, centre) {
+  const div = $('map');
+  const [[x0, x1], [y0, y1]] = viewRanges(div);
+  const cx = centre ? centre.x : (x0 + x1) / 2;
+  const cy = centre ? centre.y : (y0 + y1) / 2;
+  const hw = ((x1 - x0) / 2) * factor;
+  const hh = ((y1 - y0) / 2) * factor;
+  Plotly.relayout(div, { 'xaxis.range': [cx - hw, cx + hw], 'yaxis.range': [cy - hh, cy + hh] });
+}
+
+/** The map's x and y ranges as drawn (Plotly widens one of them to keep the axes' scales equal). */
+function viewRanges(div) {
+  const full = div._fullLayout || div.layout; // eslint-disable-line no-underscore-dangle
+  return [full.xaxis.range, full.yaxis.range].map((r) => [...r].sort((a, b) => a - b));
+}
+
+/** Select every point the map shows in its current view (zoomed by the wheel, a box, or + and −). */
+export function selectInView() {
+  const div = $('map');
+  if (!S.atlas || !div.layout) return null;
+  const [[x0, x1], [y0, y1]] = viewRanges(div);
+  const ids = [];
+  for (let i = 0; i < S.n; i += 1) {
+    const x = S.points.x[i];
+    const y = S.points.y[i];
+    if (shown(i) && x >= x0 && x <= x1 && y >= y0 && y <= y1) ids.push(i);
+  }
+  if (!ids.length) {
+    setStatus('The map\'s view holds no points: zoom out (− on the map, or double-click it).', 'info');
+    return null;
+  }
+  return select({ points: ids });
 }

@@ -16,6 +16,7 @@ export async function select(request, { quiet = false } = {}) {
       const answer = await api('POST', '/api/selection', request);
       if (seq !== S.selectSeq) return answer; // a newer selection is on its way
       setSelection(answer);
+      $('add-to').value = ''; // a new selection goes to no concept until the person chooses one
       renderSelection();
       renderClusters();
       renderConcepts();
@@ -88,6 +89,10 @@ export function renderSelection() {
     ? 'unknown (no true parts)'
     : `${fmt(sel.purity)}${sel.majority_part ? ` (${sel.majority_part})` : ''}`;
   $('selection-attribution').textContent = fmt(sel.mean_attribution, 3);
+  const note = $('selection-of-concept');
+  const concept = sel.kind === 'concept' ? conceptById(sel.key) : null;
+  note.hidden = !concept || concept.n_positives === sel.size;
+  if (!note.hidden) note.textContent = partOnAtlas(concept, sel.size);
   const icon = $('selection-icon');
   if (sel.icon) {
     icon.src = withToken(sel.icon);
@@ -115,11 +120,24 @@ export function selectionRequest(sel = S.selection) {
   return { points: sel.points };
 }
 
-/** Cut the selection into sub-clusters (what the layer tells apart) and list them; one click selects a piece. */
+/** Why a concept's size and its selection differ: the atlas holds a sample of the layer's positions. */
+export function partOnAtlas(concept, onAtlas) {
+  return `${onAtlas} of its ${plural(concept.n_positives, 'position')} are points of this atlas, and clicking `
+    + 'selects those: the atlas shows a sample of the layer\'s positions, and a concept also holds positions '
+    + 'the sample left out (and those of drawings made on the Draw page).';
+}
+
+/** Cut the selection into sub-clusters (what the layer tells apart) and list them; one click selects a piece.
+ * The k-means takes a second or two on a large selection: the button waits, disabled, with a line saying so. */
 export async function showSubclusters() {
   const sel = S.selection;
   if (!sel) return;
   const k = Number($('subcluster-k').value);
+  const button = $('subclusters');
+  const progress = $('subcluster-progress');
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  progress.hidden = false;
   await busy(async () => {
     try {
       const answer = await api('POST', '/api/selection/subclusters', { ...selectionRequest(sel), k });
@@ -137,6 +155,10 @@ export async function showSubclusters() {
         'info');
     } catch (err) {
       setStatus(err.message, 'error');
+    } finally {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+      progress.hidden = true;
     }
   });
 }
@@ -180,20 +202,21 @@ export function selectUnticked() {
   return select({ points: [...S.unticked].sort((a, b) => a - b) });
 }
 
+/** The "add to" menu: no concept chosen until the person chooses one (a preselected concept took adds it was
+ * not meant for); the button waits for the choice. */
 export function renderAddTo() {
   const select = $('add-to');
   const previous = select.value;
-  select.replaceChildren();
-  if (!S.concepts.length) {
-    select.append(h('option', { value: '', text: 'no concepts yet' }));
-    select.disabled = true;
-    $('add-button').disabled = true;
-    return;
-  }
-  select.disabled = false;
-  $('add-button').disabled = false;
+  select.replaceChildren(h('option', { value: '', text: S.concepts.length ? 'choose a concept…' : 'no concepts yet' }));
+  select.disabled = !S.concepts.length;
   for (const c of S.concepts) select.append(h('option', { value: c.id, text: `${c.name} (${c.id})` }));
-  if (S.concepts.some((c) => c.id === previous)) select.value = previous;
+  select.value = S.concepts.some((c) => c.id === previous) ? previous : '';
+  addToChosen();
+}
+
+/** The add button follows the menu: enabled once a concept is chosen. */
+export function addToChosen() {
+  $('add-button').disabled = !$('add-to').value;
 }
 
 export function selectionSource() {

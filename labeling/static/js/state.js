@@ -36,6 +36,10 @@ export const S = {
   colourBy: 'cluster',
   show: 'all',          // 'all' points, or only those 'unnamed' (no concept of the round's head explains them)
   renaming: null,       // concept id being renamed inline
+  deleting: null,       // concept id whose delete waits for its confirmation
+  rounds: null,         // GET /api/rounds: the rounds whose atlas the page can show, and the server's own
+  atlasCursor: null,    // the atlas cell the keyboard is on (row * size + col), null: none yet
+  mapCursor: null,      // the map cluster the keyboard is on, null: none yet
   mergeTicks: new Set(),
   busy: 0,
   actions: 0,
@@ -65,7 +69,14 @@ export function setSelection(answer) {
   }
 }
 
-/** The concept being renamed inline (null: none). */
+/** The concept being renamed inline (null: none); a rename and a delete's question are not open at once. */
 export function setRenaming(id) {
   S.renaming = id;
+  if (id !== null) S.deleting = null;
+}
+
+/** The concept whose delete waits for its confirmation (null: none). */
+export function setDeleting(id) {
+  S.deleting = id;
+  if (id !== null) S.renaming = null;
 }

@@ -111,8 +111,10 @@ function renderMaps() {
     return h('button', {
       type: 'button', class: `map-tile ${m.kind}`, testid, 'data-key': m.key,
       'aria-pressed': String(Boolean(K.open && K.open.key === m.key)),
-      title: m.kind === 'concept' ? `${m.name}: where the model finds it` :
-        `channel ${m.channel}: attribution to ${K.layer.target} ${m.note}, largest activation ${m.max.toFixed(2)}`,
+      title: m.kind === 'concept' ? `${m.name}: where the model finds it (presence: how strongly, 0 to 1)` :
+        `channel ${m.channel} of the layer (one of the features it computes): attribution ${m.note}, how much it `
+        + `pushes the model toward ${K.layer.target} on this drawing (activation × gradient; above 0 for, below 0 `
+        + `against); its largest activation here ${m.max.toFixed(2)}`,
       onclick: () => openMap(m),
     }, canvas, h('span', { class: 'map-name', text: m.label }), h('span', { class: 'map-attr', text: m.note }));
   }));
