@@ -20,7 +20,8 @@ names its traceback in the server's log (:class:`labeling.guards.CatchAll`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from omegaconf import DictConfig
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from conceptstore.store import ConceptStore, ConflictError
@@ -67,7 +69,7 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
         The ASGI app (serve it with uvicorn; see :func:`serve`): the FastAPI app behind its guards.
     """
     app = FastAPI(title="Articulate labeling", docs_url=None, redoc_url=None, openapi_url=None,
-                  dependencies=[Depends(require_token)])
+                  dependencies=[Depends(require_token)], lifespan=_lifespan)
     app.state.room = room = Room(view=view, store=store, settings=settings, coach_factory=coach, rounds=rounds)
     app.add_exception_handler(ArticulateError, _articulate_error)
     app.add_exception_handler(HTTPException, _http_error)
@@ -82,6 +84,13 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = App
     # token's answer.
     return CatchAll(SameOrigin(BodyLimit(app, settings.max_request_bytes, settings.timeouts.body_s),
                                allowed_hosts(settings.host)))
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown, stop the coach's build (at a safe point) before the process may exit."""
+    yield
+    await run_in_threadpool(app.state.room.stop_coach)
 
 
 async def _articulate_error(request: Request, err: Exception) -> JSONResponse:

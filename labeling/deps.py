@@ -22,6 +22,7 @@ from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView
 from labeling.jobs import Jobs
 from labeling.settings import AppSettings
+from pipeline.coach.runtime import StoppableThread
 from pipeline.errors import ArticulateError
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class Room:
     _coach_started: float | None = field(default=None, init=False, repr=False)  # when the coach's build began
     _coach_ready: float | None = field(default=None, init=False, repr=False)  # when it was done
     _coach_error: str | None = field(default=None, init=False, repr=False)  # why it could not be built
+    _coach_build: StoppableThread | None = field(default=None, init=False, repr=False)  # the thread building it
 
     def built_rounds(self) -> list[int]:
         """The rounds the page may switch to: every built one, the session's own included."""
@@ -119,7 +121,7 @@ class Room:
 
     def start_coach(self) -> None:
         """Build the coach now, on a thread of its own, so that the first drawing does not wait for the model and
-        its canon (seconds to a minute); :meth:`coach_status` says how far it is."""
+        its canon (seconds to a minute); :meth:`coach_status` says how far it is, :meth:`stop_coach` stops it."""
         if self.coach_factory is None or self._coach_started is not None:
             return
         self._coach_started = time.monotonic()
@@ -130,7 +132,14 @@ class Room:
             except Exception as err:  # noqa: BLE001 - reported by coach_status; a request raises it again
                 self._coach_error = self._coach_error or f"{type(err).__name__}: {err}"
 
-        threading.Thread(target=build, name="articulate-coach", daemon=True).start()
+        self._coach_build = StoppableThread(build, name="articulate-coach")
+        self._coach_build.start()
+
+    def stop_coach(self) -> None:
+        """Stop the coach's build at its next safe point (between two batches) and wait for it: a process that
+        exits while the build is inside torch aborts. The app's shutdown calls it (the process's exit too)."""
+        if self._coach_build is not None:
+            self._coach_build.stop()
 
     def coach_status(self) -> dict[str, Any]:
         """How the coach's build goes: ``{"state": "none" | "preparing" | "ready" | "failed", "seconds",
