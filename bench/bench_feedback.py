@@ -10,6 +10,12 @@
    measures what a person sees: the app served on the round, headless Chromium drawing real drawings with the
    mouse on /draw, and the time from each finished stroke to its feedback on screen (the page's own clock,
    ``window.articulate.latencies``).
+   ``--load N`` times the updates again with N CPU-bound processes beside the benchmark (busy loops, ended with
+   it) and prints both in one table, with the machine's load average after each: the aim at a load of 4 on 2 cores
+   is p95 <= 100 ms. ``--ablation`` times, interleaved, the ways an update can run (on the coach's own inference
+   thread or the caller's, one or two intra-op threads; and the network's forward alone eagerly, under
+   ``torch.inference_mode`` and as a frozen TorchScript trace: what those could save at most), idle and at load.
+   ``--interop N`` sets torch's inter-op threads first (compare two runs).
 2. Event rates on the dataset's test split (drawings whose strokes name their part), for the round's
    concepts matched to true parts (:mod:`pipeline.coach.accuracy`): the aim is "improved: P" at the stroke
    that adds P in >= 80% of cases, and "missing: P" said before P is drawn.
@@ -24,20 +30,26 @@
 Run it in a built project (after `make run`, or a loop): it reads the round's model, atlas and dataset. Hydra
 overrides name the data and settings as for the stages (``data=quickdraw data.source.folder=DIR``).
 
-    python bench/bench_feedback.py [--round R] [--drawings 300] [--events 300] [--unsure 200] [--googlenet] [overrides ...]
+    python bench/bench_feedback.py [--round R] [--drawings 300] [--events 300] [--unsure 200] [--googlenet]
+        [--load N] [--ablation] [overrides ...]
 
 Smallest run (seconds)::
 
     python bench/bench_feedback.py --drawings 20 --events 20 threads=1 [overrides ...]
+    python bench/bench_feedback.py --drawings 20 --events 0 --load 1 --ablation threads=1 [overrides ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import random
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -177,20 +189,182 @@ def browser_latencies(cfg, round_: int, coach, drawings: list[list]) -> np.ndarr
 
 def time_updates(coach, partials: list[list], target: str | None) -> np.ndarray:
     """Milliseconds of each update, one drawing at a time, each compared with the frame before."""
-    times = []
-    before = None
-    coach.answer(partials[0], target)  # warm-up: first-call allocations
+    coach.answer(partials[0], target)  # warm-up: first-call allocations (and the coach's inference thread)
+    return time_calls(lambda strokes, before: coach.answer(strokes, target, before)["levels"], partials)
+
+
+def time_calls(update, partials: list[list]) -> np.ndarray:
+    """Milliseconds of ``update(strokes, before)`` per partial drawing, ``before`` what the previous call gave."""
+    times, before = [], None
     for strokes in partials:
         start = time.perf_counter()
-        answer = coach.answer(strokes, target, before)
+        before = update(strokes, before)
         times.append((time.perf_counter() - start) * 1000)
-        before = answer["levels"]
     return np.asarray(times)
 
 
 def latency_line(name: str, times: np.ndarray) -> str:
     return (f"{name:<34} n={len(times):4d}  p50 {np.percentile(times, 50):7.1f} ms  p95 {np.percentile(times, 95):7.1f} ms"
             f"  worst {times.max():7.1f} ms")
+
+
+def percentiles(times: np.ndarray) -> dict:
+    return {"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)), "worst": float(times.max()),
+            "n": len(times)}
+
+
+#: One CPU-bound process of ``--load``: it spins until its parent (the benchmark) is gone, so that none outlives a
+#: benchmark that was killed.
+SPIN = ("import os, sys, time\nparent = int(sys.argv[1])\nwhile os.getppid() == parent:\n"
+        "    end = time.perf_counter() + 0.2\n    while time.perf_counter() < end:\n        pass\n")
+
+
+@contextlib.contextmanager
+def cpu_load(processes: int) -> Iterator[None]:
+    """``processes`` CPU-bound processes beside the benchmark while the block runs, killed after it (after an
+    exception or Ctrl-C too)."""
+    spinning: list[subprocess.Popen] = []
+    try:
+        for _ in range(processes):
+            spinning.append(subprocess.Popen([sys.executable, "-c", SPIN, str(os.getpid())], stdin=subprocess.DEVNULL,
+                                             start_new_session=True))  # Ctrl-C reaches the benchmark, not them
+        time.sleep(1.0)  # under way before the first update is timed
+        yield
+    finally:
+        for process in spinning:
+            process.kill()
+        for process in spinning:
+            process.wait()
+
+
+def load_average() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, as ``uptime`` prints them."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+class LoadSampler:
+    """How many tasks are runnable on the machine while a block runs (the benchmark's own included): the mean of
+    ``/proc/loadavg``'s count, read every ``period`` seconds; the load averages lag a phase of seconds.
+
+    Args:
+        period: Seconds between two readings.
+    """
+
+    def __init__(self, period: float = 0.05) -> None:
+        self.period, self.counts = period, []
+        self._done = None
+
+    def __enter__(self) -> LoadSampler:
+        import threading
+
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.after = load_average()
+
+    def _sample(self) -> None:
+        path = Path("/proc/loadavg")
+        while not self._done.wait(self.period):
+            if path.is_file():
+                self.counts.append(int(path.read_text().split()[3].split("/")[0]))
+
+    @property
+    def runnable(self) -> float:
+        return float(np.mean(self.counts)) if self.counts else float("nan")
+
+
+def torch_interop() -> int:
+    import torch
+
+    return torch.get_num_interop_threads()
+
+
+def coach_on(coach, threads: int | None):
+    """The same coach (model, canon, rules) with its updates on its own ``threads`` (None: on the caller's)."""
+    from pipeline.coach.coach import Coach
+
+    return Coach(coach.scorer, coach.canon, coach.rules, coach.limits, coach.top_classes, coach.calibration,
+                 threads=threads)
+
+
+def ablation_variants(coach, partials: list[list]) -> dict:
+    """The ways an update can run, each ``(caller's torch threads, update(strokes, before))``: the whole update on
+    the coach's inference thread or on the caller's, with 1 or 2 intra-op threads; and the network's forward
+    alone (no attribution, no scores: what ``inference_mode`` or a frozen TorchScript trace could save at most,
+    since the attribution's backward pass needs autograd, which neither allows)."""
+    import torch
+
+    from pipeline.coach.coach import strokes_to_sketch
+    from pipeline.models.input_spec import to_model_input
+
+    variants: dict = {}
+    for threads in (1, 2):
+        own = coach_on(coach, threads)
+        variants[f"coach thread, coach.threads={threads}"] = (1, lambda strokes, before, c=own: c.answer(strokes, None, before)["levels"])
+    caller = coach_on(coach, None)
+    for threads in (1, 2):
+        variants[f"caller thread, {threads} thread{'s' * (threads > 1)}"] = (
+            threads, lambda strokes, before: caller.answer(strokes, None, before)["levels"])
+    scorer = coach.scorer
+    net = scorer.model.net
+
+    def model_input(strokes: list) -> torch.Tensor:
+        images, _ = scorer.render([strokes_to_sketch(strokes, coach.limits)])
+        return to_model_input(torch.from_numpy(images)[:, None], scorer.model.input_spec)
+
+    def forward(run, mode):
+        def update(strokes: list, before: object) -> None:
+            x = model_input(strokes)
+            with mode():
+                run(x)
+        return update
+
+    with torch.no_grad():
+        frozen = torch.jit.freeze(torch.jit.trace(net, model_input(partials[0]), check_trace=False).eval())
+    variants["forward alone, no_grad"] = (1, forward(net, torch.no_grad))
+    variants["forward alone, inference_mode"] = (1, forward(net, torch.inference_mode))
+    variants["forward alone, jit.freeze"] = (1, forward(frozen, torch.no_grad))
+    return variants
+
+
+def time_interleaved(variants: dict, partials: list[list], chunk: int = 10) -> dict[str, np.ndarray]:
+    """Time every variant on the same partial drawings, ``chunk`` at a time in turn, so that a change of the
+    machine's load (others' work) falls on all of them alike."""
+    import torch
+
+    own = torch.get_num_threads()
+    times: dict[str, list] = {name: [] for name in variants}
+    try:
+        for threads, update in variants.values():  # warm-up: first-call allocations, threads started
+            torch.set_num_threads(threads)
+            update(partials[0], None)
+        for start in range(0, len(partials), chunk):
+            for name, (threads, update) in variants.items():
+                torch.set_num_threads(threads)
+                times[name].append(time_calls(update, partials[start:start + chunk]))
+    finally:
+        torch.set_num_threads(own)
+    return {name: np.concatenate(t) for name, t in times.items()}
+
+
+def load_table(phases: dict[str, dict[str, np.ndarray]], loads: dict[str, LoadSampler]) -> list[str]:
+    """Lines of a table: per variant, p50 and p95 in each phase (idle, at load); the machine's load in each."""
+    names = list(next(iter(phases.values())))
+    width = max(len(n) for n in [*names, "runnable tasks (mean)"]) + 2
+    lines = [f"{'update latency, ms':<{width}}" + "".join(f"{phase:>20}" for phase in phases),
+             f"{'':<{width}}" + "        p50     p95" * len(phases)]
+    for name in names:
+        lines.append(f"{name:<{width}}" + "".join(f"{np.percentile(t[name], 50):11.1f} {np.percentile(t[name], 95):7.1f}"
+                                                 for t in phases.values()))
+    lines.append(f"{'runnable tasks (mean)':<{width}}" + "".join(f"{loads[p].runnable:19.1f} " for p in phases))
+    lines.append("load average after each (1, 5, 15 min): "
+                 + "; ".join(f"{phase} {loads[phase].after}" for phase in phases))
+    return lines
 
 
 def googlenet_coach(threads: int):
@@ -272,9 +446,17 @@ def main() -> None:
     parser.add_argument("--quickdraw", type=Path, default=None, help="time the real drawings of DIR/ndjson (default: the configured data's, see above)")
     parser.add_argument("--unsure", type=int, default=0, metavar="N",
                         help="also measure the 'not sure' rates on N scribbles, test and val drawings (see above)")
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="also time the updates with N CPU-bound processes beside the benchmark (see above)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also time each way an update can run (threads, inference thread, forward alone), idle "
+                             "and with --load")
+    parser.add_argument("--interop", type=int, default=None, metavar="N", help="torch's inter-op threads (default: 1)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. coach.score=attribution threads=1")
     args = parser.parse_args()
+    if args.load < 0 or (args.interop is not None and args.interop < 1):
+        parser.error("--load takes 0 or more processes, --interop 1 or more threads")
 
     from pipeline.coach.accuracy import event_rates
     from pipeline.coach.coach import Coach
@@ -284,21 +466,51 @@ def main() -> None:
     from pipeline.rounds import evaluation_dir, latest_round
 
     cfg = compose(args.overrides)
+    if args.interop is not None:
+        import torch
+
+        torch.set_num_interop_threads(args.interop)  # before setup_torch, which keeps the first count set
     setup_torch(int(cfg.threads))
     r = latest_round(cfg.paths.atlases) if args.round is None else args.round
     started = time.perf_counter()
     coach = Coach.from_config(cfg, r, progress=True)
-    print(f"round {r}: {len(coach.concepts)} {coach.concepts[0].kind}s, score={coach.scorer.score}, threads={cfg.threads};"
-          f" coach ready in {time.perf_counter() - started:.1f} s")
-    figures: dict = {"round": r, "score": coach.scorer.score, "threads": int(cfg.threads)}
+    print(f"round {r}: {len(coach.concepts)} {coach.concepts[0].kind}s, score={coach.scorer.score}, threads={cfg.threads},"
+          f" coach.threads={cfg.coach.threads}; coach ready in {time.perf_counter() - started:.1f} s")
+    figures: dict = {"round": r, "score": coach.scorer.score, "threads": int(cfg.threads),
+                     "coach_threads": int(cfg.coach.threads)}
 
     drawings, source = timed_drawings(cfg, sorted(coach.scorer.class_index), args.quickdraw)
     print(f"timed drawings: {source}")
     partial = partials(drawings, args.drawings)
-    times = time_updates(coach, partial, None)
+    with LoadSampler() as idle:
+        times = time_updates(coach, partial, None)
     print(latency_line("feedback update (default model)", times))
-    figures["latency_ms"] = {"p50": float(np.percentile(times, 50)), "p95": float(np.percentile(times, 95)),
-                             "worst": float(times.max())}
+    figures["latency_ms"] = percentiles(times)
+    if args.load:
+        phase = f"+{args.load} CPU-bound"
+        with cpu_load(args.load), LoadSampler() as loaded:
+            at_load = time_updates(coach, partial, None)
+        name = f"update, coach.threads={cfg.coach.threads}"
+        print("\n".join(load_table({"idle": {name: times}, phase: {name: at_load}}, {"idle": idle, phase: loaded})))
+        figures["load"] = {"processes": args.load, "idle_ms": percentiles(times), "at_load_ms": percentiles(at_load),
+                           "runnable": {"idle": idle.runnable, "at_load": loaded.runnable},
+                           "loadavg": {"idle": idle.after, "at_load": loaded.after}}
+    if args.ablation:
+        variants = ablation_variants(coach, partial)
+        phases, loads = {}, {}
+        with LoadSampler() as loads["idle"]:
+            phases["idle"] = time_interleaved(variants, partial)
+        if args.load:
+            phase = f"+{args.load} CPU-bound"
+            with cpu_load(args.load), LoadSampler() as loads[phase]:
+                phases[phase] = time_interleaved(variants, partial)
+        print(f"ablation (interop threads {torch_interop()}; each variant on the same {len(partial)} partial drawings,"
+              " in turn):")
+        print("\n".join(load_table(phases, loads)))
+        figures["ablation"] = {phase: {name: percentiles(t) for name, t in times_.items()}
+                               for phase, times_ in phases.items()}
+        figures["ablation_load"] = {phase: {"runnable": load.runnable, "loadavg": load.after}
+                                    for phase, load in loads.items()}
     if args.googlenet:
         g = googlenet_coach(int(cfg.threads))
         gtimes = time_updates(g, partial[:max(20, args.drawings // 5)], None)

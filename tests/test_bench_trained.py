@@ -63,11 +63,16 @@ def trained(ndjson_data: list[str], tmp_path_factory: pytest.TempPathFactory) ->
 
 
 def test_feedback_times_the_configured_drawings(trained: TrainedProjects) -> None:
-    out = bench("bench_feedback", "--round", "1", "--drawings", "20", "--events", "20", "threads=1",
-                *trained.round_1)
+    out = bench("bench_feedback", "--round", "1", "--drawings", "20", "--events", "20", "--load", "1", "--ablation",
+                "threads=1", *trained.round_1)
     folder = trained.data[1].split("=", 1)[1]
     assert f"timed drawings: the configured data ({folder})" in out
     assert "round 1: 2 concepts" in out and "feedback update (default model)    n=  20" in out
+    # --load: idle and beside one CPU-bound process, in one table; --ablation: each way an update can run.
+    assert "update, coach.threads=1" in out and "+1 CPU-bound" in out and "runnable tasks (mean)" in out
+    for variant in ("coach thread, coach.threads=2", "caller thread, 2 threads", "forward alone, inference_mode",
+                    "forward alone, jit.freeze"):
+        assert variant in out
 
 
 def test_feedback_times_real_samples_where_the_data_is_generated(trained: TrainedProjects, tmp_path: Path) -> None:
