@@ -108,7 +108,7 @@ def run_loop(cfg: DictConfig, rounds: int, *, dvc_args: Sequence[str] = ()) -> l
                            stage_seconds=stages)]
     results[0].metrics = read_metrics(cfg, results[0].round)
     node = cfg.labeling.artist
-    artist = SimulatedArtist.from_config(node)
+    artist = SimulatedArtist.from_config(node, cfg.labeling)
     store = ConceptStore(cfg.paths.concepts, actor=str(node.actor))
     for _ in range(rounds):
         started = time.perf_counter()

@@ -28,7 +28,7 @@ __all__ = [
     "CONCEPT_KEYS", "Change", "Concept", "ConceptError", "ConflictError", "EMPTY_HASH", "EMPTY_STATE", "OPS",
     "Position", "Replayer", "SOURCE_KINDS", "StoreBusyError", "StoreState", "UnknownConceptError", "add_args",
     "apply", "check_count", "check_line", "concept_from_dict", "concept_ids", "delete_args", "id_number",
-    "is_index", "merge_args", "next_round_after", "promote_args", "rename_args", "set_notes_args", "split_args",
+    "is_index", "merge_args", "move_args", "next_round_after", "promote_args", "rename_args", "set_notes_args", "split_args",
     "validate_name",
 ]
 
@@ -36,7 +36,7 @@ Position = tuple[str, int, int]  # (sketch key_id, y, x) on the concept's layer'
 
 MAX_NOTES_LENGTH = 10_000
 SOURCE_KINDS = ("cluster", "cell", "lasso", "merge", "split", "manual", "drawing")
-OPS = ("promote", "add", "rename", "set_notes", "merge", "split", "delete", "undo", "external_edit")
+OPS = ("promote", "add", "move", "rename", "set_notes", "merge", "split", "delete", "undo", "external_edit")
 CONCEPT_KEYS = ("id", "name", "born_round", "layer", "source", "notes", "positives", "negatives")
 #: Keys a concept may have besides CONCEPT_KEYS (left out of the file when empty, so older files read the same).
 OPTIONAL_CONCEPT_KEYS = ("verified",)
@@ -456,6 +456,22 @@ def add_args(state: StoreState, ref: str, positives: Iterable[Position], negativ
     return args
 
 
+def move_args(state: StoreState, source: str, target: str, positions: Iterable[Position]) -> dict[str, Any]:
+    """The two concepts' ids and the positions to move (see :meth:`conceptstore.store.ConceptStore.move`)."""
+    origin, destination = state.get(source), state.get(target)
+    if origin.id == destination.id:
+        raise ConceptError(f"move from {origin.name!r} to itself: name another concept")
+    moved = _positions(positions, "positions")
+    if not moved:
+        raise ConceptError("move which positions? give one or more")
+    foreign = [p for p in moved if p not in set(origin.positives)]
+    if foreign:
+        raise ConceptError(f"{list(foreign[0])} is not a positive example of {origin.name!r}")
+    if not set(origin.positives) - set(moved):
+        raise ConceptError(f"this would leave {origin.name!r} with no positive example; merge it instead")
+    return {"id": origin.id, "to": destination.id, "positions": [list(p) for p in moved]}
+
+
 def rename_args(state: StoreState, ref: str, name: str) -> dict[str, Any]:
     """The concept's id, new name and old name (see :meth:`conceptstore.store.ConceptStore.rename`)."""
     concept = state.get(ref)
@@ -559,6 +575,14 @@ def apply(state: StoreState, op: str, args: Mapping[str, Any]) -> tuple[tuple[Co
             negatives=tuple((set(old.negatives) - ticked) | unticked),
             verified=tuple((set(old.verified) - unticked) | set(_positions(args.get("verified", ()), "verified"))),
         )
+    elif op == "move":  # the positions leave the first concept (as its negatives) for the second's positives
+        old, new = concept(args["id"]), concept(args["to"])
+        moved = set(_positions(args["positions"], "positions"))
+        by_id[old.id] = dataclasses.replace(old, positives=tuple(set(old.positives) - moved),
+                                            negatives=tuple(set(old.negatives) | moved),
+                                            verified=tuple(set(old.verified) - moved))
+        by_id[new.id] = dataclasses.replace(new, positives=tuple(set(new.positives) | moved),
+                                            negatives=tuple(set(new.negatives) - moved))
     elif op == "rename":
         by_id[args["id"]] = dataclasses.replace(concept(args["id"]), name=args["name"])
     elif op == "set_notes":
@@ -607,6 +631,8 @@ def concept_ids(op: str, args: Mapping[str, Any]) -> tuple[str, ...]:
         return tuple(args["ids"])
     if op == "split":
         return (args["id"], *(g["id"] for g in args["groups"]))
+    if op == "move":
+        return (args["id"], args["to"])
     if op in ("undo", "external_edit"):
         return ()
     return (args["id"],)

@@ -22,6 +22,8 @@ def describe_event(event: dict[str, Any]) -> str:
         return f"promoted '{name}' ({ident}): {plural(_count(args, 'positives'), 'position')}{unticked}"
     if op == "add":
         return f"added {plural(_count(args, 'positives'), 'position')} to {ident}{unticked}"
+    if op == "move":
+        return f"moved {plural(_count(args, 'positions'), 'position')} from {ident} to {args.get('to')}"
     if op == "rename":
         return f"renamed {ident} from '{args.get('old_name', '?')}' to '{name}'"
     if op == "set_notes":

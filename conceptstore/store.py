@@ -56,6 +56,7 @@ from conceptstore.concepts import (
     delete_args,
     is_index,
     merge_args,
+    move_args,
     next_round_after,
     promote_args,
     rename_args,
@@ -78,7 +79,7 @@ CRASH_POINTS = ("after-pending", "mid-log", "after-log")
 CRASH_EXIT_CODE = 70
 
 # The operations that label positions (counted by ConceptStore.human_actions); the others edit concepts.
-LABELING_OPS = frozenset({"promote", "add", "split"})
+LABELING_OPS = frozenset({"promote", "add", "move", "split"})
 _LOCK_POLL_S = 0.002  # writers hold the lock for milliseconds; filelock's default 50 ms poll would idle
 
 
@@ -565,6 +566,29 @@ class ConceptStore:
             round = int(source["round"])
         return self._write("add", lambda state: add_args(state, ref, positives, negatives, source, verified),
                            expected_version=expected_version, actor=actor, unticked=unticked, round=round)
+
+    def move(self, source: str, target: str, positions: Iterable[Position], *, expected_version: int | None = None,
+             actor: str | None = None, round: int | None = None) -> Change:
+        """Move positions from one concept to another in one change: they leave the first's positives (becoming
+        its negatives, as if unticked there) and join the second's positives (leaving its negatives).
+
+        Args:
+            source: The id or name of the concept they leave.
+            target: The id or name of the concept they join.
+            positions: Positives of ``source``.
+            expected_version, actor, round: As for :meth:`promote`.
+
+        Returns:
+            The change; ``concept_ids`` holds the two ids, ``source``'s first.
+
+        Raises:
+            UnknownConceptError: No such concept.
+            ConceptError: The same concept twice, no positions, a position that is not a positive of ``source``,
+                or none of its positives left.
+            ConflictError: ``expected_version`` is stale.
+        """
+        return self._write("move", lambda state: move_args(state, source, target, positions),
+                           expected_version=expected_version, actor=actor, round=round)
 
     def rename(self, ref: str, name: str, *, expected_version: int | None = None, actor: str | None = None,
                round: int | None = None) -> Change:

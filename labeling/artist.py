@@ -39,6 +39,8 @@ from tqdm.auto import tqdm
 
 from labeling.atlas_view import AtlasView
 from conceptstore.store import ConceptStore, UnknownConceptError
+from labeling.artist_review import FOLLOWS, Fix, Guides, follow_suggestions, work_review
+from labeling.preview import ProbeCache
 from pipeline.errors import ConfigError, InputError
 from pipeline.text import plural
 
@@ -84,11 +86,12 @@ class ArtistReport:
 
     round: int
     decisions: list[Decision] = field(default_factory=list)
+    fixes: list[Fix] = field(default_factory=list)  # the review queue's items it judged
 
     @property
     def actions(self) -> int:
-        """Promotes and adds, plus one per untick: what a person would have clicked."""
-        return sum(1 + d.unticked for d in self.decisions if d.action != "skip")
+        """Promotes and adds, plus one per untick, plus one per review fix taken: what a person would have clicked."""
+        return sum(1 + d.unticked for d in self.decisions if d.action != "skip") + sum(f.taken for f in self.fixes)
 
     @property
     def concepts(self) -> list[str]:
@@ -108,6 +111,10 @@ class ArtistReport:
         lines.append(f"round {self.round}: {promoted} promoted, {added} added, "
                      f"{sum(d.action == 'skip' for d in self.decisions)} skipped; {plural(self.actions, 'action')}; "
                      f"concepts: {', '.join(self.concepts) or 'none'}")
+        if self.fixes:
+            made = Counter(f.op for f in self.fixes if f.taken)
+            lines.append(f"review: {plural(len(self.fixes), 'item')} judged, {sum(made.values())} fixed ("
+                         f"{', '.join(f'{n} {op}' for op, n in sorted(made.items())) or 'none'})")
         return "\n".join(lines)
 
 
@@ -155,6 +162,10 @@ class SimulatedArtist:
             sketch's key_id, y, x) decides.
         synonyms: Name a part by its words in :data:`SYNONYMS` in turn, so one part gets several concepts.
         seed: Decides which judgments are wrong, and which synonym comes first.
+        follow: What it looks at: ``clusters`` (every cluster and its pieces, then the clearest first) or
+            ``suggestions`` (the page's ranked suggestions, :mod:`labeling.artist_review`).
+        review: After labelling, the most review-queue items it judges, making the fixes it agrees with (0: never).
+        guides: The probe, review and suggestion settings (None: conf/labeling/default.yaml's).
 
     Raises:
         ConfigError: A parameter out of range.
@@ -164,7 +175,8 @@ class SimulatedArtist:
                  actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
                  clear_share: float = 0.8, split: str = "subclusters", split_depth: int = 2,
                  name_unticked: int = 0, novel: str = "part", held_at: int = 0, noise: float = 0.0,
-                 synonyms: bool = False, seed: int = 0) -> None:
+                 synonyms: bool = False, seed: int = 0, follow: str = "clusters", review: int = 0,
+                 guides: Guides | None = None) -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:
@@ -187,6 +199,10 @@ class SimulatedArtist:
             raise ConfigError(f"labeling.artist.noise: expected a share in [0, 1) of wrong judgments, got {noise}")
         if novel not in NOVELTIES:
             raise ConfigError(f"labeling.artist.novel: expected one of {', '.join(NOVELTIES)}, got {novel!r}")
+        if follow not in FOLLOWS:
+            raise ConfigError(f"labeling.artist.follow: expected one of {', '.join(FOLLOWS)}, got {follow!r}")
+        if review < 0:
+            raise ConfigError(f"labeling.artist.review: expected >= 0 items (0: never), got {review}")
         if split not in SPLITS:
             raise ConfigError(f"labeling.artist.split: expected one of {', '.join(SPLITS)}, got {split!r}")
         self.budget, self.min_share, self.min_exemplars, self.actor = budget, min_share, min_exemplars, actor
@@ -194,16 +210,18 @@ class SimulatedArtist:
         self.split, self.split_depth, self.name_unticked = split, int(split_depth), int(name_unticked)
         self.novel, self.held_at = novel, int(held_at)
         self.noise, self.synonyms, self.seed = float(noise), bool(synonyms), int(seed)
+        self.follow, self.review, self.guides = follow, int(review), guides or Guides.from_config()
 
     @classmethod
-    def from_config(cls, node: Any) -> SimulatedArtist:
-        """From the ``labeling.artist`` config group."""
+    def from_config(cls, node: Any, labeling: Any | None = None) -> SimulatedArtist:
+        """From the ``labeling.artist`` config group (and the ``labeling`` group for its guides; None: conf/'s)."""
         return cls(budget=int(node.budget), min_share=float(node.min_share), min_exemplars=int(node.min_exemplars),
                    actor=str(node.actor), split_k=int(node.split_k), max_actions=int(node.max_actions),
                    clear_share=float(node.clear_share), split=str(node.split),
                    split_depth=int(node.split_depth), name_unticked=int(node.name_unticked), novel=str(node.novel),
                    held_at=int(node.held_at), noise=float(node.noise), synonyms=bool(node.synonyms),
-                   seed=int(node.seed))
+                   seed=int(node.seed), follow=str(node.follow), review=int(node.review),
+                   guides=Guides.from_config(labeling))
 
     def play(self, view: AtlasView, store: ConceptStore, *, progress: bool = True) -> ArtistReport:
         """Look at every cluster of the atlas, then label the clearest selections first, within the budget.
@@ -233,6 +251,10 @@ class SimulatedArtist:
         report = ArtistReport(round=view.round)
         judged = self.judged_parts(view)
         uses: Counter[str] = Counter()  # how often each part was named this session (synonyms take turns)
+        probes = ProbeCache()  # the guides' probes, fitted once per concept's labels
+        if self.follow == "suggestions":
+            follow_suggestions(self, view, store, report, judged, uses, probes)
+            return self._reviewed(view, store, report, probes)
         clusters = sorted(view.document["clusters"], key=lambda c: -int(c["size"]))
         looks: list[_Look] = []
         for entry in tqdm(clusters, desc=f"artist, round {view.round}", unit="cluster", disable=not progress):
@@ -266,6 +288,13 @@ class SimulatedArtist:
                 if report.actions + 1 > self.max_actions:
                     break
                 report.decisions.append(self._label(view, store, group, uses))  # its points are the look's: taken
+        return self._reviewed(view, store, report, probes)
+
+    def _reviewed(self, view: AtlasView, store: ConceptStore, report: ArtistReport,
+                  probes: ProbeCache) -> ArtistReport:
+        """The session's end: up to ``review`` items of the review queue judged and fixed, then its summary logged."""
+        if self.review:
+            work_review(self, view, store, report, probes)
         log.info("simulated artist, round %d: %d actions, concepts %s", view.round, report.actions, report.concepts)
         return report
 

@@ -426,15 +426,17 @@ class AtlasView:
         return {"round": self._previous_round, "x": [round(x, 4) for x, _ in found],
                 "y": [round(y, 4) for _, y in found]}
 
-    def position_vectors(self, positions: Sequence[Position]) -> tuple[list[Position], np.ndarray]:
-        """Activation vectors of positions of this round's sketches (others are left out), normalised."""
+    def position_vectors(self, positions: Sequence[Position], *,
+                         raw: bool = False) -> tuple[list[Position], np.ndarray]:
+        """Activation vectors of positions of this round's sketches (others are left out), normalised (``raw``: as
+        the layer gave them, for the round's concept head)."""
         kept = [p for p in positions if p[0] in self._sketch_of_key
                 and 0 <= p[1] < self.meta.height and 0 <= p[2] < self.meta.width]
         if not kept:
             return [], np.zeros((0, self.meta.channels), dtype=np.float32)
         sketch = np.array([self._sketch_of_key[p[0]] for p in kept])
-        raw = self.store.vectors(sketch, np.array([p[1] for p in kept]), np.array([p[2] for p in kept]))
-        return kept, raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-8)
+        found = self.store.vectors(sketch, np.array([p[1] for p in kept]), np.array([p[2] for p in kept]))
+        return kept, found if raw else found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-8)
 
     # --- pictures -----------------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredent
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView
 from labeling.jobs import Jobs
+from labeling.preview import ProbeCache
 from labeling.settings import AppSettings
 from pipeline.coach.runtime import StoppableThread
 from pipeline.errors import ArticulateError
@@ -86,6 +87,7 @@ class Room:
     # The model's forward hooks are per call on one shared network: one drawing scored at a time.
     score_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     jobs: Jobs = field(default_factory=Jobs, init=False, repr=False)
+    probes: ProbeCache = field(default_factory=ProbeCache, init=False, repr=False)  # the review's and suggestions'
     _dream_net: Any = field(default=None, init=False, repr=False)
     _editor: Any = field(default=None, init=False, repr=False)
     network_hash: str | None = field(default=None, init=False, repr=False)  # names cached pictures of the network

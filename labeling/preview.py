@@ -18,7 +18,9 @@ reproduce (low agreement) or that claims what the person did not mean is worth a
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +30,7 @@ from conceptstore.concepts import Concept
 from labeling.atlas_view import AtlasView
 from pipeline.errors import ConfigError
 
-__all__ = ["ProbeSettings", "preview"]
+__all__ = ["FittedProbe", "ProbeCache", "ProbeSettings", "fit_probe", "preview"]
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,42 @@ class ProbeSettings:
                               f"(0, 1), got {self.background}, {self.regularization} and {self.threshold}")
 
 
-def preview(view: AtlasView, concept: Concept, settings: ProbeSettings, seed: int = 0) -> dict[str, Any]:
-    """A concept's probe on the round's atlas layer, as ``GET /api/concepts/{id}/preview`` answers it.
+@dataclass(frozen=True)
+class FittedProbe:
+    """A concept's probe fitted on the round's atlas layer, and what it says of the labels it was fitted on.
+
+    Attributes:
+        positives: The concept's positives in this round's store (the rows of ``held_out`` first).
+        negatives: Its negatives in this round's store (the next rows).
+        background: The atlas points of its labelled drawings taken as negatives.
+        drawings: How many drawings the labels come from.
+        candidates: The atlas points on drawings holding none of its labels.
+        chance: The probe's probability of the concept at each candidate.
+        held_out: Each positive's, then each negative's probability from a fold that did not see its drawing (NaN
+            where no fold judged it; empty when there was too little to fit).
+        agreement: What :func:`preview` answers of the cross-validation (``agreement``, ``folds``, ``message``...).
+        model: The probe fitted on every label (None: too little to fit).
+    """
+
+    positives: list[tuple[str, int, int]]
+    negatives: list[tuple[str, int, int]]
+    background: list[int]
+    drawings: int
+    candidates: np.ndarray
+    chance: np.ndarray
+    held_out: np.ndarray
+    agreement: dict[str, Any]
+    model: Any
+
+    def probability(self, vectors: np.ndarray) -> np.ndarray:
+        """The probe's probability of the concept for some normalised activation vectors, (n,) (zeros unfitted)."""
+        if self.model is None or not len(vectors):
+            return np.zeros(len(vectors))
+        return self.model.predict_proba(vectors.astype(np.float64))[:, 1]
+
+
+def fit_probe(view: AtlasView, concept: Concept, settings: ProbeSettings, seed: int = 0) -> FittedProbe:
+    """Fit a concept's probe on the round's atlas layer (see the module's docstring).
 
     Args:
         view: The round's atlas (its activation store and points).
@@ -69,12 +105,8 @@ def preview(view: AtlasView, concept: Concept, settings: ProbeSettings, seed: in
         seed: Seed of the background sample.
 
     Returns:
-        ``{"concept", "name", "round", "trained": {"positives", "negatives", "background", "drawings"},
-        "agreement", "positives_agreement", "negatives_agreement", "folds", "candidates", "claimed", "points",
-        "surest", "borderline", "seconds", "message"}`` (``points``: the claimed atlas points); the exemplar lists are the page's exemplars with the
-        probe's ``probability``; ``agreement`` is None (with a ``message``) where there is too little to fit.
+        The probe, with its cross-validated judgment of the labels and its claims on the other drawings.
     """
-    started = time.perf_counter()
     positives, x_pos = view.position_vectors(list(concept.positives))
     negatives, x_neg = view.position_vectors(list(concept.negatives))
     labelled = {p[0] for p in positives} | {p[0] for p in negatives}
@@ -89,32 +121,84 @@ def preview(view: AtlasView, concept: Concept, settings: ProbeSettings, seed: in
     x = np.concatenate([x_pos, x_neg, view.vectors()[background]]).astype(np.float64)
     y = np.concatenate([np.ones(len(x_pos)), np.zeros(len(x_neg) + len(background))])
     groups = np.array([p[0] for p in positives] + [p[0] for p in negatives] + list(keys[background]))
+    candidates = np.flatnonzero(~on_labelled)
+    unfitted = dict(positives=positives, negatives=negatives, background=background, drawings=len(labelled),
+                    candidates=candidates)
+    if len(positives) < 2 or (y == 0).sum() < 2:
+        message = (f"too little to fit a probe: {len(positives)} of its positives and {int((y == 0).sum())} "
+                   "negatives are in this round's store (it needs 2 of each)")
+        return FittedProbe(**unfitted, chance=np.zeros(len(candidates)), held_out=np.zeros(0),
+                           agreement={"message": message}, model=None)
+    held_out, agreement = _agreement(x, y, groups, settings)
+    model = _probe(settings).fit(x, y)
+    chance = model.predict_proba(view.vectors()[candidates].astype(np.float64))[:, 1] if len(candidates) else \
+        np.zeros(0)
+    return FittedProbe(**unfitted, chance=chance, held_out=held_out[:len(positives) + len(negatives)],
+                       agreement=agreement, model=model)
+
+
+class ProbeCache:
+    """Fitted probes kept while their concept's labels, the round and the settings stay the same: the review queue
+    and the suggestions fit every concept's probe, and after one fix only the concepts it changed need another.
+
+    Args:
+        kept: The most probes kept (the least recently used go first).
+    """
+
+    def __init__(self, kept: int = 256) -> None:
+        self.kept = kept
+        self._probes: OrderedDict[tuple, FittedProbe] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def fit(self, view: AtlasView, concept: Concept, settings: ProbeSettings) -> FittedProbe:
+        """The concept's probe on ``view``'s round (:func:`fit_probe`), fitted once per labels, round and
+        settings."""
+        key = (view.folder.as_posix(), view.round, concept.id, concept.positives, concept.negatives, settings)
+        with self._lock:
+            if key in self._probes:
+                self._probes.move_to_end(key)
+                return self._probes[key]
+        probe = fit_probe(view, concept, settings)
+        with self._lock:
+            self._probes[key] = probe
+            while len(self._probes) > self.kept:
+                self._probes.popitem(last=False)
+        return probe
+
+
+def preview(view: AtlasView, concept: Concept, settings: ProbeSettings, seed: int = 0) -> dict[str, Any]:
+    """A concept's probe on the round's atlas layer, as ``GET /api/concepts/{id}/preview`` answers it.
+
+    Args:
+        view, concept, settings, seed: As for :func:`fit_probe`.
+
+    Returns:
+        ``{"concept", "name", "round", "trained": {"positives", "negatives", "background", "drawings"},
+        "agreement", "positives_agreement", "negatives_agreement", "folds", "candidates", "claimed", "points",
+        "surest", "borderline", "seconds", "message"}`` (``points``: the claimed atlas points); the exemplar lists are the page's exemplars with the
+        probe's ``probability``; ``agreement`` is None (with a ``message``) where there is too little to fit.
+    """
+    started = time.perf_counter()
+    probe = fit_probe(view, concept, settings, seed)
+    candidates, chance = probe.candidates, probe.chance
     answer: dict[str, Any] = {
         "concept": concept.id, "name": concept.name, "round": view.round,
-        "trained": {"positives": len(positives), "negatives": len(negatives), "background": len(background),
-                    "drawings": len(labelled)},
+        "trained": {"positives": len(probe.positives), "negatives": len(probe.negatives),
+                    "background": len(probe.background), "drawings": probe.drawings},
         "agreement": None, "positives_agreement": None, "negatives_agreement": None, "folds": 0,
-        "candidates": int((~on_labelled).sum()), "claimed": 0, "points": [], "surest": [], "borderline": [], "message": None}
-    if len(positives) < 2 or (y == 0).sum() < 2:
-        answer["message"] = (f"too little to fit a probe: {len(positives)} of its positives and {int((y == 0).sum())} "
-                             "negatives are in this round's store (it needs 2 of each)")
-        answer["seconds"] = round(time.perf_counter() - started, 4)
-        return answer
-    answer.update(_agreement(x, y, groups, settings))
-    probe = _probe(settings).fit(x, y)
-    candidates = np.flatnonzero(~on_labelled)
-    chance = probe.predict_proba(view.vectors()[candidates].astype(np.float64))[:, 1] if len(candidates) else \
-        np.zeros(0)
-    claimed = chance >= settings.threshold
-    n = settings.exemplars
-    surest = candidates[claimed][np.argsort(-chance[claimed], kind="stable")[:n]]
-    borderline = candidates[np.argsort(np.abs(chance - settings.threshold), kind="stable")[:n]]
-    probability = dict(zip(candidates.tolist(), chance.tolist()))
-    answer.update(claimed=int(claimed.sum()), points=candidates[claimed].tolist(),
-                  surest=[_shown(view, i, probability[int(i)]) for i in surest],
-                  borderline=[_shown(view, i, probability[int(i)]) for i in borderline])
-    if not len(candidates):
-        answer["message"] = "every drawing of the atlas holds labels of this concept: nothing left to claim"
+        "candidates": int(len(candidates)), "claimed": 0, "points": [], "surest": [], "borderline": [], "message": None}
+    answer.update(probe.agreement)
+    if probe.model is not None:
+        claimed = chance >= settings.threshold
+        n = settings.exemplars
+        surest = candidates[claimed][np.argsort(-chance[claimed], kind="stable")[:n]]
+        borderline = candidates[np.argsort(np.abs(chance - settings.threshold), kind="stable")[:n]]
+        probability = dict(zip(candidates.tolist(), chance.tolist()))
+        answer.update(claimed=int(claimed.sum()), points=candidates[claimed].tolist(),
+                      surest=[_shown(view, i, probability[int(i)]) for i in surest],
+                      borderline=[_shown(view, i, probability[int(i)]) for i in borderline])
+        if not len(candidates):
+            answer["message"] = "every drawing of the atlas holds labels of this concept: nothing left to claim"
     answer["seconds"] = round(time.perf_counter() - started, 4)
     return answer
 
@@ -128,30 +212,31 @@ def _probe(settings: ProbeSettings) -> Any:
                                                               max_iter=500))
 
 
-def _agreement(x: np.ndarray, y: np.ndarray, groups: np.ndarray, settings: ProbeSettings) -> dict[str, Any]:
-    """Cross-validated by drawing: the share of the positives claimed and of the negatives left, and their mean.
-    Folds whose fitted part lacks one of the two are left out; none left: no agreement (None)."""
+def _agreement(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
+               settings: ProbeSettings) -> tuple[np.ndarray, dict[str, Any]]:
+    """Cross-validated by drawing: each row's probability from a fold that did not see its drawing (NaN: none
+    judged it), and the share of the positives claimed and of the negatives left, and their mean. Folds whose
+    fitted part lacks one of the two are left out; none left: no agreement (None)."""
     from sklearn.model_selection import GroupKFold
 
+    held_out = np.full(len(y), np.nan)
     folds = min(settings.folds, len(set(groups.tolist())))
     if folds < 2:
-        return {"message": "the concept's labels come from one drawing: no drawing to cross-validate on"}
-    predicted = np.full(len(y), -1.0)
+        return held_out, {"message": "the concept's labels come from one drawing: no drawing to cross-validate on"}
     used = 0
     for fit, judge in GroupKFold(n_splits=folds).split(x, y, groups):
         if len(set(y[fit].tolist())) < 2:
             continue
-        chance = _probe(settings).fit(x[fit], y[fit]).predict_proba(x[judge])[:, 1]
-        predicted[judge] = chance >= settings.threshold
+        held_out[judge] = _probe(settings).fit(x[fit], y[fit]).predict_proba(x[judge])[:, 1]
         used += 1
-    judged = predicted >= 0
+    judged = ~np.isnan(held_out)
     pos, neg = judged & (y == 1), judged & (y == 0)
     if not pos.any() or not neg.any():
-        return {"folds": used, "message": "no fold could judge both its positives and its negatives"}
-    on_pos = float((predicted[pos] == 1).mean())
-    on_neg = float((predicted[neg] == 0).mean())
-    return {"agreement": round((on_pos + on_neg) / 2, 4), "positives_agreement": round(on_pos, 4),
-            "negatives_agreement": round(on_neg, 4), "folds": used}
+        return held_out, {"folds": used, "message": "no fold could judge both its positives and its negatives"}
+    on_pos = float((held_out[pos] >= settings.threshold).mean())
+    on_neg = float((held_out[neg] < settings.threshold).mean())
+    return held_out, {"agreement": round((on_pos + on_neg) / 2, 4), "positives_agreement": round(on_pos, 4),
+                      "negatives_agreement": round(on_neg, 4), "folds": used}
 
 
 def _shown(view: AtlasView, point: int, probability: float) -> dict[str, Any]:

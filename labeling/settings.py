@@ -4,15 +4,36 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import DictConfig
 
 from labeling.preview import ProbeSettings
+from labeling.review import ReviewSettings
+from labeling.suggestions import SuggestionSettings
 from pipeline.errors import ArticulateError, ConfigError
 
-__all__ = ["LOOPBACK_NAMES", "AppSettings", "LimitError", "RequestLimits", "Timeouts", "allowed_hosts", "is_loopback"]
+__all__ = ["LOOPBACK_NAMES", "AppSettings", "LimitError", "RequestLimits", "Timeouts", "allowed_hosts", "conf_default",
+           "is_loopback"]
+
+#: The labeling group's settings as conf/ declares them, for an app or an artist made without a composed config.
+LABELING_CONF = Path(__file__).resolve().parents[1] / "conf" / "labeling" / "default.yaml"
+
+
+@cache
+def _labeling_conf() -> dict[str, Any]:
+    return yaml.safe_load(LABELING_CONF.read_text(encoding="utf-8"))
+
+
+def conf_default(key: str) -> dict[str, Any]:
+    """One node of ``conf/labeling/default.yaml`` as it stands (``review``, ``suggestions``): the defaults of an
+    app or a simulated artist made without a composed config (a test's, an embedding program's), so that conf/
+    stays their one source."""
+    return dict(_labeling_conf()[key])
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # bound to every interface: any name may reach it (the token guards)
@@ -108,6 +129,8 @@ class AppSettings:
         timeouts: How long the server waits for a slow client.
         limits: What one request may ask for.
         preview: How a concept's preview probe is fitted and shown.
+        review: What the review queue lists (default: conf/'s).
+        suggestions: What the page suggests looking at next (default: conf/'s).
 
     Raises:
         ConfigError: A value out of range, a non-loopback host without a token, or a token that is too short or
@@ -127,6 +150,8 @@ class AppSettings:
     timeouts: Timeouts = Timeouts()
     limits: RequestLimits = RequestLimits()
     preview: ProbeSettings = ProbeSettings()
+    review: ReviewSettings = field(default_factory=lambda: ReviewSettings(**conf_default("review")))
+    suggestions: SuggestionSettings = field(default_factory=lambda: SuggestionSettings(**conf_default("suggestions")))
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -154,7 +179,8 @@ class AppSettings:
                       max_request_bytes=int(node.max_request_bytes), coach_throttle_ms=int(cfg.coach.throttle_ms),
                       cache_dir=str(cfg.paths.cache), evaluation_dir=str(cfg.paths.evaluation),
                       min_token_length=int(node.min_token_length), timeouts=Timeouts(**node.timeouts),
-                      limits=RequestLimits(**node.limits), preview=ProbeSettings(**node.preview))
+                      limits=RequestLimits(**node.limits), preview=ProbeSettings(**node.preview),
+                      review=ReviewSettings(**node.review), suggestions=SuggestionSettings(**node.suggestions))
         values.update({k: v for k, v in changes.items() if v is not None})
         if not is_loopback(values["host"]) and not values["token"]:
             values["token"] = secrets.token_urlsafe(max(24, values["min_token_length"]))

@@ -529,6 +529,9 @@ class ArtistConfig:
             drawing's class, decided per position and seed); 0: the oracle of true parts.
         synonyms: Name a part by its synonyms in turn (``labeling/artist.py``: ``SYNONYMS``), so one part is
             promoted under several names unless something catches it.
+        follow: What it looks at: ``clusters`` (every cluster and its pieces, then the clearest first) or
+            ``suggestions`` (the page's ranked suggestions, one at a time, until none is left).
+        review: After labelling, the most review-queue items it judges (each fix it takes is one action); 0: never.
         seed: Decides which judgments are wrong, and which synonym comes first.
         actor: The name its changes carry in the concept store's event log.
     """
@@ -546,6 +549,8 @@ class ArtistConfig:
     held_at: int = MISSING
     noise: float = MISSING
     synonyms: bool = MISSING
+    follow: str = MISSING
+    review: int = MISSING
     seed: int = MISSING
     actor: str = MISSING
 
@@ -608,6 +613,45 @@ class PreviewConfig:
 
 
 @dataclass
+class ReviewConfig:
+    """The review queue: the labels most likely wrong, and concepts that are probably one.
+
+    Attributes:
+        disagree: A label is listed when the concept's probe fitted without its drawing (or the round's concept head)
+            gives it at most ``1 - disagree`` (a positive) or at least ``disagree`` (a negative).
+        move: A listed positive that another concept's probe claims from this probability is proposed to move
+            there; else to be unticked.
+        names: Two concepts whose names are at least this alike are proposed to merge.
+        direction: Or whose directions (their positives' mean activation less the atlas's) have at least this
+            cosine.
+        items: The most items listed, likeliest first.
+    """
+
+    disagree: float = MISSING
+    move: float = MISSING
+    names: float = MISSING
+    direction: float = MISSING
+    items: int = MISSING
+
+
+@dataclass
+class SuggestionsConfig:
+    """What the page suggests looking at next, ranked by the attribution it carries.
+
+    Attributes:
+        unnamed: A cluster is an unnamed region when at least this share of its points is in no concept.
+        border: A concept's uncertain border: points its probe gives a probability within this of its threshold.
+        least: A suggestion holds at least this many points.
+        items: The most suggestions listed.
+    """
+
+    unnamed: float = MISSING
+    border: float = MISSING
+    least: int = MISSING
+    items: int = MISSING
+
+
+@dataclass
 class LabelingConfig:
     """The artist's room: the labeling app (``articulate label``), the concept commands and the simulated artist.
 
@@ -625,6 +669,8 @@ class LabelingConfig:
         split_k: Sub-clusters when a concept or a selection is split by sub-clustering (the page may ask for
             another number).
         preview: A concept's preview probe after a promote or add.
+        review: The review queue (labels most likely wrong, concepts probably one).
+        suggestions: What the page suggests looking at next.
         artist: The simulated artist.
     """
 
@@ -640,6 +686,8 @@ class LabelingConfig:
     patch_scale: int = MISSING
     split_k: int = MISSING
     preview: PreviewConfig = field(default_factory=PreviewConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+    suggestions: SuggestionsConfig = field(default_factory=SuggestionsConfig)
     artist: ArtistConfig = field(default_factory=ArtistConfig)
 
 

@@ -209,7 +209,7 @@ def artist_command(args: argparse.Namespace) -> None:
 
     cfg = _config(args)
     node = cfg.labeling.artist
-    artist = SimulatedArtist.from_config(node)
+    artist = SimulatedArtist.from_config(node, cfg.labeling)
     view = AtlasView.from_config(cfg, args.round)
     store = ConceptStore(cfg.paths.concepts, actor=str(node.actor))
     report = artist.play(view, store)

@@ -20,7 +20,7 @@ from pipeline.errors import ArticulateError, ConfigError
 from pipeline.models.outputs import logits_of
 from pipeline.models.layers import get_layer
 
-__all__ = ["ConceptHead", "ConceptModel", "ConceptOutput", "highest_probability", "presence"]
+__all__ = ["ConceptHead", "ConceptModel", "ConceptOutput", "concept_logits", "highest_probability", "presence"]
 
 
 class ConceptHead(nn.Module):
@@ -50,8 +50,8 @@ class ConceptHead(nn.Module):
         return self.conv(activations)
 
 
-def highest_probability(head: ConceptHead) -> Callable[[np.ndarray], np.ndarray]:
-    """The head as a function of stored activation vectors: (n, C) -> (n,) the highest concept probability.
+def concept_logits(head: ConceptHead) -> Callable[[np.ndarray], np.ndarray]:
+    """The head as a function of stored activation vectors: (n, C) -> (n, K) concept logits.
 
     The head is a 1x1 convolution, so it applies to single positions' vectors as well as to maps; numpy, so
     an atlas can score every ink position of a store without torch's overhead per chunk.
@@ -59,9 +59,18 @@ def highest_probability(head: ConceptHead) -> Callable[[np.ndarray], np.ndarray]
     weight = head.conv.weight.detach().double().cpu().numpy()[:, :, 0, 0]  # (K, C)
     bias = head.conv.bias.detach().double().cpu().numpy()
 
+    def logits(vectors: np.ndarray) -> np.ndarray:
+        return np.asarray(vectors, dtype=np.float64) @ weight.T + bias
+
+    return logits
+
+
+def highest_probability(head: ConceptHead) -> Callable[[np.ndarray], np.ndarray]:
+    """The head as a function of stored activation vectors: (n, C) -> (n,) the highest concept probability."""
+    logits = concept_logits(head)
+
     def score(vectors: np.ndarray) -> np.ndarray:
-        logits = np.asarray(vectors, dtype=np.float64) @ weight.T + bias
-        return 1.0 / (1.0 + np.exp(-logits.max(axis=1)))  # sigmoid is monotone: max of logits first
+        return 1.0 / (1.0 + np.exp(-logits(vectors).max(axis=1)))  # sigmoid is monotone: max of logits first
 
     return score
 
