@@ -341,9 +341,10 @@ def main(argv: list[str]) -> int:
 
         parts = list(manifest.parts)
         part_index = {p: i + 1 for i, p in enumerate(parts)}
-        train = read_split(cfg.paths.dataset, "train")
+        # only the drawings that name their parts (mixed data's real drawings do not)
+        train = [s for s in read_split(cfg.paths.dataset, "train") if s.parts is not None]
         train = train[:args.train_sketches] if args.train_sketches > 0 else train
-        test = read_split(cfg.paths.dataset, "test")
+        test = [s for s in read_split(cfg.paths.dataset, "test") if s.parts is not None]
         start = time.perf_counter()
         train_parts = cell_parts(train, base.raster, part_index, geometry)
         ids = [i for i in range(1, len(parts) + 1) if (train_parts == i).any()]  # a head per part seen in training

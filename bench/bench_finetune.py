@@ -154,6 +154,7 @@ def main(argv: list[str]) -> int:
     sketches = val if split == "val" else read_split(cfg.paths.dataset, "test")
     model = load_trained(scratch / "models/round_1/model.pt")
     names = [c["name"] for c in model.concepts]
+    sketches = [s for s in sketches if s.parts is not None]  # the part IoU needs true parts (mixed data: not all)
     iou = measure_iou(model, sketches, manifest.parts or [], names)
     base_model = load_trained(scratch / "models/base/model.pt")
     clusters = {"base": layer_purity(base_model, sketches, manifest.parts or []),

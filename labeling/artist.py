@@ -24,6 +24,10 @@ taken for another part of its drawing's class (an eye for an ear), decided per p
 so the same session makes the same mistakes. With ``synonyms`` on, it names a part by the words of
 :data:`SYNONYMS` in turn (``ear``, ``ears``, ``cat ear``), starting at one the seed picks, so the same part is
 promoted under several names unless something catches it. Both are off by default: the oracle.
+
+Where only some drawings name their parts (``data=mixed``: generated drawings do, real ones do not), it judges the
+exemplars of the drawings with parts only: the others are neither counted, unticked nor verified, and the shares and
+``min_exemplars`` are over the exemplars it could judge.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from labeling.atlas_view import AtlasView
 from conceptstore.store import ConceptStore, UnknownConceptError
 from labeling.artist_review import FOLLOWS, Fix, Guides, follow_suggestions, work_review
 from labeling.preview import ProbeCache
+from pipeline.data.store import UNKNOWN_PART
 from pipeline.errors import ConfigError, InputError
 from pipeline.text import plural
 
@@ -364,8 +369,10 @@ class SimulatedArtist:
 
     def _look(self, view: AtlasView, judged: np.ndarray, selection: Any, cluster: int, piece: int | None) -> _Look:
         """What a person sees of a selection: its exemplars, and (from the parts as it judges them,
-        :meth:`judged_parts`) what they would untick."""
-        seen = view.exemplars(selection, self.budget)
+        :meth:`judged_parts`) what they would untick. Exemplars of drawings whose parts are unknown (mixed data's
+        real drawings, :data:`~pipeline.data.store.UNKNOWN_PART`) it cannot judge: they count for
+        nothing, are not unticked and not verified, so they stay in the selection as its unseen points do."""
+        seen = [i for i in view.exemplars(selection, self.budget) if judged[i] != UNKNOWN_PART]
         parts = judged[seen]
         known = Counter(int(p) for p in parts if p > 0)
         if len(seen) < self.min_exemplars or not known:

@@ -186,7 +186,8 @@ class AtlasView:
     def columns(self) -> dict[str, list]:
         """Every point, column by column, as ``GET /api/points`` answers it."""
         p = self.points
-        part = (p["part"].to_numpy(dtype=np.int64) - 1) if self.parts else np.full(len(p), -1)
+        # -1: no part, or (a drawing that names no parts, mixed data's real ones) an unknown one
+        part = np.maximum(p["part"].to_numpy(dtype=np.int64) - 1, -1) if self.parts else np.full(len(p), -1)
         return {"x": np.round(p["umap_x"].to_numpy(dtype=np.float64), 4).tolist(),
                 "y": np.round(p["umap_y"].to_numpy(dtype=np.float64), 4).tolist(),
                 "cluster": p["cluster"].astype(int).tolist(),

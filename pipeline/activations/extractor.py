@@ -22,7 +22,8 @@ For each batch of sketches:
    for a 4 px stride): "sees ink" would be true almost everywhere near a drawing and say nothing about
    where the ink is;
 5. true part per position: the part id held by most of the labelled pixels of its stride cell (ties: the
-   smaller id), 0 where the cell has none or the data has no parts;
+   smaller id), 0 where the cell has none or the data has no parts, and :data:`~pipeline.data.store.UNKNOWN_PART` (-1) at every
+   position of a drawing that names no parts in data where others do (the real drawings of ``data=mixed``);
 6. write the batch through :class:`~pipeline.activations.store.ActivationWriter` (channels last, float16 by
    default).
 
@@ -48,6 +49,7 @@ from pipeline.activations.receptive_field import receptive_field
 from pipeline.activations.store import ActivationWriter, LayerMeta, layer_folder
 from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
 from pipeline.data.sketch import Sketch
+from pipeline.data.store import UNKNOWN_PART
 from pipeline.errors import ArticulateError, ConfigError, InputError
 from pipeline.models.build import TrainedModel
 from pipeline.models.classes import UNMAPPED
@@ -124,10 +126,12 @@ def ink_cells(ink: np.ndarray | torch.Tensor, geometry: LayerGeometry, threshold
 
 
 def part_cells(parts: np.ndarray, geometry: LayerGeometry) -> np.ndarray:
-    """The majority part id of each position's stride cell (ties: the smaller id; 0 where none).
+    """The majority part id of each position's stride cell (ties: the smaller id; 0 where none; every position
+    :data:`UNKNOWN_PART` for a mask that holds it, a drawing whose parts are unknown).
 
     Args:
-        parts: Part masks (B, S, S), integer ids, 0 background (as from ``rasterize_parts``).
+        parts: Part masks (B, S, S), integer ids, 0 background (as from ``rasterize_parts``), or
+            :data:`UNKNOWN_PART` throughout (as :func:`render_batch` gives a drawing without part names).
         geometry: The layer's grid and receptive field.
 
     Returns:
@@ -137,6 +141,7 @@ def part_cells(parts: np.ndarray, geometry: LayerGeometry) -> np.ndarray:
     batch = len(parts)
     h, w = geometry.height, geometry.width
     out = np.zeros((batch, h, w), dtype=np.int16)
+    out[(parts == UNKNOWN_PART).reshape(batch, -1).any(axis=1)] = UNKNOWN_PART
     rows, cols = geometry.cells
     position = np.where((rows[:, None] >= 0) & (cols[None, :] >= 0), rows[:, None] * w + cols[None, :], -1)
     b, i, j = np.nonzero((parts > 0) & (position >= 0)[None])
@@ -405,7 +410,7 @@ def render_batch(sketches: Sequence[Sketch], raster: RasterSpec,
 
     Returns:
         Images (B, S, S) float32 in the model's polarity; part masks (B, S, S) int16 or None. A sketch without
-        part names gets an empty mask.
+        part names gets a mask of :data:`UNKNOWN_PART` (its parts are unknown, not absent).
     """
     size = raster.size
     images = np.empty((len(sketches), size, size), dtype=np.float32)
@@ -413,7 +418,7 @@ def render_batch(sketches: Sequence[Sketch], raster: RasterSpec,
         images[i] = rasterize(sketch, raster)
     if part_index is None:
         return images, None
-    parts = np.zeros((len(sketches), size, size), dtype=np.int16)
+    parts = np.full((len(sketches), size, size), UNKNOWN_PART, dtype=np.int16)
     for i, sketch in enumerate(sketches):
         if sketch.parts is not None:
             parts[i] = rasterize_parts(sketch, raster, part_index)

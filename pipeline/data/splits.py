@@ -23,7 +23,7 @@ import numpy as np
 from pipeline.data.sketch import Sketch
 from pipeline.errors import ConfigError, InputError
 
-__all__ = ["assign_splits", "content_hash", "split_of"]
+__all__ = ["assign_splits", "content_hash", "split_of", "split_position"]
 
 #: How close to 1 the fractions must sum.
 SUM_TOLERANCE = 1e-6
@@ -59,8 +59,9 @@ def content_hash(sketch: Sketch) -> bytes:
     return digest.digest()
 
 
-def _position(seed: int, sketch: Sketch) -> float:
-    """The sketch's pseudo-random position in [0, 1) for this seed."""
+def split_position(seed: int, sketch: Sketch) -> float:
+    """The sketch's pseudo-random position in [0, 1) for this seed: its split is the one whose share of [0, 1)
+    holds it, and sorting by it orders drawings the same way on every machine (what a split by count uses)."""
     digest = hashlib.blake2b(digest_size=8, person=b"articulate-split")
     digest.update(str(seed).encode("ascii"))
     digest.update(b"\0")
@@ -126,7 +127,7 @@ def _cumulative(ordered: list[tuple[str, float]]) -> list[tuple[str, float]]:
 
 
 def _assign(sketch: Sketch, bounds: list[tuple[str, float]], seed: int) -> str:
-    position = _position(seed, sketch)
+    position = split_position(seed, sketch)
     for name, upper in bounds:
         if position < upper:
             return name
@@ -139,12 +140,14 @@ def assign_splits(
     seed: int,
     *,
     source: str | PathLike[str] = "the dataset",
+    pinned: Mapping[str, str] | None = None,
 ) -> dict[str, list[Sketch]]:
     """Split sketches by a seeded hash of their content.
 
     Each sketch goes to a split with probability equal to its fraction, independently of the others, so
     the split sizes match the fractions only approximately (to about ``sqrt(N)``); in return, a sketch's
-    split depends on nothing but its content and the seed (see the module docstring).
+    split depends on nothing but its content and the seed (see the module docstring). A sketch in ``pinned``
+    goes to the split named there instead (the real drawings of ``data=mixed``, split by count).
 
     Args:
         sketches: The drawings; key_ids must be unique.
@@ -152,6 +155,8 @@ def assign_splits(
             Fractions must be >= 0 and sum to 1, and there must be a ``"train"`` split.
         seed: The split seed: another seed gives an unrelated assignment.
         source: What the sketches were read from, for error messages.
+        pinned: key_id -> split name, for sketches whose split is decided already; every name must be one of
+            ``fractions``.
 
     Returns:
         Split name -> its sketches in input order, with every name of ``fractions`` present (in that order),
@@ -161,9 +166,15 @@ def assign_splits(
         ConfigError: If a fraction is negative or not a number, they do not sum to 1, ``"train"`` is
             missing, or the seed is not an integer.
         InputError: If two sketches share a key_id (naming it).
+        ConfigError: Also if a pinned split is not one of ``fractions``.
     """
     bounds = _cumulative(_check_fractions(fractions))
     seed = _check_seed(seed)
+    pinned = dict(pinned or {})
+    foreign = sorted(set(pinned.values()) - set(fractions))
+    if foreign:
+        raise ConfigError(f"drawings of {source} are meant for the split '{foreign[0]}', which data.splits does not "
+                          f"have ({', '.join(fractions)}); add it to data.splits or send them to another split")
     seen: dict[str, int] = {}
     for index, sketch in enumerate(sketches):
         first = seen.setdefault(sketch.key_id, index)
@@ -177,5 +188,5 @@ def assign_splits(
             )
     result: dict[str, list[Sketch]] = {name: [] for name in fractions}
     for sketch in sketches:
-        result[_assign(sketch, bounds, seed)].append(sketch)
+        result[pinned.get(sketch.key_id) or _assign(sketch, bounds, seed)].append(sketch)
     return result

@@ -2,13 +2,15 @@
 
 Layout (``paths.dataset``, default ``data/dataset/``)::
 
-    manifest.json         classes, parts (generated data), split sizes, kind, what was skipped
+    manifest.json         classes, parts (generated data), split sizes, kind, what was skipped, the real
+                          drawings of mixed data (data=mixed: per class how many went to each split, the share
+                          of each training batch drawn from them)
     train.ndjson ...      one file per split: Quick, Draw! simplified ndjson (+ "parts"), for stroke data
     train.npz ...         or, for numpy_bitmap data: bitmaps (N, 28, 28) uint8, words, key_ids
     samples.png           a preview grid of training drawings
 
 The class index of a sketch is its position in ``manifest["classes"]``; part ids in part masks are
-1 + the position in ``manifest["parts"]`` (0 is background).
+1 + the position in ``manifest["parts"]`` (0 is background, :data:`UNKNOWN_PART` a drawing that names no parts).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from pipeline.errors import InputError
 from pipeline.io import atomic_write_bytes, atomic_write_text
 
 MANIFEST = "manifest.json"
+#: The part id of every pixel and position of a drawing whose parts are unknown, in data where others name theirs
+#: (the real drawings of ``data=mixed``): neither a part nor "no part", so the part metrics, part supervision and the
+#: simulated artist leave it out.
+UNKNOWN_PART = -1
 RUN_DATA_STAGE = "run the data stage first: `python -m pipeline.stages.data` or `dvc repro data`"
 
 
@@ -41,6 +47,10 @@ class Manifest:
         parts: Part names of generated data (part id = index + 1), or None.
         splits: Number of drawings in each split.
         skipped: Number of invalid drawings left out while reading.
+        real: For mixed data (generated drawings with parts, real ones without): the real drawings' folder,
+            ``share`` (of each training batch drawn from them; None: as many as they are) and ``per_class``
+            (class -> split -> count); None for other data. In such a dataset a drawing is real exactly when it
+            names no parts.
     """
 
     name: str
@@ -50,6 +60,7 @@ class Manifest:
     splits: dict[str, int]
     skipped: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    real: dict[str, Any] | None = None
 
     @property
     def class_index(self) -> dict[str, int]:

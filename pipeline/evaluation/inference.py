@@ -47,11 +47,14 @@ class SplitPass:
         predictions: (N,) the argmax of the class logits, sent to its class's label
             (:meth:`~pipeline.models.classes.ClassMap.canonical`), so a right prediction equals the label.
         presence: (N, K) presence score: max over positions of each concept's sigmoid (K = 0 in round 0).
-        contains: (N, P + 1) bool, sketch has a position whose true part is id p.
-        counts: Concept/part overlaps over all positions.
+        contains: (N, P + 1) bool, sketch has a position whose true part is id p (all False for a sketch whose
+            parts are unknown).
+        counts: Concept/part overlaps over all positions of the sketches with true parts.
         geometry: The atlas layer's geometry.
         pixel_counts: Concept/part overlaps over the ink pixels at input resolution, the maps upsampled
             (:func:`~pipeline.evaluation.metrics.ink_pixel_predictions`); None unless asked for.
+        known: (N,) bool, the sketch names its parts: the part metrics count only these (in mixed data the real
+            drawings name none; in data without parts, none does).
     """
 
     labels: np.ndarray
@@ -61,10 +64,15 @@ class SplitPass:
     counts: OverlapCounts
     geometry: LayerGeometry
     pixel_counts: OverlapCounts | None = None
+    known: np.ndarray | None = None
 
     @property
     def class_acc(self) -> float:
-        counted = self.labels != UNMAPPED
+        return self.accuracy_of(np.ones(len(self.labels), dtype=bool))
+
+    def accuracy_of(self, rows: np.ndarray) -> float:
+        """The class accuracy over some of the sketches ((N,) bool), those of a class the model has (0 if none)."""
+        counted = rows & (self.labels != UNMAPPED)
         return float((self.labels[counted] == self.predictions[counted]).mean()) if counted.any() else 0.0
 
 
@@ -100,7 +108,8 @@ def run_split(evaluator: Evaluator, sketches: Sequence[Sketch], part_names: Sequ
     Args:
         evaluator: The round's model, ready to run.
         sketches: The split.
-        part_names: The dataset's part names (id = index + 1), or None where the data has no parts.
+        part_names: The dataset's part names (id = index + 1), or None where the data has no parts. Sketches that
+            name no parts (the real drawings of mixed data) count for the class accuracy only.
         threshold: Concept k is predicted at a position where its sigmoid is at least this.
         batch_size: Sketches per forward pass.
         progress: Show a progress bar.
@@ -124,6 +133,9 @@ def run_split(evaluator: Evaluator, sketches: Sequence[Sketch], part_names: Sequ
     predictions = np.empty(n, dtype=np.int64)
     presence = np.zeros((n, k), dtype=np.float32)
     contains = np.zeros((n, parts + 1), dtype=bool)
+    known = np.array([part_index is not None and s.parts is not None for s in sketches], dtype=bool)
+    # the part bookkeeping's rows: the sketches with true parts (without parts in the data: every sketch, all "none")
+    counted = known if part_index is not None else np.ones(n, dtype=bool)
 
     done = 0
     with tqdm(total=n, unit="sketch", desc="evaluate", disable=not progress) as bar:
@@ -137,24 +149,28 @@ def run_split(evaluator: Evaluator, sketches: Sequence[Sketch], part_names: Sequ
             labels[rows] = [class_index[s.word] for s in batch]
             logits, maps = evaluator.forward(images)
             predictions[rows] = canonical[logits.argmax(1)].numpy()
-            part = part_cells(masks, geometry) if masks is not None else \
-                np.zeros((len(batch), geometry.height, geometry.width), dtype=np.int16)
-            flat = part.reshape(len(batch), -1).astype(np.int64)
-            np.put_along_axis(contains[rows], flat, True, axis=1)
+            # the part metrics over the sketches that name their parts only
+            mine = counted[rows]
+            part = part_cells(masks[mine], geometry) if masks is not None else \
+                np.zeros((int(mine.sum()), geometry.height, geometry.width), dtype=np.int16)
+            hit = np.zeros((len(part), parts + 1), dtype=bool)
+            np.put_along_axis(hit, part.reshape(len(part), -1).astype(np.int64), True, axis=1)
+            contains[done + np.flatnonzero(mine)] = hit
             if maps is not None:
                 maps_np = maps.numpy()
                 if maps_np.shape[2:] != part.shape[1:]:
                     raise ArticulateError(f"the concept maps are {maps_np.shape[2:]}, the layer {model.layer} is "
                                           f"{part.shape[1:]}")
                 presence[rows] = maps_np.reshape(len(batch), k, -1).max(2)
-                counts.update(maps_np >= threshold, part)
+                counts.update(maps_np[mine] >= threshold, part)
                 if pixel_counts is not None:
-                    pixel_counts.update(ink_pixel_predictions(maps_np, masks, geometry, threshold), masks)
+                    pixel_counts.update(ink_pixel_predictions(maps_np[mine], masks[mine], geometry, threshold),
+                                        masks[mine])
             else:
-                counts.update(np.zeros((len(batch), 0, *part.shape[1:]), dtype=bool), part)
+                counts.update(np.zeros((len(part), 0, *part.shape[1:]), dtype=bool), part)
             done += len(batch)
             bar.update(len(batch))
-    return SplitPass(labels, predictions, presence, contains, counts, geometry, pixel_counts)
+    return SplitPass(labels, predictions, presence, contains, counts, geometry, pixel_counts, known)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from lightning.pytorch.utilities import CombinedLoader
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from pipeline.activations.extractor import Extractor, LayerGeometry, ink_cells
 from pipeline.data.datamodule import SketchDataset
@@ -159,15 +159,17 @@ class ConceptDataset(Dataset):
 
 
 def combined_loader(train: SketchDataset, concepts: ConceptDataset, batch_size: int, concept_batch_size: int,
-                    seed: int = 0, num_workers: int = 0) -> CombinedLoader:
-    """One training loader: each step a batch of the train split (``"class"``) and one of the labelled sketches
-    (``"concept"``); an epoch is one pass over the longer of the two, the shorter one cycling."""
+                    seed: int = 0, num_workers: int = 0, class_sampler: Sampler | None = None) -> CombinedLoader:
+    """One training loader: each step a batch of the train split (``"class"``, drawn by ``class_sampler`` where
+    given: mixed data's real share, :func:`~pipeline.data.datamodule.training_split`) and one of the labelled
+    sketches (``"concept"``); an epoch is one pass over the longer of the two, the shorter one cycling."""
 
-    def loader(dataset: Dataset, size: int, offset: int) -> DataLoader:
+    def loader(dataset: Dataset, size: int, offset: int, sampler: Sampler | None = None) -> DataLoader:
         generator = torch.Generator().manual_seed(seed + offset)
-        return DataLoader(dataset, batch_size=size, shuffle=True, generator=generator, num_workers=num_workers,
+        return DataLoader(dataset, batch_size=size, shuffle=sampler is None, sampler=sampler,
+                          generator=generator if sampler is None else None, num_workers=num_workers,
                           persistent_workers=num_workers > 0)
 
-    loaders: Mapping[str, DataLoader] = {CLASS: loader(train, batch_size, 0),
+    loaders: Mapping[str, DataLoader] = {CLASS: loader(train, batch_size, 0, class_sampler),
                                          CONCEPT: loader(concepts, concept_batch_size, 1)}
     return CombinedLoader(dict(loaders), mode="max_size_cycle")

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from pipeline import tracking, viz
 from pipeline.config import build
 from pipeline.stages import stage_main
+from pipeline.data.mixed import MixedResult
 from pipeline.data.ndjson import ReadResult
 from pipeline.data.splits import assign_splits
 from pipeline.data.store import Manifest, write_manifest, write_split
@@ -49,7 +50,15 @@ def run(cfg: DictConfig) -> Manifest:
     if len(classes) < 2:
         raise InputError(source, f"{len(classes)} class ({', '.join(classes) or 'none'}): a classifier needs at "
                          "least two", hint="add the drawings of another class (data.source)")
-    splits = assign_splits(result.sketches, dict(cfg.data.splits), seed=int(cfg.seed), source=source)
+    # The real drawings of mixed data come with their splits (by count: pipeline/data/mixed.py).
+    pinned = result.pinned if isinstance(result, MixedResult) else None
+    if isinstance(result, MixedResult):
+        foreign = sorted({split for counts in result.real["per_class"].values() for split in counts}
+                         - set(cfg.data.splits))
+        if foreign:
+            raise ConfigError(f"data.source.real.splits.{foreign[0]}: data.splits has no '{foreign[0]}' split "
+                              f"({', '.join(cfg.data.splits)}); send the real drawings to one of those")
+    splits = assign_splits(result.sketches, dict(cfg.data.splits), seed=int(cfg.seed), source=source, pinned=pinned)
     empty = [name for name in TRAINED_SPLITS if not splits.get(name)]
     if empty:
         raise ConfigError(f"data.splits: the {' and '.join(empty)} split would be empty "
@@ -63,6 +72,7 @@ def run(cfg: DictConfig) -> Manifest:
         parts=parts,
         splits={name: len(items) for name, items in splits.items()},
         skipped=len(result.skipped),
+        real=result.real if isinstance(result, MixedResult) else None,
     )
     with tracking.stage_run(cfg, "data", tags={"round": str(FIRST_ROUND)}), atomic_dir(cfg.paths.dataset) as folder:
         for name, items in splits.items():

@@ -33,7 +33,9 @@ is organised, comparable from round to round); ``human_actions`` (the labeling o
 which made this round's concepts: promotes, adds and splits plus unticked exemplars, see
 :meth:`~conceptstore.store.ConceptStore.human_actions`; 0 in round 0) and ``human_actions_total`` (all rounds);
 ``human_edits`` and ``human_edits_total`` (renames, notes, merges, deletes and undos, counted the same way);
-``n_sketches``, ``seconds``. Round 0's base model has no concept head: no per-concept metrics,
+``n_sketches``, ``seconds``; for mixed data (``data=mixed``) also ``class_acc_real`` and ``class_acc_generated``
+(the accuracy on the split's real drawings, ``n_real`` of them, and on its generated ones; the part metrics count
+the generated drawings only, the ones that name their parts). Round 0's base model has no concept head: no per-concept metrics,
 ``n_concepts`` and ``parts_discovered`` 0.
 
 Which concepts the model relies on (``evaluate.reliance``, a causal check; :mod:`pipeline.editing.reliance`):
@@ -177,20 +179,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                            batch_size=settings["batch_size"], progress=settings["progress"],
                            source=str(Path(cfg.paths.dataset) / split), pixels=pixels)
         counts = result.pixel_counts if pixels else result.counts
-        concepts = concept_results(model.concepts, parts or [], counts, result.presence, result.contains,
-                                   settings["threshold"])
-        found = part_results(model.concepts, parts or [], counts, result.contains, settings["iou_discovered"])
+        # presence against true parts: over the drawings that name theirs (mixed data's real drawings do not)
+        rows = result.known if parts is not None else slice(None)
+        presence, contains = result.presence[rows], result.contains[rows]
+        concepts = concept_results(model.concepts, parts or [], counts, presence, contains, settings["threshold"])
+        found = part_results(model.concepts, parts or [], counts, contains, settings["iou_discovered"])
         if pixels:  # the stride-cell figures beside the headline ones, for comparison with earlier rounds
-            cells = part_results(model.concepts, parts or [], result.counts, result.contains,
-                                 settings["iou_discovered"])
-            cell_concepts = concept_results(model.concepts, parts or [], result.counts, result.presence,
-                                            result.contains, settings["threshold"])
+            cells = part_results(model.concepts, parts or [], result.counts, contains, settings["iou_discovered"])
+            cell_concepts = concept_results(model.concepts, parts or [], result.counts, presence, contains,
+                                            settings["threshold"])
             atlas = {**atlas, "parts_discovered_cell": sum(p.discovered for p in cells),
                      "mean_concept_iou_cell": float(np.mean([c.iou for c in cell_concepts]))}
         if parts is None:
             for entry in concepts:
                 entry.iou = entry.ap = None  # type: ignore[assignment]  # undefined without true parts
         metrics = _metrics(result, concepts, found, parts is not None, atlas, human)
+        if manifest.real is not None:  # mixed data: how the model does on the real drawings and on the generated
+            metrics.update(class_acc_real=result.accuracy_of(~result.known), n_real=int((~result.known).sum()),
+                           class_acc_generated=result.accuracy_of(result.known))
         reliance = _reliance(model, sketches, settings) if settings["reliance"] and model.concepts else None
         if reliance is not None:
             for entry, row in zip(concepts, reliance.drop):

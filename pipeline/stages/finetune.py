@@ -47,8 +47,9 @@ from omegaconf import DictConfig
 from pipeline import text, tracking, viz
 from pipeline.stages import stage_main
 from pipeline.config import build, to_container
-from pipeline.data.datamodule import SketchDataset
+from pipeline.data.datamodule import SketchDataset, training_split
 from pipeline.data.raster import rasterize
+from pipeline.data.store import read_manifest
 from pipeline.errors import ConfigError, InputError
 from pipeline.finetune.data import ConceptDataset, SketchIndex, combined_loader, ink_maps, layer_geometry, \
     layer_vectors
@@ -242,6 +243,7 @@ class Prepared:
     train_set: SketchDataset
     test_set: SketchDataset
     spread: dict[str, int]
+    train_sampler: Any = None  # mixed data: draws the real drawings' share of the class batches (training_split)
 
 
 @dataclasses.dataclass
@@ -308,9 +310,10 @@ def prepare(cfg: DictConfig, round_: int) -> Prepared:
     concept_set = ConceptDataset(
         labelled, [class_index[s.word] for s in labelled], targets.codes,
         [index.split_of(k) != TEST_SPLIT for k in targets.key_ids], model.raster)
-    return Prepared(source, model, concepts, empty, geometry, targets, labelled, concept_set,
-                    SketchDataset(train_sketches, class_index, model.raster),
-                    SketchDataset(test_sketches, class_index, model.raster), spread)
+    train_set, sampler = training_split(read_manifest(cfg.paths.dataset), train_sketches, class_index, model.raster,
+                                        int(cfg.seed) + round_)
+    return Prepared(source, model, concepts, empty, geometry, targets, labelled, concept_set, train_set,
+                    SketchDataset(test_sketches, class_index, model.raster), spread, sampler)
 
 
 def train(cfg: DictConfig, round_: int, ready: Prepared, run_id: str) -> Trained:
@@ -329,7 +332,7 @@ def train(cfg: DictConfig, round_: int, ready: Prepared, run_id: str) -> Trained
         stem=getattr(model.net, "stem", ()) if settings.stem is None else list(settings.stem))
     loader = combined_loader(ready.train_set, ready.concept_set, int(settings.batch_size),
                              int(settings.concept_batch_size), seed=int(cfg.seed) + round_,
-                             num_workers=int(cfg.data.num_workers))
+                             num_workers=int(cfg.data.num_workers), class_sampler=ready.train_sampler)
     base_acc = class_accuracy(module.net, ready.test_set, model.input_spec, model.class_map)
     log.info("round %d: fine-tuning on %s (%s, %s) from %s; base test accuracy %.4f", round_,
              text.plural(len(ready.concepts), "concept"),
