@@ -248,20 +248,20 @@ class MixedSource:
             on_error).
         augment: How far training redraws every drawing of the train split at random (:class:`Augment`: rotation,
             scale, shift); None: never.
-        **generator: The generator's settings (:class:`~pipeline.data.generator.SketchGenerator`), as
+        **kwargs: The generator's settings (:class:`~pipeline.data.generator.SketchGenerator`), as
             ``data=generated`` has them.
 
     Raises:
         ConfigError: An unknown or bad setting.
     """
 
-    def __init__(self, real: Mapping[str, Any], augment: Mapping[str, Any] | None, **generator: Any) -> None:
+    def __init__(self, real: Mapping[str, Any], augment: Mapping[str, Any] | None, **kwargs: Any) -> None:
         known = [f.name for f in dataclasses.fields(SketchGenerator) if f.init]
-        unknown = sorted(set(generator) - set(known))
+        unknown = sorted(set(kwargs) - set(known))
         if unknown:
             raise ConfigError(f"config: unknown key 'data.source.{unknown[0]}'; the generator's keys are "
                               f"{', '.join(known)}; 'real' holds the real drawings' and 'augment' the redrawing's (conf/data/mixed.yaml)")
-        self.generator = SketchGenerator(**generator)
+        self.generator = SketchGenerator(**kwargs)
         self.real = RealDrawings.from_node(real)
         self.augment = Augment.from_node(augment)
 
