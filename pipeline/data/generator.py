@@ -747,13 +747,13 @@ class SketchGenerator:
     jitter: float = 1.0
     wobble: float = 1.0
     rotation: float = 12.0
-    aspect: float = 0.15
+    aspect: float = 0.25
     shuffle_prob: float = 0.25
     reverse_prob: float = 0.3
     spacing: float = 5.0
     steady: bool = True
     loop_gap: float = 0.1
-    warp: float = 0.04
+    warp: float = 0.08
     simplify: float = 2.0
     progress: bool = True
     _classes: tuple[str, ...] = field(init=False, repr=False)
