@@ -131,7 +131,7 @@ def apply_fix(store: ConceptStore, fix: Mapping[str, Any], *, expected_version: 
     if op not in FIXES:
         raise ConceptError(f"fix op: expected one of {', '.join(FIXES)}, got {op!r}")
     if fix.get("concept") is None or not positions:
-        raise ConceptError(f'a {op} fix needs "concept" and "positions" ([key_id, y, x] each), as GET /api/review '
+        raise ConceptError(f'the {op} fix needs "concept" and "positions" ([key_id, y, x] each), as GET /api/review '
                            "lists it")
     if op == "move":
         if fix.get("to") is None:

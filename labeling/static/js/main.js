@@ -17,12 +17,16 @@
  */
 import { busy, setStatus } from './api.js';
 import { atlasKey, fitAtlasHeight, switchRound } from './atlas.js';
-import { addToConcept, merge, promote, undo } from './concepts.js';
+import { addToConcept, merge, promote, undo, write } from './concepts.js';
 import { load, reloadStore } from './data.js';
 import { $, typing } from './dom.js';
 import { mapKey, renderMap, selectInView } from './map.js';
+import { loadGuides } from './review.js';
 import { addToChosen, clearSelection, select, selectUnticked, showSubclusters } from './selection.js';
-import { S } from './state.js';
+import { hooks, S } from './state.js';
+
+hooks.write = write;
+hooks.selectPoints = (ids) => select({ points: [...ids].map(Number) });
 
 // ---------------------------------------------------------------- wiring
 
@@ -40,6 +44,9 @@ window.articulate = {
   selectCell: (c) => select({ cell: Number(c) }),
   selectConcept: (id) => select({ concept: String(id) }),
   reload: () => busy(() => reloadStore()),
+  loadGuides: () => loadGuides(),
+  get review() { return S.review; },
+  get suggestions() { return S.suggestions; },
   selectInView: () => selectInView(),
 };
 
@@ -69,6 +76,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('add-to').addEventListener('change', addToChosen);
   $('round-switch').addEventListener('change', (ev) => switchRound(ev.target.value));
   $('select-in-view').addEventListener('click', selectInView);
+  $('review-refresh').addEventListener('click', loadGuides);
   $('atlas-grid').addEventListener('keydown', atlasKey);
   $('map').addEventListener('keydown', mapKey);
   document.addEventListener('keydown', undoKey);
@@ -77,5 +85,5 @@ document.addEventListener('DOMContentLoaded', () => {
     fitAtlasHeight();
     Plotly.Plots.resize($('atlas-grid'));
   });
-  load();
+  load().then(() => { if (window.articulate.ready) loadGuides(); });
 });

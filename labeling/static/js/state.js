@@ -40,6 +40,8 @@ export const S = {
   rounds: null,         // GET /api/rounds: the rounds whose atlas the page can show, and the server's own
   atlasCursor: null,    // the atlas cell the keyboard is on (row * size + col), null: none yet
   mapCursor: null,      // the map cluster the keyboard is on, null: none yet
+  review: null,         // GET /api/review: the labels most likely wrong and the concepts probably one, with fixes
+  suggestions: null,    // GET /api/suggestions: what to look at next
   mergeTicks: new Set(),
   busy: 0,
   actions: 0,
@@ -80,3 +82,10 @@ export function setDeleting(id) {
   S.deleting = id;
   if (id !== null) S.renaming = null;
 }
+
+/** What one view asks of another, filled in by main.js (the wiring), so that views need not import each other:
+ * ``write(method, path, body, describe)`` (a store write, concepts.js) and ``selectPoints(ids)`` (selection.js). */
+export const hooks = {
+  write: async () => null,
+  selectPoints: async () => null,
+};
