@@ -399,7 +399,7 @@ OTHER_CLASSES, PER_OTHER = 20, 20
 
 def unsure_figures(cfg, coach, count: int, quickdraw: Path | None) -> dict:
     """``--unsure``: the "not sure" rates, the familiarities' AUROC and the contradictory frames (see above)."""
-    from pipeline.coach.accuracy import contradictions, random_scribbles, unsure_rates
+    from pipeline.coach.accuracy import random_scribbles, replay_unsure, unsure_rates
     from pipeline.data.ndjson import read_ndjson
     from pipeline.data.store import read_split
 
@@ -411,12 +411,8 @@ def unsure_figures(cfg, coach, count: int, quickdraw: Path | None) -> dict:
     own = [s for s in read_split(cfg.paths.dataset, "test") if s.word in known][:count]
     rates = unsure_rates(coach, own, random_scribbles(count), others)
     val = [s for s in read_split(cfg.paths.dataset, str(cfg.coach.canon_split)) if s.word in known and s.strokes][:count]
-    last_unsure = frames = contradictory = 0
-    for sketch in val:
-        replay = coach.replay(sketch)
-        last_unsure += replay.unsure[-1]
-        frames += len(replay.frames)
-        contradictory += contradictions(coach, replay)
+    replayed = replay_unsure(coach, val)
+    real = replay_unsure(coach, _read_classes(folder, coach.scorer.class_names))
     t, (nll_1, nll_t) = coach.calibration.temperature, coach.calibration.nll
     print(f"not sure ({rates.familiarity}, threshold {coach.calibration.threshold:.3f}: {cfg.coach.unsure.val_pass} of "
           f"val pass); temperature {t:.3f} (val NLL {nll_1:.3f} at T=1, {nll_t:.3f} at T)")
@@ -424,15 +420,30 @@ def unsure_figures(cfg, coach, count: int, quickdraw: Path | None) -> dict:
     print(f"  other classes' drawings flagged        {rates.others_unsure:6.3f}  of {rates.others:4d}   aim >= 0.7"
           f"   ({len(chosen)} classes from {folder})")
     print(f"  own test drawings flagged              {rates.own_unsure:6.3f}  of {rates.own:4d}")
-    share = last_unsure / len(val) if val else float("nan")
-    print(f"  own val drawings unsure at last stroke {share:6.3f}  of {len(val):4d}   aim <= 0.1")
+    val_rates, real_rates = replayed.rates(), real.rates()
+    print(f"  own val drawings unsure at last stroke {val_rates['last_unsure']:6.3f}  of {replayed.drawings:4d}")
+    if real.drawings:
+        print(f"  own REAL drawings unsure at last stroke {real_rates['last_unsure']:5.3f}  of {real.drawings:4d}   "
+              f"aim <= 0.1   ({len(real.per_class)} classes from {folder})")
+        print(f"    read right at the last stroke        {real_rates['accuracy']:6.3f}")
+        print(f"    unsure when the model is wrong       {real_rates['unsure_when_wrong']:6.3f}  of {real_rates['wrong']:4d}"
+              "   (higher is better)")
+        print(f"    unsure when the model is right       {real_rates['unsure_when_right']:6.3f}  of {real.right:4d}"
+              "   (lower is better)")
+        print(f"    frames unsure, all strokes           {real_rates['frames_unsure']:6.3f}  of {real.frames:4d}")
+        print("    unsure at last stroke, per class     " + ", ".join(
+            f"{word} {unsure}/{n}" for word, (n, unsure) in sorted(real.per_class.items())))
+    else:
+        print(f"  own REAL drawings                      none: no ndjson file of the model's classes in {folder}")
+    contradictory, frames = replayed.contradictory + real.contradictory, replayed.frames + real.frames
     print(f"  contradictory frames (replays above)   {contradictory:6d}  of {frames:4d}   aim 0")
     for kind, area in rates.auroc.items():
         print(f"  AUROC {kind:<12} own vs scribbles {area['scribbles']:.3f}   own vs other classes {area['others']:.3f}")
     return {"familiarity": rates.familiarity, "temperature": t, "val_nll": [nll_1, nll_t],
-            "scribbles_unsure": rates.scribbles_unsure, "others_unsure": rates.others_unsure,
-            "own_test_unsure": rates.own_unsure, "val_last_stroke_unsure": share, "contradictory_frames": contradictory,
-            "frames": frames, "auroc": rates.auroc}
+            "threshold": coach.calibration.threshold, "scribbles_unsure": rates.scribbles_unsure,
+            "others_unsure": rates.others_unsure, "own_test_unsure": rates.own_unsure,
+            "val_last_stroke_unsure": val_rates["last_unsure"], "real_own": {**real_rates, "per_class": real.per_class},
+            "contradictory_frames": contradictory, "frames": frames, "auroc": rates.auroc}
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ the tests assert properties with margins (an AUROC, shares), never one machine's
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pipeline.coach.accuracy import contradictions, random_scribbles
+from pipeline.coach.accuracy import contradictions, random_scribbles, replay_unsure
 from pipeline.coach.calibration import (Calibration, UnsureSettings, auroc, cached_calibration, fit_temperature,
                                         mean_nll, outputs)
 from pipeline.coach.coach import UNSURE_TEXT
@@ -114,6 +115,30 @@ def test_the_familiarity_tells_scribbles_from_the_models_own_drawings(coach, val
     passed = float((familiar >= calibration.threshold).mean())
     assert passed == pytest.approx(0.95, abs=max(0.03, 2 / len(own)))
     assert float((strange < calibration.threshold).mean()) > 0.5
+
+
+def test_replays_count_unsure_at_the_last_stroke_and_split_it_by_right_and_wrong(coach, val) -> None:
+    """``replay_unsure``: the last frame of a replay is the whole drawing, so the drawings it counts as unsure at
+    the last stroke are those whose whole drawing is below the threshold, and the model's reading at the last
+    stroke splits them into right and wrong; drawings of other classes are skipped."""
+    own = [s for s in val if s.word in coach.scorer.class_index and s.strokes][:24]
+    stranger = random_scribbles(1, seed=5)[0]  # the word "scribble": no class of the model
+    counts = replay_unsure(coach, [*own, stranger])
+    logits, pooled = outputs(coach.scorer, own)
+    below = coach.calibration.familiarity_of(logits, pooled) < coach.calibration.threshold
+    read_right = logits.argmax(1) == np.array([coach.scorer.class_index[s.word] for s in own])
+    assert counts.drawings == len(own) and counts.frames == sum(s.num_strokes for s in own)
+    # One frame alone and a batch may differ in their last bits: at most one drawing on the threshold may tip.
+    assert abs(counts.last_unsure - int(below.sum())) <= 1 and abs(counts.right - int(read_right.sum())) <= 1
+    assert counts.unsure_right + counts.unsure_wrong == counts.last_unsure
+    assert counts.unsure_right <= counts.right and counts.unsure_wrong <= counts.drawings - counts.right
+    assert sum(n for n, _ in counts.per_class.values()) == len(own)
+    assert sum(u for _, u in counts.per_class.values()) == counts.last_unsure
+    assert counts.last_unsure <= counts.frames_unsure <= counts.frames and counts.contradictory == 0
+    rates = counts.rates()
+    assert rates["last_unsure"] == pytest.approx(counts.last_unsure / len(own), abs=1e-4)
+    assert rates["wrong"] == len(own) - counts.right
+    assert math.isnan(replay_unsure(coach, [stranger]).rates()["last_unsure"])  # nothing replayed: nan, not 0
 
 
 # --- no contradictions --------------------------------------------------------------------------------------
@@ -253,3 +278,34 @@ def test_the_benchmark_measures_the_not_sure_rates(labeling_project) -> None:
         assert line in out, out
     frames = re.search(r"contradictory frames \(replays above\)\s+(\d+)\s+of\s+(\d+)", out)
     assert frames and frames[1] == "0" and int(frames[2]) > 20, out
+    # The shared samples hold no drawing of the project's classes (bicycle, car, ...): it says so.
+    assert "own REAL drawings                      none" in out, out
+
+
+def test_the_benchmark_replays_real_drawings_of_the_models_own_classes(labeling_project, tmp_path: Path) -> None:
+    """``--unsure --quickdraw DIR``: the drawings in DIR/ndjson/<class>.ndjson of the model's classes are replayed
+    stroke by stroke; the others there are the classes it does not have."""
+    import json
+    import re
+
+    from pipeline.data.generator import SketchGenerator
+    from tests.test_bench_any_data import bench
+
+    folder = tmp_path / "ndjson"
+    folder.mkdir()
+    drawn = SketchGenerator(num_sketches=40, classes=["cat", "house", "tree"], seed=9, progress=False).load().sketches
+    written = {}
+    for word in ("cat", "house", "tree"):  # tree is none of the model's classes: one of the "others"
+        mine = [s for s in drawn if s.word == word][:6]
+        (folder / f"{word}.ndjson").write_text("".join(json.dumps(s.to_ndjson_record()) + "\n" for s in mine))
+        written[word] = len(mine)
+    figures = tmp_path / "figures.json"
+    out = bench("bench_feedback", "--drawings", "5", "--events", "0", "--unsure", "10", "--quickdraw", str(tmp_path),
+                "--json", str(figures), "threads=1", *labeling_project.overrides)
+    real = re.search(r"own REAL drawings unsure at last stroke\s+([\d.]+)\s+of\s+(\d+)", out)
+    assert real and int(real[2]) == written["cat"] + written["house"], out
+    assert re.search(r"per class\s+cat \d+/6, house \d+/6", out), out
+    assert re.search(r"other classes' drawings flagged\s+[\d.]+\s+of\s+6\b", out), out  # the tree file alone
+    document = json.loads(figures.read_text())["unsure"]["real_own"]
+    assert document["drawings"] == 12 and document["last_unsure"] == pytest.approx(float(real[1]), abs=1e-3)
+    assert document["wrong"] + round(document["accuracy"] * 12) == 12

@@ -11,14 +11,16 @@ evaluation's ``matched_part``) that belongs to the drawing's class and whose par
 
 And whether the coach knows when it does not know (:func:`unsure_rates`): the share of random scribbles and of
 real drawings of classes the model does not have that it is unsure of, the share of its own classes' complete
-drawings it is unsure of, and the AUROC of each familiarity between them; :func:`contradictions` counts the
-frames of a replay whose sentences contradict each other.
+drawings it is unsure of, and the AUROC of each familiarity between them; :func:`replay_unsure` replays drawings of
+its own classes stroke by stroke (real ones: does the coach stay unsure of a finished drawing a person made?) and
+splits the unsure ones by whether the model reads them right; :func:`contradictions` counts the frames of a replay
+whose sentences contradict each other.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,10 +28,16 @@ from pipeline.coach.calibration import FAMILIARITY, auroc, outputs
 from pipeline.coach.coach import Coach, Replay
 from pipeline.data.sketch import Sketch
 
-__all__ = ["EventRates", "UnsureRates", "contradictions", "event_rates", "random_scribbles", "unsure_rates"]
+__all__ = ["EventRates", "ReplayUnsure", "UnsureRates", "contradictions", "event_rates", "random_scribbles",
+           "replay_unsure", "unsure_rates"]
 
 #: The kinds of random scribble :func:`random_scribbles` draws, in turn.
 SCRIBBLES = ("walk", "lines", "loops", "zigzag")
+
+
+def _ratio(a: int, b: int) -> float:
+    """``a / b`` to four decimals; nan where ``b`` is 0."""
+    return round(a / b, 4) if b else float("nan")
 
 
 @dataclass
@@ -47,14 +55,11 @@ class EventRates:
     missing_said_after: int = 0
 
     def rates(self) -> dict[str, float]:
-        def ratio(a: int, b: int) -> float:
-            return round(a / b, 4) if b else float("nan")
-
-        return {"pairs": self.pairs, "improved_hit": ratio(self.improved_hit, self.pairs),
-                "improved_first": ratio(self.improved_first, self.pairs),
-                "improved_precision": ratio(self.improved_on_part, self.improved_events),
-                "missing_before": ratio(self.missing_said_before, self.missing_frames_before),
-                "missing_after": ratio(self.missing_said_after, self.frames_after)}
+        return {"pairs": self.pairs, "improved_hit": _ratio(self.improved_hit, self.pairs),
+                "improved_first": _ratio(self.improved_first, self.pairs),
+                "improved_precision": _ratio(self.improved_on_part, self.improved_events),
+                "missing_before": _ratio(self.missing_said_before, self.missing_frames_before),
+                "missing_after": _ratio(self.missing_said_after, self.frames_after)}
 
 
 def event_rates(coach: Coach, sketches: Sequence[Sketch], matched_part: Mapping[str, str]) -> EventRates:
@@ -180,6 +185,74 @@ def unsure_rates(coach: Coach, own: Sequence[Sketch], scribbles: Sequence[Sketch
                     "others": round(auroc(read["own"][kind], read["others"][kind]), 4)} for kind in FAMILIARITY}
     return UnsureRates(calibration.familiarity, len(own), len(scribbles), len(others), share("own"),
                        share("scribbles"), share("others"), areas)
+
+
+@dataclass
+class ReplayUnsure:
+    """What :func:`replay_unsure` counted over drawings of the model's own classes replayed stroke by stroke.
+
+    Attributes:
+        drawings: Drawings replayed.
+        last_unsure: Of them, those the coach is still unsure of at the last stroke (aim: at most a tenth).
+        right: Drawings the model reads as their own class at the last stroke.
+        unsure_right: Of ``right``, those it is unsure of at the last stroke.
+        unsure_wrong: Of the misread ones, those it is unsure of at the last stroke (the more, the better).
+        frames: Frames after a stroke, all replays together.
+        frames_unsure: Of them, those it is unsure of.
+        contradictory: Frames whose sentences contradict each other (:func:`contradictions`; aim 0).
+        per_class: Class -> (drawings, unsure at the last stroke).
+    """
+
+    drawings: int = 0
+    last_unsure: int = 0
+    right: int = 0
+    unsure_right: int = 0
+    unsure_wrong: int = 0
+    frames: int = 0
+    frames_unsure: int = 0
+    contradictory: int = 0
+    per_class: dict[str, list[int]] = field(default_factory=dict)
+
+    def rates(self) -> dict[str, float]:
+        """The shares: ``last_unsure`` of the drawings, ``accuracy`` (read right at the last stroke),
+        ``unsure_when_right`` and ``unsure_when_wrong``, ``frames_unsure``; nan where nothing was counted."""
+        wrong = self.drawings - self.right
+        return {"drawings": self.drawings, "last_unsure": _ratio(self.last_unsure, self.drawings),
+                "accuracy": _ratio(self.right, self.drawings),
+                "unsure_when_right": _ratio(self.unsure_right, self.right),
+                "unsure_when_wrong": _ratio(self.unsure_wrong, wrong), "wrong": wrong,
+                "frames_unsure": _ratio(self.frames_unsure, self.frames), "contradictory": self.contradictory}
+
+
+def replay_unsure(coach: Coach, drawings: Sequence[Sketch]) -> ReplayUnsure:
+    """Replay drawings of the model's classes stroke by stroke, each read for the model's own guess (as the page
+    reads a drawing nobody named): is the coach still unsure at the last stroke, and is it unsure where the model
+    misreads the drawing (good) or where it reads it right (a needless doubt)?
+
+    Args:
+        coach: The round's coach (with its calibration).
+        drawings: Drawings with strokes; those of classes the model does not have are skipped.
+    """
+    counts = ReplayUnsure()
+    classes = coach.scorer.class_index
+    for sketch in drawings:
+        if sketch.word not in classes or not sketch.strokes:
+            continue
+        replay = coach.replay(sketch)
+        unsure = bool(replay.unsure[-1])
+        right = classes.get(replay.top[-1][0]) == classes[sketch.word]
+        counts.drawings += 1
+        counts.last_unsure += unsure
+        counts.right += right
+        counts.unsure_right += unsure and right
+        counts.unsure_wrong += unsure and not right
+        counts.frames += len(replay.frames)
+        counts.frames_unsure += sum(replay.unsure[1:])
+        counts.contradictory += contradictions(coach, replay)
+        seen = counts.per_class.setdefault(sketch.word, [0, 0])
+        seen[0] += 1
+        seen[1] += unsure
+    return counts
 
 
 def contradictions(coach: Coach, replay: Replay) -> int:
