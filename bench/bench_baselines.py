@@ -15,7 +15,8 @@ concepts as the loop's round, and measures them as the evaluate stage measures t
 Each method is fitted on a random sample of ink positions of the train split (``--positions`` of the first
 ``--train-sketches``), on the *base* model's atlas layer: the loop's concepts start from it (round 1 fine-tunes the
 base model), so the baselines see the features the artist first labelled. NMF and SAE maps are scaled to [0, 1] by
-their 99th percentile on the train sample.
+their 99th percentile on the train sample; every map is 0 on the positions whose cell holds no ink (the input's own
+ink, as extraction defines it): the methods never saw such positions, and k-means would hand each to some cluster.
 
 Each component is then matched in hindsight on the val split: its map is thresholded at each of :data:`LEVELS`,
 read as the evaluate stage reads a concept map (``evaluate.iou_resolution``: pixel, each map upsampled to the sketch
@@ -340,8 +341,9 @@ def fit_nmf(sample: np.ndarray, k: int, seed: int) -> Encoder:
 def fit_topk_sae(sample: np.ndarray, k: int, top_k: int, steps: int, seed: int, batch_size: int = 1024) -> Encoder:
     """A top-k sparse autoencoder with ``k`` latents: z = TopK(ReLU(W_enc (x - b) + c)), x ~ W_dec z + b.
 
-    Trained with Adam on the mean squared error; the decoder's atoms start as random sample positions (centred,
-    unit norm, so no latent starts dead) and are kept at unit norm, the encoder starts as their transpose.
+    Trained with Adam on the mean squared error; the decoder's atoms start as sample positions spread apart by
+    k-means++ seeding (centred, unit norm: random positions can put two atoms on one part and leave a latent dead)
+    and are kept at unit norm; the encoder starts as their transpose.
 
     Args:
         sample: (M, C) activation vectors at train ink positions.
@@ -356,10 +358,12 @@ def fit_topk_sae(sample: np.ndarray, k: int, top_k: int, steps: int, seed: int, 
     """
     import torch
 
+    from sklearn.cluster import kmeans_plusplus
+
     generator = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(sample).to(torch.float32)
     bias = x.mean(0).clone().requires_grad_(True)
-    atoms = x[torch.randperm(len(x), generator=generator)[:k]] - x.mean(0)
+    atoms = torch.from_numpy(kmeans_plusplus(sample, k, random_state=seed)[0]).to(torch.float32) - x.mean(0)
     decoder = (atoms / atoms.norm(dim=1, keepdim=True).clamp_min(1e-6)).requires_grad_(True)
     encoder = decoder.detach().clone().requires_grad_(True)
     offset = torch.zeros(k, requires_grad=True)
@@ -411,11 +415,16 @@ def _predicted(maps: np.ndarray, masks: np.ndarray, part: np.ndarray, geometry: 
     return maps >= threshold, part
 
 
-def _maps(encoder: Encoder, activations: Any, part: np.ndarray) -> np.ndarray:
-    """(N, K, H, W) the components' maps of a batch, from its activations (N*H*W, C)."""
+def _maps(encoder: Encoder, activations: Any, ink: np.ndarray) -> np.ndarray:
+    """(N, K, H, W) the components' maps of a batch, from its activations (N*H*W, C), 0 where a cell holds no ink.
+
+    The methods are fitted on ink positions: what they say of empty paper is an extrapolation, and k-means would
+    give every empty cell to some cluster (the concept heads of the loop learn to stay off it, from their
+    background weight).
+    """
     scores = encoder(activations).numpy()
-    n, h, w = part.shape
-    return scores.reshape(n, h, w, -1).transpose(0, 3, 1, 2)
+    n, h, w = ink.shape
+    return scores.reshape(n, h, w, -1).transpose(0, 3, 1, 2) * ink[:, None]
 
 
 def match_components(encoders: dict[str, Encoder], batches: Iterator[tuple[Any, np.ndarray, np.ndarray, np.ndarray]],
@@ -435,9 +444,9 @@ def match_components(encoders: dict[str, Encoder], batches: Iterator[tuple[Any, 
     from pipeline.evaluation.metrics import OverlapCounts, iou_matrix
 
     counts: dict[str, list[Any]] = {}
-    for activations, _ink, part, masks in batches:
+    for activations, ink, part, masks in batches:
         for name, encoder in encoders.items():
-            maps = _maps(encoder, activations, part)
+            maps = _maps(encoder, activations, ink)
             per_level = counts.setdefault(name, [OverlapCounts(maps.shape[1], parts) for _ in LEVELS])
             for level, level_counts in zip(LEVELS, per_level):
                 level_counts.update(*_predicted(maps, masks, part, geometry, level, resolution))
@@ -476,14 +485,14 @@ def measure(encoders: dict[str, Encoder], matched: dict[str, Matched],
     counts = {name: OverlapCounts(len(m.levels), len(part_names)) for name, m in matched.items()}
     presence: dict[str, list[np.ndarray]] = {name: [] for name in matched}
     contains = []
-    for activations, _ink, part, masks in batches:
+    for activations, ink, part, masks in batches:
         hit = np.zeros((len(part), len(part_names) + 1), dtype=bool)
         np.put_along_axis(hit, part.reshape(len(part), -1).astype(np.int64), True, axis=1)
         contains.append(hit)
         for name, encoder in encoders.items():
             # each map scaled so that its matched level falls on the evaluate stage's threshold (the upsampling is
             # linear: thresholding the scaled map there is thresholding the map at its level)
-            maps = _maps(encoder, activations, part) * (threshold / matched[name].levels)[None, :, None, None]
+            maps = _maps(encoder, activations, ink) * (threshold / matched[name].levels)[None, :, None, None]
             presence[name].append(maps.reshape(*maps.shape[:2], -1).max(2))
             counts[name].update(*_predicted(maps, masks, part, geometry, threshold, resolution))
     out = {}
@@ -574,10 +583,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--round", type=_at_least(0), default=3, help="the loop's round to compare with (default 3)")
     parser.add_argument("--concepts", type=_at_least(0), default=0,
                         help="components of each baseline (default 0: as many as the round's concepts)")
-    parser.add_argument("--methods", type=_methods, default=list(METHODS), help=f"comma-separated, of: {', '.join(METHODS)}")
+    parser.add_argument("--methods", type=_methods, default=list(METHODS),
+                        help=f"comma-separated, of: {', '.join(METHODS)}")
     parser.add_argument("--train-sketches", type=_at_least(1), default=800,
                         help="train sketches the positions are sampled from (default 800)")
-    parser.add_argument("--positions", type=_at_least(1), default=20000, help="train ink positions to fit on (default 20000)")
+    parser.add_argument("--positions", type=_at_least(1), default=20000,
+                        help="train ink positions to fit on (default 20000)")
     parser.add_argument("--sae-top-k", type=_at_least(0), default=0,
                         help="latents the SAE keeps per position (default 0: max(1, K // 10), overcomplete's default)")
     parser.add_argument("--sae-steps", type=_at_least(1), default=2000, help="SAE optimiser steps (default 2000)")
@@ -619,7 +630,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     metrics = _round_of(evaluation, _read_json(evaluation), args.round)
     k = args.concepts or int(metrics["n_concepts"])
     if k < 1:
-        raise InputError(evaluation, f"round {args.round} has no concepts", hint="pass a later --round, or --concepts K")
+        raise InputError(evaluation, f"round {args.round} has no concepts",
+                         hint="pass a later --round, or --concepts K")
     settings = cfg.evaluate
     resolution = str(settings.iou_resolution)
     ceiling_file = args.ceiling or project.folder / "ceiling.json"

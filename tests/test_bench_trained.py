@@ -1,5 +1,5 @@
-"""The benchmarks that need a trained project (feedback, edit, finetune, page) and the loop's benchmark, in their
-smallest configuration, on real-format data: Quick, Draw! ndjson drawings with a ``parts`` list each.
+"""The benchmarks that need a trained project (feedback, edit, finetune, page, baselines) and the loop's benchmark,
+in their smallest configuration, on real-format data: Quick, Draw! ndjson drawings with a ``parts`` list each.
 
 One small project is built for the module from such files through the data stage (``data=quickdraw
 data.source.folder=...``): round 0 (tests/labeling_project.py: ``build``) and, in a copy, round 1 with two
@@ -131,3 +131,46 @@ def test_loop_on_ndjson_with_parts(ndjson_data: list[str], tmp_path: Path) -> No
     rounds = json.loads(report.read_text())["rounds"]
     assert len(rounds) == 2 and rounds[1]["n_concepts"] >= 1 and rounds[0]["parts_total"] > 0
     assert "aim: class accuracy within" in out
+
+
+def test_baselines_beside_the_round_on_the_ndjson_project(trained: TrainedProjects, tmp_path: Path) -> None:
+    """Automatic concept discovery on round 1's base model: as many components as the round's concepts, measured on
+    the split the round was measured on (val here, so matched on train), beside a ceiling and another run's round."""
+    evaluation = Path(next(o.split("=", 1)[1] for o in trained.round_1 if o.startswith("paths.evaluation=")))
+    metrics = json.loads((evaluation / "round_1" / "metrics.json").read_text())
+    ceiling = tmp_path / "loop.json"  # bench_loop.py's --json holds the ceiling's pixel figures
+    ceiling.write_text(json.dumps({"ceiling": {"parts_discovered": 7, "parts_total": 9, "mean_concept_iou": 0.5,
+                                               "mean_part_iou": 0.45}}))
+    report = tmp_path / "baselines.json"
+    out = bench("bench_baselines", "--round", "1", "--train-sketches", "40", "--positions", "2000", "--sae-steps", "50",
+                "--ceiling", str(ceiling), "--loop", f"again={evaluation.parent}", "--json", str(report), "threads=1",
+                *trained.round_1)
+    result = json.loads(report.read_text())
+    assert result["concepts"] == metrics["n_concepts"] == 2
+    assert (result["split"], result["match_split"]) == ("val", "train")
+    assert result["loop"]["mean_concept_iou"] == metrics["mean_concept_iou"]
+    assert result["loops"]["again"] == result["loop"]
+    assert set(result["baselines"]) == {"kmeans", "nmf", "sae"}
+    for name, found in result["baselines"].items():
+        assert len(found["iou"]) == 2 and found["parts_total"] == metrics["parts_total"], name
+        assert 0 <= found["mean_iou"] <= found["mean_concept_iou"] <= 1, name
+        assert set(filter(None, found["matched_part"])) <= set(trained.parts), name
+    for row in ("ceiling", "7/9", "loop (again)", "k-means (ACE-like)", "NMF (CRAFT-like)", "top-1 SAE",
+                "aim: loop's mean IoU >= the best baseline's"):
+        assert row in out
+
+
+def test_baselines_name_a_round_that_was_not_evaluated(trained: TrainedProjects, tmp_path: Path) -> None:
+    """One clear line, before anything is fitted, and no report."""
+    import os
+    import sys
+
+    from tests.conftest import ROOT, run_command
+
+    report = tmp_path / "baselines.json"
+    done = run_command([sys.executable, str(ROOT / "bench" / "bench_baselines.py"), "--round", "4", "--json",
+                        str(report), "threads=1", *trained.round_1], ROOT, {**os.environ, "OMP_NUM_THREADS": "1"},
+                       timeout=300)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "round_4/metrics.json: no evaluation of round 4 (rounds evaluated there: round_1" in done.stderr
+    assert not report.exists()
