@@ -18,11 +18,12 @@ base model), so the baselines see the features the artist first labelled. NMF an
 their 99th percentile on the train sample; every map is 0 on the positions whose cell holds no ink (the input's own
 ink, as extraction defines it): the methods never saw such positions, and k-means would hand each to some cluster.
 
-Each component is then matched in hindsight on the val split: its map is thresholded at each of :data:`LEVELS`,
-read as the evaluate stage reads a concept map (``evaluate.iou_resolution``: pixel, each map upsampled to the sketch
-and compared with the true part mask over the ink pixels, :func:`pipeline.evaluation.metrics.ink_pixel_predictions`;
-or per stride cell), and the (level, part) of highest IoU is its threshold and its part. On the split the loop's
-round was measured on (``evaluate.split`` of its ``metrics.json``, test by default) with those thresholds:
+Each component is then matched in hindsight on the val split (train, where the round was measured on val): its
+map is thresholded at each of :data:`LEVELS`, read as the evaluate stage reads a concept map
+(``evaluate.iou_resolution``: pixel, each map upsampled to the sketch and compared with the true part mask over the
+ink pixels, :func:`pipeline.evaluation.metrics.ink_pixel_predictions`; or per stride cell), and the (level, part) of
+highest IoU is its threshold and its part. On the split the loop's round was measured on (``evaluate.split`` of its
+``metrics.json``, test by default) with those thresholds:
 
 - ``mean IoU``: mean over the K components of the IoU with their val-matched part (0 for one that matched none);
 - ``mean IoU (as evaluate)``: the evaluate stage's ``mean_concept_iou`` (each component matched to its best part on
@@ -37,7 +38,7 @@ baselines) and finds more parts with as many concepts.
 
     python bench/bench_baselines.py --from DIR [--round 3] [--concepts K] [--methods kmeans,nmf,sae]
         [--loop LABEL=PATH ...] [--ceiling JSON] [--json OUT] [hydra overrides]
-    python bench/bench_baselines.py --from /work/runs/loop-default --loop "noise 0.2=/work/runs/loop-noisy"
+    python bench/bench_baselines.py --from /tmp/loop-default --loop "noise 0.2=/tmp/loop-noisy"
 
 ``--from`` is a folder bench_loop.py kept (``--keep``) or any project; its own ``conf/`` and the overrides recorded
 in its ``params.yaml`` are composed, then the command line's overrides; its relative paths are read from that
@@ -45,8 +46,10 @@ folder. Without ``--from``: this project, with the command line's overrides (as 
 adds the round of another kept run on the same data (a folder, its ``evaluation/round_<N>/metrics.json``, or a
 bench_loop.py ``--json``), e.g. one labelled by a fallible artist.
 
-The smallest run (seconds, on a project with a round 1):
-``--round 1 --train-sketches 50 --positions 2000 --sae-steps 50`` with overrides pointing at the project's paths.
+On the default data (20 components each, 20000 positions) a run takes about a minute on two busy cores: fitting
+3 s (k-means), 5 s (NMF), 12 s (SAE), matching on val 25 s, measuring on test 8 s. The smallest run (seconds, on a
+project with a round 1): ``--round 1 --train-sketches 50 --positions 2000 --sae-steps 50`` with overrides pointing
+at the project's paths.
 """
 
 from __future__ import annotations
