@@ -38,7 +38,7 @@ def _points(d: float) -> str:
 
 
 def _words(entry: dict[str, Any], short: bool = False) -> str:
-    """A reliance entry as the pages word it (labeling/static/js/reliance.js)."""
+    """A reliance entry as the pages word it (labeling/static/js/shared/reliance.js)."""
     if not entry["worst_class"] or entry["max_drop"] <= 0.0005:
         return "not relied on" if short else "no class relies on it"
     return f"−{_points(entry['max_drop'])}{' ' if short else ' on '}{entry['worst_class']}"

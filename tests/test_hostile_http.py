@@ -478,7 +478,7 @@ def test_token_mode_keeps_static_files_public_and_the_api_closed(labeling_projec
     running = RunningServer(app, labeling_project, store)
     try:
         with httpx.Client(base_url=running.url, timeout=60) as client:
-            for path in ("/static/vendor/plotly-articulate.min.js", "/static/app.css", "/static/js/api.js"):
+            for path in ("/static/vendor/plotly-articulate.min.js", "/static/app.css", "/static/js/shared/api.js"):
                 assert client.get(path).status_code == 200, path
             for path in ("/api/atlas", "/", "/atlas/atlas.json", "/api/limits"):
                 closed = client.get(path)

@@ -416,7 +416,7 @@ def _lab(colour: str) -> np.ndarray:
 
 
 def test_the_map_has_a_distinct_colour_for_each_of_24_clusters() -> None:
-    script = (ROOT / "labeling" / "static" / "js" / "state.js").read_text()
+    script = (ROOT / "labeling" / "static" / "js" / "shared" / "palette.js").read_text()
     palette = re.findall(r"'(#[0-9a-f]{6})'", re.search(r"const PALETTE = \[(.*?)\];", script, re.S).group(1))
     assert len(palette) >= 24 and len(set(palette)) == len(palette)
     lab = np.stack([_lab(c) for c in palette])

@@ -1,7 +1,7 @@
 /* Articulate's page, atlas.js: The header (and its round switch), the cluster list and the atlas grid (Plotly
  * heatmap of icons, and its keyboard cursor). */
-import { setStatus } from './api.js';
-import { $, esc, fmt, h, plural, ROUND, TOKEN, withToken } from './dom.js';
+import { setStatus } from './shared/api.js';
+import { $, esc, fmt, h, plural, ROUND, TOKEN, withToken } from './shared/dom.js';
 import { previewCell } from './map.js';
 import { select } from './selection.js';
 import { colourOf, GREY, S } from './state.js';

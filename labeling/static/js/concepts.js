@@ -1,12 +1,12 @@
 /* Articulate's page, concepts.js: Writes to the concept store (promote, add, rename, merge, split, delete, undo),
  * the concepts panel and the recent changes. */
-import { api, busy, setStatus } from './api.js';
+import { api, busy, setStatus } from './shared/api.js';
 import { updateAtlasSelection } from './atlas.js';
 import { applyConcepts, refreshEvents, reloadStore } from './data.js';
-import { $, h, plural, sentence } from './dom.js';
+import { $, h, plural, sentence } from './shared/dom.js';
 import { renderMap, updateMapSelection } from './map.js';
 import { loadPreview, previewPanel } from './preview.js';
-import { relianceOf, relianceSentence, relianceWords, relied } from './reliance.js';
+import { relianceOf, relianceSentence, relianceWords, relied } from './shared/reliance.js';
 import {
   clearSelection,
   conceptById,

@@ -1,8 +1,8 @@
 /* Articulate's page, data.js: Loading the atlas, its points, the concepts and the recent changes. */
-import { api, busy, setStatus } from './api.js';
+import { api, busy, setStatus } from './shared/api.js';
 import { otherRoundNote, renderAtlas, renderClusters, renderHeader, renderRounds } from './atlas.js';
 import { refreshSelectionAfterWrite, renderConcepts, renderEvents } from './concepts.js';
-import { $, esc, fmt, plural } from './dom.js';
+import { $, esc, fmt, plural } from './shared/dom.js';
 import { renderMap } from './map.js';
 import { renderSelection } from './selection.js';
 import { S, setAtlas, setRenaming } from './state.js';

@@ -15,11 +15,11 @@
  *
  * Test hook: window.articulate (ready, idle, selectPoints(ids), selectCluster(k), selectCell(c), ...).
  */
-import { busy, setStatus } from './api.js';
+import { actionsDone, busy, idle, setStatus } from './shared/api.js';
 import { atlasKey, fitAtlasHeight, switchRound } from './atlas.js';
 import { addToConcept, merge, promote, undo, write } from './concepts.js';
 import { load, reloadStore } from './data.js';
-import { $, typing } from './dom.js';
+import { $, typing } from './shared/dom.js';
 import { mapKey, renderMap, selectInView } from './map.js';
 import { loadGuides } from './review.js';
 import { addToChosen, clearSelection, select, selectUnticked, showSubclusters } from './selection.js';
@@ -32,11 +32,11 @@ hooks.selectPoints = (ids) => select({ points: [...ids].map(Number) });
 
 window.articulate = {
   ready: false,
-  get idle() { return S.busy === 0; },
+  get idle() { return idle(); },
   get version() { return S.version; },
   get selection() { return S.selection; },
   get concepts() { return S.concepts; },
-  get actions() { return S.actions; },
+  get actions() { return actionsDone(); },
   get mapTraceType() { return S.mapType; },
   /** What a lasso does: select these atlas point ids. Resolves to the selection (null on error). */
   selectPoints: (ids) => select({ points: [...ids].map(Number) }),
@@ -54,7 +54,7 @@ window.articulate = {
 function undoKey(ev) {
   if (!(ev.ctrlKey || ev.metaKey) || ev.shiftKey || ev.altKey || ev.key.toLowerCase() !== 'z' || typing(ev)) return;
   ev.preventDefault();
-  if (S.busy === 0) undo();
+  if (idle()) undo();
 }
 
 document.addEventListener('DOMContentLoaded', () => {

@@ -1,7 +1,7 @@
 /* Articulate's page, map.js: The map of the atlas's points (Plotly scattergl), its lasso, and the preview under the
  * pointer. */
-import { api, setStatus } from './api.js';
-import { $, esc, fmt, h, plural, withToken } from './dom.js';
+import { api, setStatus } from './shared/api.js';
+import { $, esc, fmt, h, plural, withToken } from './shared/dom.js';
 import { select } from './selection.js';
 import { colourOf, GREY, iconScoreMeaning, S } from './state.js';
 

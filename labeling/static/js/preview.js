@@ -1,8 +1,8 @@
 /* Articulate's page, preview.js: what a label does at once. After a promote or an add, the concept's linear probe
  * (GET /api/concepts/{id}/preview) shows beside it: its agreement with the label, how many points it would claim on
  * drawings holding none of its labels, and a strip of the surest and the borderline ones, in context. */
-import { api, busy } from './api.js';
-import { h, plural, withToken } from './dom.js';
+import { api, busy } from './shared/api.js';
+import { h, plural, withToken } from './shared/dom.js';
 
 /** The preview shown: { id, answer } or { id, error }; one concept's at a time. */
 let shown = null;

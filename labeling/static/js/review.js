@@ -2,8 +2,8 @@
  * and the concepts probably one, each with a one-click fix (POST /api/review/fix: one store event, undone by Undo);
  * and what to look at next (GET /api/suggestions): unnamed regions and the uncertain borders of concepts, each
  * selected with one click. It reaches the other views only through state.js (S, hooks). */
-import { api, busy } from './api.js';
-import { $, h, plural, withToken } from './dom.js';
+import { api, busy } from './shared/api.js';
+import { $, h, plural, withToken } from './shared/dom.js';
 import { hooks, S } from './state.js';
 
 /** Ask for the queue and the suggestions of the store as it is now, then redraw the card. */

@@ -1,9 +1,9 @@
 /* Articulate's page, selection.js: Selections (a cluster, a cell, a lasso, a concept): the panel, its exemplars in
  * context. */
-import { api, busy, setStatus } from './api.js';
+import { api, busy, setStatus } from './shared/api.js';
 import { renderClusters, topEntries, updateAtlasSelection } from './atlas.js';
 import { renderConcepts } from './concepts.js';
-import { $, fmt, h, plural, withToken } from './dom.js';
+import { $, fmt, h, plural, withToken } from './shared/dom.js';
 import { updateMapSelection } from './map.js';
 import { S, setSelection } from './state.js';
 

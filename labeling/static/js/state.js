@@ -1,15 +1,7 @@
 /* Articulate's page, state.js: The page's state (one object) and the palette; the few setters that change what
  * several views show. */
 
-// One colour per cluster of the default atlas (24): tab10 first (the colours of atlas.png and map.png for the
-// first ten), then the 14 colours of Plotly's qualitative palettes and Kelly's 22 that lie farthest from
-// those before them (CIEDE2000, each at least 14.9 from every other, none too pale for white or grey).
-export const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f',
-  '#bcbd22', '#17becf', '#1616a7', '#85660d', '#620042', '#24796c', '#f8a19f', '#661100', '#00cc96',
-  '#cf1c90', '#edad08', '#cc6677', '#6c7c32', '#654522', '#5f4690', '#dcb0f2'];
-export const colourOf = (i) => (i >= 0 && i < PALETTE.length ? PALETTE[i]
-  : `hsl(${Math.round((Math.abs(i) * 137.508) % 360)}, 55%, 45%)`);
-export const GREY = '#c9ccd1';
+export { colourOf, GREY, PALETTE } from './shared/palette.js';
 // What the atlas stage's icon score measures, by icon kind (pipeline/atlas/exemplar_icons.py; featurevis:
 // pipeline/featurevis/render.py, RenderResult.scores).
 export const ICON_SCORE = {
@@ -43,8 +35,6 @@ export const S = {
   review: null,         // GET /api/review: the labels most likely wrong and the concepts probably one, with fixes
   suggestions: null,    // GET /api/suggestions: what to look at next
   mergeTicks: new Set(),
-  busy: 0,
-  actions: 0,
   selectSeq: 0,
   mapType: 'scattergl',
 };

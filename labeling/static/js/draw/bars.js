@@ -1,13 +1,11 @@
-/* Articulate's drawing coach, bars.js: the model's top classes, and one bar per concept: its level (1 = as much
- * as a typical complete drawing of the class it is read for), the concepts of that class first. Each bar is one
- * lasting element (reordered with CSS `order`), so its width glides from one answer to the next. Hovering a
+/* Articulate's drawing coach, bars.js: one bar per concept: its level (1 = as much as a typical complete drawing
+ * of the class it is read for), the concepts of that class first. Each bar is one lasting element (reordered with CSS `order`), so its width glides from one answer to the next. Hovering a
  * concept's bar shows its map on the drawing (heat.js). */
-import { h } from '../dom.js';
+import { h } from '../shared/dom.js';
 import { renderUnder } from './heat.js';
 import { D, LEVEL_MAX } from './state.js';
 
 const rows = new Map();      // concept id -> {li, fill, value, mark}
-const classRows = new Map(); // class name -> {li, fill, value}
 
 const pct = (x) => `${Math.round(100 * x)}%`;
 
@@ -80,30 +78,4 @@ export function renderConceptBars(answer) {
   divider.textContent = answer ? `not usually in a ${answer.target}` : '';
   divider.style.order = '9999';
   if (D.hover) renderUnder();
-}
-
-/** The model's top classes (null: a blank drawing). The class the drawing is read for is marked. */
-export function renderClassBars(answer) {
-  const list = document.getElementById('class-bars');
-  const shown = new Set();
-  (answer ? answer.classes : []).forEach((entry, rank) => {
-    let row = classRows.get(entry.name);
-    if (!row) {
-      const fill = h('span', { class: 'clb-fill' });
-      const value = h('span', { class: 'clb-value' });
-      const li = h('li', { class: 'clb', testid: `class-${entry.name}`, 'data-class': entry.name },
-        h('span', { class: 'clb-name', text: entry.name }), h('span', { class: 'clb-track' }, fill), value);
-      row = { li, fill, value };
-      classRows.set(entry.name, row);
-      list.append(li);
-    }
-    shown.add(entry.name);
-    row.li.hidden = false;
-    row.li.style.order = String(rank);
-    row.li.dataset.p = String(entry.p);
-    row.li.classList.toggle('target', entry.name === answer.target);
-    row.fill.style.width = pct(Math.max(0, Math.min(1, entry.p)));
-    row.value.textContent = pct(entry.p);
-  });
-  for (const [name, row] of classRows) if (!shown.has(name)) row.li.hidden = true;
 }

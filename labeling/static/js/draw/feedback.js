@@ -9,7 +9,7 @@
  * Anything that rewrites the drawing (undo, clear, a new target, a replay) calls reset(): answers to earlier
  * requests are then dropped.
  */
-import { api } from '../api.js';
+import { api } from '../shared/api.js';
 import { D } from './state.js';
 
 const F = {

@@ -2,7 +2,8 @@
  * translucent heat map in the concept's colour, the layer's grid and the cells picked in talk-back mode. Cell
  * (y, x) of the layer covers drawing units origin + step * x .. origin + step * (x + 1) (the same for y). */
 import { underCanvas } from './canvas.js';
-import { cellBox, drawGrid } from './geometry.js';
+import { drawGrid } from '../shared/grid.js';
+import { cellBox } from './geometry.js';
 import { CANVAS_UNITS, colourOfConcept, D, rgb } from './state.js';
 
 const PICK = [47, 95, 208];

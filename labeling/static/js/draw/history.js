@@ -1,6 +1,6 @@
 /* Articulate's drawing coach, history.js: what each stroke did (the timeline: "stroke 3: improved ear,
  * complete head") and each concept's level over the strokes (a Plotly chart), from D.history. */
-import { esc, h } from '../dom.js';
+import { esc, h } from '../shared/dom.js';
 import { conceptName, D } from './state.js';
 
 /** One stroke's events, one per concept: "complete" wins over "improved". */

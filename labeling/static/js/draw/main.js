@@ -4,7 +4,7 @@
  * keeps what each stroke did; a replay runs the strokes again; an export downloads the drawing and that history;
  * talking back tells the concept store what a stroke or a region is (or is not).
  *
- * ES modules, loaded by draw.html (no build step), reusing the atlas page's dom.js, api.js and palette:
+ * ES modules, loaded by draw.html (no build step), on the pages' shared/ modules (dom, api, palette, store, class bars):
  * state (the page's state), geometry (units, cells, picking), canvas (the pad: input and ink), heat (the layer
  * under the ink), feedback (the single-flight feedback client), bars, sentences, history (timeline and chart),
  * replay (replay and export), talkback, and this one, main.js (loading and wiring).
@@ -12,10 +12,10 @@
  * Test hook: window.articulate (ready, idle, strokes, shown, replaying, history, answer, target, overlay, mode, pick, version,
  * latencies (ms from each finished stroke to its feedback on screen), timeline()).
  */
-import { api, busy, setStatus } from '../api.js';
-import { $, h, withToken } from '../dom.js';
-import { S } from '../state.js';
-import { renderClassBars, renderConceptBars, buildConceptBars } from './bars.js';
+import { api, busy, idle, setStatus } from '../shared/api.js';
+import { renderClassBars } from '../shared/classbars.js';
+import { $, h, withToken } from '../shared/dom.js';
+import { renderConceptBars, buildConceptBars } from './bars.js';
 import { initPad, renderInk } from './canvas.js';
 import { entryBefore, feedbackIdle, onFeedback, reset, wantLive, wantStroke } from './feedback.js';
 import { pointCount } from './geometry.js';
@@ -31,7 +31,7 @@ let feedbackFailed = false; // the status shows a feedback error: the next answe
 
 window.articulate = {
   ready: false,
-  get idle() { return feedbackIdle() && S.busy === 0 && !D.replaying && !D.current && !chartPending(); },
+  get idle() { return feedbackIdle() && idle() && !D.replaying && !D.current && !chartPending(); },
   get strokes() { return D.strokes; },
   get shown() { return D.shown; },
   get replaying() { return D.replaying; },

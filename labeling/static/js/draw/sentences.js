@@ -1,6 +1,6 @@
 /* Articulate's drawing coach, sentences.js: the coach's friendly sentences (what was just improved or completed,
  * what looks complete, what is missing), each with its concept's icon, styled by kind. */
-import { h } from '../dom.js';
+import { h } from '../shared/dom.js';
 import { hover } from './bars.js';
 import { conceptName, D } from './state.js';
 

@@ -1,5 +1,5 @@
 /* Articulate's drawing coach, state.js: the page's state (one object), the concepts' colours and lookups. */
-import { colourOf } from '../state.js';
+import { colourOf } from '../shared/palette.js';
 
 export const CANVAS_UNITS = 256; // the Quick, Draw! canvas: drawing coordinates 0..255
 export const LEVEL_MAX = 1.5;    // concept bars are clipped at this level (1 = a typical complete drawing)

@@ -2,8 +2,8 @@
  * and a drag picks a rectangle; the layer's grid cells they cover are highlighted; "This is" / "This is not"
  * then tells the concept store (POST /api/drawn, with the store version last read) that those cells of this
  * drawing are, or are not, a concept of the store (or a new one, by name). */
-import { api, busy, setStatus } from '../api.js';
-import { $, h, plural, sentence } from '../dom.js';
+import { api, busy, setStatus } from '../shared/api.js';
+import { $, h, plural, sentence } from '../shared/dom.js';
 import { renderInk } from './canvas.js';
 import { cellsInRect, cellsOfStroke, nearestStroke } from './geometry.js';
 import { renderUnder } from './heat.js';

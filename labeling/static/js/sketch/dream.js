@@ -2,8 +2,8 @@
  * concept, an atlas cluster's direction or a class's logit (POST /api/dream), as a job (jobs.js) with a progress
  * bar and a Cancel button. The image (done, or cancelled with the image so far) shows beside the drawing with its
  * caption; errors go to the status line. K.dreaming keeps window.articulate.idle false. */
-import { setStatus } from '../api.js';
-import { $, h } from '../dom.js';
+import { setStatus } from '../shared/api.js';
+import { $, h } from '../shared/dom.js';
 import { followJob, showProgress } from './jobs.js';
 import { K, withinLimit } from './state.js';
 

@@ -5,9 +5,9 @@
  * Moves: the open map's target (this channel, all channels, or along a concept's direction: the "apply to"
  * choice) shifted by whole cells (the arrows: one cell; or dy, dx) or rotated about the map's centre (±90°, or
  * any degrees), each pushed as one edit ({"shift": [dy, dx]} or {"rotate": degrees}, no cells) onto the stack. */
-import { setStatus } from '../api.js';
-import { drawGrid } from '../draw/geometry.js';
-import { $, onPointer } from '../dom.js';
+import { setStatus } from '../shared/api.js';
+import { $, onPointer } from '../shared/dom.js';
+import { drawGrid } from '../shared/grid.js';
 import { drawCells, drawStrokes, normalised } from './heat.js';
 import { cellKey, K, UNITS } from './state.js';
 

@@ -2,7 +2,7 @@
  * start to its end. POST <path> answers the job (202); GET /api/jobs/<id> is polled every POLL_MS until the job is
  * done, cancelled or failed; DELETE /api/jobs/<id> cancels it (the server stops at its next step and keeps what it
  * has so far). A job the server already had (a cached visualization) may come back done at once: no polling. */
-import { api } from '../api.js';
+import { api } from '../shared/api.js';
 
 export const POLL_MS = 150;
 export const FINAL = new Set(['done', 'cancelled', 'failed']);

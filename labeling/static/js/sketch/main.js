@@ -7,8 +7,8 @@
  * relies on it (GET /api/reliance: the largest drop of a class's accuracy without it, and that class).
  *
  * ES modules, no build step: state (the page's state), heat (maps and strokes on canvases), editor (painting
- * cells, shift and rotate), jobs (following the app's jobs), this one (loading and wiring); the class bars are
- * the drawing page's (../draw/bars.js).
+ * cells, shift and rotate), jobs (following the app's jobs), this one (loading and wiring); the class bars,
+ * the reliance words and the grid lines are the pages' shared/ modules.
  *
  * The Dream panel (dream.js) dreams the drawing toward the layer, a channel, a concept, a cluster or a class; the
  * Feature visualization panel (visualize.js) shows what excites a concept, a cluster or a channel; both are jobs.
@@ -17,11 +17,10 @@
  * surgery(id, kind), shift(dy, dx), rotate(degrees), dream: the last dream job's state, dreaming, startDream(),
  * vis: the last visualization job's state, visualizing, visualize({concept | cluster | channel})).
  */
-import { api, busy, setStatus } from '../api.js';
-import { $, h, withToken } from '../dom.js';
-import { S } from '../state.js';
-import { renderClassBars } from '../draw/bars.js';
-import { relianceOf, relianceSentence, relianceWords, relied } from '../reliance.js';
+import { api, busy, idle, setStatus } from '../shared/api.js';
+import { renderClassBars } from '../shared/classbars.js';
+import { $, h, withToken } from '../shared/dom.js';
+import { relianceOf, relianceSentence, relianceWords, relied } from '../shared/reliance.js';
 import { clearCells, fillAll, initEditor, renderEditor, rotateBy, shiftBy } from './editor.js';
 import { dream, initDream, renderDreamToward } from './dream.js';
 import { initVisualize, setVisControls, visualize } from './visualize.js';
@@ -30,7 +29,7 @@ import { applyLimits, CHANNELS, drawingFromPage, K, sortedCells, withinLimit } f
 
 window.articulate = {
   ready: false,
-  get idle() { return K.pending === 0 && S.busy === 0 && !K.dreaming && !K.visualizing; },
+  get idle() { return K.pending === 0 && idle() && !K.dreaming && !K.visualizing; },
   get layer() { return K.layer; },
   get stack() { return K.stack.map((e) => e.edit); },
   get cells() { return sortedCells(K.cells.keys()); },

@@ -4,8 +4,8 @@
  * the server keeps each one per round, so asking again answers at once ("cached" in the caption). The buttons
  * that start one (.vis-btn: per concept in the surgery list, the open map in the editor, a cluster here) are
  * disabled while one runs; K.visualizing keeps window.articulate.idle false. */
-import { setStatus } from '../api.js';
-import { $ } from '../dom.js';
+import { setStatus } from '../shared/api.js';
+import { $ } from '../shared/dom.js';
 import { followJob, showProgress } from './jobs.js';
 import { K, withinLimit } from './state.js';
 

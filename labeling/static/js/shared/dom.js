@@ -1,4 +1,4 @@
-/* Articulate's page, dom.js: Small DOM and formatting helpers, and the access token the page was opened with. */
+/* Articulate's pages, shared/dom.js: Small DOM and formatting helpers, and the access token the page was opened with. */
 
 export const $ = (id) => document.getElementById(id);
 

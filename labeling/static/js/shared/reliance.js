@@ -1,4 +1,4 @@
-/* Articulate's pages, reliance.js: how much the round's model relies on a concept, in words (GET /api/reliance:
+/* Articulate's pages, shared/reliance.js: how much the round's model relies on a concept, in words (GET /api/reliance:
  * per concept, the accuracy each class loses when the concept is erased where it fires). Shared by the atlas
  * page's concept list and the sketch page's surgery list. */
 

@@ -1,7 +1,15 @@
-/* Articulate's page, api.js: Talking to the labeling app's HTTP API (docs/reference/http-api.md): requests, the
- * busy counter, the status line. */
+/* Articulate's pages, shared/api.js: Talking to the labeling app's HTTP API (docs/reference/http-api.md): requests,
+ * the busy counter (its own: every page's steps count, whatever the page's state), the status line. */
 import { $, TOKEN, withToken } from './dom.js';
-import { S } from './state.js';
+
+// Steps running now (busy) and finished so far (done): a page's test hook reads them as idle and actions.
+const activity = { busy: 0, done: 0 };
+
+/** Whether no step is running (window.articulate.idle on every page). */
+export const idle = () => activity.busy === 0;
+
+/** How many steps have finished since the page opened (window.articulate.actions). */
+export const actionsDone = () => activity.done;
 
 export function setStatus(message, kind = 'info') {
   const box = $('status');
@@ -42,13 +50,13 @@ export async function api(method, path, body) {
 
 /** Run an async step, counting it as busy (window.articulate.idle) and reporting failures in the status. */
 export async function busy(step) {
-  S.busy += 1;
+  activity.busy += 1;
   document.body.dataset.busy = 'true';
   try {
     return await step();
   } finally {
-    S.busy -= 1;
-    S.actions += 1;
-    if (S.busy === 0) delete document.body.dataset.busy;
+    activity.busy -= 1;
+    activity.done += 1;
+    if (activity.busy === 0) delete document.body.dataset.busy;
   }
 }
