@@ -1,65 +1,13 @@
-/* Articulate's page, selection.js: Selections (a cluster, a cell, a lasso, a concept): the panel, its exemplars in
- * context. */
-import { api, busy, setStatus } from './shared/api.js';
-import { renderClusters, topEntries, updateAtlasSelection } from './atlas.js';
-import { renderConcepts } from './concepts.js';
-import { $, fmt, h, plural, withToken } from './shared/dom.js';
-import { updateMapSelection } from './map.js';
-import { S, setSelection } from './state.js';
+/* Articulate's atlas page, selection.js (a view): the selection panel (a cluster, a cell, a lasso, a concept),
+ * its exemplars in context, its sub-clusters, and its forms: promote it to a new concept, add it to one. */
+import { api, busy, setStatus } from '../shared/api.js';
+import { $, fmt, h, plural, withToken } from '../shared/dom.js';
+import { loadPreview, select, write } from './actions.js';
+import {
+  conceptById, describeSelection, nameOf, partOnAtlas, S, topEntries, UNDO_KEYS, update,
+} from './state.js';
 
-// ---------------------------------------------------------------- selections
-
-export async function select(request, { quiet = false } = {}) {
-  const seq = ++S.selectSeq;
-  return busy(async () => {
-    try {
-      const answer = await api('POST', '/api/selection', request);
-      if (seq !== S.selectSeq) return answer; // a newer selection is on its way
-      setSelection(answer);
-      $('add-to').value = ''; // a new selection goes to no concept until the person chooses one
-      renderSelection();
-      renderClusters();
-      renderConcepts();
-      updateAtlasSelection();
-      updateMapSelection();
-      if (!quiet) setStatus(`Selected ${describeSelection(answer)}: ${plural(answer.size, 'position')}.`, 'info');
-      return answer;
-    } catch (err) {
-      if (seq === S.selectSeq) setStatus(err.message, 'error');
-      return null;
-    }
-  });
-}
-
-export function clearSelection() {
-  S.selectSeq += 1;
-  setSelection(null);
-  renderSelection();
-  renderClusters();
-  renderConcepts();
-  updateAtlasSelection();
-  updateMapSelection();
-}
-
-export function conceptById(id) {
-  return S.concepts.find((c) => c.id === id) || null;
-}
-
-export function describeSelection(sel) {
-  if (!sel) return 'nothing';
-  if (sel.kind === 'cluster') {
-    const c = S.clusters.get(sel.key);
-    return `cluster ${sel.key}${c && c.majority_part ? ` (${c.majority_part})` : ''}`;
-  }
-  if (sel.kind === 'cell') return `cell ${sel.key}`;
-  if (sel.kind === 'concept') {
-    const c = conceptById(sel.key);
-    return c ? `concept '${c.name}'` : `concept ${sel.key}`;
-  }
-  return 'a lasso of points';
-}
-
-export function barList(list, counts, total) {
+function barList(list, counts, total) {
   list.replaceChildren();
   const entries = topEntries(counts, 8);
   const rest = Object.keys(counts || {}).length - entries.length;
@@ -113,18 +61,11 @@ export function renderSelection() {
 }
 
 /** The request that names the current selection again (a cluster, a cell, a concept, or its points). */
-export function selectionRequest(sel = S.selection) {
+function selectionRequest(sel = S.selection) {
   if (sel.kind === 'cluster') return { cluster: sel.key };
   if (sel.kind === 'cell') return { cell: sel.key };
   if (sel.kind === 'concept') return { concept: sel.key };
   return { points: sel.points };
-}
-
-/** Why a concept's size and its selection differ: the atlas holds a sample of the layer's positions. */
-export function partOnAtlas(concept, onAtlas) {
-  return `${onAtlas} of its ${plural(concept.n_positives, 'position')} are points of this atlas, and clicking `
-    + 'selects those: the atlas shows a sample of the layer\'s positions, and a concept also holds positions '
-    + 'the sample left out (and those of drawings made on the Draw page).';
 }
 
 /** Cut the selection into sub-clusters (what the layer tells apart) and list them; one click selects a piece.
@@ -164,11 +105,11 @@ export async function showSubclusters() {
 }
 
 // The exemplars the page shows for the selection: the ones kept become the concept's verified positives.
-export function shownExemplars() {
+function shownExemplars() {
   return (S.selection && S.selection.exemplars || []).map((e) => e.point);
 }
 
-export function renderExemplars() {
+function renderExemplars() {
   const sel = S.selection;
   const grid = $('exemplars');
   grid.replaceChildren();
@@ -185,7 +126,9 @@ export function renderExemplars() {
       loading: 'lazy' }),
     h('span', { class: 'ex-caption' }, box, h('span', { class: 'ex-label', text: e.part || e.class || '' })));
     box.addEventListener('change', () => {
-      if (box.checked) S.unticked.delete(e.point); else S.unticked.add(e.point);
+      const unticked = new Set(S.unticked);
+      if (box.checked) unticked.delete(e.point); else unticked.add(e.point);
+      update({ unticked }); // the ticks are this view's to show: no redraw
       figure.classList.toggle('off', !box.checked);
       $('unticked-count').textContent = String(S.unticked.size);
       $('select-unticked').disabled = S.unticked.size === 0;
@@ -203,14 +146,13 @@ export function selectUnticked() {
 }
 
 /** The "add to" menu: no concept chosen until the person chooses one (a preselected concept took adds it was
- * not meant for); the button waits for the choice. */
+ * not meant for; a new selection goes to none: the store's addTo); the button waits for the choice. */
 export function renderAddTo() {
-  const select = $('add-to');
-  const previous = select.value;
-  select.replaceChildren(h('option', { value: '', text: S.concepts.length ? 'choose a concept…' : 'no concepts yet' }));
-  select.disabled = !S.concepts.length;
-  for (const c of S.concepts) select.append(h('option', { value: c.id, text: `${c.name} (${c.id})` }));
-  select.value = S.concepts.some((c) => c.id === previous) ? previous : '';
+  const menu = $('add-to');
+  menu.replaceChildren(h('option', { value: '', text: S.concepts.length ? 'choose a concept…' : 'no concepts yet' }));
+  menu.disabled = !S.concepts.length;
+  for (const c of S.concepts) menu.append(h('option', { value: c.id, text: `${c.name} (${c.id})` }));
+  menu.value = S.concepts.some((c) => c.id === S.addTo) ? S.addTo : '';
   addToChosen();
 }
 
@@ -219,9 +161,59 @@ export function addToChosen() {
   $('add-button').disabled = !$('add-to').value;
 }
 
-export function selectionSource() {
+function selectionSource() {
   const sel = S.selection;
   if (sel.kind === 'cluster') return { kind: 'cluster', cluster: sel.key };
   if (sel.kind === 'cell') return { kind: 'cell', cell: sel.key };
   return { kind: 'lasso' };
+}
+
+// ---------------------------------------------------------------- the panel's forms
+
+/** Promote the selection (its ticked exemplars) to a new concept named in the box; its preview follows. */
+export async function promote(event) {
+  event.preventDefault();
+  const sel = S.selection;
+  if (!sel) { setStatus('Select a cluster, a cell or a lasso of points first.', 'error'); return; }
+  const input = $('concept-name');
+  const name = input.value.trim();
+  if (!name) {
+    setStatus('Give the new concept a name first (the box next to Promote).', 'error');
+    input.focus();
+    return;
+  }
+  const unticked = [...S.unticked].sort((a, b) => a - b);
+  const answer = await write('POST', '/api/concepts', {
+    name, points: sel.points, unticked, seen: shownExemplars(), source: selectionSource(),
+  }, (a) => {
+    const id = (a.changed || [])[0];
+    const c = (a.concepts || []).find((x) => x.id === id);
+    return `Promoted '${name}'${id ? ` (${id})` : ''}: ${plural(c ? c.n_positives : sel.size - unticked.length, 'position')}, `
+      + `${unticked.length} unticked. ${UNDO_KEYS} undoes it.`;
+  });
+  if (answer) {
+    input.value = '';
+    const made = (answer.changed || [])[0];
+    if (made) await loadPreview(made); // what the label does, at once
+  }
+}
+
+/** Add the selection to the concept chosen in the menu; its preview follows. */
+export async function addToConcept(event) {
+  event.preventDefault();
+  const sel = S.selection;
+  const id = $('add-to').value;
+  if (!sel) { setStatus('Select something to add first.', 'error'); return; }
+  if (!id) {
+    setStatus(S.concepts.length ? 'Choose the concept to add the selection to (the menu beside Add), then add.'
+      : 'There is no concept to add to yet: promote one first.', 'error');
+    return;
+  }
+  const unticked = [...S.unticked].sort((a, b) => a - b);
+  const before = conceptById(id);
+  const answer = await write('POST', `/api/concepts/${encodeURIComponent(id)}/add`, {
+    points: sel.points, unticked, seen: shownExemplars(), source: selectionSource(),
+  }, (a) => `Added ${describeSelection(sel)} to '${nameOf(a, id, before ? before.name : id)}' (${id}), `
+    + `${unticked.length} unticked.`);
+  if (answer) await loadPreview(id);
 }

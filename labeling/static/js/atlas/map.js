@@ -1,19 +1,25 @@
-/* Articulate's page, map.js: The map of the atlas's points (Plotly scattergl), its lasso, and the preview under the
- * pointer. */
-import { api, setStatus } from './shared/api.js';
-import { $, esc, fmt, h, plural, withToken } from './shared/dom.js';
-import { select } from './selection.js';
-import { colourOf, GREY, iconScoreMeaning, S } from './state.js';
+/* Articulate's atlas page, map.js (a view): the map of the atlas's points (Plotly scattergl), its lasso, and its
+ * keyboard cursor (which this view alone keeps). The point under the pointer goes to the store (pointed), for the
+ * preview beside the map (hover.js). */
+import { setStatus } from '../shared/api.js';
+import { $, esc, plural } from '../shared/dom.js';
+import { colourOf, GREY } from '../shared/palette.js';
+import { select } from './actions.js';
+import { S, update } from './state.js';
+
+let cursor = null; // the map cluster the keyboard is on, null: none yet
+let handlersBound = false;
+let revision = 0;
 
 // ---------------------------------------------------------------- the map (Plotly scattergl)
 
 // A point no concept explains: the round's concept head gives it a probability below one half.
-export const EXPLAINED = 0.5;
-export function shown(i) {
+const EXPLAINED = 0.5;
+function shown(i) {
   return S.show === 'all' || !(S.points.explained && S.points.explained[i] >= EXPLAINED);
 }
 
-export function groupTraces(groupOf, names, colours) {
+function groupTraces(groupOf, names, colours) {
   const groups = new Map();
   const P = S.points;
   for (let i = 0; i < S.n; i += 1) {
@@ -33,7 +39,7 @@ export function groupTraces(groupOf, names, colours) {
   });
 }
 
-export function mapTraces() {
+function mapTraces() {
   const P = S.points;
   const A = S.atlas;
   const by = S.colourBy;
@@ -81,9 +87,9 @@ export function mapTraces() {
 
 /** Each cluster's number at the median of its points, as map.png has them: colours alone can look alike.
  * Annotations, as they are drawn above the WebGL points (a text trace would be drawn under them). */
-export function clusterNumbers() {
+function clusterNumbers() {
   return clusterCentres().map(({ cluster, x, y }) => {
-    const on = cluster === S.mapCursor; // the keyboard's cluster: framed
+    const on = cluster === cursor; // the keyboard's cluster: framed
     return {
       x, y, text: String(cluster), showarrow: false, font: { size: on ? 15 : 12, color: '#111111', weight: 700 },
       bgcolor: on ? 'rgba(255, 255, 255, 0.95)' : 'rgba(255, 255, 255, 0.75)', borderpad: on ? 3 : 1,
@@ -93,7 +99,7 @@ export function clusterNumbers() {
 }
 
 /** Each cluster (by number) at the median of its points. */
-export function clusterCentres() {
+function clusterCentres() {
   const median = (values) => {
     const v = [...values].sort((a, b) => a - b);
     return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
@@ -109,7 +115,7 @@ export function clusterCentres() {
   }));
 }
 
-export function selectionTrace() {
+function selectionTrace() {
   const P = S.points;
   const ids = S.selection ? S.selection.points.filter((p) => p >= 0 && p < S.n) : [];
   return {
@@ -120,7 +126,7 @@ export function selectionTrace() {
 }
 
 /** A concept's points on the previous round's map (this map is aligned onto it), hollow and grey. */
-export function previousTrace() {
+function previousTrace() {
   const prev = S.selection && S.selection.previous;
   const n = prev ? prev.x.length : 0;
   return {
@@ -130,10 +136,7 @@ export function previousTrace() {
   };
 }
 
-export let mapHandlersBound = false;
-export let mapRevision = 0;
-
-export function padded(low, high) {
+function padded(low, high) {
   const pad = 0.04 * (high - low || 1);
   return [low - pad, high + pad];
 }
@@ -143,7 +146,7 @@ export function renderMap() {
   const div = $('map');
   const layout = {
     margin: { l: 8, r: 8, t: 8, b: 8 }, dragmode: 'lasso', hovermode: 'closest', uirevision: 'map',
-    selectionrevision: `map-${(mapRevision += 1)}`, selections: [], // keep zoom across redraws, not a lasso
+    selectionrevision: `map-${(revision += 1)}`, selections: [], // keep zoom across redraws, not a lasso
     paper_bgcolor: '#ffffff', plot_bgcolor: '#ffffff',
     // The dense region (the atlas grid's extent, clipped to the bulk of the points); zoom out for outliers.
     xaxis: { visible: false, range: padded(S.atlas.grid.extent[0], S.atlas.grid.extent[1]) },
@@ -155,8 +158,8 @@ export function renderMap() {
   };
   const config = { responsive: true, scrollZoom: true, displaylogo: false };
   Plotly.react(div, [...mapTraces(), previousTrace(), selectionTrace()], layout, config);
-  if (!mapHandlersBound) {
-    mapHandlersBound = true;
+  if (!handlersBound) {
+    handlersBound = true;
     div.on('plotly_selected', (ev) => {
       if (!ev || !ev.points) return;
       const ids = new Set();
@@ -176,7 +179,7 @@ export function renderMap() {
     });
     div.on('plotly_hover', (ev) => {
       const pt = ev && ev.points && ev.points[0];
-      if (pt && pt.customdata !== undefined) previewPoint(Number(pt.customdata));
+      if (pt && pt.customdata !== undefined) update({ pointed: { point: Number(pt.customdata) } });
     });
   }
 }
@@ -197,53 +200,6 @@ export function updateMapSelection() {
     showlegend: [prev.showlegend, trace.showlegend], name: [prev.name, trace.name] }, [index - 1, index]);
 }
 
-// ---------------------------------------------------------------- preview under the pointer
-
-export function previewPoint(id) {
-  const P = S.points;
-  const A = S.atlas;
-  const img = $('preview-img');
-  img.src = withToken(`/api/sketch/${id}.png`);
-  img.alt = `sketch behind point ${id}`;
-  img.hidden = false;
-  const part = P.part && P.part[id] >= 0 && A.parts ? A.parts[P.part[id]] : null;
-  const lines = [
-    h('div', { class: 'pv-title', text: A.classes[P.label[id]] ?? `class ${P.label[id]}` }),
-    part ? h('div', null, h('span', { class: 'k', text: 'part ' }), part) : null,
-    h('div', null, h('span', { class: 'k', text: 'point ' }), String(id),
-      h('span', { class: 'k', text: ' · cluster ' }), String(P.cluster[id])),
-    h('div', null, h('span', { class: 'k', text: 'position ' }), `y ${P.py ? P.py[id] : '?'}, x ${P.px ? P.px[id] : '?'}`),
-    h('div', null, h('span', { class: 'k', text: 'attribution ' }), fmt(P.attribution[id], 3)),
-    P.key_id ? h('div', { class: 'muted small', text: String(P.key_id[id]) }) : null,
-  ];
-  const box = $('preview-text');
-  box.classList.remove('muted');
-  box.replaceChildren(...lines.filter(Boolean));
-}
-
-export function previewCell(cell) {
-  const img = $('preview-img');
-  if (cell.icon) {
-    img.src = withToken(cell.icon);
-    img.alt = `icon of cell ${cell.cell}`;
-    img.hidden = false;
-  } else {
-    img.hidden = true;
-  }
-  const cluster = S.clusters.get(cell.cluster);
-  const box = $('preview-text');
-  box.classList.remove('muted');
-  box.replaceChildren(
-    h('div', { class: 'pv-title', text: `cell ${cell.cell}` }),
-    h('div', null, h('span', { class: 'k', text: 'points ' }), String(cell.count)),
-    h('div', null, h('span', { class: 'k', text: 'cluster ' }), String(cell.cluster ?? '—'),
-      cluster && cluster.majority_part ? ` · ${cluster.majority_part}` : ''),
-    cell.score !== undefined && cell.score !== null
-      ? h('div', { title: iconScoreMeaning() }, h('span', { class: 'k', text: 'icon score ' }), fmt(cell.score, 2),
-        h('div', { class: 'muted small', testid: 'icon-score-meaning', text: iconScoreMeaning() })) : null,
-  );
-}
-
 // ---------------------------------------------------------------- the map by keyboard, and the points in view
 
 /** Keys on the focused map: arrows go from cluster to cluster, Enter or Space selects the cluster, + and − zoom
@@ -252,7 +208,7 @@ export function mapKey(ev) {
   if (!S.atlas) return;
   const centres = clusterCentres();
   if (!centres.length) return;
-  const at = centres.findIndex((c) => c.cluster === S.mapCursor);
+  const at = centres.findIndex((c) => c.cluster === cursor);
   if (['ArrowRight', 'ArrowDown', 'ArrowLeft', 'ArrowUp'].includes(ev.key)) {
     ev.preventDefault();
     const step = ev.key === 'ArrowRight' || ev.key === 'ArrowDown' ? 1 : -1;
@@ -261,7 +217,7 @@ export function mapKey(ev) {
   } else if (ev.key === 'Enter' || ev.key === ' ') {
     ev.preventDefault();
     if (at < 0) moveMapCursor(centres[0]);
-    else select({ cluster: S.mapCursor });
+    else select({ cluster: cursor });
   } else if (ev.key === '+' || ev.key === '=' || ev.key === '-' || ev.key === '−') {
     ev.preventDefault();
     zoomMap(ev.key === '-' || ev.key === '−' ? 2 : 0.5, at < 0 ? null : centres[at]);
@@ -272,7 +228,7 @@ export function mapKey(ev) {
 }
 
 function moveMapCursor(centre) {
-  S.mapCursor = centre.cluster;
+  cursor = centre.cluster;
   const c = S.clusters.get(centre.cluster);
   $('map-cursor').textContent = `cluster ${centre.cluster}${c && c.majority_part ? ` (${c.majority_part})` : ''}: `
     + `${plural(centre.size, 'point')} · Enter selects it, + and − zoom on it`;

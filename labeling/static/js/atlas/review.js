@@ -1,27 +1,15 @@
-/* Articulate's page, review.js: the Review card. The review queue (GET /api/review): the labels most likely wrong
- * and the concepts probably one, each with a one-click fix (POST /api/review/fix: one store event, undone by Undo);
- * and what to look at next (GET /api/suggestions): unnamed regions and the uncertain borders of concepts, each
- * selected with one click. It reaches the other views only through state.js (S, hooks). */
-import { api, busy } from './shared/api.js';
-import { $, h, plural, withToken } from './shared/dom.js';
-import { hooks, S } from './state.js';
-
-/** Ask for the queue and the suggestions of the store as it is now, then redraw the card. */
-export async function loadGuides() {
-  await busy(async () => {
-    const [queue, next] = await Promise.all([
-      api('GET', '/api/review').catch((err) => ({ error: err.message })),
-      api('GET', '/api/suggestions').catch((err) => ({ error: err.message })),
-    ]);
-    S.review = queue;
-    S.suggestions = next;
-  });
-  renderGuides();
-}
+/* Articulate's atlas page, review.js (a view): the Review card. The review queue (the store's review, GET
+ * /api/review): the labels most likely wrong and the concepts probably one, each with a one-click fix (POST
+ * /api/review/fix through the page's write: one store event, undone by Undo); and what to look at next (the
+ * store's suggestions, GET /api/suggestions): unnamed regions and the uncertain borders of concepts, each selected
+ * with one click. */
+import { $, h, plural, withToken } from '../shared/dom.js';
+import { loadGuides, select, write } from './actions.js';
+import { S } from './state.js';
 
 /** Make one item's fix through the store (the page's write: it sends expected_version), then ask again. */
 async function fix(item) {
-  const answer = await hooks.write('POST', '/api/review/fix', { fix: item.fix },
+  const answer = await write('POST', '/api/review/fix', { fix: item.fix },
     () => `${item.fix.label}: done (store version ${S.version}); Undo reverts it.`);
   if (answer) await loadGuides();
 }
@@ -50,7 +38,7 @@ function suggestionRow(item, i) {
       h('div', { class: 'review-why', text: what }),
       h('div', { class: 'muted small', text: item.why })),
     h('button', { type: 'button', class: 'btn small', testid: `suggestion-look-${i}`, text: 'Look',
-      title: 'select these points to judge their exemplars', onclick: () => hooks.selectPoints(item.points) }));
+      title: 'select these points to judge their exemplars', onclick: () => select({ points: [...item.points].map(Number) }) }));
 }
 
 function list(box, answer, row, none) {

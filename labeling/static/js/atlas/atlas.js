@@ -1,10 +1,12 @@
-/* Articulate's page, atlas.js: The header (and its round switch), the cluster list and the atlas grid (Plotly
- * heatmap of icons, and its keyboard cursor). */
-import { setStatus } from './shared/api.js';
-import { $, esc, fmt, h, plural, ROUND, TOKEN, withToken } from './shared/dom.js';
-import { previewCell } from './map.js';
-import { select } from './selection.js';
-import { colourOf, GREY, S } from './state.js';
+/* Articulate's atlas page, atlas.js (a view): the header (and its round switch), the cluster list and the atlas
+ * grid (Plotly heatmap of icons, and its keyboard cursor, which this view alone keeps). */
+import { setStatus } from '../shared/api.js';
+import { $, esc, fmt, h, plural, TOKEN, withToken } from '../shared/dom.js';
+import { colourOf, GREY } from '../shared/palette.js';
+import { select } from './actions.js';
+import { S, topEntries, update } from './state.js';
+
+let cursor = null; // the atlas cell the keyboard is on (row * size + col), null: none yet
 
 // ---------------------------------------------------------------- header and clusters
 
@@ -39,17 +41,6 @@ export function switchRound(round) {
   window.location.assign(`${window.location.pathname}${query ? `?${query}` : ''}`);
 }
 
-/** A line for the status when the page shows another round than the server's own (null: its own). */
-export function otherRoundNote() {
-  if (ROUND === null || !S.rounds || S.atlas.round === S.rounds.session) return null;
-  return `This is round ${S.atlas.round}'s atlas; the server was started on round ${S.rounds.session}. `
-    + `A concept promoted here is born in round ${S.atlas.round}.`;
-}
-
-export function topEntries(counts, k) {
-  return Object.entries(counts || {}).sort((a, b) => b[1] - a[1]).slice(0, k);
-}
-
 export function renderClusters() {
   const list = $('cluster-list');
   list.replaceChildren();
@@ -77,24 +68,24 @@ export function renderClusters() {
 
 // ---------------------------------------------------------------- the atlas grid (Plotly)
 
-export function gridGeometry() {
+function gridGeometry() {
   const { size, extent } = S.atlas.grid;
   const [x0, x1, y0, y1] = extent;
   return { size, x0, x1, y0, y1, w: (x1 - x0) / size, h: (y1 - y0) / size };
 }
 
-export function cellRect(g, row, col, inset = 0) {
+function cellRect(g, row, col, inset = 0) {
   const left = g.x0 + col * g.w;
   const top = g.y1 - row * g.h;
   return { x0: left + inset * g.w, x1: left + g.w - inset * g.w, y0: top - g.h + inset * g.h, y1: top - inset * g.h };
 }
 
-export function atlasShapes() {
+function atlasShapes() {
   const g = gridGeometry();
   const shapes = [];
-  if (S.atlasCursor !== null) { // the keyboard's cell: a dashed frame, over everything else
-    const row = Math.floor(S.atlasCursor / g.size);
-    shapes.push({ type: 'rect', xref: 'x', yref: 'y', ...cellRect(g, row, S.atlasCursor % g.size, 0),
+  if (cursor !== null) { // the keyboard's cell: a dashed frame, over everything else
+    const row = Math.floor(cursor / g.size);
+    shapes.push({ type: 'rect', xref: 'x', yref: 'y', ...cellRect(g, row, cursor % g.size, 0),
       line: { color: '#2f5fd0', width: 3, dash: 'dot' }, fillcolor: 'rgba(0,0,0,0)', layer: 'above' });
   }
   for (const c of S.cells.values()) {
@@ -176,8 +167,8 @@ export function renderAtlas() {
       const pt = ev && ev.points && ev.points[0];
       if (!pt || !Array.isArray(pt.pointNumber)) return;
       const [i, col] = pt.pointNumber;
-      const cell = S.cells.get((g.size - 1 - i) * g.size + col);
-      if (cell) previewCell(cell);
+      const cellId = (g.size - 1 - i) * g.size + col;
+      if (S.cells.has(cellId)) update({ pointed: { cell: cellId } });
     });
   });
 }
@@ -206,19 +197,19 @@ export function atlasKey(ev) {
   const g = gridGeometry();
   if (STEPS[ev.key]) {
     ev.preventDefault();
-    if (S.atlasCursor === null) {
+    if (cursor === null) {
       moveAtlasCursor(firstCell());
       return;
     }
     const [dr, dc] = STEPS[ev.key];
-    const row = Math.min(g.size - 1, Math.max(0, Math.floor(S.atlasCursor / g.size) + dr));
-    const col = Math.min(g.size - 1, Math.max(0, (S.atlasCursor % g.size) + dc));
+    const row = Math.min(g.size - 1, Math.max(0, Math.floor(cursor / g.size) + dr));
+    const col = Math.min(g.size - 1, Math.max(0, (cursor % g.size) + dc));
     moveAtlasCursor(row * g.size + col);
   } else if (ev.key === 'Enter' || ev.key === ' ') {
     ev.preventDefault();
-    if (S.atlasCursor === null) moveAtlasCursor(firstCell());
-    else if (S.cells.has(S.atlasCursor)) select({ cell: S.atlasCursor });
-    else setStatus(`Cell ${S.atlasCursor} is empty: no point of the map falls in it.`, 'info');
+    if (cursor === null) moveAtlasCursor(firstCell());
+    else if (S.cells.has(cursor)) select({ cell: cursor });
+    else setStatus(`Cell ${cursor} is empty: no point of the map falls in it.`, 'info');
   }
 }
 
@@ -230,9 +221,9 @@ function firstCell() {
 }
 
 /** Put the keyboard's cursor on a cell: its frame, its line under the atlas, its preview beside the map. */
-export function moveAtlasCursor(cellId) {
+function moveAtlasCursor(cellId) {
   const g = gridGeometry();
-  S.atlasCursor = cellId;
+  cursor = cellId;
   const cell = S.cells.get(cellId);
   const where = `row ${Math.floor(cellId / g.size)}, col ${cellId % g.size}`;
   if (cell) {
@@ -240,7 +231,7 @@ export function moveAtlasCursor(cellId) {
     $('atlas-cursor').textContent = `cell ${cellId} (${where}): ${plural(cell.count, 'point')}, cluster `
       + `${cell.cluster ?? '—'}${cluster && cluster.majority_part ? ` (${cluster.majority_part})` : ''}`
       + ' · Enter selects it';
-    previewCell(cell);
+    update({ pointed: { cell: cellId } });
   } else {
     $('atlas-cursor').textContent = `cell ${cellId} (${where}): empty`;
   }

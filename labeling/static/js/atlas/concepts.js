@@ -1,168 +1,41 @@
-/* Articulate's page, concepts.js: Writes to the concept store (promote, add, rename, merge, split, delete, undo),
- * the concepts panel and the recent changes. */
-import { api, busy, setStatus } from './shared/api.js';
-import { updateAtlasSelection } from './atlas.js';
-import { applyConcepts, refreshEvents, reloadStore } from './data.js';
-import { $, h, plural, sentence } from './shared/dom.js';
-import { renderMap, updateMapSelection } from './map.js';
-import { loadPreview, previewPanel } from './preview.js';
-import { relianceOf, relianceSentence, relianceWords, relied } from './shared/reliance.js';
+/* Articulate's atlas page, concepts.js (a view): the concepts panel (rename, merge, split, delete, each a write to
+ * the concept store; a concept's preview and its reliance badge) and the recent changes. */
+import { setStatus } from '../shared/api.js';
+import { $, h, plural, withToken } from '../shared/dom.js';
+import { colourOf } from '../shared/palette.js';
+import { relianceOf, relianceSentence, relianceWords, relied } from '../shared/reliance.js';
+import { select, write } from './actions.js';
 import {
-  clearSelection,
-  conceptById,
-  describeSelection,
-  renderAddTo,
-  renderSelection,
-  select,
-  partOnAtlas,
-  selectionSource,
-  shownExemplars,
-} from './selection.js';
-import { colourOf, S, setDeleting, setRenaming, setSelection } from './state.js';
+  conceptById, nameOf, partOnAtlas, S, setDeleting, setRenaming, UNDO_KEYS, update,
+} from './state.js';
 
 // ---------------------------------------------------------------- writes
 
-/** A write to the concept store: sends expected_version; on success redraws, on 409 reloads. */
-export async function write(method, path, body, describe) {
-  return busy(async () => {
-    let answer;
-    try {
-      if (method === 'DELETE') {
-        const sep = path.includes('?') ? '&' : '?';
-        answer = await api(method, `${path}${sep}expected_version=${encodeURIComponent(S.version)}`);
-      } else {
-        answer = await api(method, path, { ...body, expected_version: S.version });
-      }
-    } catch (err) {
-      if (err.status === 409) {
-        const message = err.message;
-        setRenaming(null); // the inline editor showed the old name: start again from the current one
-        try {
-          await reloadStore();
-          setStatus(`${sentence(message)} The page now shows the current concepts (store version ${S.version}): `
-            + 'check them and try again.', 'conflict');
-        } catch (reloadErr) {
-          setStatus(`${message} (reloading the concepts failed too: ${reloadErr.message})`, 'conflict');
-        }
-      } else {
-        setStatus(err.message, 'error');
-      }
-      return null;
-    }
-    applyConcepts(answer);
-    renderConcepts();
-    renderAddTo();
-    if (S.colourBy === 'concept') renderMap();
-    setStatus(describe(answer), 'ok');
-    await refreshSelectionAfterWrite(answer.changed || []);
-    await refreshEvents();
-    return answer;
-  });
-}
-
-/** After a write: a concept selection follows its concept (or goes away with it). */
-export async function refreshSelectionAfterWrite(changed) {
-  const sel = S.selection;
-  if (!sel || sel.kind !== 'concept') return;
-  if (!conceptById(sel.key)) {
-    clearSelection();
-    return;
-  }
-  if (!changed.length || changed.includes(sel.key)) {
-    try {
-      const answer = await api('POST', '/api/selection', { concept: sel.key });
-      setSelection(answer);
-      renderSelection();
-      renderConcepts();
-      updateAtlasSelection();
-      updateMapSelection();
-    } catch (err) {
-      clearSelection();
-    }
-  }
-}
-
-export function nameOf(answer, id, fallback) {
-  const c = (answer.concepts || []).find((x) => x.id === id);
-  return c ? c.name : fallback;
-}
-
-export async function promote(event) {
-  event.preventDefault();
-  const sel = S.selection;
-  if (!sel) { setStatus('Select a cluster, a cell or a lasso of points first.', 'error'); return; }
-  const input = $('concept-name');
-  const name = input.value.trim();
-  if (!name) {
-    setStatus('Give the new concept a name first (the box next to Promote).', 'error');
-    input.focus();
-    return;
-  }
-  const unticked = [...S.unticked].sort((a, b) => a - b);
-  const answer = await write('POST', '/api/concepts', {
-    name, points: sel.points, unticked, seen: shownExemplars(), source: selectionSource(),
-  }, (a) => {
-    const id = (a.changed || [])[0];
-    const c = (a.concepts || []).find((x) => x.id === id);
-    return `Promoted '${name}'${id ? ` (${id})` : ''}: ${plural(c ? c.n_positives : sel.size - unticked.length, 'position')}, `
-      + `${unticked.length} unticked. ${UNDO_KEYS} undoes it.`;
-  });
-  if (answer) {
-    input.value = '';
-    const made = (answer.changed || [])[0];
-    if (made) await loadPreview(made, renderConcepts); // what the label does, at once
-  }
-}
-
-export async function addToConcept(event) {
-  event.preventDefault();
-  const sel = S.selection;
-  const id = $('add-to').value;
-  if (!sel) { setStatus('Select something to add first.', 'error'); return; }
-  if (!id) {
-    setStatus(S.concepts.length ? 'Choose the concept to add the selection to (the menu beside Add), then add.'
-      : 'There is no concept to add to yet: promote one first.', 'error');
-    return;
-  }
-  const unticked = [...S.unticked].sort((a, b) => a - b);
-  const before = conceptById(id);
-  const answer = await write('POST', `/api/concepts/${encodeURIComponent(id)}/add`, {
-    points: sel.points, unticked, seen: shownExemplars(), source: selectionSource(),
-  }, (a) => `Added ${describeSelection(sel)} to '${nameOf(a, id, before ? before.name : id)}' (${id}), `
-    + `${unticked.length} unticked.`);
-  if (answer) await loadPreview(id, renderConcepts);
-}
-
-export async function rename(id, newName) {
+async function rename(id, newName) {
   const name = newName.trim();
   const c = conceptById(id);
   if (!name) { setStatus('A concept needs a name; the rename was not sent.', 'error'); return; }
-  if (c && name === c.name) { setRenaming(null); renderConcepts(); return; }
+  if (c && name === c.name) { setRenaming(null); return; }
   const answer = await write('POST', `/api/concepts/${encodeURIComponent(id)}/rename`, { name },
     () => `Renamed '${c ? c.name : id}' to '${name}'.`);
-  if (answer) { setRenaming(null); renderConcepts(); }
+  if (answer) setRenaming(null);
 }
 
 /** Delete asks first, in the concept's row (Delete again to confirm, Keep or Escape to keep it). */
-export function askDelete(id) {
+function askDelete(id) {
   setDeleting(id);
-  renderConcepts();
   const keep = document.querySelector(`[data-testid="delete-keep-${CSS.escape(id)}"]`);
   if (keep) keep.focus();
 }
 
-export async function remove(id) {
+async function remove(id) {
   const c = conceptById(id);
   setDeleting(null);
   await write('DELETE', `/api/concepts/${encodeURIComponent(id)}`, undefined,
     () => `Deleted '${c ? c.name : id}' (${id}); Undo (${UNDO_KEYS}) brings it back.`);
-  renderConcepts();
 }
 
-/** The undo shortcut, as this computer's keyboard names it. */
-export const UNDO_KEYS = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent) ? '⌘Z' : 'Ctrl+Z';
-
-export async function splitByClusters(id) {
+async function splitByClusters(id) {
   const c = conceptById(id);
   // no k: the server's labeling.split_k sub-clusters
   await write('POST', `/api/concepts/${encodeURIComponent(id)}/split`, {}, (a) => {
@@ -172,7 +45,7 @@ export async function splitByClusters(id) {
   });
 }
 
-export async function splitBySelection(id) {
+async function splitBySelection(id) {
   const c = conceptById(id);
   const sel = S.selection;
   if (!c) return;
@@ -201,17 +74,10 @@ export async function merge(event) {
   const answer = await write('POST', '/api/concepts/merge', body,
     (a) => `Merged ${names} into '${nameOf(a, ids[0], name || ids[0])}' (${ids[0]}).`);
   if (answer) {
-    S.mergeTicks.clear();
+    update({ mergeTicks: new Set() });
     $('merge-name').value = '';
     renderConcepts();
   }
-}
-
-export async function undo() {
-  await write('POST', '/api/undo', {}, (a) => {
-    const latest = S.events && S.events.length ? S.events[0] : null;
-    return `Undone${latest && latest.summary ? ` (${latest.summary})` : ''}: the store is at version ${a.version}.`;
-  });
 }
 
 // ---------------------------------------------------------------- the concepts panel
@@ -231,7 +97,9 @@ export function renderConcepts() {
     const tick = h('input', { type: 'checkbox', testid: `merge-check-${c.id}`, 'aria-label': `tick ${c.name} for merging` });
     tick.checked = S.mergeTicks.has(c.id);
     tick.addEventListener('change', () => {
-      if (tick.checked) S.mergeTicks.add(c.id); else S.mergeTicks.delete(c.id);
+      const ticks = new Set(S.mergeTicks);
+      if (tick.checked) ticks.add(c.id); else ticks.delete(c.id);
+      update({ mergeTicks: ticks }); // the ticks are this view's to show: no redraw
       $('merge').disabled = S.mergeTicks.size < 2;
     });
     let nameCell;
@@ -242,12 +110,12 @@ export function renderConcepts() {
       const save = () => rename(c.id, input.value);
       input.addEventListener('keydown', (ev) => {
         if (ev.key === 'Enter') { ev.preventDefault(); save(); }
-        if (ev.key === 'Escape') { setRenaming(null); renderConcepts(); }
+        if (ev.key === 'Escape') setRenaming(null);
       });
       nameCell = h('span', { class: 'rename-box' }, input,
         h('button', { type: 'button', class: 'btn small primary', testid: `rename-save-${c.id}`, text: 'Save', onclick: save }),
         h('button', { type: 'button', class: 'btn small ghost', testid: `rename-cancel-${c.id}`, text: 'Cancel',
-          onclick: () => { setRenaming(null); renderConcepts(); } }));
+          onclick: () => setRenaming(null) }));
       setTimeout(() => { input.focus(); input.select(); }, 0);
     } else {
       nameCell = h('button', { type: 'button', class: 'concept-label', testid: `concept-label-${c.id}`,
@@ -283,7 +151,7 @@ export function renderConcepts() {
       S.deleting === c.id ? deleteQuestion(c) : h('div', { class: 'concept-actions' },
         S.renaming === c.id ? null : h('button', {
           type: 'button', class: 'btn small ghost', testid: `rename-${c.id}`, text: 'Rename',
-          onclick: () => { setRenaming(c.id); renderConcepts(); },
+          onclick: () => setRenaming(c.id),
         }),
         h('button', { type: 'button', class: 'btn small ghost', testid: `split-${c.id}`, text: 'Sub-cluster',
           title: 'split it by sub-clustering its activations (k-means)', onclick: () => splitByClusters(c.id) }),
@@ -301,7 +169,7 @@ export function renderConcepts() {
 
 /** The row's question before a delete: Delete again to confirm, Keep (or Escape) to keep the concept. */
 function deleteQuestion(c) {
-  const keep = () => { setDeleting(null); renderConcepts(); };
+  const keep = () => setDeleting(null);
   const box = h('div', { class: 'concept-actions delete-question', role: 'group', testid: `delete-question-${c.id}`,
     'aria-label': `delete ${c.name}?` },
   h('span', { class: 'small', text: `Delete '${c.name}' and its ${plural(c.n_positives, 'position')}?` }),
@@ -321,6 +189,57 @@ function relianceBadge(c) {
   return h('span', { class: `reliance-badge${relied(r) ? ' relied' : ''}`, testid: `concept-reliance-${c.id}`,
     'data-max-drop': String(r.max_drop), text: relianceWords(r, true),
     title: relianceSentence(r, c.name, S.reliance.round) });
+}
+
+// ---------------------------------------------------------------- a concept's preview
+
+// What a label does at once: after a promote or an add, the concept's linear probe (the store's preview) shows
+// beside it: its agreement with the label, how many points it would claim on drawings holding none of its labels,
+// and a strip of the surest and the borderline ones, in context.
+
+function percent(value) {
+  return value === null || value === undefined ? '–' : `${Math.round(value * 100)}%`;
+}
+
+function strip(title, exemplars, testid) {
+  if (!exemplars.length) return null;
+  return h('div', { class: 'probe-strip', testid },
+    h('div', { class: 'probe-strip-title muted', text: title }),
+    h('div', { class: 'probe-row' }, ...exemplars.map((e) => h('figure', {
+      class: 'probe-ex', 'data-point': e.point,
+      title: `${e.key_id} · ${e.class}${e.part ? ` · ${e.part}` : ''} · p = ${e.probability.toFixed(2)} (point ${e.point})`,
+    }, h('img', { src: withToken(e.context), alt: `sketch of point ${e.point}` }),
+    h('figcaption', { text: e.probability.toFixed(2) })))));
+}
+
+/** The panel of concept ``id`` (null when its preview is not the one shown). */
+function previewPanel(id) {
+  const shown = S.preview;
+  if (!shown || shown.id !== id) return null;
+  const close = h('button', { type: 'button', class: 'btn small ghost', text: 'Close', testid: `probe-close-${id}`,
+    title: 'hide the preview', onclick: (ev) => { ev.stopPropagation(); update({ preview: null }); } });
+  if (shown.loading) {
+    return h('div', { class: 'probe', testid: `probe-${id}` }, h('span', { class: 'muted', text: 'Fitting a probe…' }));
+  }
+  if (shown.error) {
+    return h('div', { class: 'probe', testid: `probe-${id}` }, h('span', { class: 'error', text: shown.error }), close);
+  }
+  const a = shown.answer;
+  const t = a.trained;
+  const summary = a.agreement === null
+    ? a.message
+    : `Probe agrees with the label on ${percent(a.agreement)} (positives ${percent(a.positives_agreement)}, `
+      + `negatives ${percent(a.negatives_agreement)}; ${a.folds}-fold by drawing). It would claim `
+      + `${plural(a.claimed, 'point')} of ${a.candidates} on drawings you did not label.`;
+  return h('div', { class: 'probe', testid: `probe-${id}`, 'data-claimed': a.claimed },
+    h('div', { class: 'probe-head' },
+      h('strong', { text: 'Preview' }),
+      h('span', { class: 'probe-summary', testid: `probe-summary-${id}`, text: ` ${summary}` }),
+      close),
+    h('div', { class: 'muted probe-trained', text: `fitted on ${plural(t.positives, 'positive')}, ${t.negatives} `
+      + `unticked and ${t.background} other points of its ${plural(t.drawings, 'drawing')}` }),
+    strip('surest claims', a.surest, `probe-surest-${id}`),
+    strip('borderline (nearest its threshold)', a.borderline, `probe-borderline-${id}`));
 }
 
 // ---------------------------------------------------------------- events
@@ -343,4 +262,9 @@ export function renderEvents() {
       h('span', { class: 'ev-summary', text: e.summary || e.op || '' }),
       h('span', { class: 'ev-meta muted', text: [e.actor, when].filter(Boolean).join(' · ') })));
   }
+}
+
+/** The store's version beside the concepts' title. */
+export function renderVersion() {
+  $('store-version').textContent = `v${S.version}`;
 }
