@@ -119,11 +119,15 @@ class Matched:
 
 
 def load_project(folder: Path | None, overrides: Sequence[str]) -> Project:
-    """The config of a kept loop run (its conf/ and the overrides its params.yaml records, then ``overrides``), or
-    of this project (``overrides`` only).
+    """The config of a kept loop run, or of this project.
+
+    A kept run's folder holds a copy of conf/ as it was when the run began, which this code's schema may have
+    outgrown; its params.yaml records the overrides it was run with and the settings it used. So: this project's
+    conf/ with the recorded overrides and then ``overrides``, and the ``evaluate`` settings the run recorded (those
+    the command line does not override), so that the baselines are read as the run's rounds were.
 
     Args:
-        folder: The kept run's folder, or None for this project.
+        folder: The kept run's folder, or None for this project (``overrides`` only).
         overrides: Hydra overrides from the command line.
 
     Returns:
@@ -133,6 +137,7 @@ def load_project(folder: Path | None, overrides: Sequence[str]) -> Project:
         InputError: The folder is not a project (no conf/config.yaml) or its params.yaml is unreadable.
     """
     import yaml
+    from omegaconf import OmegaConf, open_dict
 
     from pipeline.config import OVERRIDES_KEY, PARAMS_FILE, compose
     from pipeline.errors import InputError
@@ -143,14 +148,20 @@ def load_project(folder: Path | None, overrides: Sequence[str]) -> Project:
     if not (folder / "conf" / "config.yaml").is_file():
         raise InputError(folder, "not a project folder (no conf/config.yaml)",
                          hint="pass a folder bench_loop.py kept (--keep DIR), or a project")
-    recorded: list[str] = []
     params = folder / PARAMS_FILE
-    if params.is_file():
-        try:
-            recorded = [str(o) for o in (yaml.safe_load(params.read_text()) or {}).get(OVERRIDES_KEY) or []]
-        except (OSError, yaml.YAMLError, AttributeError) as err:
-            raise InputError(params, f"unreadable ({err})", hint="run `articulate configure` in that folder") from None
-    cfg = compose([*recorded, *overrides], folder / "conf", targets=False)
+    try:
+        document = yaml.safe_load(params.read_text()) if params.is_file() else {}
+    except (OSError, yaml.YAMLError) as err:
+        raise InputError(params, f"unreadable ({err})", hint="run `articulate configure` in that folder") from None
+    if not isinstance(document, dict):
+        raise InputError(params, "not a recorded configuration", hint="run `articulate configure` in that folder")
+    cfg = compose([*map(str, document.get(OVERRIDES_KEY) or []), *overrides], ROOT / "conf", targets=False)
+    given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    used = document.get("evaluate") if isinstance(document.get("evaluate"), dict) else {}
+    with open_dict(cfg):
+        for key, value in used.items():
+            if key in cfg.evaluate and f"evaluate.{key}" not in given and not isinstance(value, (dict, list)):
+                OmegaConf.update(cfg, f"evaluate.{key}", value, merge=False)
     return Project(folder, cfg, f"loop (artist noise {float(cfg.labeling.artist.noise):g})")
 
 
@@ -223,7 +234,7 @@ def ceiling_metrics(file: Path, resolution: str) -> dict[str, Any]:
 
     Returns:
         ``parts_discovered``, ``parts_total``, ``mean_concept_iou``, ``mean_part_iou`` (and the rest summarise
-        gives).
+        gives), ``concepts``: its heads (one a part seen in training; the parts of the test split where unknown).
 
     Raises:
         InputError: Neither kind of file, or without the fine-tuned variant at that resolution.
@@ -240,7 +251,8 @@ def ceiling_metrics(file: Path, resolution: str) -> dict[str, Any]:
     if not isinstance(found, dict) or "parts_discovered" not in found:
         raise InputError(file, f"no fine-tuned ceiling at {resolution} resolution",
                          hint="pass the --json of bench_ceiling.py (--variants finetuned) or of bench_loop.py")
-    return found
+    heads = document.get("parts") if isinstance(document.get("parts"), list) else None  # one head a part
+    return {**found, "concepts": len(heads) if heads else found.get("parts_total")}
 
 
 def position_batches(extractor: Any, layer: str, sketches: Sequence[Any], raster: Any, part_index: dict[str, int],
@@ -635,7 +647,10 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     if k < 1:
         raise InputError(evaluation, f"round {args.round} has no concepts",
                          hint="pass a later --round, or --concepts K")
-    settings = cfg.evaluate
+    settings = cfg.evaluate.copy()  # the threshold and IoU to discover a part: as the round was measured
+    for key in ("threshold", "iou_discovered"):
+        if metrics.get(key) is not None:
+            settings[key] = float(metrics[key])
     resolution = str(settings.iou_resolution)
     ceiling_file = args.ceiling or project.folder / "ceiling.json"
     ceiling = ceiling_metrics(ceiling_file, resolution) if args.ceiling or ceiling_file.is_file() else None
@@ -690,7 +705,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
     loop = loop_row(metrics)
     names = {"kmeans": "k-means (ACE-like)", "nmf": "NMF (CRAFT-like)", "sae": f"top-{top_k} SAE"}
-    rows = [("ceiling", {**ceiling, "concepts": ceiling.get("parts_total")})] if ceiling is not None else []
+    rows = [("ceiling", ceiling)] if ceiling is not None else []
     rows += [(project.label, loop), *((f"loop ({label})", row) for label, row in others.items()),
              *((names[n], {**results[n], "concepts": k}) for n in args.methods)]
     print()

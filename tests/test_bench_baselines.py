@@ -119,3 +119,27 @@ def test_aims_compare_the_loop_with_the_best_baseline() -> None:
     assert list(met.values()) == [True, True] and "nmf, 0.250" in next(iter(met))
     met = bench_baselines.aims({"mean_concept_iou": 0.39, "parts_discovered": 12}, baselines)
     assert list(met.values()) == [False, False]
+
+
+def test_a_kept_run_is_read_with_the_settings_it_recorded(tmp_path) -> None:
+    """--from: the overrides and evaluate settings of the folder's params.yaml (its conf/ may be older than this
+    code), the command line's overrides over them, its relative paths read from the folder."""
+    import shutil
+
+    import yaml
+
+    from pipeline.errors import InputError
+
+    folder = tmp_path / "kept"
+    shutil.copytree(ROOT / "conf", folder / "conf")
+    (folder / "params.yaml").write_text(yaml.safe_dump({"overrides": ["seed=3", "labeling.artist.noise=0.2"],
+                                                        "evaluate": {"iou_resolution": "cell", "threshold": 0.4,
+                                                                     "reliance": {"enabled": False}}}))
+    project = bench_baselines.load_project(folder, [])
+    assert project.cfg.seed == 3 and project.label == "loop (artist noise 0.2)"
+    assert project.cfg.evaluate.iou_resolution == "cell" and project.cfg.evaluate.threshold == 0.4
+    assert project.path(project.cfg.paths.dataset) == folder.resolve() / "data" / "dataset"
+    project = bench_baselines.load_project(folder, ["evaluate.iou_resolution=pixel", "seed=4"])
+    assert project.cfg.evaluate.iou_resolution == "pixel" and project.cfg.seed == 4
+    with pytest.raises(InputError, match="not a project folder"):
+        bench_baselines.load_project(tmp_path, [])
