@@ -1,9 +1,9 @@
-/* Articulate's drawing coach, bars.js: one bar per concept: its level (1 = as much as a typical complete drawing
- * of the class it is read for), the concepts of that class first. Each bar is one lasting element (reordered with CSS `order`), so its width glides from one answer to the next. Hovering a
- * concept's bar shows its map on the drawing (heat.js). */
+/* Articulate's drawing coach, bars.js (a view): one bar per concept: its level (1 = as much as a typical complete
+ * drawing of the class it is read for), the concepts of that class first. Each bar is one lasting element
+ * (reordered with CSS `order`), so its width glides from one answer to the next. Hovering a concept's bar puts it
+ * in the store (hover), and heat.js shows its map on the drawing. */
 import { h } from '../shared/dom.js';
-import { renderUnder } from './heat.js';
-import { D, LEVEL_MAX } from './state.js';
+import { D, LEVEL_MAX, setHover } from './state.js';
 
 const rows = new Map();      // concept id -> {li, fill, value, mark}
 
@@ -27,8 +27,8 @@ export function buildConceptBars() {
       class: 'cb', testid: `bar-${c.id}`, tabindex: '0', 'data-concept': c.id, 'data-level': '0',
       title: `${c.name}: hover to see where the model finds it in your drawing`,
       style: { order: String(c.index) },
-      onmouseenter: () => hover(c.id, true), onmouseleave: () => hover(c.id, false),
-      onfocus: () => hover(c.id, true), onblur: () => hover(c.id, false),
+      onmouseenter: () => setHover(c.id, true), onmouseleave: () => setHover(c.id, false),
+      onfocus: () => setHover(c.id, true), onblur: () => setHover(c.id, false),
     },
     icon,
     h('span', { class: 'cb-name', text: c.name }),
@@ -40,12 +40,9 @@ export function buildConceptBars() {
   }
 }
 
-/** Overlay a concept's map on the drawing while the pointer is on its bar (or its sentence). */
-export function hover(id, on) {
-  if (on) D.hover = id;
-  else if (D.hover === id) D.hover = null;
+/** Mark the bar of the concept whose map is overlaid (the store's hover). */
+export function renderHovered() {
   for (const [cid, row] of rows) row.li.classList.toggle('hovered', cid === D.hover);
-  renderUnder();
 }
 
 /** Show an answer's levels (null: a blank drawing). */
@@ -77,5 +74,4 @@ export function renderConceptBars(answer) {
   divider.hidden = !answer || others === 0 || others === D.concepts.length;
   divider.textContent = answer ? `not usually in a ${answer.target}` : '';
   divider.style.order = '9999';
-  if (D.hover) renderUnder();
 }

@@ -48,8 +48,6 @@ function resize() {
   if (P.hooks && P.hooks.resized) P.hooks.resized();
 }
 
-export const underCanvas = () => P.under;
-
 function point(ev) {
   return toUnits(ev.clientX, ev.clientY, P.ink.getBoundingClientRect());
 }
@@ -79,6 +77,7 @@ function move(ev) {
     const [x, y] = point(samples[samples.length - 1]);
     P.drag[2] = x;
     P.drag[3] = y;
+    renderInk();
     P.hooks.pickMove(P.drag);
     return;
   }

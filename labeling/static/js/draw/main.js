@@ -15,7 +15,7 @@
 import { api, busy, idle, setStatus } from '../shared/api.js';
 import { renderClassBars } from '../shared/classbars.js';
 import { $, h, withToken } from '../shared/dom.js';
-import { renderConceptBars, buildConceptBars } from './bars.js';
+import { buildConceptBars, renderConceptBars, renderHovered } from './bars.js';
 import { initPad, renderInk } from './canvas.js';
 import { entryBefore, feedbackIdle, onFeedback, reset, wantLive, wantStroke } from './feedback.js';
 import { pointCount } from './geometry.js';
@@ -23,8 +23,14 @@ import { H, renderUnder } from './heat.js';
 import { chartPending, describeEntry, renderTimeline, scheduleChart } from './history.js';
 import { exportDrawing, onReplay, replay } from './replay.js';
 import { renderSentences } from './sentences.js';
-import { D, newKeyId, setCoach } from './state.js';
+import { D, newKeyId, setCoach, subscribe, update } from './state.js';
 import { initTalkback, loadStore, pickHooks, setMode, setPick, updateControls } from './talkback.js';
+
+// The views, subscribed to what they show: the pad's ink (the strokes shown, the pick), the layer under it (the
+// concept hovered, the pick), the bar hovered.
+subscribe(['shown', 'pick'], renderInk);
+subscribe(['hover', 'pick'], renderUnder);
+subscribe(['hover'], renderHovered);
 
 let lastLive = 0;
 let feedbackFailed = false; // the status shows a feedback error: the next answer puts the guidance back
@@ -135,9 +141,7 @@ const drawHooks = {
     }
   },
   strokeEnded: (stroke) => {
-    D.strokes.push(stroke);
-    D.shown = D.strokes.length;
-    renderInk();
+    update({ strokes: [...D.strokes, stroke], shown: D.strokes.length + 1 });
     updateButtons();
     wantStroke(D.shown);
   },
@@ -157,11 +161,9 @@ function roomFor(extra) {
 function undoStroke() {
   if (!D.strokes.length || D.replaying) return;
   reset();
-  D.strokes.pop();
-  D.shown = D.strokes.length;
-  D.history = D.history.filter((e) => e.stroke <= D.shown);
+  const strokes = D.strokes.slice(0, -1);
+  update({ strokes, shown: strokes.length, history: D.history.filter((e) => e.stroke <= strokes.length) });
   if (D.pick) setPick(null);
-  renderInk();
   updateButtons();
   showHistory();
   const entry = entryBefore(D.shown + 1);
@@ -173,12 +175,8 @@ function undoStroke() {
 function clearDrawing() {
   if (D.replaying) return;
   reset();
-  D.strokes = [];
-  D.shown = 0;
-  D.history = [];
-  D.keyId = newKeyId();
+  update({ strokes: [], shown: 0, history: [], keyId: newKeyId() });
   if (D.pick) setPick(null);
-  renderInk();
   updateButtons();
   show(null);
   showHistory();
@@ -186,7 +184,7 @@ function clearDrawing() {
 }
 
 async function changeTarget(ev) {
-  D.target = ev.target.value || null;
+  update({ target: ev.target.value || null });
   setStatus(D.target ? `Reading your drawing as a ${D.target}.` : 'Reading your drawing as whatever the model thinks it is.',
     'info');
   if (D.strokes.length) await replay({ animate: false });
@@ -239,7 +237,7 @@ async function load() {
       return;
     }
     setCoach(coach);
-    D.keyId = newKeyId();
+    update({ keyId: newKeyId() });
     $('round').textContent = String(coach.round);
     const select = $('target');
     select.append(...coach.classes.map((name) => h('option', { value: name, text: name })));

@@ -5,9 +5,8 @@
  * ({"word", "key_id", "drawing"}), and <key_id>.events.json, what the coach said stroke by stroke
  * ({"key_id", "word", "target", "round", "exported", "drawing", "strokes": [{"stroke", "target", "chosen",
  * "classes", "unsure", "familiarity", "levels", "events", "missing", "complete", "sentences"}]}). */
-import { renderInk } from './canvas.js';
 import { reset, settled, wantStroke } from './feedback.js';
-import { D } from './state.js';
+import { D, update } from './state.js';
 
 export const REPLAY_STEP_MS = 400;
 const R = { hooks: { lock: () => {}, cleared: () => {}, done: () => {} } };
@@ -22,32 +21,24 @@ export function onReplay(hooks) {
  * apart; otherwise the drawing stays and only the feedback is read again (a new target). */
 export async function replay({ animate = true } = {}) {
   if (D.replaying || !D.strokes.length) return;
-  D.replaying = true;
+  update({ replaying: true });
   R.hooks.lock(true);
   try {
     reset();
     await settled();
-    D.history = [];
+    update({ history: [] });
     const total = D.strokes.length;
-    if (animate) {
-      D.shown = 0;
-      renderInk();
-    }
+    if (animate) update({ shown: 0 });
     R.hooks.cleared();
     for (let k = 1; k <= total; k += 1) {
       const started = performance.now();
-      if (animate) {
-        D.shown = k;
-        renderInk();
-      }
+      if (animate) update({ shown: k });
       wantStroke(k);
       await settled();
       if (animate && k < total) await sleep(Math.max(0, REPLAY_STEP_MS - (performance.now() - started)));
     }
   } finally {
-    D.shown = D.strokes.length;
-    D.replaying = false;
-    renderInk();
+    update({ shown: D.strokes.length, replaying: false });
     R.hooks.lock(false);
     R.hooks.done();
   }

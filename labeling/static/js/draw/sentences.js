@@ -1,8 +1,7 @@
 /* Articulate's drawing coach, sentences.js: the coach's friendly sentences (what was just improved or completed,
  * what looks complete, what is missing), each with its concept's icon, styled by kind. */
 import { h } from '../shared/dom.js';
-import { hover } from './bars.js';
-import { conceptName, D } from './state.js';
+import { conceptName, D, setHover } from './state.js';
 
 const MAX_MISSING = 3; // more missing concepts are summed up in one line
 const SYMBOL = { improved: '↑', complete: '✓', missing: '○' };
@@ -53,7 +52,7 @@ function item(s) {
     : h('span', { class: 's-icon s-swatch', style: { background: concept ? concept.colour : '#c9ccd1' } });
   return h('li', {
     class: `sentence${s.new ? ' new' : ''}`, testid: 'sentence', 'data-kind': s.kind, 'data-concept': s.concept,
-    onmouseenter: () => hover(s.concept, true), onmouseleave: () => hover(s.concept, false),
+    onmouseenter: () => setHover(s.concept, true), onmouseleave: () => setHover(s.concept, false),
   }, h('span', { class: 's-symbol', text: SYMBOL[s.kind] || '•', 'aria-hidden': 'true' }), icon,
   h('span', { class: 's-text', text: s.text }));
 }

@@ -1,10 +1,12 @@
-/* Articulate's drawing coach, state.js: the page's state (one object), the concepts' colours and lookups. */
+/* Articulate's drawing coach, state.js: the page's store (shared/store.js: one state object, changed through
+ * update, which tells the views main.js subscribed), the concepts' colours and lookups. */
 import { colourOf } from '../shared/palette.js';
+import { createStore } from '../shared/store.js';
 
 export const CANVAS_UNITS = 256; // the Quick, Draw! canvas: drawing coordinates 0..255
 export const LEVEL_MAX = 1.5;    // concept bars are clipped at this level (1 = a typical complete drawing)
 
-export const D = {
+const store = createStore({
   coach: null,          // GET /api/coach: round, classes, grid, concepts, limits, throttle_ms
   concepts: [],         // the coach's concepts, each with its index and colour
   byId: new Map(),      // concept id -> concept
@@ -21,13 +23,23 @@ export const D = {
   replaying: false,
   keyId: null,          // the drawing's key_id in exports
   latencies: [],        // ms from a finished stroke to its feedback on screen (the frame after it is drawn)
-};
+});
+
+/** The page's state: read it anywhere; what a view shows changes through update. */
+export const D = store.get();
+export const { update, subscribe } = store;
 
 /** The coach's description, with a stable colour per concept (its place in the coach's list, as the atlas). */
 export function setCoach(coach) {
-  D.coach = coach;
-  D.concepts = (coach.concepts || []).map((c, index) => ({ ...c, index, colour: colourOf(index) }));
-  D.byId = new Map(D.concepts.map((c) => [c.id, c]));
+  const concepts = (coach.concepts || []).map((c, index) => ({ ...c, index, colour: colourOf(index) }));
+  update({ coach, concepts, byId: new Map(concepts.map((c) => [c.id, c])) });
+}
+
+/** Overlay a concept's map on the drawing while the pointer is on its bar or its sentence (``on``), and take it
+ * off when the pointer leaves. */
+export function setHover(id, on) {
+  if (on) update({ hover: id });
+  else if (D.hover === id) update({ hover: null });
 }
 
 export const conceptName = (id) => (D.byId.get(id) ? D.byId.get(id).name : String(id));

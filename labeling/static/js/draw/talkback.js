@@ -4,11 +4,9 @@
  * drawing are, or are not, a concept of the store (or a new one, by name). */
 import { api, busy, setStatus } from '../shared/api.js';
 import { $, h, plural, sentence } from '../shared/dom.js';
-import { renderInk } from './canvas.js';
 import { cellsInRect, cellsOfStroke, nearestStroke } from './geometry.js';
-import { renderUnder } from './heat.js';
 import { exportWord } from './replay.js';
-import { D, shownStrokes } from './state.js';
+import { D, shownStrokes, update } from './state.js';
 
 const CLICK_UNITS = 4;   // a drag shorter than this (both ways) is a click
 const NEAR_UNITS = 8;    // a click picks the nearest stroke within this distance
@@ -23,7 +21,7 @@ export function initTalkback() {
 }
 
 export function setMode(mode) {
-  D.mode = mode;
+  update({ mode });
   $('talk').setAttribute('aria-pressed', String(mode === 'talk'));
   $('pad').dataset.mode = mode;
   $('talkback').hidden = mode !== 'talk';
@@ -36,13 +34,11 @@ export function setMode(mode) {
 
 /** The pick (null: none): highlighted on the pad and described under it. */
 export function setPick(pick) {
-  D.pick = pick;
+  update({ pick });
   const label = $('tb-selection');
   if (!pick) label.textContent = 'nothing yet';
   else if (pick.kind === 'stroke') label.textContent = `stroke ${pick.stroke + 1}: ${plural(pick.cells.length, 'cell')}`;
   else label.textContent = `a rectangle: ${plural(pick.cells.length, 'cell')}`;
-  renderInk();
-  renderUnder();
   updateControls();
 }
 
@@ -50,7 +46,7 @@ export function setPick(pick) {
 
 export const pickHooks = {
   pickStart: () => {},
-  pickMove: () => renderInk(),
+  pickMove: () => {},
   pickEnd: (rect) => {
     const grid = D.coach.grid;
     const [x0, y0, x1, y1] = rect;
