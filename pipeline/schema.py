@@ -748,17 +748,21 @@ class UnsureConfig:
 
     Attributes:
         familiarity: The out-of-distribution score it reads: ``energy`` (``T * logsumexp(logits / T)``), ``msp``
-            (the top calibrated class probability) or ``mahalanobis`` (minus the distance of the pooled
-            atlas-layer activation to the nearest class mean, shared covariance).
+            (the top calibrated class probability), ``mahalanobis`` (minus the distance of the pooled
+            atlas-layer activation to the nearest class mean, shared covariance) or ``combined`` (energy and
+            mahalanobis, each standardised over the val drawings, summed).
         val_pass: The threshold is the familiarity this share of the complete val drawings reach.
         fit_split: The split whose drawings fit the Mahalanobis class means and covariance.
         max_per_class: Drawings per class read from each split for the fit.
+        transform: ``none`` or ``sqrt``: the pooled activation's signed square root before the Mahalanobis
+            distance.
     """
 
     familiarity: str = MISSING
     val_pass: float = MISSING
     fit_split: str = MISSING
     max_per_class: int = MISSING
+    transform: str = MISSING
 
 
 @dataclass

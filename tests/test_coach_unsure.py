@@ -80,6 +80,7 @@ def test_the_calibration_is_cached_until_its_inputs_change(coach, val, tmp_path:
     again = cached_calibration(coach.scorer, [], [], UnsureSettings(max_per_class=10, familiarity="energy"), tmp_path,
                                [key])  # read, not fitted (no drawings given); the familiarity is not part of the key
     assert again.temperature == first.temperature and again.thresholds == first.thresholds
+    assert again.transform == first.transform and np.array_equal(again.scales, first.scales)
     assert again.familiarity == "energy" and again.threshold == first.thresholds["energy"]
     key.write_text("two")
     cached_calibration(coach.scorer, val, val, settings, tmp_path, [key])
@@ -91,7 +92,7 @@ def test_the_calibration_is_cached_until_its_inputs_change(coach, val, tmp_path:
 
 
 @pytest.mark.parametrize("settings, key", [(dict(familiarity="vibes"), "familiarity"), (dict(val_pass=1.0), "val_pass"),
-                                           (dict(max_per_class=0), "max_per_class")])
+                                           (dict(max_per_class=0), "max_per_class"), (dict(transform="log"), "transform")])
 def test_unsure_settings_reject_bad_values(settings: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=f"coach.unsure.{key}"):
         UnsureSettings(**settings)
@@ -105,7 +106,40 @@ def test_auroc_counts_pairs() -> None:
     assert auroc(np.array([1.0, 3.0]), np.array([2.0, 2.0])) == 0.5
 
 
-def test_the_familiarity_tells_scribbles_from_the_models_own_drawings(coach, val, scribbles) -> None:
+def test_combined_sums_energy_and_mahalanobis_standardised_over_val(labeling_project, coach, val) -> None:
+    """``combined`` = energy and mahalanobis each minus its val mean over its val spread, summed: over the val
+    drawings it was set on, each part has mean 0 and spread 1, so the sum has mean 0."""
+    calibration = coach.calibration
+    per_class = int(labeling_project.cfg().coach.unsure.max_per_class)
+    own = [s for s in val if s.word in coach.scorer.class_index]
+    assert max(sum(s.word == w for s in own) for w in coach.scorer.class_index) <= per_class  # all of them were read
+    every = calibration.familiarities(*outputs(coach.scorer, own))
+    (e_mean, e_std), (m_mean, m_std) = calibration.scales
+    assert every["combined"] == pytest.approx((every["energy"] - e_mean) / e_std
+                                              + (every["mahalanobis"] - m_mean) / m_std)
+    assert e_std > 0 and m_std > 0
+    assert every["energy"].mean() == pytest.approx(e_mean, abs=1e-6 * max(1.0, abs(e_mean)))
+    assert every["mahalanobis"].std() == pytest.approx(m_std, rel=1e-6)
+    assert abs(every["combined"].mean()) < 1e-6
+
+
+def test_the_sqrt_transform_fits_the_class_means_on_the_root_of_the_activation(coach, val) -> None:
+    from pipeline.coach.calibration import fit_calibration, transformed
+
+    own = [s for s in val if s.word in coach.scorer.class_index]
+    fit = own[: len(own) // 2]
+    rooted = fit_calibration(coach.scorer, own, fit, UnsureSettings(transform="sqrt", max_per_class=1000))
+    plain = fit_calibration(coach.scorer, own, fit, UnsureSettings(transform="none", max_per_class=1000))
+    _, pooled = outputs(coach.scorer, fit)
+    first = coach.scorer.class_index[fit[0].word]
+    mine = [i for i, s in enumerate(fit) if coach.scorer.class_index[s.word] == first]
+    assert rooted.means[first] == pytest.approx(transformed(pooled[mine], "sqrt").mean(axis=0))
+    assert plain.means[first] == pytest.approx(pooled[mine].mean(axis=0))
+    assert transformed(np.array([[-4.0, 0.0, 9.0]]), "sqrt") == pytest.approx(np.array([[-2.0, 0.0, 3.0]]))
+    assert rooted.transform == "sqrt" and plain.transform == "none"
+
+
+def test_the_familiarity_tells_scribbles_from_the_models_own_drawings(labeling_project, coach, val, scribbles) -> None:
     calibration = coach.calibration
     own = [s for s in val if s.word in coach.scorer.class_index]
     familiar = calibration.familiarity_of(*outputs(coach.scorer, own))
@@ -113,7 +147,8 @@ def test_the_familiarity_tells_scribbles_from_the_models_own_drawings(coach, val
     assert auroc(familiar, strange) > 0.8
     # The threshold is the configured share of the val drawings: that many pass it, the scribbles mostly do not.
     passed = float((familiar >= calibration.threshold).mean())
-    assert passed == pytest.approx(0.95, abs=max(0.03, 2 / len(own)))
+    val_pass = float(labeling_project.cfg().coach.unsure.val_pass)
+    assert passed == pytest.approx(val_pass, abs=max(0.03, 2 / len(own)))
     assert float((strange < calibration.threshold).mean()) > 0.5
 
 

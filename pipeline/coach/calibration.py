@@ -13,13 +13,20 @@ Fitted once per round on complete drawings, cached beside the canon:
   - ``msp``: the largest calibrated class probability;
   - ``mahalanobis``: minus the smallest Mahalanobis distance of the frame's pooled atlas-layer activation to a
     class mean, under one covariance shared by the classes (Lee et al. 2018), means and covariance fitted on
-    the ``fit_split`` (the train split: the threshold is then set on drawings the fit did not see).
+    the ``fit_split`` (the train split: the threshold is then set on drawings the fit did not see). With
+    ``transform: sqrt`` the pooled activation is first taken to its signed square root, which makes the
+    skewed, non-negative channels of a ReLU layer closer to the Gaussian the distance assumes;
+  - ``combined``: energy and mahalanobis, each standardised by its mean and spread over the val drawings,
+    summed: a frame is unfamiliar when its class evidence is weak, its activation is far from every class, or
+    some of both.
 
   The coach is *unsure* of a frame whose familiarity is below the threshold that ``val_pass`` of the complete
-  val drawings reach (0.95: 5% of the model's own complete drawings are called unsure, by construction).
+  val drawings reach (0.99: 1% of the model's own complete generated drawings are called unsure, by construction).
 
-Which familiarity separates best was measured on val drawings against random scribbles and real drawings of
-other classes (``bench/bench_feedback.py --unsure``; see the coach page of the docs).
+Which familiarity separates best was measured on val drawings against random scribbles, real drawings of other
+classes and real drawings of the model's own classes (``bench/bench_feedback.py --unsure``; see the coach page of
+the docs): ``combined`` at ``val_pass`` 0.99 kept the most real drawings of its own classes sure while still
+doubting most scribbles and other classes, on two projects.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +49,10 @@ from pipeline.io import atomic_write_bytes
 __all__ = ["FAMILIARITY", "Calibration", "UnsureSettings", "cached_calibration", "fit_calibration", "auroc"]
 
 log = logging.getLogger(__name__)
-FAMILIARITY = ("energy", "msp", "mahalanobis")
-FORMAT_VERSION = 1
+FAMILIARITY = ("energy", "msp", "mahalanobis", "combined")
+#: What is done to the pooled activation before the Mahalanobis distance.
+TRANSFORMS = ("none", "sqrt")
+FORMAT_VERSION = 2
 #: The shared covariance is shrunk toward its mean variance by this share (a few hundred drawings, many channels).
 SHRINKAGE = 0.1
 
@@ -57,17 +66,22 @@ class UnsureSettings:
         val_pass: Share of complete val drawings of the model's classes whose familiarity passes the threshold.
         fit_split: The split whose drawings fit the Mahalanobis class means and covariance.
         max_per_class: Drawings per class read from each split.
+        transform: What is done to the pooled activation before the Mahalanobis distance (:data:`TRANSFORMS`).
     """
 
-    familiarity: str = "mahalanobis"
-    val_pass: float = 0.95
+    familiarity: str = "combined"
+    val_pass: float = 0.99
     fit_split: str = "train"
     max_per_class: int = 200
+    transform: str = "none"
 
     def __post_init__(self) -> None:
         if self.familiarity not in FAMILIARITY:
             raise ConfigError(f"coach.unsure.familiarity: expected one of {', '.join(FAMILIARITY)}, "
                               f"got {self.familiarity!r}")
+        if self.transform not in TRANSFORMS:
+            raise ConfigError(f"coach.unsure.transform: expected one of {', '.join(TRANSFORMS)}, "
+                              f"got {self.transform!r}")
         if isinstance(self.val_pass, bool) or not 0.0 < float(self.val_pass) < 1.0:
             raise ConfigError(f"coach.unsure.val_pass: expected a fraction in (0, 1), got {self.val_pass!r}")
         if isinstance(self.max_per_class, bool) or int(self.max_per_class) < 1:
@@ -86,6 +100,9 @@ class Calibration:
         thresholds: Familiarity -> the value ``val_pass`` of the complete val drawings reach.
         familiarity: The familiarity the coach reads.
         drawings: Val drawings the temperature and thresholds were set on.
+        transform: What is done to the pooled activation before the distance (:data:`TRANSFORMS`).
+        scales: (2, 2) the mean and standard deviation of energy (row 0) and mahalanobis (row 1) over the val
+            drawings, which ``combined`` standardises them by.
     """
 
     temperature: float
@@ -93,8 +110,10 @@ class Calibration:
     means: np.ndarray
     precision: np.ndarray
     thresholds: dict[str, float]
-    familiarity: str = "mahalanobis"
+    familiarity: str = "combined"
     drawings: int = 0
+    transform: str = "none"
+    scales: np.ndarray = field(default_factory=lambda: np.array([[0.0, 1.0], [0.0, 1.0]]))
 
     @property
     def threshold(self) -> float:
@@ -111,9 +130,12 @@ class Calibration:
         z = np.asarray(logits, dtype=np.float64) / self.temperature
         top = z.max(axis=1)
         energy = self.temperature * (top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
-        centred = np.asarray(pooled, dtype=np.float64)[:, None, :] - self.means[None]  # (N, classes, C)
+        centred = transformed(pooled, self.transform)[:, None, :] - self.means[None]  # (N, classes, C)
         distance = np.einsum("nkc,cd,nkd->nk", centred, self.precision, centred).min(axis=1)
-        return {"energy": energy, "msp": self.probabilities(logits).max(axis=1), "mahalanobis": -distance}
+        (e_mean, e_std), (m_mean, m_std) = self.scales
+        combined = (energy - e_mean) / e_std + (-distance - m_mean) / m_std
+        return {"energy": energy, "msp": self.probabilities(logits).max(axis=1), "mahalanobis": -distance,
+                "combined": combined}
 
     def familiarity_of(self, logits: np.ndarray, pooled: np.ndarray) -> np.ndarray:
         """The configured familiarity (N,) of frames."""
@@ -122,7 +144,8 @@ class Calibration:
     def save(self, path: Path) -> None:
         buffer = io.BytesIO()
         np.savez(buffer, format_version=FORMAT_VERSION, temperature=self.temperature, nll=np.asarray(self.nll),
-                 means=self.means, precision=self.precision, drawings=self.drawings,
+                 means=self.means, precision=self.precision, drawings=self.drawings, transform=self.transform,
+                scales=self.scales,
                  threshold_names=np.asarray(list(self.thresholds)),
                  threshold_values=np.asarray(list(self.thresholds.values())))
         atomic_write_bytes(path, buffer.getvalue())
@@ -135,7 +158,7 @@ class Calibration:
             thresholds = {str(k): float(v) for k, v in zip(data["threshold_names"], data["threshold_values"])}
             nll = data["nll"]
             return cls(float(data["temperature"]), (float(nll[0]), float(nll[1])), data["means"], data["precision"],
-                       thresholds, familiarity, int(data["drawings"]))
+                       thresholds, familiarity, int(data["drawings"]), str(data["transform"]), data["scales"])
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -225,11 +248,23 @@ def fit_calibration(scorer: FrameScorer, val: Sequence[Sketch], fit: Sequence[Sk
     if len(fitted) < 2:
         fitted, fit_labels = drawings, labels
     _, fit_pooled = outputs(scorer, fitted, batch_size)
-    means, precision = _class_statistics(fit_pooled, fit_labels, len(scorer.class_names))
-    calibration = Calibration(temperature, nll, means, precision, {}, settings.familiarity, len(drawings))
+    means, precision = _class_statistics(transformed(fit_pooled, settings.transform), fit_labels,
+                                         len(scorer.class_names))
+    calibration = Calibration(temperature, nll, means, precision, {}, settings.familiarity, len(drawings),
+                              settings.transform)
     every = calibration.familiarities(logits, pooled)
+    calibration.scales = np.array([[every[name].mean(), max(float(every[name].std()), 1e-8)]
+                                   for name in ("energy", "mahalanobis")])
+    every["combined"] = calibration.familiarities(logits, pooled)["combined"]
     calibration.thresholds = {name: float(np.quantile(values, 1.0 - settings.val_pass)) for name, values in every.items()}
     return calibration
+
+
+def transformed(pooled: np.ndarray, transform: str) -> np.ndarray:
+    """The pooled activations (N, C) as the Mahalanobis distance reads them: as they are (``none``) or their
+    signed square root (``sqrt``)."""
+    x = np.asarray(pooled, dtype=np.float64)
+    return np.sign(x) * np.sqrt(np.abs(x)) if transform == "sqrt" else x
 
 
 def _class_statistics(pooled: np.ndarray, labels: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
