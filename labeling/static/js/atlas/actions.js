@@ -25,8 +25,9 @@ export async function load() {
         api('GET', '/api/reliance').catch((err) => ({ available: false, message: err.message, concepts: [] })),
         api('GET', '/api/rounds').catch(() => null), // the round switch; without it, this round alone
       ]);
+      const mapType = webglAvailable() ? 'scattergl' : 'scatter';
       setAtlas(atlas, points, {
-        mapType: webglAvailable() ? 'scattergl' : 'scatter',
+        mapType,
         reliance,
         rounds: rounds || { rounds: [atlas.round], session: atlas.round },
         pointText: buildPointText(atlas, points),

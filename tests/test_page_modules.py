@@ -1,0 +1,165 @@
+"""The pages' floor plan (labeling/static/js): no circle among the ES modules, no view importing another view, no
+page importing another page's folder; ``shared/`` imports no page; every imported name is exported; the atlas
+page's state changes only through its store. Read from the ``import ... from '...'`` lines, with no browser."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from pathlib import Path
+
+from tests.test_architecture import cycles
+
+ROOT = Path(__file__).resolve().parents[1]
+JS = ROOT / "labeling" / "static" / "js"
+SHARED = "shared"
+#: Each page's modules that are not views: its state (the store and its setters), what talks to the server for
+#: it, pure helpers. Every other module of a page's folder but main.js (the wiring) is a view.
+NOT_VIEWS = {
+    "atlas": {"state.js", "actions.js"},
+    "draw": {"state.js", "geometry.js", "feedback.js", "replay.js"},
+    "sketch": {"state.js", "heat.js", "jobs.js"},
+}
+#: `import ... from '...'`, `export ... from '...'` and `import '...'` (no module loads another dynamically).
+IMPORT = re.compile(r"^\s*(?:import|export)\s+(?:([^;'\"]*?)\s+from\s+)?['\"]([^'\"]+)['\"]", re.M | re.S)
+EXPORTED = re.compile(r"^export\s+(?:async\s+)?(?:function\*?|const|let|var|class)\s+([\w$]+)", re.M)
+EXPORTED_LIST = re.compile(r"^export\s+(?:const|let)?\s*\{([^}]*)\}", re.M)
+
+
+def js_modules() -> dict[str, Path]:
+    """Every page module, by its path under labeling/static/js ("atlas/main.js")."""
+    return {path.relative_to(JS).as_posix(): path for path in sorted(JS.rglob("*.js"))}
+
+
+def js_imports(name: str, text: str) -> dict[str, set[str]]:
+    """The modules ``name`` imports (resolved to their path under js/), each with the names it takes."""
+    out: dict[str, set[str]] = {}
+    for clause, target in IMPORT.findall(text):
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+        names = out.setdefault(resolved, set())
+        braces = re.search(r"\{([^}]*)\}", clause or "")
+        if braces:
+            names.update(part.split(" as ")[0].strip() for part in braces.group(1).split(",") if part.strip())
+    return out
+
+
+def js_exports(text: str) -> set[str]:
+    """The names a module exports."""
+    names = set(EXPORTED.findall(text))
+    for group in EXPORTED_LIST.findall(text):
+        names.update(part.split(" as ")[-1].strip() for part in group.split(",") if part.strip())
+    return names
+
+
+def js_graph() -> dict[str, set[str]]:
+    modules = js_modules()
+    return {name: set(js_imports(name, path.read_text())) for name, path in modules.items()}
+
+
+def role(name: str) -> str:
+    """'shared', 'main', 'model' (a page's non-view module), 'view', or 'stray' (outside shared/ and the pages)."""
+    folder, _, file = name.partition("/")
+    if folder == SHARED and "/" not in file:
+        return "shared"
+    if folder not in NOT_VIEWS or "/" in file:
+        return "stray"
+    return "main" if file == "main.js" else "model" if file in NOT_VIEWS[folder] else "view"
+
+
+def broken_rules(graph: dict[str, set[str]]) -> list[str]:
+    """Each import that breaks the plan, in words (none: the plan holds).
+
+    Args:
+        graph: module -> the modules it imports, paths under js/.
+
+    Returns:
+        One line per broken rule.
+    """
+    broken = [f"{name}: a module outside shared/ and the page folders {sorted(NOT_VIEWS)}"
+              for name in graph if role(name) == "stray"]
+    for name, targets in sorted(graph.items()):
+        page = name.partition("/")[0]
+        for target in sorted(targets):
+            if target not in graph:
+                broken.append(f"{name} imports {target}, which does not exist")
+                continue
+            other = target.partition("/")[0]
+            if role(name) == "shared" and role(target) != "shared":
+                broken.append(f"{name} (shared) imports the page module {target}")
+            elif role(name) != "shared" and other != SHARED and other != page:
+                broken.append(f"{name} imports {target}: a page imports only its own folder and shared/")
+            elif role(target) == "main":
+                broken.append(f"{name} imports {target}: a page's main.js is its entry, imported by none")
+            elif role(target) == "view" and role(name) == "view":
+                broken.append(f"{name} imports {target}: a view never imports another view (main.js subscribes both "
+                              "to the store)")
+            elif role(target) == "view" and role(name) != "main":
+                broken.append(f"{name} imports the view {target}: only main.js imports views")
+    return broken
+
+
+def test_the_page_modules_have_no_circle() -> None:
+    graph = js_graph()
+    assert len(graph) > 30 and {"atlas/main.js", "draw/main.js", "sketch/main.js"} <= set(graph)  # the walk found them
+    assert cycles(graph) == []
+
+
+def test_views_pages_and_shared_keep_their_lanes() -> None:
+    graph = js_graph()
+    for page, models in NOT_VIEWS.items():
+        assert {f"{page}/{m}" for m in models} <= set(graph), f"{page}: a listed module is gone; update NOT_VIEWS"
+    assert broken_rules(graph) == []
+
+
+def test_the_rules_catch_a_circle_a_view_importing_a_view_and_a_page_importing_another() -> None:
+    """The checks themselves: each kind of broken import is reported."""
+    plan = {"shared/api.js": set(), "atlas/main.js": {"atlas/map.js", "atlas/state.js"}, "atlas/state.js": set(),
+            "atlas/map.js": {"atlas/state.js", "shared/api.js"}, "draw/main.js": set()}
+    assert broken_rules(plan) == [] and cycles(plan) == []
+    assert cycles({**plan, "atlas/state.js": {"atlas/map.js"}}) == [["atlas/map.js", "atlas/state.js"]]
+    view_to_view = {**plan, "atlas/concepts.js": {"atlas/map.js"}}
+    assert broken_rules(view_to_view) == ["atlas/concepts.js imports atlas/map.js: a view never imports another "
+                                          "view (main.js subscribes both to the store)"]
+    assert broken_rules({**plan, "draw/main.js": {"atlas/state.js"}}) == [
+        "draw/main.js imports atlas/state.js: a page imports only its own folder and shared/"]
+    assert broken_rules({**plan, "shared/api.js": {"atlas/state.js"}}) == [
+        "shared/api.js (shared) imports the page module atlas/state.js"]
+    assert broken_rules({**plan, "atlas/state.js": {"atlas/map.js"}}) == [
+        "atlas/state.js imports the view atlas/map.js: only main.js imports views"]
+    assert broken_rules({**plan, "state.js": set()}) == [
+        "state.js: a module outside shared/ and the page folders ['atlas', 'draw', 'sketch']"]
+
+
+def test_the_import_lines_are_read_as_the_browser_reads_them() -> None:
+    text = ("import { a, b as c } from './x.js';\nimport {\n  d,\n  e,\n} from '../shared/y.js';\n"
+            "import './z.js';\nexport { f } from './w.js';\n// import { no } from './comment.js' mid-line is ignored\n")
+    assert js_imports("atlas/v.js", text) == {"atlas/x.js": {"a", "b"}, "shared/y.js": {"d", "e"}, "atlas/z.js": set(),
+                                              "atlas/w.js": {"f"}}
+    assert js_exports("export const { get, update } = s;\nexport async function g() {}\nexport let h = 1;\n"
+                      "export { i as j };\n") == {"get", "update", "g", "h", "j"}
+
+
+def test_every_imported_name_is_exported() -> None:
+    modules = js_modules()
+    missing = []
+    for name, path in modules.items():
+        for target, names in js_imports(name, path.read_text()).items():
+            if target in modules:
+                missing += [f"{name} imports {n} from {target}" for n in sorted(names - js_exports(modules[target]
+                                                                                                 .read_text()))]
+    assert missing == []
+
+
+def test_the_atlas_page_changes_its_state_only_through_the_store() -> None:
+    """No module assigns to the atlas page's state object (S) or mutates its collections in place: every change
+    goes through the store's update, so every view that shows it hears of it."""
+    write = re.compile(r"\bS\.\w+(?:\.\w+)*\s*(?:[-+*/]?=(?!=)|\+\+|--)|\bS\.\w+\.(?:add|delete|clear|push|pop|splice|set)\(")
+    writes = [f"{path.name}:{n}: {line.strip()}" for path in sorted((JS / "atlas").glob("*.js"))
+              for n, line in enumerate(path.read_text().splitlines(), 1) if write.search(line)]
+    assert writes == []
+
+
+def test_each_page_loads_its_own_main() -> None:
+    for html, page in (("index.html", "atlas"), ("draw.html", "draw"), ("sketch.html", "sketch")):
+        scripts = re.findall(r'<script type="module" src="/static/js/([^"]+)"', (JS.parent / html).read_text())
+        assert scripts == [f"{page}/main.js"], html
