@@ -51,10 +51,13 @@ KINDS = ("mixed", "generated")
 def configs(overrides: Sequence[str], seed: int, train_per_class: int, workdir: Path) -> dict[str, Any]:
     """The composed configs of the mixed model and the generated-only baseline for one seed, outputs in ``workdir``."""
     mixed = [*overrides, "data=mixed", f"seed={seed}", f"data.source.real.splits.train={train_per_class}"]
-    # The baseline: the same generator settings, none of the real drawings' (data=generated has no data.source.real).
-    generated = [o for o in mixed if not o.lstrip("+~").startswith("data.source.real")]
+    cfg = workdir_config(mixed, workdir)
+    # The baseline: the same generator settings and classes (conf/data/mixed.yaml's, unless overridden), none of the
+    # real drawings' or the redrawing's (data=generated has neither).
+    generated = [o for o in mixed if not o.lstrip("+~").startswith(("data.source.real", "data.source.augment"))]
     generated[generated.index("data=mixed")] = "data=generated"
-    return {"mixed": workdir_config(mixed, workdir), "generated": workdir_config(generated, workdir)}
+    generated.append(f"data.source.classes=[{','.join(cfg.data.source.classes)}]")
+    return {"mixed": cfg, "generated": workdir_config(generated, workdir)}
 
 
 def train(cfg: Any) -> Path:
