@@ -28,6 +28,7 @@ Typical runs::
     python bench/bench_real.py --train --realism \\
         'data.source.classes=[flower,apple,sun,umbrella,cup,mushroom,snowman,candle,cactus,clock]' \\
         data.source.num_sketches=6000 trainer.max_epochs=6
+    python bench/bench_real.py --train --realism data=generated_human ...     # the same drawn as people draw
 
 The smallest run (seconds): ``--train --per-class 4 --realism experiment=tiny 'data.source.classes=[flower,apple,sun]'
 data.source.num_sketches=90 trainer.max_epochs=1``.

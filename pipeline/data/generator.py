@@ -587,6 +587,9 @@ class SketchClass:
     draw: Callable[[_Pen], None]
     essential: frozenset[str]
     mirror: bool = True  # side views may face either way; a face may not
+    # People draw short strokes straight: the wobble grows with a stroke's length up to STEADY_LENGTH. The opt-in
+    # classes' templates are drawn that way; the generator's ``steady`` draws every class so.
+    steady: bool = False
 
 
 CLASSES: dict[str, SketchClass] = {
@@ -601,15 +604,15 @@ CLASSES: dict[str, SketchClass] = {
     "flower": SketchClass(draw_flower, frozenset({"center", "petal"})),
     "face": SketchClass(draw_face, frozenset({"head", "eye", "mouth"}), mirror=False),
     # Opt-in (data.source.classes): classes that Quick, Draw! has real drawings of, to measure generated-to-real.
-    "apple": SketchClass(draw_apple, frozenset({"body"})),
-    "sun": SketchClass(draw_sun, frozenset({"disc", "ray"})),
-    "umbrella": SketchClass(draw_umbrella, frozenset({"canopy", "handle"})),
-    "cup": SketchClass(draw_cup, frozenset({"body"})),
-    "mushroom": SketchClass(draw_mushroom, frozenset({"cap", "stem"})),
-    "snowman": SketchClass(draw_snowman, frozenset({"head", "body"})),
-    "candle": SketchClass(draw_candle, frozenset({"body", "flame"})),
-    "cactus": SketchClass(draw_cactus, frozenset({"trunk"})),
-    "clock": SketchClass(draw_clock, frozenset({"rim", "hand"})),
+    "apple": SketchClass(draw_apple, frozenset({"body"}), steady=True),
+    "sun": SketchClass(draw_sun, frozenset({"disc", "ray"}), steady=True),
+    "umbrella": SketchClass(draw_umbrella, frozenset({"canopy", "handle"}), steady=True),
+    "cup": SketchClass(draw_cup, frozenset({"body"}), steady=True),
+    "mushroom": SketchClass(draw_mushroom, frozenset({"cap", "stem"}), steady=True),
+    "snowman": SketchClass(draw_snowman, frozenset({"head", "body"}), steady=True),
+    "candle": SketchClass(draw_candle, frozenset({"body", "flame"}), steady=True),
+    "cactus": SketchClass(draw_cactus, frozenset({"trunk"}), steady=True),
+    "clock": SketchClass(draw_clock, frozenset({"rim", "hand"}), steady=True),
 }
 #: What ``classes: null`` draws: the embedded default dataset (the classes above the opt-in ones).
 DEFAULT_CLASSES: tuple[str, ...] = ("cat", "dog", "bird", "fish", "car", "bicycle", "house", "tree", "flower", "face")
@@ -621,7 +624,7 @@ DEFAULT_CLASSES: tuple[str, ...] = ("cat", "dog", "bird", "fish", "car", "bicycl
 #: Seeds :meth:`SketchGenerator.part_names` draws each template with: enough that a part drawn one time in ten
 #: is found (missed with probability 0.9 ** 64, about 1 in 1000).
 _PART_SEEDS = 64
-#: Template units: with ``steady``, strokes this long or longer wobble fully.
+#: Template units: in a steady class (or with ``steady``), strokes this long or longer wobble fully.
 STEADY_LENGTH = 40.0
 _HARMONICS = np.array([[1.0], [2.0], [3.0]])  # wobble frequencies along a stroke, shape (3, 1)
 
@@ -729,8 +732,8 @@ class SketchGenerator:
         shuffle_prob: Probability of a fully shuffled part order.
         reverse_prob: Probability that a stroke is drawn backwards.
         spacing: Distance between points along a stroke, in template units.
-        steady: Short strokes are drawn straighter: the wobble grows with a stroke's length up to
-            :data:`STEADY_LENGTH` (False: every stroke wobbles fully).
+        steady: Every class draws short strokes straighter: the wobble grows with a stroke's length up to
+            :data:`STEADY_LENGTH` (False: only the classes whose templates are drawn so, the opt-in ones).
         loop_gap: A closed outline begins anywhere and ends up to this share of its length short of or past its
             start (0 closes it exactly where the template begins it).
         warp: A smooth random bend of the whole drawing, its largest displacement as a share of the drawing's
@@ -747,14 +750,14 @@ class SketchGenerator:
     jitter: float = 1.0
     wobble: float = 1.0
     rotation: float = 12.0
-    aspect: float = 0.25
+    aspect: float = 0.15
     shuffle_prob: float = 0.25
     reverse_prob: float = 0.3
     spacing: float = 5.0
-    steady: bool = True
-    loop_gap: float = 0.1
-    warp: float = 0.08
-    simplify: float = 2.0
+    steady: bool = False
+    loop_gap: float = 0.0
+    warp: float = 0.0
+    simplify: float = 0.0
     progress: bool = True
     _classes: tuple[str, ...] = field(init=False, repr=False)
 
@@ -819,7 +822,7 @@ class SketchGenerator:
                 if name != part:
                     continue
                 amplitude = self.wobble
-                if self.steady:
+                if self.steady or spec.steady:
                     amplitude *= min(1.0, float(np.hypot(*np.diff(pts, axis=1)).sum()) / STEADY_LENGTH)
                 pts = resample(pts, self.spacing)
                 if self.loop_gap > 0 and _is_closed(pts):
