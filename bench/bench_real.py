@@ -171,13 +171,13 @@ def real_metrics(probs: Any, labels: Any, class_names: Sequence[str]) -> dict[st
 
 def generated_like(cfg: Any, classes: Sequence[str], count: int) -> list[Any]:
     """``count`` new generated drawings of ``classes`` (balanced), from the configured generator's settings when the
-    data is generated (its own defaults otherwise), with seed + 1 so that none is a training drawing."""
+    data is generated or mixed (its own defaults otherwise), with seed + 1 so that none is a training drawing."""
     from pipeline.config import to_container
     from pipeline.data.generator import SketchGenerator
 
     settings: dict[str, Any] = {}
-    if cfg.data.name == "generated":
-        settings = {k: v for k, v in to_container(cfg.data.source).items() if k != "_target_"}
+    if cfg.data.name in ("generated", "mixed"):  # mixed: the generator's settings beside its real drawings'
+        settings = {k: v for k, v in to_container(cfg.data.source).items() if k not in ("_target_", "real", "augment")}
     settings.update(classes=list(classes), num_sketches=count, seed=int(cfg.seed) + 1, progress=False)
     return SketchGenerator(**settings).load().sketches
 
@@ -359,7 +359,8 @@ def measure(args: argparse.Namespace, workdir: Path | None) -> dict[str, Any]:
         for kind, r in document["realism"].items():
             print(f"  {kind:12s} {r['accuracy']:.3f} +- {r['std']:.3f}")
         every_class, _ = read_real(folder, sorted(find_class_files(folder, ".ndjson", lambda stem: stem)), args.per_class)
-        own = list(cfg.data.source.classes) if cfg.data.name == "generated" and cfg.data.source.classes else DEFAULT_CLASSES
+        own = (list(cfg.data.source.classes) if cfg.data.name in ("generated", "mixed") and cfg.data.source.classes
+               else DEFAULT_CLASSES)
         strokes = document["stroke_realism"] = stroke_realism(every_class, generated_like(cfg, own, len(every_class)))
         print()
         print(f"How people draw, any class: {strokes['real_drawings']} real drawings of every class in {folder} vs "

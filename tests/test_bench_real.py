@@ -92,3 +92,15 @@ def test_calibration_error_and_metrics() -> None:
     assert metrics["accuracy"] == 0.5 and metrics["mean_top_prob_wrong"] == pytest.approx(0.9)
     assert metrics["per_class"]["a"]["accuracy"] == 1.0 and metrics["per_class"]["b"]["most_often_taken_for"] == "a"
     assert metrics["confusion"] == [[2, 0, 0], [1, 0, 0], [1, 0, 0]]
+
+
+@pytest.mark.parametrize("data", ["generated_human", "mixed"])
+def test_realism_draws_with_the_configured_generator(data: str) -> None:
+    """The generated side of the realism figures is drawn as the configured data draws (mixed: its generator's part)."""
+    from pipeline.config import compose
+
+    def points(overrides: list[str]) -> float:
+        sketches = bench_real.generated_like(compose(overrides), ["apple", "sun"], 20)
+        return float(np.mean([s.shape[1] for sketch in sketches for s in sketch.strokes]))
+
+    assert points([f"data={data}"]) < 0.6 * points([])  # simplified as Quick, Draw! did: far fewer points a stroke
