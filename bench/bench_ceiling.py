@@ -162,6 +162,15 @@ def oracle_pixel_counts(sketches: Sequence[Any], raster: Any, part_index: dict[s
     return counts
 
 
+def console() -> None:
+    """A benchmark's console: the project's progress at INFO, others' warnings only, run from the project's root."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    logging.getLogger("pipeline").setLevel(logging.INFO)
+    warnings.filterwarnings("ignore", message=r".*treespec")
+    os.chdir(ROOT)
+
+
 def quiet_libraries() -> None:
     """Their banners, not our progress. Called once they are imported: importing them sets their levels."""
     for noisy in ("lightning.pytorch", "pytorch_lightning", "mlflow"):
@@ -315,12 +324,8 @@ def main(argv: list[str]) -> int:
     from pipeline.finetune.targets import part_codes
     from pipeline.models.build import load_trained
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-    logging.getLogger("pipeline").setLevel(logging.INFO)
+    console()
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode")  # the frozen backbone, deliberately
-    warnings.filterwarnings("ignore", message=r".*treespec")
-    os.chdir(ROOT)
     scratch = tempfile.TemporaryDirectory(prefix="articulate-ceiling-") if args.workdir is None else None
     workdir = Path(scratch.name) if scratch else args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)

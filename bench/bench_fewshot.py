@@ -33,11 +33,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import tempfile
-import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -46,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_ceiling import _stage, say, workdir_config  # noqa: E402 - after the path is set
+from bench.bench_ceiling import _stage, console, say, workdir_config  # noqa: E402 - after the path is set
 from bench.bench_real import predict, real_metrics, table  # noqa: E402
 
 #: The two models of every seed.
@@ -160,11 +158,7 @@ def main(argv: list[str]) -> int:
 
     from pipeline.errors import ArticulateError
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
-    logging.getLogger("pipeline").setLevel(logging.INFO)
-    warnings.filterwarnings("ignore", message=r".*treespec")
-    os.chdir(ROOT)
+    console()
     scratch = tempfile.TemporaryDirectory(prefix="articulate-fewshot-") if not args.workdir else nullcontext()
     try:
         with scratch as folder:
