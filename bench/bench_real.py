@@ -200,10 +200,11 @@ def stroke_statistics(sketches: Sequence[Any]) -> Any:
         strokes = [np.asarray(s, dtype=np.float64) for s in sketch.strokes]
         points = np.concatenate(strokes, axis=1)
         segments = [np.hypot(*np.diff(s, axis=1)) for s in strokes]
+        steps = np.concatenate(segments)  # empty when every stroke is a single point (dots)
         lengths = np.array([seg.sum() for seg in segments])
         gaps = [np.hypot(*(s[:, -1] - s[:, 0])) / length for s, length in zip(strokes, lengths) if length > 60]
         rows.append([len(strokes), np.mean([s.shape[1] for s in strokes]),
-                     float(np.median(np.concatenate(segments))) if points.shape[1] > 1 else 0.0, lengths.sum(),
+                     float(np.median(steps)) if steps.size else 0.0, lengths.sum(),
                      float(np.ptp(points, axis=1).min()), float(np.median(gaps)) if gaps else 0.0])
     return np.asarray(rows, dtype=np.float64)
 

@@ -104,3 +104,16 @@ def test_realism_draws_with_the_configured_generator(data: str) -> None:
         return float(np.mean([s.shape[1] for sketch in sketches for s in sketch.strokes]))
 
     assert points([f"data={data}"]) < 0.6 * points([])  # simplified as Quick, Draw! did: far fewer points a stroke
+
+
+def test_stroke_statistics_of_a_drawing_of_dots() -> None:
+    """A drawing whose strokes are single points (dots) has no segment: its segment length is 0, not nan."""
+    from pipeline.data.sketch import Sketch
+
+    dots = Sketch(key_id="dots", word="x", strokes=(np.array([[5.0], [5.0]], dtype=np.float32),
+                                                     np.array([[9.0], [9.0]], dtype=np.float32)))
+    line = Sketch(key_id="line", word="x", strokes=(np.array([[0.0, 30.0, 30.0], [0.0, 0.0, 40.0]], dtype=np.float32),))
+    rows = bench_real.stroke_statistics([dots, line])
+    assert np.isfinite(rows).all()
+    assert rows[0].tolist() == [2, 1, 0, 0, 4, 0]
+    assert rows[1].tolist() == [1, 3, 35, 70, 30, 50 / 70]
