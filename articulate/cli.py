@@ -43,7 +43,7 @@ def _loop(args: argparse.Namespace) -> None:
     if args.report:
         from dataclasses import asdict
 
-        from pipeline.io import atomic_write_text
+        from core.io import atomic_write_text
 
         atomic_write_text(args.report, json.dumps([asdict(r) for r in results], indent=2) + "\n")
 
@@ -84,7 +84,7 @@ def _ui(args: argparse.Namespace) -> None:
 
     from articulate.mlflow_app import APP_NAME, HOME_ENV, plugin_folder, runs_fragment
     from pipeline.config import compose
-    from pipeline.errors import ArticulateError
+    from core.errors import ArticulateError
     from pipeline.tracking import setup, tracking_uri
 
     cfg = compose([])

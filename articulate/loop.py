@@ -23,7 +23,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from pipeline.errors import ArticulateError, ConfigError
+from core.errors import ArticulateError, ConfigError
 from pipeline.rounds import evaluation_dir
 
 __all__ = ["RoundResult", "dvc_repro", "run_loop", "table"]

@@ -148,7 +148,7 @@ def load_project(folder: Path | None, overrides: Sequence[str]) -> Project:
     from omegaconf import OmegaConf, open_dict
 
     from pipeline.config import OVERRIDES_KEY, PARAMS_FILE, compose
-    from pipeline.errors import InputError
+    from core.errors import InputError
 
     if folder is None:
         return Project(ROOT, compose(list(overrides), ROOT / "conf", targets=False), "loop")
@@ -197,7 +197,7 @@ def metrics_file(evaluation: Path, round_: int) -> Path:
     Raises:
         InputError: The round was not evaluated there (the message lists the rounds that were).
     """
-    from pipeline.errors import InputError
+    from core.errors import InputError
 
     file = evaluation / f"round_{round_}" / "metrics.json"
     if not file.is_file():
@@ -209,7 +209,7 @@ def metrics_file(evaluation: Path, round_: int) -> Path:
 
 
 def _read_json(file: Path) -> Any:
-    from pipeline.errors import InputError
+    from core.errors import InputError
 
     try:
         return json.loads(file.read_text())
@@ -219,7 +219,7 @@ def _read_json(file: Path) -> Any:
 
 def _round_of(file: Path, document: Any, round_: int) -> dict[str, Any]:
     """The round's metrics in a metrics.json or a bench_loop.py report."""
-    from pipeline.errors import InputError
+    from core.errors import InputError
 
     if isinstance(document, dict) and isinstance(document.get("rounds"), list):  # bench_loop.py --json
         if round_ >= len(document["rounds"]):
@@ -247,7 +247,7 @@ def ceiling_metrics(file: Path, resolution: str) -> dict[str, Any]:
     Raises:
         InputError: Neither kind of file, or without the fine-tuned variant at that resolution.
     """
-    from pipeline.errors import InputError
+    from core.errors import InputError
 
     document = _read_json(file)
     if isinstance(document, dict) and isinstance(document.get("results"), dict):  # bench_ceiling.py --json
@@ -641,7 +641,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
     from pipeline.activations.extractor import Extractor
     from pipeline.data.store import read_manifest, read_split
-    from pipeline.errors import InputError
+    from core.errors import InputError
     from pipeline.evaluation.inference import layer_geometry
     from pipeline.models.build import load_trained
     from pipeline.rounds import BASE, MODEL_FILE
@@ -736,8 +736,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    from pipeline.errors import ArticulateError
-    from pipeline.io import atomic_write_text
+    from core.errors import ArticulateError
+    from core.io import atomic_write_text
 
     try:
         document = benchmark(args)

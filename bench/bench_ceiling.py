@@ -115,7 +115,7 @@ def prepare(cfg: Any, model_file: Path | None) -> tuple[Path, Any, dict[str, flo
         (the base model's file, the manifest, seconds per stage run).
     """
     from pipeline.data.store import read_manifest
-    from pipeline.errors import InputError
+    from core.errors import InputError
     from pipeline.rounds import base_model_path
 
     seconds: dict[str, float] = {}
@@ -319,7 +319,7 @@ def main(argv: list[str]) -> int:
     import torch
 
     from pipeline.data.store import read_split
-    from pipeline.errors import ArticulateError
+    from core.errors import ArticulateError
     from pipeline.finetune.data import layer_geometry
     from pipeline.finetune.targets import part_codes
     from pipeline.models.build import load_trained

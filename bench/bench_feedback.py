@@ -66,7 +66,7 @@ PER_CLASS = 100
 
 def _read_classes(folder: Path, classes) -> list:
     """Up to ``PER_CLASS`` drawings of each of ``classes`` that has a ``<class>.ndjson`` in ``folder``."""
-    from pipeline.data.ndjson import read_ndjson
+    from core.ndjson import read_ndjson
 
     drawings = []
     for name in classes:
@@ -400,7 +400,7 @@ OTHER_CLASSES, PER_OTHER = 20, 20
 def unsure_figures(cfg, coach, count: int, quickdraw: Path | None) -> dict:
     """``--unsure``: the "not sure" rates, the familiarities' AUROC and the contradictory frames (see above)."""
     from pipeline.coach.accuracy import random_scribbles, replay_unsure, unsure_rates
-    from pipeline.data.ndjson import read_ndjson
+    from core.ndjson import read_ndjson
     from pipeline.data.store import read_split
 
     known = coach.scorer.class_index

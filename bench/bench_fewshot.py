@@ -88,7 +88,7 @@ def run_seed(overrides: Sequence[str], seed: int, train_per_class: int, workdir:
     import torch
 
     from pipeline.data.store import read_manifest, read_split
-    from pipeline.errors import InputError
+    from core.errors import InputError
     from pipeline.models.build import load_trained
 
     cfgs = configs(overrides, seed, train_per_class, workdir)
@@ -156,7 +156,7 @@ def main(argv: list[str]) -> int:
     if not seeds:
         parser.error("--seeds: give at least one seed")
 
-    from pipeline.errors import ArticulateError
+    from core.errors import ArticulateError
 
     console()
     scratch = tempfile.TemporaryDirectory(prefix="articulate-fewshot-") if not args.workdir else nullcontext()

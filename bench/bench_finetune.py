@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
     from labeling.atlas_view import AtlasView
     from conceptstore.store import ConceptStore
     from pipeline.entry import configure_logging
-    from pipeline.errors import ArticulateError
+    from core.errors import ArticulateError
     from pipeline.config import compose
     from pipeline.data.store import read_manifest, read_split
     from pipeline.models.build import load_trained

@@ -87,7 +87,7 @@ def predict(model: Any, sketches: Sequence[Any], batch_size: int = 128) -> Predi
     from torch import nn
 
     from pipeline.data.raster import rasterize_batch
-    from pipeline.errors import ArticulateError
+    from core.errors import ArticulateError
     from pipeline.models.input_spec import to_model_input
     from pipeline.models.outputs import logits_of
 
@@ -119,7 +119,7 @@ def read_real(folder: Path, classes: Sequence[str], per_class: int | None) -> tu
     Raises:
         InputError: The folder is missing or holds no ndjson file, or a file is not valid ndjson.
     """
-    from pipeline.data.ndjson import find_class_files, read_ndjson
+    from core.ndjson import find_class_files, read_ndjson
 
     available = find_class_files(folder, ".ndjson", lambda stem: stem)
     sketches = []
@@ -296,7 +296,7 @@ def measure(args: argparse.Namespace, workdir: Path | None) -> dict[str, Any]:
     import torch
 
     from pipeline.config import compose
-    from pipeline.errors import InputError
+    from core.errors import InputError
     from pipeline.models.build import load_trained
     from pipeline.rounds import base_model_path
 
@@ -342,7 +342,7 @@ def measure(args: argparse.Namespace, workdir: Path | None) -> dict[str, Any]:
     print(f"confusion figure: {figure}")
     if args.realism:
         from pipeline.data.generator import CLASSES, DEFAULT_CLASSES
-        from pipeline.data.ndjson import find_class_files
+        from core.ndjson import find_class_files
 
         drawn = sorted({s.word for s in sketches} & set(CLASSES))  # the classes the generator draws too
         if not drawn:
@@ -393,7 +393,7 @@ def main(argv: list[str]) -> int:
     if args.per_class is not None and args.per_class < 1:
         parser.error(f"--per-class: expected a number >= 1, got {args.per_class}")
 
-    from pipeline.errors import ArticulateError
+    from core.errors import ArticulateError
 
     console()
     scratch = tempfile.TemporaryDirectory(prefix="articulate-real-") if args.train and not args.workdir else nullcontext()

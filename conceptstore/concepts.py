@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conceptstore.names import MAX_NAME_LENGTH, NameProblem, check_name, unencodable
-from pipeline.errors import ArticulateError
+from core.names import MAX_NAME_LENGTH, NameProblem, check_name, unencodable
+from core.errors import ArticulateError
 
 __all__ = [
     "CONCEPT_KEYS", "Change", "Concept", "ConceptError", "ConflictError", "EMPTY_HASH", "EMPTY_STATE", "OPS",
@@ -208,7 +208,7 @@ def id_number(concept_id: str) -> int:
 
 
 def validate_name(name: str, existing: Iterable[str] = ()) -> str:
-    """Check a concept name and return it normalised (see :func:`conceptstore.names.check_name`).
+    """Check a concept name and return it normalised (see :func:`core.names.check_name`).
 
     Markup such as ``<b>`` is allowed and kept verbatim: every display escapes names.
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import filelock
 
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ArticulateError
-from pipeline.io import atomic_write_text
+from core.sketch import Sketch
+from core.errors import ArticulateError
+from core.io import atomic_write_text
 
 __all__ = ["DRAWN_PREFIX", "DrawingBook", "drawings_path"]
 
@@ -57,7 +57,7 @@ class DrawingBook:
         """
         if not self.path.is_file() or not self.path.read_text().strip():
             return []
-        from pipeline.data.ndjson import read_ndjson
+        from core.ndjson import read_ndjson
 
         return read_ndjson(self.path).sketches
 

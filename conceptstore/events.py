@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.text import plural
+from core.text import plural
 
 __all__ = ["describe_event"]
 

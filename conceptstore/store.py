@@ -65,8 +65,8 @@ from conceptstore.concepts import (
     validate_name,
 )
 from conceptstore.store_format import LogMark, check_log, dump, encode_event, parse, scan_log
-from pipeline.errors import InputError
-from pipeline.io import _fsync_dir, atomic_write_text
+from core.errors import InputError
+from core.io import fsync_dir, atomic_write_text
 
 __all__ = [
     "CRASH_ENV", "CRASH_POINTS", "Change", "Concept", "ConceptError", "ConceptStore", "ConflictError",
@@ -301,7 +301,7 @@ class ConceptStore:
             os.fsync(file.fileno())
         # Its name must be on disk before the commit point: a committed event whose pending file vanished in
         # a power cut could not be rolled forward.
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def _append(self, event: Mapping[str, Any]) -> None:
         line = encode_event(event)
@@ -317,7 +317,7 @@ class ConceptStore:
         finally:
             os.close(fd)
         if created:
-            _fsync_dir(self.log_path.parent)
+            fsync_dir(self.log_path.parent)
 
     def _commit(self, state: StoreState, op: str, args: dict[str, Any], *, actor: str, unticked: int = 0,
                 round: int | None) -> tuple[StoreState, dict[str, Any]]:
@@ -337,7 +337,7 @@ class ConceptStore:
         self._append(event)  # the commit point
         _crash_if("after-log")
         os.replace(self.pending_path, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         return state, event
 
     def _matches(self, path: Path, event: Mapping[str, Any] | None) -> bool:
@@ -372,7 +372,7 @@ class ConceptStore:
         if self.pending_path.exists():
             if self._roll_forward(mark):
                 os.replace(self.pending_path, self.path)  # roll forward: the write had committed
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
             else:
                 self.pending_path.unlink()  # roll back: the crash came before the commit point
         if mark.offset < size:

@@ -36,7 +36,7 @@ from conceptstore.concepts import (
     next_round_after,
     validate_name,
 )
-from pipeline.errors import InputError
+from core.errors import InputError
 
 __all__ = ["FORMAT_VERSION", "LogMark", "check_event", "check_log", "dump", "encode_event", "parse", "scan_log"]
 

@@ -40,9 +40,9 @@ from labeling.guards import BodyLimit, CatchAll, SameOrigin, error_body
 from labeling.routes import atlas, concepts, draw, dream, edit, files, limits, reliance, review, visualize
 from labeling.server import uvicorn_config
 from labeling.settings import AppSettings, allowed_hosts
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 from pipeline.rounds import built_rounds
-from pipeline.text import plural
+from core.text import plural
 
 if TYPE_CHECKING:
     from pipeline.coach.coach import Coach

@@ -46,8 +46,8 @@ from conceptstore.store import ConceptStore, UnknownConceptError
 from labeling.artist_review import FOLLOWS, Fix, Guides, follow_suggestions, work_review
 from labeling.preview import ProbeCache
 from pipeline.data.store import UNKNOWN_PART
-from pipeline.errors import ConfigError, InputError
-from pipeline.text import plural
+from core.errors import ConfigError, InputError
+from core.text import plural
 
 __all__ = ["ArtistReport", "Decision", "SYNONYMS", "SimulatedArtist"]
 

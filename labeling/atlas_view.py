@@ -27,9 +27,9 @@ from pipeline.atlas.build import read_atlas
 from pipeline.atlas.patches import PatchMaker
 from pipeline.data.raster import RasterSpec
 from pipeline.data.store import read_split
-from pipeline.errors import ArticulateError, ConfigError, InputError
+from core.errors import ArticulateError, ConfigError, InputError
 from pipeline.rounds import activations_dir, atlas_dir, built_rounds, latest_round
-from pipeline.text import plural
+from core.text import plural
 
 __all__ = ["AtlasView", "Judged", "NotInAtlasError", "Selection", "SelectionError", "latest_round"]
 
@@ -446,7 +446,7 @@ class AtlasView:
         return self._png(int(self.check_points([point])[0]), "patch")
 
     def sketch_of_point(self, point: int) -> Any:
-        """The drawing (a :class:`~pipeline.data.sketch.Sketch`) behind an atlas point.
+        """The drawing (a :class:`~core.sketch.Sketch`) behind an atlas point.
 
         Raises:
             NotInAtlasError: No such point.

@@ -24,7 +24,7 @@ from labeling.jobs import Jobs
 from labeling.preview import ProbeCache
 from labeling.settings import AppSettings
 from pipeline.coach.runtime import StoppableThread
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 
 if TYPE_CHECKING:
     from pipeline.coach.coach import Coach

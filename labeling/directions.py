@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from labeling.deps import Room
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 
 __all__ = ["layer_direction"]
 

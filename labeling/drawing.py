@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 from labeling.deps import Room
 from labeling.fields import Index, Strokes
 from pipeline.coach.coach import DrawingError, strokes_to_sketch
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 
 __all__ = ["Drawing", "sketch_of"]
 

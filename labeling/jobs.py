@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 
 __all__ = ["Job", "Jobs", "UnknownJobError"]
 

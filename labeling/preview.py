@@ -28,7 +28,7 @@ import numpy as np
 
 from conceptstore.concepts import Concept
 from labeling.atlas_view import AtlasView
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["FittedProbe", "ProbeCache", "ProbeSettings", "fit_probe", "preview"]
 

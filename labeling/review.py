@@ -36,7 +36,7 @@ from conceptstore.concepts import Change, Concept, ConceptError, StoreState
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView
 from labeling.preview import FittedProbe, ProbeCache, ProbeSettings
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["FIXES", "HeadScores", "ReviewSettings", "apply_fix", "name_likeness", "review"]
 

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 from labeling.preview import ProbeSettings
 from labeling.review import ReviewSettings
 from labeling.suggestions import SuggestionSettings
-from pipeline.errors import ArticulateError, ConfigError
+from core.errors import ArticulateError, ConfigError
 
 __all__ = ["LOOPBACK_NAMES", "AppSettings", "LimitError", "RequestLimits", "Timeouts", "allowed_hosts", "conf_default",
            "is_loopback"]

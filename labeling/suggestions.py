@@ -24,8 +24,8 @@ import numpy as np
 from conceptstore.concepts import StoreState
 from labeling.atlas_view import AtlasView
 from labeling.preview import ProbeCache, ProbeSettings
-from pipeline.errors import ConfigError
-from pipeline.text import plural
+from core.errors import ConfigError
+from core.text import plural
 
 __all__ = ["SuggestionSettings", "suggestions"]
 

@@ -24,8 +24,8 @@ import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from pipeline.errors import ArticulateError, ConfigError
-from pipeline.io import atomic_write_text
+from core.errors import ArticulateError, ConfigError
+from core.io import atomic_write_text
 
 PARAMS_FILE = "params.yaml"
 OVERRIDES_KEY = "overrides"

@@ -1,9 +1,9 @@
 """The bottom floor of every entry point: logging, torch threads, and the one-line answer to a user's mistake.
 
 Stages (their ``__main__``, through :func:`pipeline.stages.stage_main`), ``python -m pipeline.config`` and the
-``articulate`` command all start here. It imports nothing of the project but :mod:`pipeline.errors`, so no entry
+``articulate`` command all start here. It imports nothing of the project but :mod:`core.errors`, so no entry
 point pulls in another's imports.
-A user's mistake (an :class:`~pipeline.errors.ArticulateError`) is printed as one line, ``error: ...``, with
+A user's mistake (an :class:`~core.errors.ArticulateError`) is printed as one line, ``error: ...``, with
 exit status 2 and no traceback.
 """
 
@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 
 EXIT_USER_ERROR = 2
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 MODEL_FILE = "model.pt"
 BASE = "base"

@@ -267,7 +267,7 @@ def promote_champion(cfg: DictConfig, round_: int, alias: str = "champion") -> i
     Raises:
         ConfigError: The round has no registered model.
     """
-    from pipeline.errors import ConfigError
+    from core.errors import ConfigError
 
     setup(cfg)
     name = str(cfg.mlflow.registered_model)

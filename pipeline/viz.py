@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from pipeline.data.sketch import Sketch  # noqa: E402
+from core.sketch import Sketch  # noqa: E402
 
 
 def sketch_grid(sketches: Sequence[Sketch], columns: int = 10, part_names: Sequence[str] | None = None) -> Figure:

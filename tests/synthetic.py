@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.activations.store import ActivationStore, ActivationWriter, LayerMeta
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 
 __all__ = ["synthetic_sketches", "synthetic_store"]
 

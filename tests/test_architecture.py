@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("conceptstore", "pipeline", "labeling", "articulate")
-#: Which packages each package may import (besides itself): the floors, bottom to top.
-ALLOWED = {"conceptstore": {"pipeline"}, "pipeline": {"conceptstore"}, "labeling": {"pipeline", "conceptstore"},
-           "articulate": {"pipeline", "conceptstore", "labeling"}}
+#: The floors, bottom to top: a package may import only the packages beneath it.
+PACKAGES = ("core", "conceptstore", "pipeline", "labeling", "articulate")
+ALLOWED = {package: set(PACKAGES[:floor]) for floor, package in enumerate(PACKAGES)}
 
 
 def modules() -> dict[str, Path]:

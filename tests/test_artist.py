@@ -12,8 +12,8 @@ import pytest
 
 from labeling.artist import SimulatedArtist
 from conceptstore.store import ConceptStore
-from pipeline.errors import ConfigError, InputError
-from pipeline.text import plural
+from core.errors import ConfigError, InputError
+from core.text import plural
 from tests.conftest import ROOT
 
 

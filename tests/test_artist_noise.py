@@ -11,7 +11,7 @@ import pytest
 
 from conceptstore.store import ConceptStore
 from labeling.artist import SYNONYMS, SimulatedArtist
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 #: How far the share of wrong judgments may stray from ``noise`` (a binomial share of about 1,000 positions
 #: strays by about 0.015 at one standard deviation; these are over 4 of them).

@@ -23,7 +23,7 @@ from pipeline.atlas.patches import MARK_COLOUR, PAD_GREY
 from pipeline.atlas.sampling import FewerPositionsWarning
 from tests.synthetic import synthetic_sketches, synthetic_store
 from pipeline.data.raster import RasterSpec
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from pipeline.models.build import TrainedModel, save_trained
 from pipeline.models.input_spec import InputSpec
 from pipeline.models.sketch_cnn import SketchCNN

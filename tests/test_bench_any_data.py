@@ -26,7 +26,7 @@ SMALL = ["threads=1", "model.net.widths=[8,16,32,32]", "trainer.max_epochs=1", "
 def ndjson_data(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A folder of ndjson files with parts (60 drawings of three classes); returns the overrides that read it."""
     from pipeline.data.generator import SketchGenerator
-    from pipeline.data.ndjson import read_ndjson_dir, write_ndjson
+    from core.ndjson import read_ndjson_dir, write_ndjson
 
     folder = tmp_path_factory.mktemp("quickdraw") / "ndjson"
     folder.mkdir()
@@ -59,7 +59,7 @@ def test_ceiling_on_ndjson_with_parts(ndjson_data: list[str], tmp_path: Path) ->
 
 
 def test_ceiling_says_when_the_data_has_no_parts(ndjson_data: list[str], tmp_path: Path) -> None:
-    from pipeline.data.ndjson import read_ndjson_dir, write_ndjson
+    from core.ndjson import read_ndjson_dir, write_ndjson
 
     plain = tmp_path / "plain"
     plain.mkdir()

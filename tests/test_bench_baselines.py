@@ -128,7 +128,7 @@ def test_a_kept_run_is_read_with_the_settings_it_recorded(tmp_path) -> None:
 
     import yaml
 
-    from pipeline.errors import InputError
+    from core.errors import InputError
 
     folder = tmp_path / "kept"
     shutil.copytree(ROOT / "conf", folder / "conf")

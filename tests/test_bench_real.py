@@ -108,7 +108,7 @@ def test_realism_draws_with_the_configured_generator(data: str) -> None:
 
 def test_stroke_statistics_of_a_drawing_of_dots() -> None:
     """A drawing whose strokes are single points (dots) has no segment: its segment length is 0, not nan."""
-    from pipeline.data.sketch import Sketch
+    from core.sketch import Sketch
 
     dots = Sketch(key_id="dots", word="x", strokes=(np.array([[5.0], [5.0]], dtype=np.float32),
                                                      np.array([[9.0], [9.0]], dtype=np.float32)))

@@ -38,7 +38,7 @@ class TrainedProjects:
 def ndjson_data(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A folder of ndjson files with parts, one a class; returns the overrides that read it."""
     from pipeline.data.generator import SketchGenerator
-    from pipeline.data.ndjson import write_ndjson
+    from core.ndjson import write_ndjson
 
     ndjson = tmp_path_factory.mktemp("bench_ndjson")
     drawn = SketchGenerator(num_sketches=DRAWINGS, classes=CLASSES, seed=TEST_SEED, progress=False).load().sketches
@@ -77,7 +77,7 @@ def test_feedback_times_the_configured_drawings(trained: TrainedProjects) -> Non
 
 def test_feedback_times_real_samples_where_the_data_is_generated(trained: TrainedProjects, tmp_path: Path) -> None:
     """Generated data: the real Quick, Draw! drawings of the model's classes (``--quickdraw``), as a user expects."""
-    from pipeline.data.ndjson import read_ndjson_dir, write_ndjson
+    from core.ndjson import read_ndjson_dir, write_ndjson
 
     real = tmp_path / "samples" / "ndjson"
     real.mkdir(parents=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.data.bitmap import read_bitmap, read_bitmap_dir, word_from_stem
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 
 def drawings(n: int, dtype: type = np.uint8) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from articulate.cli import EXIT_USER_ERROR, main
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from tests.conftest import ROOT
 
 

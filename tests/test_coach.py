@@ -18,7 +18,7 @@ from pipeline.coach.canon import CanonSettings, cached_canon
 from pipeline.coach.coach import Coach, DrawingError, Limits, strokes_to_sketch
 from pipeline.coach.events import EventRules, detect
 from pipeline.data.store import read_split
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from tests.conftest import ROOT
 
 QUICKDRAW_FLOWER = ROOT.parent / "shared" / "data" / "quickdraw" / "ndjson" / "flower.ndjson"

@@ -18,7 +18,7 @@ import torch
 
 from pipeline.coach.coach import Coach, strokes_to_sketch
 from pipeline.coach.runtime import BuildStopped, StoppableThread, checkpoint
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from tests.conftest import COMMAND_TIMEOUT, ROOT
 
 #: A drawing of two strokes (Quick, Draw! layout).

@@ -24,7 +24,7 @@ from pipeline.coach.calibration import (Calibration, UnsureSettings, auroc, cach
 from pipeline.coach.coach import UNSURE_TEXT
 from pipeline.coach.events import EventRules, detect
 from pipeline.data.store import read_split
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from tests.test_coach import api, coach, val  # noqa: F401 (the round-0 coach, its val split, the API client)
 
 #: Scribbles and own drawings compared; replays checked for contradictions.

@@ -31,7 +31,7 @@ from conceptstore.store import (
     UnknownConceptError,
     validate_name,
 )
-from pipeline.errors import ArticulateError, InputError
+from core.errors import ArticulateError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = {"kind": "cluster", "cluster": 12, "atlas": "atlases/round_0", "round": 0}

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from pipeline.config import compose, load_params, write_params
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from tests.conftest import ROOT
 
 
@@ -168,7 +168,7 @@ def test_code_reads_settings_only_as_conf_declares_them() -> None:
 
     config_like = re.compile(r"(^|\.)(cfg|model_cfg|trainer_cfg)(\.|$)")
     found = []
-    for folder in ("pipeline", "labeling", "articulate", "conceptstore"):
+    for folder in ("core", "pipeline", "labeling", "articulate", "conceptstore"):
         for path in (ROOT / folder).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":

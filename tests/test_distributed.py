@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from tests.test_tracking import stage_runs
 
 TWO_PROCESSES = ["trainer.strategy=ddp_spawn", "trainer.devices=2", "trainer.accelerator=cpu",

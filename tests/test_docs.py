@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the product's text lives: every file under these is searched for an issue number.
-PRODUCT = ("README.md", "docs", "conf", "pipeline", "labeling", "conceptstore", "articulate", "bench", "tests",
+PRODUCT = ("README.md", "docs", "conf", "core", "pipeline", "labeling", "conceptstore", "articulate", "bench", "tests",
            "tools", "mkdocs.yml", "Makefile", "dvc.yaml", "pyproject.toml")
 TEXT_SUFFIXES = {".md", ".py", ".yaml", ".yml", ".toml", ".js", ".html", ".css", ".txt", ""}
 #: "issue" or "issues" and a number, with or without "#": a number from a tracker the reader cannot see.
@@ -100,7 +100,7 @@ def test_a_key_without_a_meaning_is_refused() -> None:
     """The reference never lists a key silently: a schema field its dataclass does not describe is an error
     naming it."""
     tool = _reference_tool()
-    from pipeline.errors import ConfigError
+    from core.errors import ConfigError
 
     @dataclasses.dataclass
     class Undocumented:

@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.editing.edits import scale_channel, scale_direction, scale_positions
 from pipeline.editing.reliance import concept_reliance
 from pipeline.editing.runner import LayerRunner
 from pipeline.editing.surgery import Surgeon
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 from pipeline.models.sketch_cnn import SketchCNN
 
 
@@ -194,7 +194,7 @@ def test_edit_command(tmp_path: Path, project_cwd, capsys: pytest.CaptureFixture
 
     _round_with_concepts(tmp_path)
     sketches = tmp_path / "drawings.ndjson"
-    from pipeline.data.ndjson import write_ndjson
+    from core.ndjson import write_ndjson
 
     write_ndjson(sketches, _drawings())
     common = ["--round", "1", f"paths.models={tmp_path / 'models'}"]
@@ -212,7 +212,7 @@ def test_edit_command(tmp_path: Path, project_cwd, capsys: pytest.CaptureFixture
 
 def test_dream_toward_a_concept(tmp_path: Path, project_cwd, capsys: pytest.CaptureFixture[str]) -> None:
     from articulate.cli import main
-    from pipeline.data.ndjson import write_ndjson
+    from core.ndjson import write_ndjson
 
     _round_with_concepts(tmp_path)
     model = tmp_path / "models" / "round_1" / "model.pt"

@@ -18,7 +18,7 @@ from PIL import Image
 
 from pipeline.activations.extractor import LayerGeometry
 from pipeline.activations.store import ActivationStore
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from pipeline.evaluation.figures import cell_outline
 from pipeline.evaluation.metrics import (OverlapCounts, concept_results, iou_matrix, match_concepts, metric_key,
                                          part_results, presence_ap, presence_aps)

@@ -22,9 +22,9 @@ from pipeline.activations.store import ActivationStore, ActivationWriter
 from pipeline.config import compose
 from pipeline.data.generator import DEFAULT_CLASSES, SketchGenerator
 from pipeline.data.raster import RasterSpec, rasterize
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.data.store import Manifest, write_manifest, write_split
-from pipeline.errors import ConfigError, InputError, UnknownLayerError
+from core.errors import ConfigError, InputError, UnknownLayerError
 from pipeline.models.build import TrainedModel
 from pipeline.models.input_spec import InputSpec
 from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
@@ -377,7 +377,7 @@ def test_extraction_on_ray_writes_the_store_the_local_engine_writes(labeling_pro
 
 
 def test_an_unknown_engine_is_one_clear_error(labeling_project) -> None:
-    from pipeline.errors import ConfigError
+    from core.errors import ConfigError
     from pipeline.stages import extract as extract_stage
 
     with pytest.raises(ConfigError, match="extract.engine: expected one of local, ray, got 'spark'"):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.errors import ConfigError, UnknownLayerError
+from core.errors import ConfigError, UnknownLayerError
 from pipeline.featurevis import objectives as obj
 from articulate.commands.featurevis import add_commands
 from pipeline.featurevis.dream import deepdream

@@ -20,9 +20,9 @@ from pipeline.activations.extractor import Extractor, ink_cells, part_cells, ren
 from pipeline.entry import EXIT_USER_ERROR
 from pipeline.stages import stage_main
 from pipeline.config import compose
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.data.store import read_split
-from pipeline.errors import ArticulateError, ConfigError, InputError
+from core.errors import ArticulateError, ConfigError, InputError
 from pipeline.finetune.data import combined_loader
 from pipeline.finetune.module import ConceptFinetuner, modules_after
 from pipeline.finetune.targets import (BACKGROUND, NEGATIVE, OTHER, OTHER_UNVERIFIED, POSITIVE, UNLABELED,

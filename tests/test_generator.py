@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pipeline.data.generator import CLASSES, DEFAULT_CLASSES, SketchGenerator
-from pipeline.data.ndjson import read_ndjson, write_ndjson
-from pipeline.errors import ConfigError
+from core.ndjson import read_ndjson, write_ndjson
+from core.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import InputError
+from core.errors import InputError
 from tests.conftest import ROOT
 
 #: Seconds a refused command may take on a loaded machine (it starts Python and torch; it reads nothing).
@@ -107,7 +107,7 @@ def test_a_short_token_stops_the_server_at_start(token: str) -> None:
 ])
 def test_a_class_name_in_an_ndjson_file_is_checked_like_a_concept_name(tmp_path: Path, word: str,
                                                                        words: str) -> None:
-    from pipeline.data.ndjson import read_ndjson
+    from core.ndjson import read_ndjson
 
     file = tmp_path / "data.ndjson"
     good = json.dumps({"word": "cat", "drawing": [[[1, 2], [3, 4]]]})
@@ -121,7 +121,7 @@ def test_a_class_name_in_an_ndjson_file_is_checked_like_a_concept_name(tmp_path:
 
 def test_a_part_name_and_a_file_named_after_no_class_are_refused(tmp_path: Path) -> None:
     from pipeline.data.bitmap import read_bitmap
-    from pipeline.data.ndjson import read_ndjson
+    from core.ndjson import read_ndjson
 
     parts = tmp_path / "cat.ndjson"
     parts.write_text(json.dumps({"word": "cat", "drawing": [[[1, 2], [3, 4]]], "parts": ["<b>ear"]}) + "\n")
@@ -138,7 +138,7 @@ def test_a_part_name_and_a_file_named_after_no_class_are_refused(tmp_path: Path)
 
 
 def test_class_names_are_normalised(tmp_path: Path) -> None:
-    from pipeline.data.ndjson import read_ndjson
+    from core.ndjson import read_ndjson
 
     file = tmp_path / "data.ndjson"
     file.write_text(json.dumps({"word": "cafe\u0301", "drawing": [[[1, 2], [3, 4]]]}) + "\n")
@@ -147,7 +147,7 @@ def test_class_names_are_normalised(tmp_path: Path) -> None:
 
 def test_data_readers_refuse_a_device(tmp_path: Path) -> None:
     from pipeline.data.bitmap import read_bitmap
-    from pipeline.data.ndjson import read_ndjson
+    from core.ndjson import read_ndjson
 
     for read in (read_ndjson, read_bitmap):
         with pytest.raises(InputError, match="not a regular"):

@@ -492,7 +492,7 @@ def test_token_mode_keeps_static_files_public_and_the_api_closed(labeling_projec
 @pytest.mark.parametrize("token", ["a", "short-token", "x" * 15, "t" * 20 + " ", "t" * 20 + "\u00e9"])
 def test_a_weak_token_is_refused_at_start(token: str) -> None:
     from labeling.settings import AppSettings
-    from pipeline.errors import ConfigError
+    from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="labeling.token"):
         AppSettings(port=0, token=token)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.io import atomic_dir, atomic_open, atomic_write_bytes, atomic_write_text, save_npy_atomic
+from core.errors import InputError
+from core.io import atomic_dir, atomic_open, atomic_write_bytes, atomic_write_text, save_npy_atomic
 
 
 class Boom(Exception):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.errors import ArticulateError, UnknownLayerError
+from core.errors import ArticulateError, UnknownLayerError
 from pipeline.models.layers import get_layer, layer_names, layer_output_shape
 from pipeline.models.sketch_cnn import SketchCNN
 from pipeline.models.torchvision_zoo import torchvision_classifier
@@ -88,7 +88,7 @@ def test_layer_output_shape_reports_bad_input_and_unused_layers(model: SketchCNN
 def test_a_model_built_for_another_input_fails_in_one_line_naming_the_input() -> None:
     from omegaconf import OmegaConf
 
-    from pipeline.errors import ConfigError
+    from core.errors import ConfigError
     from pipeline.models.build import build_net
 
     cfg = OmegaConf.create({"net": {"_target_": "tests.user_nets.FlatNet", "size": 28}, "checkpoint": None,

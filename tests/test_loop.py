@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from articulate.loop import dvc_repro
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 
 STAGES = """\
 stages:

@@ -15,7 +15,7 @@ from pipeline.config import compose
 from pipeline.data.datamodule import SketchDataset, real_drawings, real_share_sampler
 from pipeline.data.raster import RasterSpec
 from pipeline.data.store import UNKNOWN_PART, read_manifest, read_split
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from pipeline.stages import data as data_stage
 from tests.conftest import ROOT
 
@@ -188,7 +188,7 @@ def test_mixed_trains_and_the_loop_uses_parts_only_where_known(tmp_path: Path, r
 
 def test_augment_redraws_about_the_centre() -> None:
     from pipeline.data.mixed import Augment
-    from pipeline.data.sketch import Sketch
+    from core.sketch import Sketch
 
     sketch = Sketch("k", "sun", (np.array([[127.5, 227.5], [127.5, 127.5]], dtype=np.float32),))
     same = Augment(15.0, 0.15, 0.05)(sketch, [0.5] * 5)

@@ -10,7 +10,7 @@ import torch
 import torchvision
 from torch import nn
 
-from pipeline.errors import ArticulateError, ConfigError, InputError
+from core.errors import ArticulateError, ConfigError, InputError
 from pipeline.models.checkpoint import load_weights
 from pipeline.models.classifier import SketchClassifier, logits_of
 from pipeline.models.input_spec import InputSpec, to_model_input

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.data.ndjson import ReadResult, Skipped, read_ndjson, read_ndjson_dir, write_ndjson
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError, InputError
+from core.ndjson import ReadResult, Skipped, read_ndjson, read_ndjson_dir, write_ndjson
+from core.sketch import Sketch
+from core.errors import ConfigError, InputError
 
 GOOD = {"word": "cat", "key_id": "1", "drawing": [[[0, 10, 255], [5, 6, 7]], [[3], [4]]]}
 

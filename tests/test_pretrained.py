@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from pipeline.models.classes import UNMAPPED, ClassMap, name_key, read_class_names
 from tests.conftest import TEST_SEED
 from tests.labeling_project import WIDTHS, overrides, trained_net, write_dataset

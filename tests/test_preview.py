@@ -11,7 +11,7 @@ import pytest
 
 from conceptstore.store import ConceptStore
 from labeling.preview import ProbeSettings, preview
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 #: The least share of the probe's claims that must be the planted cluster's points (chance: the cluster's held-out
 #: points among the candidates, about 1 in 25 on the test project; the probe reaches about a half).

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.finetune.prototypes import prototype_loss
 from pipeline.finetune.targets import BACKGROUND, OTHER, POSITIVE, UNVERIFIED, TargetWeights
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.data.ndjson import read_ndjson
+from core.ndjson import read_ndjson
 from pipeline.data.raster import PartLabelError, RasterSpec, rasterize, rasterize_batch, rasterize_parts
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ArticulateError, ConfigError
+from core.sketch import Sketch
+from core.errors import ArticulateError, ConfigError
 
 
 def stroke(*points: tuple[float, float]) -> np.ndarray:

@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.models.checkpoint import load_weights
 from pipeline.models.classifier import SketchClassifier
 from pipeline.models.input_spec import InputSpec

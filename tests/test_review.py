@@ -16,7 +16,7 @@ from labeling.artist_review import Guides
 from labeling.preview import ProbeCache
 from labeling.review import ReviewSettings, apply_fix, name_likeness, review
 from labeling.suggestions import suggestions
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 GUIDES = Guides.from_config()
 #: Every item the queue finds (the route lists conf's ``items``, the likeliest).

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.data.splits import assign_splits, content_hash, split_of
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
 

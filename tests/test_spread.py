@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.finetune.spread import LabelSpreading
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pipeline.data.raster import RasterSpec
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError
+from core.sketch import Sketch
+from core.errors import ConfigError
 from pipeline.finetune.strokes import StrokeGrowing, stroke_cells
 from pipeline.activations.extractor import LayerGeometry
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conceptstore.events import describe_event
-from pipeline.text import metric, plural
+from core.text import metric, plural
 
 
 def test_plural() -> None:

@@ -35,7 +35,7 @@ import yaml  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from pipeline import schema  # noqa: E402
-from pipeline.errors import ConfigError  # noqa: E402
+from core.errors import ConfigError  # noqa: E402
 
 PAGE = ROOT / "docs" / "reference" / "configuration.md"
 CONF = ROOT / "conf"

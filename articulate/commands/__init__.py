@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
-    from pipeline.data.sketch import Sketch
+    from core.sketch import Sketch
 
 __all__ = ["input_file_limit", "parse_int_list", "parse_sketch_ref", "read_sketch_ref"]
 
@@ -80,7 +80,7 @@ def read_sketch_ref(text: str, max_bytes: int) -> Sketch:
         ConfigError: A malformed reference.
         InputError: The file is missing, unreadable, not a regular file or too large, or holds no such drawing.
     """
-    from pipeline.data.ndjson import read_ndjson
+    from core.ndjson import read_ndjson
 
     path, key = parse_sketch_ref(text)
     sketches = read_ndjson(path, on_error="skip", max_bytes=max_bytes).sketches

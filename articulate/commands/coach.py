@@ -69,7 +69,7 @@ def feedback_command(args: argparse.Namespace) -> None:
     from pipeline.coach.chart import save_replay_figure
     from pipeline.coach.coach import Coach
     from pipeline.config import compose
-    from pipeline.io import atomic_write_text
+    from core.io import atomic_write_text
 
     cfg = compose(args.overrides)
     sketch = read_sketch_ref(args.sketch, int(cfg.labeling.max_file_bytes))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from articulate.commands import input_file_limit, parse_int_list, read_sketch_ref
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     import torch
@@ -100,7 +100,7 @@ def _reference(path: str | None, trained: object, limit: int = 256) -> torch.Ten
         return None
     import torch
 
-    from pipeline.data.ndjson import read_ndjson
+    from core.ndjson import read_ndjson
     from pipeline.data.raster import rasterize_batch
 
     sketches = read_ndjson(path, on_error="skip", limit=limit, max_bytes=input_file_limit()).sketches

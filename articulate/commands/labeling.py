@@ -20,7 +20,7 @@ import argparse
 from typing import Any
 
 from articulate.commands import parse_int_list
-from pipeline.text import plural
+from core.text import plural
 
 __all__ = ["add_commands"]
 

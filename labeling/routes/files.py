@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from conceptstore.names import unencodable
+from core.names import unencodable
 from labeling.deps import TOKEN_COOKIE, RoomDep, ViewDep
 from labeling.guards import error_body
 

@@ -68,7 +68,7 @@ def visualize(room: RoomDep, body: VisualizeBody) -> dict[str, Any]:
         result = render(net, [objective], model.input_spec, steps=body.steps, on_step=progress)
         png = picture_png(result.images[0])
         if file is not None and progress(1.0) is not False:  # a cancelled picture is not kept
-            from pipeline.io import atomic_write_bytes
+            from core.io import atomic_write_bytes
 
             file.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(file, png)

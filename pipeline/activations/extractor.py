@@ -48,9 +48,9 @@ from torch import nn
 from pipeline.activations.receptive_field import receptive_field
 from pipeline.activations.store import ActivationWriter, LayerMeta, layer_folder
 from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.data.store import UNKNOWN_PART
-from pipeline.errors import ArticulateError, ConfigError, InputError
+from core.errors import ArticulateError, ConfigError, InputError
 from pipeline.models.build import TrainedModel
 from pipeline.models.classes import UNMAPPED
 from pipeline.models.outputs import logits_of

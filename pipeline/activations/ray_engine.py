@@ -22,8 +22,8 @@ from typing import Any
 from pipeline.activations.extractor import (ExtractedRows, ExtractionSummary, Extractor, allocate_layers,
                                             close_layers, extract_rows)
 from pipeline.activations.store import ActivationWriter
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError, InputError
+from core.sketch import Sketch
+from core.errors import ConfigError, InputError
 
 __all__ = ["RaySettings", "extract_on_ray"]
 

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 from pipeline.models.input_spec import InputSpec
 from pipeline.models.layers import get_layer
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError
+from core.errors import InputError
 
 RUN_EXTRACT = "re-run the extract stage: `python -m pipeline.stages.extract` or `dvc repro extract`"
 ARRAYS = {"activations": 4, "attribution": 3, "ink": 3, "part": 3}

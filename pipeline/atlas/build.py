@@ -38,9 +38,9 @@ from pipeline.atlas.alignment import align_layout
 from pipeline.atlas.sampling import PositionSampler
 from pipeline.atlas.stats import ClusterStats, atlas_nmi, atlas_purity, cluster_stats
 from pipeline.data.raster import rasterize_batch
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError, InputError
-from pipeline.io import atomic_dir
+from core.sketch import Sketch
+from core.errors import ConfigError, InputError
+from core.io import atomic_dir
 
 #: Real sketches the icons' quality scores are measured against.
 REFERENCE_SKETCHES = 64

@@ -22,7 +22,7 @@ from numbers import Integral
 
 import numpy as np
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["CLUSTER_METHODS", "CLUSTER_SPACES", "Clusterer", "Clustering"]
 

@@ -14,7 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["AtlasGrid", "GridLayout"]
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.models.input_spec import InputSpec
 
 __all__ = ["ICON_KINDS", "IconParams", "IconSet", "fragment_box", "render_icons", "to_display"]

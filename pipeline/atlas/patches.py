@@ -21,8 +21,8 @@ import numpy as np
 
 from pipeline.activations.store import LayerMeta
 from pipeline.data.raster import RasterSpec, rasterize
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError, InputError
+from core.sketch import Sketch
+from core.errors import ConfigError, InputError
 
 __all__ = ["FIELD_COLOUR", "MARK_COLOUR", "PAD_GREY", "PatchMaker", "receptive_field_patch", "select_exemplars",
            "stride_cell"]

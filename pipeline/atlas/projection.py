@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["METHODS", "METRICS", "Projection", "numba_cache_dir"]
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.activations.store import ActivationStore
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 __all__ = ["WEIGHTINGS", "ConceptProbability", "FewerPositionsWarning", "PositionSample", "PositionSampler",
            "explained_by"]

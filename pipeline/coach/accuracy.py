@@ -26,7 +26,7 @@ import numpy as np
 
 from pipeline.coach.calibration import FAMILIARITY, auroc, outputs
 from pipeline.coach.coach import Coach, Replay
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 
 __all__ = ["EventRates", "ReplayUnsure", "UnsureRates", "contradictions", "event_rates", "random_scribbles",
            "replay_unsure", "unsure_rates"]

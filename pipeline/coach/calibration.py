@@ -42,9 +42,9 @@ import torch
 
 from pipeline.coach.canon import cache_key
 from pipeline.coach.scorer import FrameScorer
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError, InputError
-from pipeline.io import atomic_write_bytes
+from core.sketch import Sketch
+from core.errors import ConfigError, InputError
+from core.io import atomic_write_bytes
 
 __all__ = ["FAMILIARITY", "Calibration", "UnsureSettings", "cached_calibration", "fit_calibration", "auroc"]
 

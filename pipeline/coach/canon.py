@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from pipeline.coach.scorer import FrameScorer
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError, InputError
-from pipeline.io import atomic_write_text
+from core.sketch import Sketch
+from core.errors import ConfigError, InputError
+from core.io import atomic_write_text
 
 __all__ = ["Canon", "CanonSettings", "build_canon", "cache_key", "cached_canon"]
 

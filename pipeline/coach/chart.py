@@ -16,7 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from pipeline.coach.coach import Replay  # noqa: E402
 from pipeline.coach.concept_set import Concept  # noqa: E402
-from pipeline.data.sketch import CANVAS_MAX  # noqa: E402
+from core.sketch import CANVAS_MAX  # noqa: E402
 
 __all__ = ["replay_figure", "save_replay_figure", "shown_concepts"]
 

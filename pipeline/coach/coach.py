@@ -23,8 +23,8 @@ from pipeline.coach.concept_set import Concept, ConceptSet, atlas_cluster_concep
 from pipeline.coach.events import Event, EventRules, FrameEvents, detect
 from pipeline.coach.runtime import InferenceThread, checkpoint
 from pipeline.coach.scorer import FrameScorer, Frames
-from pipeline.data.sketch import CANVAS_MAX, Sketch
-from pipeline.errors import ArticulateError, ConfigError, InputError
+from core.sketch import CANVAS_MAX, Sketch
+from core.errors import ArticulateError, ConfigError, InputError
 
 __all__ = ["Coach", "DrawingError", "Feedback", "Limits", "Replay", "strokes_to_sketch"]
 

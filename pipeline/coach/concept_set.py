@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 
 __all__ = ["ConceptSet", "Concept", "cluster_concepts", "head_concepts"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["EVENT_KINDS", "Event", "EventRules", "FrameEvents"]
 

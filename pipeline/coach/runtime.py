@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 
 __all__ = ["BuildStopped", "InferenceThread", "StoppableThread", "checkpoint", "stoppable"]
 

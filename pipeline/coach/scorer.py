@@ -22,8 +22,8 @@ from pipeline.activations.extractor import LayerHooks, ink_cells
 from pipeline.coach.concept_set import ConceptSet
 from pipeline.coach.runtime import checkpoint
 from pipeline.data.raster import rasterize_batch
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError
+from core.sketch import Sketch
+from core.errors import ConfigError
 from pipeline.evaluation.inference import layer_geometry
 from pipeline.models.build import TrainedModel
 from pipeline.models.input_spec import to_model_input

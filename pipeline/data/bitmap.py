@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from conceptstore.names import NameProblem, check_class_name
-from pipeline.data.ndjson import (
+from core.names import NameProblem, check_class_name
+from core.ndjson import (
     OnError,
     ReadResult,
     Skipped,
@@ -24,8 +24,8 @@ from pipeline.data.ndjson import (
     find_class_files,
     select_class_files,
 )
-from pipeline.data.sketch import Sketch
-from pipeline.errors import InputError
+from core.sketch import Sketch
+from core.errors import InputError
 
 __all__ = ["SIDE", "read_bitmap", "read_bitmap_dir", "word_from_stem"]
 

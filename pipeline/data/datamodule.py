@@ -12,9 +12,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler, WeightedRandomSampler
 
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.mixed import Augment
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.data.store import Manifest, read_manifest, read_split
-from pipeline.errors import InputError
+from core.errors import InputError
 
 
 class SketchDataset(Dataset):

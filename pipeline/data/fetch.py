@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.errors import ArticulateError, ConfigError, InputError
-from pipeline.io import atomic_write_text
+from core.errors import ArticulateError, ConfigError, InputError
+from core.io import atomic_write_text
 
 __all__ = ["CATEGORIES_FILE", "LOCK_NAME", "Fetched", "categories", "class_url", "fetch_quickdraw", "resolve_classes"]
 
@@ -115,7 +115,7 @@ def resolve_classes(names: Sequence[str], force: bool = False) -> list[str]:
         ConfigError: A name is not a category (the message lists close matches and says ``--force``), or is not
             usable as a file name.
     """
-    from conceptstore.names import NameProblem, check_class_name
+    from core.names import NameProblem, check_class_name
 
     known = {_normal(c): c for c in categories()}
     resolved: list[str] = []

@@ -25,9 +25,9 @@ import numpy as np
 from simplification.cutil import simplify_coords
 from tqdm.auto import tqdm
 
-from pipeline.data.ndjson import ReadResult
-from pipeline.data.sketch import CANVAS_MAX, Sketch
-from pipeline.errors import ConfigError
+from core.ndjson import ReadResult
+from core.sketch import CANVAS_MAX, Sketch
+from core.errors import ConfigError
 
 Points = np.ndarray  # (2, n) float: x row, y row, template units (y down)
 

@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from pipeline.data.generator import SketchGenerator
-from pipeline.data.ndjson import ReadResult, find_class_files, read_ndjson, select_class_files
-from pipeline.data.sketch import CANVAS_MAX, Sketch
+from core.ndjson import ReadResult, find_class_files, read_ndjson, select_class_files
+from core.sketch import CANVAS_MAX, Sketch
 from pipeline.data.splits import split_position
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 __all__ = ["Augment", "MixedResult", "MixedSource", "RealDrawings"]
 

@@ -20,8 +20,8 @@ from numbers import Integral, Real
 import numpy as np
 from PIL import Image, ImageDraw
 
-from pipeline.data.sketch import CANVAS_MAX, Sketch
-from pipeline.errors import ArticulateError, ConfigError
+from core.sketch import CANVAS_MAX, Sketch
+from core.errors import ArticulateError, ConfigError
 
 __all__ = ["PartLabelError", "RasterSpec", "rasterize", "rasterize_batch", "rasterize_parts"]
 

@@ -20,8 +20,8 @@ from os import PathLike
 
 import numpy as np
 
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError, InputError
+from core.sketch import Sketch
+from core.errors import ConfigError, InputError
 
 __all__ = ["assign_splits", "content_hash", "split_of", "split_position"]
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.data.ndjson import read_ndjson, write_ndjson
-from pipeline.data.sketch import Sketch
-from pipeline.errors import InputError
-from pipeline.io import atomic_write_bytes, atomic_write_text
+from core.ndjson import read_ndjson, write_ndjson
+from core.sketch import Sketch
+from core.errors import InputError
+from core.io import atomic_write_bytes, atomic_write_text
 
 MANIFEST = "manifest.json"
 #: The part id of every pixel and position of a drawing whose parts are unknown, in data where others name theirs

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 
 __all__ = ["MAX_FACTOR", "move_maps", "rotate_maps", "scale_channel", "scale_direction", "scale_positions",
            "shift_maps", "unit"]

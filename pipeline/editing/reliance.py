@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from pipeline.activations.extractor import render_batch
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.editing.surgery import Surgeon
 
 __all__ = ["Reliance", "concept_reliance"]

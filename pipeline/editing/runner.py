@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 from pipeline.models.layers import get_layer
 from pipeline.models.outputs import logits_of
 

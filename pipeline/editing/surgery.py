@@ -19,7 +19,7 @@ import torch
 
 from pipeline.editing.edits import scale_direction, scale_positions
 from pipeline.editing.runner import LayerRun, LayerRunner
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 from pipeline.models.build import TrainedModel
 from pipeline.models.input_spec import to_model_input
 

@@ -15,8 +15,8 @@ import torch
 
 from pipeline.activations.extractor import LayerGeometry, part_cells, render_batch, rendered_batches
 from pipeline.activations.receptive_field import receptive_field
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ArticulateError, InputError
+from core.sketch import Sketch
+from core.errors import ArticulateError, InputError
 from pipeline.evaluation.metrics import OverlapCounts, ink_pixel_predictions
 from pipeline.models.build import TrainedModel
 from pipeline.models.classes import UNMAPPED

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.featurevis.objectives import DeepDream, Objective
 from pipeline.featurevis.render import LayerCapture, frozen
 from pipeline.models.input_spec import InputSpec, to_model_input

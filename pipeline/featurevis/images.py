@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from pipeline.errors import InputError
+from core.errors import InputError
 
 #: Icons are enlarged to at least this many pixels so a person can see their strokes.
 MIN_DISPLAY_SIZE = 128

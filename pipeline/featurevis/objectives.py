@@ -16,7 +16,7 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import torch
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 #: The layer name of the model's output (class logits).
 OUTPUT = "<output>"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 #: Square root of the colour correlation of ImageNet, from Lucid (``lucid.optvis.param.color``).
 COLOR_CORRELATION_SVD_SQRT = torch.tensor(

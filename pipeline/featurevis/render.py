@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from pipeline.errors import ArticulateError, ConfigError
+from core.errors import ArticulateError, ConfigError
 from pipeline.featurevis.objectives import OUTPUT, Objective, group
 from pipeline.featurevis.param import make_param
 from pipeline.featurevis.regularizers import Regularizer, boundary, l2, total_variation

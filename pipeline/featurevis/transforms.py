@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 #: Lucid's standard scales.
 LUCID_SCALES: tuple[float, ...] = (1.0, 0.975, 1.025, 0.95, 1.05)

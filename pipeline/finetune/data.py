@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from pipeline.activations.extractor import Extractor, LayerGeometry, ink_cells
 from pipeline.data.datamodule import SketchDataset
 from pipeline.data.raster import RasterSpec, rasterize
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split
 from pipeline.models.build import TrainedModel
 from pipeline.models.classes import UNMAPPED

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.finetune.data import CLASS, CONCEPT
 from pipeline.finetune.prototypes import prototype_loss
 from pipeline.finetune.targets import TargetWeights, concept_loss

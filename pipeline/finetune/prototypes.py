@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.finetune.targets import POSITIVE_CODES, TargetWeights
 
 __all__ = ["prototype_loss"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.neighbours import cosine_neighbours
 
 __all__ = ["LabelSpreading"]

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.data.raster import RasterSpec, rasterize_parts
-from pipeline.data.sketch import Sketch
-from pipeline.errors import ConfigError
+from core.sketch import Sketch
+from core.errors import ConfigError
 
 __all__ = ["StrokeGrowing", "stroke_cells"]
 

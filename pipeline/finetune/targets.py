@@ -66,7 +66,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["BACKGROUND", "CODES", "ConceptLabels", "ConceptTargets", "NEGATIVE", "OTHER", "OTHER_UNVERIFIED",
            "POSITIVE", "POSITIVE_CODES", "TargetWeights", "UNLABELED", "UNVERIFIED", "build_targets", "concept_loss",

@@ -12,7 +12,7 @@ from torch import nn
 
 from pipeline.data.raster import RasterSpec
 from pipeline.config import build
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from pipeline.models.checkpoint import load_weights
 from pipeline.models.classes import ClassMap, read_class_names
 from pipeline.models.input_spec import InputSpec

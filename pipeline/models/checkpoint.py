@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pipeline.errors import InputError
+from core.errors import InputError
 
 #: Wrapper prefixes stripped from checkpoint keys when that makes them match the model: LightningModule
 #: attributes (``net.``, ``model.``), DataParallel/DDP (``module.``) and ``torch.compile`` (``_orig_mod.``).

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 #: The label of a drawing whose class maps to no model output.
 UNMAPPED = -1

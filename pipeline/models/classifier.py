@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from pipeline.errors import ArticulateError, ConfigError
+from core.errors import ArticulateError, ConfigError
 from pipeline.models.input_spec import InputSpec, to_model_input
 from pipeline.models.outputs import logits_of
 

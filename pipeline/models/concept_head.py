@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.errors import ArticulateError, ConfigError
+from core.errors import ArticulateError, ConfigError
 from pipeline.models.outputs import logits_of
 from pipeline.models.layers import get_layer
 

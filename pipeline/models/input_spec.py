@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from pipeline.errors import ArticulateError, ConfigError
+from core.errors import ArticulateError, ConfigError
 
 #: Per-channel statistics of ImageNet, which every torchvision classification model was trained with.
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from pipeline.errors import ArticulateError, UnknownLayerError
+from core.errors import ArticulateError, UnknownLayerError
 
 #: Up to this many layers, an unknown-layer error lists them all.
 LIST_ALL_LAYERS_UP_TO = 60

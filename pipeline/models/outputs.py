@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from pipeline.errors import ArticulateError
+from core.errors import ArticulateError
 
 
 def logits_of(output: Any) -> torch.Tensor:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.models.input_spec import InputSpec
 
 #: The side length the model is designed for; other sizes work (global pooling) but change the layer grids.

@@ -17,7 +17,7 @@ import torch
 import torchvision
 from torch import nn
 
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from pipeline.models.checkpoint import apply_state_dict, read_state_dict, strip_wrapper_prefixes
 from pipeline.models.input_spec import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 

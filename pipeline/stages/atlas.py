@@ -20,7 +20,8 @@ import mlflow
 import pandas as pd
 from omegaconf import DictConfig
 
-from pipeline import text, tracking
+from core import text
+from pipeline import tracking
 from pipeline.activations.store import ActivationStore, layer_folder
 from pipeline.atlas.build import Atlas, AtlasParams, build_atlas, read_atlas, write_atlas
 from pipeline.stages import stage_main

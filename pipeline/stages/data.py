@@ -12,11 +12,11 @@ from pipeline import tracking, viz
 from pipeline.config import build
 from pipeline.stages import stage_main
 from pipeline.data.mixed import MixedResult
-from pipeline.data.ndjson import ReadResult
+from core.ndjson import ReadResult
 from pipeline.data.splits import assign_splits
 from pipeline.data.store import Manifest, write_manifest, write_split
-from pipeline.errors import ConfigError, InputError
-from pipeline.io import atomic_dir
+from core.errors import ConfigError, InputError
+from core.io import atomic_dir
 from pipeline.rounds import FIRST_ROUND
 
 log = logging.getLogger(__name__)

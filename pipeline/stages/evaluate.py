@@ -60,18 +60,19 @@ import mlflow
 import numpy as np
 from omegaconf import DictConfig
 
-from pipeline import text, tracking, viz
+from core import text
+from pipeline import tracking, viz
 from pipeline.stages import stage_main
 from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from pipeline.evaluation.figures import MapPanel, MapRow, concept_maps_figure, iou_matrix_figure, message_figure, \
     reliance_figure
 from pipeline.evaluation.inference import ConceptMaps, Evaluator, SplitPass, concept_maps, run_split
 from pipeline.evaluation.metrics import ConceptResult, PartResult, concept_results, iou_matrix, match_concepts, \
     metric_key, part_results
-from pipeline.io import atomic_dir
+from core.io import atomic_dir
 from pipeline.models.build import TrainedModel, load_trained
 from pipeline.rounds import atlas_dir, evaluation_dir, model_path, round_index
 

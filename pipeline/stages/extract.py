@@ -32,10 +32,10 @@ from pipeline.activations.store import ActivationStore, LayerMeta, layer_folder
 from pipeline.stages import stage_main
 from pipeline.rounds import activations_dir, model_path, round_index
 from pipeline.data.raster import RasterSpec, rasterize
-from pipeline.data.sketch import Sketch
+from core.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split
-from pipeline.errors import ConfigError, InputError
-from pipeline.io import atomic_dir
+from core.errors import ConfigError, InputError
+from core.io import atomic_dir
 from pipeline.models.build import load_trained
 
 log = logging.getLogger(__name__)

@@ -44,13 +44,14 @@ import numpy as np
 from lightning.pytorch.loggers import MLFlowLogger
 from omegaconf import DictConfig
 
-from pipeline import text, tracking, viz
+from core import text
+from pipeline import tracking, viz
 from pipeline.stages import stage_main
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataset, training_split
 from pipeline.data.raster import rasterize
 from pipeline.data.store import read_manifest
-from pipeline.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from pipeline.finetune.data import ConceptDataset, SketchIndex, combined_loader, ink_maps, layer_geometry, \
     layer_vectors
 from pipeline.finetune.spread import LabelSpreading
@@ -58,7 +59,7 @@ from pipeline.finetune.strokes import StrokeGrowing, stroke_cells
 from pipeline.finetune.measure import class_accuracy, concept_eval, concept_maps_figure, pick_examples
 from pipeline.finetune.module import ConceptFinetuner, ExportedConceptModel
 from pipeline.finetune.targets import TargetWeights, build_targets
-from pipeline.io import atomic_dir
+from core.io import atomic_dir
 from pipeline.models.build import load_trained, save_trained
 from pipeline.models.callbacks import progress_callbacks
 from pipeline.models.distributed import prepare_strategy

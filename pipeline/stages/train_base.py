@@ -31,10 +31,10 @@ from pipeline.stages import stage_main
 from pipeline.rounds import BASE, FIRST_ROUND, MODEL_FILE, base_model_dir
 from pipeline.config import build, to_container
 from pipeline.data.datamodule import SketchDataModule
-from pipeline.io import atomic_dir
+from core.io import atomic_dir
 from pipeline.models.callbacks import progress_callbacks
 from pipeline.models.distributed import prepare_strategy
-from pipeline.errors import ConfigError
+from core.errors import ConfigError
 from pipeline.models.build import (TrainedModel, build_net, class_map, input_spec, is_pretrained, raster_spec,
                                    save_trained)
 from pipeline.models.classifier import SketchClassifier

@@ -17,12 +17,12 @@ from os import PathLike
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
 
-from pipeline.errors import InputError
+from core.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["atomic_dir", "atomic_open", "atomic_write_bytes", "atomic_write_text", "save_npy_atomic"]
+__all__ = ["atomic_dir", "atomic_open", "atomic_write_bytes", "atomic_write_text", "fsync_dir", "save_npy_atomic"]
 
 
 def _read_umask() -> int:
@@ -36,7 +36,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Flush a folder's entry table so that a rename inside it survives a power cut (best effort)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -95,7 +95,7 @@ def atomic_open(
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: str | PathLike[str], data: bytes) -> None:
@@ -196,6 +196,6 @@ def atomic_dir(path: str | PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

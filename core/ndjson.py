@@ -8,7 +8,7 @@ One JSON object a line::
 ``drawing`` holds the strokes in drawing order, coordinates in 0..255. ``parts`` (one part name per stroke)
 is this project's extension, written by the procedural generator; the other optional keys are ignored.
 
-Every problem in a file is reported as an :class:`~pipeline.errors.InputError` naming the file and the
+Every problem in a file is reported as an :class:`~core.errors.InputError` naming the file and the
 1-based line, or, with ``on_error="skip"``, recorded in :attr:`ReadResult.skipped` while reading goes on.
 """
 
@@ -26,10 +26,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from conceptstore.names import NameProblem, check_class_name
-from pipeline.data.sketch import CANVAS_MAX, Sketch
-from pipeline.errors import ConfigError, InputError
-from pipeline.io import atomic_open
+from core.names import NameProblem, check_class_name
+from core.sketch import CANVAS_MAX, Sketch
+from core.errors import ConfigError, InputError
+from core.io import atomic_open
 
 __all__ = [
     "OnError",
@@ -271,7 +271,7 @@ _CHECKED_NAMES: dict[str, str] = {}
 
 
 def _class_name(name: str, what: str) -> str:
-    """A class or part name as :func:`conceptstore.names.check_class_name` allows it (NFC), or a _BadLine."""
+    """A class or part name as :func:`core.names.check_class_name` allows it (NFC), or a _BadLine."""
     checked = _CHECKED_NAMES.get(name)
     if checked is None:
         try:
