@@ -29,19 +29,8 @@ POINT_IDS = "3,17,40-52"  # the example the point-list options show in their err
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``label``, ``concepts`` and ``artist`` on the ``articulate`` command's subparsers."""
-    p = subparsers.add_parser("label", help="serve the labeling app: browse a round's atlas and promote concepts")
-    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. labeling.port=8800 experiment=tiny")
-    p.add_argument("--round", type=int, default=None, help="the round to show (default: the latest built)")
-    p.add_argument("--host", default=None, help="address to bind (default labeling.host: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="port (default labeling.port: 8765)")
-    p.add_argument("--token", default=None, help="access token (required off loopback; made up when not given)")
-    p.set_defaults(action=label_command)
-
-    p = subparsers.add_parser("artist", help="the simulated artist: play a labeling session on a round")
-    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. labeling.artist.budget=20")
-    p.add_argument("--round", type=int, default=None, help="the round to label (default: the latest built)")
-    p.set_defaults(action=artist_command)
-
+    _add_label(subparsers)
+    _add_artist(subparsers)
     p = subparsers.add_parser("concepts", help="read and change the concept store (the app's operations)")
     p.add_argument("-o", "--override", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="a Hydra override (repeatable), e.g. -o paths.concepts=other.yaml")
@@ -50,6 +39,32 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     q = ops.add_parser("show", help="one concept in full")
     q.add_argument("ref", help="concept id or name")
     q.set_defaults(action=show_command)
+    _add_selection_writes(ops)
+    _add_concept_edits(ops)
+    _add_store_log(ops)
+
+
+def _add_label(subparsers: argparse._SubParsersAction) -> None:
+    """``articulate label``: serve the labeling app."""
+    p = subparsers.add_parser("label", help="serve the labeling app: browse a round's atlas and promote concepts")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. labeling.port=8800 experiment=tiny")
+    p.add_argument("--round", type=int, default=None, help="the round to show (default: the latest built)")
+    p.add_argument("--host", default=None, help="address to bind (default labeling.host: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default labeling.port: 8765)")
+    p.add_argument("--token", default=None, help="access token (required off loopback; made up when not given)")
+    p.set_defaults(action=label_command)
+
+
+def _add_artist(subparsers: argparse._SubParsersAction) -> None:
+    """``articulate artist``: the simulated artist plays a session."""
+    p = subparsers.add_parser("artist", help="the simulated artist: play a labeling session on a round")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. labeling.artist.budget=20")
+    p.add_argument("--round", type=int, default=None, help="the round to label (default: the latest built)")
+    p.set_defaults(action=artist_command)
+
+
+def _add_selection_writes(ops: argparse._SubParsersAction) -> None:
+    """``concepts promote`` and ``concepts add``: a selection of the atlas into the store."""
     for name, helptext in (("promote", "promote a selection of the atlas to a new concept"),
                            ("add", "add a selection of the atlas to a concept")):
         q = ops.add_parser(name, help=helptext)
@@ -63,6 +78,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         if name == "promote":
             q.add_argument("--notes", default="", help="notes kept with the concept")
         q.set_defaults(action=promote_command if name == "promote" else add_command)
+
+
+def _add_concept_edits(ops: argparse._SubParsersAction) -> None:
+    """``concepts rename``, ``notes``, ``merge``, ``split``, ``delete`` and ``undo``."""
     q = ops.add_parser("rename", help="rename a concept")
     q.add_argument("ref")
     q.add_argument("name")
@@ -87,6 +106,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("ref")
     q.set_defaults(action=lambda a: _write(a, lambda s: s.delete(a.ref)))
     ops.add_parser("undo", help="undo the last action").set_defaults(action=lambda a: _write(a, lambda s: s.undo()))
+
+
+def _add_store_log(ops: argparse._SubParsersAction) -> None:
+    """``concepts log``, ``verify`` and ``replay``: the store's event log."""
     q = ops.add_parser("log", help="the event log, newest last")
     q.add_argument("--limit", type=int, default=30)
     q.set_defaults(action=log_command)
@@ -206,12 +229,12 @@ def artist_command(args: argparse.Namespace) -> None:
     from labeling.artist import SimulatedArtist
     from labeling.atlas_view import AtlasView
     from conceptstore.store import ConceptStore
+    from pipeline.schema import configured
 
     cfg = _config(args)
-    node = cfg.labeling.artist
-    artist = SimulatedArtist.from_config(node, cfg.labeling)
+    artist = configured(SimulatedArtist, cfg)
     view = AtlasView.from_config(cfg, args.round)
-    store = ConceptStore(cfg.paths.concepts, actor=str(node.actor))
+    store = ConceptStore(cfg.paths.concepts, actor=artist.actor)
     report = artist.play(view, store)
     print(report.table())
     print(f"concept store: {store.path} (version {store.state().version})")
