@@ -98,6 +98,7 @@ def run_loop(cfg: DictConfig, rounds: int, *, dvc_args: Sequence[str] = ()) -> l
     from labeling.artist import SimulatedArtist
     from labeling.atlas_view import AtlasView
     from pipeline.rounds import latest_round
+    from pipeline.schema import configured
     from conceptstore.store import ConceptStore
 
     if rounds < 0:
@@ -107,9 +108,8 @@ def run_loop(cfg: DictConfig, rounds: int, *, dvc_args: Sequence[str] = ()) -> l
     results = [RoundResult(latest_round(cfg.paths.atlases), seconds=time.perf_counter() - started,
                            stage_seconds=stages)]
     results[0].metrics = read_metrics(cfg, results[0].round)
-    node = cfg.labeling.artist
-    artist = SimulatedArtist.from_config(node, cfg.labeling)
-    store = ConceptStore(cfg.paths.concepts, actor=str(node.actor))
+    artist = configured(SimulatedArtist, cfg)
+    store = ConceptStore(cfg.paths.concepts, actor=artist.actor)
     for _ in range(rounds):
         started = time.perf_counter()
         view = AtlasView.from_config(cfg, latest_round(cfg.paths.atlases))

@@ -37,6 +37,7 @@ from pipeline.data.raster import RasterSpec  # noqa: E402
 from pipeline.models.build import TrainedModel, load_trained  # noqa: E402
 from pipeline.models.input_spec import InputSpec  # noqa: E402
 from pipeline.models.sketch_cnn import SketchCNN  # noqa: E402
+from pipeline.schema import default  # noqa: E402
 
 
 class PeakRss:
@@ -102,11 +103,14 @@ def main() -> None:
         trained = model()
         # Exemplar patches need drawings with the store's key ids and the model's raster size.
         drawings = synthetic_sketches(sketches, classes=10)
-        params = AtlasParams(
-            sampler=PositionSampler(count=args.positions, weighting="attribution"),
-            projection=Projection(method=args.method, seed=0, fit_sample=args.fit_sample, fast=args.fast),
-            grid=AtlasGrid(size=args.grid, min_count=5), clusterer=Clusterer(method=args.cluster_method, k=args.k),
-            icons=IconParams(steps=args.icon_steps, batch_size=64, kind=args.icon_kind), exemplars=40)
+        params = default(
+            AtlasParams, sampler=default(PositionSampler, count=args.positions, weighting="attribution"),
+            projection=default(Projection, method=args.method, seed=0, fit_sample=args.fit_sample, fast=args.fast,
+                               n_epochs=None),
+            grid=default(AtlasGrid, size=args.grid, min_count=5, clip=0.0),
+            clusterer=default(Clusterer, method=args.cluster_method, k=args.k),
+            icons=default(IconParams, steps=args.icon_steps, batch_size=64, kind=args.icon_kind, fragment=True),
+            exemplars=40)
 
         memory: dict[str, float] = {}
         original = build_module._Clock.lap

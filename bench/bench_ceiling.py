@@ -192,6 +192,7 @@ def train_variant(variant: str, model_file: Path, layer: str, names: Sequence[st
     from pipeline.finetune.module import ConceptFinetuner
     from pipeline.finetune.targets import TargetWeights
     from pipeline.models.build import load_trained
+    from pipeline.schema import default
     from pipeline.models.callbacks import EpochSummary
     from pipeline.models.concept_head import ConceptHead
 
@@ -200,8 +201,8 @@ def train_variant(variant: str, model_file: Path, layer: str, names: Sequence[st
     net = model.net.train()
     settings = cfg.finetune
     # Every ink position is labelled: another part's position is a sure negative, weighted like a positive.
-    weights = TargetWeights(negative=float(settings.negative_weight), other=1.0,
-                            background=float(settings.background_weight), unlabeled=0.0)
+    weights = default(TargetWeights, negative=settings.negative_weight, other=1.0,
+                      background=settings.background_weight, unlabeled=0.0)
     module = ConceptFinetuner(
         net, layer, ConceptHead(layer_geometry(model).channels, len(names)), names, model.input_spec,
         weights=weights, lr=float(settings.lr), head_lr=float(settings.head_lr),

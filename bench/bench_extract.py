@@ -64,6 +64,7 @@ def load_inputs(count: int, overrides: list[str]):
     """The configured data's drawings (``overrides`` given: read by the data stage's source) with a random SketchCNN;
     else the default model and dataset when present, else a small generated dataset and a random SketchCNN."""
     from pipeline.data.generator import SketchGenerator
+    from pipeline.schema import default
     from pipeline.data.store import read_manifest, read_split
     from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
 
@@ -79,7 +80,7 @@ def load_inputs(count: int, overrides: list[str]):
         sketches = (read_split(dataset, "test") + read_split(dataset, "val") + read_split(dataset, "train"))[:count]
         return load_trained(model_file), sketches, manifest.parts, f"{model_file} on {dataset}"
     else:
-        sketches = SketchGenerator(num_sketches=count, seed=0, progress=False).load().sketches
+        sketches = default(SketchGenerator, num_sketches=count, seed=0, progress=False).load().sketches
         what = "a random SketchCNN on generated sketches (no default model/dataset found)"
     classes = sorted({s.word for s in sketches})
     parts = sorted({p for s in sketches for p in s.parts or ()}) or None  # None: the data names no parts
@@ -192,6 +193,7 @@ def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats:
     import ray
 
     from pipeline.activations.ray_engine import RaySettings, extract_on_ray
+    from pipeline.schema import default
     from pipeline.models.build import save_trained
 
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as scratch:
@@ -213,7 +215,7 @@ def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats:
                 best["local"] = min(best["local"], extraction(model, sketches, parts, batch_size))
                 for workers in (1, 2):
                     with tempfile.TemporaryDirectory(prefix="bench-ray-out-") as out:
-                        summary = extract_on_ray(model_file, sketches, out, RaySettings(workers=workers, threads=1),
+                        summary = extract_on_ray(model_file, sketches, out, default(RaySettings, workers=workers, threads=1),
                                                  parts=parts, split="bench", batch_size=batch_size, progress=False)
                         best[f"ray{workers}"] = min(best[f"ray{workers}"], summary.seconds)
                         startup[workers] = min(startup.get(workers, np.inf), summary.startup_seconds)

@@ -139,13 +139,15 @@ def browser_latencies(cfg, round_: int, coach, drawings: list[list]) -> np.ndarr
 
     from conceptstore.store import ConceptStore
     from labeling.app import AppSettings, create_app
+    from pipeline.schema import default
     from labeling.atlas_view import AtlasView
 
     chromium = shutil.which("chromium")
     if chromium is None:
         raise SystemExit("--browser needs Chromium on PATH (apt-get install -y chromium)")
     store = ConceptStore(Path(tempfile.mkdtemp()) / "concepts.yaml")  # the page reads it; nothing is written
-    app = create_app(AtlasView.from_config(cfg, round_), store, AppSettings(port=0), coach=lambda: coach)
+    settings = default(AppSettings, port=0, cache_dir=None, evaluation_dir=None)
+    app = create_app(AtlasView.from_config(cfg, round_), store, settings, coach=lambda: coach)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

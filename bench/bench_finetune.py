@@ -71,6 +71,7 @@ def layer_purity(model, sketches, parts: list[str], count: int = 10000, k: int =
 
     from pipeline.activations.extractor import Extractor, render_batch
     from pipeline.atlas.clustering import Clusterer
+    from pipeline.schema import default
     from pipeline.atlas.stats import atlas_nmi, atlas_purity
 
     extractor = Extractor(model.net, [model.layer], model.input_spec, dtype="float32")
@@ -87,7 +88,7 @@ def layer_purity(model, sketches, parts: list[str], count: int = 10000, k: int =
     vectors, labels = np.concatenate(vectors), np.concatenate(labels)
     rng = np.random.default_rng(seed)
     take = rng.choice(len(vectors), size=min(count, len(vectors)), replace=False)
-    clusters = Clusterer(k=k, seed=seed).fit(vectors[take]).labels
+    clusters = default(Clusterer, k=k, seed=seed).fit(vectors[take]).labels
     return {"purity": float(atlas_purity(clusters, labels[take])), "nmi": float(atlas_nmi(clusters, labels[take]))}
 
 
@@ -103,6 +104,7 @@ def main(argv: list[str]) -> int:
 
     import torch
     from labeling.artist import SimulatedArtist
+    from pipeline.schema import default
     from labeling.atlas_view import AtlasView
     from conceptstore.store import ConceptStore
     from pipeline.entry import configure_logging
@@ -137,7 +139,8 @@ def main(argv: list[str]) -> int:
 
     store = ConceptStore(cfg.paths.concepts, actor="bench")
     if not store.state().concepts:
-        report = SimulatedArtist(budget=args.budget).play(AtlasView.from_config(cfg, 0), store, progress=False)
+        artist = default(SimulatedArtist, budget=args.budget, name_unticked=0, novel="part", held_at=0)
+        report = artist.play(AtlasView.from_config(cfg, 0), store, progress=False)
         print(report.table())
     concepts = store.state().concepts
     print(f"{len(concepts)} concepts: {', '.join(c.name for c in concepts)}")

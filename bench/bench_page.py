@@ -44,7 +44,8 @@ def _app(overrides: list[str], scratch: Path, round_: int | None):
     """The app on the project's round ``round_`` (default: the latest), or on a small project built in ``scratch``
     (its paths, whatever ``paths.`` the overrides set)."""
     from conceptstore.store import ConceptStore
-    from labeling.app import AppSettings, create_app
+    from labeling.app import create_app
+    from labeling.settings import app_settings
     from labeling.atlas_view import AtlasView
     from pipeline.config import compose
 
@@ -61,7 +62,7 @@ def _app(overrides: list[str], scratch: Path, round_: int | None):
         round_ = None
     view = AtlasView.from_config(cfg, round_)
     store = ConceptStore(scratch / "concepts.yaml")
-    return create_app(view, store, AppSettings.from_config(cfg, port=0)), view
+    return create_app(view, store, app_settings(cfg, port=0)), view
 
 
 def main() -> None:

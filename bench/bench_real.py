@@ -172,12 +172,13 @@ def generated_like(cfg: Any, classes: Sequence[str], count: int) -> list[Any]:
     data is generated or mixed (its own defaults otherwise), with seed + 1 so that none is a training drawing."""
     from pipeline.config import to_container
     from pipeline.data.generator import SketchGenerator
+    from pipeline.schema import default
 
     settings: dict[str, Any] = {}
     if cfg.data.name in ("generated", "mixed"):  # mixed: the generator's settings beside its real drawings'
         settings = {k: v for k, v in to_container(cfg.data.source).items() if k not in ("_target_", "real", "augment")}
     settings.update(classes=list(classes), num_sketches=count, seed=int(cfg.seed) + 1, progress=False)
-    return SketchGenerator(**settings).load().sketches
+    return default(SketchGenerator, **settings).load().sketches
 
 
 #: What :func:`stroke_statistics` measures of a drawing, in its columns' order.

@@ -39,7 +39,7 @@ from labeling.deps import Room, Rounds, require_token
 from labeling.guards import BodyLimit, CatchAll, SameOrigin, error_body
 from labeling.routes import atlas, concepts, draw, dream, edit, files, limits, reliance, review, visualize
 from labeling.server import uvicorn_config
-from labeling.settings import AppSettings, allowed_hosts
+from labeling.settings import AppSettings, allowed_hosts, app_settings
 from core.errors import ArticulateError
 from pipeline.rounds import built_rounds
 from core.text import plural
@@ -54,7 +54,7 @@ VERSION_NEEDED = ("every write needs expected_version: the store version the pag
                   "answers it); a stale one answers 409")
 
 
-def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings = AppSettings(),
+def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings,
                coach: Callable[[], Coach] | None = None, rounds: Rounds | None = None) -> Any:
     """The labeling app for one atlas and one concept store.
 
@@ -132,7 +132,7 @@ def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None
     """Build the app for a round and serve it until interrupted, printing the address to open."""
     import uvicorn
 
-    settings = AppSettings.from_config(cfg, host=host, port=port, token=token)
+    settings = app_settings(cfg, host=host, port=port, token=token)
     view = AtlasView.from_config(cfg, round_)
     store = ConceptStore(cfg.paths.concepts, actor=settings.actor)
     store.recover()  # finish or drop a write a crash interrupted, before the page reads the store

@@ -49,6 +49,7 @@ from pipeline.data.store import UNKNOWN_PART
 from core.errors import ConfigError, InputError
 from core.text import plural
 
+from pipeline.schema import Conf
 __all__ = ["ArtistReport", "Decision", "SYNONYMS", "SimulatedArtist"]
 
 log = logging.getLogger(__name__)
@@ -170,18 +171,17 @@ class SimulatedArtist:
         follow: What it looks at: ``clusters`` (every cluster and its pieces, then the clearest first) or
             ``suggestions`` (the page's ranked suggestions, :mod:`labeling.artist_review`).
         review: After labelling, the most review-queue items it judges, making the fixes it agrees with (0: never).
-        guides: The probe, review and suggestion settings (None: conf/labeling/default.yaml's).
+        guides: The probe, review and suggestion settings.
 
     Raises:
         ConfigError: A parameter out of range.
     """
 
-    def __init__(self, budget: int = 40, min_share: float = 0.5, min_exemplars: int = 10,
-                 actor: str = "simulated-artist", split_k: int = 3, max_actions: int = 150,
-                 clear_share: float = 0.8, split: str = "subclusters", split_depth: int = 2,
-                 name_unticked: int = 0, novel: str = "part", held_at: int = 0, noise: float = 0.0,
-                 synonyms: bool = False, seed: int = 0, follow: str = "clusters", review: int = 0,
-                 guides: Guides | None = None) -> None:
+    CONF = Conf("labeling.artist")
+
+    def __init__(self, budget: int, min_share: float, min_exemplars: int, actor: str, split_k: int, max_actions: int,
+                 clear_share: float, split: str, split_depth: int, name_unticked: int, novel: str, held_at: int,
+                 noise: float, synonyms: bool, seed: int, follow: str, review: int, guides: Guides) -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:
@@ -215,18 +215,7 @@ class SimulatedArtist:
         self.split, self.split_depth, self.name_unticked = split, int(split_depth), int(name_unticked)
         self.novel, self.held_at = novel, int(held_at)
         self.noise, self.synonyms, self.seed = float(noise), bool(synonyms), int(seed)
-        self.follow, self.review, self.guides = follow, int(review), guides or Guides.from_config()
-
-    @classmethod
-    def from_config(cls, node: Any, labeling: Any | None = None) -> SimulatedArtist:
-        """From the ``labeling.artist`` config group (and the ``labeling`` group for its guides; None: conf/'s)."""
-        return cls(budget=int(node.budget), min_share=float(node.min_share), min_exemplars=int(node.min_exemplars),
-                   actor=str(node.actor), split_k=int(node.split_k), max_actions=int(node.max_actions),
-                   clear_share=float(node.clear_share), split=str(node.split),
-                   split_depth=int(node.split_depth), name_unticked=int(node.name_unticked), novel=str(node.novel),
-                   held_at=int(node.held_at), noise=float(node.noise), synonyms=bool(node.synonyms),
-                   seed=int(node.seed), follow=str(node.follow), review=int(node.review),
-                   guides=Guides.from_config(labeling))
+        self.follow, self.review, self.guides = follow, int(review), guides
 
     def play(self, view: AtlasView, store: ConceptStore, *, progress: bool = True) -> ArtistReport:
         """Look at every cluster of the atlas, then label the clearest selections first, within the budget.

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from conceptstore.store import ConceptStore
+from pipeline.schema import Conf
 from labeling.atlas_view import AtlasView
 from labeling.preview import ProbeCache, ProbeSettings
 from labeling.review import ReviewSettings, apply_fix, review
-from labeling.settings import conf_default
 from labeling.suggestions import SuggestionSettings, suggestions
 
 if TYPE_CHECKING:
@@ -42,17 +42,11 @@ class Guides:
     """The page's guides as the artist uses them: the probe, the review queue, the suggestions (``labeling``'s
     ``preview``, ``review`` and ``suggestions``)."""
 
+    CONF: ClassVar[Conf] = Conf("labeling")
+
     probe: ProbeSettings
     review: ReviewSettings
     suggestions: SuggestionSettings
-
-    @classmethod
-    def from_config(cls, node: Any | None = None) -> Guides:
-        """From the ``labeling`` config group; None: conf/labeling/default.yaml as it stands."""
-        if node is None:
-            return cls(ProbeSettings(**conf_default("preview")), ReviewSettings(**conf_default("review")),
-                       SuggestionSettings(**conf_default("suggestions")))
-        return cls(ProbeSettings(**node.preview), ReviewSettings(**node.review), SuggestionSettings(**node.suggestions))
 
 
 @dataclass(frozen=True)

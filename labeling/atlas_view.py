@@ -131,7 +131,7 @@ class AtlasView:
         from pipeline.models.build import raster_spec, read_raster
         from pipeline.rounds import model_path
 
-        r = latest_round(cfg.paths.atlases) if round_ is None else int(round_)
+        r = latest_round(cfg.paths.atlases) if round_ is None else round_
         folder = atlas_dir(cfg, r)
         if not (folder / "atlas.json").is_file():
             built = built_rounds(cfg.paths.atlases)
@@ -143,7 +143,7 @@ class AtlasView:
         raster = read_raster(path) if path.is_file() else raster_spec(cfg.model)
         previous = atlas_dir(cfg, r - 1) if r > 0 else None
         return cls(folder, activations_dir(cfg, r), cfg.paths.dataset, raster,
-                   exemplars=int(cfg.labeling.exemplars), patch_scale=int(cfg.labeling.patch_scale),
+                   exemplars=cfg.labeling.exemplars, patch_scale=cfg.labeling.patch_scale,
                    previous=previous if previous is not None and (previous / "atlas.json").is_file() else None)
 
     def source(self, kind: str, key: int | str | None = None) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from conceptstore.concepts import Concept
 from labeling.atlas_view import AtlasView
 from core.errors import ConfigError
 
+from pipeline.schema import Conf
 __all__ = ["FittedProbe", "ProbeCache", "ProbeSettings", "fit_probe", "preview"]
 
 
@@ -46,11 +47,13 @@ class ProbeSettings:
         threshold: The probability from which the probe claims a point.
     """
 
-    exemplars: int = 8
-    folds: int = 3
-    background: float = 4.0
-    regularization: float = 1.0
-    threshold: float = 0.5
+    CONF: ClassVar[Conf] = Conf("labeling.preview")
+
+    exemplars: int
+    folds: int
+    background: float
+    regularization: float
+    threshold: float
 
     def __post_init__(self) -> None:
         if self.exemplars < 1 or self.folds < 2:

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from labeling.atlas_view import AtlasView
 from labeling.preview import FittedProbe, ProbeCache, ProbeSettings
 from core.errors import ConfigError
 
+from pipeline.schema import Conf
 __all__ = ["FIXES", "HeadScores", "ReviewSettings", "apply_fix", "name_likeness", "review"]
 
 #: The fixes an item may propose (``fix.op``), as ``POST /api/review/fix`` takes them.
@@ -60,6 +61,8 @@ class ReviewSettings:
     """
 
     disagree: float
+    CONF: ClassVar[Conf] = Conf("labeling.review")
+
     move: float
     names: float
     direction: float

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import yaml
 from omegaconf import DictConfig
 
 from labeling.preview import ProbeSettings
 from labeling.review import ReviewSettings
 from labeling.suggestions import SuggestionSettings
 from core.errors import ArticulateError, ConfigError
+from pipeline.schema import Conf, configured
 
-__all__ = ["LOOPBACK_NAMES", "AppSettings", "LimitError", "RequestLimits", "Timeouts", "allowed_hosts", "conf_default",
+__all__ = ["LOOPBACK_NAMES", "AppSettings", "LimitError", "RequestLimits", "Timeouts", "allowed_hosts", "app_settings",
            "is_loopback"]
-
-#: The labeling group's settings as conf/ declares them, for an app or an artist made without a composed config.
-LABELING_CONF = Path(__file__).resolve().parents[1] / "conf" / "labeling" / "default.yaml"
-
-
-@cache
-def _labeling_conf() -> dict[str, Any]:
-    return yaml.safe_load(LABELING_CONF.read_text(encoding="utf-8"))
-
-
-def conf_default(key: str) -> dict[str, Any]:
-    """One node of ``conf/labeling/default.yaml`` as it stands (``review``, ``suggestions``): the defaults of an
-    app or a simulated artist made without a composed config (a test's, an embedding program's), so that conf/
-    stays their one source."""
-    return dict(_labeling_conf()[key])
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # bound to every interface: any name may reach it (the token guards)
@@ -50,10 +33,12 @@ class Timeouts:
     """How long the server waits for a slow client (``labeling.timeouts``): seconds for the headers, for the
     body, and between requests on an open connection; the most bytes of a request line and its headers."""
 
-    header_s: float = 10.0
-    body_s: float = 30.0
-    keep_alive_s: float = 5.0
-    max_header_bytes: int = 65536
+    CONF: ClassVar[Conf] = Conf("labeling.timeouts")
+
+    header_s: float
+    body_s: float
+    keep_alive_s: float
+    max_header_bytes: int
 
     def __post_init__(self) -> None:
         for name in ("header_s", "body_s", "keep_alive_s"):
@@ -77,12 +62,14 @@ class RequestLimits:
         visualize_steps_max: Most steps of a feature visualization.
     """
 
-    edits: int = 64
-    factor: float = 100.0
-    dream_octaves: int = 5
-    dream_steps: int = 100
-    visualize_steps_min: int = 16
-    visualize_steps_max: int = 512
+    CONF: ClassVar[Conf] = Conf("labeling.limits")
+
+    edits: int
+    factor: float
+    dream_octaves: int
+    dream_steps: int
+    visualize_steps_min: int
+    visualize_steps_max: int
 
     def __post_init__(self) -> None:
         if min(self.edits, self.dream_octaves, self.dream_steps, self.visualize_steps_min) < 1 or self.factor <= 0:
@@ -129,29 +116,32 @@ class AppSettings:
         timeouts: How long the server waits for a slow client.
         limits: What one request may ask for.
         preview: How a concept's preview probe is fitted and shown.
-        review: What the review queue lists (default: conf/'s).
-        suggestions: What the page suggests looking at next (default: conf/'s).
+        review: What the review queue lists.
+        suggestions: What the page suggests looking at next.
 
     Raises:
         ConfigError: A value out of range, a non-loopback host without a token, or a token that is too short or
             not printable ASCII.
     """
 
-    host: str = "127.0.0.1"
-    port: int = 8765
-    token: str | None = None
-    max_request_bytes: int = 1_000_000
-    split_k: int = 2
-    actor: str = "web"
-    coach_throttle_ms: int = 120
-    cache_dir: str | None = None
-    evaluation_dir: str | None = None
-    min_token_length: int = 16
-    timeouts: Timeouts = Timeouts()
-    limits: RequestLimits = RequestLimits()
-    preview: ProbeSettings = ProbeSettings()
-    review: ReviewSettings = field(default_factory=lambda: ReviewSettings(**conf_default("review")))
-    suggestions: SuggestionSettings = field(default_factory=lambda: SuggestionSettings(**conf_default("suggestions")))
+    CONF: ClassVar[Conf] = Conf("labeling", coach_throttle_ms="coach.throttle_ms", cache_dir="paths.cache",
+                                evaluation_dir="paths.evaluation")
+
+    host: str
+    port: int
+    token: str | None
+    max_request_bytes: int
+    split_k: int
+    coach_throttle_ms: int
+    cache_dir: str | None
+    evaluation_dir: str | None
+    min_token_length: int
+    timeouts: Timeouts
+    limits: RequestLimits
+    preview: ProbeSettings
+    review: ReviewSettings
+    suggestions: SuggestionSettings
+    actor: str = "web"  # not a setting: who the app's changes are recorded as
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -171,20 +161,22 @@ class AppSettings:
             raise ConfigError(f"labeling.host={self.host} is not loopback: set labeling.token (or leave it null "
                               "with `articulate label`, which then makes one and prints it)")
 
-    @classmethod
-    def from_config(cls, cfg: DictConfig, **changes: Any) -> AppSettings:
-        """From the ``labeling`` config group; ``changes`` (not None) win; a non-loopback host gets a new token."""
-        node = cfg.labeling
-        values = dict(host=str(node.host), port=int(node.port), token=node.token, split_k=int(node.split_k),
-                      max_request_bytes=int(node.max_request_bytes), coach_throttle_ms=int(cfg.coach.throttle_ms),
-                      cache_dir=str(cfg.paths.cache), evaluation_dir=str(cfg.paths.evaluation),
-                      min_token_length=int(node.min_token_length), timeouts=Timeouts(**node.timeouts),
-                      limits=RequestLimits(**node.limits), preview=ProbeSettings(**node.preview),
-                      review=ReviewSettings(**node.review), suggestions=SuggestionSettings(**node.suggestions))
-        values.update({k: v for k, v in changes.items() if v is not None})
-        if not is_loopback(values["host"]) and not values["token"]:
-            values["token"] = secrets.token_urlsafe(max(24, values["min_token_length"]))
-        return cls(**values)
+
+def app_settings(cfg: DictConfig, **changes: Any) -> AppSettings:
+    """The app's settings from the composed configuration (``labeling``, ``coach.throttle_ms``, ``paths``).
+
+    Args:
+        cfg: The composed configuration.
+        **changes: Settings given on the command line; those not None win.
+
+    Returns:
+        The settings; a non-loopback host without a token gets a new random one.
+    """
+    given = {key: value for key, value in changes.items() if value is not None}
+    host, token = given.get("host", cfg.labeling.host), given.get("token", cfg.labeling.token)
+    if not is_loopback(host) and not token:
+        given["token"] = secrets.token_urlsafe(max(24, cfg.labeling.min_token_length))
+    return configured(AppSettings, cfg, **given)
 
 
 def is_loopback(host: str) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from conceptstore.concepts import StoreState
 from labeling.atlas_view import AtlasView
 from labeling.preview import ProbeCache, ProbeSettings
 from core.errors import ConfigError
+from pipeline.schema import Conf
 from core.text import plural
 
 __all__ = ["SuggestionSettings", "suggestions"]
@@ -40,6 +41,8 @@ class SuggestionSettings:
         least: The fewest points of a suggestion.
         items: The most suggestions listed.
     """
+
+    CONF: ClassVar[Conf] = Conf("labeling.suggestions")
 
     unnamed: float
     border: float

@@ -13,12 +13,18 @@ checked where the value is used, by the class that takes it.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from functools import cache
+from typing import Any, Optional, TypeVar
 
 from omegaconf import MISSING
 
-__all__ = ["ArticulateConfig", "SCHEMA_NAME", "TARGET_NODES", "register"]
+__all__ = ["ArticulateConfig", "Conf", "SCHEMA_NAME", "TARGET_NODES", "configured", "default", "default_config",
+           "register"]
+
+T = TypeVar("T")
+_ABSENT = object()  # a key conf/ does not hold
 
 #: The schema's name in Hydra's ConfigStore, as ``conf/config.yaml`` names it.
 SCHEMA_NAME = "articulate_schema"
@@ -665,7 +671,7 @@ class LabelingConfig:
         timeouts: How long the server waits for a slow client.
         limits: What one request may ask for.
         exemplars: Exemplar patches shown for a selection (the positions nearest its mean activation).
-        patch_scale: Patch pixels per input pixel.
+        patch_scale: Patch pixels per input pixel: the atlas's ``exemplars.patch_scale`` (an interpolation).
         split_k: Sub-clusters when a concept or a selection is split by sub-clustering (the page may ask for
             another number).
         preview: A concept's preview probe after a promote or add.
@@ -860,3 +866,93 @@ def register() -> None:
     from hydra.core.config_store import ConfigStore
 
     ConfigStore.instance().store(name=SCHEMA_NAME, node=ArticulateConfig)
+
+
+class Conf:
+    """Where a configurable class finds its parameters in the composed configuration: the class's ``CONF``.
+
+    A parameter ``p`` is the key ``<node>.<p>`` unless ``keys`` names another (a key of another group, or one
+    named differently); a parameter whose type is itself a configurable class is built from its own ``CONF``.
+    conf/ is the only source of the values: a configurable class has no default for a key conf/ holds.
+
+    Args:
+        node: The dotted key of the class's group (``"labeling.artist"``).
+        **keys: Parameter -> the dotted key it is read from, where that is not ``<node>.<parameter>``.
+    """
+
+    def __init__(self, node: str, **keys: str) -> None:
+        self.node = node
+        self.keys = keys
+
+    def key(self, parameter: str) -> str:
+        """The dotted key a parameter is read from."""
+        return self.keys.get(parameter, f"{self.node}.{parameter}")
+
+    def __repr__(self) -> str:
+        return f"Conf({self.node!r}, **{self.keys!r})"
+
+
+def _nested(cls: type) -> dict[str, type]:
+    """The parameters of ``cls`` whose type is itself a configurable class (built from its own ``CONF``)."""
+    import sys
+
+    names = vars(sys.modules[cls.__module__])
+    nested = {}
+    for name, parameter in inspect.signature(cls).parameters.items():
+        hint = parameter.annotation
+        if isinstance(hint, str):  # postponed annotations: one name each, or what is not a class
+            hint = names.get(hint)
+        if isinstance(hint, type) and isinstance(getattr(hint, "CONF", None), Conf):
+            nested[name] = hint
+    return nested
+
+
+def configured(cls: type[T], cfg: Any, /, **given: Any) -> T:
+    """Build a configurable class from the composed configuration: the single typed constructor of every class
+    with a ``CONF``.
+
+    The values come typed as the schema declares them (composing checked and converted them), so nothing is cast
+    here; a parameter conf/ does not hold keeps the class's own default, or must be given.
+
+    Args:
+        cls: A class with a ``CONF`` (:class:`Conf`).
+        cfg: The composed configuration (:func:`pipeline.config.compose`, or a stage's).
+        **given: Parameters given here instead (a command-line option, an object made at run time): they win.
+
+    Returns:
+        The object, as ``cls(**parameters)`` builds it (its own checks of ranges and choices run there).
+    """
+    from omegaconf import Container, OmegaConf
+
+    conf: Conf = cls.CONF  # type: ignore[attr-defined]
+    nested = _nested(cls)
+    values: dict[str, Any] = {}
+    for name, parameter in inspect.signature(cls).parameters.items():
+        if name in given or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if name in nested:
+            values[name] = configured(nested[name], cfg)
+            continue
+        value = OmegaConf.select(cfg, conf.key(name), default=_ABSENT)
+        if value is not _ABSENT:
+            values[name] = OmegaConf.to_container(value, resolve=True) if isinstance(value, Container) else value
+    return cls(**values, **given)
+
+
+@cache
+def default_config() -> Any:
+    """The default composition of conf/ (no overrides), read once: what :func:`default` builds from."""
+    from pipeline.config import compose
+
+    return compose(targets=False)
+
+
+def default(cls: type[T], /, **given: Any) -> T:
+    """A configurable class as conf/'s default composition sets it, ``given`` changed: for a test or a program
+    that builds one without a composed configuration (conf/ stays the one source of its values).
+
+    Args:
+        cls: A class with a ``CONF``.
+        **given: Parameters that differ from conf/'s.
+    """
+    return configured(cls, default_config(), **given)

@@ -287,7 +287,8 @@ class RunningServer:
 @pytest.fixture
 def labeling_server(labeling_project: LabelingProject, tmp_path: Path):
     """The app on the project's round-0 atlas with an empty concept store in ``tmp_path``."""
-    from labeling.app import AppSettings, create_app
+    from labeling.app import create_app
+    from tests.defaults import AppSettings
     from conceptstore.store import ConceptStore
 
     store = ConceptStore(tmp_path / "concepts" / "concepts.yaml")
@@ -306,7 +307,8 @@ def concept_server(concept_project: ConceptProject, tmp_path: Path):
     ``tmp_path`` so that a test's writes stay its own."""
     import shutil
 
-    from labeling.app import AppSettings, create_app
+    from labeling.app import create_app
+    from tests.defaults import AppSettings
     from conceptstore.store import ConceptStore
 
     shutil.copytree(concept_project.folder / "concepts", tmp_path / "concepts")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from pipeline.config import compose
-from pipeline.data.generator import SketchGenerator
+from tests.defaults import SketchGenerator
 from pipeline.data.raster import RasterSpec, rasterize
 from pipeline.data.store import Manifest, write_manifest, write_split
 from pipeline.models.sketch_cnn import SketchCNN, default_input_spec

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labeling.artist import SimulatedArtist
+from tests.defaults import SimulatedArtist
 from conceptstore.store import ConceptStore
 from core.errors import ConfigError, InputError
 from core.text import plural

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from conceptstore.store import ConceptStore
-from labeling.artist import SYNONYMS, SimulatedArtist
+from labeling.artist import SYNONYMS
+from tests.defaults import SimulatedArtist
 from core.errors import ConfigError
 
 #: How far the share of wrong judgments may stray from ``noise`` (a binomial share of about 1,000 positions

@@ -17,8 +17,9 @@ import pytest
 import torch
 
 from pipeline.activations.store import ActivationStore, LayerMeta
-from pipeline.atlas import (AtlasGrid, AtlasParams, Clusterer, IconParams, PositionSampler, Projection, atlas_nmi,
-                            atlas_purity, build_atlas, read_atlas, receptive_field_patch, write_atlas)
+from pipeline.atlas import (atlas_nmi, atlas_purity, build_atlas, read_atlas, receptive_field_patch,
+                            write_atlas)
+from tests.defaults import AtlasGrid, AtlasParams, Clusterer, IconParams, PositionSampler, Projection
 from pipeline.atlas.patches import MARK_COLOUR, PAD_GREY
 from pipeline.atlas.sampling import FewerPositionsWarning
 from tests.synthetic import synthetic_sketches, synthetic_store

@@ -247,7 +247,8 @@ def two_rounds_server(concept_project: Any, tmp_path: Path) -> Iterator[RunningS
     from functools import partial
 
     from conceptstore.store import ConceptStore
-    from labeling.app import AppSettings, create_app
+    from labeling.app import create_app
+    from tests.defaults import AppSettings
     from labeling.atlas_view import AtlasView
     from labeling.deps import Rounds
     from pipeline.rounds import built_rounds

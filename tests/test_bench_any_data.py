@@ -25,7 +25,7 @@ SMALL = ["threads=1", "model.net.widths=[8,16,32,32]", "trainer.max_epochs=1", "
 @pytest.fixture(scope="module")
 def ndjson_data(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A folder of ndjson files with parts (60 drawings of three classes); returns the overrides that read it."""
-    from pipeline.data.generator import SketchGenerator
+    from tests.defaults import SketchGenerator
     from core.ndjson import read_ndjson_dir, write_ndjson
 
     folder = tmp_path_factory.mktemp("quickdraw") / "ndjson"

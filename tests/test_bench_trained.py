@@ -37,7 +37,7 @@ class TrainedProjects:
 @pytest.fixture(scope="module")
 def ndjson_data(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A folder of ndjson files with parts, one a class; returns the overrides that read it."""
-    from pipeline.data.generator import SketchGenerator
+    from tests.defaults import SketchGenerator
     from core.ndjson import write_ndjson
 
     ndjson = tmp_path_factory.mktemp("bench_ndjson")

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.activations.extractor import LayerGeometry, part_cells, render_batch
-from pipeline.data.generator import SketchGenerator
+from tests.defaults import SketchGenerator
 from pipeline.data.raster import RasterSpec
 from pipeline.evaluation.inference import Evaluator, run_split
 from pipeline.evaluation.metrics import OverlapCounts, ink_pixel_predictions, iou_matrix, upsample_maps

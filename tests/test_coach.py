@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from conceptstore.drawings import DrawingBook, drawings_path
-from pipeline.coach.canon import CanonSettings, cached_canon
+from pipeline.coach.canon import cached_canon
+from tests.defaults import CanonSettings
 from pipeline.coach.coach import Coach, DrawingError, Limits, strokes_to_sketch
 from pipeline.coach.events import EventRules, detect
 from pipeline.data.store import read_split
@@ -258,7 +259,8 @@ def test_scoring_never_stalls_the_atlas(api, labeling_server) -> None:
 
 def test_a_server_without_a_coach_says_so(labeling_project, tmp_path: Path) -> None:
     from conceptstore.store import ConceptStore
-    from labeling.app import AppSettings, create_app
+    from labeling.app import create_app
+    from tests.defaults import AppSettings
     from tests.conftest import RunningServer
 
     app = create_app(labeling_project.view, ConceptStore(tmp_path / "c.yaml"), AppSettings(port=0))

@@ -91,7 +91,8 @@ sys.path.insert(0, {root!r})
 room = None
 atexit.register(lambda: print(json.dumps(room.coach_status()), flush=True))  # runs after runtime's own
 from conceptstore.store import ConceptStore
-from labeling.app import AppSettings, _coach, create_app
+from labeling.app import _coach, create_app
+from tests.defaults import AppSettings
 from labeling.atlas_view import AtlasView
 from pipeline.config import compose
 cfg = compose({overrides!r})
@@ -129,7 +130,8 @@ def test_stopping_the_server_stops_the_coachs_build(labeling_project, tmp_path: 
     import uvicorn
 
     from conceptstore.store import ConceptStore
-    from labeling.app import AppSettings, _coach, create_app
+    from labeling.app import _coach, create_app
+    from tests.defaults import AppSettings
 
     cfg = labeling_project.cfg(*SLOW_BUILD, f"paths.cache={tmp_path / 'cache'}")
     app = create_app(labeling_project.view, ConceptStore(tmp_path / "concepts.yaml"), AppSettings(port=0),

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from pipeline.coach.accuracy import contradictions, random_scribbles, replay_unsure
-from pipeline.coach.calibration import (Calibration, UnsureSettings, auroc, cached_calibration, fit_temperature,
-                                        mean_nll, outputs)
+from pipeline.coach.calibration import Calibration, auroc, cached_calibration, fit_temperature, mean_nll, outputs
+from tests.defaults import UnsureSettings
 from pipeline.coach.coach import UNSURE_TEXT
 from pipeline.coach.events import EventRules, detect
 from pipeline.data.store import read_split
@@ -323,7 +323,7 @@ def test_the_benchmark_replays_real_drawings_of_the_models_own_classes(labeling_
     import json
     import re
 
-    from pipeline.data.generator import SketchGenerator
+    from tests.defaults import SketchGenerator
     from tests.test_bench_any_data import bench
 
     folder = tmp_path / "ndjson"

@@ -355,7 +355,8 @@ def test_the_page_shows_the_coach_being_prepared(browser: Any, labeling_project:
     import time
 
     from conceptstore.store import ConceptStore
-    from labeling.app import AppSettings, create_app
+    from labeling.app import create_app
+    from tests.defaults import AppSettings
     from tests.conftest import RunningServer
 
     release = threading.Event()

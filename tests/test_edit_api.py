@@ -87,8 +87,10 @@ def test_bad_edits_get_a_clear_4xx(api, body: dict, status: int, words: str) -> 
 def test_concept_edits(labeling_project, tmp_path: Path) -> None:
     """The same model with a two-concept head: ablating a concept everywhere leaves it at its bias."""
     from conceptstore.store import ConceptStore
-    from labeling.app import AppSettings, create_app
-    from pipeline.coach.canon import CanonSettings, build_canon
+    from labeling.app import create_app
+    from tests.defaults import AppSettings
+    from pipeline.coach.canon import build_canon
+    from tests.defaults import CanonSettings
     from pipeline.coach.coach import Coach
     from pipeline.coach.concept_set import head_concepts
     from pipeline.coach.scorer import FrameScorer

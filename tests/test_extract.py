@@ -20,7 +20,8 @@ from pipeline.activations.extractor import (Extractor, LayerGeometry, extract, i
 from pipeline.activations.receptive_field import receptive_field
 from pipeline.activations.store import ActivationStore, ActivationWriter
 from pipeline.config import compose
-from pipeline.data.generator import DEFAULT_CLASSES, SketchGenerator
+from pipeline.data.generator import DEFAULT_CLASSES
+from tests.defaults import SketchGenerator
 from pipeline.data.raster import RasterSpec, rasterize
 from core.sketch import Sketch
 from pipeline.data.store import Manifest, write_manifest, write_split

@@ -26,7 +26,8 @@ from core.errors import ArticulateError, ConfigError, InputError
 from pipeline.finetune.data import combined_loader
 from pipeline.finetune.module import ConceptFinetuner, modules_after
 from pipeline.finetune.targets import (BACKGROUND, NEGATIVE, OTHER, OTHER_UNVERIFIED, POSITIVE, UNLABELED,
-                                       UNVERIFIED, TargetWeights, build_targets, concept_loss)
+                                       UNVERIFIED, build_targets, concept_loss)
+from tests.defaults import TargetWeights
 from pipeline.models.build import load_trained
 from pipeline.models.concept_head import ConceptHead
 from pipeline.models.input_spec import InputSpec

@@ -7,7 +7,8 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from pipeline.data.generator import CLASSES, DEFAULT_CLASSES, SketchGenerator
+from pipeline.data.generator import CLASSES, DEFAULT_CLASSES
+from tests.defaults import SketchGenerator
 from core.ndjson import read_ndjson, write_ndjson
 from core.errors import ConfigError
 

@@ -439,7 +439,8 @@ def test_an_unexpected_error_answers_json_500_with_an_error_id(labeling_project,
     import httpx
 
     from conceptstore.store import ConceptStore
-    from labeling.app import AppSettings, create_app
+    from labeling.app import create_app
+    from tests.defaults import AppSettings
     from tests.conftest import RunningServer
 
     store = ConceptStore(tmp_path / "concepts" / "concepts.yaml")
@@ -469,7 +470,8 @@ def test_token_mode_keeps_static_files_public_and_the_api_closed(labeling_projec
     import httpx
 
     from conceptstore.store import ConceptStore
-    from labeling.app import AppSettings, create_app
+    from labeling.app import create_app
+    from tests.defaults import AppSettings
     from tests.conftest import RunningServer
 
     token = "t" * 32
@@ -491,7 +493,7 @@ def test_token_mode_keeps_static_files_public_and_the_api_closed(labeling_projec
 
 @pytest.mark.parametrize("token", ["a", "short-token", "x" * 15, "t" * 20 + " ", "t" * 20 + "\u00e9"])
 def test_a_weak_token_is_refused_at_start(token: str) -> None:
-    from labeling.settings import AppSettings
+    from tests.defaults import AppSettings
     from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="labeling.token"):

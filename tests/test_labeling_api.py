@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labeling.app import AppSettings, create_app
+from labeling.app import create_app
+from tests.defaults import AppSettings
 from conceptstore.store import ConceptStore
 from tests.conftest import ROOT, RunningServer
 

@@ -126,7 +126,7 @@ def test_mixed_trains_and_the_loop_uses_parts_only_where_known(tmp_path: Path, r
     whose purity counts the generated drawings only, the simulated artist judging only what it can, a fine-tune on
     its concepts and an evaluation whose part metrics leave the real drawings out and say how the real ones did."""
     from conceptstore.store import ConceptStore
-    from labeling.artist import SimulatedArtist
+    from tests.defaults import SimulatedArtist
     from labeling.atlas_view import AtlasView
     from pipeline.activations.store import ActivationStore
     from pipeline.stages import atlas as atlas_stage

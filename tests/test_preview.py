@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from conceptstore.store import ConceptStore
-from labeling.preview import ProbeSettings, preview
+from labeling.preview import preview
+from tests.defaults import ProbeSettings
 from core.errors import ConfigError
 
 #: The least share of the probe's claims that must be the planted cluster's points (chance: the cluster's held-out

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from core.errors import ConfigError
 from pipeline.finetune.prototypes import prototype_loss
-from pipeline.finetune.targets import BACKGROUND, OTHER, POSITIVE, UNVERIFIED, TargetWeights
+from pipeline.finetune.targets import BACKGROUND, OTHER, POSITIVE, UNVERIFIED
+from tests.defaults import TargetWeights
 
 
 def _toy(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

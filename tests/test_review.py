@@ -11,14 +11,14 @@ import httpx
 import pytest
 
 from conceptstore.store import ConceptError, ConceptStore
-from labeling.artist import SimulatedArtist
-from labeling.artist_review import Guides
+from tests.defaults import SimulatedArtist
+from tests.defaults import Guides
 from labeling.preview import ProbeCache
 from labeling.review import ReviewSettings, apply_fix, name_likeness, review
 from labeling.suggestions import suggestions
 from core.errors import ConfigError
 
-GUIDES = Guides.from_config()
+GUIDES = Guides()
 #: Every item the queue finds (the route lists conf's ``items``, the likeliest).
 ALL = dataclasses.replace(GUIDES.review, items=100_000)
 

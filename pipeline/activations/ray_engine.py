@@ -17,13 +17,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pipeline.activations.extractor import (ExtractedRows, ExtractionSummary, Extractor, allocate_layers,
                                             close_layers, extract_rows)
 from pipeline.activations.store import ActivationWriter
 from core.sketch import Sketch
 from core.errors import ConfigError, InputError
+from pipeline.schema import Conf
 
 __all__ = ["RaySettings", "extract_on_ray"]
 
@@ -44,9 +45,11 @@ class RaySettings:
         ConfigError: A setting out of range.
     """
 
-    address: str | None = None
-    workers: int = 2
-    threads: int = 1
+    CONF: ClassVar[Conf] = Conf("extract.ray")
+
+    address: str | None
+    workers: int
+    threads: int
     shards_per_worker: int = 4
 
     def __post_init__(self) -> None:
@@ -106,7 +109,6 @@ def extract_on_ray(model_file: str | Path, sketches: Sequence[Sketch], folder: s
         ConfigError: A bad setting.
     """
     import ray
-    from tqdm.auto import tqdm
 
     from pipeline.models.build import load_trained
 
@@ -124,15 +126,7 @@ def extract_on_ray(model_file: str | Path, sketches: Sequence[Sketch], folder: s
     count = min(len(sketches), settings.workers * settings.shards_per_worker)
     bounds = [round(i * len(sketches) / count) for i in range(count + 1)]
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        address = settings.address or os.environ.get("RAY_ADDRESS")
-        ray.init(address=address, num_cpus=None if address else settings.workers * settings.threads,
-                 include_dashboard=False,
-                 log_to_driver=False, logging_level="ERROR",
-                 # the workers import what the driver imports: the project, and the user's own model modules
-                 runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
-                     p for p in [str(Path.cwd()), *sys.path] if p and Path(p).is_dir())}})
+    started_here = _start_ray(settings)
     try:
         launched = time.perf_counter()
         actor = ray.remote(num_cpus=settings.threads)(_ShardWorker)
@@ -141,30 +135,71 @@ def extract_on_ray(model_file: str | Path, sketches: Sequence[Sketch], folder: s
         ray.get([w.ready.remote() for w in workers])
         start = time.perf_counter()  # the summary's seconds are extraction's own: start-up is logged apart
         log.info("%d Ray workers ready in %.1f s", settings.workers, start - launched)
-        folders = {name: str(w.folder) for name, w in writers.items()}
-        metas = {name: w.meta for name, w in writers.items()}
-        pending = {}
-        for i in range(count):
-            shard = sketches[bounds[i]:bounds[i + 1]]
-            ref = workers[i % len(workers)].run.remote(shard, bounds[i], folders, metas,
-                                                       list(parts) if parts else None, batch_size)
-            pending[ref] = i
-        results: dict[int, ExtractedRows] = {}
-        with tqdm(total=len(sketches), unit="sketch", desc=f"extract on ray ({settings.workers} workers)",
-                  disable=not progress) as bar:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                i = pending.pop(done[0])
-                try:
-                    results[i] = ray.get(done[0])
-                except ray.exceptions.RayTaskError as err:
-                    cause = err.cause if getattr(err, "cause", None) is not None else err
-                    raise cause from None
-                bar.update(bounds[i + 1] - bounds[i])
-        rows = ExtractedRows.join([results[i] for i in range(count)])
+        shards = [(sketches[bounds[i]:bounds[i + 1]], bounds[i]) for i in range(count)]
+        rows = ExtractedRows.join(_run_shards(workers, shards, writers, parts, batch_size,
+                                              f"extract on ray ({settings.workers} workers)", progress))
         summary = close_layers(writers, rows, len(sketches), time.perf_counter() - start)
         summary.startup_seconds = start - launched
         return summary
     finally:
         if started_here:
             ray.shutdown()
+
+
+def _start_ray(settings: RaySettings) -> bool:
+    """Start Ray here (on the cluster at ``settings.address`` or ``RAY_ADDRESS``, else on this machine with the
+    workers' CPUs) unless it runs already; returns whether it was started here (and is to be shut down here)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = settings.address or os.environ.get("RAY_ADDRESS")
+    ray.init(address=address, num_cpus=None if address else settings.workers * settings.threads,
+             include_dashboard=False,
+             log_to_driver=False, logging_level="ERROR",
+             # the workers import what the driver imports: the project, and the user's own model modules
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(
+                 p for p in [str(Path.cwd()), *sys.path] if p and Path(p).is_dir())}})
+    return True
+
+
+def _run_shards(workers: list[Any], shards: list[tuple[list[Sketch], int]], writers: dict[str, ActivationWriter],
+                parts: Sequence[str] | None, batch_size: int, desc: str, progress: bool) -> list[ExtractedRows]:
+    """Hand the shards round the workers and wait for them all, a progress bar counting their sketches.
+
+    Args:
+        workers: The Ray actors (:class:`_ShardWorker`).
+        shards: Each shard's sketches and the row of its first.
+        writers: Layer -> its writer (the workers reopen its files).
+        parts, batch_size: As for ``extract``.
+        desc: The progress bar's words.
+        progress: Show the bar.
+
+    Returns:
+        Each shard's rows, in shard order.
+
+    Raises:
+        Whatever a worker raised, as it raised it.
+    """
+    import ray
+    from tqdm.auto import tqdm
+
+    folders = {name: str(w.folder) for name, w in writers.items()}
+    metas = {name: w.meta for name, w in writers.items()}
+    pending = {}
+    for i, (shard, first) in enumerate(shards):
+        ref = workers[i % len(workers)].run.remote(shard, first, folders, metas, list(parts) if parts else None,
+                                                   batch_size)
+        pending[ref] = i
+    results: dict[int, ExtractedRows] = {}
+    with tqdm(total=sum(len(shard) for shard, _ in shards), unit="sketch", desc=desc, disable=not progress) as bar:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            i = pending.pop(done[0])
+            try:
+                results[i] = ray.get(done[0])
+            except ray.exceptions.RayTaskError as err:
+                cause = err.cause if getattr(err, "cause", None) is not None else err
+                raise cause from None
+            bar.update(len(shards[i][0]))
+    return [results[i] for i in range(len(shards))]

@@ -17,10 +17,10 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -41,11 +41,12 @@ from pipeline.data.raster import rasterize_batch
 from core.sketch import Sketch
 from core.errors import ConfigError, InputError
 from core.io import atomic_dir
+from pipeline.schema import Conf, configured
 
 #: Real sketches the icons' quality scores are measured against.
 REFERENCE_SKETCHES = 64
 
-__all__ = ["FORMAT_VERSION", "Atlas", "AtlasParams", "build_atlas", "read_atlas", "write_atlas"]
+__all__ = ["FORMAT_VERSION", "Atlas", "AtlasParams", "atlas_params", "build_atlas", "read_atlas", "write_atlas"]
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +103,18 @@ class AtlasParams:
         seed: The seed every step uses.
     """
 
-    sampler: PositionSampler = field(default_factory=PositionSampler)
-    projection: Projection = field(default_factory=Projection)
-    grid: AtlasGrid = field(default_factory=AtlasGrid)
-    clusterer: Clusterer = field(default_factory=Clusterer)
-    icons: IconParams = field(default_factory=IconParams)
-    exemplars: int = 40
-    random_exemplars: int = 0
-    patch_scale: int = 4
-    seed: int = 0
+    CONF: ClassVar[Conf] = Conf("atlas", exemplars="atlas.exemplars.per_cluster",
+                                random_exemplars="atlas.exemplars.random", patch_scale="atlas.exemplars.patch_scale")
+
+    sampler: PositionSampler
+    projection: Projection
+    grid: AtlasGrid
+    clusterer: Clusterer
+    icons: IconParams
+    exemplars: int
+    random_exemplars: int
+    patch_scale: int
+    seed: int
 
     def __post_init__(self) -> None:
         keys = {"exemplars": ("per_cluster", 0), "random_exemplars": ("random", 0), "patch_scale": ("patch_scale", 1)}
@@ -118,37 +122,6 @@ class AtlasParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"atlas: exemplars.{key} must be an integer >= {low}, got {value!r}")
-
-    @classmethod
-    def from_config(cls, node: Mapping[str, Any]) -> AtlasParams:
-        """Build from the ``atlas`` config section (see ``conf/atlas/default.yaml``).
-
-        Raises:
-            ConfigError: A missing section or a bad value.
-        """
-        try:
-            seed = int(node["seed"])
-            sample, layout, grid = node["sample"], node["layout"], node["grid"]
-            icons, clusters, exemplars = node["icons"], node["clusters"], node["exemplars"]
-            return cls(
-                sampler=PositionSampler(count=sample["count"], weighting=sample["weighting"],
-                                        class_filter=sample["class_filter"], seed=seed, floor=float(sample["floor"])),
-                projection=Projection(method=layout["method"], n_neighbors=layout["n_neighbors"],
-                                      min_dist=float(layout["min_dist"]), metric=layout["metric"],
-                                      n_epochs=layout["n_epochs"], seed=seed, verbose=True,
-                                      fit_sample=layout["fit_sample"], batch_size=layout["batch_size"],
-                                      fast=layout["fast"]),
-                grid=AtlasGrid(size=grid["size"], min_count=grid["min_count"], clip=float(grid["clip"])),
-                clusterer=Clusterer(method=clusters["method"], k=clusters["k"], space=clusters["space"],
-                                    normalize=clusters["normalize"], seed=seed),
-                icons=IconParams(steps=icons["steps"], batch_size=icons["batch_size"],
-                                 cos_power=float(icons["cos_power"]), size=icons["size"], enabled=icons["enabled"],
-                                 fragment=icons["fragment"], kind=icons["kind"]),
-                exemplars=exemplars["per_cluster"], random_exemplars=exemplars["random"],
-                patch_scale=exemplars["patch_scale"], seed=seed,
-            )
-        except (KeyError, TypeError) as err:
-            raise ConfigError(f"atlas: config section incomplete or malformed ({err}); see conf/atlas/default.yaml") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a plain dict, in the shape of the config section."""
@@ -164,6 +137,15 @@ class AtlasParams:
                           "patch_scale": self.patch_scale},
             "seed": self.seed,
         }
+
+
+def atlas_params(cfg: Any) -> AtlasParams:
+    """The atlas stage's settings, from the composed configuration's ``atlas`` group (UMAP reports its progress).
+
+    Args:
+        cfg: The composed configuration.
+    """
+    return configured(AtlasParams, cfg, projection=configured(Projection, cfg, verbose=True))
 
 
 @dataclass
@@ -277,33 +259,13 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
     clustering = params.clusterer.fit(sample.vectors, layout)
     clock.lap("clustering")
 
-    points = sample.positions.copy()
-    points["umap_x"], points["umap_y"] = layout[:, 0], layout[:, 1]
-    points["cell"] = grid.point_cell
-    points["row"] = (grid.point_cell // grid.size).astype(np.int16)
-    points["col"] = (grid.point_cell % grid.size).astype(np.int16)
-    points["kept"] = grid.kept
-    points["cluster"] = clustering.labels
+    points = _placed_points(sample.positions, layout, grid, clustering.labels)
     cells = grid.cells.copy()
     cells["cluster"] = _majority_cluster(points, cells["cell"].to_numpy())
 
-    icons = None
-    cells["icon"] = None
-    cells["score"] = np.nan
-    cells["value"] = np.nan
-    cells["icon_point"] = -1
     maker = PatchMaker(sketches, model.raster, meta, scale=params.patch_scale) if (
         sketches is not None and model is not None) else None
-    if params.icons.enabled and model is not None:
-        size = params.icons.size or model.input_spec.size
-        if params.icons.kind == "exemplar" and maker is not None:
-            log.info("icons: the real fragment nearest to each of %d cells' means", len(cells))
-            icon_set, cells["icon_point"] = exemplar_icons(points, sample.vectors, cells, grid.means, maker, size)
-        else:
-            icon_set = _featurevis_icons(model, grid.means, layer, params, meta, sketches, size)
-        icons = icon_set.images
-        cells["icon"] = [f"icons/cell_{r:02d}_{c:02d}.png" for r, c in zip(cells["row"], cells["col"], strict=True)]
-        cells["score"], cells["value"] = icon_set.scores, icon_set.values
+    icons = _cell_icons(cells, points, sample.vectors, grid, model, maker, layer, params, meta, sketches)
     clock.lap("icons")
 
     stats = cluster_stats(points, clustering.labels, meta.classes, meta.parts)
@@ -316,18 +278,7 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
         layer_purity, layer_nmi = layer_organisation(store, params)
     clock.lap("statistics")
 
-    chosen = select_exemplars(clustering.points, clustering.labels, clustering.centres, params.exemplars,
-                              params.random_exemplars, seed=params.seed)
-    distance = clustering.distances()
-    patches: list[list[np.ndarray]] = []
-    for c, indices in enumerate(chosen):
-        rows = points.iloc[indices]
-        stats[c].exemplars = [
-            {"point": int(i), "sketch": int(r.sketch), "key_id": str(r.key_id), "class": str(r.word),
-             "part": (meta.parts[r.part - 1] if has_parts and r.part > 0 else None), "y": int(r.y), "x": int(r.x),
-             "kind": "nearest" if j < params.exemplars else "random", "distance": round(float(distance[i]), 5)}
-            for j, (i, r) in enumerate(zip(indices, rows.itertuples(index=False), strict=True))]
-        patches.append([maker.patch(r.key_id, r.y, r.x) for r in rows.itertuples(index=False)] if maker else [])
+    patches = _cluster_exemplars(stats, clustering, points, params, meta.parts, maker)
     clock.lap("patches")
 
     metrics = {"atlas_purity": purity, "atlas_nmi": nmi, "layer_purity": layer_purity, "layer_nmi": layer_nmi,
@@ -337,12 +288,74 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
                "alignment_residual": alignment.residual if alignment else None}
     log.info("atlas built in %.1f s: %d points, %d cells, %d clusters, purity %s, NMI %s", metrics["seconds"],
              len(points), len(cells), len(stats), _fmt(purity), _fmt(nmi))
-    geometry = {"stride": meta.stride, "receptive_field": meta.receptive_field, "rf_offset": meta.rf_offset,
-                "input_size": meta.input_size, "height": meta.height, "width": meta.width, "channels": meta.channels}
+    geometry = {key: getattr(meta, key) for key in GEOMETRY}
     return Atlas(layer=layer, round=int(round_index), split=meta.split, classes=list(meta.classes),
                  parts=list(meta.parts) if meta.parts else None, params=params.to_dict(), geometry=geometry,
                  points=points, cells=cells, cell_means=grid.means, grid_size=grid.size, extent=grid.extent,
                  icons=icons, clusters=stats, exemplar_patches=patches, metrics=metrics, timings=clock.timings)
+
+
+#: The layer's geometry an atlas records (``atlas.json``'s ``geometry``).
+GEOMETRY = ("stride", "receptive_field", "rf_offset", "input_size", "height", "width", "channels")
+
+
+def _placed_points(positions: pd.DataFrame, layout: np.ndarray, grid: Any, labels: np.ndarray) -> pd.DataFrame:
+    """The sampled positions with their place on the map, their grid cell and their cluster."""
+    points = positions.copy()
+    points["umap_x"], points["umap_y"] = layout[:, 0], layout[:, 1]
+    points["cell"] = grid.point_cell
+    points["row"] = (grid.point_cell // grid.size).astype(np.int16)
+    points["col"] = (grid.point_cell % grid.size).astype(np.int16)
+    points["kept"] = grid.kept
+    points["cluster"] = labels
+    return points
+
+
+def _cell_icons(cells: pd.DataFrame, points: pd.DataFrame, vectors: np.ndarray, grid: Any, model: Any | None,
+                maker: PatchMaker | None, layer: str, params: AtlasParams, meta: Any,
+                sketches: list[Sketch] | None) -> np.ndarray | None:
+    """Render each kept cell's icon (when enabled and a model is given), filling ``cells``' icon columns.
+
+    Returns:
+        The icons, (n_cells, S, S, 3) uint8, or None when none are rendered.
+    """
+    cells["icon"] = None
+    cells["score"] = np.nan
+    cells["value"] = np.nan
+    cells["icon_point"] = -1
+    if not params.icons.enabled or model is None:
+        return None
+    size = params.icons.size or model.input_spec.size
+    if params.icons.kind == "exemplar" and maker is not None:
+        log.info("icons: the real fragment nearest to each of %d cells' means", len(cells))
+        icon_set, cells["icon_point"] = exemplar_icons(points, vectors, cells, grid.means, maker, size)
+    else:
+        icon_set = _featurevis_icons(model, grid.means, layer, params, meta, sketches, size)
+    cells["icon"] = [f"icons/cell_{r:02d}_{c:02d}.png" for r, c in zip(cells["row"], cells["col"], strict=True)]
+    cells["score"], cells["value"] = icon_set.scores, icon_set.values
+    return icon_set.images
+
+
+def _cluster_exemplars(stats: list[ClusterStats], clustering: Any, points: pd.DataFrame, params: AtlasParams,
+                       parts: list[str] | None, maker: PatchMaker | None) -> list[list[np.ndarray]]:
+    """Choose each cluster's exemplars (recorded in its statistics) and crop their patches.
+
+    Returns:
+        Per cluster, the RGB patches of its exemplars (empty without a patch maker).
+    """
+    chosen = select_exemplars(clustering.points, clustering.labels, clustering.centres, params.exemplars,
+                              params.random_exemplars, seed=params.seed)
+    distance = clustering.distances()
+    patches: list[list[np.ndarray]] = []
+    for c, indices in enumerate(chosen):
+        rows = points.iloc[indices]
+        stats[c].exemplars = [
+            {"point": int(i), "sketch": int(r.sketch), "key_id": str(r.key_id), "class": str(r.word),
+             "part": (parts[r.part - 1] if parts is not None and r.part > 0 else None), "y": int(r.y), "x": int(r.x),
+             "kind": "nearest" if j < params.exemplars else "random", "distance": round(float(distance[i]), 5)}
+            for j, (i, r) in enumerate(zip(indices, rows.itertuples(index=False), strict=True))]
+        patches.append([maker.patch(r.key_id, r.y, r.x) for r in rows.itertuples(index=False)] if maker else [])
+    return patches
 
 
 def _featurevis_icons(model: Any, means: np.ndarray, layer: str, params: AtlasParams, meta: Any,
@@ -378,7 +391,7 @@ def layer_organisation(store: ActivationStore, params: AtlasParams) -> tuple[flo
     """
     sampler, clusterer = params.sampler, params.clusterer
     reference = PositionSampler(count=sampler.count, weighting="attribution", class_filter=sampler.class_filter,
-                                seed=sampler.seed).sample(store)
+                                seed=sampler.seed, floor=sampler.floor).sample(store)
     labels = Clusterer(method=clusterer.method, k=clusterer.k, space="activations", normalize=clusterer.normalize,
                        seed=clusterer.seed).fit(reference.vectors).labels
     parts = reference.positions["part"].to_numpy()

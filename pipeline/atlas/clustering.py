@@ -23,6 +23,7 @@ from numbers import Integral
 import numpy as np
 
 from core.errors import ConfigError
+from pipeline.schema import Conf
 
 __all__ = ["CLUSTER_METHODS", "CLUSTER_SPACES", "Clusterer", "Clustering"]
 
@@ -74,8 +75,10 @@ class Clusterer:
         ConfigError: A parameter is out of range.
     """
 
-    def __init__(self, method: str = "kmeans", k: int = 24, space: str = "activations", normalize: bool = True,
-                 seed: int = 0, max_agglomerative: int = 10000) -> None:
+    CONF = Conf("atlas.clusters", seed="atlas.seed")
+
+    def __init__(self, method: str, k: int, space: str, normalize: bool, seed: int,
+                 max_agglomerative: int = 10000) -> None:
         if method not in CLUSTER_METHODS:
             raise ConfigError(f"atlas: clusters.method must be one of {', '.join(CLUSTER_METHODS)}, got {method!r}")
         if isinstance(k, bool) or not isinstance(k, Integral) or k < 2:

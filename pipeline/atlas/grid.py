@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ConfigError
+from pipeline.schema import Conf
 
 __all__ = ["AtlasGrid", "GridLayout"]
 
@@ -60,7 +61,9 @@ class AtlasGrid:
         ConfigError: A parameter is out of range.
     """
 
-    def __init__(self, size: int = 20, min_count: int = 5, clip: float = 0.0) -> None:
+    CONF = Conf("atlas.grid")
+
+    def __init__(self, size: int, min_count: int, clip: float) -> None:
         for name, value in (("grid.size", size), ("grid.min_count", min_count)):
             if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ConfigError(f"atlas: {name} must be an integer >= 1, got {value!r}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,6 +21,7 @@ from torch import nn
 
 from core.errors import ConfigError
 from pipeline.models.input_spec import InputSpec
+from pipeline.schema import Conf
 
 __all__ = ["ICON_KINDS", "IconParams", "IconSet", "fragment_box", "render_icons", "to_display"]
 
@@ -47,13 +49,15 @@ class IconParams:
             (the Activation Atlas's icons; ``steps``, ``batch_size``, ``cos_power`` and ``fragment`` apply).
     """
 
-    steps: int = 256
-    batch_size: int = 64
-    cos_power: float = 1.0
-    size: int | None = None
-    enabled: bool = True
-    fragment: bool = True
-    kind: str = "exemplar"
+    CONF: ClassVar[Conf] = Conf("atlas.icons")
+
+    steps: int
+    batch_size: int
+    cos_power: float
+    size: int | None
+    enabled: bool
+    fragment: bool
+    kind: str
 
     def __post_init__(self) -> None:
         if self.kind not in ICON_KINDS:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError
+from pipeline.schema import Conf
 
 __all__ = ["METHODS", "METRICS", "Projection", "numba_cache_dir"]
 
@@ -75,9 +76,10 @@ class Projection:
         ConfigError: A parameter is out of range.
     """
 
-    def __init__(self, method: str = "umap", n_neighbors: int = 15, min_dist: float = 0.1, metric: str = "cosine",
-                 n_epochs: int | None = None, seed: int = 0, verbose: bool = False, fit_sample: int | None = None,
-                 batch_size: int = 20000, fast: bool = False) -> None:
+    CONF = Conf("atlas.layout", seed="atlas.seed")
+
+    def __init__(self, method: str, n_neighbors: int, min_dist: float, metric: str, n_epochs: int | None, seed: int,
+                 fit_sample: int | None, batch_size: int, fast: bool, verbose: bool = False) -> None:
         if method not in METHODS:
             raise ConfigError(f"atlas: layout.method must be one of {', '.join(METHODS)}, got {method!r}")
         if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, Integral) or n_neighbors < 2:

@@ -38,6 +38,7 @@ import pandas as pd
 
 from pipeline.activations.store import ActivationStore
 from core.errors import ConfigError, InputError
+from pipeline.schema import Conf
 
 __all__ = ["WEIGHTINGS", "ConceptProbability", "FewerPositionsWarning", "PositionSample", "PositionSampler",
            "explained_by"]
@@ -101,13 +102,14 @@ class PositionSampler:
         ConfigError: A parameter is out of range.
 
     Example:
-        >>> sample = PositionSampler(count=20000, weighting="attribution").sample(store)  # doctest: +SKIP
+        >>> sample = default(PositionSampler, count=20000, weighting="attribution").sample(store)  # doctest: +SKIP
         >>> sample.vectors.shape  # doctest: +SKIP
         (20000, 64)
     """
 
-    def __init__(self, count: int = 20000, weighting: str = "attribution", class_filter: str | None = None,
-                 seed: int = 0, floor: float = 0.0) -> None:
+    CONF = Conf("atlas.sample", seed="atlas.seed")
+
+    def __init__(self, count: int, weighting: str, class_filter: str | None, seed: int, floor: float) -> None:
         self.count = _check_int("sample.count", count, 1)
         if weighting not in WEIGHTINGS:
             raise ConfigError(f"atlas: sample.weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")

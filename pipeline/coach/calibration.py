@@ -36,6 +36,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -45,6 +46,7 @@ from pipeline.coach.scorer import FrameScorer
 from core.sketch import Sketch
 from core.errors import ConfigError, InputError
 from core.io import atomic_write_bytes
+from pipeline.schema import Conf
 
 __all__ = ["FAMILIARITY", "Calibration", "UnsureSettings", "cached_calibration", "fit_calibration", "auroc"]
 
@@ -69,11 +71,13 @@ class UnsureSettings:
         transform: What is done to the pooled activation before the Mahalanobis distance (:data:`TRANSFORMS`).
     """
 
-    familiarity: str = "combined"
-    val_pass: float = 0.99
-    fit_split: str = "train"
-    max_per_class: int = 200
-    transform: str = "none"
+    CONF: ClassVar[Conf] = Conf("coach.unsure")
+
+    familiarity: str
+    val_pass: float
+    fit_split: str
+    max_per_class: int
+    transform: str
 
     def __post_init__(self) -> None:
         if self.familiarity not in FAMILIARITY:
@@ -222,7 +226,7 @@ def outputs(scorer: FrameScorer, sketches: Sequence[Sketch], batch_size: int = 1
 
 
 def fit_calibration(scorer: FrameScorer, val: Sequence[Sketch], fit: Sequence[Sketch],
-                    settings: UnsureSettings = UnsureSettings(), batch_size: int = 128) -> Calibration:
+                    settings: UnsureSettings, batch_size: int = 128) -> Calibration:
     """Fit the temperature on ``val``, the class statistics on ``fit``, and the thresholds on ``val``.
 
     Args:

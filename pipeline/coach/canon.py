@@ -27,7 +27,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from pipeline.coach.scorer import FrameScorer
 from core.sketch import Sketch
 from core.errors import ConfigError, InputError
 from core.io import atomic_write_text
+from pipeline.schema import Conf
 
 __all__ = ["Canon", "CanonSettings", "build_canon", "cache_key", "cached_canon"]
 
@@ -55,10 +56,12 @@ class CanonSettings:
         batch_size: Drawings per forward pass.
     """
 
-    max_per_class: int = 200
-    relevant_share: float = 0.5
-    complete_quantile: float = 0.25
-    batch_size: int = 128
+    CONF: ClassVar[Conf] = Conf("coach.canon")
+
+    max_per_class: int
+    relevant_share: float
+    complete_quantile: float
+    batch_size: int
 
     def __post_init__(self) -> None:
         if int(self.max_per_class) < 1 or int(self.batch_size) < 1:
@@ -118,7 +121,7 @@ class Canon:
                    np.asarray(data["stroke_gain"], dtype=np.float64), float(data["relevant_share"]), [int(d) for d in data["drawings"]])
 
 
-def build_canon(scorer: FrameScorer, sketches: Sequence[Sketch], settings: CanonSettings = CanonSettings(),
+def build_canon(scorer: FrameScorer, sketches: Sequence[Sketch], settings: CanonSettings,
                 *, source: str = "the val split", progress: bool = False) -> Canon:
     """Score the complete drawings of each class and derive the canon.
 

@@ -25,6 +25,7 @@ from pipeline.coach.runtime import InferenceThread, checkpoint
 from pipeline.coach.scorer import FrameScorer, Frames
 from core.sketch import CANVAS_MAX, Sketch
 from core.errors import ArticulateError, ConfigError, InputError
+from pipeline.schema import configured
 
 __all__ = ["Coach", "DrawingError", "Feedback", "Limits", "Replay", "strokes_to_sketch"]
 
@@ -183,9 +184,9 @@ class Coach:
         from pipeline.rounds import activations_dir, atlas_dir, latest_round, model_path
 
         settings = cfg.coach
-        if int(settings.threads) < 0:
+        if settings.threads < 0:
             raise ConfigError(f"coach.threads: expected 1 or more (0: one per core), got {settings.threads}")
-        r = latest_round(cfg.paths.atlases) if round_ is None else int(round_)
+        r = latest_round(cfg.paths.atlases) if round_ is None else round_
         model = load_trained(model_path(cfg, r))
         checkpoint()
         atlas = atlas_dir(cfg, r)
@@ -195,21 +196,21 @@ class Coach:
         else:
             concepts = atlas_cluster_concepts(atlas, activations_dir(cfg, r))
             key_files = [model_path(cfg, r), atlas / "atlas.json"]
-        scorer = FrameScorer(model, concepts, score=str(settings.score), ink_threshold=float(cfg.extract.ink_threshold),
-                             threshold=float(cfg.evaluate.threshold))
-        canon_settings = CanonSettings(**settings.canon)
-        split = str(settings.canon_split)
+        scorer = FrameScorer(model, concepts, score=settings.score, ink_threshold=cfg.extract.ink_threshold,
+                             threshold=cfg.evaluate.threshold)
+        canon_settings = configured(CanonSettings, cfg)
+        split = settings.canon_split
         val = read_split(cfg.paths.dataset, split)
         cache = Path(cfg.paths.cache) / "canon"
         canon = cached_canon(scorer, val, canon_settings, cache, [*key_files, split_path(cfg.paths.dataset, split)],
                              progress=progress)
-        unsure = UnsureSettings(**settings.unsure)
-        fit_split = str(unsure.fit_split)
+        unsure = configured(UnsureSettings, cfg)
+        fit_split = unsure.fit_split
         calibration = cached_calibration(
             scorer, val, _LazySplit(cfg.paths.dataset, fit_split), unsure, cache,
             [model_path(cfg, r), split_path(cfg.paths.dataset, split), split_path(cfg.paths.dataset, fit_split)])
         return cls(scorer, canon, EventRules(**settings.events), Limits(**settings.limits),
-                   top_classes=int(settings.top_classes), calibration=calibration, threads=int(settings.threads))
+                   top_classes=settings.top_classes, calibration=calibration, threads=settings.threads)
 
     @property
     def concepts(self) -> list[Concept]:

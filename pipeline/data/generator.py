@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from simplification.cutil import simplify_coords
@@ -28,6 +29,7 @@ from tqdm.auto import tqdm
 from core.ndjson import ReadResult
 from core.sketch import CANVAS_MAX, Sketch
 from core.errors import ConfigError
+from pipeline.schema import Conf
 
 Points = np.ndarray  # (2, n) float: x row, y row, template units (y down)
 
@@ -743,22 +745,24 @@ class SketchGenerator:
         progress: Show a progress bar.
     """
 
-    num_sketches: int = 10_000
-    classes: Sequence[str] | None = None
-    seed: int = 0
-    omit_prob: float = 0.12
-    jitter: float = 1.0
-    wobble: float = 1.0
-    rotation: float = 12.0
-    aspect: float = 0.15
-    shuffle_prob: float = 0.25
-    reverse_prob: float = 0.3
-    spacing: float = 5.0
-    steady: bool = False
-    loop_gap: float = 0.0
-    warp: float = 0.0
-    simplify: float = 0.0
-    progress: bool = True
+    CONF: ClassVar[Conf] = Conf("data.source")
+
+    num_sketches: int
+    classes: Sequence[str] | None
+    seed: int
+    omit_prob: float
+    jitter: float
+    wobble: float
+    rotation: float
+    aspect: float
+    shuffle_prob: float
+    reverse_prob: float
+    spacing: float
+    steady: bool
+    loop_gap: float
+    warp: float
+    simplify: float
+    progress: bool
     _classes: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

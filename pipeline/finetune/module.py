@@ -40,6 +40,7 @@ from pipeline.finetune.targets import TargetWeights, concept_loss
 from pipeline.models.concept_head import ConceptHead, ConceptModel, ConceptOutput
 from pipeline.models.input_spec import InputSpec, to_model_input
 from pipeline.models.layers import get_layer
+from pipeline.schema import default
 
 __all__ = ["ConceptFinetuner", "ExportedConceptModel", "modules_after"]
 
@@ -126,7 +127,7 @@ class ConceptFinetuner(lightning.LightningModule):
     """
 
     def __init__(self, net: nn.Module, layer: str, head: ConceptHead, concept_names: Sequence[str],
-                 input_spec: InputSpec, weights: TargetWeights = TargetWeights(), lr: float = 1e-3,
+                 input_spec: InputSpec, weights: TargetWeights | None = None, lr: float = 1e-3,
                  head_lr: float = 1e-2, weight_decay: float = 1e-4, concept_weight: float = 3.0,
                  freeze_after_layer: bool = False, schedule: str = "cosine", prototype_weight: float = 0.0,
                  prototype_temperature: float = 0.1, canonical: Sequence[int] | None = None,
@@ -143,7 +144,7 @@ class ConceptFinetuner(lightning.LightningModule):
             raise ConfigError(f"finetune.schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
         self.model = ConceptModel(net, layer, head, concept_names)
         self.input_spec = input_spec
-        self.weights = weights
+        self.weights = weights if weights is not None else default(TargetWeights)
         self.lr, self.head_lr, self.weight_decay = float(lr), float(head_lr), float(weight_decay)
         self.concept_weight = float(concept_weight)
         self.prototype_weight, self.prototype_temperature = float(prototype_weight), float(prototype_temperature)

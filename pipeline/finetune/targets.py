@@ -60,13 +60,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from core.errors import ConfigError
+from pipeline.schema import Conf
 
 __all__ = ["BACKGROUND", "CODES", "ConceptLabels", "ConceptTargets", "NEGATIVE", "OTHER", "OTHER_UNVERIFIED",
            "POSITIVE", "POSITIVE_CODES", "TargetWeights", "UNLABELED", "UNVERIFIED", "build_targets", "concept_loss",
@@ -97,13 +98,18 @@ class TargetWeights:
         ConfigError: A weight that is negative or not finite.
     """
 
-    negative: float = 1.0
-    other: float = 0.1
-    background: float = 0.04
-    unlabeled: float = 0.0
-    unverified: float = 1.0
-    other_unverified: float = 0.1
-    balanced: bool = False
+    CONF: ClassVar[Conf] = Conf("finetune", negative="finetune.negative_weight", other="finetune.other_weight",
+                                background="finetune.background_weight", unlabeled="finetune.unlabeled_weight",
+                                unverified="finetune.unverified_weight",
+                                other_unverified="finetune.other_unverified_weight")
+
+    negative: float
+    other: float
+    background: float
+    unlabeled: float
+    unverified: float
+    other_unverified: float
+    balanced: bool
 
     def __post_init__(self) -> None:
         if not isinstance(self.balanced, bool):
@@ -112,15 +118,6 @@ class TargetWeights:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
                 raise ConfigError(f"finetune.{name}_weight: expected a number >= 0, got {value!r}")
-
-    @classmethod
-    def from_config(cls, settings: Any) -> TargetWeights:
-        """From the ``finetune`` config group (``negative_weight``, ``other_weight``, ...)."""
-        return cls(negative=float(settings.negative_weight), other=float(settings.other_weight),
-                   background=float(settings.background_weight), unlabeled=float(settings.unlabeled_weight),
-                   unverified=float(settings.unverified_weight),
-                   other_unverified=float(settings.other_unverified_weight),
-                   balanced=bool(settings.balanced))
 
     def table(self) -> np.ndarray:
         """Weight of each code, indexed by code (float32, one a code)."""

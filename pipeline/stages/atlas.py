@@ -23,10 +23,9 @@ from omegaconf import DictConfig
 from core import text
 from pipeline import tracking
 from pipeline.activations.store import ActivationStore, layer_folder
-from pipeline.atlas.build import Atlas, AtlasParams, build_atlas, read_atlas, write_atlas
+from pipeline.atlas.build import Atlas, atlas_params, build_atlas, read_atlas, write_atlas
 from pipeline.stages import stage_main
 from pipeline.rounds import activations_dir, atlas_dir, model_path, round_index
-from pipeline.config import to_container
 from pipeline.data.store import read_split
 from pipeline.models.build import load_trained
 
@@ -46,7 +45,7 @@ def _previous_points(cfg: DictConfig, r: int, layer: str) -> pd.DataFrame | None
 def run(cfg: DictConfig) -> Atlas:
     """Build, write and log the atlas of round ``cfg.round``; returns it."""
     r = round_index(cfg)
-    params = AtlasParams.from_config(to_container(cfg.atlas))
+    params = atlas_params(cfg)
     model = load_trained(model_path(cfg, r))
     layer = model.layer
     store = ActivationStore(layer_folder(activations_dir(cfg, r), layer))

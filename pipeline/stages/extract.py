@@ -37,6 +37,7 @@ from pipeline.data.store import read_manifest, read_split
 from core.errors import ConfigError, InputError
 from core.io import atomic_dir
 from pipeline.models.build import load_trained
+from pipeline.schema import configured
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             if settings.engine == "ray":
                 from pipeline.activations.ray_engine import RaySettings, extract_on_ray
 
-                ray_settings = RaySettings(address=settings.ray.address, workers=int(settings.ray.workers),
-                                           threads=int(settings.ray.threads))
+                ray_settings = configured(RaySettings, cfg)
                 summary = extract_on_ray(model_path(cfg, round_), sketches, folder, ray_settings, **common)
             else:
                 summary = extract(model, sketches, folder, device=device, **common)

@@ -66,6 +66,7 @@ from pipeline.models.distributed import prepare_strategy
 from pipeline.models.concept_head import ConceptHead
 from pipeline.rounds import MODEL_FILE, base_model_dir, base_model_path, model_dir, round_index
 
+from pipeline.schema import configured
 log = logging.getLogger(__name__)
 
 INFO_FILE = "info.json"
@@ -321,7 +322,7 @@ def train(cfg: DictConfig, round_: int, ready: Prepared, run_id: str) -> Trained
     """Train the concept head and the network together (Lightning, logged into the MLflow run ``run_id``), then
     measure class accuracy on the test split against the base model's, and the concept loss."""
     settings, model = cfg.finetune, ready.model
-    weights = TargetWeights.from_config(settings)
+    weights = configured(TargetWeights, cfg)
     module = ConceptFinetuner(
         model.net.train(), model.layer, ConceptHead(ready.geometry.channels, len(ready.concepts)),
         [c.name for c in ready.concepts], model.input_spec,
