@@ -642,7 +642,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     from pipeline.activations.extractor import Extractor
     from pipeline.data.store import read_manifest, read_split
     from core.errors import InputError
-    from pipeline.evaluation.inference import layer_geometry
+    from pipeline.activations.geometry import LayerGeometry
     from pipeline.models.build import load_trained
     from pipeline.rounds import BASE, MODEL_FILE
 
@@ -672,7 +672,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     model_file = project.path(cfg.paths.models) / BASE / MODEL_FILE
     base = load_trained(model_file)
     base = dataclasses.replace(base, layer=str(metrics.get("layer") or base.layer))
-    geometry = layer_geometry(base)
+    geometry = LayerGeometry.of(base)
     say(f"{project.label}, round {args.round}: {k} concepts, measured on {split} ({resolution} IoU); baselines on "
         f"the base model's {base.layer} ({geometry.height}x{geometry.width}, {geometry.channels} channels, "
         f"{model_file})")

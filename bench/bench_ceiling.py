@@ -188,11 +188,12 @@ def train_variant(variant: str, model_file: Path, layer: str, names: Sequence[st
 
     from pipeline.config import build
     from pipeline.data.datamodule import SketchDataset
-    from pipeline.finetune.data import ConceptDataset, combined_loader, layer_geometry
+    from pipeline.activations.geometry import LayerGeometry
+    from pipeline.finetune.data import ConceptDataset, combined_loader
     from pipeline.finetune.module import ConceptFinetuner
     from pipeline.finetune.targets import TargetWeights
-    from pipeline.models.build import load_trained
     from pipeline.schema import default
+    from pipeline.models.build import load_trained
     from pipeline.models.callbacks import EpochSummary
     from pipeline.models.concept_head import ConceptHead
 
@@ -204,7 +205,7 @@ def train_variant(variant: str, model_file: Path, layer: str, names: Sequence[st
     weights = default(TargetWeights, negative=settings.negative_weight, other=1.0,
                       background=settings.background_weight, unlabeled=0.0)
     module = ConceptFinetuner(
-        net, layer, ConceptHead(layer_geometry(model).channels, len(names)), names, model.input_spec,
+        net, layer, ConceptHead(LayerGeometry.of(model).channels, len(names)), names, model.input_spec,
         weights=weights, lr=float(settings.lr), head_lr=float(settings.head_lr),
         weight_decay=float(settings.weight_decay), concept_weight=float(settings.concept_weight))
     if variant == "frozen":
@@ -321,7 +322,7 @@ def main(argv: list[str]) -> int:
 
     from pipeline.data.store import read_split
     from core.errors import ArticulateError
-    from pipeline.finetune.data import layer_geometry
+    from pipeline.activations.geometry import LayerGeometry
     from pipeline.finetune.targets import part_codes
     from pipeline.models.build import load_trained
 
@@ -341,7 +342,7 @@ def main(argv: list[str]) -> int:
             raise ArticulateError(f"{model_file} was trained on classes {base.class_names}, the dataset has "
                                   f"{manifest.classes}: pass the model of this dataset, or none")
         base = dataclasses.replace(base, layer=args.layer or base.layer)
-        geometry = layer_geometry(base)
+        geometry = LayerGeometry.of(base)
         say(f"layer {base.layer}: {geometry.height}x{geometry.width} positions, {geometry.channels} channels, "
             f"stride {geometry.stride:g} px, receptive field {geometry.receptive_field} px of {geometry.input_size}")
 

@@ -40,10 +40,10 @@ def measure_iou(model, sketches, parts: list[str], names: list[str], batch_size:
     import torch
 
     from pipeline.activations.extractor import part_cells, render_batch
-    from pipeline.finetune.data import layer_geometry
+    from pipeline.activations.geometry import LayerGeometry
     from pipeline.models.input_spec import to_model_input
 
-    geometry = layer_geometry(model)
+    geometry = LayerGeometry.of(model)
     cm = model.concept_model()
     part_index = {p: i + 1 for i, p in enumerate(parts)}
     wanted = {k: part_index[n] for k, n in enumerate(names) if n in part_index}

@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT))
 from bench import bench_baselines  # noqa: E402 - after the path is set
-from pipeline.activations.extractor import LayerGeometry  # noqa: E402
+from pipeline.activations.geometry import LayerGeometry  # noqa: E402
 
 PARTS = 3
 CHANNELS = 9

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.activations.extractor import LayerGeometry, part_cells, render_batch
+from pipeline.activations.extractor import part_cells, render_batch
+from pipeline.activations.geometry import LayerGeometry
 from tests.defaults import SketchGenerator
 from pipeline.data.raster import RasterSpec
 from pipeline.evaluation.inference import Evaluator, run_split

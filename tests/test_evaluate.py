@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.validation import _validate_metric_name
 from PIL import Image
 
-from pipeline.activations.extractor import LayerGeometry
+from pipeline.activations.geometry import LayerGeometry
 from pipeline.activations.store import ActivationStore
 from core.errors import ConfigError, InputError
 from pipeline.evaluation.figures import cell_outline
@@ -426,7 +426,6 @@ def test_iou_at_input_resolution_is_the_headline(project) -> None:
     from pipeline.data.store import read_manifest, read_split
     from pipeline.evaluation.inference import Evaluator
     from pipeline.evaluation.metrics import ink_pixel_predictions
-    from pipeline.finetune.data import layer_geometry
     from pipeline.models.build import load_trained
 
     cell, pixel = project.round1, project.round1_pixel
@@ -439,7 +438,7 @@ def test_iou_at_input_resolution_is_the_headline(project) -> None:
     named = pixel["concepts"][0]
     part = index[named["matched_part"]]
     inter = union = 0
-    evaluator, geometry = Evaluator(model), layer_geometry(model)
+    evaluator, geometry = Evaluator(model), LayerGeometry.of(model)
     for start in range(0, len(sketches), 64):
         images, masks = render_batch(sketches[start:start + 64], model.raster, index)
         _, maps = evaluator.forward(images)

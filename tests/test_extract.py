@@ -15,8 +15,8 @@ from mlflow.tracking import MlflowClient
 from torch import nn
 
 from pipeline.activations import store as store_module
-from pipeline.activations.extractor import (Extractor, LayerGeometry, extract, ink_cells, part_cells, render_batch,
-                                            rendered_batches)
+from pipeline.activations.extractor import Extractor, extract, ink_cells, part_cells, render_batch, rendered_batches
+from pipeline.activations.geometry import LayerGeometry
 from pipeline.activations.receptive_field import receptive_field
 from pipeline.activations.store import ActivationStore, ActivationWriter
 from pipeline.config import compose

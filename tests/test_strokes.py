@@ -9,7 +9,7 @@ from pipeline.data.raster import RasterSpec
 from core.sketch import Sketch
 from core.errors import ConfigError
 from pipeline.finetune.strokes import StrokeGrowing, stroke_cells
-from pipeline.activations.extractor import LayerGeometry
+from pipeline.activations.geometry import LayerGeometry
 
 
 def _line(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:

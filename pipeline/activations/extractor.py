@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.activations.receptive_field import receptive_field
+from pipeline.activations.geometry import LayerGeometry
 from pipeline.activations.store import ActivationWriter, LayerMeta, layer_folder
 from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
 from core.sketch import Sketch
@@ -55,50 +55,14 @@ from pipeline.models.build import TrainedModel
 from pipeline.models.classes import UNMAPPED
 from pipeline.models.outputs import logits_of
 from pipeline.models.input_spec import InputSpec, to_model_input
-from pipeline.models.layers import get_layer, layer_output_shape
+from pipeline.models.layers import get_layer
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BatchResult", "Extractor", "ExtractionSummary", "LayerGeometry", "LayerHooks", "extract", "ink_cells",
+__all__ = ["BatchResult", "Extractor", "ExtractionSummary", "LayerHooks", "extract", "ink_cells",
            "part_cells", "render_batch", "rendered_batches"]
 
 DTYPES = ("float16", "float32")
-
-
-@dataclass(frozen=True)
-class LayerGeometry:
-    """A layer's grid and receptive field for a given input size.
-
-    Attributes:
-        layer: Module path.
-        channels, height, width: The layer's output shape (C, H, W).
-        input_size: Side of the model input in pixels.
-        stride: Input pixels between neighbouring positions.
-        receptive_field: Side of the input square a position sees.
-        rf_offset: Input pixel at the centre of position (0, 0).
-    """
-
-    layer: str
-    channels: int
-    height: int
-    width: int
-    input_size: int
-    stride: float
-    receptive_field: int
-    rf_offset: float
-
-    def cell_of_pixels(self, count: int) -> np.ndarray:
-        """For pixels ``0..input_size-1`` along an axis with ``count`` positions: the position whose stride
-        cell holds the pixel, or -1."""
-        pixels = np.arange(self.input_size, dtype=np.float64)
-        cell = np.floor((pixels - self.rf_offset + self.stride / 2) / self.stride).astype(np.int64)
-        cell[(cell < 0) | (cell >= count)] = -1
-        return cell
-
-    @property
-    def cells(self) -> tuple[np.ndarray, np.ndarray]:
-        """(cell of each pixel row, cell of each pixel column), -1 where a pixel belongs to no position."""
-        return self.cell_of_pixels(self.height), self.cell_of_pixels(self.width)
 
 
 def _one_hot(cell: np.ndarray, count: int) -> torch.Tensor:
@@ -242,17 +206,8 @@ class Extractor:
         self.dtype = dtype
         self.torch_dtype = getattr(torch, dtype)
         self.ink_threshold = float(ink_threshold)
-        size = input_spec.size
-        self.geometry: dict[str, LayerGeometry] = {}
-        for name in self.layers:
-            get_layer(net, name, key="extract.layers")
-            shape = layer_output_shape(net, name, (1, input_spec.channels, size, size), key="extract.layers")
-            if len(shape) != 4:
-                raise ArticulateError(f"extract.layers: layer {name!r} outputs shape {tuple(shape)}, not a "
-                                      "(N, C, H, W) map; pick a convolutional layer")
-            rf, stride, offset = receptive_field(net, name, input_spec)
-            self.geometry[name] = LayerGeometry(name, int(shape[1]), int(shape[2]), int(shape[3]), size, stride, rf,
-                                                offset)
+        self.geometry = {name: LayerGeometry.measure(net, name, input_spec, key="extract.layers")
+                         for name in self.layers}
         self._hot = {name: (_one_hot(g.cells[0], g.height), _one_hot(g.cells[1], g.width).T.contiguous())
                      for name, g in self.geometry.items()}
         self.device = torch.device(resolve_device(device))

@@ -21,12 +21,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+
+if TYPE_CHECKING:
+    from pipeline.activations.geometry import LayerGeometry
 
 RUN_EXTRACT = "re-run the extract stage: `python -m pipeline.stages.extract` or `dvc repro extract`"
 ARRAYS = {"activations": 4, "attribution": 3, "ink": 3, "part": 3}
@@ -74,6 +77,14 @@ class LayerMeta:
     @property
     def shape(self) -> tuple[int, int, int, int]:
         return (self.num_sketches, self.height, self.width, self.channels)
+
+    @property
+    def geometry(self) -> LayerGeometry:
+        """The layer's geometry as extraction measured it."""
+        from pipeline.activations.geometry import LayerGeometry  # here: reading a store needs no torch
+
+        return LayerGeometry(self.layer, self.channels, self.height, self.width, self.input_size, self.stride,
+                             self.receptive_field, self.rf_offset)
 
     def centre(self, y: int | np.ndarray, x: int | np.ndarray) -> tuple[Any, Any]:
         """Input-pixel centre of position (y, x)."""

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from pipeline.coach.coach import Replay  # noqa: E402
-from pipeline.coach.concept_set import Concept  # noqa: E402
+from pipeline.coach.concept_set import CoachConcept  # noqa: E402
 from core.sketch import CANVAS_MAX  # noqa: E402
 
 __all__ = ["replay_figure", "save_replay_figure", "shown_concepts"]
@@ -29,7 +29,7 @@ def shown_concepts(replay: Replay, belongs: np.ndarray, least: float = 0.3) -> l
     return [int(k) for k in np.flatnonzero(belongs | reached)]
 
 
-def replay_figure(replay: Replay, concepts: Sequence[Concept], belongs: np.ndarray) -> Figure:
+def replay_figure(replay: Replay, concepts: Sequence[CoachConcept], belongs: np.ndarray) -> Figure:
     """Left: the drawing, strokes coloured in drawing order and numbered. Right: the level of each shown concept
     after every stroke (1 = a typical complete drawing of the class), with its events marked."""
     shown = shown_concepts(replay, belongs)
@@ -71,7 +71,7 @@ def replay_figure(replay: Replay, concepts: Sequence[Concept], belongs: np.ndarr
     return fig
 
 
-def save_replay_figure(replay: Replay, concepts: Sequence[Concept], belongs: np.ndarray, path: str | Path) -> Path:
+def save_replay_figure(replay: Replay, concepts: Sequence[CoachConcept], belongs: np.ndarray, path: str | Path) -> Path:
     """Write :func:`replay_figure` as a PNG."""
     fig = replay_figure(replay, concepts, belongs)
     try:

@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from pipeline.coach.calibration import Calibration, UnsureSettings, cached_calibration
 from pipeline.coach.canon import PRESENT_MASS, Canon, CanonSettings, cached_canon
-from pipeline.coach.concept_set import Concept, ConceptSet, atlas_cluster_concepts, head_concepts
+from pipeline.coach.concept_set import CoachConcept, ConceptSet, atlas_cluster_concepts, head_concepts
 from pipeline.coach.events import Event, EventRules, FrameEvents, detect
 from pipeline.coach.runtime import InferenceThread, checkpoint
 from pipeline.coach.scorer import FrameScorer, Frames
@@ -213,7 +213,7 @@ class Coach:
                    top_classes=settings.top_classes, calibration=calibration, threads=settings.threads)
 
     @property
-    def concepts(self) -> list[Concept]:
+    def concepts(self) -> list[CoachConcept]:
         return self.scorer.concepts.concepts
 
     @property
@@ -345,7 +345,7 @@ class Coach:
         ``origin + step * (y, x)`` to ``origin + step * (y + 1, x + 1)``."""
         g, raster = self.scorer.geometry, self.scorer.model.raster
         per_pixel = CANVAS_MAX / (raster.size - 2 * raster.padding)
-        return {"rows": g.height, "cols": g.width, "origin": round((g.rf_offset - g.stride / 2 - raster.padding) * per_pixel, 3),
+        return {"rows": g.height, "cols": g.width, "origin": round((g.cell_origin - raster.padding) * per_pixel, 3),
                 "step": round(g.stride * per_pixel, 3)}
 
     def describe(self) -> dict[str, Any]:

@@ -18,12 +18,14 @@ from torch import nn
 
 from core.errors import ArticulateError
 
-__all__ = ["ConceptSet", "Concept", "cluster_concepts", "head_concepts"]
+__all__ = ["CoachConcept", "ConceptSet", "cluster_concepts", "head_concepts"]
 
 
 @dataclass(frozen=True)
-class Concept:
-    """One concept as the coach speaks of it.
+class CoachConcept:
+    """One concept as the coach scores and speaks of it: a concept of the store (the concept head's output) or an
+    atlas cluster, with only what the page shows (the store's :class:`~conceptstore.concepts.Concept` holds the
+    labels).
 
     Attributes:
         id: The concept store's id (``c3``), or ``cluster:<n>`` for an atlas cluster.
@@ -47,7 +49,7 @@ class ConceptSet(nn.Module):
         centres: (K, C) unit cluster directions; a position's map is 1 for its nearest centre in cosine.
     """
 
-    def __init__(self, concepts: Sequence[Concept], *, head: nn.Module | None = None,
+    def __init__(self, concepts: Sequence[CoachConcept], *, head: nn.Module | None = None,
                  centres: np.ndarray | None = None) -> None:
         super().__init__()
         if (head is None) == (centres is None):
@@ -78,8 +80,8 @@ class ConceptSet(nn.Module):
 def head_concepts(head: nn.Module, concepts: Sequence[dict], icon_points: Sequence[int | None] | None = None) -> ConceptSet:
     """The concept head's concepts (``{"id", "name"}`` each, in head order) as a concept set."""
     icons = list(icon_points) if icon_points is not None else [None] * len(concepts)
-    return ConceptSet([Concept(str(c["id"]), str(c["name"]), "concept", icons[i]) for i, c in enumerate(concepts)],
-                      head=head)
+    return ConceptSet([CoachConcept(str(c["id"]), str(c["name"]), "concept", icons[i])
+                       for i, c in enumerate(concepts)], head=head)
 
 
 def cluster_concepts(cluster_of_point: np.ndarray, unit_vectors: np.ndarray,
@@ -101,8 +103,7 @@ def cluster_concepts(cluster_of_point: np.ndarray, unit_vectors: np.ndarray,
     centres = np.stack([unit_vectors[labels == c].mean(axis=0) for c in ids])
     centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-8)
     exemplars = exemplars or {}
-    concepts = [Concept(f"cluster:{c}", f"cluster {c}", "cluster",
-                        (exemplars.get(c) or [None])[0]) for c in ids]
+    concepts = [CoachConcept(f"cluster:{c}", f"cluster {c}", "cluster", (exemplars.get(c) or [None])[0]) for c in ids]
     return ConceptSet(concepts, centres=centres)
 
 

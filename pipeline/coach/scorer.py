@@ -19,12 +19,12 @@ import numpy as np
 import torch
 
 from pipeline.activations.extractor import LayerHooks, ink_cells
+from pipeline.activations.geometry import LayerGeometry
 from pipeline.coach.concept_set import ConceptSet
 from pipeline.coach.runtime import checkpoint
 from pipeline.data.raster import rasterize_batch
 from core.sketch import Sketch
 from core.errors import ConfigError
-from pipeline.evaluation.inference import layer_geometry
 from pipeline.models.build import TrainedModel
 from pipeline.models.input_spec import to_model_input
 from pipeline.models.outputs import logits_of
@@ -89,7 +89,7 @@ class FrameScorer:
             raise ConfigError(f"coach.score: expected one of {', '.join(SCORES)}, got {score!r}")
         self.model, self.concepts, self.score = model, concepts.eval(), score
         self.ink_threshold, self.threshold = float(ink_threshold), float(threshold)
-        self.geometry = layer_geometry(model)
+        self.geometry = LayerGeometry.of(model)
 
     @property
     def class_names(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""The evaluate stage's figures: concept maps on test sketches, and the concept x part IoU matrix.
+"""The figures of concept maps (the evaluate stage's on test sketches, the fine-tune stage's on labelled ones), the
+concept x part IoU matrix and the reliance table.
 
 Text in the figures (concept and part names) is drawn as is: ``parse_math=False`` keeps a name holding ``$``
 from being read as mathtext.
@@ -17,12 +18,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
-from pipeline.activations.extractor import LayerGeometry  # noqa: E402
+from pipeline.activations.geometry import LayerGeometry  # noqa: E402
 
-__all__ = ["MapPanel", "MapRow", "cell_outline", "concept_maps_figure", "iou_matrix_figure", "message_figure"]
+__all__ = ["CellMark", "MapPanel", "MapRow", "cell_outline", "concept_maps_figure", "iou_matrix_figure", "message_figure",
+           "reliance_figure"]
 
 PART_COLOUR = (0.12, 0.39, 0.85)  # the matched part's ink
 INK_COLOUR = (0.1, 0.1, 0.1)
@@ -36,21 +39,42 @@ def _short(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+Colour = str | tuple[float, float, float]
+
+
 @dataclass
 class MapPanel:
     """One example: a sketch with a concept's map.
 
     Attributes:
         ink: (S, S) ink coverage in [0, 1] (1 = ink), at the model's input size.
-        part: (S, S) bool, pixels of the concept's matched true part (all False without one).
+        part: (S, S) bool, pixels of the concept's matched true part (all False without one); None where the
+            figure shows no true parts (the fine-tune stage's).
         heat: (H, W) the concept's sigmoid map at the layer's resolution.
         title: Above the panel (class and presence).
+        codes: (H, W) the person's label of each position (:class:`CellMark` codes), or None.
     """
 
     ink: np.ndarray
-    part: np.ndarray
+    part: np.ndarray | None
     heat: np.ndarray
     title: str
+    codes: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class CellMark:
+    """How the positions of one label code are outlined (the person's positives, negatives).
+
+    Attributes:
+        code: The code in :attr:`MapPanel.codes`.
+        colour: The outline's colour.
+        label: Its legend entry.
+    """
+
+    code: int
+    colour: Colour
+    label: str
 
 
 @dataclass
@@ -62,13 +86,6 @@ class MapRow:
     panels: list[MapPanel]
 
 
-def _extent(geometry: LayerGeometry) -> tuple[float, float, float, float]:
-    half = geometry.stride / 2
-    left = geometry.rf_offset - half
-    top = geometry.rf_offset - half
-    return (left, left + geometry.stride * geometry.width, top + geometry.stride * geometry.height, top)
-
-
 def cell_outline(on: np.ndarray, geometry: LayerGeometry) -> list[list[tuple[float, float]]]:
     """The boundary of the ``on`` positions' stride cells, as line segments in input pixel coordinates.
 
@@ -77,7 +94,7 @@ def cell_outline(on: np.ndarray, geometry: LayerGeometry) -> list[list[tuple[flo
     """
     on = np.asarray(on, dtype=bool)
     padded = np.pad(on, 1)
-    left, top = geometry.rf_offset - geometry.stride / 2, geometry.rf_offset - geometry.stride / 2
+    left = top = geometry.cell_origin
     s = geometry.stride
     segments = []
     for y, x in zip(*np.nonzero(on)):
@@ -94,35 +111,49 @@ def cell_outline(on: np.ndarray, geometry: LayerGeometry) -> list[list[tuple[flo
     return segments
 
 
-def _ink_rgba(ink: np.ndarray, part: np.ndarray) -> np.ndarray:
+def _ink_rgba(ink: np.ndarray, part: np.ndarray | None) -> np.ndarray:
     rgba = np.zeros((*ink.shape, 4), dtype=np.float32)
     rgba[..., :3] = INK_COLOUR
-    rgba[part, :3] = PART_COLOUR
+    if part is not None:
+        rgba[part, :3] = PART_COLOUR
     rgba[..., 3] = np.clip(ink * 1.3, 0, 1)
     return rgba
 
 
-def concept_maps_figure(rows: Sequence[MapRow], geometry: LayerGeometry, threshold: float, title: str) -> Figure:
-    """A row per concept: its name, then its examples (ink over the concept map, the matched part in blue).
+def concept_maps_figure(rows: Sequence[MapRow], geometry: LayerGeometry, title: str, threshold: float | None = None,
+                        marks: Sequence[CellMark] = ()) -> Figure:
+    """A row per concept: its name, then its examples (ink over the concept map, a matched true part in blue).
 
     The map is drawn per position at the layer's resolution (one square per stride cell) in white-to-red for
-    sigmoid 0 to 1, with the positions at or above ``threshold`` outlined.
+    sigmoid 0 to 1. The evaluate stage outlines the positions at or above ``threshold``; the fine-tune stage
+    outlines the positions the person labelled, a colour per code (``marks``).
+
+    Args:
+        rows: The concepts' rows.
+        geometry: The layer's grid (where the maps lie on the sketches).
+        title: The figure's title.
+        threshold: Outline the positions whose sigmoid is at least this; None: no such outline.
+        marks: Outline the positions of each code of the panels' ``codes``.
+
+    Returns:
+        The figure.
     """
     columns = max((len(r.panels) for r in rows), default=0)
+    parts = any(p.part is not None for r in rows for p in r.panels)
+    handles = [Patch(color=HEAT(0.85), label="concept map (sigmoid" +
+                     (f"; outlined: >= {threshold:g})" if threshold is not None else ")")),
+               *(Patch(facecolor="none", edgecolor=m.colour, label=m.label) for m in marks),
+               *([Patch(color=PART_COLOUR, label="ink of the concept's matched true part")] if parts else []),
+               Patch(color=INK_COLOUR, label="other ink" if parts else "ink")]
+    legend_lines = -(-len(handles) // 3)
     side = 1.55
-    fig = plt.figure(figsize=(2.3 + side * columns, 0.9 + (side + 0.25) * len(rows)))
+    fig = plt.figure(figsize=(2.3 + side * columns, 0.9 + 0.18 * (legend_lines - 1) + (side + 0.25) * len(rows)))
     grid = fig.add_gridspec(len(rows), columns + 1, width_ratios=[2.3 / side, *([1.0] * columns)], wspace=0.06,
-                            hspace=0.28, left=0.01, right=0.99, top=1 - 0.75 / fig.get_figheight(),
+                            hspace=0.28, left=0.01, right=0.99,
+                            top=1 - (0.75 + 0.18 * (legend_lines - 1)) / fig.get_figheight(),
                             bottom=0.12 / fig.get_figheight())
-    size = geometry.input_size
-    extent = _extent(geometry)
     for i, row in enumerate(rows):
-        label = fig.add_subplot(grid[i, 0])
-        label.axis("off")
-        label.text(0.98, 0.62, _short(row.label, 24), ha="right", va="center", fontsize=10.5, fontweight="bold",
-                   parse_math=False, transform=label.transAxes)
-        label.text(0.98, 0.32, row.detail, ha="right", va="center", fontsize=7.5, color="0.3", parse_math=False,
-                   transform=label.transAxes, linespacing=1.3)
+        _label_cell(fig.add_subplot(grid[i, 0]), row)
         for j in range(columns):
             ax = fig.add_subplot(grid[i, j + 1])
             ax.set_xticks([])
@@ -130,26 +161,42 @@ def concept_maps_figure(rows: Sequence[MapRow], geometry: LayerGeometry, thresho
             if j >= len(row.panels):
                 ax.axis("off")
                 continue
-            panel = row.panels[j]
-            ax.imshow(panel.heat, cmap=HEAT, vmin=0.0, vmax=1.0, extent=extent, interpolation="nearest")
-            edges = cell_outline(np.asarray(panel.heat) >= threshold, geometry)
-            if edges:
-                ax.add_collection(LineCollection(edges, colors=[(0.55, 0.0, 0.0)], linewidths=0.9))
-            ax.imshow(_ink_rgba(panel.ink, panel.part), extent=(-0.5, size - 0.5, size - 0.5, -0.5),
-                      interpolation="bilinear")
-            ax.set_xlim(-0.5, size - 0.5)
-            ax.set_ylim(size - 0.5, -0.5)
-            ax.set_title(panel.title, fontsize=7.5, pad=2, parse_math=False)
-            for spine in ax.spines.values():
-                spine.set_color("0.75")
-    handles = [Patch(color=HEAT(0.85), label=f"concept map (sigmoid; outlined: >= {threshold:g})"),
-               Patch(color=PART_COLOUR, label="ink of the concept's matched true part"),
-               Patch(color=INK_COLOUR, label="other ink")]
+            _map_panel(ax, row.panels[j], geometry, threshold, marks)
     fig.legend(handles=handles, loc="upper right", ncol=3, fontsize=7.5, frameon=False,
                bbox_to_anchor=(0.99, 1 - 0.28 / fig.get_figheight()))
     fig.suptitle(title, x=0.01, y=1 - 0.12 / fig.get_figheight(), ha="left", va="top", fontsize=10,
                  parse_math=False)
     return fig
+
+
+def _label_cell(label: Axes, row: MapRow) -> None:
+    """A row's first cell: the concept's name and the detail under it."""
+    label.axis("off")
+    label.text(0.98, 0.62, _short(row.label, 24), ha="right", va="center", fontsize=10.5, fontweight="bold",
+               parse_math=False, transform=label.transAxes)
+    label.text(0.98, 0.32, row.detail, ha="right", va="center", fontsize=7.5, color="0.3", parse_math=False,
+               transform=label.transAxes, linespacing=1.3)
+
+
+def _map_panel(ax: Axes, panel: MapPanel, geometry: LayerGeometry, threshold: float | None,
+               marks: Sequence[CellMark]) -> None:
+    """One example: the map, its outlines, the ink over them."""
+    size = geometry.input_size
+    ax.imshow(panel.heat, cmap=HEAT, vmin=0.0, vmax=1.0, extent=geometry.extent, interpolation="nearest")
+    outlines = [] if threshold is None else [(np.asarray(panel.heat) >= threshold, (0.55, 0.0, 0.0), 0.9)]
+    if panel.codes is not None:
+        outlines += [(panel.codes == m.code, m.colour, 1.1) for m in marks]
+    for on, colour, width in outlines:
+        edges = cell_outline(on, geometry)
+        if edges:
+            ax.add_collection(LineCollection(edges, colors=[colour], linewidths=width))
+    ax.imshow(_ink_rgba(panel.ink, panel.part), extent=(-0.5, size - 0.5, size - 0.5, -0.5),
+              interpolation="bilinear")
+    ax.set_xlim(-0.5, size - 0.5)
+    ax.set_ylim(size - 0.5, -0.5)
+    ax.set_title(panel.title, fontsize=7.5, pad=2, parse_math=False)
+    for spine in ax.spines.values():
+        spine.set_color("0.75")
 
 
 def iou_matrix_figure(iou: np.ndarray, concept_names: Sequence[str], part_names: Sequence[str],

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pipeline.activations.extractor import LayerGeometry, part_cells, render_batch, rendered_batches
-from pipeline.activations.receptive_field import receptive_field
+from pipeline.activations.extractor import part_cells, render_batch, rendered_batches
+from pipeline.activations.geometry import LayerGeometry
 from core.sketch import Sketch
 from core.errors import ArticulateError, InputError
 from pipeline.evaluation.metrics import OverlapCounts, ink_pixel_predictions
@@ -22,19 +22,8 @@ from pipeline.models.build import TrainedModel
 from pipeline.models.classes import UNMAPPED
 from pipeline.models.outputs import logits_of
 from pipeline.models.input_spec import to_model_input
-from pipeline.models.layers import layer_output_shape
 
-__all__ = ["ConceptMaps", "Evaluator", "SplitPass", "concept_maps", "layer_geometry", "run_split"]
-
-
-def layer_geometry(model: TrainedModel) -> LayerGeometry:
-    """The grid and receptive field of the model's atlas layer (as extraction measures them)."""
-    spec = model.input_spec
-    shape = layer_output_shape(model.net, model.layer, (1, spec.channels, spec.size, spec.size), key="model.layer")
-    if len(shape) != 4:
-        raise ArticulateError(f"layer {model.layer!r} outputs shape {tuple(shape)}, not a (N, C, H, W) map")
-    rf, stride, offset = receptive_field(model.net, model.layer, spec)
-    return LayerGeometry(model.layer, int(shape[1]), int(shape[2]), int(shape[3]), spec.size, stride, rf, offset)
+__all__ = ["ConceptMaps", "Evaluator", "SplitPass", "concept_maps", "run_split"]
 
 
 @dataclass
@@ -85,7 +74,7 @@ class Evaluator:
 
     def __init__(self, model: TrainedModel) -> None:
         self.model = model
-        self.geometry = layer_geometry(model)
+        self.geometry = LayerGeometry.of(model)
         # Built once: a ConceptModel registers a forward hook on the layer.
         self.concept_model = model.concept_model() if model.concept_head is not None else None
 

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from pipeline.activations.extractor import LayerGeometry
+    from pipeline.activations.geometry import LayerGeometry
 
 __all__ = [
     "ConceptResult", "OverlapCounts", "PartResult", "concept_results", "ink_pixel_predictions", "iou_matrix",

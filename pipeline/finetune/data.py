@@ -12,7 +12,8 @@ import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from pipeline.activations.extractor import Extractor, LayerGeometry, ink_cells
+from pipeline.activations.extractor import Extractor, ink_cells
+from pipeline.activations.geometry import LayerGeometry
 from pipeline.data.datamodule import SketchDataset
 from pipeline.data.raster import RasterSpec, rasterize
 from core.sketch import Sketch
@@ -20,7 +21,7 @@ from pipeline.data.store import read_manifest, read_split
 from pipeline.models.build import TrainedModel
 from pipeline.models.classes import UNMAPPED
 
-__all__ = ["ConceptDataset", "SketchIndex", "combined_loader", "ink_maps", "layer_geometry", "layer_vectors"]
+__all__ = ["ConceptDataset", "SketchIndex", "combined_loader", "ink_maps", "layer_vectors"]
 
 CLASS, CONCEPT = "class", "concept"
 
@@ -65,11 +66,6 @@ class SketchIndex:
 
     def split_of(self, key_id: str) -> str:
         return self.where[key_id][0]
-
-
-def layer_geometry(model: TrainedModel) -> LayerGeometry:
-    """The atlas layer's grid and receptive field, as the extract stage computes them."""
-    return Extractor(model.net, [model.layer], model.input_spec).geometry[model.layer]
 
 
 def ink_maps(sketches: Iterable[Sketch], raster: RasterSpec, geometry: LayerGeometry, threshold: float = 0.5,

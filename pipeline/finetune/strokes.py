@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,19 +34,22 @@ from pipeline.data.raster import RasterSpec, rasterize_parts
 from core.sketch import Sketch
 from core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from pipeline.activations.geometry import LayerGeometry
+
 __all__ = ["StrokeGrowing", "stroke_cells"]
 
 Position = tuple[str, int, int]
 
 
-def stroke_cells(sketches: Sequence[Sketch], raster: RasterSpec, geometry: object) -> dict[str, np.ndarray]:
+def stroke_cells(sketches: Sequence[Sketch], raster: RasterSpec, geometry: LayerGeometry) -> dict[str, np.ndarray]:
     """key_id -> (H, W) int16: which stroke (1-based, in drawing order) draws most of each position's stride
     cell, 0 where none does. Sketches without strokes (bitmaps) are left out.
 
     Args:
         sketches: The drawings.
         raster: How the model sees them.
-        geometry: The layer's grid (:class:`~pipeline.activations.extractor.LayerGeometry`).
+        geometry: The layer's grid.
     """
     from pipeline.activations.extractor import part_cells
 

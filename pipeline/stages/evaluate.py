@@ -53,8 +53,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
@@ -65,16 +66,19 @@ from pipeline import tracking, viz
 from pipeline.stages import stage_main
 from pipeline.data.raster import RasterSpec, rasterize, rasterize_parts
 from core.sketch import Sketch
-from pipeline.data.store import read_manifest, read_split
+from pipeline.data.store import Manifest, read_manifest, read_split
 from core.errors import ConfigError, InputError
 from pipeline.evaluation.figures import MapPanel, MapRow, concept_maps_figure, iou_matrix_figure, message_figure, \
     reliance_figure
 from pipeline.evaluation.inference import ConceptMaps, Evaluator, SplitPass, concept_maps, run_split
-from pipeline.evaluation.metrics import ConceptResult, PartResult, concept_results, iou_matrix, match_concepts, \
-    metric_key, part_results
+from pipeline.evaluation.metrics import ConceptResult, OverlapCounts, PartResult, concept_results, iou_matrix, \
+    match_concepts, metric_key, part_results
 from core.io import atomic_dir
 from pipeline.models.build import TrainedModel, load_trained
 from pipeline.rounds import atlas_dir, evaluation_dir, model_path, round_index
+
+if TYPE_CHECKING:
+    from pipeline.editing.reliance import Reliance
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +157,60 @@ def _human_effort(cfg: DictConfig, round_: int) -> tuple[dict[str, int], Path]:
     return effort, path
 
 
+@dataclass
+class Inputs:
+    """What a round is evaluated on: its model, the split's sketches, and the figures measured elsewhere."""
+
+    model: TrainedModel
+    manifest: Manifest
+    split: str
+    sketches: list[Sketch]
+    parts: list[str] | None
+    atlas: dict[str, float | None]
+    human: dict[str, int]
+    concepts_file: Path
+
+
+@dataclass
+class Measured:
+    """What one pass over the split measured: the pass itself, the concepts' and parts' results, the metrics, the
+    reliance table (None unless asked for) and the examples of the concept maps figure."""
+
+    result: SplitPass
+    concepts: list[ConceptResult]
+    found: list[PartResult]
+    counts: OverlapCounts
+    metrics: dict[str, Any]
+    reliance: Reliance | None
+    examples: list[ConceptMaps]
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Evaluate round ``cfg.round``; returns the contents of ``metrics.json`` (``info.json`` holds the run id)."""
     round_ = round_index(cfg)
     settings = _settings(cfg)
     _check_inputs(cfg, round_)
+    inputs = read_inputs(cfg, round_, settings)
+    started = time.perf_counter()
+    with tracking.stage_run(cfg, "evaluate", tags={"round": str(round_)}) as active:
+        measured = measure(cfg, inputs, settings)
+        document = describe(round_, inputs, measured, settings)
+        info = save(cfg, round_, inputs, measured, document, settings, active.info.run_id, started)
+        log_run(cfg, round_, inputs, measured.metrics, info)
+    metrics = measured.metrics
+    log.info("round %d evaluated on %d '%s' sketches: class_acc %.4f, %s, mean IoU %s, parts discovered %s "
+             "of %s -> %s", round_, len(inputs.sketches), inputs.split, metrics["class_acc"],
+             text.plural(len(measured.concepts), "concept"), text.metric(metrics.get("mean_concept_iou")),
+             metrics.get("parts_discovered"), metrics.get("parts_total"), evaluation_dir(cfg, round_))
+    return document
+
+
+def read_inputs(cfg: DictConfig, round_: int, settings: dict[str, Any]) -> Inputs:
+    """The round's model, the split's sketches, the atlas's metrics and the human effort.
+
+    Raises:
+        InputError: The split is empty, or the atlas is unreadable.
+    """
     model = load_trained(model_path(cfg, round_))
     if model.round != round_:
         log.warning("%s says it is the round %d model, evaluated as round %d", model_path(cfg, round_), model.round,
@@ -171,85 +224,105 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     atlas = _atlas_metrics(cfg, round_)
     human, concepts_file = _human_effort(cfg, round_)
     parts = list(manifest.parts) if manifest.parts else None
-    out = evaluation_dir(cfg, round_)
-    started = time.perf_counter()
-    with tracking.stage_run(cfg, "evaluate", tags={"round": str(round_)}) as active:
-        evaluator = Evaluator(model)
-        pixels = settings["iou_resolution"] == "pixel" and bool(parts) and bool(model.concepts)
-        result = run_split(evaluator, sketches, parts, threshold=settings["threshold"],
-                           batch_size=settings["batch_size"], progress=settings["progress"],
-                           source=str(Path(cfg.paths.dataset) / split), pixels=pixels)
-        counts = result.pixel_counts if pixels else result.counts
-        # presence against true parts: over the drawings that name theirs (mixed data's real drawings do not)
-        rows = result.known if parts is not None else slice(None)
-        presence, contains = result.presence[rows], result.contains[rows]
-        concepts = concept_results(model.concepts, parts or [], counts, presence, contains, settings["threshold"])
-        found = part_results(model.concepts, parts or [], counts, contains, settings["iou_discovered"])
-        if pixels:  # the stride-cell figures beside the headline ones, for comparison with earlier rounds
-            cells = part_results(model.concepts, parts or [], result.counts, contains, settings["iou_discovered"])
-            cell_concepts = concept_results(model.concepts, parts or [], result.counts, presence, contains,
-                                            settings["threshold"])
-            atlas = {**atlas, "parts_discovered_cell": sum(p.discovered for p in cells),
-                     "mean_concept_iou_cell": float(np.mean([c.iou for c in cell_concepts]))}
-        if parts is None:
-            for entry in concepts:
-                entry.iou = entry.ap = None  # type: ignore[assignment]  # undefined without true parts
-        metrics = _metrics(result, concepts, found, parts is not None, atlas, human)
-        if manifest.real is not None:  # mixed data: how the model does on the real drawings and on the generated
-            metrics.update(class_acc_real=result.accuracy_of(~result.known), n_real=int((~result.known).sum()),
-                           class_acc_generated=result.accuracy_of(result.known))
-        reliance = _reliance(model, sketches, settings) if settings["reliance"] and model.concepts else None
+    return Inputs(model, manifest, split, sketches, parts, atlas, human, concepts_file)
+
+
+def measure(cfg: DictConfig, inputs: Inputs, settings: dict[str, Any]) -> Measured:
+    """One pass over the split: class accuracy, concept IoU and AP against the true parts, the parts discovered,
+    the reliance table, and the examples of highest presence for the figure."""
+    model, sketches, parts, atlas = inputs.model, inputs.sketches, inputs.parts, inputs.atlas
+    evaluator = Evaluator(model)
+    pixels = settings["iou_resolution"] == "pixel" and bool(parts) and bool(model.concepts)
+    result = run_split(evaluator, sketches, parts, threshold=settings["threshold"],
+                       batch_size=settings["batch_size"], progress=settings["progress"],
+                       source=str(Path(cfg.paths.dataset) / inputs.split), pixels=pixels)
+    counts = result.pixel_counts if pixels else result.counts
+    # presence against true parts: over the drawings that name theirs (mixed data's real drawings do not)
+    rows = result.known if parts is not None else slice(None)
+    presence, contains = result.presence[rows], result.contains[rows]
+    concepts = concept_results(model.concepts, parts or [], counts, presence, contains, settings["threshold"])
+    found = part_results(model.concepts, parts or [], counts, contains, settings["iou_discovered"])
+    if pixels:  # the stride-cell figures beside the headline ones, for comparison with earlier rounds
+        cells = part_results(model.concepts, parts or [], result.counts, contains, settings["iou_discovered"])
+        cell_concepts = concept_results(model.concepts, parts or [], result.counts, presence, contains,
+                                        settings["threshold"])
+        atlas = {**atlas, "parts_discovered_cell": sum(p.discovered for p in cells),
+                 "mean_concept_iou_cell": float(np.mean([c.iou for c in cell_concepts]))}
+    if parts is None:
+        for entry in concepts:
+            entry.iou = entry.ap = None  # type: ignore[assignment]  # undefined without true parts
+    metrics = _metrics(result, concepts, found, parts is not None, atlas, inputs.human)
+    if inputs.manifest.real is not None:  # mixed data: how the model does on the real drawings and on the generated
+        metrics.update(class_acc_real=result.accuracy_of(~result.known), n_real=int((~result.known).sum()),
+                       class_acc_generated=result.accuracy_of(result.known))
+    reliance = _reliance(model, sketches, settings) if settings["reliance"] and model.concepts else None
+    if reliance is not None:
+        for entry, row in zip(concepts, reliance.drop):
+            metrics[metric_key("concept_reliance", entry.name, entry.id)] = float(row.max())
+    examples = concept_maps(evaluator, sketches, result.presence, settings["examples"],
+                            batch_size=settings["batch_size"])
+    return Measured(result, concepts, found, counts, metrics, reliance, examples)
+
+
+def describe(round_: int, inputs: Inputs, measured: Measured, settings: dict[str, Any]) -> dict[str, Any]:
+    """The contents of ``metrics.json``: the metrics, the settings they were measured with, the per concept and per
+    part results and the reliance table."""
+    concepts, reliance = measured.concepts, measured.reliance
+    return {
+        **measured.metrics, "round": round_, "split": inputs.split, "layer": inputs.model.layer,
+        "threshold": settings["threshold"], "iou_discovered": settings["iou_discovered"],
+        "concepts": [vars(c) for c in concepts], "parts": [vars(p) for p in measured.found] if inputs.parts else None,
+        "reliance": None if reliance is None else {
+            "grow": settings["reliance_grow"], "classes": reliance.classes,
+            "accuracy": [round(float(a), 4) for a in reliance.accuracy],
+            "drop": {c.id: {name: round(float(v), 4) for name, v in zip(reliance.classes, row)}
+                     for c, row in zip(concepts, reliance.drop)}},
+    }
+
+
+def save(cfg: DictConfig, round_: int, inputs: Inputs, measured: Measured, document: dict[str, Any],
+         settings: dict[str, Any], run_id: str, started: float) -> dict[str, Any]:
+    """Write ``evaluation/round_<r>/`` atomically (the figures, ``metrics.json``, ``info.json``); returns the info."""
+    model, split, reliance = inputs.model, inputs.split, measured.reliance
+    with atomic_dir(evaluation_dir(cfg, round_)) as folder:
+        (folder / FIGURES).mkdir()
+        title = (f"Round {round_}: concept maps on the {split} sketches of highest presence "
+                 f"({len(inputs.sketches)} sketches, layer {model.layer})")
+        _save(_maps_figure(model, inputs.sketches, inputs.parts, measured.concepts, measured.examples,
+                           measured.result, settings["threshold"], title, round_), folder / FIGURES / CONCEPT_MAPS,
+              dpi=100)
+        _save(_matrix_figure(round_, split, measured.concepts, measured.found, measured.counts, inputs.parts,
+                             settings), folder / FIGURES / IOU_MATRIX, dpi=110)
         if reliance is not None:
-            for entry, row in zip(concepts, reliance.drop):
-                metrics[metric_key("concept_reliance", entry.name, entry.id)] = float(row.max())
-        examples = concept_maps(evaluator, sketches, result.presence, settings["examples"],
-                                batch_size=settings["batch_size"])
-        document = {
-            **metrics, "round": round_, "split": split, "layer": model.layer, "threshold": settings["threshold"],
-            "iou_discovered": settings["iou_discovered"],
-            "concepts": [vars(c) for c in concepts], "parts": [vars(p) for p in found] if parts else None,
-            "reliance": None if reliance is None else {
-                "grow": settings["reliance_grow"], "classes": reliance.classes,
-                "accuracy": [round(float(a), 4) for a in reliance.accuracy],
-                "drop": {c.id: {name: round(float(v), 4) for name, v in zip(reliance.classes, row)}
-                         for c, row in zip(concepts, reliance.drop)}},
-        }
-        with atomic_dir(out) as folder:
-            (folder / FIGURES).mkdir()
-            title = (f"Round {round_}: concept maps on the {split} sketches of highest presence "
-                     f"({len(sketches)} sketches, layer {model.layer})")
-            _save(_maps_figure(model, sketches, parts, concepts, examples, result, settings["threshold"], title,
-                               round_), folder / FIGURES / CONCEPT_MAPS, dpi=100)
-            _save(_matrix_figure(round_, split, concepts, found, counts, parts, settings),
-                  folder / FIGURES / IOU_MATRIX, dpi=110)
-            if reliance is not None:
-                _save(reliance_figure(reliance.drop, reliance.concepts, reliance.classes,
-                                      f"Round {round_}: accuracy each class loses when a concept is erased where it "
-                                      f"fires (+{settings['reliance_grow']} positions), {split} split"),
-                      folder / FIGURES / RELIANCE, dpi=110)
-            (folder / METRICS_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
-                                               encoding="utf-8")
-            info = {"round": round_, "split": split, "model": str(model_path(cfg, round_)),
-                    "atlas": str(atlas_dir(cfg, round_)), "dataset": str(cfg.paths.dataset),
-                    "concepts_file": str(concepts_file), "mlflow_run_id": active.info.run_id,
-                    "seconds": round(time.perf_counter() - started, 3)}
-            (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        logged = {**metrics, "seconds": info["seconds"]}
-        mlflow.log_metrics({k: float(v) for k, v in logged.items() if v is not None})
-        mlflow.log_artifact(str(out / METRICS_FILE))
-        mlflow.log_artifacts(str(out / FIGURES), FIGURES)
-        if concepts_file.is_file():
-            mlflow.log_artifact(str(concepts_file), "concepts")
-        # The round's parent run carries what compares rounds: the metrics, the atlas and the concept set.
-        tracking.log_to_round_run(
-            {k: float(v) for k, v in metrics.items() if v is not None},
-            {atlas_dir(cfg, round_) / "atlas.png": "", out / FIGURES / CONCEPT_MAPS: "",
-             out / METRICS_FILE: "", concepts_file: "concepts"})
-    log.info("round %d evaluated on %d '%s' sketches: class_acc %.4f, %s, mean IoU %s, parts discovered %s "
-             "of %s -> %s", round_, len(sketches), split, metrics["class_acc"], text.plural(len(concepts), "concept"),
-             text.metric(metrics.get("mean_concept_iou")), metrics.get("parts_discovered"),
-             metrics.get("parts_total"), out)
-    return document
+            _save(reliance_figure(reliance.drop, reliance.concepts, reliance.classes,
+                                  f"Round {round_}: accuracy each class loses when a concept is erased where it "
+                                  f"fires (+{settings['reliance_grow']} positions), {split} split"),
+                  folder / FIGURES / RELIANCE, dpi=110)
+        (folder / METRICS_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                                           encoding="utf-8")
+        info = {"round": round_, "split": split, "model": str(model_path(cfg, round_)),
+                "atlas": str(atlas_dir(cfg, round_)), "dataset": str(cfg.paths.dataset),
+                "concepts_file": str(inputs.concepts_file), "mlflow_run_id": run_id,
+                "seconds": round(time.perf_counter() - started, 3)}
+        (folder / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return info
+
+
+def log_run(cfg: DictConfig, round_: int, inputs: Inputs, metrics: dict[str, Any], info: dict[str, Any]) -> None:
+    """Log the metrics, ``metrics.json``, the figures and the concept store to the stage's MLflow run, and what
+    compares rounds to the round's parent run."""
+    out, concepts_file = evaluation_dir(cfg, round_), inputs.concepts_file
+    logged = {**metrics, "seconds": info["seconds"]}
+    mlflow.log_metrics({k: float(v) for k, v in logged.items() if v is not None})
+    mlflow.log_artifact(str(out / METRICS_FILE))
+    mlflow.log_artifacts(str(out / FIGURES), FIGURES)
+    if concepts_file.is_file():
+        mlflow.log_artifact(str(concepts_file), "concepts")
+    # The round's parent run carries what compares rounds: the metrics, the atlas and the concept set.
+    tracking.log_to_round_run(
+        {k: float(v) for k, v in metrics.items() if v is not None},
+        {atlas_dir(cfg, round_) / "atlas.png": "", out / FIGURES / CONCEPT_MAPS: "",
+         out / METRICS_FILE: "", concepts_file: "concepts"})
 
 
 def _metrics(result: SplitPass, concepts: list[ConceptResult], found: list[PartResult], has_parts: bool,
@@ -277,7 +350,7 @@ def _metrics(result: SplitPass, concepts: list[ConceptResult], found: list[PartR
     return metrics
 
 
-def _reliance(model: TrainedModel, sketches: list[Sketch], settings: dict[str, Any]) -> Any:
+def _reliance(model: TrainedModel, sketches: list[Sketch], settings: dict[str, Any]) -> Reliance:
     """The reliance table of the round's concepts over the split (:func:`~pipeline.editing.reliance.concept_reliance`)."""
     from pipeline.editing.reliance import concept_reliance
     from pipeline.editing.surgery import Surgeon
@@ -326,7 +399,7 @@ def _maps_figure(model: TrainedModel, sketches: list[Sketch], parts: list[str] |
         else:
             detail = f"\u2192 {concept.matched_part}\nIoU {concept.iou:.2f} \u00b7 AP {concept.ap:.2f}"
         rows.append(MapRow(concept.name, detail, panels))
-    return concept_maps_figure(rows, geometry, threshold, title)
+    return concept_maps_figure(rows, geometry, title, threshold=threshold)
 
 
 def _matrix_figure(round_: int, split: str, concepts: list[ConceptResult], found: list[PartResult],

@@ -153,9 +153,7 @@ def attribution_figure(store: ActivationStore, sketches: list[Sketch], raster: R
     rows = _examples(store, count)
     columns = len(rows) + (1 if mean_abs is not None else 0)
     fig, axes = plt.subplots(2, columns, figsize=(1.9 * columns, 4.3), squeeze=False)
-    half = meta.stride / 2
-    extent = (meta.rf_offset - half, meta.rf_offset - half + meta.stride * meta.width,
-              meta.rf_offset - half + meta.stride * meta.height, meta.rf_offset - half)
+    extent = meta.geometry.extent
     spec = RasterSpec(size=meta.input_size, line_width=raster.line_width, padding=raster.padding,
                       supersample=raster.supersample, invert=False)
     for column, row in enumerate(rows):

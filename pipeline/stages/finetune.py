@@ -48,15 +48,16 @@ from core import text
 from pipeline import tracking, viz
 from pipeline.stages import stage_main
 from pipeline.config import build, to_container
+from pipeline.activations.geometry import LayerGeometry
 from pipeline.data.datamodule import SketchDataset, training_split
 from pipeline.data.raster import rasterize
 from pipeline.data.store import read_manifest
 from core.errors import ConfigError, InputError
-from pipeline.finetune.data import ConceptDataset, SketchIndex, combined_loader, ink_maps, layer_geometry, \
-    layer_vectors
+from pipeline.finetune.data import ConceptDataset, SketchIndex, combined_loader, ink_maps, layer_vectors
 from pipeline.finetune.spread import LabelSpreading
 from pipeline.finetune.strokes import StrokeGrowing, stroke_cells
-from pipeline.finetune.measure import class_accuracy, concept_eval, concept_maps_figure, pick_examples
+from pipeline.evaluation.figures import concept_maps_figure
+from pipeline.finetune.measure import LABEL_MARKS, class_accuracy, concept_eval, map_rows, pick_examples
 from pipeline.finetune.module import ConceptFinetuner, ExportedConceptModel
 from pipeline.finetune.targets import TargetWeights, build_targets
 from core.io import atomic_dir
@@ -65,8 +66,8 @@ from pipeline.models.callbacks import progress_callbacks
 from pipeline.models.distributed import prepare_strategy
 from pipeline.models.concept_head import ConceptHead
 from pipeline.rounds import MODEL_FILE, base_model_dir, base_model_path, model_dir, round_index
-
 from pipeline.schema import configured
+
 log = logging.getLogger(__name__)
 
 INFO_FILE = "info.json"
@@ -168,7 +169,7 @@ def _concepts(cfg: DictConfig, layer: str) -> list:
     return concepts
 
 
-def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, geometry: Any,
+def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, geometry: LayerGeometry,
             threshold: float) -> tuple[list, dict[str, int], dict[str, np.ndarray]]:
     """The concepts with their labels grown along strokes (``finetune.spread.strokes``) and spread to near
     neighbours (``finetune.spread``), how many positions each added, and the ink maps of the sketches spread over
@@ -238,7 +239,7 @@ class Prepared:
     model: Any
     concepts: list
     left_out: list
-    geometry: Any
+    geometry: LayerGeometry
     targets: Any
     labelled: list
     concept_set: ConceptDataset
@@ -277,7 +278,7 @@ def prepare(cfg: DictConfig, round_: int) -> Prepared:
     index = SketchIndex.read(cfg.paths.dataset, drawn=DrawingBook(drawings_path(cfg.paths.concepts)).sketches())
     class_index = model.class_map.labels()  # a pretrained model keeps its own outputs (pipeline.models.classes)
     train_sketches, test_sketches = _split(index, cfg, TRAIN_SPLIT), _split(index, cfg, TEST_SPLIT)
-    geometry = layer_geometry(model)
+    geometry = LayerGeometry.of(model)
     threshold = float(cfg.extract.ink_threshold)
     concepts, spread, ink = _spread(cfg, model, concepts, index, geometry, threshold)
     if any(spread.values()):
@@ -371,14 +372,16 @@ def save(cfg: DictConfig, round_: int, ready: Prepared, done: Trained, run_id: s
         save_trained(dataclasses.replace(model, net=module.net, round=round_, concepts=head_concepts,
                                          concept_head=module.head), folder / MODEL_FILE)
 
-        rows = sorted({i for e in done.examples for i in e})
-        ink_images = {i: rasterize(ready.labelled[i], model.raster) for i in rows}
+        shown = sorted({i for e in done.examples for i in e})
+        ink_images = {i: rasterize(ready.labelled[i], model.raster) for i in shown}
         if model.raster.invert:
             ink_images = {i: 1.0 - image for i, image in ink_images.items()}
-        fig = concept_maps_figure([c.name for c in ready.concepts], ink_images, done.maps, ready.targets.codes,
-                                  done.examples, ready.geometry,
-                                  title=f"round {round_}: predicted concept maps on {model.layer}\n"
-                                        "green: positives, red: negatives (labelled)")
+        targets = ready.targets
+        details = [f"{text.plural(p, 'positive')} \u00b7 {text.plural(n, 'negative')}"
+                   for p, n in zip(targets.positives, targets.negatives, strict=True)]
+        rows = map_rows([c.name for c in ready.concepts], details, ink_images, done.maps, targets.codes, done.examples)
+        fig = concept_maps_figure(rows, ready.geometry, f"Round {round_}: predicted concept maps on {model.layer}, "
+                                  "labelled sketches", marks=LABEL_MARKS)
         tracking.save_figure(fig, folder / FIGURE_FILE, dpi=90)
         viz.close(fig)
 
@@ -386,7 +389,6 @@ def save(cfg: DictConfig, round_: int, ready: Prepared, done: Trained, run_id: s
         name = str(cfg.mlflow.registered_model)
         alias = f"round-{round_}"
         version = tracking.register_model(logged.model_uri, name, alias)
-        targets = ready.targets
         info = {
             "round": round_, "class_acc": done.class_acc, "base_class_acc": done.base_acc,
             "base_test_acc": _base_info(cfg).get("test_acc"), "class_acc_change": done.class_acc - done.base_acc,
