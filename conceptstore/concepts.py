@@ -538,6 +538,112 @@ def delete_args(state: StoreState, ref: str) -> dict[str, Any]:
 # --- the operations, as pure functions of the state and an event's fully resolved args -----------------
 
 
+class _Edit:
+    """The concepts by id while one event changes them, and the next free id number."""
+
+    def __init__(self, state: StoreState) -> None:
+        self.by_id = {c.id: c for c in state.concepts}  # dicts keep creation order; replacing a key keeps its place
+        self.next_id = state.next_id
+
+    def concept(self, concept_id: str) -> Concept:
+        """The concept with this id.
+
+        Raises:
+            ConceptError: There is none.
+        """
+        if concept_id not in self.by_id:
+            raise ConceptError(f"there is no concept {concept_id!r}")
+        return self.by_id[concept_id]
+
+    def create(self, new: Concept) -> None:
+        """Add a new concept (and move next_id past its id).
+
+        Raises:
+            ConceptError: Its id is taken.
+        """
+        if new.id in self.by_id:
+            raise ConceptError(f"the concept id {new.id} is already taken")
+        self.by_id[new.id] = new
+        self.next_id = max(self.next_id, id_number(new.id) + 1)
+
+
+def _apply_promote(edit: _Edit, args: Mapping[str, Any]) -> None:
+    edit.create(concept_from_dict(args))
+
+
+def _apply_add(edit: _Edit, args: Mapping[str, Any]) -> None:
+    old = edit.concept(args["id"])
+    ticked = set(_positions(args["positives"], "positives"))
+    unticked = set(_positions(args["negatives"], "negatives")) - ticked
+    edit.by_id[old.id] = dataclasses.replace(
+        old,
+        positives=tuple((set(old.positives) - unticked) | ticked),
+        negatives=tuple((set(old.negatives) - ticked) | unticked),
+        verified=tuple((set(old.verified) - unticked) | set(_positions(args.get("verified", ()), "verified"))),
+    )
+
+
+def _apply_move(edit: _Edit, args: Mapping[str, Any]) -> None:
+    """The positions leave the first concept (as its negatives) for the second's positives."""
+    old, new = edit.concept(args["id"]), edit.concept(args["to"])
+    moved = set(_positions(args["positions"], "positions"))
+    edit.by_id[old.id] = dataclasses.replace(old, positives=tuple(set(old.positives) - moved),
+                                             negatives=tuple(set(old.negatives) | moved),
+                                             verified=tuple(set(old.verified) - moved))
+    edit.by_id[new.id] = dataclasses.replace(new, positives=tuple(set(new.positives) | moved),
+                                             negatives=tuple(set(new.negatives) - moved))
+
+
+def _apply_rename(edit: _Edit, args: Mapping[str, Any]) -> None:
+    edit.by_id[args["id"]] = dataclasses.replace(edit.concept(args["id"]), name=args["name"])
+
+
+def _apply_set_notes(edit: _Edit, args: Mapping[str, Any]) -> None:
+    edit.by_id[args["id"]] = dataclasses.replace(edit.concept(args["id"]), notes=args["notes"])
+
+
+def _apply_merge(edit: _Edit, args: Mapping[str, Any]) -> None:
+    parts = [edit.concept(i) for i in args["ids"]]
+    positives = set().union(*(c.positives for c in parts))
+    edit.by_id[parts[0].id] = dataclasses.replace(
+        parts[0],
+        name=args["name"],
+        source={"kind": "merge", "from": [c.id for c in parts]},
+        positives=tuple(positives),
+        negatives=tuple(set().union(*(c.negatives for c in parts)) - positives),
+        notes="\n\n".join(dict.fromkeys(c.notes for c in parts if c.notes)),
+        verified=tuple(set().union(*(c.verified for c in parts))),
+    )
+    for part in parts[1:]:
+        del edit.by_id[part.id]
+
+
+def _apply_split(edit: _Edit, args: Mapping[str, Any]) -> None:
+    original = edit.concept(args["id"])
+    groups = [(g["id"], g["name"], _positions(g["positives"], "positives")) for g in args["groups"]]
+    rest = set(original.positives).difference(*(positions for _, _, positions in groups))
+    if rest:
+        edit.by_id[original.id] = dataclasses.replace(original, positives=tuple(rest),
+                                                      verified=tuple(set(original.verified) & rest))
+    else:
+        del edit.by_id[original.id]
+    for new_id, name, positions in groups:
+        edit.create(Concept(new_id, name, original.born_round, original.layer,
+                            {"kind": "split", "from": original.id}, positions, (),
+                            verified=tuple(set(original.verified) & set(positions))))
+
+
+def _apply_delete(edit: _Edit, args: Mapping[str, Any]) -> None:
+    del edit.by_id[edit.concept(args["id"]).id]
+
+
+# One function an operation (other than undo and external_edit), changing the concepts in place.
+_APPLY = {
+    "promote": _apply_promote, "add": _apply_add, "move": _apply_move, "rename": _apply_rename,
+    "set_notes": _apply_set_notes, "merge": _apply_merge, "split": _apply_split, "delete": _apply_delete,
+}
+
+
 def apply(state: StoreState, op: str, args: Mapping[str, Any]) -> tuple[tuple[Concept, ...], int]:
     """Apply one event (other than ``undo``) to a state; live writes and replay both go through here.
 
@@ -548,81 +654,15 @@ def apply(state: StoreState, op: str, args: Mapping[str, Any]) -> tuple[tuple[Co
         ConceptError: The args do not fit the state (an unknown id, a taken id, malformed data).
         KeyError: An argument is missing.
     """
-    by_id = {c.id: c for c in state.concepts}  # dicts keep creation order; replacing a key keeps its place
-    next_id = state.next_id
-
-    def concept(concept_id: str) -> Concept:
-        if concept_id not in by_id:
-            raise ConceptError(f"there is no concept {concept_id!r}")
-        return by_id[concept_id]
-
-    def create(new: Concept) -> None:
-        nonlocal next_id
-        if new.id in by_id:
-            raise ConceptError(f"the concept id {new.id} is already taken")
-        by_id[new.id] = new
-        next_id = max(next_id, id_number(new.id) + 1)
-
-    if op == "promote":
-        create(concept_from_dict(args))
-    elif op == "add":
-        old = concept(args["id"])
-        ticked = set(_positions(args["positives"], "positives"))
-        unticked = set(_positions(args["negatives"], "negatives")) - ticked
-        by_id[old.id] = dataclasses.replace(
-            old,
-            positives=tuple((set(old.positives) - unticked) | ticked),
-            negatives=tuple((set(old.negatives) - ticked) | unticked),
-            verified=tuple((set(old.verified) - unticked) | set(_positions(args.get("verified", ()), "verified"))),
-        )
-    elif op == "move":  # the positions leave the first concept (as its negatives) for the second's positives
-        old, new = concept(args["id"]), concept(args["to"])
-        moved = set(_positions(args["positions"], "positions"))
-        by_id[old.id] = dataclasses.replace(old, positives=tuple(set(old.positives) - moved),
-                                            negatives=tuple(set(old.negatives) | moved),
-                                            verified=tuple(set(old.verified) - moved))
-        by_id[new.id] = dataclasses.replace(new, positives=tuple(set(new.positives) | moved),
-                                            negatives=tuple(set(new.negatives) - moved))
-    elif op == "rename":
-        by_id[args["id"]] = dataclasses.replace(concept(args["id"]), name=args["name"])
-    elif op == "set_notes":
-        by_id[args["id"]] = dataclasses.replace(concept(args["id"]), notes=args["notes"])
-    elif op == "merge":
-        parts = [concept(i) for i in args["ids"]]
-        positives = set().union(*(c.positives for c in parts))
-        by_id[parts[0].id] = dataclasses.replace(
-            parts[0],
-            name=args["name"],
-            source={"kind": "merge", "from": [c.id for c in parts]},
-            positives=tuple(positives),
-            negatives=tuple(set().union(*(c.negatives for c in parts)) - positives),
-            notes="\n\n".join(dict.fromkeys(c.notes for c in parts if c.notes)),
-            verified=tuple(set().union(*(c.verified for c in parts))),
-        )
-        for part in parts[1:]:
-            del by_id[part.id]
-    elif op == "split":
-        original = concept(args["id"])
-        groups = [(g["id"], g["name"], _positions(g["positives"], "positives")) for g in args["groups"]]
-        rest = set(original.positives).difference(*(positions for _, _, positions in groups))
-        if rest:
-            by_id[original.id] = dataclasses.replace(original, positives=tuple(rest),
-                                                     verified=tuple(set(original.verified) & rest))
-        else:
-            del by_id[original.id]
-        for new_id, name, positions in groups:
-            create(Concept(new_id, name, original.born_round, original.layer,
-                           {"kind": "split", "from": original.id}, positions, (),
-                           verified=tuple(set(original.verified) & set(positions))))
-    elif op == "delete":
-        del by_id[concept(args["id"]).id]
-    elif op == "external_edit":
+    if op == "external_edit":  # the file as the person left it
         snapshot = args["state"]
         concepts = tuple(concept_from_dict(c) for c in snapshot["concepts"])
         return concepts, check_count(snapshot["next_id"], "next_id")
-    else:
+    if op not in _APPLY:
         raise ConceptError(f"unknown operation {op!r}")
-    return tuple(by_id.values()), next_id
+    edit = _Edit(state)
+    _APPLY[op](edit, args)
+    return tuple(edit.by_id.values()), edit.next_id
 
 
 def concept_ids(op: str, args: Mapping[str, Any]) -> tuple[str, ...]:

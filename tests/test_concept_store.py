@@ -717,12 +717,14 @@ def test_every_event_changes_the_file_so_dvc_needs_only_the_file(store: ConceptS
 
     seen: list[bytes] = []
 
-    class Recording(ConceptStore):
-        def _append(self, event):  # each event, and the file as it was before it
-            seen.append(self.path.read_bytes() if self.path.exists() else b"")
-            super()._append(event)
+    recording = ConceptStore(store.path, actor="test")
+    append = recording._writer._append  # the log append of every write
 
-    recording = Recording(store.path, actor="test")
+    def record(event: dict[str, Any]) -> None:  # each event, and the file as it was before it
+        seen.append(recording.path.read_bytes() if recording.path.exists() else b"")
+        append(event)
+
+    recording._writer._append = record  # type: ignore[method-assign]
     run_ops(recording)
     seen.append(recording.path.read_bytes())
     assert len(seen) == 1 + len(recording.events())
