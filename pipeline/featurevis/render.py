@@ -351,15 +351,7 @@ def render(
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
     background = 1.0 if input_spec.invert else 0.0
-    if isinstance(transforms, str):
-        if transforms != "default":
-            raise ConfigError(f"render: transforms must be 'default', a Transform or None, got {transforms!r}")
-        transforms = default_transforms(size, fill=background)
-    if isinstance(regularizers, str):
-        if regularizers != "default":
-            raise ConfigError(f"render: regularizers must be 'default', a list or None, got {regularizers!r}")
-        regularizers = default_regularizers(background)
-    regularizers = list(regularizers or [])
+    transforms, regularizers = _chosen(transforms, regularizers, size, background)
     layers = list(dict.fromkeys(layer for o in objectives for layer in o.layers))
     batch, channels = len(objectives), input_spec.channels
 
@@ -372,34 +364,9 @@ def render(
             objective.check(probe[objective.layer].shape)
 
         image = make_param(param, batch, channels, size, seed=seeds, bias=bias, device=device)
-        optimizer = torch.optim.Adam(image.parameters(), lr=lr)
-        draws = transforms.num_random if transforms is not None else 0
-        # All random numbers for all steps up front, from one generator per image (see the seed argument).
-        uniforms = torch.stack(
-            [torch.rand(steps, draws, generator=torch.Generator().manual_seed(s * 1_000_003 + 17)) for s in seeds]
-        ).to(device)
-
-        with torch.no_grad():
-            start_values = objective_values(objectives, capture(to_model_input(image(), input_spec))).float().cpu()
-        loop = range(steps)
-        if progress:
-            from tqdm import tqdm
-
-            loop = tqdm(loop, desc=f"rendering {batch} image(s)", unit="step", mininterval=2.0)
-        for step in loop:
-            redirect[0] = step < relu_redirect_steps
-            images = image()
-            x = transforms.apply(images, uniforms[:, step]) if transforms is not None else images
-            values = objective_values(objectives, capture(to_model_input(x, input_spec)))
-            loss = -values.sum()
-            for regularizer in regularizers:
-                loss = loss + regularizer(images).sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if on_step is not None and on_step((step + 1) / steps) is False:
-                break
-        redirect[0] = False
+        start_values = _optimise(image, objectives, capture, input_spec, transforms, regularizers, seeds, redirect,
+                                 steps=steps, lr=lr, relu_redirect_steps=relu_redirect_steps, device=device,
+                                 progress=progress, on_step=on_step)
 
         with torch.no_grad():
             images = image().detach()
@@ -409,6 +376,71 @@ def render(
         images=images.float().cpu(), values=values, start_values=start_values, scores=scores,
         labels=[o.label for o in objectives], reference=kind,
     )
+
+
+def _chosen(transforms: Transform | str | None, regularizers: Sequence[Regularizer] | str | None, size: int,
+            background: float) -> tuple[Transform | None, list[Regularizer]]:
+    """:func:`render`'s transforms and regularisers, ``"default"`` replaced by the defaults for the size and
+    background.
+
+    Raises:
+        ConfigError: A string other than ``"default"``.
+    """
+    if isinstance(transforms, str):
+        if transforms != "default":
+            raise ConfigError(f"render: transforms must be 'default', a Transform or None, got {transforms!r}")
+        transforms = default_transforms(size, fill=background)
+    if isinstance(regularizers, str):
+        if regularizers != "default":
+            raise ConfigError(f"render: regularizers must be 'default', a list or None, got {regularizers!r}")
+        regularizers = default_regularizers(background)
+    return transforms, list(regularizers or [])
+
+
+def _optimise(image: nn.Module, objectives: list[Objective], capture: LayerCapture, input_spec: InputSpec,
+              transforms: Transform | None, regularizers: list[Regularizer], seeds: list[int], redirect: list[bool], *,
+              steps: int, lr: float, relu_redirect_steps: int, device: torch.device | str,
+              progress: bool, on_step: Callable[[float], bool | None] | None) -> torch.Tensor:
+    """:func:`render`'s optimisation: Adam on the image parameters, the objectives' values up, the regularisers'
+    penalties down, each step on randomly transformed images (the ReLUs redirected for the first steps).
+
+    Args:
+        image: The parametrised images (:func:`~pipeline.featurevis.param.make_param`), changed in place.
+        redirect: The flag the redirected ReLUs read, set here step by step and False at the end.
+        Others: As for :func:`render`.
+
+    Returns:
+        The objectives' values (float32, on the CPU) before the first step.
+    """
+    optimizer = torch.optim.Adam(image.parameters(), lr=lr)
+    draws = transforms.num_random if transforms is not None else 0
+    # All random numbers for all steps up front, from one generator per image (see the seed argument).
+    uniforms = torch.stack(
+        [torch.rand(steps, draws, generator=torch.Generator().manual_seed(s * 1_000_003 + 17)) for s in seeds]
+    ).to(device)
+
+    with torch.no_grad():
+        start_values = objective_values(objectives, capture(to_model_input(image(), input_spec))).float().cpu()
+    loop = range(steps)
+    if progress:
+        from tqdm import tqdm
+
+        loop = tqdm(loop, desc=f"rendering {len(objectives)} image(s)", unit="step", mininterval=2.0)
+    for step in loop:
+        redirect[0] = step < relu_redirect_steps
+        images = image()
+        x = transforms.apply(images, uniforms[:, step]) if transforms is not None else images
+        values = objective_values(objectives, capture(to_model_input(x, input_spec)))
+        loss = -values.sum()
+        for regularizer in regularizers:
+            loss = loss + regularizer(images).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if on_step is not None and on_step((step + 1) / steps) is False:
+            break
+    redirect[0] = False
+    return start_values
 
 
 def _scores(
