@@ -1,9 +1,10 @@
 /* Articulate's drawing coach, canvas.js: the drawing pad. Pointer input (mouse, pen, touch) recorded as strokes
  * in drawing units (0..255, the Quick, Draw! layout [[x...], [y...]]), and the ink drawn at the screen's
  * resolution. The layer under the ink (heat maps, picked cells) is heat.js's. */
+import { CANVAS_UNITS } from '../shared/canvas.js';
 import { onPointer } from '../shared/dom.js';
 import { toUnits } from './geometry.js';
-import { CANVAS_UNITS, D } from './state.js';
+import { D } from './state.js';
 
 const MIN_STEP = 2; // drawing units: a point closer than this to the one before is skipped
 const INK = '#1d2330';

@@ -1,5 +1,5 @@
 /* Articulate's drawing coach, geometry.js: drawing units, the layer's grid cells, and picking strokes. Pure. */
-import { CANVAS_UNITS } from './state.js';
+import { CANVAS_UNITS } from '../shared/canvas.js';
 
 const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 

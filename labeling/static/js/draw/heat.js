@@ -1,9 +1,10 @@
 /* Articulate's drawing coach, heat.js: the layer under the ink. A concept's map (where the model sees it) as a
  * translucent heat map in the concept's colour, the layer's grid and the cells picked in talk-back mode. Cell
  * (y, x) of the layer covers drawing units origin + step * x .. origin + step * (x + 1) (the same for y). */
+import { CANVAS_UNITS } from '../shared/canvas.js';
 import { drawGrid } from '../shared/grid.js';
 import { cellBox } from './geometry.js';
-import { CANVAS_UNITS, colourOfConcept, D, rgb } from './state.js';
+import { colourOfConcept, D, rgb } from './state.js';
 
 const PICK = [47, 95, 208];
 export const H = { shown: null }; // the concept whose map is drawn (null: none)

@@ -3,7 +3,6 @@
 import { colourOf } from '../shared/palette.js';
 import { createStore } from '../shared/store.js';
 
-export const CANVAS_UNITS = 256; // the Quick, Draw! canvas: drawing coordinates 0..255
 export const LEVEL_MAX = 1.5;    // concept bars are clipped at this level (1 = a typical complete drawing)
 
 const store = createStore({

@@ -6,10 +6,11 @@
  * choice) shifted by whole cells (the arrows: one cell; or dy, dx) or rotated about the map's centre (±90°, or
  * any degrees), each pushed as one edit ({"shift": [dy, dx]} or {"rotate": degrees}, no cells) onto the stack. */
 import { setStatus } from '../shared/api.js';
+import { CANVAS_UNITS } from '../shared/canvas.js';
 import { $, onPointer } from '../shared/dom.js';
 import { drawGrid } from '../shared/grid.js';
 import { drawCells, drawStrokes, normalised } from './heat.js';
-import { cellKey, K, UNITS } from './state.js';
+import { cellKey, K } from './state.js';
 
 const PAINT = [255, 127, 14];
 const DARK = [29, 35, 48];
@@ -90,7 +91,8 @@ export function rotateBy(degrees) {
 
 function units(ev) {
   const box = E.canvas.getBoundingClientRect();
-  return [((ev.clientX - box.left) / box.width) * UNITS, ((ev.clientY - box.top) / box.height) * UNITS];
+  return [((ev.clientX - box.left) / box.width) * CANVAS_UNITS,
+    ((ev.clientY - box.top) / box.height) * CANVAS_UNITS];
 }
 
 function cellAt([ux, uy]) {
@@ -153,7 +155,7 @@ export function renderEditor() {
   const canvas = E.canvas;
   if (!canvas || !K.open || !K.coach) return;
   const ctx = canvas.getContext('2d');
-  const s = canvas.width / UNITS;
+  const s = canvas.width / CANVAS_UNITS;
   const { grid } = K.coach;
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);

@@ -1,6 +1,6 @@
 /* Articulate's sketch page, heat.js: a layer map (H x W) drawn as a heat map, cell by cell, and a drawing's
  * strokes. Cell (y, x) covers drawing units origin + step * x .. origin + step * (x + 1) (the same for y). */
-import { UNITS } from './state.js';
+import { CANVAS_UNITS } from '../shared/canvas.js';
 
 const LOW = [255, 255, 255];
 const MID = [47, 95, 208];
@@ -67,7 +67,7 @@ export function drawStrokes(ctx, strokes, s, colour = '#1d2330', width = 2.4) {
 /** Draw the drawing alone on its canvas. */
 export function renderDrawing(canvas, strokes) {
   const ctx = canvas.getContext('2d');
-  const s = canvas.width / UNITS;
+  const s = canvas.width / CANVAS_UNITS;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   drawStrokes(ctx, strokes, s);
 }

@@ -1,6 +1,5 @@
 /* Articulate's sketch page, state.js: the page's state (one object) and the drawing it opens. */
 
-export const UNITS = 256;            // drawing coordinates 0..255 (the Quick, Draw! canvas)
 export const HANDOVER_KEY = 'articulate.sketch'; // sessionStorage: {"strokes": [...]} from the drawing page
 export const CHANNELS = 24;          // how many channels POST /api/layer answers
 
