@@ -1,6 +1,7 @@
 """The pages' floor plan (labeling/static/js): no circle among the ES modules, no view importing another view, no
-page importing another page's folder; ``shared/`` imports no page; every imported name is exported; the atlas
-page's state changes only through its store. Read from the ``import ... from '...'`` lines, with no browser."""
+page importing another page's folder; ``shared/`` imports no page; every imported name is exported; each page's
+state lives in one store (shared/store.js) and changes only through its update. Read from the page modules' text
+(their ``import ... from '...'`` lines, their writes), with no browser."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ NOT_VIEWS = {
 IMPORT = re.compile(r"^\s*(?:import|export)\s+(?:([^;'\"]*?)\s+from\s+)?['\"]([^'\"]+)['\"]", re.M | re.S)
 EXPORTED = re.compile(r"^export\s+(?:async\s+)?(?:function\*?|const|let|var|class)\s+([\w$]+)", re.M)
 EXPORTED_LIST = re.compile(r"^export\s+(?:const|let)?\s*\{([^}]*)\}", re.M)
+#: Each page's state object, as its state.js exports it (the store's get()).
+STATE_NAMES = {"atlas": "S", "draw": "D", "sketch": "K"}
+#: What changes an object in place, besides assigning to one of its members.
+MUTATORS = ("add", "delete", "clear", "push", "pop", "shift", "unshift", "splice", "set", "sort", "reverse", "fill")
 
 
 def js_modules() -> dict[str, Path]:
@@ -150,13 +155,53 @@ def test_every_imported_name_is_exported() -> None:
     assert missing == []
 
 
+def direct_writes(page: str, modules: dict[str, str]) -> list[str]:
+    """The lines of a page's modules that change its state object other than through the store's update.
+
+    Args:
+        page: The page's folder (a key of STATE_NAMES).
+        modules: Each module's file name and text.
+
+    Returns:
+        ``file:line: text`` for each assignment to the state's members (``D.answer = ...``, ``D.store.version =
+        ...``, ``K.pending += 1``, ``D.current[0] = ...``) and each in-place change of its lists and maps
+        (``K.stack.push(...)``, ``K.cells.set(...)``).
+    """
+    member = rf"\b{STATE_NAMES[page]}\.[\w$]+(?:\.[\w$]+|\[[^\]]*\])*"
+    write = re.compile(rf"{member}\s*(?:[-+*/%]?=(?!=)|\+\+|--)|{member}\.(?:{'|'.join(MUTATORS)})\(")
+    return [f"{name}:{n}: {line.strip()}" for name, text in sorted(modules.items())
+            for n, line in enumerate(text.splitlines(), 1) if write.search(line)]
+
+
+def page_texts(page: str) -> dict[str, str]:
+    return {path.name: path.read_text() for path in sorted((JS / page).glob("*.js"))}
+
+
 def test_the_atlas_page_changes_its_state_only_through_the_store() -> None:
     """No module assigns to the atlas page's state object (S) or mutates its collections in place: every change
     goes through the store's update, so every view that shows it hears of it."""
-    write = re.compile(r"\bS\.\w+(?:\.\w+)*\s*(?:[-+*/]?=(?!=)|\+\+|--)|\bS\.\w+\.(?:add|delete|clear|push|pop|splice|set)\(")
-    writes = [f"{path.name}:{n}: {line.strip()}" for path in sorted((JS / "atlas").glob("*.js"))
-              for n, line in enumerate(path.read_text().splitlines(), 1) if write.search(line)]
-    assert writes == []
+    assert direct_writes("atlas", page_texts("atlas")) == []
+
+
+def test_every_page_changes_its_state_only_through_its_store() -> None:
+    """Each page's state.js makes the page's store (shared/store.js) and exports its state object and update; no
+    module of the drawing or the sketch page writes that object but through update."""
+    for page, name in STATE_NAMES.items():
+        state = (JS / page / "state.js").read_text()
+        assert "shared/store.js" in js_imports(f"{page}/state.js", state) and "createStore(" in state, page
+        assert {name, "update", "subscribe"} <= js_exports(state), page
+        assert direct_writes(page, page_texts(page)) == [], page
+
+
+def test_direct_writes_are_caught() -> None:
+    """The check itself: assignments and in-place changes of the state are reported, reads and updates are not."""
+    bad = ("D.answer = answer;\nD.store.version = v;\nK.pending += 1;\nK.pending--;\nD.current[0] = xs;\n"
+           "K.stack.push(edit);\nK.cells.set(key, 'paint');\nD.history = D.history.filter(keep);\n")
+    good = ("if (K.open === null || D.mode !== 'talk' || K.stack.length >= 3) update({ answer });\n"
+            "const cells = new Map(K.cells);\ncells.set(key, 'paint');\nconst n = D.strokes.map((s) => s.length);\n")
+    found = direct_writes("sketch", {"bad.js": bad.replace("D.", "K."), "good.js": good})
+    assert found == [f"bad.js:{n}: {line}" for n, line in enumerate(bad.replace("D.", "K.").splitlines(), 1)]
+    assert direct_writes("draw", {"good.js": good.replace("K.", "D.")}) == []
 
 
 def test_each_page_loads_its_own_main() -> None:

@@ -1,10 +1,11 @@
 /* Articulate's drawing coach, canvas.js: the drawing pad. Pointer input (mouse, pen, touch) recorded as strokes
  * in drawing units (0..255, the Quick, Draw! layout [[x...], [y...]]), and the ink drawn at the screen's
- * resolution. The layer under the ink (heat maps, picked cells) is heat.js's. */
+ * resolution. The layer under the ink (heat maps, picked cells) is heat.js's. The stroke in progress is the state's
+ * `current`, changed through update (main.js subscribes the ink to it). */
 import { CANVAS_UNITS } from '../shared/canvas.js';
 import { onPointer } from '../shared/dom.js';
 import { toUnits } from './geometry.js';
-import { D } from './state.js';
+import { D, update } from './state.js';
 
 const MIN_STEP = 2; // drawing units: a point closer than this to the one before is skipped
 const INK = '#1d2330';
@@ -64,8 +65,7 @@ function down(ev) {
     P.drag = [x, y, x, y];
     P.hooks.pickStart([x, y]);
   } else {
-    D.current = [[x], [y]];
-    renderInk();
+    update({ current: [[x], [y]] });
     P.hooks.strokeMoved();
   }
 }
@@ -83,22 +83,24 @@ function move(ev) {
     return;
   }
   if (!D.current) return;
-  let added = false;
-  for (const sample of samples) added = addPoint(point(sample)) || added;
+  const stroke = D.current.map((coords) => [...coords]);
+  let added = 0;
+  for (const sample of samples) added += addPoint(stroke, point(sample), added);
   if (added) {
-    renderInk();
+    update({ current: stroke });
     P.hooks.strokeMoved();
   }
 }
 
-function addPoint([x, y], force = false) {
-  const [xs, ys] = D.current;
+/** Add [x, y] to the end of `stroke`, a copy of the stroke in progress `added` points longer; 1 when added, 0 when
+ * it is too close to the point before (unless `force`) or the drawing has no room left. */
+function addPoint([xs, ys], [x, y], added, force = false) {
   const last = xs.length - 1;
   const distance = Math.hypot(x - xs[last], y - ys[last]);
-  if (distance === 0 || (!force && distance < MIN_STEP) || !P.hooks.roomFor(1)) return false;
+  if (distance === 0 || (!force && distance < MIN_STEP) || !P.hooks.roomFor(1 + added)) return 0;
   xs.push(x);
   ys.push(y);
-  return true;
+  return 1;
 }
 
 function up(ev) {
@@ -114,9 +116,9 @@ function up(ev) {
     return;
   }
   if (!D.current) return;
-  if (ev.type === 'pointerup') addPoint(point(ev), true); // end where the pen lifted, however close
-  const stroke = D.current;
-  D.current = null;
+  const stroke = D.current.map((coords) => [...coords]);
+  if (ev.type === 'pointerup') addPoint(stroke, point(ev), 0, true); // end where the pen lifted, however close
+  update({ current: null });
   P.hooks.strokeEnded(stroke);
 }
 

@@ -10,7 +10,7 @@
  * requests are then dropped.
  */
 import { api } from '../shared/api.js';
-import { D } from './state.js';
+import { D, update } from './state.js';
 
 const F = {
   commit: null,   // the stroke count of the newest finished drawing to read, or null
@@ -106,10 +106,9 @@ async function readStroke(n, epoch) {
     before_target: previous ? previous.answer.target : null, frame: n,
   }, epoch);
   if (!answer) return;
-  D.history = D.history.filter((e) => e.stroke < n);
-  D.history.push({ stroke: n, answer });
+  update({ history: [...D.history.filter((e) => e.stroke < n), { stroke: n, answer }] });
   F.hooks.answer(answer, 'stroke');
-  if (!D.replaying) requestAnimationFrame(() => D.latencies.push(performance.now() - askedAt));
+  if (!D.replaying) requestAnimationFrame(() => update({ latencies: [...D.latencies, performance.now() - askedAt] }));
 }
 
 async function readLive(epoch) {

@@ -26,9 +26,11 @@ import { renderSentences } from './sentences.js';
 import { D, newKeyId, setCoach, subscribe, update } from './state.js';
 import { initTalkback, loadStore, pickHooks, setMode, setPick, updateControls } from './talkback.js';
 
-// The views, subscribed to what they show: the pad's ink (the strokes shown, the pick), the layer under it (the
-// concept hovered, the pick), the bar hovered.
-subscribe(['shown', 'pick'], renderInk);
+// The views, subscribed to what they show: the pad's ink (the strokes shown, the stroke in progress, the pick),
+// the answer shown (the bars, the sentences, the layer under the ink and the reading), the layer under the ink
+// (the concept hovered, the pick), the bar hovered.
+subscribe(['shown', 'current', 'pick'], renderInk);
+subscribe(['answer'], renderAnswer);
 subscribe(['hover', 'pick'], renderUnder);
 subscribe(['hover'], renderHovered);
 
@@ -56,8 +58,12 @@ window.articulate = {
 
 // ---------------------------------------------------------------- showing answers
 
+/** Show an answer (null: none) in every view of it. */
 function show(answer) {
-  D.answer = answer;
+  update({ answer });
+}
+
+function renderAnswer({ answer }) {
   renderClassBars(answer);
   renderConceptBars(answer);
   renderSentences(answer);

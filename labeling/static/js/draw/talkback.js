@@ -74,8 +74,9 @@ export async function loadStore() {
 }
 
 function applyStore(answer) {
-  if (answer.version !== undefined && answer.version !== null) D.store.version = answer.version;
-  if (Array.isArray(answer.concepts)) D.store.concepts = answer.concepts;
+  const known = answer.version !== undefined && answer.version !== null;
+  update({ store: { version: known ? answer.version : D.store.version,
+    concepts: Array.isArray(answer.concepts) ? answer.concepts : D.store.concepts } });
   $('store-version').textContent = D.store.version === null ? '—' : `v${D.store.version}`;
   const select = $('tb-concept');
   const keep = select.value;
@@ -131,7 +132,7 @@ async function tell(negative) {
     }
     if (answer && Array.isArray(answer.concepts)) applyStore(answer);
     else {
-      if (answer && answer.version !== undefined) D.store.version = answer.version;
+      if (answer && answer.version !== undefined) update({ store: { ...D.store, version: answer.version } });
       try { await loadStore(); } catch (err) { /* the status below still says what was written */ }
     }
     const changed = (answer && answer.changed) || [];

@@ -1,11 +1,12 @@
 /* Articulate's sketch page, dream.js: DeepDream the page's drawing toward the whole layer, a channel, a named
  * concept, an atlas cluster's direction or a class's logit (POST /api/dream), as a job (jobs.js) with a progress
  * bar and a Cancel button. The image (done, or cancelled with the image so far) shows beside the drawing with its
- * caption; errors go to the status line. K.dreaming keeps window.articulate.idle false. */
+ * caption; errors go to the status line. K.dreaming keeps window.articulate.idle false. The panel's controls show
+ * K.dreaming and its progress bar K.dream (main.js subscribes them). */
 import { setStatus } from '../shared/api.js';
 import { $, h } from '../shared/dom.js';
 import { followJob, showProgress } from './jobs.js';
-import { K, withinLimit } from './state.js';
+import { K, update, withinLimit } from './state.js';
 
 // what each "toward" choice asks for beside it: its input (shown only for it)
 const PARAMS = { channel: 'dream-channel', cluster: 'dream-cluster', class: 'dream-class' };
@@ -66,16 +67,18 @@ function dreamBody() {
   return body;
 }
 
-function setControls(running) {
+/** The panel's controls while a dream runs (K.dreaming) or not. */
+export function renderDreamControls() {
+  const running = K.dreaming;
   $('dream').disabled = running;
   $('dream-cancel').disabled = !running;
   for (const id of ['dream-toward', 'dream-octaves', 'dream-steps']) $(id).disabled = running;
   towardChanged();
 }
 
-function showJob(job) {
-  K.dream = job;
-  showProgress($('dream-progress'), $('dream-state'), job);
+/** The dream job's progress (K.dream). */
+export function renderDreamJob() {
+  showProgress($('dream-progress'), $('dream-state'), K.dream);
 }
 
 function showImage(result) {
@@ -106,11 +109,10 @@ export async function dream() {
     setStatus(err.message, 'error');
     return null;
   }
-  K.dreaming = true;
-  setControls(true);
+  update({ dreaming: true });
   setStatus('Dreaming…', 'info');
   try {
-    K.dreamJob = followJob('/api/dream', body, showJob);
+    update({ dreamJob: followJob('/api/dream', body, (job) => update({ dream: job })) });
     const job = await K.dreamJob.done;
     if (job.result && job.result.image) showImage(job.result);
     if (job.status === 'failed') setStatus(job.error || 'The dream failed.', 'error');
@@ -122,8 +124,7 @@ export async function dream() {
     setStatus(err.message, 'error');
     return null;
   } finally {
-    K.dreaming = false;
-    setControls(false);
+    update({ dreaming: false });
   }
 }
 
@@ -133,5 +134,5 @@ export function initDream() {
   $('dream').addEventListener('click', () => dream());
   $('dream-cancel').addEventListener('click', () => cancelDream());
   renderDreamToward();
-  setControls(false);
+  renderDreamControls();
 }

@@ -4,13 +4,15 @@
  *
  * Moves: the open map's target (this channel, all channels, or along a concept's direction: the "apply to"
  * choice) shifted by whole cells (the arrows: one cell; or dy, dx) or rotated about the map's centre (±90°, or
- * any degrees), each pushed as one edit ({"shift": [dy, dx]} or {"rotate": degrees}, no cells) onto the stack. */
+ * any degrees), each pushed as one edit ({"shift": [dy, dx]} or {"rotate": degrees}, no cells) onto the stack.
+ *
+ * The painted cells are K.cells, changed through update; main.js subscribes renderEditor to them and the open map. */
 import { setStatus } from '../shared/api.js';
 import { CANVAS_UNITS } from '../shared/canvas.js';
 import { $, onPointer } from '../shared/dom.js';
 import { drawGrid } from '../shared/grid.js';
 import { drawCells, drawStrokes, normalised } from './heat.js';
-import { cellKey, K } from './state.js';
+import { cellKey, K, update } from './state.js';
 
 const PAINT = [255, 127, 14];
 const DARK = [29, 35, 48];
@@ -101,11 +103,12 @@ function cellAt([ux, uy]) {
     clamp(Math.floor((ux - grid.origin) / grid.step), 0, grid.cols - 1)];
 }
 
-function mark(point) {
+/** Paint, darken or erase (as the drag does) the cell under `point` in `cells`, a copy of the state's. */
+function mark(cells, point) {
   const [y, x] = cellAt(point);
   const key = cellKey(y, x);
-  if (E.dragging === 'erase') K.cells.delete(key);
-  else K.cells.set(key, E.dragging);
+  if (E.dragging === 'erase') cells.delete(key);
+  else cells.set(key, E.dragging);
 }
 
 function down(ev) {
@@ -114,8 +117,9 @@ function down(ev) {
   try { E.canvas.setPointerCapture(ev.pointerId); } catch (err) { /* synthetic event */ }
   E.dragging = K.tool === 'paint' && ev.shiftKey ? 'darken' : K.tool;
   E.last = units(ev);
-  mark(E.last);
-  renderEditor();
+  const cells = new Map(K.cells);
+  mark(cells, E.last);
+  update({ cells });
 }
 
 function move(ev) {
@@ -123,30 +127,31 @@ function move(ev) {
   const now = units(ev);
   const [dx, dy] = [now[0] - E.last[0], now[1] - E.last[1]];
   const steps = Math.max(1, Math.ceil(Math.hypot(dx, dy) / (K.coach.grid.step / 4)));
-  for (let i = 1; i <= steps; i += 1) mark([E.last[0] + (dx * i) / steps, E.last[1] + (dy * i) / steps]);
+  const cells = new Map(K.cells);
+  for (let i = 1; i <= steps; i += 1) mark(cells, [E.last[0] + (dx * i) / steps, E.last[1] + (dy * i) / steps]);
   E.last = now;
-  renderEditor();
+  update({ cells });
 }
 
 function up() {
   if (!E.dragging) return;
   E.dragging = null;
   E.last = null;
-  renderEditor();
   E.changed();
 }
 
 /** Paint (or darken) every cell of the grid. */
 export function fillAll(kind) {
   const { grid } = K.coach;
-  for (let y = 0; y < grid.rows; y += 1) for (let x = 0; x < grid.cols; x += 1) K.cells.set(cellKey(y, x), kind);
-  renderEditor();
+  const cells = new Map(K.cells);
+  for (let y = 0; y < grid.rows; y += 1) for (let x = 0; x < grid.cols; x += 1) cells.set(cellKey(y, x), kind);
+  update({ cells });
   E.changed();
 }
 
+/** Unpaint every cell. */
 export function clearCells() {
-  K.cells.clear();
-  renderEditor();
+  update({ cells: new Map() });
   E.changed();
 }
 

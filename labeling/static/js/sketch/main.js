@@ -6,9 +6,10 @@
  * before and after. The surgery list ablates or boosts each named concept, and says how much the round's accuracy
  * relies on it (GET /api/reliance: the largest drop of a class's accuracy without it, and that class).
  *
- * ES modules, no build step: state (the page's state), heat (maps and strokes on canvases), editor (painting
- * cells, shift and rotate), jobs (following the app's jobs), this one (loading and wiring); the class bars,
- * the reliance words and the grid lines are the pages' shared/ modules.
+ * ES modules, no build step: state (the page's store: one state object, changed through update), heat (maps and
+ * strokes on canvases), editor (painting cells, shift and rotate), jobs (following the app's jobs), this one
+ * (loading, and wiring: each view subscribed to the keys it shows, so no view calls another); the class bars, the
+ * reliance words, the grid lines and the store are the pages' shared/ modules.
  *
  * The Dream panel (dream.js) dreams the drawing toward the layer, a channel, a concept, a cluster or a class; the
  * Feature visualization panel (visualize.js) shows what excites a concept, a cluster or a channel; both are jobs.
@@ -22,10 +23,27 @@ import { renderClassBars } from '../shared/classbars.js';
 import { $, h, withToken } from '../shared/dom.js';
 import { relianceOf, relianceSentence, relianceWords, relied } from '../shared/reliance.js';
 import { clearCells, fillAll, initEditor, renderEditor, rotateBy, shiftBy } from './editor.js';
-import { dream, initDream, renderDreamToward } from './dream.js';
-import { initVisualize, setVisControls, visualize } from './visualize.js';
+import { dream, initDream, renderDreamControls, renderDreamJob, renderDreamToward } from './dream.js';
+import { initVisualize, renderVisJob, setVisControls, visualize } from './visualize.js';
 import { drawTile, normalised, renderDrawing } from './heat.js';
-import { applyLimits, CHANNELS, drawingFromPage, K, sortedCells, withinLimit } from './state.js';
+import { applyLimits, CHANNELS, drawingFromPage, K, sortedCells, subscribe, update, withinLimit } from './state.js';
+
+// The views, subscribed to what they show, in the order they draw: the layer read (its maps, the surgery list,
+// the "apply to" and "dream toward" choices, the open map again), the editor (the open map, the painted cells),
+// the tools, the stack, the buttons, the answer and whether it is stale, the dream and visualization panels.
+subscribe(['layer'], showLayer);
+subscribe(['layer'], renderDreamToward);
+subscribe(['layer'], reopenMap);
+subscribe(['open', 'cells'], renderEditor);
+subscribe(['tool'], renderTool);
+subscribe(['stack'], renderStack);
+subscribe(['stack', 'open'], updateButtons);
+subscribe(['stale'], renderStale);
+subscribe(['result'], renderResult);
+subscribe(['dreaming'], renderDreamControls);
+subscribe(['dream'], renderDreamJob);
+subscribe(['visualizing'], setVisControls);
+subscribe(['vis'], renderVisJob);
 
 window.articulate = {
   ready: false,
@@ -53,11 +71,11 @@ window.articulate = {
 const pct = (x) => `${Math.round(100 * x)}%`;
 
 async function request(method, path, body) {
-  K.pending += 1;
+  update({ pending: K.pending + 1 });
   try {
     return await busy(() => api(method, path, body));
   } finally {
-    K.pending -= 1;
+    update({ pending: K.pending - 1 });
   }
 }
 
@@ -66,7 +84,7 @@ async function request(method, path, body) {
 async function readLayer() {
   try {
     const layer = await request('POST', '/api/layer', { ...K.drawing, target: K.target, channels: CHANNELS });
-    showLayer(layer);
+    update({ layer });
     return true;
   } catch (err) {
     setStatus(err.message, 'error');
@@ -74,8 +92,9 @@ async function readLayer() {
   }
 }
 
-function showLayer(layer) {
-  K.layer = layer;
+/** The layer read: its name, what the drawing reads as, the drawing, the classes, the maps, the surgery list and
+ * the "apply to" choices. */
+function showLayer({ layer }) {
   $('layer-name').textContent = layer.layer;
   $('reading').textContent = `${layer.target}${layer.chosen === 'model' ? ' (the model’s guess)' : ''}`;
   renderDrawing($('drawing'), layer.strokes);
@@ -83,12 +102,14 @@ function showLayer(layer) {
   renderMaps();
   renderSurgery();
   renderApplyTo();
-  renderDreamToward();
-  if (K.open) {
-    const again = mapsOf(layer).find((m) => m.key === K.open.key);
-    if (again) openMap(again);
-    else closeEditor();
-  }
+}
+
+/** The open map, from the layer read again (closed when the new layer has no such map). */
+function reopenMap({ layer, open }) {
+  if (!open) return;
+  const again = mapsOf(layer).find((m) => m.key === open.key);
+  if (again) openMap(again);
+  else closeEditor();
 }
 
 /** The layer's maps as the editor knows them: concepts first, then channels by attribution. */
@@ -123,22 +144,19 @@ function renderMaps() {
 
 function openMap(m) {
   const first = !K.open || K.open.key !== m.key;
-  K.open = m;
+  update({ open: m });
   $('editor').hidden = false;
   $('editor-title').textContent = m.kind === 'concept' ? `concept ${m.name}` : `channel ${m.channel} (${m.note})`;
   for (const tile of $('maps').children) tile.setAttribute('aria-pressed', String(tile.dataset.key === m.key));
   renderApplyTo(first);
-  renderEditor();
-  updateButtons();
   $('visualize-open').textContent = m.kind === 'concept' ? `Visualize ${m.name}` : `Visualize channel ${m.channel}`;
   if (first) $('editor').scrollIntoView({ block: 'nearest' });
 }
 
 function closeEditor() {
-  K.open = null;
+  update({ open: null });
   $('editor').hidden = true;
   for (const tile of $('maps').children) tile.setAttribute('aria-pressed', 'false');
-  updateButtons();
 }
 
 function renderApplyTo(fresh = false) {
@@ -162,8 +180,7 @@ function applyToChanged() {
   $('apply-cluster-label').hidden = $('apply-to').value !== 'cluster';
 }
 
-function setTool(tool) {
-  K.tool = tool;
+function renderTool({ tool }) {
   for (const b of document.querySelectorAll('.tool')) b.setAttribute('aria-pressed', String(b.dataset.tool === tool));
 }
 
@@ -196,8 +213,7 @@ function pushEdits(added, done) {
     setStatus(`At most ${most} edits: undo some or reset.`, 'error');
     return false;
   }
-  K.stack.push(...added);
-  stackChanged();
+  update({ stack: [...K.stack, ...added], stale: true });
   setStatus(`${done}: press Predict to see what the model says.`, 'ok');
   return true;
 }
@@ -224,8 +240,7 @@ function applyEdit() {
     added.push({ edit, label: `${named} × ${factors[kind]} at ${where}` });
   }
   if (!pushEdits(added, `Applied ${added.map((a) => a.label).join(' and ')}`)) return;
-  K.cells.clear();
-  renderEditor();
+  update({ cells: new Map() });
   updateButtons();
 }
 
@@ -236,19 +251,18 @@ const conceptName = (id) => {
 
 // ---------------------------------------------------------------- the stack and the answer
 
-function stackChanged() {
-  K.stale = true;
-  renderStack();
-  $('result').dataset.stale = 'true';
-  updateButtons();
-}
-
 function renderStack() {
   $('stack').replaceChildren(...K.stack.map((e, i) => h('li', { testid: 'stack-item', 'data-index': String(i) },
     e.label)));
   $('stack-empty').hidden = K.stack.length > 0;
 }
 
+/** Whether the answer shown is stale: the stack changed since it was predicted. */
+function renderStale({ stale }) {
+  $('result').dataset.stale = String(stale);
+}
+
+/** The buttons and the painted cells' count (main.js calls it when a paint gesture ends). */
 function updateButtons() {
   const n = K.stack.length;
   $('predict').disabled = n === 0;
@@ -260,16 +274,13 @@ function updateButtons() {
 
 function undoEdit() {
   if (!K.stack.length) return;
-  const gone = K.stack.pop();
-  stackChanged();
+  const gone = K.stack[K.stack.length - 1];
+  update({ stack: K.stack.slice(0, -1), stale: true });
   setStatus(`Undid ${gone.label}.`, 'info');
 }
 
 function resetEdits() {
-  K.stack = [];
-  K.result = null;
-  $('result').hidden = true;
-  stackChanged();
+  update({ stack: [], result: null, stale: true });
   setStatus('No edits: the model as it is.', 'info');
 }
 
@@ -277,7 +288,7 @@ async function predict(edits = K.stack.map((e) => e.edit)) {
   if (!edits.length) return null;
   try {
     const result = await request('POST', '/api/edit', { ...K.drawing, edits });
-    showResult(result);
+    update({ result, stale: false });
     setStatus(`Reads as ${result.reads_before} before, ${result.reads_after} after (${result.edit}).`, 'ok');
     return result;
   } catch (err) {
@@ -296,12 +307,11 @@ function bars(list, entries, other, side) {
   h('span', { class: 'clb-value', text: pct(e.p) }))));
 }
 
-function showResult(result) {
-  K.result = result;
-  K.stale = false;
+/** The answer predicted for the stack (hidden when there is none). */
+function renderResult({ result }) {
   const box = $('result');
-  box.hidden = false;
-  box.dataset.stale = 'false';
+  box.hidden = !result;
+  if (!result) return;
   $('reads').textContent = `reads as ${result.reads_before} before, ${result.reads_after} after`;
   $('edit-words').textContent = result.edit;
   $('edited-positions').textContent = `${result.edited_positions} positions edited`;
@@ -361,9 +371,8 @@ async function surgery(id, kind) {
   const edit = { concept: id, factor: kind === 'boost' ? 3 : 0, ...(fires ? { mode: 'positions', grow: 1 } : {}) };
   const result = await predict([...K.stack.map((e) => e.edit), edit]);
   if (!result) return null;
-  K.stack.push({ edit, label: `${conceptName(id)} × ${edit.factor}${fires ? ' where it fires' : ''}` });
-  renderStack();
-  updateButtons();
+  const label = `${conceptName(id)} × ${edit.factor}${fires ? ' where it fires' : ''}`;
+  update({ stack: [...K.stack, { edit, label }] });
   return result;
 }
 
@@ -372,14 +381,14 @@ async function surgery(id, kind) {
 /** How much the round's accuracy relies on each concept (shown in the surgery list); unavailable says why. */
 async function readReliance() {
   try {
-    K.reliance = await request('GET', '/api/reliance');
+    update({ reliance: await request('GET', '/api/reliance') });
   } catch (err) {
-    K.reliance = { available: false, message: err.message, concepts: [] };
+    update({ reliance: { available: false, message: err.message, concepts: [] } });
   }
 }
 
 async function changeTarget(ev) {
-  K.target = ev.target.value || null;
+  update({ target: ev.target.value || null });
   if (await readLayer()) {
     setStatus(K.target ? `Channels sorted by their attribution to ${K.target}.`
       : 'Channels sorted by their attribution to the model’s guess.', 'info');
@@ -397,13 +406,12 @@ async function load() {
     document.body.dataset.ready = 'true';
     return;
   }
-  K.drawing = opened.drawing;
-  K.source = opened.source;
+  update({ drawing: opened.drawing, source: opened.source });
   $('source').textContent = opened.source;
   $('sketch-layout').hidden = false;
   try {
-    K.coach = await request('GET', '/api/coach');
-    K.limits = await request('GET', '/api/limits');
+    update({ coach: await request('GET', '/api/coach') });
+    update({ limits: await request('GET', '/api/limits') });
   } catch (err) {
     setStatus(`The model is not available: ${err.message}`, 'error');
     window.articulate.failed = err.message;
@@ -431,7 +439,9 @@ async function load() {
 
 document.addEventListener('DOMContentLoaded', () => {
   $('target').addEventListener('change', changeTarget);
-  for (const b of document.querySelectorAll('.tool')) b.addEventListener('click', () => setTool(b.dataset.tool));
+  for (const b of document.querySelectorAll('.tool')) {
+    b.addEventListener('click', () => update({ tool: b.dataset.tool }));
+  }
   $('fill').addEventListener('click', (ev) => fillAll(ev.shiftKey ? 'darken' : 'paint'));
   $('clear-cells').addEventListener('click', clearCells);
   $('apply').addEventListener('click', applyEdit);

@@ -1,9 +1,11 @@
-/* Articulate's sketch page, state.js: the page's state (one object) and the drawing it opens. */
+/* Articulate's sketch page, state.js: the page's store (shared/store.js: one state object, changed through
+ * update, which tells the views main.js subscribed), the field ranges and the drawing it opens. */
+import { createStore } from '../shared/store.js';
 
 export const HANDOVER_KEY = 'articulate.sketch'; // sessionStorage: {"strokes": [...]} from the drawing page
 export const CHANNELS = 24;          // how many channels POST /api/layer answers
 
-export const K = {
+const store = createStore({
   coach: null,        // GET /api/coach: round, classes, grid
   drawing: null,      // the request's drawing: {point: N} or {strokes: [...]}
   source: '',         // in words: "atlas point 3" or "from the drawing page"
@@ -24,7 +26,12 @@ export const K = {
   visJob: null,       // its job handle
   reliance: null,     // GET /api/reliance: how much each class's accuracy leans on each concept
   limits: null,       // GET /api/limits: each limited field's {min, max}, the very ranges the server checks
-};
+});
+
+/** The page's state: read it anywhere (never assign to it or change its maps and lists in place); change it
+ * through update. */
+export const K = store.get();
+export const { update, subscribe } = store;
 
 /** The fields whose range is the server's (GET /api/limits, from conf/labeling/default.yaml): never written here. */
 const LIMITED = { 'dream-octaves': 'dream_octaves', 'dream-steps': 'dream_steps', 'vis-steps': 'visualize_steps',

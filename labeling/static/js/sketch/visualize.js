@@ -3,11 +3,12 @@
  * noise (it does not depend on the drawing). It runs as a job (jobs.js) with a progress bar and a Cancel button;
  * the server keeps each one per round, so asking again answers at once ("cached" in the caption). The buttons
  * that start one (.vis-btn: per concept in the surgery list, the open map in the editor, a cluster here) are
- * disabled while one runs; K.visualizing keeps window.articulate.idle false. */
+ * disabled while one runs; K.visualizing keeps window.articulate.idle false. The controls show K.visualizing and the
+ * progress bar K.vis (main.js subscribes them). */
 import { setStatus } from '../shared/api.js';
 import { $ } from '../shared/dom.js';
 import { followJob, showProgress } from './jobs.js';
-import { K, withinLimit } from './state.js';
+import { K, update, withinLimit } from './state.js';
 
 /** The target in words, as the status says it before the server's caption is back. */
 const named = (target) => (target.concept !== undefined ? `concept ${target.name || target.concept}`
@@ -24,9 +25,9 @@ export function setVisControls() {
   $('vis-cancel').disabled = !running;
 }
 
-function showJob(job) {
-  K.vis = job;
-  showProgress($('vis-progress'), $('vis-state'), job);
+/** The visualization job's progress (K.vis). */
+export function renderVisJob() {
+  showProgress($('vis-progress'), $('vis-state'), K.vis);
 }
 
 function showImage(result) {
@@ -50,11 +51,10 @@ export async function visualize(target) {
     setStatus(err.message, 'error');
     return null;
   }
-  K.visualizing = true;
-  setVisControls();
+  update({ visualizing: true });
   setStatus(`Visualizing ${named(target)}…`, 'info');
   try {
-    K.visJob = followJob('/api/visualize', body, showJob);
+    update({ visJob: followJob('/api/visualize', body, (job) => update({ vis: job })) });
     const job = await K.visJob.done;
     if (job.result && job.result.image) showImage(job.result);
     if (job.status === 'failed') setStatus(job.error || 'The visualization failed.', 'error');
@@ -66,8 +66,7 @@ export async function visualize(target) {
     setStatus(err.message, 'error');
     return null;
   } finally {
-    K.visualizing = false;
-    setVisControls();
+    update({ visualizing: false });
   }
 }
 
