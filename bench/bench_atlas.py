@@ -37,7 +37,7 @@ from pipeline.data.raster import RasterSpec  # noqa: E402
 from pipeline.models.build import TrainedModel, load_trained  # noqa: E402
 from pipeline.models.input_spec import InputSpec  # noqa: E402
 from pipeline.models.sketch_cnn import SketchCNN  # noqa: E402
-from pipeline.schema import default  # noqa: E402
+from pipeline.config import default  # noqa: E402
 
 
 class PeakRss:

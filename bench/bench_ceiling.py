@@ -192,7 +192,7 @@ def train_variant(variant: str, model_file: Path, layer: str, names: Sequence[st
     from pipeline.finetune.data import ConceptDataset, combined_loader
     from pipeline.finetune.module import ConceptFinetuner
     from pipeline.finetune.targets import TargetWeights
-    from pipeline.schema import default
+    from pipeline.config import default
     from pipeline.models.build import load_trained
     from pipeline.models.callbacks import EpochSummary
     from pipeline.models.concept_head import ConceptHead

@@ -64,7 +64,7 @@ def load_inputs(count: int, overrides: list[str]):
     """The configured data's drawings (``overrides`` given: read by the data stage's source) with a random SketchCNN;
     else the default model and dataset when present, else a small generated dataset and a random SketchCNN."""
     from pipeline.data.generator import SketchGenerator
-    from pipeline.schema import default
+    from pipeline.config import default
     from pipeline.data.store import read_manifest, read_split
     from pipeline.models.sketch_cnn import SketchCNN, default_input_spec
 
@@ -193,7 +193,7 @@ def on_ray(model: TrainedModel, sketches: list, parts, batch_size: int, repeats:
     import ray
 
     from pipeline.activations.ray_engine import RaySettings, extract_on_ray
-    from pipeline.schema import default
+    from pipeline.config import default
     from pipeline.models.build import save_trained
 
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as scratch:

@@ -139,7 +139,7 @@ def browser_latencies(cfg, round_: int, coach, drawings: list[list]) -> np.ndarr
 
     from conceptstore.store import ConceptStore
     from labeling.app import AppSettings, create_app
-    from pipeline.schema import default
+    from pipeline.config import default
     from labeling.atlas_view import AtlasView
 
     chromium = shutil.which("chromium")

@@ -71,7 +71,7 @@ def layer_purity(model, sketches, parts: list[str], count: int = 10000, k: int =
 
     from pipeline.activations.extractor import Extractor, render_batch
     from pipeline.atlas.clustering import Clusterer
-    from pipeline.schema import default
+    from pipeline.config import default
     from pipeline.atlas.stats import atlas_nmi, atlas_purity
 
     extractor = Extractor(model.net, [model.layer], model.input_spec, dtype="float32")
@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
 
     import torch
     from labeling.artist import SimulatedArtist
-    from pipeline.schema import default
+    from pipeline.config import default
     from labeling.atlas_view import AtlasView
     from conceptstore.store import ConceptStore
     from pipeline.entry import configure_logging

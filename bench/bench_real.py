@@ -172,7 +172,7 @@ def generated_like(cfg: Any, classes: Sequence[str], count: int) -> list[Any]:
     data is generated or mixed (its own defaults otherwise), with seed + 1 so that none is a training drawing."""
     from pipeline.config import to_container
     from pipeline.data.generator import SketchGenerator
-    from pipeline.schema import default
+    from pipeline.config import default
 
     settings: dict[str, Any] = {}
     if cfg.data.name in ("generated", "mixed"):  # mixed: the generator's settings beside its real drawings'

@@ -17,8 +17,9 @@ import re
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -26,6 +27,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from core.errors import ArticulateError, ConfigError
 from core.io import atomic_write_text
+from pipeline.schema import configured
+
+T = TypeVar("T")
 
 PARAMS_FILE = "params.yaml"
 OVERRIDES_KEY = "overrides"
@@ -464,3 +468,20 @@ def check_params_main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(check_params_main())
+
+
+@cache
+def default_config() -> Any:
+    """The default composition of conf/ (no overrides), read once: what :func:`default` builds from."""
+    return compose(targets=False)
+
+
+def default(cls: type[T], /, **given: Any) -> T:
+    """A configurable class as conf/'s default composition sets it, ``given`` changed: for a test or a program
+    that builds one without a composed configuration (conf/ stays the one source of its values).
+
+    Args:
+        cls: A class with a ``CONF``.
+        **given: Parameters that differ from conf/'s.
+    """
+    return configured(cls, default_config(), **given)

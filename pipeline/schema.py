@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Optional, TypeVar
 
 from omegaconf import MISSING
 
-__all__ = ["ArticulateConfig", "Conf", "SCHEMA_NAME", "TARGET_NODES", "configured", "default", "default_config",
-           "register"]
+__all__ = ["ArticulateConfig", "Conf", "SCHEMA_NAME", "TARGET_NODES", "arguments", "configured", "default",
+           "default_config", "register"]
 
 T = TypeVar("T")
 _ABSENT = object()  # a key conf/ does not hold
@@ -877,11 +876,14 @@ class Conf:
 
     Args:
         node: The dotted key of the class's group (``"labeling.artist"``).
+        runtime: Parameters made at run time (a model, a scorer), never read from conf/: the caller gives them
+            (a key of the same name there may be something else: ``coach.canon`` is how the canon is built).
         **keys: Parameter -> the dotted key it is read from, where that is not ``<node>.<parameter>``.
     """
 
-    def __init__(self, node: str, **keys: str) -> None:
+    def __init__(self, node: str, *, runtime: tuple[str, ...] = (), **keys: str) -> None:
         self.node = node
+        self.runtime = runtime
         self.keys = keys
 
     def key(self, parameter: str) -> str:
@@ -889,7 +891,7 @@ class Conf:
         return self.keys.get(parameter, f"{self.node}.{parameter}")
 
     def __repr__(self) -> str:
-        return f"Conf({self.node!r}, **{self.keys!r})"
+        return f"Conf({self.node!r}, runtime={self.runtime!r}, **{self.keys!r})"
 
 
 def _nested(cls: type) -> dict[str, type]:
@@ -907,20 +909,18 @@ def _nested(cls: type) -> dict[str, type]:
     return nested
 
 
-def configured(cls: type[T], cfg: Any, /, **given: Any) -> T:
-    """Build a configurable class from the composed configuration: the single typed constructor of every class
-    with a ``CONF``.
+def arguments(cls: type, cfg: Any, /, **given: Any) -> dict[str, Any]:
+    """The keyword arguments :func:`configured` builds ``cls`` with: each parameter conf/ holds, read from it (one
+    whose type is a configurable class built from that class's ``CONF``), then ``given``.
 
     The values come typed as the schema declares them (composing checked and converted them), so nothing is cast
-    here; a parameter conf/ does not hold keeps the class's own default, or must be given.
+    here; a parameter conf/ does not hold, or one made at run time (``CONF.runtime``), keeps the class's own
+    default or must be given.
 
     Args:
         cls: A class with a ``CONF`` (:class:`Conf`).
         cfg: The composed configuration (:func:`pipeline.config.compose`, or a stage's).
         **given: Parameters given here instead (a command-line option, an object made at run time): they win.
-
-    Returns:
-        The object, as ``cls(**parameters)`` builds it (its own checks of ranges and choices run there).
     """
     from omegaconf import Container, OmegaConf
 
@@ -928,7 +928,8 @@ def configured(cls: type[T], cfg: Any, /, **given: Any) -> T:
     nested = _nested(cls)
     values: dict[str, Any] = {}
     for name, parameter in inspect.signature(cls).parameters.items():
-        if name in given or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+        if name in given or name in conf.runtime or parameter.kind in (parameter.VAR_POSITIONAL,
+                                                                       parameter.VAR_KEYWORD):
             continue
         if name in nested:
             values[name] = configured(nested[name], cfg)
@@ -936,23 +937,20 @@ def configured(cls: type[T], cfg: Any, /, **given: Any) -> T:
         value = OmegaConf.select(cfg, conf.key(name), default=_ABSENT)
         if value is not _ABSENT:
             values[name] = OmegaConf.to_container(value, resolve=True) if isinstance(value, Container) else value
-    return cls(**values, **given)
+    return {**values, **given}
 
 
-@cache
-def default_config() -> Any:
-    """The default composition of conf/ (no overrides), read once: what :func:`default` builds from."""
-    from pipeline.config import compose
-
-    return compose(targets=False)
-
-
-def default(cls: type[T], /, **given: Any) -> T:
-    """A configurable class as conf/'s default composition sets it, ``given`` changed: for a test or a program
-    that builds one without a composed configuration (conf/ stays the one source of its values).
+def configured(cls: type[T], cfg: Any, /, **given: Any) -> T:
+    """Build a configurable class from the composed configuration: the single typed constructor of every class
+    with a ``CONF``.
 
     Args:
-        cls: A class with a ``CONF``.
-        **given: Parameters that differ from conf/'s.
+        cls: A class with a ``CONF`` (:class:`Conf`).
+        cfg: The composed configuration (:func:`pipeline.config.compose`, or a stage's).
+        **given: Parameters given here instead (a command-line option, an object made at run time): they win.
+
+    Returns:
+        The object, as ``cls(**arguments(cls, cfg, **given))`` builds it (its own checks of ranges and choices run
+        there).
     """
-    return configured(cls, default_config(), **given)
+    return cls(**arguments(cls, cfg, **given))

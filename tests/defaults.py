@@ -15,7 +15,7 @@ from pipeline.atlas import build, clustering, grid, icons, projection, sampling
 from pipeline.coach import calibration, canon
 from pipeline.data import generator
 from pipeline.finetune import targets
-from pipeline.schema import default
+from pipeline.config import default
 
 Guides = partial(default, artist_review.Guides)
 SimulatedArtist = partial(default, artist.SimulatedArtist, name_unticked=0, novel="part", held_at=0)

@@ -16,7 +16,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from pipeline.config import compose
-from pipeline.schema import Conf, configured, default_config
+from pipeline.config import default_config
+from pipeline.schema import Conf, configured
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("core", "conceptstore", "pipeline", "labeling")
