@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException
 
 from conceptstore.store import ConceptStore, ConflictError
 from labeling.atlas_view import AtlasView
-from labeling.deps import Room, Rounds, require_token
+from labeling.deps import Atlases, CoachHost, Rounds, provide, require_token
 from labeling.guards import BodyLimit, CatchAll, SameOrigin, error_body
 from labeling.routes import atlas, concepts, draw, dream, edit, files, limits, reliance, review, visualize
 from labeling.server import uvicorn_config
@@ -70,7 +70,8 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings,
     """
     app = FastAPI(title="Articulate labeling", docs_url=None, redoc_url=None, openapi_url=None,
                   dependencies=[Depends(require_token)], lifespan=_lifespan)
-    app.state.room = room = Room(view=view, store=store, settings=settings, coach_factory=coach, rounds=rounds)
+    coaching = CoachHost(coach)
+    provide(app.state, atlases=Atlases(view, rounds), store=store, settings=settings, coaching=coaching)
     app.add_exception_handler(ArticulateError, _articulate_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -79,7 +80,7 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings,
         app.include_router(router)
     app.mount("/static", files.StaticFolder(directory=files.STATIC), name="static")
     app.add_middleware(CatchAll)  # inside FastAPI's own error middleware, which would answer plain text
-    room.start_coach()  # in the background: the first drawing need not wait for the model and its canon
+    coaching.start()  # in the background: the first drawing need not wait for the model and its canon
     # Outermost: a request by another name (DNS rebinding) or a cross-site write learns nothing, not even the
     # token's answer.
     return CatchAll(SameOrigin(BodyLimit(app, settings.max_request_bytes, settings.timeouts.body_s),
@@ -90,7 +91,7 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings,
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """On shutdown, stop the coach's build (at a safe point) before the process may exit."""
     yield
-    await run_in_threadpool(app.state.room.stop_coach)
+    await run_in_threadpool(app.state.coaching.stop)
 
 
 async def _articulate_error(request: Request, err: Exception) -> JSONResponse:

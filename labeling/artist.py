@@ -45,6 +45,7 @@ from labeling.atlas_view import AtlasView
 from conceptstore.store import ConceptStore, UnknownConceptError
 from labeling.artist_review import FOLLOWS, Fix, Guides, follow_suggestions, work_review
 from labeling.preview import ProbeCache
+from labeling.selections import Selections
 from pipeline.data.store import UNKNOWN_PART
 from core.errors import ConfigError, InputError
 from core.text import plural
@@ -354,14 +355,14 @@ class SimulatedArtist:
         if len(selection.points) < self.split_k * self.min_exemplars:
             return []
         space = "activations" if self.split == "subclusters" else "map"
-        return [piece.tolist() for piece in view.subcluster_points(selection, self.split_k, space=space)]
+        return [piece.tolist() for piece in Selections(view).subcluster_points(selection, self.split_k, space=space)]
 
     def _look(self, view: AtlasView, judged: np.ndarray, selection: Any, cluster: int, piece: int | None) -> _Look:
         """What a person sees of a selection: its exemplars, and (from the parts as it judges them,
         :meth:`judged_parts`) what they would untick. Exemplars of drawings whose parts are unknown (mixed data's
         real drawings, :data:`~pipeline.data.store.UNKNOWN_PART`) it cannot judge: they count for
         nothing, are not unticked and not verified, so they stay in the selection as its unseen points do."""
-        seen = [i for i in view.exemplars(selection, self.budget) if judged[i] != UNKNOWN_PART]
+        seen = [i for i in Selections(view).exemplars(selection, self.budget) if judged[i] != UNKNOWN_PART]
         parts = judged[seen]
         known = Counter(int(p) for p in parts if p > 0)
         if len(seen) < self.min_exemplars or not known:

@@ -1,26 +1,24 @@
-"""One round's atlas as the artist sees it: points, cells, clusters, selections, exemplars and patches.
+"""One round's atlas as the artist sees it: its points, cells and clusters, and their lookups.
 
 Reads what the pipeline wrote (``atlases/round_<r>/``, the activation store of the round and the dataset
 split it was built on) and answers the questions the labeling app and the simulated artist ask: which points
-a cluster, cell or lasso holds, what they span (classes, sketches, true parts), which of them to show as
-exemplars (the points nearest to the selection's mean activation, as the atlas chooses a cluster's), and
-how they map to the concept store's data coordinates ``(key_id, y, x)``.
+a cluster, cell or lasso holds, their activations, and how they map to the concept store's data coordinates
+``(key_id, y, x)``. What the page shows of a selection (its composition, exemplars, sub-clusters) is
+:class:`labeling.selections.Selections`; the points' pictures are :class:`labeling.pictures.AtlasPictures`
+(``view.pictures``).
 """
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
-from PIL import Image
 
 from pipeline.activations.store import ActivationStore, layer_folder
 from pipeline.atlas.build import read_atlas
@@ -29,7 +27,7 @@ from pipeline.data.raster import RasterSpec
 from pipeline.data.store import read_split
 from core.errors import ArticulateError, ConfigError, InputError
 from pipeline.rounds import activations_dir, atlas_dir, built_rounds, latest_round
-from core.text import plural
+from labeling.pictures import AtlasPictures
 
 __all__ = ["AtlasView", "Judged", "NotInAtlasError", "Selection", "SelectionError", "latest_round"]
 
@@ -115,15 +113,15 @@ class AtlasView:
         self._word_of_key = dict(zip(self.store.sketches["key_id"].astype(str), self.store.sketches["word"].astype(str)))
         self._point_of_position = {(str(k), int(y), int(x)): i for i, (k, y, x) in
                                    enumerate(zip(self.points["key_id"], self.points["y"], self.points["x"]))}
-        self._cluster_exemplars = {int(c["cluster"]): [int(e["point"]) for e in c.get("exemplars", [])]
-                                   for c in self.document["clusters"]}
+        # The atlas's own exemplars of each cluster (nearest its k-means centre), as its cluster sheets show them.
+        self.cluster_exemplars = {int(c["cluster"]): [int(e["point"]) for e in c.get("exemplars", [])]
+                                  for c in self.document["clusters"]}
         self._vectors: np.ndarray | None = None
         # The previous round's atlas (this round's map is aligned onto its map), read when first asked for.
         self.previous_folder = Path(previous) if previous is not None else None
         self._previous_xy: dict[tuple[str, int, int], tuple[float, float]] | None = None
         self._previous_round: int | None = None
-        # Rendered PNGs, per view (a module-level cache keyed on views would keep every view alive).
-        self._png = lru_cache(maxsize=4096)(self._render)
+        self.pictures = AtlasPictures(self.points, self.patches, self.check_points)  # the points' PNGs, cached
 
     @classmethod
     def from_config(cls, cfg: DictConfig, round_: int | None = None) -> AtlasView:
@@ -248,103 +246,6 @@ class AtlasView:
             raise SelectionError("the selection is empty: select a cluster, a cell or lasso some points")
         return ids
 
-    def describe(self, selection: Selection, exemplars: int | None = None) -> dict[str, Any]:
-        """What a person judges a selection by (``POST /api/selection``, see docs/reference/http-api.md).
-
-        Args:
-            selection: The points.
-            exemplars: How many exemplars to show (default: the view's setting).
-        """
-        ids = selection.points
-        rows = self.points.iloc[ids]
-        cells = rows.loc[rows["kept"], "cell"]
-        icon = None
-        if len(cells):
-            icons = {int(c["cell"]): c.get("icon") for c in self.document["cells"]}
-            path = icons.get(int(cells.mode().iloc[0]))
-            icon = f"/atlas/{path}" if path else None
-        return {"kind": selection.kind, "key": selection.key, "size": int(len(ids)), "points": ids.tolist(),
-                "sketches": int(rows["sketch"].nunique()), **self.composition(ids),
-                "mean_attribution": float(rows["attribution"].mean()), "icon": icon,
-                "exemplars": [self.exemplar(i) for i in self.exemplars(selection, exemplars)]}
-
-    def exemplar(self, point: int) -> dict[str, Any]:
-        """One exemplar as the page shows it."""
-        row = self.points.iloc[int(point)]
-        part = int(row["part"])
-        return {"point": int(point), "key_id": str(row["key_id"]), "class": str(row["word"]),
-                "part": self.parts[part - 1] if self.parts and part > 0 else None,
-                "y": int(row["y"]), "x": int(row["x"]), "patch": f"/api/patch/{int(point)}.png",
-                "context": f"/api/sketch/{int(point)}.png"}
-
-    def exemplars(self, selection: Selection, count: int | None = None) -> list[int]:
-        """The selection's exemplar points: nearest first to its mean (L2-normalised) activation.
-
-        A whole cluster shows the atlas's own exemplars (nearest to the k-means centre) first, so the page
-        and ``clusters/cluster_<n>.png`` agree; beyond those, and for any other selection, the nearest points.
-        """
-        n = self.n_exemplars if count is None else int(count)
-        ids = selection.points
-        chosen: list[int] = []
-        if selection.kind == "cluster":
-            chosen = self._cluster_exemplars.get(int(selection.key), [])[:n]
-        if len(chosen) < min(n, len(ids)):
-            vectors = self.vectors()[ids]
-            centre = vectors.mean(axis=0)
-            order = ids[np.argsort(np.linalg.norm(vectors - centre, axis=1), kind="stable")]
-            taken = set(chosen)
-            chosen += [int(i) for i in order if int(i) not in taken][: n - len(chosen)]
-        return chosen
-
-    def subclusters(self, positions: Sequence[Position], k: int, seed: int = 0) -> list[list[Position]]:
-        """Split positions into ``k`` groups by k-means on their normalised activations, largest group first.
-
-        Positions outside this round's activation store are left out.
-
-        Raises:
-            SelectionError: ``k`` < 2, or fewer positions in the store than groups.
-        """
-        kept, vectors = self.position_vectors(list(positions))
-        labels = _kmeans_groups(vectors, k, seed, f"{plural(len(kept), 'position')} of the round {self.round} store")
-        groups = [[kept[i] for i in np.flatnonzero(labels == g)] for g in range(k)]
-        return sorted((g for g in groups if g), key=len, reverse=True)
-
-    def subcluster_points(self, selection: Selection, k: int, seed: int = 0, *,
-                          space: str = "activations") -> list[np.ndarray]:
-        """A selection's points split into ``k`` sub-clusters by k-means, largest first: on their normalised
-        activations (what the layer tells apart; the page's Sub-clusters), or with ``space="map"`` on where they
-        lie on the 2-D map (regions a lasso would cut).
-
-        Raises:
-            SelectionError: ``k`` < 2, or fewer points than sub-clusters.
-        """
-        ids = selection.points
-        if space == "map":
-            vectors = self.points[["umap_x", "umap_y"]].to_numpy(dtype=np.float64)[ids]
-        elif space == "activations":
-            vectors = self.vectors()[ids]
-        else:
-            raise ValueError(f"space: expected activations or map, got {space!r}")
-        labels = _kmeans_groups(vectors, k, seed, f"a selection of {plural(len(ids), 'point')}")
-        groups = [ids[labels == g] for g in range(k)]
-        return sorted((g for g in groups if len(g)), key=len, reverse=True)
-
-    def composition(self, points: np.ndarray) -> dict[str, Any]:
-        """What points are made of: their classes and, where the data has true parts, the parts, the majority part
-        and its share of the points with a part (purity)."""
-        rows = self.points.iloc[points]
-        parts = majority = purity = None
-        if self.parts:
-            known = rows["part"].to_numpy()
-            known = known[known > 0]
-            counts = Counter(self.parts[p - 1] for p in known)
-            parts = dict(counts.most_common())
-            if counts:
-                majority, top = counts.most_common(1)[0]
-                purity = top / len(known)
-        return {"classes": dict(Counter(rows["word"].astype(str)).most_common()), "parts": parts,
-                "majority_part": majority, "purity": purity}
-
     def vectors(self) -> np.ndarray:
         """The points' L2-normalised activation vectors (read once from the memory-mapped store)."""
         if self._vectors is None:
@@ -439,12 +340,6 @@ class AtlasView:
         found = self.store.vectors(sketch, np.array([p[1] for p in kept]), np.array([p[2] for p in kept]))
         return kept, found if raw else found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-8)
 
-    # --- pictures -----------------------------------------------------------------------------------------
-
-    def patch_png(self, point: int) -> bytes:
-        """The receptive-field patch of a point as PNG bytes (its stride cell outlined)."""
-        return self._png(int(self.check_points([point])[0]), "patch")
-
     def sketch_of_point(self, point: int) -> Any:
         """The drawing (a :class:`~core.sketch.Sketch`) behind an atlas point.
 
@@ -453,31 +348,3 @@ class AtlasView:
         """
         row = self.points.iloc[int(self.check_points([point])[0])]
         return self.patches.sketch(str(row["key_id"]))
-
-    def sketch_png(self, point: int) -> bytes:
-        """The whole sketch behind a point as PNG bytes, drawn sharp, the point marked (``PatchMaker.context``)."""
-        return self._png(int(self.check_points([point])[0]), "sketch")
-
-    def _render(self, point: int, kind: str) -> bytes:
-        row = self.points.iloc[point]
-        key, y, x = str(row["key_id"]), int(row["y"]), int(row["x"])
-        if kind == "patch":
-            image = self.patches.patch(key, y, x)
-        else:
-            image = self.patches.context(key, y, x)
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="PNG")
-        return buffer.getvalue()
-
-
-def _kmeans_groups(vectors: np.ndarray, k: int, seed: int, what: str) -> np.ndarray:
-    """Group labels 0..k-1 of k-means on ``vectors``.
-
-    Raises:
-        SelectionError: ``k`` < 2, or fewer vectors than groups.
-    """
-    from sklearn.cluster import KMeans
-
-    if k < 2 or len(vectors) < k:
-        raise SelectionError(f"cannot split {what} into {k} groups (need k >= 2 and at least k of them)")
-    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(vectors)

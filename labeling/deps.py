@@ -1,35 +1,44 @@
-"""What a route of the labeling app needs, as FastAPI dependencies: the atlas view, the concept store, the
-settings, the write lock, and the access token.
+"""What a route of the labeling app needs, each as a FastAPI dependency of its own type: the atlas shown
+(:data:`ViewDep`, the session's own :data:`SessionViewDep`, the rounds :data:`AtlasesDep`), the concept store and
+its write lock, the settings, the drawing coach (:data:`CoachDep`, its build :data:`CoachingDep`), the editor on
+its network (:data:`EditorDep`), the dream's copy of the network (:data:`DreamNetDep`), the one scoring lock, the
+job worker, the probe cache, and the access token (:func:`require_token`).
 
-The app keeps one :class:`Room` (``app.state.room``); routes ask for its parts with ``Depends`` rather than
-closing over them, so each router is a module of its own and a test can build an app around any view and store.
+:func:`provide` puts the session's resources on the app (``app.state``); a route declares only the ones it uses,
+and a helper is given them as arguments, so a test can build an app around any view and store.
 """
 
 from __future__ import annotations
 
+import copy
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
+import torch
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import State
 
 from conceptstore.store import ConceptStore
+from core.errors import ArticulateError
 from labeling.atlas_view import AtlasView
 from labeling.jobs import Jobs
 from labeling.preview import ProbeCache
+from labeling.selections import Selections
 from labeling.settings import AppSettings
+from pipeline.coach.coach import Coach
 from pipeline.coach.runtime import StoppableThread
-from core.errors import ArticulateError
+from pipeline.editing.runner import LayerRunner
+from pipeline.editing.surgery import Surgeon
 
-if TYPE_CHECKING:
-    from pipeline.coach.coach import Coach
-
-__all__ = ["TOKEN_COOKIE", "CoachUnavailable", "Room", "RoomDep", "Rounds", "UnknownRoundError", "ViewDep",
+__all__ = ["TOKEN_COOKIE", "Atlases", "AtlasesDep", "CoachDep", "CoachHost", "CoachUnavailable", "CoachingDep",
+           "DreamNetDep", "Editor", "EditorDep", "JobsDep", "ProbesDep", "Rounds", "ScoreLockDep", "SelectionsDep",
+           "SessionViewDep", "SettingsDep", "StoreDep", "UnknownRoundError", "ViewDep", "WriteLockDep", "provide",
            "require_token"]
 
 TOKEN_COOKIE = "articulate_token"
@@ -47,6 +56,12 @@ class UnknownRoundError(ArticulateError):
     status_code = 404
 
 
+class CoachUnavailable(ArticulateError):
+    """The app has no drawing coach, or it could not be built."""
+
+    status_code = 503
+
+
 @dataclass(frozen=True)
 class Rounds:
     """The built rounds' atlases, for the page's round switch.
@@ -61,42 +76,20 @@ class Rounds:
 
 
 @dataclass
-class Room:
-    """One labeling session's state: the atlas shown, the store edited, how the server runs.
+class Atlases:
+    """The session's atlas and the other built rounds' the atlas page may show (``?round=R``).
 
     Attributes:
-        view: The round's atlas.
-        store: The concept store the page edits.
-        settings: Token, limits, split default, actor.
-        write_lock: One write at a time in this process (the store's file lock guards other processes).
-        coach_factory: Builds the round's drawing coach (loads the model, reads or builds the canon); None: the
-            app has no coach.
-        rounds: The other built rounds the atlas page may show (``?round=R``); None: only ``view``'s.
+        view: The session's atlas (the round the server was started on).
+        rounds: The other built rounds; None: only ``view``'s.
     """
 
     view: AtlasView
-    store: ConceptStore
-    settings: AppSettings
-    write_lock: threading.Lock = field(default_factory=threading.Lock)
-    coach_factory: Callable[[], Coach] | None = None
     rounds: Rounds | None = None
     _views: OrderedDict[int, AtlasView] = field(default_factory=OrderedDict, init=False, repr=False)
     _views_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    _coach: Coach | None = field(default=None, init=False, repr=False)
-    _coach_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    # The model's forward hooks are per call on one shared network: one drawing scored at a time.
-    score_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    jobs: Jobs = field(default_factory=Jobs, init=False, repr=False)
-    probes: ProbeCache = field(default_factory=ProbeCache, init=False, repr=False)  # the review's and suggestions'
-    _dream_net: Any = field(default=None, init=False, repr=False)
-    _editor: Any = field(default=None, init=False, repr=False)
-    network_hash: str | None = field(default=None, init=False, repr=False)  # names cached pictures of the network
-    _coach_started: float | None = field(default=None, init=False, repr=False)  # when the coach's build began
-    _coach_ready: float | None = field(default=None, init=False, repr=False)  # when it was done
-    _coach_error: str | None = field(default=None, init=False, repr=False)  # why it could not be built
-    _coach_build: StoppableThread | None = field(default=None, init=False, repr=False)  # the thread building it
 
-    def built_rounds(self) -> list[int]:
+    def built(self) -> list[int]:
         """The rounds the page may switch to: every built one, the session's own included."""
         built = set(self.rounds.built()) if self.rounds is not None else set()
         return sorted(built | {self.view.round})
@@ -112,7 +105,7 @@ class Room:
             return self.view
         if self.rounds is None or round_ not in self.rounds.built():
             raise UnknownRoundError(f"no atlas for round {round_} here: the rounds to look at are "
-                                    f"{', '.join(map(str, self.built_rounds()))} (the page's round menu)")
+                                    f"{', '.join(map(str, self.built()))} (the page's round menu)")
         with self._views_lock:  # one opening per round, however many requests ask at once
             if round_ not in self._views:
                 self._views[round_] = self.rounds.open(round_)
@@ -121,69 +114,78 @@ class Room:
             self._views.move_to_end(round_)
             return self._views[round_]
 
-    def start_coach(self) -> None:
+
+@dataclass(frozen=True)
+class Editor:
+    """The round's network opened at its atlas layer, to read a drawing's activations there and edit them.
+
+    Attributes:
+        runner: The network traced to its atlas layer: runs a drawing to it, and on from it.
+        surgeon: Reads and edits the round's named concepts; None: the round has none.
+        round: The round (a message about its missing concepts names it).
+    """
+
+    runner: LayerRunner
+    surgeon: Surgeon | None
+    round: int
+
+
+class CoachHost:
+    """The round's drawing coach, built on a thread of its own when the app starts, and what is made of its
+    network once: the :class:`Editor` and the dream's copy of the network.
+
+    Args:
+        factory: Builds the coach (loads the model, reads or builds the canon); None: the app has no coach.
+    """
+
+    def __init__(self, factory: Callable[[], Coach] | None) -> None:
+        self.factory = factory
+        self._lock = threading.Lock()
+        self._coach: Coach | None = None
+        self._editor: Editor | None = None
+        self._dream_net: torch.nn.Module | None = None
+        self._started: float | None = None  # when the build began
+        self._ready: float | None = None  # when it was done
+        self._error: str | None = None  # why it could not be built
+        self._build: StoppableThread | None = None  # the thread building it
+
+    def start(self) -> None:
         """Build the coach now, on a thread of its own, so that the first drawing does not wait for the model and
-        its canon (seconds to a minute); :meth:`coach_status` says how far it is, :meth:`stop_coach` stops it."""
-        if self.coach_factory is None or self._coach_started is not None:
+        its canon (seconds to a minute); :meth:`status` says how far it is, :meth:`stop` stops it."""
+        if self.factory is None or self._started is not None:
             return
-        self._coach_started = time.monotonic()
+        self._started = time.monotonic()
 
         def build() -> None:
             try:
                 self.coach()
-            except Exception as err:  # noqa: BLE001 - reported by coach_status; a request raises it again
-                self._coach_error = self._coach_error or f"{type(err).__name__}: {err}"
+            except Exception as err:  # noqa: BLE001 - reported by status; a request raises it again
+                self._error = self._error or f"{type(err).__name__}: {err}"
 
-        self._coach_build = StoppableThread(build, name="articulate-coach")
-        self._coach_build.start()
+        self._build = StoppableThread(build, name="articulate-coach")
+        self._build.start()
 
-    def stop_coach(self) -> None:
+    def stop(self) -> None:
         """Stop the coach's build at its next safe point (between two batches) and wait for it: a process that
         exits while the build is inside torch aborts. The app's shutdown calls it (the process's exit too)."""
-        if self._coach_build is not None:
-            self._coach_build.stop()
+        if self._build is not None:
+            self._build.stop()
 
-    def coach_status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, Any]:
         """How the coach's build goes: ``{"state": "none" | "preparing" | "ready" | "failed", "seconds",
         "message"}`` (``GET /api/coach/status``; the drawing page shows it until the coach is ready)."""
-        if self.coach_factory is None:
+        if self.factory is None:
             return {"state": "none", "seconds": 0.0, "message": "this server has no drawing coach"}
-        started = self._coach_started if self._coach_started is not None else time.monotonic()
+        started = self._started if self._started is not None else time.monotonic()
         if self._coach is not None:
-            return {"state": "ready", "seconds": round((self._coach_ready or started) - started, 1),
+            return {"state": "ready", "seconds": round((self._ready or started) - started, 1),
                     "message": "the coach is ready"}
-        if self._coach_error is not None:
-            return {"state": "failed", "seconds": 0.0, "message": self._coach_error}
+        if self._error is not None:
+            return {"state": "failed", "seconds": 0.0, "message": self._error}
         seconds = round(time.monotonic() - started, 1)
         return {"state": "preparing", "seconds": seconds,
                 "message": f"preparing the coach: loading the round's model and its canon of complete drawings "
                            f"({seconds:.0f} s; the first start of a round builds the canon, later ones read it)"}
-
-    def editor(self) -> tuple[Any, Any]:
-        """The round's network traced to its atlas layer (a :class:`~pipeline.editing.runner.LayerRunner`), and its
-        :class:`~pipeline.editing.surgery.Surgeon` when the round has concepts (else None); made once, since
-        tracing a large network takes a good part of a second."""
-        from pipeline.editing.runner import LayerRunner
-        from pipeline.editing.surgery import Surgeon
-
-        coach = self.coach()
-        with self._coach_lock:
-            if self._editor is None:
-                model = coach.scorer.model
-                surgeon = Surgeon(model, threshold=coach.scorer.threshold) if model.concept_head is not None else None
-                self._editor = (surgeon.runner if surgeon else LayerRunner(model.net, model.layer), surgeon)
-            return self._editor
-
-    def dream_net(self) -> Any:
-        """A copy of the round's network for dreaming: a dream hooks its layers for seconds, and the scoring of
-        drawings must neither see those hooks nor wait for them."""
-        import copy
-
-        coach = self.coach()
-        with self._coach_lock:
-            if self._dream_net is None:
-                self._dream_net = copy.deepcopy(coach.scorer.model.net).eval()
-            return self._dream_net
 
     def coach(self) -> Coach:
         """The round's coach, built on first use (a first build of the canon takes seconds; later ones read it).
@@ -191,45 +193,163 @@ class Room:
         Raises:
             CoachUnavailable: The app was started without one, or it cannot be built (the message says why).
         """
-        if self.coach_factory is None:
+        if self.factory is None:
             raise CoachUnavailable("this server has no drawing coach (start it with `articulate label`)")
-        with self._coach_lock:
+        with self._lock:
             if self._coach is None:
                 try:
-                    self._coach = self.coach_factory()
+                    self._coach = self.factory()
                 except ArticulateError as err:
-                    self._coach_error = f"the drawing coach cannot start: {err}"
-                    raise CoachUnavailable(self._coach_error) from None
-                self._coach_ready = time.monotonic()
+                    self._error = f"the drawing coach cannot start: {err}"
+                    raise CoachUnavailable(self._error) from None
+                self._ready = time.monotonic()
             return self._coach
 
+    def editor(self) -> Editor:
+        """The round's :class:`Editor`, made once: tracing a large network takes a good part of a second.
 
-class CoachUnavailable(ArticulateError):
-    """The app has no drawing coach, or it could not be built."""
+        Raises:
+            CoachUnavailable: As :meth:`coach`.
+        """
+        coach = self.coach()
+        with self._lock:
+            if self._editor is None:
+                model = coach.scorer.model
+                surgeon = Surgeon(model, threshold=coach.scorer.threshold) if model.concept_head is not None else None
+                runner = surgeon.runner if surgeon else LayerRunner(model.net, model.layer)
+                self._editor = Editor(runner, surgeon, coach.round)
+            return self._editor
 
-    status_code = 503
+    def dream_net(self) -> torch.nn.Module:
+        """A copy of the round's network for dreaming: a dream hooks its layers for seconds, and the scoring of
+        drawings must neither see those hooks nor wait for them.
+
+        Raises:
+            CoachUnavailable: As :meth:`coach`.
+        """
+        coach = self.coach()
+        with self._lock:
+            if self._dream_net is None:
+                self._dream_net = copy.deepcopy(coach.scorer.model.net).eval()
+            return self._dream_net
 
 
-def get_room(request: Request) -> Room:
-    return request.app.state.room
+def provide(state: State, *, atlases: Atlases, store: ConceptStore, settings: AppSettings,
+            coaching: CoachHost) -> None:
+    """Put one labeling session's resources on the app, where the dependencies below find them.
+
+    Args:
+        state: The app's ``app.state``.
+        atlases: The session's atlas and the other rounds'.
+        store: The concept store the page edits.
+        settings: Token, limits, split default, actor.
+        coaching: The round's coach and what is made of its network.
+    """
+    state.atlases, state.store, state.settings, state.coaching = atlases, store, settings, coaching
+    state.write_lock = threading.Lock()  # one write at a time in this process (the store's file lock: others)
+    # The model's forward hooks are per call on one shared network: one drawing scored at a time.
+    state.score_lock = threading.Lock()
+    state.jobs = Jobs()
+    state.probes = ProbeCache()  # the review's and the suggestions'
 
 
-RoomDep = Annotated[Room, Depends(get_room)]
+# The resources themselves: no waiting (async: no thread of the pool for a lookup).
+
+async def get_settings(request: Request) -> AppSettings:
+    return request.app.state.settings
 
 
-def get_view(room: RoomDep, round: Annotated[int | None, Query(ge=0, le=1_000_000)] = None) -> AtlasView:  # noqa: A002
+async def get_store(request: Request) -> ConceptStore:
+    return request.app.state.store
+
+
+async def get_write_lock(request: Request) -> threading.Lock:
+    return request.app.state.write_lock
+
+
+async def get_score_lock(request: Request) -> threading.Lock:
+    return request.app.state.score_lock
+
+
+async def get_jobs(request: Request) -> Jobs:
+    return request.app.state.jobs
+
+
+async def get_probes(request: Request) -> ProbeCache:
+    return request.app.state.probes
+
+
+async def get_atlases(request: Request) -> Atlases:
+    return request.app.state.atlases
+
+
+async def get_coaching(request: Request) -> CoachHost:
+    return request.app.state.coaching
+
+
+SettingsDep = Annotated[AppSettings, Depends(get_settings)]
+StoreDep = Annotated[ConceptStore, Depends(get_store)]
+WriteLockDep = Annotated[threading.Lock, Depends(get_write_lock)]
+ScoreLockDep = Annotated[threading.Lock, Depends(get_score_lock)]
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
+ProbesDep = Annotated[ProbeCache, Depends(get_probes)]
+AtlasesDep = Annotated[Atlases, Depends(get_atlases)]
+CoachingDep = Annotated[CoachHost, Depends(get_coaching)]
+
+
+async def get_session_view(atlases: AtlasesDep) -> AtlasView:
+    """The session's own atlas (the drawing and sketch pages', whatever round the atlas page shows)."""
+    return atlases.view
+
+
+def get_view(atlases: AtlasesDep, round: Annotated[int | None, Query(ge=0, le=1_000_000)] = None) -> AtlasView:  # noqa: A002
     """The atlas a request of the atlas page is about: ``?round=R`` (the page's round switch), else the session's."""
-    return room.view_of(round)
+    return atlases.view_of(round)
 
 
+SessionViewDep = Annotated[AtlasView, Depends(get_session_view)]
 ViewDep = Annotated[AtlasView, Depends(get_view)]
+
+
+async def get_selections(view: ViewDep) -> Selections:
+    """The selections of the atlas a request is about."""
+    return Selections(view)
+
+
+SelectionsDep = Annotated[Selections, Depends(get_selections)]
+
+
+# What the coach makes: waits for its build (sync: on the thread pool).
+
+def get_coach(coaching: CoachingDep) -> Coach:
+    """The round's coach (waits for its build).
+
+    Raises:
+        CoachUnavailable: No coach, or it could not be built.
+    """
+    return coaching.coach()
+
+
+def get_editor(coaching: CoachingDep) -> Editor:
+    """The round's editor (waits for the coach's build)."""
+    return coaching.editor()
+
+
+def get_dream_net(coaching: CoachingDep) -> torch.nn.Module:
+    """The dream's copy of the round's network (waits for the coach's build)."""
+    return coaching.dream_net()
+
+
+CoachDep = Annotated[Coach, Depends(get_coach)]
+EditorDep = Annotated[Editor, Depends(get_editor)]
+DreamNetDep = Annotated[torch.nn.Module, Depends(get_dream_net)]
 
 _query_token = APIKeyQuery(name="token", auto_error=False)
 _cookie_token = APIKeyCookie(name=TOKEN_COOKIE, auto_error=False)
 _bearer_token = HTTPBearer(auto_error=False)
 
 
-def require_token(request: Request, room: RoomDep, query: Annotated[str | None, Depends(_query_token)],
+def require_token(request: Request, settings: SettingsDep, query: Annotated[str | None, Depends(_query_token)],
                   cookie: Annotated[str | None, Depends(_cookie_token)],
                   bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_token)]) -> None:
     """Let a request through when the server has no token, the request offers it (query, cookie or bearer), or
@@ -239,7 +359,7 @@ def require_token(request: Request, room: RoomDep, query: Annotated[str | None, 
     Raises:
         HTTPException: 401, saying how to send the token.
     """
-    token = room.settings.token
+    token = settings.token
     if not token or request.url.path.startswith("/static/"):
         return
     offered = [query, cookie, bearer.credentials if bearer else None]

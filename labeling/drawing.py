@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from labeling.deps import Room
-from labeling.fields import Index, Strokes
-from pipeline.coach.coach import DrawingError, strokes_to_sketch
 from core.sketch import Sketch
+from labeling.atlas_view import AtlasView
+from labeling.fields import Index, Strokes
+from pipeline.coach.coach import DrawingError, Limits, strokes_to_sketch
 
 __all__ = ["Drawing", "sketch_of"]
 
@@ -20,8 +20,13 @@ class Drawing(BaseModel):
     point: Index | None = None
 
 
-def sketch_of(room: Room, body: Drawing) -> Sketch:
+def sketch_of(body: Drawing, view: AtlasView, limits: Limits) -> Sketch:
     """The sketch a request names.
+
+    Args:
+        body: The request's drawing.
+        view: The atlas whose points a drawing may name (the session's).
+        limits: What drawn strokes may hold (the coach's).
 
     Raises:
         DrawingError: Both or neither given, or malformed strokes.
@@ -30,5 +35,5 @@ def sketch_of(room: Room, body: Drawing) -> Sketch:
     if (body.strokes is None) == (body.point is None):
         raise DrawingError("give the drawing as strokes or as an atlas point, one of them")
     if body.point is not None:
-        return room.view.sketch_of_point(body.point)
-    return strokes_to_sketch(body.strokes, room.coach().limits)
+        return view.sketch_of_point(body.point)
+    return strokes_to_sketch(body.strokes, limits)

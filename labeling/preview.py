@@ -28,6 +28,7 @@ import numpy as np
 
 from conceptstore.concepts import Concept
 from labeling.atlas_view import AtlasView
+from labeling.selections import Selections
 from core.errors import ConfigError
 
 from pipeline.schema import Conf
@@ -243,4 +244,4 @@ def _agreement(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
 
 
 def _shown(view: AtlasView, point: int, probability: float) -> dict[str, Any]:
-    return {**view.exemplar(int(point)), "probability": round(float(probability), 4)}
+    return {**Selections(view).exemplar(int(point)), "probability": round(float(probability), 4)}

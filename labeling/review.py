@@ -36,6 +36,7 @@ from conceptstore.concepts import Change, Concept, ConceptError, StoreState
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView
 from labeling.preview import FittedProbe, ProbeCache, ProbeSettings
+from labeling.selections import Selections
 from core.errors import ConfigError
 
 from pipeline.schema import Conf
@@ -289,7 +290,8 @@ def _position_item(view: AtlasView, kind: str, position: Sequence, score: float,
     points = view.points_of([position])
     return {"kind": kind, "score": round(float(score), 4), "position": [str(position[0]), int(position[1]),
                                                                         int(position[2])],
-            "point": points[0] if points else None, "exemplar": view.exemplar(points[0]) if points else None,
+            "point": points[0] if points else None,
+            "exemplar": Selections(view).exemplar(points[0]) if points else None,
             "why": why, "fix": fix}
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.defaults import SimulatedArtist
+from labeling.selections import Selections
 from conceptstore.store import ConceptStore
 from core.errors import ConfigError, InputError
 from core.text import plural
@@ -28,7 +29,7 @@ def test_a_session_promotes_majority_parts_and_unticks_the_rest(labeling_project
     taken = [d for d in report.decisions if d.action != "skip"]
     assert taken, report.table()
     for decision in whole:
-        seen = view.exemplars(view.select(cluster=decision.cluster), 12)
+        seen = Selections(view).exemplars(view.select(cluster=decision.cluster), 12)
         parts = Counter(int(p) for p in view.points["part"].to_numpy()[seen] if p > 0)
         top, count = parts.most_common(1)[0]
         assert decision.part == view.parts[top - 1] and decision.share == pytest.approx(count / len(seen))

@@ -12,6 +12,7 @@ import pytest
 from conceptstore.store import ConceptStore
 from labeling.artist import SYNONYMS
 from tests.defaults import SimulatedArtist
+from labeling.selections import Selections
 from core.errors import ConfigError
 
 #: How far the share of wrong judgments may stray from ``noise`` (a binomial share of about 1,000 positions
@@ -79,7 +80,7 @@ def test_a_noisy_session_judges_exemplars_by_its_mistakes(labeling_project, tmp_
     truth = view.points["part"].to_numpy()
     differ = 0
     for decision in (d for d in report.decisions if d.piece is None):
-        seen = view.exemplars(view.select(cluster=decision.cluster), 12)
+        seen = Selections(view).exemplars(view.select(cluster=decision.cluster), 12)
         counts = Counter(int(p) for p in judged[seen] if p > 0)
         top, count = counts.most_common(1)[0]
         assert decision.part == view.parts[top - 1] and decision.share == pytest.approx(count / len(seen))

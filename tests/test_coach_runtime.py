@@ -89,7 +89,7 @@ import atexit, json, sys, time
 from functools import partial
 sys.path.insert(0, {root!r})
 room = None
-atexit.register(lambda: print(json.dumps(room.coach_status()), flush=True))  # runs after runtime's own
+atexit.register(lambda: print(json.dumps(room.status()), flush=True))  # runs after runtime's own
 from conceptstore.store import ConceptStore
 from labeling.app import _coach, create_app
 from tests.defaults import AppSettings
@@ -100,11 +100,11 @@ view = AtlasView.from_config(cfg, 0)
 app = create_app(view, ConceptStore({store!r}), AppSettings(port=0), coach=partial(_coach, cfg, 0))
 while not hasattr(app, "state"):
     app = app.app
-room = app.state.room
+room = app.state.coaching
 deadline = time.monotonic() + 60
-while room.coach_status()["state"] == "preparing" and room.coach_status()["seconds"] < 0.5 and time.monotonic() < deadline:
+while room.status()["state"] == "preparing" and room.status()["seconds"] < 0.5 and time.monotonic() < deadline:
     time.sleep(0.05)
-print(json.dumps(room.coach_status()), flush=True)
+print(json.dumps(room.status()), flush=True)
 """
 
 
@@ -139,7 +139,7 @@ def test_stopping_the_server_stops_the_coachs_build(labeling_project, tmp_path: 
     room = app
     while not hasattr(room, "state"):
         room = room.app
-    room = room.state.room
+    room = room.state.coaching
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
@@ -148,9 +148,9 @@ def test_stopping_the_server_stops_the_coachs_build(labeling_project, tmp_path: 
     deadline = time.monotonic() + COMMAND_TIMEOUT
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert room.coach_status()["state"] == "preparing"
+    assert room.status()["state"] == "preparing"
     server.should_exit = True
     thread.join(timeout=COMMAND_TIMEOUT)
     assert not thread.is_alive()
-    assert not room._coach_build.thread.is_alive()
-    assert room.coach_status()["message"].endswith("the coach's build was stopped: the app is stopping")
+    assert not room._build.thread.is_alive()
+    assert room.status()["message"].endswith("the coach's build was stopped: the app is stopping")

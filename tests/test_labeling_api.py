@@ -23,6 +23,7 @@ from PIL import Image
 
 from labeling.app import create_app
 from tests.defaults import AppSettings
+from labeling.selections import Selections
 from conceptstore.store import ConceptStore
 from tests.conftest import ROOT, RunningServer
 
@@ -451,7 +452,7 @@ def test_every_operation_is_a_command(labeling_project, capsys: pytest.CaptureFi
         assert status == 0, err
         return out
 
-    first = project.view.describe(project.view.select(cluster=0))["exemplars"][0]["point"]
+    first = Selections(project.view).describe(project.view.select(cluster=0))["exemplars"][0]["point"]
     assert "promoted 'wall'" in ok("promote", "wall", "--cluster", "0", "--untick", str(first))
     assert store.state().concepts[0].negatives == tuple(project.view.positions([first]))
     assert ok("list").startswith("1 concept (store version 1)")

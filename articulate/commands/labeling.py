@@ -154,7 +154,9 @@ def _judged(args: argparse.Namespace, view: Any) -> tuple[Any, Any]:
     selection's sheet (``clusters/cluster_<n>.png``, the app's exemplars), so those kept are verified."""
     selection = _selection(args, view)
     unticked = parse_int_list(args.untick, "--untick", POINT_IDS, allow_empty=True)
-    return selection, view.judged_positions(selection.points, unticked, view.exemplars(selection))
+    from labeling.selections import Selections
+
+    return selection, view.judged_positions(selection.points, unticked, Selections(view).exemplars(selection))
 
 
 def promote_command(args: argparse.Namespace) -> None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from conceptstore.concepts import Concept
 from conceptstore.store import ConceptStore
 from labeling.atlas_view import AtlasView, Selection, SelectionError
-from labeling.deps import RoomDep, ViewDep
+from labeling.deps import AtlasesDep, SelectionsDep, SettingsDep, StoreDep, ViewDep
 from labeling.fields import Index, Whole
 
 __all__ = ["SelectionBody", "SubclusterBody", "concept_selection", "router", "selection_of"]
@@ -36,14 +36,14 @@ class SubclusterBody(SelectionBody):
 
 
 @router.get("/atlas")
-def atlas(room: RoomDep, view: ViewDep) -> dict[str, Any]:
-    return {**view.summary(), "store": room.store.path.as_posix()}
+def atlas(view: ViewDep, store: StoreDep) -> dict[str, Any]:
+    return {**view.summary(), "store": store.path.as_posix()}
 
 
 @router.get("/rounds")
-def rounds(room: RoomDep) -> dict[str, Any]:
+def rounds(atlases: AtlasesDep) -> dict[str, Any]:
     """The rounds whose atlas the page can show (``?round=R``), and the one the server was started on."""
-    return {"rounds": room.built_rounds(), "session": room.view.round}
+    return {"rounds": atlases.built(), "session": atlases.view.round}
 
 
 @router.get("/points")
@@ -52,25 +52,26 @@ def points(view: ViewDep) -> dict[str, list]:
 
 
 @router.post("/selection")
-def selection(room: RoomDep, view: ViewDep, body: SelectionBody) -> dict[str, Any]:
+def selection(view: ViewDep, selections: SelectionsDep, store: StoreDep, body: SelectionBody) -> dict[str, Any]:
     if body.concept is None:
-        return view.describe(selection_of(view, room.store, body), body.exemplars)
-    concept = room.store.state().get(body.concept)  # read once: the store parses its file on every read
-    answer = view.describe(concept_selection(view, concept), body.exemplars)
+        return selections.describe(selection_of(view, store, body), body.exemplars)
+    concept = store.state().get(body.concept)  # read once: the store parses its file on every read
+    answer = selections.describe(concept_selection(view, concept), body.exemplars)
     # the concept's points in the previous round too, on its map: what fine-tuning moved
     answer["previous"] = view.previous_points(concept.positives)
     return answer
 
 
 @router.post("/selection/subclusters")
-def subclusters(room: RoomDep, view: ViewDep, body: SubclusterBody) -> dict[str, Any]:
+def subclusters(view: ViewDep, selections: SelectionsDep, store: StoreDep, settings: SettingsDep,
+                body: SubclusterBody) -> dict[str, Any]:
     """A mixed selection cut by what the layer tells apart: its sub-clusters, each with its points and what it is
     made of, largest first; selecting one of them is a selection of ``points``."""
-    chosen = selection_of(view, room.store, body)
-    k = body.k or room.settings.split_k
-    pieces = view.subcluster_points(chosen, k)
+    chosen = selection_of(view, store, body)
+    k = body.k or settings.split_k
+    pieces = selections.subcluster_points(chosen, k)
     return {"k": k, "of": {"kind": chosen.kind, "key": chosen.key, "size": int(len(chosen.points))},
-            "pieces": [{"size": int(len(ids)), "points": ids.tolist(), **view.composition(ids)}
+            "pieces": [{"size": int(len(ids)), "points": ids.tolist(), **selections.composition(ids)}
                        for ids in pieces]}
 
 

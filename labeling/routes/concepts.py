@@ -7,6 +7,7 @@ is written. Writes answer the new concept list and the ids they changed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -16,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from conceptstore.events import describe_event
 from conceptstore.store import ConceptError, ConceptStore
 from labeling.atlas_view import AtlasView
-from labeling.deps import Room, RoomDep, ViewDep
+from labeling.deps import SettingsDep, StoreDep, ViewDep, WriteLockDep
 from labeling.fields import MAX_INDEX, Index, Whole
 from labeling.preview import preview
+from labeling.selections import Selections
 
 __all__ = ["VersionedBody", "concept_list", "router", "split_groups", "write_and_list"]
 
@@ -75,33 +77,43 @@ class SplitBody(VersionedBody):
 # --- reading ------------------------------------------------------------------------------------------------
 
 @router.get("/concepts")
-def concepts(room: RoomDep, view: ViewDep) -> dict[str, Any]:
-    return concept_list(view, room.store)
+def concepts(view: ViewDep, store: StoreDep) -> dict[str, Any]:
+    return concept_list(view, store)
 
 
 @router.get("/concepts/{ref}/preview")
-def concept_preview(room: RoomDep, view: ViewDep, ref: str) -> dict[str, Any]:
+def concept_preview(view: ViewDep, store: StoreDep, settings: SettingsDep, ref: str) -> dict[str, Any]:
     """What the label does at once: a linear probe on the round's layer (labeling/preview.py); 404 for an unknown
     concept."""
-    return preview(view, room.store.state().get(ref), room.settings.preview)
+    return preview(view, store.state().get(ref), settings.preview)
 
 
 @router.get("/events")
-def events(room: RoomDep, limit: int = Query(default=20, ge=1, le=1000)) -> dict[str, Any]:
-    recent = room.store.events()[-limit:][::-1]
-    return {"version": room.store.state().version,
+def events(store: StoreDep, limit: int = Query(default=20, ge=1, le=1000)) -> dict[str, Any]:
+    recent = store.events()[-limit:][::-1]
+    return {"version": store.state().version,
             "events": [{"version": e.get("version"), "time": e.get("time"), "actor": e.get("actor"),
                         "op": e.get("op"), "summary": describe_event(e)} for e in recent]}
 
 
 # --- writes -------------------------------------------------------------------------------------------------
 
-def write_and_list(room: Room, action: Callable[[], Any], view: AtlasView | None = None) -> dict[str, Any]:
-    """Run one write under the room's lock; answer the concepts as the page lists them on ``view`` (default: the
-    session's round) and the ids the write changed."""
-    with room.write_lock:
+def write_and_list(store: ConceptStore, write_lock: threading.Lock, view: AtlasView,
+                   action: Callable[[], Any]) -> dict[str, Any]:
+    """Run one write under the app's write lock.
+
+    Args:
+        store: The concept store written.
+        write_lock: One write at a time in this process.
+        view: The atlas the answer lists the concepts on.
+        action: The write; answers the store's change.
+
+    Returns:
+        The concepts as the page lists them on ``view``, and the ids the write changed.
+    """
+    with write_lock:
         change = action()
-    return {**concept_list(view or room.view, room.store), "changed": list(change.concept_ids)}
+    return {**concept_list(view, store), "changed": list(change.concept_ids)}
 
 
 def _source(view: AtlasView, source: Source) -> dict[str, Any]:
@@ -110,60 +122,67 @@ def _source(view: AtlasView, source: Source) -> dict[str, Any]:
 
 
 @router.post("/concepts", status_code=201)
-def promote(room: RoomDep, view: ViewDep, body: PromoteBody) -> dict[str, Any]:
-    store, actor = room.store, room.settings.actor
+def promote(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep,
+            body: PromoteBody) -> dict[str, Any]:
+    actor = settings.actor
     judged = view.judged_positions(body.points, body.unticked, body.seen)
-    return write_and_list(room, lambda: store.promote(
+    return write_and_list(store, write_lock, view, lambda: store.promote(
         body.name, judged.positives, judged.negatives, layer=view.layer, born_round=view.round,
         source=_source(view, body.source), notes=body.notes, unticked=len(judged.negatives),
-        verified=judged.verified, expected_version=body.expected_version, actor=actor), view)
+        verified=judged.verified, expected_version=body.expected_version, actor=actor))
 
 
 @router.post("/concepts/merge")
-def merge(room: RoomDep, view: ViewDep, body: MergeBody) -> dict[str, Any]:
-    return write_and_list(room, lambda: room.store.merge(body.ids, body.name, expected_version=body.expected_version,
-                                                 actor=room.settings.actor), view)
+def merge(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep,
+          body: MergeBody) -> dict[str, Any]:
+    return write_and_list(store, write_lock, view, lambda: store.merge(
+        body.ids, body.name, expected_version=body.expected_version, actor=settings.actor))
 
 
 @router.post("/concepts/{ref}/add")
-def add(room: RoomDep, view: ViewDep, ref: str, body: AddBody) -> dict[str, Any]:
+def add(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep, ref: str,
+        body: AddBody) -> dict[str, Any]:
     judged = view.judged_positions(body.points, body.unticked, body.seen)
-    return write_and_list(room, lambda: room.store.add(
+    return write_and_list(store, write_lock, view, lambda: store.add(
         ref, judged.positives, judged.negatives, source=_source(view, body.source), unticked=len(judged.negatives),
-        verified=judged.verified, expected_version=body.expected_version, actor=room.settings.actor), view)
+        verified=judged.verified, expected_version=body.expected_version, actor=settings.actor))
 
 
 @router.post("/concepts/{ref}/rename")
-def rename(room: RoomDep, view: ViewDep, ref: str, body: RenameBody) -> dict[str, Any]:
-    return write_and_list(room, lambda: room.store.rename(ref, body.name, expected_version=body.expected_version,
-                                                  actor=room.settings.actor), view)
+def rename(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep, ref: str,
+           body: RenameBody) -> dict[str, Any]:
+    return write_and_list(store, write_lock, view, lambda: store.rename(
+        ref, body.name, expected_version=body.expected_version, actor=settings.actor))
 
 
 @router.post("/concepts/{ref}/notes")
-def notes(room: RoomDep, view: ViewDep, ref: str, body: NotesBody) -> dict[str, Any]:
-    return write_and_list(room, lambda: room.store.set_notes(ref, body.notes, expected_version=body.expected_version,
-                                                     actor=room.settings.actor), view)
+def notes(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep, ref: str,
+          body: NotesBody) -> dict[str, Any]:
+    return write_and_list(store, write_lock, view, lambda: store.set_notes(
+        ref, body.notes, expected_version=body.expected_version, actor=settings.actor))
 
 
 @router.post("/concepts/{ref}/split")
-def split(room: RoomDep, view: ViewDep, ref: str, body: SplitBody) -> dict[str, Any]:
-    groups = split_groups(view, room.store, ref, points=body.points, name=body.name,
-                          k=body.k if body.points is None else None, default_k=room.settings.split_k)
-    return write_and_list(room, lambda: room.store.split(ref, groups, expected_version=body.expected_version,
-                                                 actor=room.settings.actor), view)
+def split(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep, ref: str,
+          body: SplitBody) -> dict[str, Any]:
+    groups = split_groups(view, store, ref, points=body.points, name=body.name,
+                          k=body.k if body.points is None else None, default_k=settings.split_k)
+    return write_and_list(store, write_lock, view, lambda: store.split(
+        ref, groups, expected_version=body.expected_version, actor=settings.actor))
 
 
 @router.delete("/concepts/{ref}")
-def delete(room: RoomDep, view: ViewDep, ref: str,
+def delete(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep, ref: str,
            expected_version: Annotated[int, Query(ge=0, le=MAX_INDEX)]) -> dict[str, Any]:
-    return write_and_list(room, lambda: room.store.delete(ref, expected_version=expected_version,
-                                                          actor=room.settings.actor), view)
+    return write_and_list(store, write_lock, view, lambda: store.delete(
+        ref, expected_version=expected_version, actor=settings.actor))
 
 
 @router.post("/undo")
-def undo(room: RoomDep, view: ViewDep, body: VersionedBody) -> dict[str, Any]:
-    return write_and_list(room, lambda: room.store.undo(expected_version=body.expected_version,
-                                                        actor=room.settings.actor), view)
+def undo(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep,
+         body: VersionedBody) -> dict[str, Any]:
+    return write_and_list(store, write_lock, view, lambda: store.undo(
+        expected_version=body.expected_version, actor=settings.actor))
 
 
 def concept_list(view: AtlasView, store: ConceptStore) -> dict[str, Any]:
@@ -194,5 +213,5 @@ def split_groups(view: AtlasView, store: ConceptStore, ref: str, *, points: list
         if not moving:
             raise ConceptError(f"none of the selected points belong to '{concept.name}': lasso some of its points")
         return [(name or f"{concept.name} (split)", sorted(moving))]
-    groups = view.subclusters(concept.positives, k or default_k)
+    groups = Selections(view).subclusters(concept.positives, k or default_k)
     return [(f"{concept.name} ({i + 2})", sorted(group)) for i, group in enumerate(groups[1:])]

@@ -1,7 +1,7 @@
 """The drawing coach: the ``/draw`` page, what it needs to start, and one feedback update per request.
 
 Scoring runs in FastAPI's thread pool (plain ``def`` routes), so a drawing being scored never holds up the
-atlas page's requests; drawings are scored one at a time (:attr:`Room.score_lock`). A drawing over the coach's
+atlas page's requests; drawings are scored one at a time (:data:`~labeling.deps.ScoreLockDep`). A drawing over the coach's
 limits (strokes, points, coordinates) answers 422, an unknown target class 400, a missing coach 503.
 
 Talking back (``POST /api/drawn``): the person marks positions of their own drawing as a concept ("this is
@@ -19,7 +19,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from conceptstore.drawings import DrawingBook, drawings_path
-from labeling.deps import RoomDep
+from labeling.deps import (CoachDep, CoachingDep, ScoreLockDep, SessionViewDep, SettingsDep, StoreDep,
+                           WriteLockDep)
 from labeling.fields import Index, Strokes
 from labeling.routes.concepts import VersionedBody, write_and_list
 from labeling.routes.files import STATIC
@@ -49,26 +50,24 @@ def draw_page() -> FileResponse:
 
 
 @router.get("/api/coach")
-def coach(room: RoomDep) -> dict[str, Any]:
+def coach(coach: CoachDep, view: SessionViewDep, settings: SettingsDep) -> dict[str, Any]:
     """The round, its classes, the concepts the coach speaks of (with icon images), the grid and thresholds."""
-    coach = room.coach()
     described = coach.describe()
     for concept in described["concepts"]:
         point = concept.pop("icon_point")
-        concept["icon"] = f"/api/patch/{point}.png" if point is not None and 0 <= point < len(room.view) else None
-    return {**described, "throttle_ms": room.settings.coach_throttle_ms}
+        concept["icon"] = f"/api/patch/{point}.png" if point is not None and 0 <= point < len(view) else None
+    return {**described, "throttle_ms": settings.coach_throttle_ms}
 
 
 @router.get("/api/coach/status")
-def coach_status(room: RoomDep) -> dict[str, Any]:
+def coach_status(coaching: CoachingDep) -> dict[str, Any]:
     """Whether the coach is ready, and how long it has been preparing (it is built when the server starts)."""
-    return room.coach_status()
+    return coaching.status()
 
 
 @router.post("/api/feedback")
-def feedback(room: RoomDep, body: FeedbackBody) -> dict[str, Any]:
-    coach = room.coach()
-    with room.score_lock:
+def feedback(coach: CoachDep, score_lock: ScoreLockDep, body: FeedbackBody) -> dict[str, Any]:
+    with score_lock:
         return coach.answer(body.strokes, body.target, body.before, body.frame, body.before_target)
 
 
@@ -85,9 +84,9 @@ class DrawnBody(VersionedBody):
 
 
 @router.post("/api/drawn", status_code=201)
-def drawn(room: RoomDep, body: DrawnBody) -> dict[str, Any]:
+def drawn(coach: CoachDep, view: SessionViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep,
+          body: DrawnBody) -> dict[str, Any]:
     """Keep the drawing and write its marked positions into the concept store."""
-    coach, view = room.coach(), room.view
     if body.word not in coach.scorer.class_names:
         raise DrawingError(f"word: {body.word!r} is not a class of the round {coach.round} model "
                            f"({', '.join(coach.scorer.class_names)})")
@@ -102,7 +101,7 @@ def drawn(room: RoomDep, body: DrawnBody) -> dict[str, Any]:
     sketch = strokes_to_sketch(body.strokes, coach.limits, word=body.word)
     if not sketch.strokes:
         raise DrawingError("strokes: an empty drawing has nothing to mark")
-    store, actor = room.store, room.settings.actor
+    actor = settings.actor
 
     def change() -> Any:
         # The drawing is kept only with the change it is for: a change refused (a stale version, an unknown
@@ -118,4 +117,4 @@ def drawn(room: RoomDep, body: DrawnBody) -> dict[str, Any]:
             return store.add(body.concept, positives, negatives, source=source, verified=positives,
                              expected_version=body.expected_version, actor=actor)
 
-    return write_and_list(room, change)
+    return write_and_list(store, write_lock, view, change)

@@ -1,8 +1,8 @@
 """Dreaming in the app: DeepDream a drawing toward a concept, an atlas cluster, a channel, a class or a whole layer, as a job with progress
 and cancel (``POST /api/dream`` starts it; ``GET /api/jobs/<id>`` polls it; ``DELETE`` cancels it).
 
-A dream runs on a copy of the round's network (:meth:`Room.dream_net`), on the app's one job worker, so the
-drawing coach and the editor keep answering while it runs. "Dream at layer" is any layer of the model
+A dream runs on a copy of the round's network (:data:`~labeling.deps.DreamNetDep`), on the app's one job worker,
+so the drawing coach and the editor keep answering while it runs. "Dream at layer" is any layer of the model
 (``layer``, a module path): early layers change strokes, later ones add parts.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
-from labeling.deps import RoomDep
+from labeling.deps import CoachDep, DreamNetDep, EditorDep, JobsDep, SessionViewDep, SettingsDep
 from labeling.directions import layer_direction
 from labeling.fields import Index
 from labeling.drawing import Drawing, sketch_of
@@ -45,30 +45,29 @@ class DreamBody(Drawing):
 
 
 @router.post("/dream", status_code=202)
-def dream(room: RoomDep, body: DreamBody) -> dict[str, Any]:
+def dream(coach: CoachDep, editor: EditorDep, net: DreamNetDep, view: SessionViewDep, settings: SettingsDep,
+          jobs: JobsDep, body: DreamBody) -> dict[str, Any]:
     """Start a dream; answers the job (poll ``/api/jobs/<id>``)."""
     import torch
 
     from pipeline.featurevis.dream import deepdream
     from pipeline.featurevis.objectives import OUTPUT, Direction, class_logit
 
-    coach = room.coach()
     model = coach.scorer.model
-    spans = request_limits(room)
+    spans = request_limits(settings.limits, coach)
     RequestLimits.check(body.octaves, spans["dream_octaves"], "octaves")
     RequestLimits.check(body.steps, spans["dream_steps"], "steps")
-    sketch = sketch_of(room, body)
+    sketch = sketch_of(body, view, coach.limits)
     chosen = [name for name in ("concept", "cluster", "channel", "target_class") if getattr(body, name) is not None]
     if len(chosen) > 1:
         raise DrawingError(f"dream toward one of concept, cluster, channel or target_class, not {' and '.join(chosen)}")
     if body.layer and chosen and chosen[0] in ("concept", "cluster", "target_class"):
         raise DrawingError(f"a {chosen[0].replace('target_', '')} is dreamt toward on its own layer; leave layer out")
-    net = room.dream_net()
     layer = body.layer or model.layer
     get_layer(net, layer, key="layer")  # an unknown layer: 400 listing the layer names
     objective, what = None, f"{layer}" if body.channel is None else f"{layer} ch {body.channel}"
     if body.concept is not None or body.cluster is not None:
-        vector, what = layer_direction(room, concept=body.concept, cluster=body.cluster)
+        vector, what = layer_direction(view, editor, concept=body.concept, cluster=body.cluster)
         objective = Direction(layer, vector)
     elif body.target_class is not None:
         objective, layer, what = class_logit(coach.target_index(body.target_class)), OUTPUT, \
@@ -81,14 +80,14 @@ def dream(room: RoomDep, body: DreamBody) -> dict[str, Any]:
                             progress=progress)[0]
         return {"image": data_url(picture_png(dreamed)), "what": what}
 
-    return room.jobs.start(work).to_json()
+    return jobs.start(work).to_json()
 
 
 @router.get("/jobs/{job_id}")
-def job(room: RoomDep, job_id: str) -> dict[str, Any]:
-    return room.jobs.get(job_id).to_json()
+def job(jobs: JobsDep, job_id: str) -> dict[str, Any]:
+    return jobs.get(job_id).to_json()
 
 
 @router.delete("/jobs/{job_id}")
-def cancel(room: RoomDep, job_id: str) -> dict[str, Any]:
-    return room.jobs.cancel(job_id).to_json()
+def cancel(jobs: JobsDep, job_id: str) -> dict[str, Any]:
+    return jobs.cancel(job_id).to_json()

@@ -19,8 +19,9 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from labeling.deps import Room, RoomDep
-from labeling.directions import layer_direction
+from labeling.atlas_view import AtlasView
+from labeling.deps import CoachDep, Editor, EditorDep, ScoreLockDep, SessionViewDep, SettingsDep
+from labeling.directions import cluster_direction
 from labeling.fields import Index, Whole
 from labeling.drawing import Drawing, sketch_of
 from labeling.routes.files import STATIC
@@ -81,15 +82,15 @@ def _map(values: torch.Tensor) -> list[list[float]]:
 
 
 @router.post("/layer")
-def layer(room: RoomDep, body: LayerBody) -> dict[str, Any]:
+def layer(coach: CoachDep, editor: EditorDep, view: SessionViewDep, score_lock: ScoreLockDep,
+          body: LayerBody) -> dict[str, Any]:
     """The drawing's class probabilities and atlas-layer maps (concepts first, then the strongest channels)."""
-    coach = room.coach()
     model = coach.scorer.model
     target = coach.target_index(body.target)
-    sketch = sketch_of(room, body)
+    sketch = sketch_of(body, view, coach.limits)
     image = rasterize(sketch, model.raster)[None]
-    runner, _ = room.editor()
-    with room.score_lock:
+    runner = editor.runner
+    with score_lock:
         x = to_model_input(torch.from_numpy(image)[:, None], model.input_spec)
         act_leaf = runner.run(x)
         chosen = int(act_leaf.logits.argmax(1)[0]) if target is None else target
@@ -123,13 +124,13 @@ def _channel_attribution(runner: LayerRunner, run: LayerRun, target: int) -> tor
 
 
 @router.post("/edit")
-def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
+def edit(coach: CoachDep, editor: EditorDep, view: SessionViewDep, settings: SettingsDep, score_lock: ScoreLockDep,
+         body: EditBody) -> dict[str, Any]:
     """Apply the edits in order and answer the model's output before and after."""
-    coach = room.coach()
     model = coach.scorer.model
-    sketch = sketch_of(room, body)
+    sketch = sketch_of(body, view, coach.limits)
     grid = coach.scorer.geometry
-    spans = room.settings.limits.ranges()
+    spans = settings.limits.ranges()
     RequestLimits.check(len(body.edits), spans["edits"], "edits (how many in the stack)")
     for i, one in enumerate(body.edits, start=1):
         RequestLimits.check(one.factor, spans["factor"], f"edit {i}: factor")
@@ -148,13 +149,13 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
         if outside:
             raise DrawingError(f"edit {i}: cell {outside[0]} is outside the layer's {grid.height} x {grid.width} grid")
     image = rasterize(sketch, model.raster)[None]
-    runner, surgeon = room.editor()
-    with room.score_lock:
+    runner, surgeon = editor.runner, editor.surgeon
+    with score_lock:
         run = runner.run(to_model_input(torch.from_numpy(image)[:, None], model.input_spec))
         edited, touched = run.activations, torch.zeros(1, grid.height, grid.width, dtype=torch.bool)
         labels = []
         for one in body.edits:
-            edited, mask, label = _apply(edited, one, surgeon, room)
+            edited, mask, label = _apply(edited, one, editor, view)
             touched |= mask
             labels.append(label)
         logits = runner.resume(run, edited)
@@ -170,11 +171,11 @@ def edit(room: RoomDep, body: EditBody) -> dict[str, Any]:
                  "after": round(float(a), 4)} for c, b, a in zip(model.concepts, *presence)]}
 
 
-def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
-           room: Room) -> tuple[torch.Tensor, torch.Tensor, str]:
+def _apply(activations: torch.Tensor, one: Edit, editor: Editor,
+           view: AtlasView) -> tuple[torch.Tensor, torch.Tensor, str]:
     """One edit: the edited map, the positions it touched, and a label."""
     if one.shift is not None or one.rotate is not None:
-        return _move(activations, one, surgeon, room)
+        return _move(activations, one, editor, view)
     shape = (1, *activations.shape[2:])
     cells = None
     if one.cells is not None:
@@ -189,11 +190,10 @@ def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
         where = cells if cells is not None else everywhere
         return scale_positions(activations, where, one.factor), where, f"all channels x {one.factor:g}"
     if one.cluster is not None:  # an atlas cluster's direction: any round, concepts or not
-        direction, what = layer_direction(room, cluster=one.cluster)
+        direction, what = cluster_direction(view, one.cluster)
         where = cells if cells is not None else everywhere
         return scale_direction(activations, direction, one.factor, where), where, f"{what} x {one.factor:g}"
-    if surgeon is None:
-        raise DrawingError(f"{no_concepts(room.coach().round)}; channels can be edited now")
+    surgeon = _surgeon(editor)
     k = surgeon.concept_index(str(one.concept))
     fires = surgeon.fires(surgeon.maps(activations), k, one.grow)
     if one.mode == "positions":
@@ -205,8 +205,8 @@ def _apply(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
     return edited, where, f"{surgeon.names[k]} x {one.factor:g}"
 
 
-def _move(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
-          room: Room) -> tuple[torch.Tensor, torch.Tensor, str]:
+def _move(activations: torch.Tensor, one: Edit, editor: Editor,
+          view: AtlasView) -> tuple[torch.Tensor, torch.Tensor, str]:
     """A shift or a rotation of one channel's map, of every channel's, or of a concept's component."""
     if one.shift is not None:
         dy, dx = (int(v) for v in one.shift)
@@ -220,9 +220,19 @@ def _move(activations: torch.Tensor, one: Edit, surgeon: Surgeon | None,
     if one.all:
         return move_maps(activations, move), everywhere, f"all channels {how}"
     if one.cluster is not None:
-        direction, what = layer_direction(room, cluster=one.cluster)
+        direction, what = cluster_direction(view, one.cluster)
         return move_maps(activations, move, direction=direction), everywhere, f"{what} {how}"
-    if surgeon is None:
-        raise DrawingError(f"{no_concepts(room.coach().round)}; channels can be edited now")
+    surgeon = _surgeon(editor)
     k = surgeon.concept_index(str(one.concept))
     return move_maps(activations, move, direction=surgeon.weights[k]), everywhere, f"{surgeon.names[k]} {how}"
+
+
+def _surgeon(editor: Editor) -> Surgeon:
+    """The round's surgeon, for an edit of a named concept.
+
+    Raises:
+        DrawingError: The round has no concepts.
+    """
+    if editor.surgeon is None:
+        raise DrawingError(f"{no_concepts(editor.round)}; channels can be edited now")
+    return editor.surgeon

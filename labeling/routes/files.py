@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from core.names import unencodable
-from labeling.deps import TOKEN_COOKIE, RoomDep, ViewDep
+from labeling.deps import TOKEN_COOKIE, SettingsDep, ViewDep
 from labeling.guards import error_body
 
 __all__ = ["CACHE_AN_HOUR", "PLOTLY", "STATIC", "StaticFolder", "router", "safe_path"]
@@ -66,10 +66,10 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
-def index(room: RoomDep, token: str | None = None) -> Response:
+def index(settings: SettingsDep, token: str | None = None) -> Response:
     """The page; a ``?token=`` that opened it is kept in a cookie, so the page's own requests carry it."""
     response = FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
-    if room.settings.token and token:
+    if settings.token and token:
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
     return response
 
@@ -91,10 +91,10 @@ def atlas_file(view: ViewDep, path: str) -> Response:
 
 @router.get("/api/patch/{point}.png")
 def patch(view: ViewDep, point: int) -> Response:
-    return Response(view.patch_png(point), media_type="image/png", headers=CACHE_AN_HOUR)
+    return Response(view.pictures.patch_png(point), media_type="image/png", headers=CACHE_AN_HOUR)
 
 
 @router.get("/api/sketch/{point}.png")
 def sketch(view: ViewDep, point: int) -> Response:
-    return Response(view.sketch_png(point), media_type="image/png", headers=CACHE_AN_HOUR)
+    return Response(view.pictures.sketch_png(point), media_type="image/png", headers=CACHE_AN_HOUR)
 

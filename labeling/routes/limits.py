@@ -8,7 +8,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from labeling.deps import Room, RoomDep
+from labeling.deps import CoachDep, SettingsDep
+from labeling.settings import RequestLimits
+from pipeline.coach.coach import Coach
 
 __all__ = ["OCTAVE_SCALE", "request_limits", "router"]
 
@@ -17,15 +19,19 @@ router = APIRouter(prefix="/api")
 OCTAVE_SCALE = 1.4
 
 
-def request_limits(room: Room) -> dict[str, dict[str, float]]:
-    """Each limited field's ``{"min", "max"}`` for this round's model (waits for the coach: it holds the model)."""
+def request_limits(limits: RequestLimits, coach: Coach) -> dict[str, dict[str, float]]:
+    """Each limited field's ``{"min", "max"}`` for this round's model.
+
+    Args:
+        limits: The settings' request limits (``labeling.limits``).
+        coach: The round's coach (it holds the model, whose input size bounds a dream's octaves).
+    """
     from pipeline.featurevis.dream import most_octaves
 
-    model = room.coach().scorer.model
-    return room.settings.limits.ranges(most_octaves(int(model.raster.size), OCTAVE_SCALE))
+    return limits.ranges(most_octaves(int(coach.scorer.model.raster.size), OCTAVE_SCALE))
 
 
 @router.get("/limits")
-def limits(room: RoomDep) -> dict[str, Any]:
+def limits(coach: CoachDep, settings: SettingsDep) -> dict[str, Any]:
     """The ranges the server accepts, ``{"dream_octaves": {"min": 1, "max": 5}, ...}`` (docs/reference/http-api.md)."""
-    return request_limits(room)
+    return request_limits(settings.limits, coach)

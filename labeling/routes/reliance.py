@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from labeling.deps import RoomDep, ViewDep
+from labeling.deps import SettingsDep, ViewDep
 
 __all__ = ["router"]
 
@@ -18,14 +18,14 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/reliance")
-def reliance(room: RoomDep, view: ViewDep) -> dict[str, Any]:
+def reliance(view: ViewDep, settings: SettingsDep) -> dict[str, Any]:
     """The round's reliance table, or ``available: false`` and a message saying why there is none."""
     round_ = view.round
     answer: dict[str, Any] = {"round": round_, "available": False, "message": None, "grow": None, "classes": [],
                               "accuracy": [], "concepts": []}
-    if not room.settings.evaluation_dir:
+    if not settings.evaluation_dir:
         return {**answer, "message": "this server was started without the project's evaluations"}
-    file = Path(room.settings.evaluation_dir) / f"round_{round_}" / "metrics.json"
+    file = Path(settings.evaluation_dir) / f"round_{round_}" / "metrics.json"
     try:
         document = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:

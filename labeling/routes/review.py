@@ -13,8 +13,8 @@ import numpy as np
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from labeling.atlas_view import AtlasView
-from labeling.deps import Room, RoomDep, ViewDep
+from labeling.deps import (CoachHost, CoachingDep, ProbesDep, SessionViewDep, SettingsDep, StoreDep, ViewDep,
+                           WriteLockDep)
 from labeling.review import HeadScores, apply_fix, review
 from labeling.routes.concepts import VersionedBody, write_and_list
 from labeling.suggestions import suggestions
@@ -42,34 +42,35 @@ class FixBody(VersionedBody):
 
 
 @router.get("/review")
-def review_queue(room: RoomDep, view: ViewDep) -> dict[str, Any]:
+def review_queue(view: ViewDep, session: SessionViewDep, store: StoreDep, settings: SettingsDep, probes: ProbesDep,
+                 coaching: CoachingDep) -> dict[str, Any]:
     """The labels most likely wrong and the concepts probably one, each with its fix (``?round=R``: that round's
     probes; the round's concept head counts on the session's own round once the drawing coach has loaded it)."""
-    settings = room.settings
-    return review(view, room.store.state(), settings.review, room.probes, settings.preview, _head(room, view))
+    head = _head(coaching) if view is session else None
+    return review(view, store.state(), settings.review, probes, settings.preview, head)
 
 
 @router.get("/suggestions")
-def suggested(room: RoomDep, view: ViewDep) -> dict[str, Any]:
+def suggested(view: ViewDep, store: StoreDep, settings: SettingsDep, probes: ProbesDep) -> dict[str, Any]:
     """What to look at next: unnamed regions and the uncertain borders of concepts, by the attribution they carry."""
-    settings = room.settings
-    return suggestions(view, room.store.state(), settings.suggestions, room.probes, settings.preview)
+    return suggestions(view, store.state(), settings.suggestions, probes, settings.preview)
 
 
 @router.post("/review/fix")
-def fix(room: RoomDep, view: ViewDep, body: FixBody) -> dict[str, Any]:
+def fix(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep,
+        body: FixBody) -> dict[str, Any]:
     """Apply one item's fix as one concept-store action: ``untick`` and ``tick`` add the positions to the concept as
     negatives or (looked at and kept) positives, ``move`` and ``merge`` are the store's own."""
-    return write_and_list(room, lambda: apply_fix(room.store, body.fix.model_dump(), expected_version=body.expected_version,
-                                                  actor=room.settings.actor), view)
+    return write_and_list(store, write_lock, view, lambda: apply_fix(
+        store, body.fix.model_dump(), expected_version=body.expected_version, actor=settings.actor))
 
 
-def _head(room: Room, view: AtlasView) -> HeadScores | None:
-    """The round's concept head, where the page shows the session's round and the coach has loaded its model (the
-    head is not loaded for the review alone: the probes are enough)."""
-    if view is not room.view or room.coach_status()["state"] != "ready":
+def _head(coaching: CoachHost) -> HeadScores | None:
+    """The round's concept head (the session's round), once the coach has loaded its model (the head is not loaded
+    for the review alone: the probes are enough)."""
+    if coaching.status()["state"] != "ready":
         return None
-    model = room.coach().scorer.model
+    model = coaching.coach().scorer.model
     if getattr(model, "concept_head", None) is None:
         return None
     from pipeline.models.concept_head import concept_logits

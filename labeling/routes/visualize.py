@@ -10,18 +10,21 @@ Fourier image, random jitter, scale and rotation, a few regularisers). The cache
 from __future__ import annotations
 
 import hashlib
+import weakref
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from labeling.deps import Room, RoomDep
+from labeling.deps import CoachDep, DreamNetDep, EditorDep, JobsDep, SessionViewDep, SettingsDep
 from labeling.directions import layer_direction
 from labeling.fields import Index
 from labeling.pictures import data_url, picture_png
-from labeling.settings import RequestLimits
-from pipeline.coach.coach import DrawingError
+from labeling.settings import AppSettings, RequestLimits
+from pipeline.coach.coach import Coach, DrawingError
 
 __all__ = ["VisualizeBody", "router"]
 
@@ -39,30 +42,30 @@ class VisualizeBody(BaseModel):
 
 
 @router.post("/visualize", status_code=202)
-def visualize(room: RoomDep, body: VisualizeBody) -> dict[str, Any]:
+def visualize(coach: CoachDep, editor: EditorDep, net: DreamNetDep, view: SessionViewDep, settings: SettingsDep,
+              jobs: JobsDep, body: VisualizeBody) -> dict[str, Any]:
     """Start (or answer from the cache) a feature visualization; answers the job (poll ``/api/jobs/<id>``)."""
     from pipeline.featurevis.objectives import channel as channel_objective
     from pipeline.featurevis.objectives import direction
     from pipeline.featurevis.render import render
 
-    RequestLimits.check(body.steps, room.settings.limits.ranges()["visualize_steps"], "steps")
+    RequestLimits.check(body.steps, settings.limits.ranges()["visualize_steps"], "steps")
     chosen = [name for name in ("concept", "cluster", "channel") if getattr(body, name) is not None]
     if len(chosen) != 1:
         raise DrawingError("visualize one of concept, cluster or channel")
-    model = room.coach().scorer.model
+    model = coach.scorer.model
     layer = model.layer
     if body.channel is not None:
         objective, what, key = channel_objective(layer, int(body.channel)), f"channel {body.channel}", \
             f"channel-{body.channel}"
     else:
-        vector, what = layer_direction(room, concept=body.concept, cluster=body.cluster)
+        vector, what = layer_direction(view, editor, concept=body.concept, cluster=body.cluster)
         objective = direction(layer, vector)
         key = hashlib.sha256(vector.numpy().tobytes()).hexdigest()[:16]
-    file = _cache_file(room, f"{layer}-{key}-{body.steps}")
+    file = _cache_file(settings, coach, f"{layer}-{key}-{body.steps}")
     if file is not None and file.is_file():
         cached = {"image": data_url(file.read_bytes()), "what": what, "cached": True}
-        return room.jobs.start(lambda progress: cached).to_json()
-    net = room.dream_net()  # a copy: rendering hooks the network for seconds
+        return jobs.start(lambda progress: cached).to_json()
 
     def work(progress):
         result = render(net, [objective], model.input_spec, steps=body.steps, on_step=progress)
@@ -74,22 +77,27 @@ def visualize(room: RoomDep, body: VisualizeBody) -> dict[str, Any]:
             atomic_write_bytes(file, png)
         return {"image": data_url(png), "what": what, "cached": False}
 
-    return room.jobs.start(work).to_json()
+    return jobs.start(work).to_json()
 
 
-def _cache_file(room: Room, name: str) -> Path | None:
+def _cache_file(settings: AppSettings, coach: Coach, name: str) -> Path | None:
     """Where a picture of this round's network is kept (None: the app keeps none)."""
-    if not room.settings.cache_dir:
+    if not settings.cache_dir:
         return None
-    return Path(room.settings.cache_dir) / "featurevis" / _network_hash(room) / f"{name}.png"
+    return Path(settings.cache_dir) / "featurevis" / _network_hash(coach) / f"{name}.png"
 
 
-def _network_hash(room: Room) -> str:
+#: Each network's hash, made once per network (and forgotten with it).
+_HASHES: weakref.WeakKeyDictionary[torch.nn.Module, str] = weakref.WeakKeyDictionary()
+
+
+def _network_hash(coach: Coach) -> str:
     """A short hash of the round's weights, made once: pictures of another network are never shown."""
-    if room.network_hash is None:
+    net = coach.scorer.model.net
+    if net not in _HASHES:
         digest = hashlib.sha256()
-        for name, tensor in room.coach().scorer.model.net.state_dict().items():
+        for name, tensor in net.state_dict().items():
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        room.network_hash = f"round_{room.coach().round}-{digest.hexdigest()[:16]}"
-    return room.network_hash
+        _HASHES[net] = f"round_{coach.round}-{digest.hexdigest()[:16]}"
+    return _HASHES[net]
