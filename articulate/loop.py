@@ -112,7 +112,7 @@ def run_loop(cfg: DictConfig, rounds: int, *, dvc_args: Sequence[str] = ()) -> l
     store = ConceptStore(cfg.paths.concepts, actor=artist.actor)
     for _ in range(rounds):
         started = time.perf_counter()
-        view = AtlasView.from_config(cfg, latest_round(cfg.paths.atlases))
+        view = AtlasView.load(cfg, latest_round(cfg.paths.atlases))
         report = artist.play(view, store)
         print(report.table(), flush=True)
         labeled = time.perf_counter() - started

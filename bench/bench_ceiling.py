@@ -196,6 +196,7 @@ def train_variant(variant: str, model_file: Path, layer: str, names: Sequence[st
     from pipeline.models.build import load_trained
     from pipeline.models.callbacks import EpochSummary
     from pipeline.models.concept_head import ConceptHead
+    from pipeline.schema import configured
 
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     model = dataclasses.replace(load_trained(model_file), layer=layer)  # a fresh copy of the base weights
@@ -204,10 +205,9 @@ def train_variant(variant: str, model_file: Path, layer: str, names: Sequence[st
     # Every ink position is labelled: another part's position is a sure negative, weighted like a positive.
     weights = default(TargetWeights, negative=settings.negative_weight, other=1.0,
                       background=settings.background_weight, unlabeled=0.0)
-    module = ConceptFinetuner(
-        net, layer, ConceptHead(LayerGeometry.of(model).channels, len(names)), names, model.input_spec,
-        weights=weights, lr=float(settings.lr), head_lr=float(settings.head_lr),
-        weight_decay=float(settings.weight_decay), concept_weight=float(settings.concept_weight))
+    module = configured(  # stem=(): every layer trains, the first block too
+        ConceptFinetuner, cfg, net=net, layer=layer, head=ConceptHead(LayerGeometry.of(model).channels, len(names)),
+        concept_names=names, input_spec=model.input_spec, weights=weights, stem=())
     if variant == "frozen":
         for parameter in net.parameters():
             parameter.requires_grad_(False)

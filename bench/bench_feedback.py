@@ -147,7 +147,7 @@ def browser_latencies(cfg, round_: int, coach, drawings: list[list]) -> np.ndarr
         raise SystemExit("--browser needs Chromium on PATH (apt-get install -y chromium)")
     store = ConceptStore(Path(tempfile.mkdtemp()) / "concepts.yaml")  # the page reads it; nothing is written
     settings = default(AppSettings, port=0, cache_dir=None, evaluation_dir=None)
-    app = create_app(AtlasView.from_config(cfg, round_), store, settings, coach=lambda: coach)
+    app = create_app(AtlasView.load(cfg, round_), store, settings, coach=lambda: coach)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -379,6 +379,7 @@ def googlenet_coach(threads: int):
     from pipeline.models.build import TrainedModel
     from pipeline.models.input_spec import InputSpec
     from pipeline.models.torchvision_zoo import torchvision_classifier
+    from pipeline.config import default
 
     net = torchvision_classifier("googlenet", num_classes=10)
     classes = [f"class{i}" for i in range(10)]
@@ -392,7 +393,7 @@ def googlenet_coach(threads: int):
     canon = Canon(classes, [c.id for c in concepts.concepts], np.ones((10, k)), np.ones((10, k)), np.ones((10, k)),
                   np.ones((10, k)), 0.5,
                   [1] * 10)
-    return Coach(scorer, canon)
+    return default(Coach, scorer=scorer, canon=canon, threads=None)
 
 
 #: Classes the model does not have read for ``--unsure``, and drawings read per class.
@@ -486,7 +487,7 @@ def main() -> None:
     setup_torch(int(cfg.threads))
     r = latest_round(cfg.paths.atlases) if args.round is None else args.round
     started = time.perf_counter()
-    coach = Coach.from_config(cfg, r, progress=True)
+    coach = Coach.load(cfg, r, progress=True)
     print(f"round {r}: {len(coach.concepts)} {coach.concepts[0].kind}s, score={coach.scorer.score}, threads={cfg.threads},"
           f" coach.threads={cfg.coach.threads}; coach ready in {time.perf_counter() - started:.1f} s")
     figures: dict = {"round": r, "score": coach.scorer.score, "threads": int(cfg.threads),

@@ -140,7 +140,7 @@ def main(argv: list[str]) -> int:
     store = ConceptStore(cfg.paths.concepts, actor="bench")
     if not store.state().concepts:
         artist = default(SimulatedArtist, budget=args.budget, name_unticked=0, novel="part", held_at=0)
-        report = artist.play(AtlasView.from_config(cfg, 0), store, progress=False)
+        report = artist.play(AtlasView.load(cfg, 0), store, progress=False)
         print(report.table())
     concepts = store.state().concepts
     print(f"{len(concepts)} concepts: {', '.join(c.name for c in concepts)}")

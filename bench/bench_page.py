@@ -60,7 +60,7 @@ def _app(overrides: list[str], scratch: Path, round_: int | None):
                      *(o for o in overrides if _group(o) != "paths")]
         cfg = compose(overrides)
         round_ = None
-    view = AtlasView.from_config(cfg, round_)
+    view = AtlasView.load(cfg, round_)
     store = ConceptStore(scratch / "concepts.yaml")
     return create_app(view, store, app_settings(cfg, port=0)), view
 

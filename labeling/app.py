@@ -134,10 +134,10 @@ def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None
     import uvicorn
 
     settings = app_settings(cfg, host=host, port=port, token=token)
-    view = AtlasView.from_config(cfg, round_)
+    view = AtlasView.load(cfg, round_)
     store = ConceptStore(cfg.paths.concepts, actor=settings.actor)
     store.recover()  # finish or drop a write a crash interrupted, before the page reads the store
-    rounds = Rounds(built=partial(built_rounds, cfg.paths.atlases), open=partial(AtlasView.from_config, cfg))
+    rounds = Rounds(built=partial(built_rounds, cfg.paths.atlases), open=partial(AtlasView.load, cfg))
     app = create_app(view, store, settings, coach=partial(_coach, cfg, view.round), rounds=rounds)
     config = uvicorn_config(app, settings.timeouts, host=settings.host, port=settings.port, log_level="warning")
     address = f"http://{settings.host}:{settings.port}/" + (f"?token={settings.token}" if settings.token else "")
@@ -154,4 +154,4 @@ def serve(cfg: DictConfig, *, round_: int | None = None, host: str | None = None
 def _coach(cfg: DictConfig, round_: int) -> Coach:
     from pipeline.coach.coach import Coach
 
-    return Coach.from_config(cfg, round_)
+    return Coach.load(cfg, round_)

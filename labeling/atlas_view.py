@@ -124,7 +124,7 @@ class AtlasView:
         self.pictures = AtlasPictures(self.points, self.patches, self.check_points)  # the points' PNGs, cached
 
     @classmethod
-    def from_config(cls, cfg: DictConfig, round_: int | None = None) -> AtlasView:
+    def load(cls, cfg: DictConfig, round_: int | None = None) -> AtlasView:
         """The view of round ``round_`` (default: the latest built round; the commands' ``--round``)."""
         from pipeline.models.build import raster_spec, read_raster
         from pipeline.rounds import model_path

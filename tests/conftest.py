@@ -201,7 +201,7 @@ class LabelingProject:
         from pipeline.coach.coach import Coach
 
         if self._coach is None:
-            self._coach = Coach.from_config(self.cfg(f"paths.cache={self.folder / 'cache'}"), 0)
+            self._coach = Coach.load(self.cfg(f"paths.cache={self.folder / 'cache'}"), 0)
         return self._coach
 
     @property
@@ -210,7 +210,7 @@ class LabelingProject:
         from labeling.atlas_view import AtlasView
 
         if self._view is None:
-            self._view = AtlasView.from_config(self.cfg(), self.round)
+            self._view = AtlasView.load(self.cfg(), self.round)
         return self._view
 
 
@@ -237,7 +237,7 @@ class ConceptProject(LabelingProject):
         from pipeline.coach.coach import Coach
 
         if self._coach is None:
-            self._coach = Coach.from_config(self.cfg(f"paths.cache={self.folder / 'cache'}"), 1)
+            self._coach = Coach.load(self.cfg(f"paths.cache={self.folder / 'cache'}"), 1)
         return self._coach
 
 

@@ -12,9 +12,9 @@ from functools import partial
 
 from labeling import artist, artist_review, preview, settings
 from pipeline.atlas import build, clustering, grid, icons, projection, sampling
-from pipeline.coach import calibration, canon
+from pipeline.coach import calibration, canon, coach, events
 from pipeline.data import generator
-from pipeline.finetune import targets
+from pipeline.finetune import module, targets
 from pipeline.config import default
 
 Guides = partial(default, artist_review.Guides)
@@ -31,3 +31,6 @@ CanonSettings = partial(default, canon.CanonSettings)
 UnsureSettings = partial(default, calibration.UnsureSettings)
 ProbeSettings = partial(default, preview.ProbeSettings)
 TargetWeights = partial(default, targets.TargetWeights)
+EventRules = partial(default, events.EventRules)
+Limits = partial(default, coach.Limits)
+ConceptFinetuner = partial(default, module.ConceptFinetuner, stem=())

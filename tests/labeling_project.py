@@ -140,7 +140,7 @@ def build_round_1(source: Path, folder: Path, seed: int = TEST_SEED) -> tuple[li
     settings = [*overrides(folder, seed), "finetune.epochs=3", "finetune.batch_size=64",
                 "finetune.concept_batch_size=64", "finetune.lr=0.0005", "finetune.progress=false", "evaluate.progress=false",
                 "evaluate.split=val"]
-    view = AtlasView.from_config(compose(settings), 0)
+    view = AtlasView.load(compose(settings), 0)
     clusters = sorted((c for c in view.document["clusters"] if c.get("majority_part")),
                       key=lambda c: -float(c.get("purity") or 0))
     store = ConceptStore(folder / "concepts" / "concepts.yaml")

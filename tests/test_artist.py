@@ -113,7 +113,7 @@ def test_a_round_that_is_not_built_names_the_built_rounds(labeling_project) -> N
     from labeling.atlas_view import AtlasView
 
     with pytest.raises(InputError, match=r"no atlas for round 99 \(built rounds: 0\)"):
-        AtlasView.from_config(labeling_project.cfg(), 99)
+        AtlasView.load(labeling_project.cfg(), 99)
 
 
 def test_an_atlas_without_its_model_file_is_drawn_as_the_configured_model_reads(labeling_project,
@@ -123,7 +123,7 @@ def test_an_atlas_without_its_model_file_is_drawn_as_the_configured_model_reads(
     from pipeline.models.build import raster_spec
 
     cfg = labeling_project.cfg(f"paths.models={tmp_path / 'no_models'}")
-    view = AtlasView.from_config(cfg, 0)
+    view = AtlasView.load(cfg, 0)
     assert view.patches.raster == raster_spec(cfg.model)
     assert len(view.points) > 0
 

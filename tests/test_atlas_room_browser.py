@@ -256,7 +256,7 @@ def two_rounds_server(concept_project: Any, tmp_path: Path) -> Iterator[RunningS
     shutil.copytree(concept_project.folder / "concepts", tmp_path / "concepts")
     store = ConceptStore(tmp_path / "concepts" / "concepts.yaml")
     cfg = concept_project.cfg()
-    rounds = Rounds(built=partial(built_rounds, cfg.paths.atlases), open=partial(AtlasView.from_config, cfg))
+    rounds = Rounds(built=partial(built_rounds, cfg.paths.atlases), open=partial(AtlasView.load, cfg))
     app = create_app(concept_project.view, store, AppSettings(port=0, cache_dir=str(tmp_path / "cache")),
                      rounds=rounds)
     running = RunningServer(app, concept_project, store)
@@ -292,7 +292,7 @@ def test_the_round_switch_shows_another_rounds_atlas(browser: Any, two_rounds_se
         assert "round 0's atlas; the server was started on round 1" in ui.status()[1]
         zero = server.project.cfg()
         from labeling.atlas_view import AtlasView
-        round_0 = AtlasView.from_config(zero, 0)
+        round_0 = AtlasView.load(zero, 0)
         assert ui.js("window.articulate.selection") is None
         assert ui.js("fetch('/api/points?round=0').then(r => r.json()).then(p => p.x.length)") == len(round_0)
         # the icons are round 0's files: every one of them loaded

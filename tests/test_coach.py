@@ -16,8 +16,9 @@ import pytest
 from conceptstore.drawings import DrawingBook, drawings_path
 from pipeline.coach.canon import cached_canon
 from tests.defaults import CanonSettings
-from pipeline.coach.coach import Coach, DrawingError, Limits, strokes_to_sketch
-from pipeline.coach.events import EventRules, detect
+from pipeline.coach.coach import Coach, DrawingError, strokes_to_sketch
+from pipeline.coach.events import detect
+from tests.defaults import EventRules, Limits
 from pipeline.data.store import read_split
 from core.errors import ConfigError
 from tests.conftest import ROOT
@@ -142,7 +143,7 @@ def test_a_stroke_that_adds_a_concept_improves_it(coach) -> None:
     exactly when the new stroke drew enough of it (its canon's stroke gain) and the drawing's level rose. (Two
     lines are no house the model knows: the rule is read without the calibration, which would be unsure of them
     and say nothing.)"""
-    coach = Coach(coach.scorer, coach.canon, coach.rules, coach.limits, coach.top_classes)
+    coach = Coach(coach.scorer, coach.canon, coach.rules, coach.limits, coach.top_classes, threads=None)
     base = [[[40, 60, 80, 100], [40, 40, 40, 40]]]
     added = base + [[[40, 40, 40, 40, 40], [60, 90, 120, 150, 180]]]
     first = coach.answer(base, "house")

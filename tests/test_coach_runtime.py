@@ -30,7 +30,8 @@ def test_updates_run_on_the_coachs_threads_and_the_process_keeps_its_own(labelin
     the process's 2: the app's dreams and previews are not slowed to the coach's count."""
     coach = labeling_project.coach()
     assert coach.inference is not None and coach.inference.threads == int(labeling_project.cfg().coach.threads) == 1
-    caller = Coach(coach.scorer, coach.canon, coach.rules, coach.limits, coach.top_classes, coach.calibration)
+    caller = Coach(coach.scorer, coach.canon, coach.rules, coach.limits, coach.top_classes, coach.calibration,
+                   threads=None)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     own = coach_on_thread = None
@@ -56,7 +57,7 @@ def test_updates_run_on_the_coachs_threads_and_the_process_keeps_its_own(labelin
 
 def test_a_negative_thread_count_is_refused(labeling_project) -> None:
     with pytest.raises(ConfigError, match=r"coach\.threads: expected 1 or more \(0: one per core\), got -1"):
-        Coach.from_config(labeling_project.cfg("coach.threads=-1"), 0)
+        Coach.load(labeling_project.cfg("coach.threads=-1"), 0)
 
 
 def test_a_stoppable_thread_stops_at_its_next_checkpoint() -> None:
@@ -96,7 +97,7 @@ from tests.defaults import AppSettings
 from labeling.atlas_view import AtlasView
 from pipeline.config import compose
 cfg = compose({overrides!r})
-view = AtlasView.from_config(cfg, 0)
+view = AtlasView.load(cfg, 0)
 app = create_app(view, ConceptStore({store!r}), AppSettings(port=0), coach=partial(_coach, cfg, 0))
 while not hasattr(app, "state"):
     app = app.app

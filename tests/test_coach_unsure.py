@@ -22,7 +22,8 @@ from pipeline.coach.accuracy import contradictions, random_scribbles, replay_uns
 from pipeline.coach.calibration import Calibration, auroc, cached_calibration, fit_temperature, mean_nll, outputs
 from tests.defaults import UnsureSettings
 from pipeline.coach.coach import UNSURE_TEXT
-from pipeline.coach.events import EventRules, detect
+from pipeline.coach.events import detect
+from tests.defaults import EventRules
 from pipeline.data.store import read_split
 from core.errors import ConfigError
 from tests.test_coach import api, coach, val  # noqa: F401 (the round-0 coach, its val split, the API client)

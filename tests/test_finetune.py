@@ -24,10 +24,10 @@ from core.sketch import Sketch
 from pipeline.data.store import read_split
 from core.errors import ArticulateError, ConfigError, InputError
 from pipeline.finetune.data import combined_loader
-from pipeline.finetune.module import ConceptFinetuner, modules_after
+from pipeline.finetune.module import modules_after
 from pipeline.finetune.targets import (BACKGROUND, NEGATIVE, OTHER, OTHER_UNVERIFIED, POSITIVE, UNLABELED,
                                        UNVERIFIED, build_targets, concept_loss)
-from tests.defaults import TargetWeights
+from tests.defaults import ConceptFinetuner, TargetWeights
 from pipeline.models.build import load_trained
 from pipeline.models.concept_head import ConceptHead
 from pipeline.models.input_spec import InputSpec
@@ -160,8 +160,8 @@ def _module(layer: str, freeze: bool = False, **kwargs) -> tuple[ConceptFinetune
     net = SketchCNN(2, widths=[4, 8, 8])
     geometry = Extractor(net, [layer], SPEC32).geometry[layer]
     net.train()  # the extractor put it in eval mode
-    module = ConceptFinetuner(net, layer, ConceptHead(geometry.channels, 1), ["blob"], SPEC32,
-                              freeze_after_layer=freeze, **kwargs)
+    module = ConceptFinetuner(net=net, layer=layer, head=ConceptHead(geometry.channels, 1), concept_names=["blob"],
+                              input_spec=SPEC32, freeze_after_layer=freeze, **kwargs)
     return module, geometry
 
 

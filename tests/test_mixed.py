@@ -153,7 +153,7 @@ def test_mixed_trains_and_the_loop_uses_parts_only_where_known(tmp_path: Path, r
     assert (parts[unknown] == UNKNOWN_PART).all(), "a real drawing's parts are unknown, not absent"
     assert (parts[~unknown] >= 0).all() and (parts[~unknown] > 0).any()
 
-    view = AtlasView.from_config(cfg, 0)
+    view = AtlasView.load(cfg, 0)
     assert view.parts == manifest.parts
     assert min(view.columns()["part"]) >= -1, "the page gets -1 for no or an unknown part"
     if not (view.points["part"] == UNKNOWN_PART).any():

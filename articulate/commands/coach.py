@@ -73,7 +73,7 @@ def feedback_command(args: argparse.Namespace) -> None:
 
     cfg = compose(args.overrides)
     sketch = read_sketch_ref(args.sketch, int(cfg.labeling.max_file_bytes))
-    coach = Coach.from_config(cfg, args.round, progress=True)
+    coach = Coach.load(cfg, args.round, progress=True)
     replay = coach.replay(sketch, args.target)
     belongs = coach.canon.belongs(coach.scorer.class_names.index(replay.target))
     reading = (f"not sure what it is (closest: {replay.target})" if args.target is None and replay.unsure[-1]

@@ -134,7 +134,7 @@ def _store(args: argparse.Namespace, actor: str = "cli") -> Any:
 def _view(args: argparse.Namespace) -> Any:
     from labeling.atlas_view import AtlasView
 
-    return AtlasView.from_config(_config(args), getattr(args, "round", None))
+    return AtlasView.load(_config(args), getattr(args, "round", None))
 
 
 def _write(args: argparse.Namespace, operation: Any) -> None:
@@ -235,7 +235,7 @@ def artist_command(args: argparse.Namespace) -> None:
 
     cfg = _config(args)
     artist = configured(SimulatedArtist, cfg)
-    view = AtlasView.from_config(cfg, args.round)
+    view = AtlasView.load(cfg, args.round)
     store = ConceptStore(cfg.paths.concepts, actor=artist.actor)
     report = artist.play(view, store)
     print(report.table())

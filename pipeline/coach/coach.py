@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from omegaconf import DictConfig
@@ -25,7 +25,7 @@ from pipeline.coach.runtime import InferenceThread, checkpoint
 from pipeline.coach.scorer import FrameScorer, Frames
 from core.sketch import CANVAS_MAX, Sketch
 from core.errors import ArticulateError, ConfigError, InputError
-from pipeline.schema import configured
+from pipeline.schema import Conf, configured
 
 __all__ = ["Coach", "DrawingError", "Feedback", "Limits", "Replay", "strokes_to_sketch"]
 
@@ -52,18 +52,31 @@ class Limits:
         margin: How far outside the 0..255 canvas a point may lie (a pen leaving the canvas), in drawing units.
     """
 
-    max_strokes: int = 300
-    max_points: int = 20000
-    margin: float = 64.0
+    CONF: ClassVar[Conf] = Conf("coach.limits")
+
+    max_strokes: int
+    max_points: int
+    margin: float
 
 
-def strokes_to_sketch(strokes: Sequence[Any], limits: Limits = Limits(), word: str = "", key_id: str = "drawing",
+def strokes_to_sketch(strokes: Sequence[Any], limits: Limits | None = None, word: str = "", key_id: str = "drawing",
                       where: str = "drawing") -> Sketch:
     """A drawing in the Quick, Draw! layout (strokes ``[[x...], [y...]]``, 0..255) as a :class:`Sketch`.
+
+    Args:
+        strokes: The drawing's strokes.
+        limits: What it may hold (None: conf/'s default ``coach.limits``).
+        word: Its class, if known.
+        key_id: Its key.
+        where: What an error calls it.
 
     Raises:
         DrawingError: Naming the stroke and what is wrong with it.
     """
+    if limits is None:
+        from pipeline.config import default
+
+        limits = default(Limits)
     if not isinstance(strokes, (list, tuple)):
         raise DrawingError(f"{where}: strokes must be a list of [[x...], [y...]], got {type(strokes).__name__}")
     if len(strokes) > limits.max_strokes:
@@ -161,9 +174,10 @@ class Coach:
             the caller's threads.
     """
 
-    def __init__(self, scorer: FrameScorer, canon: Canon, rules: EventRules = EventRules(),
-                 limits: Limits = Limits(), top_classes: int = 5, calibration: Calibration | None = None,
-                 threads: int | None = None) -> None:
+    CONF: ClassVar[Conf] = Conf("coach", runtime=("scorer", "canon", "calibration"))
+
+    def __init__(self, scorer: FrameScorer, canon: Canon, rules: EventRules, limits: Limits, top_classes: int,
+                 calibration: Calibration | None = None, *, threads: int | None) -> None:
         if canon.concepts != [c.id for c in scorer.concepts.concepts] or canon.classes != scorer.class_names:
             raise ArticulateError("the canon was built for other concepts or classes; build it again")
         self.scorer, self.canon, self.rules, self.limits = scorer, canon, rules, limits
@@ -173,8 +187,8 @@ class Coach:
         self._class_index = scorer.class_index
 
     @classmethod
-    def from_config(cls, cfg: DictConfig, round_: int | None = None, *, progress: bool = False) -> Coach:
-        """The coach of a built round (default: the latest), its canon from the cache or built now.
+    def load(cls, cfg: DictConfig, round_: int | None = None, *, progress: bool = False) -> Coach:
+        """The coach of a built round (default: the latest) loaded from disk, its canon from the cache or built now.
 
         Its updates run on ``coach.threads`` torch threads of their own. Called inside
         :func:`~pipeline.coach.runtime.stoppable`, it stops between two batches once asked (``BuildStopped``).
@@ -209,8 +223,7 @@ class Coach:
         calibration = cached_calibration(
             scorer, val, _LazySplit(cfg.paths.dataset, fit_split), unsure, cache,
             [model_path(cfg, r), split_path(cfg.paths.dataset, split), split_path(cfg.paths.dataset, fit_split)])
-        return cls(scorer, canon, EventRules(**settings.events), Limits(**settings.limits),
-                   top_classes=settings.top_classes, calibration=calibration, threads=settings.threads)
+        return configured(cls, cfg, scorer=scorer, canon=canon, calibration=calibration)
 
     @property
     def concepts(self) -> list[CoachConcept]:

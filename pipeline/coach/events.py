@@ -21,10 +21,12 @@ lacks wheels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from core.errors import ConfigError
+from pipeline.schema import Conf
 
 __all__ = ["EVENT_KINDS", "Event", "EventRules", "FrameEvents"]
 
@@ -45,10 +47,12 @@ class EventRules:
         improved_by: ``stroke`` (what the last stroke drew) or ``change`` (the rise of the whole drawing).
     """
 
-    improved_share: float = 0.5
-    improved_min: float = 0.1
-    missing_level: float = 0.25
-    improved_by: str = "stroke"
+    CONF: ClassVar[Conf] = Conf("coach.events")
+
+    improved_share: float
+    improved_min: float
+    missing_level: float
+    improved_by: str
 
     def __post_init__(self) -> None:
         if self.improved_by not in IMPROVED_BY:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning
 import torch
@@ -40,7 +40,7 @@ from pipeline.finetune.targets import TargetWeights, concept_loss
 from pipeline.models.concept_head import ConceptHead, ConceptModel, ConceptOutput
 from pipeline.models.input_spec import InputSpec, to_model_input
 from pipeline.models.layers import get_layer
-from pipeline.schema import default
+from pipeline.schema import Conf
 
 __all__ = ["ConceptFinetuner", "ExportedConceptModel", "modules_after"]
 
@@ -112,8 +112,8 @@ class ConceptFinetuner(lightning.LightningModule):
             class's first output, so that a prediction of any output of the right class counts as right; labels
             of -1 (a class the model lacks) train no class loss. None: labels are outputs, one for one.
         freeze_after_layer: Fix the modules after the atlas layer (parameters, BatchNorm statistics, dropout).
-        stem: Modules to fix as well, e.g. the first convolution block (``finetune.stem``; by default the
-            network's own ``stem`` attribute): edge detectors, which no concept needs changed, on the largest
+        stem: Modules to fix as well, e.g. the first convolution block (``finetune.stem``; None: the network's
+            own ``stem`` attribute, if it has one): edge detectors, which no concept needs changed, on the largest
             maps, so the backward pass stops before them (a tenth of a step of the default model).
         schedule: ``"cosine"`` (anneal both rates to 0 over the run) or ``"none"``.
 
@@ -126,12 +126,14 @@ class ConceptFinetuner(lightning.LightningModule):
         ConfigError: A setting out of range.
     """
 
+    CONF: ClassVar[Conf] = Conf("finetune", runtime=("net", "layer", "head", "concept_names", "input_spec",
+                                                  "canonical"))
+
     def __init__(self, net: nn.Module, layer: str, head: ConceptHead, concept_names: Sequence[str],
-                 input_spec: InputSpec, weights: TargetWeights | None = None, lr: float = 1e-3,
-                 head_lr: float = 1e-2, weight_decay: float = 1e-4, concept_weight: float = 3.0,
-                 freeze_after_layer: bool = False, schedule: str = "cosine", prototype_weight: float = 0.0,
-                 prototype_temperature: float = 0.1, canonical: Sequence[int] | None = None,
-                 stem: Sequence[str] = ()) -> None:
+                 input_spec: InputSpec, weights: TargetWeights, lr: float, head_lr: float, weight_decay: float,
+                 concept_weight: float, freeze_after_layer: bool, prototype_weight: float,
+                 prototype_temperature: float, stem: Sequence[str] | None, schedule: str = "cosine",
+                 canonical: Sequence[int] | None = None) -> None:
         super().__init__()
         for key, value in (("lr", lr), ("head_lr", head_lr)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
@@ -144,7 +146,7 @@ class ConceptFinetuner(lightning.LightningModule):
             raise ConfigError(f"finetune.schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
         self.model = ConceptModel(net, layer, head, concept_names)
         self.input_spec = input_spec
-        self.weights = weights if weights is not None else default(TargetWeights)
+        self.weights = weights
         self.lr, self.head_lr, self.weight_decay = float(lr), float(head_lr), float(weight_decay)
         self.concept_weight = float(concept_weight)
         self.prototype_weight, self.prototype_temperature = float(prototype_weight), float(prototype_temperature)
@@ -158,7 +160,7 @@ class ConceptFinetuner(lightning.LightningModule):
             for name in self.frozen:
                 for parameter in net.get_submodule(name).parameters(recurse=False):
                     parameter.requires_grad_(False)
-        for name in stem:
+        for name in getattr(net, "stem", ()) if stem is None else stem:
             try:
                 module = net.get_submodule(str(name))
             except AttributeError:

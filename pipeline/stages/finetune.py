@@ -59,7 +59,7 @@ from pipeline.finetune.strokes import StrokeGrowing, stroke_cells
 from pipeline.evaluation.figures import concept_maps_figure
 from pipeline.finetune.measure import LABEL_MARKS, class_accuracy, concept_eval, map_rows, pick_examples
 from pipeline.finetune.module import ConceptFinetuner, ExportedConceptModel
-from pipeline.finetune.targets import TargetWeights, build_targets
+from pipeline.finetune.targets import build_targets
 from core.io import atomic_dir
 from pipeline.models.build import load_trained, save_trained
 from pipeline.models.callbacks import progress_callbacks
@@ -323,16 +323,11 @@ def train(cfg: DictConfig, round_: int, ready: Prepared, run_id: str) -> Trained
     """Train the concept head and the network together (Lightning, logged into the MLflow run ``run_id``), then
     measure class accuracy on the test split against the base model's, and the concept loss."""
     settings, model = cfg.finetune, ready.model
-    weights = configured(TargetWeights, cfg)
-    module = ConceptFinetuner(
-        model.net.train(), model.layer, ConceptHead(ready.geometry.channels, len(ready.concepts)),
-        [c.name for c in ready.concepts], model.input_spec,
-        weights=weights, lr=float(settings.lr), head_lr=float(settings.head_lr),
-        weight_decay=float(settings.weight_decay), concept_weight=float(settings.concept_weight),
-        freeze_after_layer=bool(settings.freeze_after_layer), prototype_weight=float(settings.prototype_weight),
-        prototype_temperature=float(settings.prototype_temperature),
-        canonical=None if model.class_map.is_identity else model.class_map.canonical().tolist(),
-        stem=getattr(model.net, "stem", ()) if settings.stem is None else list(settings.stem))
+    module = configured(
+        ConceptFinetuner, cfg, net=model.net.train(), layer=model.layer,
+        head=ConceptHead(ready.geometry.channels, len(ready.concepts)), concept_names=[c.name for c in ready.concepts],
+        input_spec=model.input_spec,
+        canonical=None if model.class_map.is_identity else model.class_map.canonical().tolist())
     loader = combined_loader(ready.train_set, ready.concept_set, int(settings.batch_size),
                              int(settings.concept_batch_size), seed=int(cfg.seed) + round_,
                              num_workers=int(cfg.data.num_workers), class_sampler=ready.train_sampler)
@@ -356,7 +351,7 @@ def train(cfg: DictConfig, round_: int, ready: Prepared, run_id: str) -> Trained
     class_acc = class_accuracy(module.net.eval(), ready.test_set, model.input_spec, model.class_map)
     examples = pick_examples(ready.targets.codes, int(settings.examples))
     rows = sorted({i for e in examples for i in e})
-    loss, maps = concept_eval(module.model, ready.concept_set, model.input_spec, weights, keep=rows)
+    loss, maps = concept_eval(module.model, ready.concept_set, model.input_spec, module.weights, keep=rows)
     mlflow.log_metrics({"class_acc": class_acc, "base_class_acc": base_acc, "class_acc_change": class_acc - base_acc,
                         "concept_loss": loss, "n_concepts": len(ready.concepts), "seconds": fit_seconds})
     return Trained(module, class_acc, base_acc, loss, maps, examples, fit_seconds)
