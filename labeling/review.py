@@ -174,8 +174,9 @@ def _labels(view: AtlasView, concept: Concept, concepts: Sequence[Concept], fitt
         position, positive = positions[i], bool(label[i])
         sources = [name for name, p in (("probe", by_probe[i]), ("head", by_head[i]))
                    if not np.isnan(p) and abs(label[i] - p) >= settings.disagree]
-        said = " and ".join(f"its {name} gives it {p:.2f}" for name, p in (("probe", by_probe[i]), ("head", by_head[i]))
-                            if name in sources)
+        # the message says the probabilities the item holds (rounded once), so the two always agree
+        held = {"probe": _rounded(by_probe[i]), "head": _rounded(by_head[i])}
+        said = " and ".join(f"its {name} gives it {held[name]:.2f}" for name in sources)
         if positive:
             best = int(np.argmax(claims[:, row])) if len(others) else -1
             if best >= 0 and claims[best, row] >= settings.move:
@@ -194,7 +195,7 @@ def _labels(view: AtlasView, concept: Concept, concepts: Sequence[Concept], fitt
             why = f"unticked from '{concept.name}', but {said}"
         items.append({**_position_item(view, "label", position, float(doubt[i]), why, fix),
                       "concept": concept.id, "name": concept.name, "positive": positive,
-                      "probe": _rounded(by_probe[i]), "head": _rounded(by_head[i]), "by": sources})
+                      **held, "by": sources})
     return items
 
 
