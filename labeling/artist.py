@@ -32,6 +32,8 @@ exemplars of the drawings with parts only: the others are neither counted, untic
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import logging
 from collections import Counter
@@ -49,8 +51,8 @@ from labeling.selections import Selections
 from pipeline.data.store import UNKNOWN_PART
 from core.errors import ConfigError, InputError
 from core.text import plural
-
 from pipeline.schema import Conf
+
 __all__ = ["ArtistReport", "Decision", "SYNONYMS", "SimulatedArtist"]
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,8 @@ class Decision:
         piece: Which piece of a mixed cluster (None: the whole cluster).
         word: The majority class among the exemplars (None: none looked at).
         name: The name it gave the concept (the part's, or a synonym of it; None when skipped).
+        new: Whether the concepts held nothing of its part (of its part in its class, with ``novel: class``) when
+            it was judged: a session judges everything new first, the clearest first, then more of what is held.
     """
 
     cluster: int
@@ -85,6 +89,7 @@ class Decision:
     piece: int | None = None
     word: str | None = None
     name: str | None = None
+    new: bool = True
 
 
 @dataclass
@@ -108,11 +113,11 @@ class ArtistReport:
     def table(self) -> str:
         """A plain-text table of the decisions, then the totals."""
         lines = [f"{'cluster':>9} {'size':>5} {'seen':>4}  {'majority part':<16} {'class':<10} {'share':>5}  "
-                 f"{'action':<8} {'concept':<8} {'unticked':>8}"]
+                 f"{'action':<8} {'concept':<8} {'unticked':>8}  new"]
         for d in self.decisions:
             where = f"{d.cluster}" if d.piece is None else f"{d.cluster}.{d.piece + 1}"
             lines.append(f"{where:>9} {d.size:>5} {d.seen:>4}  {d.part or '-':<16} {d.word or '-':<10} "
-                         f"{d.share:>5.2f}  {d.action:<8} {d.concept or '-':<8} {d.unticked:>8}")
+                         f"{d.share:>5.2f}  {d.action:<8} {d.concept or '-':<8} {d.unticked:>8}  {'yes' if d.new else ''}")
         promoted = sum(d.action == "promote" for d in self.decisions)
         added = sum(d.action == "add" for d in self.decisions)
         lines.append(f"round {self.round}: {promoted} promoted, {added} added, "
@@ -161,9 +166,10 @@ class SimulatedArtist:
             no concept is named after; ``class``, also a named part in a class none of its concept's positions
             come from (the concept list shows each concept's classes), so "eye" named in faces does not keep cat
             and bird eyes waiting behind every unnamed part.
-        held_at: With ``novel: class``, a concept holds a class once at least this many of its verified
-            positions (the exemplars a person looked at and kept) come from that class's drawings; below that
-            the class is still new for it (0: any position at all, verified or not, as ``min_exemplars``).
+        held_at: With ``novel: class``, a concept holds a class once at least this many of the positions looked
+            at for it (the exemplars a person kept or unticked while labelling it) come from that class's drawings;
+            below that the class is still new for it (0: any position at all, looked at or not, as
+            ``min_exemplars``). What is held is updated after every label, so a session moves on to what is new.
         noise: The share of its judgments of exemplars that are wrong (0: none, the oracle; below 1): such a
             position's part is taken for another part of its drawing's class, as a hash of (``seed``, the
             sketch's key_id, y, x) decides.
@@ -269,20 +275,28 @@ class SimulatedArtist:
                 mixed = pieces
         taken: set[int] = set()
         held = self._held(view, store)
-        for look in sorted(looks, key=lambda look: ((look.part, look.word if self.novel == "class" else None) in held,
-                                                    *look.order())):
-            if look.part is None or look.share < self.min_share or taken & look.points:
-                report.decisions.append(look.decision("skip"))
+
+        def known(look: _Look) -> bool:
+            return (look.part, look.word if self.novel == "class" else None) in held
+
+        while looks:
+            # the next look: what the concepts do not hold yet first, as of the labels made so far this session
+            look = min(looks, key=lambda look: (known(look), *look.order()))
+            looks.remove(look)
+            new = not known(look)
+            if look.part is None or look.share < self.min_share or taken & look.points or \
+                    report.actions + 1 + len(look.unticked) > self.max_actions:
+                report.decisions.append(dataclasses.replace(look.decision("skip"), new=new))
                 continue
-            if report.actions + 1 + len(look.unticked) > self.max_actions:
-                report.decisions.append(look.decision("skip"))
-                continue
-            report.decisions.append(self._label(view, store, look, uses))
+            report.decisions.append(dataclasses.replace(self._label(view, store, look, uses), new=new))
             taken |= look.points
             for group in self._unticked_groups(view, judged, look):
                 if report.actions + 1 > self.max_actions:
                     break
-                report.decisions.append(self._label(view, store, group, uses))  # its points are the look's: taken
+                group_new = not known(group)
+                # its points are the look's: taken
+                report.decisions.append(dataclasses.replace(self._label(view, store, group, uses), new=group_new))
+            held = self._held(view, store)
         return self._reviewed(view, store, report, probes)
 
     def _reviewed(self, view: AtlasView, store: ConceptStore, report: ArtistReport,
@@ -295,12 +309,15 @@ class SimulatedArtist:
 
     def _held(self, view: AtlasView, store: ConceptStore) -> set[tuple[str, str | None]]:
         """What the concepts already hold: (name, None) for each, and (name, class) for each class that at least
-        ``held_at`` of its verified positions come from (``held_at`` 0: ``min_exemplars`` of any of its positions)."""
+        ``held_at`` of the positions looked at for it come from (``held_at`` 0: ``min_exemplars`` of any of its
+        positions)."""
         held: set[tuple[str, str | None]] = set()
         for concept in store.state().concepts:
             part = self._meant(concept.name)
             held.add((part, None))
-            counted = concept.verified if self.held_at else concept.positives
+            # the positions looked at for it (kept or unticked): one selection's worth holds its class, however
+            # many of its exemplars the artist unticked
+            counted = (*concept.verified, *concept.negatives) if self.held_at else concept.positives
             least = self.held_at or self.min_exemplars
             held |= {(part, word) for word, n in view.classes_of(counted).items() if n >= least}
         return held

@@ -30,8 +30,8 @@ from conceptstore.concepts import Concept
 from labeling.atlas_view import AtlasView
 from labeling.selections import Selections
 from core.errors import ConfigError
-
 from pipeline.schema import Conf
+
 __all__ = ["FittedProbe", "ProbeCache", "ProbeSettings", "fit_probe", "preview"]
 
 

@@ -38,8 +38,8 @@ from labeling.atlas_view import AtlasView
 from labeling.preview import FittedProbe, ProbeCache, ProbeSettings
 from labeling.selections import Selections
 from core.errors import ConfigError
-
 from pipeline.schema import Conf
+
 __all__ = ["FIXES", "HeadScores", "ReviewSettings", "apply_fix", "name_likeness", "review"]
 
 #: The fixes an item may propose (``fix.op``), as ``POST /api/review/fix`` takes them.
@@ -61,9 +61,9 @@ class ReviewSettings:
         items: The most items listed.
     """
 
-    disagree: float
     CONF: ClassVar[Conf] = Conf("labeling.review")
 
+    disagree: float
     move: float
     names: float
     direction: float

@@ -44,7 +44,15 @@ def test_a_session_promotes_majority_parts_and_unticks_the_rest(labeling_project
     for cluster in {d.cluster for d in taken}:
         kinds = {d.piece is None for d in taken if d.cluster == cluster}
         assert len(kinds) == 1, report.table()
-    assert [d.share for d in taken] == sorted((d.share for d in taken), reverse=True)
+    # What is new first (a part no concept is named after yet), the clearest first; then more of what is named.
+    assert [d.new for d in taken] == sorted((d.new for d in taken), reverse=True), report.table()
+    for new in (True, False):
+        shares = [d.share for d in taken if d.new == new]
+        assert shares == sorted(shares, reverse=True), report.table()
+    named: set[str | None] = set()
+    for decision in taken:
+        assert decision.new == (decision.part not in named), report.table()
+        named.add(decision.part)
 
     state = store.state()
     names = [c.name for c in state.concepts]
@@ -186,11 +194,15 @@ def test_a_session_stops_at_its_action_budget(labeling_project, tmp_path: Path) 
     store = ConceptStore(tmp_path / "concepts.yaml", actor="test")
     report = SimulatedArtist(budget=12, min_share=0.3, max_actions=10).play(labeling_project.view, store, progress=False)
     assert 0 < report.actions <= 10 and store.human_actions() == report.actions
-    # the budget went to the clearest selections: none left unlabelled was clearer
+    # the budget went to the clearest selections: none left unlabelled was clearer than one taken of what was as
+    # new (a part no concept named yet, or more of a named one)
     taken = [d for d in report.decisions if d.action != "skip"]
     passed_over = [d for d in report.decisions if d.action == "skip" and d.part is not None and d.share >= 0.3
                    and d.seen >= 10]
-    assert all(d.share <= min(t.share for t in taken) for d in passed_over), report.table()
+    assert any(d.new for d in taken), report.table()
+    for new in (True, False):
+        shares = [t.share for t in taken if t.new == new]
+        assert all(d.share <= min(shares) for d in passed_over if d.new == new and shares), report.table()
 
 
 def test_a_later_session_names_new_parts_before_adding_to_named_ones(labeling_project, tmp_path: Path) -> None:
@@ -225,8 +237,9 @@ def test_a_named_part_in_a_class_it_has_no_positions_from_counts_as_new(labeling
     # The decisions are in the order the selections were judged, skipped ones too (what the budget reached
     # depends on how clear the selections of this machine's model are; the order does not).
     store, by_class = session("class", "by_class")
-    held = [d.part == "wheel" and d.word == "bicycle" for d in by_class.decisions]
-    assert held == sorted(held), by_class.table()  # everything new judged before more bicycle wheels
+    new = [d.new for d in by_class.decisions]
+    assert new == sorted(new, reverse=True), by_class.table()  # everything new judged before what is held
+    assert not any(d.new for d in by_class.decisions if d.part == "wheel" and d.word == "bicycle")
     car_wheels = [i for i, d in enumerate(by_class.decisions) if d.part == "wheel" and d.word == "car"]
     assert car_wheels, by_class.table()  # the cars' wheels make selections of their own
     taken = [by_class.decisions[i] for i in car_wheels if by_class.decisions[i].action != "skip"]
@@ -234,21 +247,25 @@ def test_a_named_part_in_a_class_it_has_no_positions_from_counts_as_new(labeling
     assert bool(taken) == (view.classes_of(store.state().get("wheel").positives).get("car", 0) > 0)
 
     _, by_part = session("part", "by_part")
-    unnamed = [d.part != "wheel" for d in by_part.decisions]
-    assert unnamed == sorted(unnamed, reverse=True), by_part.table()  # any wheel only after every unnamed part
+    new = [d.new for d in by_part.decisions]
+    assert new == sorted(new, reverse=True), by_part.table()  # any wheel only after every unnamed part
+    assert not any(d.new for d in by_part.decisions if d.part == "wheel") and any(new), by_part.table()
     later = [i for i, d in enumerate(by_part.decisions) if d.part == "wheel" and d.word == "car"]
     assert min(later) > min(car_wheels) and by_part.decisions != by_class.decisions
     with pytest.raises(ConfigError, match="labeling.artist.novel: expected one of part, class"):
         SimulatedArtist(novel="classes")
 
-    # held_at: a class is held from that many verified positions of it (what a person looked at and kept)
+    # held_at: a class is held from that many positions of it looked at for the concept (kept or unticked)
     store = ConceptStore(tmp_path / "held.yaml", actor="test")
     wheels = view.positions(bicycle_wheels)
     store.promote("wheel", wheels, layer=view.layer, born_round=0, source={"kind": "lasso"}, verified=wheels[:4])
     assert ("wheel", "bicycle") in SimulatedArtist(novel="class")._held(view, store)  # 0: any 10 positions
     assert ("wheel", "bicycle") not in SimulatedArtist(novel="class", held_at=5)._held(view, store)
+    assert ("wheel", "bicycle") not in SimulatedArtist(novel="class", held_at=6)._held(view, store)
     store.add("wheel", wheels[4:5], verified=wheels[4:5], source={"kind": "lasso"})
     assert ("wheel", "bicycle") in SimulatedArtist(novel="class", held_at=5)._held(view, store)
+    store.add("wheel", (), wheels[5:6], unticked=1, source={"kind": "lasso"})  # looked at and unticked
+    assert ("wheel", "bicycle") in SimulatedArtist(novel="class", held_at=6)._held(view, store)
     with pytest.raises(ConfigError, match="labeling.artist.held_at: expected >= 0"):
         SimulatedArtist(held_at=-1)
 
