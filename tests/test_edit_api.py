@@ -92,6 +92,7 @@ def test_concept_edits(labeling_project, tmp_path: Path) -> None:
     from pipeline.coach.canon import build_canon
     from tests.defaults import CanonSettings
     from pipeline.coach.coach import Coach
+    from pipeline.config import default
     from pipeline.coach.concept_set import head_concepts
     from pipeline.coach.scorer import FrameScorer
     from pipeline.models.concept_head import ConceptHead
@@ -105,7 +106,7 @@ def test_concept_edits(labeling_project, tmp_path: Path) -> None:
                     concept_head=head.eval(), round=1)
     scorer = FrameScorer(model, head_concepts(head, model.concepts))
     val = read_split(labeling_project.folder / "dataset", "val")
-    coach = Coach(scorer, build_canon(scorer, val, CanonSettings(max_per_class=3)))
+    coach = default(Coach, scorer=scorer, canon=build_canon(scorer, val, CanonSettings(max_per_class=3)), threads=None)
     app = create_app(labeling_project.view, ConceptStore(tmp_path / "c.yaml"), AppSettings(port=0), coach=lambda: coach)
     server = RunningServer(app, labeling_project, None)
     try:
