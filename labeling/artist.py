@@ -32,12 +32,10 @@ exemplars of the drawings with parts only: the others are neither counted, untic
 
 from __future__ import annotations
 
-import dataclasses
-
 import hashlib
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -117,7 +115,8 @@ class ArtistReport:
         for d in self.decisions:
             where = f"{d.cluster}" if d.piece is None else f"{d.cluster}.{d.piece + 1}"
             lines.append(f"{where:>9} {d.size:>5} {d.seen:>4}  {d.part or '-':<16} {d.word or '-':<10} "
-                         f"{d.share:>5.2f}  {d.action:<8} {d.concept or '-':<8} {d.unticked:>8}  {'yes' if d.new else ''}")
+                         f"{d.share:>5.2f}  {d.action:<8} {d.concept or '-':<8} {d.unticked:>8}  "
+                         f"{'yes' if d.new else ''}")
         promoted = sum(d.action == "promote" for d in self.decisions)
         added = sum(d.action == "add" for d in self.decisions)
         lines.append(f"round {self.round}: {promoted} promoted, {added} added, "
@@ -286,16 +285,16 @@ class SimulatedArtist:
             new = not known(look)
             if look.part is None or look.share < self.min_share or taken & look.points or \
                     report.actions + 1 + len(look.unticked) > self.max_actions:
-                report.decisions.append(dataclasses.replace(look.decision("skip"), new=new))
+                report.decisions.append(replace(look.decision("skip"), new=new))
                 continue
-            report.decisions.append(dataclasses.replace(self._label(view, store, look, uses), new=new))
+            report.decisions.append(replace(self._label(view, store, look, uses), new=new))
             taken |= look.points
             for group in self._unticked_groups(view, judged, look):
                 if report.actions + 1 > self.max_actions:
                     break
                 group_new = not known(group)
                 # its points are the look's: taken
-                report.decisions.append(dataclasses.replace(self._label(view, store, group, uses), new=group_new))
+                report.decisions.append(replace(self._label(view, store, group, uses), new=group_new))
             held = self._held(view, store)
         return self._reviewed(view, store, report, probes)
 

@@ -192,7 +192,8 @@ def test_a_piece_still_mixed_is_cut_again(labeling_project, tmp_path: Path) -> N
 
 def test_a_session_stops_at_its_action_budget(labeling_project, tmp_path: Path) -> None:
     store = ConceptStore(tmp_path / "concepts.yaml", actor="test")
-    report = SimulatedArtist(budget=12, min_share=0.3, max_actions=10).play(labeling_project.view, store, progress=False)
+    artist = SimulatedArtist(budget=12, min_share=0.3, max_actions=10)
+    report = artist.play(labeling_project.view, store, progress=False)
     assert 0 < report.actions <= 10 and store.human_actions() == report.actions
     # the budget went to the clearest selections: none left unlabelled was clearer than one taken of what was as
     # new (a part no concept named yet, or more of a named one)
