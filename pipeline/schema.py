@@ -289,6 +289,36 @@ class GridConfig:
 
 
 @dataclass
+class IconStrokesConfig:
+    """Feature visualizations drawn as pen strokes (``param=strokes``): the control points of a few polylines are
+    optimised, drawn by a differentiable soft rasteriser.
+
+    Attributes:
+        count: Strokes per image.
+        points: Control points per stroke.
+        softness: Edge softness while optimising, in pixels (0: the raster's own anti-aliased edge).
+        jitter: Robustness: each control point moves by up to this (0..255 units) every step.
+        scale: Robustness: the whole drawing scales by up to this share every step.
+        rotate: Robustness: the whole drawing turns by up to this many degrees every step.
+        translate: Robustness: the whole drawing moves by up to this (0..255 units) along each axis every step.
+        lr: Adam learning rate, in units of the drawing box's side.
+        spread: The initial strokes start within this distance (0..255 units) of the centre.
+        length: The initial strokes are about this long (0..255 units).
+    """
+
+    count: int = MISSING
+    points: int = MISSING
+    softness: float = MISSING
+    jitter: float = MISSING
+    scale: float = MISSING
+    rotate: float = MISSING
+    translate: float = MISSING
+    lr: float = MISSING
+    spread: float = MISSING
+    length: float = MISSING
+
+
+@dataclass
 class IconsConfig:
     """What each cell of the atlas shows.
 
@@ -304,6 +334,7 @@ class IconsConfig:
         fragment: Feature visualization: true drives the direction at the centre position only and shows its
             receptive field (a fragment); false drives it at every position (a texture).
     """
+        strokes: Feature visualizations drawn as strokes.
 
     enabled: bool = MISSING
     kind: str = MISSING
@@ -313,6 +344,7 @@ class IconsConfig:
     size: Optional[int] = MISSING
     fragment: bool = MISSING
 
+    strokes: IconStrokesConfig = field(default_factory=IconStrokesConfig)
 
 @dataclass
 class ClustersConfig:
@@ -774,6 +806,19 @@ class UnsureConfig:
 class CoachConfig:
     """The drawing coach (``articulate feedback``, the app's ``/draw`` page).
 
+@dataclass
+class ShowMeConfig:
+    """"Show me" on the drawing page: strokes added to the person's drawing to raise a concept it lacks.
+
+    Attributes:
+        strokes: Strokes added.
+        steps: Optimisation steps.
+    """
+
+    strokes: int = MISSING
+    steps: int = MISSING
+
+
     Attributes:
         score: How much of a concept a frame has: ``mass`` (its map summed over the ink positions) or
             ``attribution`` (weighted by each position's positive attribution to the target class).
@@ -791,6 +836,7 @@ class CoachConfig:
 
     score: str = MISSING
     canon_split: str = MISSING
+        show_me: "Show me": strokes added to the person's drawing to raise a concept it lacks.
     canon: CanonConfig = field(default_factory=CanonConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -802,6 +848,7 @@ class CoachConfig:
 
 @dataclass
 class FetchConfig:
+    show_me: ShowMeConfig = field(default_factory=ShowMeConfig)
     """Downloads of public data into the project (``articulate data fetch``).
 
     Attributes:

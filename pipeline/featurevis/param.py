@@ -12,11 +12,15 @@ All images of a batch live in one tensor, so the inverse FFT of the whole batch 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pipeline.featurevis.transforms import Transform
 
 #: Square root of the colour correlation of ImageNet, from Lucid (``lucid.optvis.param.color``).
 COLOR_CORRELATION_SVD_SQRT = torch.tensor(
@@ -26,7 +30,7 @@ COLOR_CORRELATION_SVD_SQRT = torch.tensor(
 FOURIER_MAGIC = 4.0
 #: Standard deviation of the initial spectrum or pixel logits (Lucid's default).
 INIT_SD = 0.01
-PARAMS = ("fourier", "pixel")
+PARAMS = ("fourier", "pixel", "strokes")
 
 
 class ImageParam(nn.Module):
@@ -57,6 +61,19 @@ class ImageParam(nn.Module):
         if self.channels == 3:
             z = decorrelate_colors(z)
         return torch.sigmoid(z + self.bias)
+
+    def sample(self, transforms: Transform | None, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimisation step's images: as drawn (for the regularisers) and as transformed (for the model).
+
+        Args:
+            transforms: Pixel-space transforms, or None.
+            u: (B, num_random) uniform numbers for the transforms.
+
+        Returns:
+            The images and the transformed images.
+        """
+        images = self()
+        return images, (transforms.apply(images, u) if transforms is not None else images)
 
 
 class FourierImage(ImageParam):
@@ -215,17 +232,21 @@ def make_param(
     seed: int | Sequence[int] = 0,
     bias: float = 0.0,
     device: torch.device | str | None = None,
+    **strokes: Any,
 ) -> ImageParam:
-    """Build a parameterisation by name (``"fourier"`` or ``"pixel"``).
+    """Build a parameterisation by name (``"fourier"``, ``"pixel"`` or ``"strokes"``).
 
     Args:
-        kind: ``"fourier"`` or ``"pixel"``.
+        kind: ``"fourier"``, ``"pixel"`` or ``"strokes"`` (:mod:`pipeline.featurevis.strokes`).
         batch: Number of images.
         channels: 1 or 3.
         size: Side length in pixels.
         seed: Seed of image 0, or one per image.
-        bias: Logit offset before the sigmoid.
+        bias: Logit offset before the sigmoid (not used by strokes).
         device: Where the parameters live.
+        **strokes: For ``"strokes"``: ``raster`` (a :class:`~pipeline.data.raster.RasterSpec`, whose size is
+            replaced by ``size``), ``settings`` (:class:`~pipeline.featurevis.strokes.StrokeSettings`) and
+            optionally ``fixed`` (drawings under the strokes); see :func:`~pipeline.featurevis.strokes.stroke_image`.
 
     Returns:
         The parameterisation.
@@ -237,4 +258,10 @@ def make_param(
         return fourier_image(batch, channels, size, seed=seed, bias=bias, device=device)
     if kind == "pixel":
         return pixel_image(batch, channels, size, seed=seed, bias=bias, device=device)
+    if kind == "strokes":
+        from pipeline.featurevis.strokes import raster_at, stroke_image  # strokes.py builds on this module
+
+        _check(batch, channels, size)
+        return stroke_image(batch, channels, raster_at(strokes.pop("raster"), size), strokes.pop("settings"),
+                            seed=seed, device=device, **strokes)
     raise ConfigError(f"param: unknown image parameterisation {kind!r}; choose one of {', '.join(PARAMS)}")

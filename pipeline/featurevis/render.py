@@ -12,13 +12,18 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from core.errors import ArticulateError, ConfigError
+from core.sketch import Sketch
+from pipeline.data.raster import RasterSpec
 from pipeline.featurevis.objectives import OUTPUT, Objective, group
 from pipeline.featurevis.param import make_param
+from pipeline.featurevis.strokes import StrokeSettings, StrokeTransform
 from pipeline.featurevis.regularizers import Regularizer, boundary, l2, total_variation
 from pipeline.featurevis.transforms import Transform, default_transforms
 from pipeline.models.input_spec import InputSpec, to_model_input
@@ -51,6 +56,9 @@ class RenderResult:
             strongly as the strongest reference image, above 1 more strongly; 0 or less is a failure.
         labels: A short caption per image.
         reference: ``"inputs"`` or ``"noise"``: what the scores are relative to.
+        strokes: For ``param="strokes"``: per image, its strokes as float32 (2, K) arrays (x row, y row) in
+            0..255 (:func:`~pipeline.featurevis.strokes.strokes_sketch` makes a drawing of them); None for pixel
+            parameterisations.
     """
 
     images: torch.Tensor
@@ -59,6 +67,7 @@ class RenderResult:
     scores: torch.Tensor
     labels: list[str] = field(default_factory=list)
     reference: str = "noise"
+    strokes: list[list[np.ndarray]] | None = None
 
 
 class _Stop(Exception):
@@ -300,7 +309,7 @@ def render(
     *,
     size: int | None = None,
     steps: int = DEFAULT_STEPS,
-    lr: float = DEFAULT_LR,
+    lr: float | None = None,
     transforms: Transform | str | None = "default",
     regularizers: Sequence[Regularizer] | str | None = "default",
     param: str = "fourier",
@@ -311,6 +320,9 @@ def render(
     progress: bool = False,
     device: torch.device | str | None = None,
     on_step: Callable[[float], bool | None] | None = None,
+    strokes: StrokeSettings | None = None,
+    raster: RasterSpec | None = None,
+    fixed: Sketch | Sequence[Sketch] | None = None,
 ) -> RenderResult:
     """Render one image per objective, all in one batched optimisation.
 
@@ -320,11 +332,12 @@ def render(
         input_spec: The model's input spec: channels, normalisation and polarity of the render space.
         size: Image side in pixels (default: ``input_spec.size``).
         steps: Optimisation steps (>= 0).
-        lr: Adam learning rate.
-        transforms: ``"default"`` (:func:`default_transforms` for the size and background), a
-            :class:`Transform`, or None for none.
-        regularizers: ``"default"`` (:func:`default_regularizers`), a list, or None for none.
-        param: ``"fourier"`` (decorrelated spectrum) or ``"pixel"``.
+        lr: Adam learning rate (None: :data:`DEFAULT_LR`, or the stroke settings' ``lr`` for strokes).
+        transforms: ``"default"`` (:func:`default_transforms` for the size and background; for strokes, the
+            stroke-space robustness of the stroke settings), a :class:`Transform`, or None for none.
+        regularizers: ``"default"`` (:func:`default_regularizers`; none for strokes), a list, or None for none.
+        param: ``"fourier"`` (decorrelated spectrum), ``"pixel"`` or ``"strokes"``
+            (:mod:`pipeline.featurevis.strokes`: a drawing of a few strokes).
         bias: Logit offset of the initial image (negative: darker start).
         seed: Seed of image 0 (image i uses ``seed + i``), or one seed per image. Image i gets the same
             start and the same random transformations alone or in a batch.
@@ -335,9 +348,14 @@ def render(
         device: Where to run (default: the model's device).
         on_step: Called after every step with the fraction done (a job's progress); returning False stops the
             optimisation there, and the images so far are returned.
+        strokes: For ``param="strokes"``: the stroke settings (None: conf/'s ``atlas.icons.strokes``).
+        raster: For ``param="strokes"``: the model's raster (line width, padding; None: the default raster at
+            ``size`` in the model's polarity).
+        fixed: For ``param="strokes"``: a drawing (or one per objective) drawn under the strokes and never
+            changed.
 
     Returns:
-        The images, their objective values and quality scores.
+        The images, their objective values and quality scores (and the strokes, for ``param="strokes"``).
 
     Raises:
         ConfigError: If an argument is out of range, or an objective does not fit its layer (a channel out
@@ -345,13 +363,16 @@ def render(
         UnknownLayerError: If an objective names a layer the model does not have.
     """
     size = input_spec.size if size is None else size
+    options = _param_options(param, input_spec, strokes, raster, fixed)
+    if lr is None:
+        lr = options["settings"].lr if options else DEFAULT_LR
     objectives = _check_args(objectives, steps, lr, size)
     seeds = _seeds(len(objectives), seed)
     if device is None:
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
     background = 1.0 if input_spec.invert else 0.0
-    transforms, regularizers = _chosen(transforms, regularizers, size, background)
+    transforms, regularizers = _chosen(transforms, regularizers, size, background, options.get("settings"))
     layers = list(dict.fromkeys(layer for o in objectives for layer in o.layers))
     batch, channels = len(objectives), input_spec.channels
 
@@ -363,7 +384,7 @@ def render(
         for objective in objectives:
             objective.check(probe[objective.layer].shape)
 
-        image = make_param(param, batch, channels, size, seed=seeds, bias=bias, device=device)
+        image = make_param(param, batch, channels, size, seed=seeds, bias=bias, device=device, **options)
         start_values = _optimise(image, objectives, capture, input_spec, transforms, regularizers, seeds, redirect,
                                  steps=steps, lr=lr, relu_redirect_steps=relu_redirect_steps, device=device,
                                  progress=progress, on_step=on_step)
@@ -371,17 +392,42 @@ def render(
         with torch.no_grad():
             images = image().detach()
             values = objective_values(objectives, capture(to_model_input(images, input_spec))).float().cpu()
-            scores, kind = _scores(model, capture, objectives, values, input_spec, size, param, bias, reference, device)
+            scores, kind = _scores(model, capture, objectives, values, input_spec, size, param, bias, reference, device,
+                                   options)
     return RenderResult(
         images=images.float().cpu(), values=values, start_values=start_values, scores=scores,
-        labels=[o.label for o in objectives], reference=kind,
+        labels=[o.label for o in objectives], reference=kind, strokes=getattr(image, "strokes", lambda: None)(),
     )
 
 
+def _param_options(param: str, input_spec: InputSpec, strokes: StrokeSettings | None, raster: RasterSpec | None,
+                   fixed: Sketch | Sequence[Sketch] | None) -> dict[str, Any]:
+    """:func:`render`'s keyword arguments of :func:`make_param` beyond the common ones: the stroke settings, the
+    raster and the fixed drawings for ``param="strokes"``, nothing for pixel parameterisations.
+
+    Raises:
+        ConfigError: Stroke options given for a pixel parameterisation.
+    """
+    if param != "strokes":
+        if fixed is not None:
+            raise ConfigError(f"render: fixed strokes need param='strokes', not {param!r}")
+        return {}
+    if strokes is None:
+        from pipeline.config import default
+
+        strokes = default(StrokeSettings)
+    if raster is None:
+        raster = RasterSpec(size=input_spec.size, invert=input_spec.invert)
+    options: dict[str, Any] = {"settings": strokes, "raster": raster}
+    if fixed is not None:
+        options["fixed"] = fixed
+    return options
+
+
 def _chosen(transforms: Transform | str | None, regularizers: Sequence[Regularizer] | str | None, size: int,
-            background: float) -> tuple[Transform | None, list[Regularizer]]:
+            background: float, strokes: StrokeSettings | None = None) -> tuple[Transform | None, list[Regularizer]]:
     """:func:`render`'s transforms and regularisers, ``"default"`` replaced by the defaults for the size and
-    background.
+    background (for strokes, given their settings: their robustness in stroke space, and no regulariser).
 
     Raises:
         ConfigError: A string other than ``"default"``.
@@ -389,11 +435,11 @@ def _chosen(transforms: Transform | str | None, regularizers: Sequence[Regulariz
     if isinstance(transforms, str):
         if transforms != "default":
             raise ConfigError(f"render: transforms must be 'default', a Transform or None, got {transforms!r}")
-        transforms = default_transforms(size, fill=background)
+        transforms = default_transforms(size, fill=background) if strokes is None else StrokeTransform(strokes)
     if isinstance(regularizers, str):
         if regularizers != "default":
             raise ConfigError(f"render: regularizers must be 'default', a list or None, got {regularizers!r}")
-        regularizers = default_regularizers(background)
+        regularizers = default_regularizers(background) if strokes is None else []
     return transforms, list(regularizers or [])
 
 
@@ -428,8 +474,7 @@ def _optimise(image: nn.Module, objectives: list[Objective], capture: LayerCaptu
         loop = tqdm(loop, desc=f"rendering {len(objectives)} image(s)", unit="step", mininterval=2.0)
     for step in loop:
         redirect[0] = step < relu_redirect_steps
-        images = image()
-        x = transforms.apply(images, uniforms[:, step]) if transforms is not None else images
+        images, x = image.sample(transforms, uniforms[:, step])
         values = objective_values(objectives, capture(to_model_input(x, input_spec)))
         loss = -values.sum()
         for regularizer in regularizers:
@@ -454,10 +499,14 @@ def _scores(
     bias: float,
     reference: torch.Tensor | None,
     device: torch.device | str,
+    options: dict[str, Any],
 ) -> tuple[torch.Tensor, str]:
     if reference is None:
         seeds = list(range(NOISE_REFERENCE_SEED, NOISE_REFERENCE_SEED + NOISE_REFERENCE_COUNT))
-        reference, kind = make_param(param, len(seeds), spec.channels, size, seed=seeds, bias=bias, device=device)(), "noise"
+        if "fixed" in options and not isinstance(options["fixed"], Sketch):  # one drawing per objective: none here
+            options = {k: v for k, v in options.items() if k != "fixed"}
+        reference = make_param(param, len(seeds), spec.channels, size, seed=seeds, bias=bias, device=device, **options)()
+        kind = "noise"
     else:
         if not isinstance(reference, torch.Tensor) or reference.ndim != 4 or reference.shape[-2:] != (size, size):
             shape = tuple(reference.shape) if isinstance(reference, torch.Tensor) else type(reference).__name__
