@@ -37,7 +37,7 @@ from conceptstore.store import ConceptStore, ConflictError
 from labeling.atlas_view import AtlasView
 from labeling.deps import Atlases, CoachHost, Rounds, provide, require_token
 from labeling.guards import BodyLimit, CatchAll, SameOrigin, error_body
-from labeling.routes import atlas, concepts, draw, dream, edit, files, limits, reliance, review, visualize
+from labeling.routes import atlas, concepts, draw, dream, edit, files, limits, reliance, review, showme, visualize
 from labeling.server import uvicorn_config
 from labeling.settings import AppSettings, allowed_hosts, app_settings
 from core.errors import ArticulateError
@@ -76,7 +76,8 @@ def create_app(view: AtlasView, store: ConceptStore, settings: AppSettings,
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     for router in (files.router, atlas.router, concepts.router, draw.router, edit.router,
-                   edit.page_router, dream.router, visualize.router, reliance.router, limits.router, review.router):
+                   edit.page_router, dream.router, visualize.router, showme.router, reliance.router, limits.router,
+                   review.router):
         app.include_router(router)
     app.mount("/static", files.StaticFolder(directory=files.STATIC), name="static")
     app.add_middleware(CatchAll)  # inside FastAPI's own error middleware, which would answer plain text

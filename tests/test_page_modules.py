@@ -19,7 +19,7 @@ SHARED = "shared"
 NOT_VIEWS = {
     "atlas": {"state.js", "actions.js"},
     "draw": {"state.js", "geometry.js", "feedback.js", "replay.js"},
-    "sketch": {"state.js", "heat.js", "jobs.js"},
+    "sketch": {"state.js", "heat.js"},
 }
 #: `import ... from '...'`, `export ... from '...'` and `import '...'` (no module loads another dynamically).
 IMPORT = re.compile(r"^\s*(?:import|export)\s+(?:([^;'\"]*?)\s+from\s+)?['\"]([^'\"]+)['\"]", re.M | re.S)

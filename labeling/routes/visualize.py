@@ -1,26 +1,30 @@
-"""Feature visualization on demand: the image that most excites a concept's or an atlas cluster's direction, or a
-channel, at the round's atlas layer (``POST /api/visualize``, a job like a dream), kept on disk per round so a
-second look is immediate.
+"""Feature visualization on demand: what most excites a concept's or an atlas cluster's direction, or a channel, at
+the round's atlas layer (``POST /api/visualize``, a job like a dream), kept on disk per round so a second look is
+immediate.
 
-The picture is rendered from noise by :func:`pipeline.featurevis.render.render` (Lucid's recipe: a decorrelated
-Fourier image, random jitter, scale and rotation, a few regularisers). The cache is keyed by the round's network
-(a hash of its weights), the objective and the settings, under ``<paths.cache>/featurevis/``.
+It is rendered from scratch by :func:`pipeline.featurevis.render.render`, drawn as strokes (the default for sketch
+models: a drawing, answered as strokes and one ndjson line, that a person can trace on ``/draw`` or open on
+``/sketch``) or as pixels (Lucid's recipe: a decorrelated Fourier image, random jitter, scale and rotation, a few
+regularisers). ``GET /api/visualize/options`` says which the round's model offers. The cache is keyed by the
+round's network (a hash of its weights), the objective, the settings and what it is drawn as, under
+``<paths.cache>/featurevis/`` (a ``.png`` picture or a ``.ndjson`` drawing).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import weakref
 from pathlib import Path
 from typing import Any
 
 import torch
-
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from labeling.deps import CoachDep, DreamNetDep, EditorDep, JobsDep, SessionViewDep, SettingsDep
 from labeling.directions import layer_direction
+from labeling.drawn import DrawnAs, drawing_line, drawn_as, drawn_options, read_as, strokes_answer
 from labeling.fields import Index
 from labeling.pictures import data_url, picture_png
 from labeling.settings import AppSettings, RequestLimits
@@ -39,6 +43,18 @@ class VisualizeBody(BaseModel):
     cluster: Index | None = None
     channel: Index | None = None
     steps: int = Field(default=128, strict=True)  # within GET /api/limits (labeling.limits)
+    as_: DrawnAs | None = Field(default=None, alias="as")  # None: the model's default (GET /api/visualize/options)
+
+
+#: The image parameterisation of each way of drawing, and the file its visualization is kept in.
+PARAMS = {"strokes": "strokes", "pixels": "fourier"}
+KEPT_AS = {"strokes": ".ndjson", "pixels": ".png"}
+
+
+@router.get("/visualize/options")
+def options(coach: CoachDep) -> dict[str, Any]:
+    """What the round's model's visualizations and dreams may be drawn as, and the default."""
+    return drawn_options(coach.scorer.model.input_spec)
 
 
 @router.post("/visualize", status_code=202)
@@ -62,29 +78,48 @@ def visualize(coach: CoachDep, editor: EditorDep, net: DreamNetDep, view: Sessio
         vector, what = layer_direction(view, editor, concept=body.concept, cluster=body.cluster)
         objective = direction(layer, vector)
         key = hashlib.sha256(vector.numpy().tobytes()).hexdigest()[:16]
-    file = _cache_file(settings, coach, f"{layer}-{key}-{body.steps}")
+    kind = drawn_as(body.as_, model.input_spec)
+    name = f"{layer}-{key}-{body.steps}"
+    file = _cache_file(settings, coach, name, kind)
     if file is not None and file.is_file():
-        cached = {"image": data_url(file.read_bytes()), "what": what, "cached": True}
+        cached = {**_answer(file.read_bytes(), kind, what), "cached": True}
         return jobs.start(lambda progress: cached).to_json()
 
     def work(progress):
-        result = render(net, [objective], model.input_spec, steps=body.steps, on_step=progress)
-        png = picture_png(result.images[0])
-        if file is not None and progress(1.0) is not False:  # a cancelled picture is not kept
+        result = render(net, [objective], model.input_spec, steps=body.steps, on_step=progress, param=PARAMS[kind])
+        if kind == "strokes":
+            word, _ = read_as(net, result.images[0], model.input_spec, coach.scorer.class_names)
+            kept = drawing_line(result.strokes[0], word=word, key_id=f"visualization-{name}").encode()
+        else:
+            kept = picture_png(result.images[0])
+        if file is not None and progress(1.0) is not False:  # a cancelled visualization is not kept
             from core.io import atomic_write_bytes
 
             file.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(file, png)
-        return {"image": data_url(png), "what": what, "cached": False}
+            atomic_write_bytes(file, kept)
+        return {**_answer(kept, kind, what), "cached": False}
 
     return jobs.start(work).to_json()
 
 
-def _cache_file(settings: AppSettings, coach: Coach, name: str) -> Path | None:
-    """Where a picture of this round's network is kept (None: the app keeps none)."""
+def _answer(kept: bytes, kind: str, what: str) -> dict[str, Any]:
+    """A visualization as the API answers it, from what is kept of it: a drawing's ndjson line or a PNG."""
+    if kind == "pixels":
+        return {"image": data_url(kept), "what": what, "as": "pixels",
+                "explain": f"The picture that most excites {what}, optimised from noise: a texture of what it "
+                           f"responds to, not a drawing."}
+    record = json.loads(kept)
+    explain = (f"{len(record['drawing'])} strokes drawn from scratch so that {what} responds as strongly as it can: what the "
+               f"model looks for there, not a drawing anyone made. The model reads it as {record['word']}. Trace it "
+               f"on the drawing page to see what the coach says.")
+    return strokes_answer(kept.decode(), what=what, explain=explain)
+
+
+def _cache_file(settings: AppSettings, coach: Coach, name: str, kind: str) -> Path | None:
+    """Where a visualization of this round's network is kept (None: the app keeps none)."""
     if not settings.cache_dir:
         return None
-    return Path(settings.cache_dir) / "featurevis" / _network_hash(coach) / f"{name}.png"
+    return Path(settings.cache_dir) / "featurevis" / _network_hash(coach) / f"{name}{KEPT_AS[kind]}"
 
 
 #: Each network's hash, made once per network (and forgotten with it).

@@ -2,9 +2,10 @@
 
 Each kept cell's mean activation vector becomes a ``direction`` objective (dot x cosine^p, as in the
 Activation Atlas) at the atlas layer; the objectives are rendered ``batch_size`` at a time, each batch one
-batched optimisation (:func:`pipeline.featurevis.render.render`). The icons are returned as display images:
-sketch models' 1-channel renders are shown as dark ink on white (as the exemplar patches), RGB renders as
-they are.
+batched optimisation (:func:`pipeline.featurevis.render.render`), as pixels (``featurevis``: a decorrelated
+Fourier image) or as strokes (``strokes``: a few pen strokes, drawn sharp from their points, so each icon is a small
+drawing). The icons are returned as display images: sketch models' 1-channel renders are shown as dark ink on white
+(as the exemplar patches), RGB renders as they are.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from core.errors import ConfigError
 from pipeline.models.input_spec import InputSpec
 from pipeline.schema import Conf
 
-__all__ = ["ICON_KINDS", "IconParams", "IconSet", "fragment_box", "render_icons", "to_display"]
+__all__ = ["ICON_KINDS", "IconParams", "IconSet", "fragment_box", "render_icons", "strokes_display", "to_display"]
 
 log = logging.getLogger(__name__)
 
-#: What an atlas cell's icon shows: a real fragment, or a feature visualization.
-ICON_KINDS = ("exemplar", "featurevis")
+#: What an atlas cell's icon shows: a real fragment, or a feature visualization (as pixels or as strokes).
+ICON_KINDS = ("exemplar", "featurevis", "strokes")
+#: The image parameterisation of each kind of rendered icon.
+ICON_PARAMS = {"featurevis": "fourier", "strokes": "strokes"}
+#: A stroke icon's line width, as a share of its side: the 2 px line of a 64 px sketch raster.
+STROKE_ICON_LINE = 2.0 / 64
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,8 @@ class IconParams:
             drive it at every position (a texture that repeats the fragment over the whole image).
         kind: ``exemplar``: each cell shows the real drawing fragment nearest to its mean
             (:mod:`pipeline.atlas.exemplar_icons`); ``featurevis``: a feature visualization of its mean direction
-            (the Activation Atlas's icons; ``steps``, ``batch_size``, ``cos_power`` and ``fragment`` apply).
+            (the Activation Atlas's icons; ``steps``, ``batch_size``, ``cos_power`` and ``fragment`` apply);
+            ``strokes``: the same visualization drawn as strokes (sketch models; the same settings apply).
     """
 
     CONF: ClassVar[Conf] = Conf("atlas.icons")
@@ -164,8 +170,9 @@ def render_icons(net: nn.Module, vectors: np.ndarray, layer: str, input_spec: In
         objectives = [direction(layer, torch.from_numpy(v.copy()), cos_power=float(params.cos_power),
                                 at_centre=params.fragment) for v in block]
         result = render(net, objectives, input_spec, size=params.size, steps=params.steps, seed=seed + start,
-                        progress=True, reference=reference)
-        shown = to_display(_numpy(result.images), input_spec.invert)
+                        progress=True, reference=reference, param=ICON_PARAMS[params.kind])
+        shown = (strokes_display(result.strokes, result.images.shape[-1]) if params.kind == "strokes"
+                 else to_display(_numpy(result.images), input_spec.invert))
         images.append(_crop(shown, box) if params.fragment and box is not None else shown)
         scores.append(_numpy(result.scores).astype(np.float32).reshape(-1))
         values.append(_numpy(result.values).astype(np.float32).reshape(-1))
@@ -173,6 +180,24 @@ def render_icons(net: nn.Module, vectors: np.ndarray, layer: str, input_spec: In
         log.info("icons: batch %d/%d (%d icons) done, %.1f s elapsed, about %.0f s left", b + 1, batches,
                  min(start + len(block), m), elapsed, elapsed / (b + 1) * (batches - b - 1))
     return IconSet(images=np.concatenate(images), scores=np.concatenate(scores), values=np.concatenate(values))
+
+
+def strokes_display(drawings: list[list[np.ndarray]], size: int) -> np.ndarray:
+    """Drawings (per image, its strokes as (2, n) arrays in 0..255) drawn sharp as dark ink on white.
+
+    Args:
+        drawings: The strokes of each image.
+        size: The side of each image in pixels; the 0..255 box fills it as a sketch model's raster does.
+
+    Returns:
+        (B, size, size, 3) uint8.
+    """
+    from core.sketch import Sketch
+    from pipeline.data.raster import RasterSpec, rasterize
+
+    spec = RasterSpec(size=size, line_width=max(1.0, STROKE_ICON_LINE * size), padding=max(1, round(size / 32)))
+    ink = np.stack([rasterize(Sketch("icon", "icon", tuple(strokes)), spec) for strokes in drawings])
+    return to_display(ink[:, None], invert=False)
 
 
 def _numpy(value: object) -> np.ndarray:

@@ -9,20 +9,26 @@
  * under the ink), feedback (the single-flight feedback client), bars, sentences, history (timeline and chart),
  * replay (replay and export), talkback, and this one, main.js (loading and wiring).
  *
+ * A ghost (ghost.js) shows strokes to trace under the ink: a visualization or a dream handed over by the sketch page,
+ * or what "show me" (showme.js) answered for a missing concept.
+ *
  * Test hook: window.articulate (ready, idle, strokes, shown, replaying, history, answer, target, overlay, mode, pick, version,
- * latencies (ms from each finished stroke to its feedback on screen), timeline()).
+ * latencies (ms from each finished stroke to its feedback on screen), ghost, timeline(), showMe(concept)).
  */
 import { api, busy, idle, setStatus } from '../shared/api.js';
 import { renderClassBars } from '../shared/classbars.js';
+import { openDrawing } from '../shared/strokes.js';
 import { $, h, withToken } from '../shared/dom.js';
 import { buildConceptBars, renderConceptBars, renderHovered } from './bars.js';
 import { initPad, renderInk } from './canvas.js';
+import { hideGhost, initGhost, renderGhost } from './ghost.js';
 import { entryBefore, feedbackIdle, onFeedback, reset, wantLive, wantStroke } from './feedback.js';
 import { pointCount } from './geometry.js';
 import { H, renderUnder } from './heat.js';
 import { chartPending, describeEntry, renderTimeline, scheduleChart } from './history.js';
 import { exportDrawing, onReplay, replay } from './replay.js';
-import { renderSentences } from './sentences.js';
+import { onShowMe, renderSentences } from './sentences.js';
+import { showMe } from './showme.js';
 import { D, newKeyId, setCoach, subscribe, update } from './state.js';
 import { initTalkback, loadStore, pickHooks, setMode, setPick, updateControls } from './talkback.js';
 
@@ -33,13 +39,15 @@ subscribe(['shown', 'current', 'pick'], renderInk);
 subscribe(['answer'], renderAnswer);
 subscribe(['hover', 'pick'], renderUnder);
 subscribe(['hover'], renderHovered);
+subscribe(['ghost'], renderGhost);
+subscribe(['showing'], () => renderSentences(D.answer));
 
 let lastLive = 0;
 let feedbackFailed = false; // the status shows a feedback error: the next answer puts the guidance back
 
 window.articulate = {
   ready: false,
-  get idle() { return feedbackIdle() && idle() && !D.replaying && !D.current && !chartPending(); },
+  get idle() { return feedbackIdle() && idle() && !D.replaying && !D.current && !chartPending() && !D.showing; },
   get strokes() { return D.strokes; },
   get shown() { return D.shown; },
   get replaying() { return D.replaying; },
@@ -52,6 +60,8 @@ window.articulate = {
   get version() { return D.store.version; },
   get keyId() { return D.keyId; },
   get latencies() { return D.latencies; },
+  get ghost() { return D.ghost; },
+  showMe: (concept) => showMe(concept),
   timeline: () => D.history.map(describeEntry),
   replay: (animate = true) => replay({ animate }),
 };
@@ -151,7 +161,10 @@ const drawHooks = {
     updateButtons();
     wantStroke(D.shown);
   },
-  resized: () => renderUnder(),
+  resized: () => {
+    renderUnder();
+    renderGhost();
+  },
   ...pickHooks,
 };
 
@@ -183,6 +196,7 @@ function clearDrawing() {
   reset();
   update({ strokes: [], shown: 0, history: [], keyId: newKeyId() });
   if (D.pick) setPick(null);
+  if (D.ghost && D.ghost.concept) hideGhost(); // "show me" strokes belong to the drawing they were found for
   updateButtons();
   show(null);
   showHistory();
@@ -200,12 +214,10 @@ async function changeTarget(ev) {
 function openInEditor() {
   if (!D.strokes.length || D.replaying) return;
   try {
-    window.sessionStorage.setItem('articulate.sketch', JSON.stringify({ strokes: D.strokes }));
+    openDrawing('/sketch', { strokes: D.strokes });
   } catch (err) {
-    setStatus(`The drawing could not be handed over (${err.message}).`, 'error');
-    return;
+    setStatus(err.message, 'error');
   }
-  window.location.href = withToken('/sketch');
 }
 
 async function exportClicked() {
@@ -249,6 +261,8 @@ async function load() {
     select.append(...coach.classes.map((name) => h('option', { value: name, text: name })));
     buildConceptBars();
     initPad(drawHooks);
+    initGhost();
+    onShowMe(showMe);
     initTalkback();
     show(null);
     showHistory();

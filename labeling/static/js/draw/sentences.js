@@ -5,6 +5,12 @@ import { conceptName, D, setHover } from './state.js';
 
 const MAX_MISSING = 3; // more missing concepts are summed up in one line
 const SYMBOL = { improved: '↑', complete: '✓', missing: '○' };
+const asked = { showMe: () => {} };
+
+/** What a missing sentence's "Show me" button does: handler(conceptId). */
+export function onShowMe(handler) {
+  asked.showMe = handler;
+}
 
 /** Show an answer's sentences (null: a blank drawing, an invitation instead). */
 export function renderSentences(answer) {
@@ -54,7 +60,18 @@ function item(s) {
     class: `sentence${s.new ? ' new' : ''}`, testid: 'sentence', 'data-kind': s.kind, 'data-concept': s.concept,
     onmouseenter: () => setHover(s.concept, true), onmouseleave: () => setHover(s.concept, false),
   }, h('span', { class: 's-symbol', text: SYMBOL[s.kind] || '•', 'aria-hidden': 'true' }), icon,
-  h('span', { class: 's-text', text: s.text }));
+  h('span', { class: 's-text', text: s.text }), s.kind === 'missing' ? showButton(s.concept) : null);
+}
+
+/** A missing concept's "Show me": strokes to trace that would add it (off while one runs, its progress on it). */
+function showButton(concept) {
+  const running = D.showing && D.showing.concept === concept;
+  return h('button', {
+    type: 'button', class: 'btn small s-show', testid: 'show-me', 'data-concept': concept,
+    disabled: Boolean(D.showing) || D.replaying || !D.strokes.length, 'aria-busy': running ? 'true' : null,
+    title: `Show strokes that would add ${conceptName(concept)} to your drawing, as a ghost to trace`,
+    onclick: () => asked.showMe(concept),
+  }, running ? `Showing… ${Math.round(100 * D.showing.progress)}%` : 'Show me');
 }
 
 function summary(done) {

@@ -22,6 +22,8 @@ const store = createStore({
   replaying: false,
   keyId: null,          // the drawing's key_id in exports
   latencies: [],        // ms from a finished stroke to its feedback on screen (the frame after it is drawn)
+  ghost: null,          // strokes to trace, under the ink (not part of the drawing): {strokes, what, caption, colour}
+  showing: null,        // a "show me" running: {concept, progress}
 });
 
 /** The page's state: read it anywhere; what a view shows changes through update. */

@@ -1,11 +1,14 @@
 /* Articulate's sketch page, dream.js: DeepDream the page's drawing toward the whole layer, a channel, a named
- * concept, an atlas cluster's direction or a class's logit (POST /api/dream), as a job (jobs.js) with a progress
- * bar and a Cancel button. The image (done, or cancelled with the image so far) shows beside the drawing with its
- * caption; errors go to the status line. K.dreaming keeps window.articulate.idle false. The panel's controls show
+ * concept, an atlas cluster's direction or a class's logit (POST /api/dream), as a job (shared/jobs.js) with a
+ * progress bar and a Cancel button. As strokes (the default for sketch models) the dream moves the drawing's own
+ * strokes and adds a few: a drawing, shown beside the drawing on a canvas with the words of what it is, to trace
+ * on the drawing page, open here or download; as pixels it is an image. The result (done, or cancelled with what
+ * it has so far) shows with its caption; errors go to the status line. K.dreaming keeps window.articulate.idle false. The panel's controls show
  * K.dreaming and its progress bar K.dream (main.js subscribes them). */
 import { setStatus } from '../shared/api.js';
 import { $, h } from '../shared/dom.js';
-import { followJob, showProgress } from './jobs.js';
+import { followJob, showProgress } from '../shared/jobs.js';
+import { openDrawing, showDrawn } from '../shared/strokes.js';
 import { K, update, withinLimit } from './state.js';
 
 // what each "toward" choice asks for beside it: its input (shown only for it)
@@ -57,6 +60,7 @@ function whole(id, lo, hi, name) {
 function dreamBody() {
   const body = { ...K.drawing, octaves: withinLimit('dream-octaves', 'dream_octaves', 'octaves'),
     steps: withinLimit('dream-steps', 'dream_steps', 'steps') };
+  body.as = $('dream-as').value;
   const toward = $('dream-toward').value;
   if (toward === 'channel') body.channel = whole('dream-channel', 0, null, 'channel');
   else if (toward === 'cluster') body.cluster = whole('dream-cluster', 0, null, 'cluster');
@@ -72,7 +76,7 @@ export function renderDreamControls() {
   const running = K.dreaming;
   $('dream').disabled = running;
   $('dream-cancel').disabled = !running;
-  for (const id of ['dream-toward', 'dream-octaves', 'dream-steps']) $(id).disabled = running;
+  for (const id of ['dream-toward', 'dream-octaves', 'dream-steps', 'dream-as']) $(id).disabled = running;
   towardChanged();
 }
 
@@ -81,11 +85,22 @@ export function renderDreamJob() {
   showProgress($('dream-progress'), $('dream-state'), K.dream);
 }
 
-function showImage(result) {
-  $('dream-image').src = result.image;
-  $('dream-caption').textContent = result.what;
+function showResult(result) {
+  showDrawn('dream', result, result.what);
   $('dream-figure').hidden = false;
   $('drawing-pair').classList.add('dreamt');
+  update({ dreamResult: result });
+}
+
+/** Take the dream shown (as strokes) to a page: '/draw' to trace it, '/sketch' to read and edit it. */
+function openShown(page) {
+  const shown = K.dreamResult;
+  if (!shown || !shown.strokes) return;
+  try {
+    openDrawing(page, { strokes: shown.strokes, what: `the dream toward ${shown.what}`, caption: shown.explain });
+  } catch (err) {
+    setStatus(err.message, 'error');
+  }
 }
 
 /** Cancel the running dream (once its job has an id). */
@@ -114,7 +129,7 @@ export async function dream() {
   try {
     update({ dreamJob: followJob('/api/dream', body, (job) => update({ dream: job })) });
     const job = await K.dreamJob.done;
-    if (job.result && job.result.image) showImage(job.result);
+    if (job.result && (job.result.image || job.result.strokes)) showResult(job.result);
     if (job.status === 'failed') setStatus(job.error || 'The dream failed.', 'error');
     else if (job.status === 'cancelled') {
       setStatus(`Dream cancelled${job.result ? `: ${job.result.what}, the image so far` : ''}.`, 'info');
@@ -133,6 +148,8 @@ export function initDream() {
   $('dream-class').addEventListener('change', () => { $('dream-class').dataset.chosen = 'true'; });
   $('dream').addEventListener('click', () => dream());
   $('dream-cancel').addEventListener('click', () => cancelDream());
+  $('dream-trace').addEventListener('click', () => openShown('/draw'));
+  $('dream-open').addEventListener('click', () => openShown('/sketch'));
   renderDreamToward();
   renderDreamControls();
 }

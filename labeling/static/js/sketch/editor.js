@@ -11,7 +11,8 @@ import { setStatus } from '../shared/api.js';
 import { CANVAS_UNITS } from '../shared/canvas.js';
 import { $, onPointer } from '../shared/dom.js';
 import { drawGrid } from '../shared/grid.js';
-import { drawCells, drawStrokes, normalised } from './heat.js';
+import { drawStrokes } from '../shared/strokes.js';
+import { drawCells, normalised } from './heat.js';
 import { cellKey, K, update } from './state.js';
 
 const PAINT = [255, 127, 14];

@@ -1,7 +1,6 @@
-/* Articulate's sketch page, heat.js: a layer map (H x W) drawn as a heat map, cell by cell, and a drawing's
- * strokes. Cell (y, x) covers drawing units origin + step * x .. origin + step * (x + 1) (the same for y). */
-import { CANVAS_UNITS } from '../shared/canvas.js';
-
+/* Articulate's sketch page, heat.js: a layer map (H x W) drawn as a heat map, cell by cell (a drawing's strokes:
+ * shared/strokes.js). Cell (y, x) covers drawing units origin + step * x .. origin + step * (x + 1) (the same for
+ * y). */
 const LOW = [255, 255, 255];
 const MID = [47, 95, 208];
 const HIGH = [16, 24, 72];
@@ -45,29 +44,4 @@ export function drawCells(ctx, values, grid, s, alpha = 0.85) {
     ctx.fillRect((grid.origin + grid.step * x) * s, (grid.origin + grid.step * y) * s, grid.step * s + 0.5,
       grid.step * s + 0.5);
   }));
-}
-
-/** Draw strokes [[x...], [y...]] (drawing units) on a context (s: canvas pixels per unit). */
-export function drawStrokes(ctx, strokes, s, colour = '#1d2330', width = 2.4) {
-  ctx.save();
-  ctx.strokeStyle = colour;
-  ctx.lineCap = 'round';
-  ctx.lineJoin = 'round';
-  ctx.lineWidth = width * s;
-  for (const [xs, ys] of strokes) {
-    ctx.beginPath();
-    ctx.moveTo(xs[0] * s, ys[0] * s);
-    for (let i = 1; i < xs.length; i += 1) ctx.lineTo(xs[i] * s, ys[i] * s);
-    if (xs.length === 1) ctx.lineTo(xs[0] * s + 0.1, ys[0] * s);
-    ctx.stroke();
-  }
-  ctx.restore();
-}
-
-/** Draw the drawing alone on its canvas. */
-export function renderDrawing(canvas, strokes) {
-  const ctx = canvas.getContext('2d');
-  const s = canvas.width / CANVAS_UNITS;
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  drawStrokes(ctx, strokes, s);
 }

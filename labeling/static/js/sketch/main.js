@@ -7,9 +7,9 @@
  * relies on it (GET /api/reliance: the largest drop of a class's accuracy without it, and that class).
  *
  * ES modules, no build step: state (the page's store: one state object, changed through update), heat (maps and
- * strokes on canvases), editor (painting cells, shift and rotate), jobs (following the app's jobs), this one
- * (loading, and wiring: each view subscribed to the keys it shows, so no view calls another); the class bars, the
- * reliance words, the grid lines and the store are the pages' shared/ modules.
+ * strokes on canvases), editor (painting cells, shift and rotate), this one (loading, and wiring: each view
+ * subscribed to the keys it shows, so no view calls another); the class bars, the reliance words, the grid lines,
+ * the store, following jobs and drawing strokes are the pages' shared/ modules.
  *
  * The Dream panel (dream.js) dreams the drawing toward the layer, a channel, a concept, a cluster or a class; the
  * Feature visualization panel (visualize.js) shows what excites a concept, a cluster or a channel; both are jobs.
@@ -25,8 +25,9 @@ import { relianceOf, relianceSentence, relianceWords, relied } from '../shared/r
 import { clearCells, fillAll, initEditor, renderEditor, rotateBy, shiftBy } from './editor.js';
 import { dream, initDream, renderDreamControls, renderDreamJob, renderDreamToward } from './dream.js';
 import { initVisualize, renderVisJob, setVisControls, visualize } from './visualize.js';
-import { drawTile, normalised, renderDrawing } from './heat.js';
-import { applyLimits, CHANNELS, drawingFromPage, K, sortedCells, subscribe, update, withinLimit } from './state.js';
+import { renderStrokes } from '../shared/strokes.js';
+import { drawTile, normalised } from './heat.js';
+import { applyDrawnAs, applyLimits, CHANNELS, drawingFromPage, K, sortedCells, subscribe, update, withinLimit } from './state.js';
 
 // The views, subscribed to what they show, in the order they draw: the layer read (its maps, the surgery list,
 // the "apply to" and "dream toward" choices, the open map again), the editor (the open map, the painted cells),
@@ -97,7 +98,7 @@ async function readLayer() {
 function showLayer({ layer }) {
   $('layer-name').textContent = layer.layer;
   $('reading').textContent = `${layer.target}${layer.chosen === 'model' ? ' (the model’s guess)' : ''}`;
-  renderDrawing($('drawing'), layer.strokes);
+  renderStrokes($('drawing'), layer.strokes);
   renderClassBars(layer);
   renderMaps();
   renderSurgery();
@@ -412,6 +413,7 @@ async function load() {
   try {
     update({ coach: await request('GET', '/api/coach') });
     update({ limits: await request('GET', '/api/limits') });
+    update({ drawnAs: await request('GET', '/api/visualize/options') });
   } catch (err) {
     setStatus(`The model is not available: ${err.message}`, 'error');
     window.articulate.failed = err.message;
@@ -419,6 +421,7 @@ async function load() {
     return;
   }
   applyLimits();
+  applyDrawnAs();
   $('round').textContent = String(K.coach.round);
   $('target').append(...K.coach.classes.map((name) => h('option', { value: name, text: name })));
   initEditor(updateButtons, editTarget, pushEdits);

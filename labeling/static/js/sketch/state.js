@@ -1,8 +1,8 @@
 /* Articulate's sketch page, state.js: the page's store (shared/store.js: one state object, changed through
  * update, which tells the views main.js subscribed), the field ranges and the drawing it opens. */
 import { createStore } from '../shared/store.js';
+import { HANDOVER, handedOver } from '../shared/strokes.js';
 
-export const HANDOVER_KEY = 'articulate.sketch'; // sessionStorage: {"strokes": [...]} from the drawing page
 export const CHANNELS = 24;          // how many channels POST /api/layer answers
 
 const store = createStore({
@@ -24,6 +24,9 @@ const store = createStore({
   vis: null,          // the last feature visualization job's state
   visualizing: false, // a feature visualization is running
   visJob: null,       // its job handle
+  visResult: null,    // the visualization shown: {what, strokes (a drawing) or image, explain, ndjson, cached}
+  dreamResult: null,  // the dream shown, the same way
+  drawnAs: null,      // GET /api/visualize/options: {as: the choices, default} for this round's model
   reliance: null,     // GET /api/reliance: how much each class's accuracy leans on each concept
   limits: null,       // GET /api/limits: each limited field's {min, max}, the very ranges the server checks
 });
@@ -46,6 +49,16 @@ export function applyLimits() {
   }
 }
 
+/** Offer the "as" choices of the visualization and the dream the round's model allows (strokes: sketch models
+ * only), its default chosen. */
+export function applyDrawnAs() {
+  for (const id of ['vis-as', 'dream-as']) {
+    const select = document.getElementById(id);
+    for (const option of select.options) option.hidden = !K.drawnAs.as.includes(option.value);
+    select.value = K.drawnAs.default;
+  }
+}
+
 /** A field's value as a number within the server's range for `limit` (whole: an integer); throws a sentence. */
 export function withinLimit(id, limit, name, whole = true) {
   const { min, max } = K.limits[limit];
@@ -64,10 +77,10 @@ export function drawingFromPage() {
   if (point !== null && /^\d+$/.test(point.trim())) {
     return { drawing: { point: Number(point) }, source: `atlas point ${Number(point)}` };
   }
-  let handed = null;
-  try { handed = JSON.parse(window.sessionStorage.getItem(HANDOVER_KEY) || 'null'); } catch (err) { handed = null; }
+  const handed = handedOver(HANDOVER.sketch); // {"strokes": [...]} from the drawing page or a visualization
   if (handed && Array.isArray(handed.strokes) && handed.strokes.length) {
-    return { drawing: { strokes: handed.strokes }, source: `your drawing (${handed.strokes.length} strokes)` };
+    const n = handed.strokes.length;
+    return { drawing: { strokes: handed.strokes }, source: `${handed.what || 'your drawing'} (${n} strokes)` };
   }
   return null;
 }

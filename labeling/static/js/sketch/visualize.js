@@ -1,13 +1,16 @@
-/* Articulate's sketch page, visualize.js: feature visualizations at the atlas layer (POST /api/visualize): the image
- * that most excites a named concept's direction, an atlas cluster's direction or one channel, optimised from
- * noise (it does not depend on the drawing). It runs as a job (jobs.js) with a progress bar and a Cancel button;
+/* Articulate's sketch page, visualize.js: feature visualizations at the atlas layer (POST /api/visualize): what most
+ * excites a named concept's direction, an atlas cluster's direction or one channel, optimised from scratch (it does
+ * not depend on the drawing). As strokes (the default for sketch models) it is a drawing, shown on a canvas with
+ * the words of what it is, to trace on the drawing page, open here as the drawing, or download as .ndjson; as
+ * pixels it is an image. It runs as a job (jobs.js) with a progress bar and a Cancel button;
  * the server keeps each one per round, so asking again answers at once ("cached" in the caption). The buttons
  * that start one (.vis-btn: per concept in the surgery list, the open map in the editor, a cluster here) are
  * disabled while one runs; K.visualizing keeps window.articulate.idle false. The controls show K.visualizing and the
  * progress bar K.vis (main.js subscribes them). */
 import { setStatus } from '../shared/api.js';
 import { $ } from '../shared/dom.js';
-import { followJob, showProgress } from './jobs.js';
+import { followJob, showProgress } from '../shared/jobs.js';
+import { openDrawing, showDrawn } from '../shared/strokes.js';
 import { K, update, withinLimit } from './state.js';
 
 /** The target in words, as the status says it before the server's caption is back. */
@@ -22,6 +25,7 @@ export function setVisControls() {
   for (const b of document.querySelectorAll('.vis-btn')) b.disabled = running;
   $('vis-steps').disabled = running;
   $('vis-cluster').disabled = running;
+  $('vis-as').disabled = running;
   $('vis-cancel').disabled = !running;
 }
 
@@ -30,11 +34,22 @@ export function renderVisJob() {
   showProgress($('vis-progress'), $('vis-state'), K.vis);
 }
 
-function showImage(result) {
-  $('vis-image').src = result.image;
-  $('vis-caption').textContent = `${result.what}${result.cached ? ' · cached' : ''}`;
+function showResult(result) {
+  showDrawn('vis', result, `${result.what}${result.cached ? ' · cached' : ''}`);
   $('vis-figure').hidden = false;
   $('vis-empty').hidden = true;
+  update({ visResult: result });
+}
+
+/** Take the visualization shown (as strokes) to a page: '/draw' to trace it, '/sketch' to read and edit it. */
+function openShown(page) {
+  const shown = K.visResult;
+  if (!shown || !shown.strokes) return;
+  try {
+    openDrawing(page, { strokes: shown.strokes, what: shown.what, caption: shown.explain });
+  } catch (err) {
+    setStatus(err.message, 'error');
+  }
 }
 
 /**
@@ -45,6 +60,7 @@ export async function visualize(target) {
   if (K.visualizing) return null;
   const body = {};
   for (const key of ['concept', 'cluster', 'channel']) if (target[key] !== undefined) body[key] = target[key];
+  body.as = target.as || $('vis-as').value;
   try {
     body.steps = steps();
   } catch (err) {
@@ -56,7 +72,7 @@ export async function visualize(target) {
   try {
     update({ visJob: followJob('/api/visualize', body, (job) => update({ vis: job })) });
     const job = await K.visJob.done;
-    if (job.result && job.result.image) showImage(job.result);
+    if (job.result && (job.result.image || job.result.strokes)) showResult(job.result);
     if (job.status === 'failed') setStatus(job.error || 'The visualization failed.', 'error');
     else if (job.status === 'cancelled') {
       setStatus(`Visualization cancelled${job.result ? `: ${job.result.what}, the image so far` : ''}.`, 'info');
@@ -93,5 +109,7 @@ function visualizeCluster() {
 export function initVisualize() {
   $('vis-cluster-go').addEventListener('click', visualizeCluster);
   $('vis-cancel').addEventListener('click', () => cancelVis());
+  $('vis-trace').addEventListener('click', () => openShown('/draw'));
+  $('vis-open').addEventListener('click', () => openShown('/sketch'));
   setVisControls();
 }

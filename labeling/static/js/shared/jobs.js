@@ -1,8 +1,8 @@
-/* Articulate's sketch page, jobs.js: following one of the app's jobs (a dream, a feature visualization) from its
- * start to its end. POST <path> answers the job (202); GET /api/jobs/<id> is polled every POLL_MS until the job is
+/* Articulate's pages, shared/jobs.js: following one of the app's jobs (a dream, a feature visualization, a "show
+ * me") from its start to its end. POST <path> answers the job (202); GET /api/jobs/<id> is polled every POLL_MS until the job is
  * done, cancelled or failed; DELETE /api/jobs/<id> cancels it (the server stops at its next step and keeps what it
  * has so far). A job the server already had (a cached visualization) may come back done at once: no polling. */
-import { api } from '../shared/api.js';
+import { api } from './api.js';
 
 export const POLL_MS = 150;
 export const FINAL = new Set(['done', 'cancelled', 'failed']);
