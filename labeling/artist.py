@@ -177,6 +177,7 @@ class SimulatedArtist:
         follow: What it looks at: ``clusters`` (every cluster and its pieces, then the clearest first) or
             ``suggestions`` (the page's ranked suggestions, :mod:`labeling.artist_review`).
         review: After labelling, the most review-queue items it judges, making the fixes it agrees with (0: never).
+            It keeps that many of its ``max_actions`` for them: labelling stops ``review`` actions short.
         guides: The probe, review and suggestion settings.
 
     Raises:
@@ -212,8 +213,9 @@ class SimulatedArtist:
             raise ConfigError(f"labeling.artist.novel: expected one of {', '.join(NOVELTIES)}, got {novel!r}")
         if follow not in FOLLOWS:
             raise ConfigError(f"labeling.artist.follow: expected one of {', '.join(FOLLOWS)}, got {follow!r}")
-        if review < 0:
-            raise ConfigError(f"labeling.artist.review: expected >= 0 items (0: never), got {review}")
+        if not 0 <= review < max_actions:
+            raise ConfigError(f"labeling.artist.review: expected 0 (never) up to fewer items than max_actions "
+                              f"({max_actions}), whose actions it keeps for them; got {review}")
         if split not in SPLITS:
             raise ConfigError(f"labeling.artist.split: expected one of {', '.join(SPLITS)}, got {split!r}")
         self.budget, self.min_share, self.min_exemplars, self.actor = budget, min_share, min_exemplars, actor
@@ -222,6 +224,11 @@ class SimulatedArtist:
         self.novel, self.held_at = novel, int(held_at)
         self.noise, self.synonyms, self.seed = float(noise), bool(synonyms), int(seed)
         self.follow, self.review, self.guides = follow, int(review), guides
+
+    @property
+    def label_actions(self) -> int:
+        """The actions labelling may spend: ``max_actions`` less those kept for the review queue."""
+        return self.max_actions - self.review
 
     def play(self, view: AtlasView, store: ConceptStore, *, progress: bool = True) -> ArtistReport:
         """Look at every cluster of the atlas, then label the clearest selections first, within the budget.
@@ -284,13 +291,13 @@ class SimulatedArtist:
             looks.remove(look)
             new = not known(look)
             if look.part is None or look.share < self.min_share or taken & look.points or \
-                    report.actions + 1 + len(look.unticked) > self.max_actions:
+                    report.actions + 1 + len(look.unticked) > self.label_actions:
                 report.decisions.append(replace(look.decision("skip"), new=new))
                 continue
             report.decisions.append(replace(self._label(view, store, look, uses), new=new))
             taken |= look.points
             for group in self._unticked_groups(view, judged, look):
-                if report.actions + 1 > self.max_actions:
+                if report.actions + 1 > self.label_actions:
                     break
                 group_new = not known(group)
                 # its points are the look's: taken

@@ -83,7 +83,7 @@ def follow_suggestions(artist: SimulatedArtist, view: AtlasView, store: ConceptS
     """
     looked: set[tuple[Any, ...]] = set()
     taken: set[int] = set()
-    while report.actions < artist.max_actions:
+    while report.actions < artist.label_actions:
         listed = suggestions(view, store.state(), artist.guides.suggestions, probes, artist.guides.probe)["items"]
         item = next((i for i in listed if _key(i) not in looked), None)
         if item is None:
@@ -101,7 +101,7 @@ def follow_suggestions(artist: SimulatedArtist, view: AtlasView, store: ConceptS
         best = min(looks, key=lambda look: look.order())
         report.decisions.extend(look.decision("skip") for look in looks if look is not best)
         if best.part is None or best.share < artist.min_share or \
-                report.actions + 1 + len(best.unticked) > artist.max_actions:
+                report.actions + 1 + len(best.unticked) > artist.label_actions:
             report.decisions.append(best.decision("skip"))
             continue
         report.decisions.append(artist._label(view, store, best, uses))

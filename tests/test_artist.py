@@ -171,6 +171,8 @@ def test_an_unknown_split_is_a_clear_error() -> None:
         SimulatedArtist(split_depth=0)
     with pytest.raises(ConfigError, match="labeling.artist.name_unticked: expected >= 0"):
         SimulatedArtist(name_unticked=-1)
+    with pytest.raises(ConfigError, match="labeling.artist.review: expected 0 .* fewer items than max_actions"):
+        SimulatedArtist(review=10, max_actions=10)  # it keeps its review's actions out of max_actions
 
 
 def test_a_piece_still_mixed_is_cut_again(labeling_project, tmp_path: Path) -> None:

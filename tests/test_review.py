@@ -219,6 +219,7 @@ def test_the_artist_works_through_the_queue_one_event_a_fix(labeling_project, tm
     labelled = sum(d.action != "skip" for d in report.decisions)
     taken = [f for f in report.fixes if f.taken]
     assert len(report.fixes) <= 20 and taken and all(f.op in ("untick", "tick", "move", "merge") for f in taken)
+    assert report.actions - len(taken) <= artist.max_actions - 20  # labelling kept the review's actions for it
     assert len(store.events()) == labelled + len(taken)  # one store event a fix it took
     assert {e["op"] for e in store.events()[labelled:]} <= {"add", "move", "merge"}
     assert "review:" in report.table()
