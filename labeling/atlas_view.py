@@ -10,6 +10,7 @@ a cluster, cell or lasso holds, their activations, and how they map to the conce
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,13 +21,15 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from conceptstore.concepts import Concept
+
 from pipeline.activations.store import ActivationStore, layer_folder
 from pipeline.atlas.build import read_atlas
 from pipeline.atlas.patches import PatchMaker
 from pipeline.data.raster import RasterSpec
 from pipeline.data.store import read_split
 from core.errors import ArticulateError, ConfigError, InputError
-from pipeline.rounds import activations_dir, atlas_dir, built_rounds, latest_round
+from pipeline.rounds import activations_dir, atlas_dir, built_rounds, extra_layers, latest_round, layer_atlas_dir
 from labeling.pictures import AtlasPictures
 
 __all__ = ["AtlasView", "Judged", "NotInAtlasError", "Selection", "SelectionError", "latest_round"]
@@ -90,19 +93,32 @@ class AtlasView:
         raster: How the model's input was rendered (patches show what the model saw).
         exemplars: Exemplars shown per selection.
         patch_scale: Patch pixels per input pixel.
+        previous: The previous round's atlas folder of the same layer (this map is aligned onto its map).
+        primary: For an extra layer's atlas (``layers/<layer>/`` of the round's folder): the view of the round's
+            own atlas, which opens it (:meth:`at_layer`); None: this is the round's own atlas.
+
+    Attributes:
+        layers: The layers the round has an atlas of, its atlas layer (``model.layer``) first.
 
     Raises:
         InputError: The atlas, the activation store or the dataset split is missing or unreadable.
     """
 
     def __init__(self, folder: str | Path, activations: str | Path, dataset: str | Path, raster: RasterSpec, *,
-                 exemplars: int = 40, patch_scale: int = 4, previous: str | Path | None = None) -> None:
+                 exemplars: int = 40, patch_scale: int = 4, previous: str | Path | None = None,
+                 primary: AtlasView | None = None) -> None:
         if exemplars < 1 or patch_scale < 1:
             raise ConfigError(f"labeling: exemplars and patch_scale must be >= 1, got {exemplars}, {patch_scale}")
         self.folder = Path(folder)
         self.document, self.points, _ = read_atlas(self.folder)
         self.round = int(self.document["round"])
         self.layer = str(self.document["layer"])
+        # What an extra layer's view is opened with (at_layer), and the views opened so far.
+        self._opening = (Path(activations), Path(dataset), raster, int(exemplars), int(patch_scale))
+        self._primary = primary
+        self.layers: list[str] = primary.layers if primary is not None else [self.layer, *extra_layers(self.folder)]
+        self._layer_views: dict[str, AtlasView] = {}
+        self._layers_lock = threading.Lock()
         self.store = ActivationStore(layer_folder(activations, self.layer))
         self.meta = self.store.meta
         self.classes: list[str] = list(self.document["classes"])
@@ -144,6 +160,46 @@ class AtlasView:
                    exemplars=cfg.labeling.exemplars, patch_scale=cfg.labeling.patch_scale,
                    previous=previous if previous is not None and (previous / "atlas.json").is_file() else None)
 
+    @property
+    def atlas_layer(self) -> str:
+        """The round's atlas layer (``model.layer``): the layer of the atlas in the round's own folder."""
+        return self._primary.layer if self._primary is not None else self.layer
+
+    def at_layer(self, layer: str | None) -> AtlasView:
+        """The round's atlas of ``layer``: the round's own (this view's primary) for None or the atlas layer; an
+        extra layer's (``layers/<layer>/``) is opened on first use and kept.
+
+        Raises:
+            NotInAtlasError: The round has no atlas of that layer (the message lists the layers it has).
+        """
+        primary = self._primary or self
+        if layer is None or layer == primary.layer:
+            return primary
+        if layer not in primary.layers:
+            shown = layer if len(layer) <= 80 else f"{layer[:77]}..."
+            raise NotInAtlasError(f"round {primary.round} has no atlas of layer {shown!r} (its layers: "
+                                  f"{', '.join(primary.layers)}; atlas.layers names the extra layers a round maps)")
+        with primary._layers_lock:  # one opening per layer, however many requests ask at once
+            if layer not in primary._layer_views:
+                activations, dataset, raster, exemplars, patch_scale = primary._opening
+                previous = layer_atlas_dir(primary.previous_folder, layer) if primary.previous_folder else None
+                primary._layer_views[layer] = AtlasView(
+                    layer_atlas_dir(primary.folder, layer), activations, dataset, raster, exemplars=exemplars,
+                    patch_scale=patch_scale, primary=primary,
+                    previous=previous if previous is not None and (previous / "atlas.json").is_file() else None)
+            return primary._layer_views[layer]
+
+    def check_layer(self, concept: Concept) -> None:
+        """Refuse to show or change a concept of another layer on this atlas: its positions are on that layer's
+        grid, not this one's.
+
+        Raises:
+            SelectionError: The concept is on another layer (the message says which, and how to see it).
+        """
+        if concept.layer != self.layer:
+            raise SelectionError(f"'{concept.name}' is a concept of layer {concept.layer}, and this atlas shows "
+                                 f"{self.layer}: switch the page's layer to {concept.layer} to see or change it")
+
     def source(self, kind: str, key: int | str | None = None) -> dict[str, Any]:
         """The concept store's ``source`` record: how a selection was made, and in which atlas.
 
@@ -176,7 +232,8 @@ class AtlasView:
         clusters = [{"cluster": int(c["cluster"]), "size": int(c["size"]), "majority_part": c.get("majority_part"),
                      "purity": c.get("purity"), "classes": c.get("classes", {})} for c in doc["clusters"]]
         images = {name: f"/atlas/{file}" for name, file in doc.get("files", {}).items() if file.endswith(".png")}
-        return {"round": self.round, "layer": self.layer, "split": doc.get("split"), "classes": self.classes,
+        return {"round": self.round, "layer": self.layer, "layers": self.layers, "atlas_layer": self.atlas_layer,
+                "split": doc.get("split"), "classes": self.classes,
                 "parts": self.parts, "grid": doc["grid"], "cells": cells, "clusters": clusters,
                 "metrics": doc.get("metrics", {}), "images": images, "exemplars": self.n_exemplars,
                 "icon_kind": doc.get("params", {}).get("icons", {}).get("kind", "featurevis")}

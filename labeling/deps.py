@@ -302,9 +302,11 @@ async def get_session_view(atlases: AtlasesDep) -> AtlasView:
     return atlases.view
 
 
-def get_view(atlases: AtlasesDep, round: Annotated[int | None, Query(ge=0, le=1_000_000)] = None) -> AtlasView:  # noqa: A002
-    """The atlas a request of the atlas page is about: ``?round=R`` (the page's round switch), else the session's."""
-    return atlases.view_of(round)
+def get_view(atlases: AtlasesDep, round: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,  # noqa: A002
+             layer: Annotated[str | None, Query(min_length=1, max_length=300)] = None) -> AtlasView:
+    """The atlas a request of the atlas page is about: ``?round=R`` (the page's round switch), else the session's;
+    ``?layer=L`` (the page's layer switch): that round's atlas of another of its layers, else its atlas layer's."""
+    return atlases.view_of(round).at_layer(layer)
 
 
 SessionViewDep = Annotated[AtlasView, Depends(get_session_view)]

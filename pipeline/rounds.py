@@ -2,6 +2,10 @@
 
 ``paths.models/base/model.pt`` (the base model, trained once), ``paths.models/round_<r>/model.pt``,
 ``paths.activations/round_<r>/``, ``paths.atlases/round_<r>/``, ``paths.evaluation/round_<r>/``.
+
+A round's atlas folder holds the atlas of the model's atlas layer (``model.layer``), and one complete atlas
+folder per extra layer (``atlas.layers``) under ``layers/<layer>/``: whatever reads the round's atlas reads the
+atlas layer's, where it always was.
 """
 
 from __future__ import annotations
@@ -55,6 +59,44 @@ def activations_dir(cfg: DictConfig, round_: int) -> Path:
 
 def atlas_dir(cfg: DictConfig, round_: int) -> Path:
     return Path(cfg.paths.atlases) / f"round_{round_}"
+
+
+#: The sub-folder of a round's atlas folder that holds the extra layers' atlases, one folder per layer.
+LAYERS_FOLDER = "layers"
+
+
+def layer_atlas_dir(folder: str | Path, layer: str | None = None) -> Path:
+    """The atlas folder of ``layer`` in a round's atlas folder ``folder``: ``folder`` itself for the atlas layer
+    (None), else ``folder/layers/<layer>``."""
+    return Path(folder) if layer is None else Path(folder) / LAYERS_FOLDER / layer
+
+
+def configured_extra_layers(cfg: DictConfig, primary: str) -> list[str]:
+    """The extra layers ``atlas.layers`` names, in order, without repeats and without the atlas layer ``primary``.
+
+    Raises:
+        ConfigError: Not null or a list of layer paths (module paths: dotted names, no slashes).
+    """
+    value = cfg.atlas.layers
+    if value is None:
+        return []
+    listed = [value] if isinstance(value, str) else value
+    if isinstance(listed, (str, bytes)) or not hasattr(listed, "__iter__"):
+        raise ConfigError(f"atlas.layers: expected null or a list of layer paths, got {value!r}")
+    layers: list[str] = []
+    for layer in listed:
+        if not isinstance(layer, str) or not layer.strip() or "/" in layer or "\\" in layer or layer.startswith("."):
+            raise ConfigError(f"atlas.layers: {layer!r} is not a layer path; name module paths such as "
+                              "features.block2 (`articulate layers` lists a model's)")
+        if layer != primary and layer not in layers:
+            layers.append(layer)
+    return layers
+
+
+def extra_layers(folder: str | Path) -> list[str]:
+    """The extra layers whose atlas is built in a round's atlas folder (``layers/<layer>/atlas.json``), by name."""
+    root = Path(folder) / LAYERS_FOLDER
+    return sorted(p.name for p in root.iterdir() if (p / "atlas.json").is_file()) if root.is_dir() else []
 
 
 def evaluation_dir(cfg: DictConfig, round_: int) -> Path:

@@ -385,6 +385,8 @@ class AtlasConfig:
 
     Attributes:
         seed: Seed of sampling, UMAP, clustering and icon rendering.
+        layers: Extra layers to map besides ``model.layer``, as module paths, each in
+            ``atlases/round_<r>/layers/<layer>/`` (the extract stage extracts them too); null or empty: none.
         sample: Which positions are shown.
         layout: The 2-D map.
         grid: The grid of cells over the map.
@@ -394,6 +396,7 @@ class AtlasConfig:
     """
 
     seed: int = MISSING
+    layers: Optional[list[str]] = MISSING
     sample: SampleConfig = field(default_factory=SampleConfig)
     layout: LayoutConfig = field(default_factory=LayoutConfig)
     grid: GridConfig = field(default_factory=GridConfig)

@@ -90,8 +90,9 @@ def concept_selection(view: AtlasView, concept: Concept) -> Selection:
     """A concept's points: those of its positives in this atlas.
 
     Raises:
-        SelectionError: None of its positives is in this atlas.
+        SelectionError: A concept of another layer, or none of its positives is in this atlas.
     """
+    view.check_layer(concept)
     ids = view.points_of(concept.positives)
     if not ids:
         raise SelectionError(f"'{concept.name}' has no points in the round {view.round} atlas")

@@ -85,7 +85,9 @@ def concepts(view: ViewDep, store: StoreDep) -> dict[str, Any]:
 def concept_preview(view: ViewDep, store: StoreDep, settings: SettingsDep, ref: str) -> dict[str, Any]:
     """What the label does at once: a linear probe on the round's layer (labeling/preview.py); 404 for an unknown
     concept."""
-    return preview(view, store.state().get(ref), settings.preview)
+    concept = store.state().get(ref)
+    view.check_layer(concept)
+    return preview(view, concept, settings.preview)
 
 
 @router.get("/events")
@@ -142,6 +144,7 @@ def merge(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: Se
 @router.post("/concepts/{ref}/add")
 def add(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: SettingsDep, ref: str,
         body: AddBody) -> dict[str, Any]:
+    view.check_layer(store.state().get(ref))
     judged = view.judged_positions(body.points, body.unticked, body.seen)
     return write_and_list(store, write_lock, view, lambda: store.add(
         ref, judged.positives, judged.negatives, source=_source(view, body.source), unticked=len(judged.negatives),
@@ -186,12 +189,14 @@ def undo(view: ViewDep, store: StoreDep, write_lock: WriteLockDep, settings: Set
 
 
 def concept_list(view: AtlasView, store: ConceptStore) -> dict[str, Any]:
-    """The concepts as the page lists them, with the atlas points among each concept's positives."""
+    """The concepts as the page lists them, with the atlas points among each concept's positives (none for a
+    concept of another layer: its positions are on that layer's grid)."""
     state = store.state()
     return {"version": state.version,
             "concepts": [{"id": c.id, "name": c.name, "born_round": c.born_round, "layer": c.layer,
                           "source": c.source, "notes": c.notes, "n_positives": len(c.positives),
-                          "n_negatives": len(c.negatives), "points": view.points_of(c.positives),
+                          "n_negatives": len(c.negatives),
+                          "points": view.points_of(c.positives) if c.layer == view.layer else [],
                           "classes": view.classes_of(c.positives)}
                          for c in state.concepts]}
 
@@ -208,6 +213,7 @@ def split_groups(view: AtlasView, store: ConceptStore, ref: str, *, points: list
         SelectionError: Too few of its positions in this round's store for ``k`` groups.
     """
     concept = store.state().get(ref)
+    view.check_layer(concept)
     if points is not None:
         moving = set(view.positions(points)) & set(concept.positives)
         if not moving:

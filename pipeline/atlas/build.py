@@ -17,7 +17,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +38,7 @@ from pipeline.atlas.alignment import align_layout
 from pipeline.atlas.sampling import PositionSampler
 from pipeline.atlas.stats import ClusterStats, atlas_nmi, atlas_purity, cluster_stats
 from pipeline.data.raster import rasterize_batch
+from pipeline.rounds import layer_atlas_dir
 from core.sketch import Sketch
 from core.errors import ConfigError, InputError
 from core.io import atomic_dir
@@ -82,6 +83,8 @@ Layout of an atlas folder (atlases/round_<r>/):
     map.png            the 2-D layout coloured by cluster and by class
     clusters/          cluster_<k>.png: exemplar sheet of cluster k (receptive-field crops, position outlined)
     README.md          this description
+    layers/<layer>/    the atlas of each extra layer of the round (atlas.layers), a complete atlas folder of this
+                         layout each (without layers/ of its own); the folder itself is model.layer's atlas
 
 Part ids are 1 + the index in ``parts``; patch geometry follows :mod:`pipeline.atlas.patches`.
 """
@@ -425,69 +428,83 @@ def _caption(entry: dict) -> str:
     return f"{entry['class']}\n{part}"
 
 
-def write_atlas(atlas: Atlas, folder: str | Path) -> dict[str, float]:
+def write_atlas(atlas: Atlas, folder: str | Path, layers: Sequence[Atlas] = ()) -> dict[str, float]:
     """Write the atlas to ``folder`` atomically (the layout of the module docstring).
 
-    The folder appears complete or not at all; an existing atlas there is replaced.
+    The folder appears complete or not at all, the extra layers' atlases with it; an existing atlas there is
+    replaced.
 
     Args:
         atlas: The atlas.
         folder: The destination, e.g. ``atlases/round_0``.
+        layers: Atlases of other layers of the same round, each written as a complete atlas folder in
+            ``layers/<layer>/`` (:func:`pipeline.rounds.layer_atlas_dir`).
 
     Returns:
-        Seconds spent per part of the writing (``figures``, ``files``).
+        Seconds spent per part of the writing of ``atlas`` (``figures``, ``files``).
     """
+    with atomic_dir(folder) as out:
+        timings = _write_files(atlas, out)
+        for other in layers:
+            target = layer_atlas_dir(out, other.layer)
+            target.mkdir(parents=True)
+            _write_files(other, target)
+    log.info("wrote the atlas to %s (%.1f s)%s", folder, sum(timings.values()),
+             f" with {len(layers)} more layers ({', '.join(a.layer for a in layers)})" if layers else "")
+    return timings
+
+
+def _write_files(atlas: Atlas, out: Path) -> dict[str, float]:
+    """Write one atlas's files into the empty folder ``out``; returns the seconds per part."""
     from pipeline import viz
     from pipeline.atlas.figure import atlas_figure, exemplar_sheet, map_figure
 
     clock = _Clock()
-    with atomic_dir(folder) as out:
-        (out / "icons").mkdir()
-        (out / "clusters").mkdir()
-        if atlas.icons is not None:
-            for name, icon in zip(atlas.cells["icon"], atlas.icons, strict=True):
-                Image.fromarray(icon).save(out / name, optimize=False)
-        np.save(out / "cells.npy", atlas.cell_means.astype(np.float32), allow_pickle=False)
-        atlas.points.to_parquet(out / "points.parquet", index=False)
-        cells = []
-        for row in atlas.cells.itertuples(index=False):
-            cells.append({"cell": int(row.cell), "row": int(row.row), "col": int(row.col), "count": int(row.count),
-                          "centre": [round(float(row.centre_x), 5), round(float(row.centre_y), 5)],
-                          "cluster": int(row.cluster), "icon": row.icon,
-                          "score": None if pd.isna(row.score) else round(float(row.score), 5),
-                          "value": None if pd.isna(row.value) else round(float(row.value), 5),
-                          "icon_point": int(row.icon_point) if int(row.icon_point) >= 0 else None})
-        clusters = []
-        for stats in atlas.clusters:
-            entry = stats.to_dict()
-            entry["sheet"] = f"clusters/cluster_{stats.cluster}.png" if atlas.exemplar_patches and \
-                atlas.exemplar_patches[stats.cluster] else None
-            clusters.append(entry)
-        document = {
-            "format_version": FORMAT_VERSION, "layer": atlas.layer, "round": atlas.round, "split": atlas.split,
-            "classes": atlas.classes, "parts": atlas.parts, "params": atlas.params, "geometry": atlas.geometry,
-            "metrics": atlas.metrics, "timings": atlas.timings,
-            "grid": {"size": atlas.grid_size, "min_count": atlas.params["grid"]["min_count"],
-                     "extent": list(atlas.extent)},
-            "files": {"points": "points.parquet", "cells": "cells.npy", "atlas": "atlas.png", "map": "map.png"},
-            "cells": cells, "clusters": clusters,
-        }
-        (out / "atlas.json").write_text(json.dumps(_json_ready(document), indent=1) + "\n")
-        (out / README).write_text(f"# Activation atlas: {atlas.layer}, round {atlas.round}\n\n"
-                                  "Written by the atlas stage (`python -m pipeline.stages.atlas`).\n\n" + LAYOUT)
-        clock.lap("files")
-        fig = atlas_figure(atlas)
-        fig.savefig(out / "atlas.png", dpi=100)
-        viz.close(fig)
-        fig = map_figure(atlas)
-        fig.savefig(out / "map.png", dpi=100)
-        viz.close(fig)
-        for stats, patches in zip(atlas.clusters, atlas.exemplar_patches, strict=False):
-            if patches:
-                sheet = exemplar_sheet(atlas, stats.cluster, patches, [_caption(e) for e in stats.exemplars])
-                sheet.save(out / f"clusters/cluster_{stats.cluster}.png")
-        clock.lap("figures")
-    log.info("wrote the atlas to %s (%.1f s)", folder, sum(clock.timings.values()))
+    (out / "icons").mkdir()
+    (out / "clusters").mkdir()
+    if atlas.icons is not None:
+        for name, icon in zip(atlas.cells["icon"], atlas.icons, strict=True):
+            Image.fromarray(icon).save(out / name, optimize=False)
+    np.save(out / "cells.npy", atlas.cell_means.astype(np.float32), allow_pickle=False)
+    atlas.points.to_parquet(out / "points.parquet", index=False)
+    cells = []
+    for row in atlas.cells.itertuples(index=False):
+        cells.append({"cell": int(row.cell), "row": int(row.row), "col": int(row.col), "count": int(row.count),
+                      "centre": [round(float(row.centre_x), 5), round(float(row.centre_y), 5)],
+                      "cluster": int(row.cluster), "icon": row.icon,
+                      "score": None if pd.isna(row.score) else round(float(row.score), 5),
+                      "value": None if pd.isna(row.value) else round(float(row.value), 5),
+                      "icon_point": int(row.icon_point) if int(row.icon_point) >= 0 else None})
+    clusters = []
+    for stats in atlas.clusters:
+        entry = stats.to_dict()
+        entry["sheet"] = f"clusters/cluster_{stats.cluster}.png" if atlas.exemplar_patches and \
+            atlas.exemplar_patches[stats.cluster] else None
+        clusters.append(entry)
+    document = {
+        "format_version": FORMAT_VERSION, "layer": atlas.layer, "round": atlas.round, "split": atlas.split,
+        "classes": atlas.classes, "parts": atlas.parts, "params": atlas.params, "geometry": atlas.geometry,
+        "metrics": atlas.metrics, "timings": atlas.timings,
+        "grid": {"size": atlas.grid_size, "min_count": atlas.params["grid"]["min_count"],
+                 "extent": list(atlas.extent)},
+        "files": {"points": "points.parquet", "cells": "cells.npy", "atlas": "atlas.png", "map": "map.png"},
+        "cells": cells, "clusters": clusters,
+    }
+    (out / "atlas.json").write_text(json.dumps(_json_ready(document), indent=1) + "\n")
+    (out / README).write_text(f"# Activation atlas: {atlas.layer}, round {atlas.round}\n\n"
+                              "Written by the atlas stage (`python -m pipeline.stages.atlas`).\n\n" + LAYOUT)
+    clock.lap("files")
+    fig = atlas_figure(atlas)
+    fig.savefig(out / "atlas.png", dpi=100)
+    viz.close(fig)
+    fig = map_figure(atlas)
+    fig.savefig(out / "map.png", dpi=100)
+    viz.close(fig)
+    for stats, patches in zip(atlas.clusters, atlas.exemplar_patches, strict=False):
+        if patches:
+            sheet = exemplar_sheet(atlas, stats.cluster, patches, [_caption(e) for e in stats.exemplars])
+            sheet.save(out / f"clusters/cluster_{stats.cluster}.png")
+    clock.lap("figures")
     return clock.timings
 
 

@@ -8,7 +8,8 @@ Reads the trained model of round ``round`` (``paths.models/round_<r>/model.pt``)
         ...                   meta.json, activations.npy, attribution.npy, ink.npy, part.npy, *.parquet
         attribution.png       a few sketches with their attribution and activation-strength maps
 
-Settings: ``extract.split``, ``extract.layers`` (null: the model's atlas layer), ``extract.batch_size``,
+Settings: ``extract.split``, ``extract.layers`` (null: the model's atlas layer; the extra layers of
+``atlas.layers`` are extracted as well, for their atlases), ``extract.batch_size``,
 ``extract.dtype``, ``extract.ink_threshold``, ``extract.examples``, ``extract.progress``, ``extract.engine``
 (``local``, or ``ray``: shards over Ray actors, :mod:`pipeline.activations.ray_engine`) and ``extract.ray``
 (``conf/extract/default.yaml``).
@@ -30,7 +31,7 @@ from pipeline import tracking, viz
 from pipeline.activations.extractor import ExtractionSummary, extract, resolve_device
 from pipeline.activations.store import ActivationStore, LayerMeta, layer_folder
 from pipeline.stages import stage_main
-from pipeline.rounds import activations_dir, model_path, round_index
+from pipeline.rounds import activations_dir, configured_extra_layers, model_path, round_index
 from pipeline.data.raster import RasterSpec, rasterize
 from core.sketch import Sketch
 from pipeline.data.store import read_manifest, read_split
@@ -71,6 +72,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise InputError(Path(cfg.paths.dataset), f"the '{split}' split is empty",
                          hint=f"choose another split with extract.split= (splits: {', '.join(manifest.splits)})")
     layers = configured_layers(cfg) or [model.layer]
+    layers += [layer for layer in configured_extra_layers(cfg, model.layer) if layer not in layers]
     device = resolve_device(str(settings.device))
     out = activations_dir(cfg, round_)
     with tracking.stage_run(cfg, "extract", tags={"round": str(round_)}) as active:

@@ -4,7 +4,8 @@
 import { api, busy, setStatus } from '../shared/api.js';
 import { esc, fmt, plural, sentence } from '../shared/dom.js';
 import {
-  conceptById, describeSelection, otherRoundNote, S, setAtlas, setConcepts, setRenaming, setSelection, update,
+  conceptById, describeSelection, otherLayerNote, otherRoundNote, S, setAtlas, setConcepts, setRenaming, setSelection,
+  update,
 } from './state.js';
 
 // ---------------------------------------------------------------- loading
@@ -37,7 +38,7 @@ export async function load() {
       });
       setStatus(`Loaded round ${atlas.round}: ${plural(S.n, 'point')}, ${plural(S.clusters.size, 'cluster')}, `
         + `${plural(S.concepts.length, 'concept')} in the store (version ${S.version}).`
-        + `${otherRoundNote() ? ` ${otherRoundNote()}` : ''}`, 'info');
+        + `${otherRoundNote() ? ` ${otherRoundNote()}` : ''}${otherLayerNote() ? ` ${otherLayerNote()}` : ''}`, 'info');
       return true;
     } catch (err) {
       setStatus(`Could not load the atlas: ${err.message}`, 'error');

@@ -32,11 +32,34 @@ export function renderRounds() {
   menu.title = R.rounds.length < 2 ? 'only this round is built' : 'show another round\'s atlas';
 }
 
-/** Go to another round's atlas: the page again, its address naming the round (the token kept). */
+/** Go to another round's atlas: the page again, its address naming the round (the token kept; its atlas layer,
+ * since the rounds need not map the same layers). */
 export function switchRound(round) {
   const params = new URLSearchParams();
   if (TOKEN) params.set('token', TOKEN);
   if (Number(round) !== S.rounds.session) params.set('round', String(round));
+  const query = params.toString();
+  window.location.assign(`${window.location.pathname}${query ? `?${query}` : ''}`);
+}
+
+/** The layer switch: the round's atlas layer first, then the extra layers it maps (atlas.layers). */
+export function renderLayers() {
+  const A = S.atlas;
+  const layers = A.layers || [A.layer];
+  const menu = $('layer-switch');
+  menu.replaceChildren(...layers.map((l) => h('option', {
+    value: l, text: `${l}${l === A.atlas_layer ? ' (atlas layer)' : ''}` })));
+  menu.value = A.layer;
+  menu.disabled = layers.length < 2;
+  menu.title = layers.length < 2 ? 'this round maps only its atlas layer (atlas.layers adds others)'
+    : 'show another layer\'s atlas of this round';
+}
+
+/** Go to another layer's atlas of the round shown: the page again, its address naming the layer (and round). */
+export function switchLayer(layer) {
+  const params = new URLSearchParams(window.location.search);
+  if (layer === S.atlas.atlas_layer) params.delete('layer');
+  else params.set('layer', layer);
   const query = params.toString();
   window.location.assign(`${window.location.pathname}${query ? `?${query}` : ''}`);
 }

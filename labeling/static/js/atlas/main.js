@@ -21,7 +21,8 @@ import { actionsDone, busy, idle, setStatus } from '../shared/api.js';
 import { $, typing } from '../shared/dom.js';
 import { clearSelection, load, loadGuides, reloadStore, select, undo } from './actions.js';
 import {
-  atlasKey, fitAtlasHeight, renderAtlas, renderClusters, renderHeader, renderRounds, switchRound, updateAtlasSelection,
+  atlasKey, fitAtlasHeight, renderAtlas, renderClusters, renderHeader, renderLayers, renderRounds, switchLayer,
+  switchRound, updateAtlasSelection,
 } from './atlas.js';
 import { merge, renderConcepts, renderEvents, renderVersion } from './concepts.js';
 import { renderPointed } from './hover.js';
@@ -44,6 +45,7 @@ const timed = (name, render) => () => {
 subscribe(['atlas'], () => { timings.fetched = Math.round(performance.now()); });
 subscribe(['atlas'], renderHeader);
 subscribe(['rounds'], renderRounds);
+subscribe(['atlas'], renderLayers);
 subscribe(['atlas', 'selection'], renderClusters);
 subscribe(['atlas'], timed('atlas', renderAtlas));
 subscribe(['selection'], updateAtlasSelection);
@@ -102,6 +104,7 @@ document.addEventListener('DOMContentLoaded', () => {
     addToChosen();
   });
   $('round-switch').addEventListener('change', (ev) => switchRound(ev.target.value));
+  $('layer-switch').addEventListener('change', (ev) => switchLayer(ev.target.value));
   $('select-in-view').addEventListener('click', selectInView);
   $('review-refresh').addEventListener('click', loadGuides);
   $('atlas-grid').addEventListener('keydown', atlasKey);

@@ -132,6 +132,13 @@ export function partOnAtlas(concept, onAtlas) {
     + 'the sample left out (and those of drawings made on the Draw page).';
 }
 
+/** A line for the status when the page shows another layer than the round's atlas layer (null: that layer). */
+export function otherLayerNote() {
+  if (!S.atlas || !S.atlas.atlas_layer || S.atlas.layer === S.atlas.atlas_layer) return null;
+  return `This is the atlas of layer ${S.atlas.layer}; the round's atlas layer is ${S.atlas.atlas_layer}. A concept `
+    + `promoted here is on ${S.atlas.layer}, and concepts of other layers are listed without their points.`;
+}
+
 /** A line for the status when the page shows another round than the server's own (null: its own). */
 export function otherRoundNote() {
   if (ROUND === null || !S.rounds || S.atlas.round === S.rounds.session) return null;

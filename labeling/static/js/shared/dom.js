@@ -6,6 +6,8 @@ export const $ = (id) => document.getElementById(id);
 export const TOKEN = new URLSearchParams(window.location.search).get('token');
 // The round the atlas page shows (?round=R, its round switch); null: the round the server was started on.
 export const ROUND = new URLSearchParams(window.location.search).get('round');
+// The layer the atlas page shows (?layer=L, its layer switch); null: the round's atlas layer.
+export const LAYER = new URLSearchParams(window.location.search).get('layer');
 
 // ---------------------------------------------------------------- small helpers
 
@@ -13,10 +15,10 @@ export const ROUND = new URLSearchParams(window.location.search).get('round');
 export const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
   .replace(/"/g, '&quot;');
 
-/** A URL of the server, with what the page address carries for it: the access token, the round shown. */
+/** A URL of the server, with what the page address carries for it: the access token, the round and layer shown. */
 export function withToken(path) {
-  const extra = [TOKEN ? `token=${encodeURIComponent(TOKEN)}` : null, ROUND ? `round=${encodeURIComponent(ROUND)}` : null]
-    .filter(Boolean);
+  const extra = [TOKEN ? `token=${encodeURIComponent(TOKEN)}` : null, ROUND ? `round=${encodeURIComponent(ROUND)}` : null,
+    LAYER ? `layer=${encodeURIComponent(LAYER)}` : null].filter(Boolean);
   return extra.length ? `${path}${path.includes('?') ? '&' : '?'}${extra.join('&')}` : path;
 }
 
