@@ -6,7 +6,8 @@ One JSON object a line::
      "countrycode": "GB", "timestamp": "...", "recognized": true, "parts": ["head", "ear", ...]}
 
 ``drawing`` holds the strokes in drawing order, coordinates in 0..255. ``parts`` (one part name per stroke)
-is this project's extension, written by the procedural generator; the other optional keys are ignored.
+and ``attributes`` (what the drawing is like as a whole: ``{"facing": "left", "omitted": "none", ...}``) are this
+project's extensions, written by the procedural generator; the other optional keys are ignored.
 
 Every problem in a file is reported as an :class:`~core.errors.InputError` naming the file and the
 1-based line, or, with ``on_error="skip"``, recorded in :attr:`ReadResult.skipped` while reading goes on.
@@ -266,6 +267,20 @@ def _parse_parts(parts: Any, num_strokes: int) -> tuple[str, ...] | None:
     return tuple(_class_name(name, f"'parts' entry {number}") for number, name in enumerate(parts, start=1))
 
 
+def _parse_attributes(attributes: Any) -> dict[str, str] | None:
+    """Validate an optional ``attributes`` value: an object of attribute names to value names."""
+    if attributes is None:
+        return None
+    if not isinstance(attributes, dict):
+        raise _BadLine(f"'attributes' must be an object of attribute names to values, got {_describe(attributes)}")
+    checked = {}
+    for name, value in attributes.items():
+        if not isinstance(value, str) or not value.strip():
+            raise _BadLine(f"'attributes' entry {name!r} must be a non-empty value name, got {_describe(value)}")
+        checked[_class_name(name, "'attributes' name")] = _class_name(value, f"'attributes' entry {name!r}")
+    return checked
+
+
 #: Names already checked (a file repeats a handful of class and part names thousands of times).
 _CHECKED_NAMES: dict[str, str] = {}
 
@@ -307,7 +322,8 @@ def _parse_record(record: Any, default_word: str, default_key: str) -> Sketch:
         raise _BadLine("missing 'drawing' (the list of strokes)")
     strokes = _parse_drawing(record["drawing"])
     parts = _parse_parts(record.get("parts"), len(strokes))
-    return Sketch(key_id=key_id, word=word, strokes=strokes, parts=parts)
+    return Sketch(key_id=key_id, word=word, strokes=strokes, parts=parts,
+                  attributes=_parse_attributes(record.get("attributes")))
 
 
 #: Returned by _decode for a blank line.

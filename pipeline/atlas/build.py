@@ -35,6 +35,7 @@ from pipeline.atlas.icons import IconParams, IconSet, fragment_box, render_icons
 from pipeline.atlas.patches import PatchMaker, select_exemplars
 from pipeline.atlas.projection import Projection
 from pipeline.atlas.alignment import align_layout
+from pipeline.atlas.attributes import attribute_alignment, attribute_metrics, describe
 from pipeline.atlas.sampling import PositionSampler
 from pipeline.atlas.stats import ClusterStats, atlas_nmi, atlas_purity, cluster_stats
 from pipeline.data.raster import rasterize_batch
@@ -62,7 +63,9 @@ Layout of an atlas folder (atlases/round_<r>/):
                          geometry (stride, receptive_field, rf_offset, input_size, height, width of the layer),
                          metrics (atlas_purity, atlas_nmi of the atlas's own sample; layer_purity, layer_nmi
                            of an attribution-weighted sample, comparable across rounds; null without true parts;
-                           n_points, n_cells, n_clusters, seconds), timings (seconds per step), grid (size, min_count,
+                           n_points, n_cells, n_clusters, seconds; attribute_nmi_<name>, attribute_precision_<name>
+                           where the drawings record attributes: pipeline.atlas.attributes), timings (seconds per
+                           step), grid (size, min_count,
                            extent [x_min, x_max, y_min, y_max] of the layout),
                          cells: one per kept cell, in cells.npy order: cell (= row * size + col), row (0 = top),
                            col, count, centre [x, y] in layout coordinates, cluster (majority cluster of its
@@ -173,7 +176,8 @@ class Atlas:
         exemplar_patches: Per cluster, the RGB patches of its exemplars (empty without sketches).
         metrics: atlas_purity, atlas_nmi (of this atlas's sample), layer_purity, layer_nmi (of an
             attribution-weighted sample, comparable across rounds; None without parts), n_points, n_cells,
-            n_clusters, seconds.
+            n_clusters, seconds; how the clusters align with the drawings' attributes where they record them
+            (:func:`pipeline.atlas.attributes.attribute_metrics`).
         timings: Seconds per step.
     """
 
@@ -279,6 +283,7 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
     layer_purity, layer_nmi = purity, nmi
     if has_parts and params.sampler.weighting == "unexplained" and concept_probability is not None:
         layer_purity, layer_nmi = layer_organisation(store, params)
+    attributes = attribute_alignment(clustering.labels, points["key_id"].to_numpy(), sketches or ())
     clock.lap("statistics")
 
     patches = _cluster_exemplars(stats, clustering, points, params, meta.parts, maker)
@@ -288,9 +293,11 @@ def build_atlas(store: ActivationStore, model: Any | None, params: AtlasParams, 
                "n_points": len(points), "n_cells": len(cells),
                "n_clusters": len(stats), "seconds": round(time.perf_counter() - started, 3),
                "alignment_anchors": alignment.anchors if alignment else None,
-               "alignment_residual": alignment.residual if alignment else None}
+               "alignment_residual": alignment.residual if alignment else None, **attribute_metrics(attributes)}
     log.info("atlas built in %.1f s: %d points, %d cells, %d clusters, purity %s, NMI %s", metrics["seconds"],
              len(points), len(cells), len(stats), _fmt(purity), _fmt(nmi))
+    for name, line in describe(attributes).items():
+        log.info("attribute %s: %s", name, line)
     geometry = {key: getattr(meta, key) for key in GEOMETRY}
     return Atlas(layer=layer, round=int(round_index), split=meta.split, classes=list(meta.classes),
                  parts=list(meta.parts) if meta.parts else None, params=params.to_dict(), geometry=geometry,

@@ -714,6 +714,95 @@ def _order_parts(parts: list[str], rng: np.random.Generator, shuffle_prob: float
     return order
 
 
+# --- attributes: what a drawing is like as a whole ------------------------------------------------
+
+#: The attributes every generated drawing records (``Sketch.attributes``), with the values they take:
+#:
+#: - ``facing``: ``left`` (mirrored) or ``right`` (as the template faces); only classes that may face either way.
+#: - ``rotation``: ``left-tilt``, ``upright`` or ``right-tilt``: which way the drawing's top leans, by thirds of
+#:   ``data.source.rotation``.
+#: - ``proportions``: ``tall``, ``even`` or ``wide``: the stretch along x over the stretch along y, by about thirds
+#:   of what ``data.source.aspect`` allows. The drawing's size does not vary: every drawing is scaled so that its
+#:   longer side spans the canvas, as Quick, Draw! stored them; what a stretch changes is its proportions.
+#: - ``wobble``: ``low``, ``medium`` or ``high``: how far the strokes' wobble moved their points (root mean square
+#:   over the drawing's points, by thirds of the default generator's drawings), ``none`` without wobble.
+#: - ``order``: ``template`` (the parts in the order a person usually draws them), ``swapped`` (two neighbours
+#:   swapped) or ``shuffled``.
+#: - ``reversed``: ``none`` or ``some``: whether any stroke is drawn backwards.
+#: - ``omitted``: ``none`` or the optional parts left out, sorted and joined by ``+`` (``leg+tail``).
+ATTRIBUTES: tuple[str, ...] = ("facing", "rotation", "proportions", "wobble", "order", "reversed", "omitted")
+#: The ``proportions`` bins: a stretch ratio beyond 1 +- this share of ``aspect`` is wide or tall. The ratio of two
+#: stretches drawn from 1 +- aspect is about 1 plus a triangular difference, whose thirds lie at +-0.37 aspect.
+_PROPORTION_THIRD = 0.37
+#: The ``wobble`` bins: the wobble's root mean square displacement over its amplitude (template units), at the
+#: thirds of the default generator's drawings.
+_WOBBLE_THIRDS = (0.74, 0.82)
+
+
+@dataclass
+class _Pose:
+    """What :meth:`SketchGenerator._pose` drew: mirrored (None: the class is never mirrored), the rotation in
+    degrees (positive turns the drawing clockwise on the canvas: its top leans right) and the x over y stretch."""
+
+    mirrored: bool | None
+    degrees: float
+    stretch: float
+
+
+@dataclass
+class _Choices:
+    """The random choices of one drawing that its attributes record."""
+
+    tremor: list[float] = field(default_factory=list)
+    reversed: int = 0
+    omitted: list[str] = field(default_factory=list)
+    order: str = "template"
+    pose: _Pose | None = None
+
+
+def _order_kind(kept: list[str], order: list[str]) -> str:
+    """How the drawing order of the parts differs from the template's: template, swapped or shuffled."""
+    moved = [i for i, (a, b) in enumerate(zip(kept, order, strict=True)) if a != b]
+    if not moved:
+        return "template"
+    if len(moved) == 2 and moved[1] == moved[0] + 1:
+        return "swapped"
+    return "shuffled"
+
+
+def _third(value: float, low: float, high: float, names: tuple[str, str, str]) -> str:
+    """``names[0]`` below ``low``, ``names[2]`` above ``high``, else ``names[1]``."""
+    return names[0] if value < low else names[2] if value > high else names[1]
+
+
+def attributes_of(choices: _Choices, generator: SketchGenerator) -> dict[str, str]:
+    """A drawing's attributes (:data:`ATTRIBUTES`) from the choices that made it.
+
+    Args:
+        choices: What was drawn for it.
+        generator: The generator's settings (the ranges the choices were drawn from).
+
+    Returns:
+        Attribute name -> value; ``facing`` only for classes that may be mirrored.
+    """
+    pose = choices.pose
+    assert pose is not None, "the pose is drawn before the attributes are recorded"
+    attributes = {} if pose.mirrored is None else {"facing": "left" if pose.mirrored else "right"}
+    tilt = generator.rotation / 3
+    attributes["rotation"] = _third(pose.degrees, -tilt, tilt, ("left-tilt", "upright", "right-tilt"))
+    stretch = 1.0 + _PROPORTION_THIRD * generator.aspect
+    attributes["proportions"] = _third(pose.stretch, 1 / stretch, stretch, ("tall", "even", "wide"))
+    if generator.wobble > 0:
+        tremor = float(np.mean(choices.tremor)) / generator.wobble
+        attributes["wobble"] = _third(tremor, *_WOBBLE_THIRDS, ("low", "medium", "high"))
+    else:
+        attributes["wobble"] = "none"
+    attributes["order"] = choices.order
+    attributes["reversed"] = "some" if choices.reversed else "none"
+    attributes["omitted"] = "+".join(sorted(choices.omitted)) or "none"
+    return attributes
+
+
 @dataclass
 class SketchGenerator:
     """Generates part-annotated sketches, deterministically for a seed.
@@ -810,7 +899,7 @@ class SketchGenerator:
         return sorted(parts)
 
     def sketch(self, index: int) -> Sketch:
-        """The drawing number ``index``."""
+        """The drawing number ``index``, with the attributes its random choices gave it (:func:`attributes_of`)."""
         rng = np.random.default_rng([self.seed, index])
         word = self._classes[index % len(self._classes)]
         spec = CLASSES[word]
@@ -820,6 +909,30 @@ class SketchGenerator:
         parts_in_order = list(dict.fromkeys(part for part, _ in pen.strokes))
         kept = [part for part in parts_in_order if part in spec.essential or rng.random() >= self.omit_prob]
         order = _order_parts(kept, rng, self.shuffle_prob)
+        strokes, record = self._strokes(pen, order, rng, spec)
+        record.omitted = [part for part in parts_in_order if part not in kept]
+        record.order = _order_kind(kept, order)
+
+        xy, record.pose = self._pose(np.concatenate([pts for _, pts in strokes], axis=1), rng, spec.mirror)
+        sizes = np.cumsum([pts.shape[1] for _, pts in strokes])[:-1]
+        arrays = tuple(self._simplify(a) for a in np.split(xy, sizes, axis=1))
+        return Sketch(
+            key_id=f"gen{self.seed}-{index:07d}",
+            word=word,
+            strokes=arrays,
+            parts=tuple(part for part, _ in strokes),
+            attributes=attributes_of(record, self),
+        )
+
+    def _strokes(self, pen: _Pen, order: list[str], rng: np.random.Generator,
+                 spec: SketchClass) -> tuple[list[tuple[str, Points]], _Choices]:
+        """The template's strokes of the kept parts in drawing order, resampled, wobbled and some reversed.
+
+        Returns:
+            The (part, points) strokes in template units, and what was chosen for them (the wobble drawn, the
+            strokes reversed); recording it draws no random number, so the drawings are as they always were.
+        """
+        record = _Choices()
         strokes: list[tuple[str, Points]] = []
         for part in order:
             for name, pts in pen.strokes:
@@ -831,26 +944,28 @@ class SketchGenerator:
                 pts = resample(pts, self.spacing)
                 if self.loop_gap > 0 and _is_closed(pts):
                     pts = open_loop(pts, rng, self.loop_gap)
-                pts = wobble(pts, rng, amplitude)
+                drawn = wobble(pts, rng, amplitude)
+                record.tremor.append(float(np.sqrt(np.mean((drawn - pts) ** 2))))
+                pts = drawn
                 if rng.random() < self.reverse_prob:
                     pts = pts[:, ::-1]
+                    record.reversed += 1
                 strokes.append((part, pts))
+        return strokes, record
 
-        xy = self._pose(np.concatenate([pts for _, pts in strokes], axis=1), rng, spec.mirror)
-        sizes = np.cumsum([pts.shape[1] for _, pts in strokes])[:-1]
-        arrays = tuple(self._simplify(a) for a in np.split(xy, sizes, axis=1))
-        return Sketch(
-            key_id=f"gen{self.seed}-{index:07d}",
-            word=word,
-            strokes=arrays,
-            parts=tuple(part for part, _ in strokes),
-        )
+    def _pose(self, xy: Points, rng: np.random.Generator, mirror: bool) -> tuple[Points, _Pose]:
+        """Mirror, rotate and stretch a whole drawing, then fit it to 0..255 as Quick, Draw! does.
 
-    def _pose(self, xy: Points, rng: np.random.Generator, mirror: bool) -> Points:
-        """Mirror, rotate and stretch a whole drawing, then fit it to 0..255 as Quick, Draw! does."""
-        if mirror and rng.random() < 0.5:
-            xy = xy * np.array([[-1.0], [1.0]])
-        angle = math.radians(rng.uniform(-self.rotation, self.rotation))
+        Returns:
+            The points on the canvas, and the pose drawn.
+        """
+        mirrored = None
+        if mirror:
+            mirrored = bool(rng.random() < 0.5)
+            if mirrored:
+                xy = xy * np.array([[-1.0], [1.0]])
+        degrees = rng.uniform(-self.rotation, self.rotation)
+        angle = math.radians(degrees)
         c, s = math.cos(angle), math.sin(angle)
         stretch = 1.0 + rng.uniform(-self.aspect, self.aspect, size=(2, 1))
         xy = (np.array([[c, -s], [s, c]]) @ xy) * stretch
@@ -859,7 +974,7 @@ class SketchGenerator:
             xy = smooth_warp(xy, rng, self.warp)
             xy = xy - xy.min(axis=1, keepdims=True)
         xy = xy * (CANVAS_MAX / max(float(xy.max()), 1e-6))
-        return np.rint(xy)
+        return np.rint(xy), _Pose(mirrored, float(degrees), float(stretch[0, 0] / stretch[1, 0]))
 
     def _simplify(self, stroke: Points) -> np.ndarray:
         """One stroke as Quick, Draw!'s simplified files keep it: Ramer-Douglas-Peucker at ``simplify`` canvas units."""

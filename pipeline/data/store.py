@@ -4,8 +4,10 @@ Layout (``paths.dataset``, default ``data/dataset/``)::
 
     manifest.json         classes, parts (generated data), split sizes, kind, what was skipped, the real
                           drawings of mixed data (data=mixed: per class how many went to each split, the share
-                          of each training batch drawn from them)
-    train.ndjson ...      one file per split: Quick, Draw! simplified ndjson (+ "parts"), for stroke data
+                          of each training batch drawn from them), the drawings' attributes and their values
+                          (generated data)
+    train.ndjson ...      one file per split: Quick, Draw! simplified ndjson (+ "parts", "attributes"), for stroke
+                          data
     train.npz ...         or, for numpy_bitmap data: bitmaps (N, 28, 28) uint8, words, key_ids
     samples.png           a preview grid of training drawings
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,8 @@ class Manifest:
             ``share`` (of each training batch drawn from them; None: as many as they are) and ``per_class``
             (class -> split -> count); None for other data. In such a dataset a drawing is real exactly when it
             names no parts.
+        attributes: Attribute name -> its values, sorted, over the drawings that record attributes (generated
+            data: ``facing`` -> ``["left", "right"]``, ...); None where no drawing does.
     """
 
     name: str
@@ -61,6 +66,7 @@ class Manifest:
     skipped: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     real: dict[str, Any] | None = None
+    attributes: dict[str, list[str]] | None = None
 
     @property
     def class_index(self) -> dict[str, int]:
@@ -69,6 +75,22 @@ class Manifest:
     @property
     def part_index(self) -> dict[str, int]:
         return {name: i + 1 for i, name in enumerate(self.parts or [])}
+
+
+def attribute_values(sketches: Iterable[Sketch]) -> dict[str, list[str]] | None:
+    """Every attribute the drawings record and the values it takes (the manifest's ``attributes``).
+
+    Args:
+        sketches: The drawings.
+
+    Returns:
+        Attribute name -> sorted values, names sorted; None when no drawing records attributes.
+    """
+    values: dict[str, set[str]] = {}
+    for sketch in sketches:
+        for name, value in (sketch.attributes or {}).items():
+            values.setdefault(name, set()).add(value)
+    return {name: sorted(values[name]) for name in sorted(values)} or None
 
 
 def write_split(folder: Path, split: str, sketches: list[Sketch]) -> Path:

@@ -14,7 +14,7 @@ from pipeline.stages import stage_main
 from pipeline.data.mixed import MixedResult
 from core.ndjson import ReadResult
 from pipeline.data.splits import assign_splits
-from pipeline.data.store import Manifest, write_manifest, write_split
+from pipeline.data.store import Manifest, attribute_values, write_manifest, write_split
 from core.errors import ConfigError, InputError
 from core.io import atomic_dir
 from pipeline.rounds import FIRST_ROUND
@@ -73,6 +73,7 @@ def run(cfg: DictConfig) -> Manifest:
         splits={name: len(items) for name, items in splits.items()},
         skipped=len(result.skipped),
         real=result.real if isinstance(result, MixedResult) else None,
+        attributes=attribute_values(result.sketches),
     )
     with tracking.stage_run(cfg, "data", tags={"round": str(FIRST_ROUND)}), atomic_dir(cfg.paths.dataset) as folder:
         for name, items in splits.items():
