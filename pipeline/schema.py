@@ -325,16 +325,17 @@ class IconsConfig:
     Attributes:
         enabled: False: blank tiles.
         kind: ``exemplar`` (the real drawing fragment nearest to the cell's mean activation, drawn sharp with
-            the position marked) or ``featurevis`` (a feature visualization of the mean direction, as in the
-            Activation Atlas; on sketch models these are stroke textures).
-        steps: Feature visualization: optimisation steps per batch of icons.
-        batch_size: Feature visualization: icons rendered together in one batched optimisation.
+            the position marked), ``featurevis`` (a feature visualization of the mean direction, as in the
+            Activation Atlas; on sketch models these are stroke textures) or ``strokes`` (the same visualization
+            drawn as a few pen strokes: a small drawing per cell, for sketch models).
+        steps: Feature visualization (pixels or strokes): optimisation steps per batch of icons.
+        batch_size: Feature visualization (pixels or strokes): icons rendered together in one batched optimisation.
         cos_power: Feature visualization: p of the direction objective dot x cosine^p.
         size: Icon side in pixels; null: the model's input size.
         fragment: Feature visualization: true drives the direction at the centre position only and shows its
             receptive field (a fragment); false drives it at every position (a texture).
-    """
         strokes: Feature visualizations drawn as strokes.
+    """
 
     enabled: bool = MISSING
     kind: str = MISSING
@@ -343,8 +344,8 @@ class IconsConfig:
     cos_power: float = MISSING
     size: Optional[int] = MISSING
     fragment: bool = MISSING
-
     strokes: IconStrokesConfig = field(default_factory=IconStrokesConfig)
+
 
 @dataclass
 class ClustersConfig:
@@ -806,10 +807,6 @@ class UnsureConfig:
 
 
 @dataclass
-class CoachConfig:
-    """The drawing coach (``articulate feedback``, the app's ``/draw`` page).
-
-@dataclass
 class ShowMeConfig:
     """"Show me" on the drawing page: strokes added to the person's drawing to raise a concept it lacks.
 
@@ -821,6 +818,10 @@ class ShowMeConfig:
     strokes: int = MISSING
     steps: int = MISSING
 
+
+@dataclass
+class CoachConfig:
+    """The drawing coach (``articulate feedback``, the app's ``/draw`` page).
 
     Attributes:
         score: How much of a concept a frame has: ``mass`` (its map summed over the ink positions) or
@@ -835,11 +836,11 @@ class ShowMeConfig:
             rest of the process keeps ``threads``); 0: one per core.
         throttle_ms: The page asks for feedback during a stroke at most every this many milliseconds (after a
             stroke: always).
+        show_me: "Show me": strokes added to the person's drawing to raise a concept it lacks.
     """
 
     score: str = MISSING
     canon_split: str = MISSING
-        show_me: "Show me": strokes added to the person's drawing to raise a concept it lacks.
     canon: CanonConfig = field(default_factory=CanonConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -847,11 +848,11 @@ class ShowMeConfig:
     top_classes: int = MISSING
     threads: int = MISSING
     throttle_ms: int = MISSING
+    show_me: ShowMeConfig = field(default_factory=ShowMeConfig)
 
 
 @dataclass
 class FetchConfig:
-    show_me: ShowMeConfig = field(default_factory=ShowMeConfig)
     """Downloads of public data into the project (``articulate data fetch``).
 
     Attributes:
