@@ -109,9 +109,9 @@ def _answer(kept: bytes, kind: str, what: str) -> dict[str, Any]:
                 "explain": f"The picture that most excites {what}, optimised from noise: a texture of what it "
                            f"responds to, not a drawing."}
     record = json.loads(kept)
-    explain = (f"{len(record['drawing'])} strokes drawn from scratch so that {what} responds as strongly as it can: what the "
-               f"model looks for there, not a drawing anyone made. The model reads it as {record['word']}. Trace it "
-               f"on the drawing page to see what the coach says.")
+    explain = (f"{len(record['drawing'])} strokes drawn from scratch so that {what} responds as strongly as it can: "
+               f"what the model looks for there, not a drawing anyone made. The model reads it as {record['word']}. "
+               f"Trace it on the drawing page to see what the coach says.")
     return strokes_answer(kept.decode(), what=what, explain=explain)
 
 

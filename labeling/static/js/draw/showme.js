@@ -16,13 +16,14 @@ export async function showMe(concept) {
   setStatus(`Looking for strokes that would add ${name}…`, 'info');
   try {
     const body = { strokes: D.strokes, concept, target: D.target };
-    const job = await followJob('/api/showme', body, (state) => update({ showing: { concept, progress: state.progress } }))
-      .done;
+    const shown = (state) => update({ showing: { concept, progress: state.progress } });
+    const job = await followJob('/api/showme', body, shown).done;
     if (job.status === 'failed') setStatus(job.error || '“Show me” failed.', 'error');
     else if (job.status === 'done') {
       const { strokes, what, explain } = job.result;
       update({ ghost: { strokes, what, caption: explain, colour: colourOfConcept(concept), concept } });
-      setStatus(`Trace the dashed strokes to add ${name}; they are not part of your drawing until you draw them.`, 'ok');
+      setStatus(`Trace the dashed strokes to add ${name}; they are not part of your drawing until you draw them.`,
+        'ok');
     }
     return job;
   } catch (err) {

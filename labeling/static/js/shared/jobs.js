@@ -1,6 +1,6 @@
 /* Articulate's pages, shared/jobs.js: following one of the app's jobs (a dream, a feature visualization, a "show
- * me") from its start to its end. POST <path> answers the job (202); GET /api/jobs/<id> is polled every POLL_MS until the job is
- * done, cancelled or failed; DELETE /api/jobs/<id> cancels it (the server stops at its next step and keeps what it
+ * me") from its start to its end. POST <path> answers the job (202); GET /api/jobs/<id> is polled every POLL_MS
+ * until the job is done, cancelled or failed; DELETE /api/jobs/<id> cancels it (the server stops at its next step and keeps what it
  * has so far). A job the server already had (a cached visualization) may come back done at once: no polling. */
 import { api } from './api.js';
 

@@ -1,10 +1,10 @@
 /* Articulate's sketch page, dream.js: DeepDream the page's drawing toward the whole layer, a channel, a named
  * concept, an atlas cluster's direction or a class's logit (POST /api/dream), as a job (shared/jobs.js) with a
- * progress bar and a Cancel button. As strokes (the default for sketch models) the dream moves the drawing's own
+ * progress bar and a Cancel button. As strokes (the default for sketch models) the dream keeps the drawing's own
  * strokes and adds a few: a drawing, shown beside the drawing on a canvas with the words of what it is, to trace
  * on the drawing page, open here or download; as pixels it is an image. The result (done, or cancelled with what
- * it has so far) shows with its caption; errors go to the status line. K.dreaming keeps window.articulate.idle false. The panel's controls show
- * K.dreaming and its progress bar K.dream (main.js subscribes them). */
+ * it has so far) shows with its caption; errors go to the status line. K.dreaming keeps window.articulate.idle
+ * false. The panel's controls show K.dreaming and its progress bar K.dream (main.js subscribes them). */
 import { setStatus } from '../shared/api.js';
 import { $, h } from '../shared/dom.js';
 import { followJob, showProgress } from '../shared/jobs.js';

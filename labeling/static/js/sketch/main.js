@@ -27,7 +27,9 @@ import { dream, initDream, renderDreamControls, renderDreamJob, renderDreamTowar
 import { initVisualize, renderVisJob, setVisControls, visualize } from './visualize.js';
 import { renderStrokes } from '../shared/strokes.js';
 import { drawTile, normalised } from './heat.js';
-import { applyDrawnAs, applyLimits, CHANNELS, drawingFromPage, K, sortedCells, subscribe, update, withinLimit } from './state.js';
+import {
+  applyDrawnAs, applyLimits, CHANNELS, drawingFromPage, K, sortedCells, subscribe, update, withinLimit,
+} from './state.js';
 
 // The views, subscribed to what they show, in the order they draw: the layer read (its maps, the surgery list,
 // the "apply to" and "dream toward" choices, the open map again), the editor (the open map, the painted cells),
