@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ import pytest
 from conceptstore.store import ConceptStore
 from core.errors import ConfigError
 from pipeline.config import compose
-from tests.conftest import RunningServer, fixture_threads, opened_page
+from tests.conftest import ROOT, RunningServer, fixture_threads, opened_page
+
+sys.path.insert(0, str(ROOT))  # the benchmark's table: bench/bench_layers.py
 
 ATLAS_LAYER, EXTRA = "features.block3", "features.block2"
 
@@ -238,3 +241,25 @@ def test_the_fine_tune_refuses_concepts_of_another_layer_and_says_what_to_do(two
     assert f"this round trains a concept head only on the atlas layer {ATLAS_LAYER}" in message
     assert "articulate concepts delete NAME" in message
     assert not (two_layers.folder / "models" / "round_1").exists()  # nothing half-written
+
+
+# --- the benchmark's table -----------------------------------------------------------------------------------
+
+def test_the_layer_bench_reads_every_layer_of_a_round(two_layers: TwoLayers) -> None:
+    from bench.bench_layers import layer_rows, table
+
+    rows = layer_rows(two_layers.atlases, found=0.0)
+    assert [r["layer"] for r in rows] == [ATLAS_LAYER, EXTRA]
+    for row in rows:
+        folder = two_layers.atlases if row["layer"] == ATLAS_LAYER else two_layers.atlases / "layers" / EXTRA
+        document = json.loads((folder / "atlas.json").read_text())
+        assert row["layer_nmi"] == document["metrics"]["layer_nmi"]
+        assert row["positions"] == f"{document['geometry']['height']}x{document['geometry']['width']}"
+        # at purity 0 every cluster's majority part is found, with its purest cluster
+        majority = {c["majority_part"] for c in document["clusters"] if c.get("majority_part")}
+        assert set(row["parts"]) == majority
+        assert all(0 < p <= 1 for p in row["parts"].values())
+    assert set(layer_rows(two_layers.atlases, found=1.01)[0]["parts"]) == set()
+    text = table(rows)
+    assert text.splitlines()[1].startswith(ATLAS_LAYER) and text.splitlines()[2].startswith(EXTRA)
+    assert "purest cluster of each part" in text
