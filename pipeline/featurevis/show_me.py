@@ -43,7 +43,7 @@ __all__ = ["ConceptPresence", "ShowMeSettings", "concept_presence", "show_me"]
 
 #: Temperature of the smooth maximum over positions, in logits: small enough to follow the highest position,
 #: large enough that its neighbours get a gradient too.
-PRESENCE_TEMPERATURE = 0.5
+PRESENCE_TEMPERATURE = 0.2
 
 
 @dataclass(frozen=True)

@@ -85,33 +85,49 @@ def _check(points: torch.Tensor, opacity: torch.Tensor | None, softness: float) 
         raise ConfigError(f"soft raster: softness must be a number >= 0 (pixels), got {softness!r}")
 
 
-def _segment_distances(pixels: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
-    """Each pixel's distance to the nearest segment of each stroke.
+def _segments(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The segments' start and end points, (B, N, S, 2) each, of (B, N, K, 2) strokes (a one-point stroke is a
+    dot: one segment of length 0)."""
+    if pixels.shape[2] == 1:
+        return pixels, pixels
+    return pixels[:, :, :-1], pixels[:, :, 1:]
 
-    The nearest segment is found without autograd (the (images, strokes, segments, pixels) tensor is the large
-    one); the distance to it is then recomputed with autograd on (images, strokes, pixels) only. The gradient of
-    a minimum is the gradient of its argument where it is reached, so this is exact and about a segment count
-    cheaper in the backward pass.
+
+@torch.no_grad()
+def _nearest(start: torch.Tensor, end: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor,
+             hidden: torch.Tensor | None = None) -> torch.Tensor:
+    """The index of each pixel's nearest segment in each group of segments.
+
+    The squared distance ``|r|^2 - 2 t (r . e) + t^2 |e|^2`` (r: pixel minus segment start, e: the segment, t: the
+    clamped projection) is built from two matrix products of the pixels' ``(x, y, 1, x^2 + y^2)`` rows, so most of
+    the work is one BLAS call rather than a dozen element-wise passes; the result only picks the segment, whose
+    distance is then recomputed directly (and differentiably) by :func:`_squared`.
 
     Args:
-        pixels: (B, N, K, 2) stroke points in pixel coordinates.
+        start: (B, G, S, 2) segment starts in G groups of S.
+        end: (B, G, S, 2) segment ends.
         gx: (P,) pixel centres' x.
         gy: (P,) pixel centres' y.
+        hidden: (B, G, S) True for segments never to pick (unless a group has nothing else), or None.
 
     Returns:
-        (B, N, P) distances in pixels.
+        (B, G, P) indices into S.
     """
-    if pixels.shape[2] == 1:
-        start = end = pixels  # a one-point stroke: a dot, a segment of length 0
-    else:
-        start, end = pixels[:, :, :-1], pixels[:, :, 1:]
-    with torch.no_grad():
-        # (B, N, P, S): segments last, so the reduction runs over contiguous memory (several times faster).
-        nearest = _squared(start.detach()[:, :, None], end.detach()[:, :, None], gx[:, None], gy[:, None]).argmin(dim=3)
-    index = nearest[..., None].expand(*nearest.shape, 2)
-    a = torch.gather(start, 2, index)  # (B, N, P, 2): each pixel's nearest segment
-    b = torch.gather(end, 2, index)
-    return torch.sqrt(_squared(a, b, gx, gy) + DISTANCE_EPS)
+    b, g, s = start.shape[:3]
+    ax, ay = start[..., 0].reshape(-1), start[..., 1].reshape(-1)  # (M,) with M = B G S
+    ex, ey = end[..., 0].reshape(-1) - ax, end[..., 1].reshape(-1) - ay
+    e2 = (ex * ex + ey * ey).clamp_min(1e-12)
+    inverse = 1.0 / e2  # multiplying is faster than dividing, on the (P, M) product
+    rows = torch.stack([gx, gy, torch.ones_like(gx), gx * gx + gy * gy], dim=1)  # (P, 4)
+    project = torch.stack([ex, ey, -(ax * ex + ay * ey), torch.zeros_like(ex)])  # (4, M): r . e
+    square = torch.stack([-2 * ax, -2 * ay, ax * ax + ay * ay, torch.ones_like(ax)])  # (4, M): |r|^2
+    dot = rows @ project  # (P, M)
+    t = (dot * inverse).clamp_(0.0, 1.0)
+    distance2 = torch.addcmul(rows @ square, t, dot, value=-2.0).addcmul_(t * t, e2.expand_as(t))
+    if hidden is not None:
+        distance2.masked_fill_(hidden.reshape(-1), float("inf"))
+    # Segments last: the reduction runs over contiguous memory.
+    return distance2.reshape(-1, b, g, s).argmin(dim=3).permute(1, 2, 0)
 
 
 def _squared(start: torch.Tensor, end: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
@@ -124,6 +140,40 @@ def _squared(start: torch.Tensor, end: torch.Tensor, gx: torch.Tensor, gy: torch
     t = ((rx * ex + ry * ey) / length2).clamp(0.0, 1.0)  # where the nearest point lies along the segment
     dx, dy = rx - t * ex, ry - t * ey
     return dx * dx + dy * dy
+
+
+def _distance(start: torch.Tensor, end: torch.Tensor, nearest: torch.Tensor, gx: torch.Tensor,
+              gy: torch.Tensor) -> torch.Tensor:
+    """Each pixel's distance (B, G, P) to its nearest segment (``nearest``: (B, G, P) indices into the S segments of
+    (B, G, S, 2) ``start`` and ``end``), differentiable in the points. The gradient of a minimum is the gradient of
+    its argument where it is reached, so recomputing only the winner's distance is exact."""
+    index = nearest[..., None].expand(*nearest.shape, 2)
+    a, b = torch.gather(start, 2, index), torch.gather(end, 2, index)  # (B, G, P, 2)
+    return torch.sqrt(_squared(a, b, gx, gy) + DISTANCE_EPS)
+
+
+def _ink(pixels: torch.Tensor, opacity: torch.Tensor | None, gx: torch.Tensor, gy: torch.Tensor, radius: float,
+         softness: float) -> torch.Tensor:
+    """Ink (B, P) of (B, N, K, 2) strokes in pixel coordinates.
+
+    With every opacity 0 or 1 (or none given) the pen's maximum over strokes is the ink of the nearest visible
+    segment of all strokes together, so the differentiable part is one distance per pixel; fractional opacities
+    need each stroke's own nearest segment, and a maximum over strokes.
+    """
+    start, end = _segments(pixels)
+    b, n, s = start.shape[:3]
+    binary = opacity is None or bool(((opacity == 0) | (opacity == 1)).all())
+    if binary:
+        flat_start, flat_end = start.reshape(b, 1, n * s, 2), end.reshape(b, 1, n * s, 2)
+        hidden = None if opacity is None else (opacity == 0)[:, :, None].expand(b, n, s).reshape(b, 1, n * s)
+        nearest = _nearest(flat_start.detach(), flat_end.detach(), gx, gy, hidden)
+        ink = edge_profile(_distance(flat_start, flat_end, nearest, gx, gy), radius, softness)[:, 0]
+        if opacity is not None:  # an image whose strokes are all hidden picked a hidden one: no ink
+            ink = ink * torch.gather(opacity.to(ink.dtype), 1, nearest[:, 0] // s)
+        return ink
+    nearest = _nearest(start.detach(), end.detach(), gx, gy)
+    ink = edge_profile(_distance(start, end, nearest, gx, gy), radius, softness)  # (B, N, P)
+    return (ink * opacity[:, :, None].to(ink.dtype)).amax(dim=1)
 
 
 def soft_rasterize(
@@ -157,13 +207,11 @@ def soft_rasterize(
     pixels = canvas_to_pixels(points, spec)
     per_image = strokes * max(1, count - 1) * size * size
     chunk = max(1, CHUNK_ELEMENTS // max(1, per_image))
-    rows = []
-    for first in range(0, batch, chunk):
-        distance = _segment_distances(pixels[first:first + chunk], gx, gy)
-        ink = edge_profile(distance, spec.line_width / 2.0, float(softness))  # (b, N, P)
-        if opacity is not None:
-            ink = ink * opacity[first:first + chunk, :, None].to(ink.dtype)
-        rows.append(ink.amax(dim=1) if strokes else ink.new_zeros(ink.shape[0], size * size))
+    rows = [
+        _ink(pixels[first:first + chunk], None if opacity is None else opacity[first:first + chunk], gx, gy,
+             spec.line_width / 2.0, float(softness))
+        for first in range(0, batch, chunk)
+    ]
     return torch.cat(rows).reshape(batch, 1, size, size)
 
 
