@@ -32,11 +32,12 @@ def test_reliance_per_concept(api, concept_server) -> None:
 
 def test_a_concepts_feature_visualization_is_kept_for_the_round(api, concept_server) -> None:
     name = concept_server.project.concepts[0]
-    first = _wait(api, api.post("/api/visualize", json={"concept": name, "steps": 16}).json()["id"])
+    first = _wait(api, api.post("/api/visualize", json={"concept": name, "steps": 16, "as": "pixels"}).json()["id"])
     assert first["status"] == "done" and first["result"]["what"] == f"concept {name}" and not first["result"]["cached"]
-    again = _wait(api, api.post("/api/visualize", json={"concept": "c1", "steps": 16}).json()["id"])  # by id
+    again = _wait(api, api.post("/api/visualize", json={"concept": "c1", "steps": 16,  # by id
+                                                         "as": "pixels"}).json()["id"])
     assert again["result"]["cached"] is True and again["result"]["image"] == first["result"]["image"]
-    other = _wait(api, api.post("/api/visualize", json={"concept": "c2", "steps": 16}).json()["id"])
+    other = _wait(api, api.post("/api/visualize", json={"concept": "c2", "steps": 16, "as": "pixels"}).json()["id"])
     assert other["result"]["cached"] is False and other["result"]["image"] != first["result"]["image"]
     unknown = api.post("/api/visualize", json={"concept": "unicorn"})
     assert unknown.status_code in (400, 404) and "unicorn" in unknown.json()["error"]

@@ -30,7 +30,8 @@ def api(labeling_server):
 
 
 def test_a_dream_runs_as_a_job(api) -> None:
-    started = api.post("/api/dream", json={"strokes": CAT, "channel": 2, "octaves": 2, "steps": 3})
+    started = api.post("/api/dream", json={"strokes": CAT, "channel": 2, "octaves": 2, "steps": 3,
+                                           "as": "pixels"})
     assert started.status_code == 202, started.text
     done = _wait(api, started.json()["id"])
     assert done["status"] == "done" and done["progress"] == 1.0 and done["error"] is None
@@ -98,10 +99,10 @@ def test_jobs_run_one_at_a_time_and_report_progress() -> None:
 
 def test_dreams_toward_a_class_and_a_cluster(api) -> None:
     toward_class = _wait(api, api.post("/api/dream", json={"strokes": CAT, "target_class": "cat", "octaves": 2,
-                                                            "steps": 3}).json()["id"])
+                                                            "steps": 3, "as": "pixels"}).json()["id"])
     assert toward_class["status"] == "done" and toward_class["result"]["what"] == "class cat"
     toward_cluster = _wait(api, api.post("/api/dream", json={"point": 0, "cluster": 1, "octaves": 2,
-                                                              "steps": 3}).json()["id"])
+                                                              "steps": 3, "as": "pixels"}).json()["id"])
     assert toward_cluster["status"] == "done" and toward_cluster["result"]["what"] == "cluster 1"
     assert toward_cluster["result"]["image"] != toward_class["result"]["image"]
     for body, status, words in [({"target_class": "unicorn"}, 400, "unknown target class 'unicorn'"),
@@ -113,15 +114,15 @@ def test_dreams_toward_a_class_and_a_cluster(api) -> None:
 
 
 def test_a_feature_visualization_renders_once_and_is_then_read_from_the_cache(api, labeling_server, tmp_path) -> None:
-    first = _wait(api, api.post("/api/visualize", json={"cluster": 1, "steps": 16}).json()["id"])
+    first = _wait(api, api.post("/api/visualize", json={"cluster": 1, "steps": 16, "as": "pixels"}).json()["id"])
     assert first["status"] == "done" and first["result"]["cached"] is False
     assert first["result"]["what"] == "cluster 1" and first["result"]["image"].startswith("data:image/png;base64,")
     kept = list((tmp_path / "cache" / "featurevis").rglob("*.png"))
     assert len(kept) == 1 and kept[0].parent.name.startswith("round_0-")
-    again = api.post("/api/visualize", json={"cluster": 1, "steps": 16}).json()
+    again = api.post("/api/visualize", json={"cluster": 1, "steps": 16, "as": "pixels"}).json()
     again = _wait(api, again["id"])
     assert again["result"] == {**first["result"], "cached": True}
-    channel = _wait(api, api.post("/api/visualize", json={"channel": 3, "steps": 16}).json()["id"])
+    channel = _wait(api, api.post("/api/visualize", json={"channel": 3, "steps": 16, "as": "pixels"}).json()["id"])
     assert channel["result"]["what"] == "channel 3" and channel["result"]["image"] != first["result"]["image"]
     for body, status, words in [({"concept": "ear"}, 400, "no concepts to edit"), ({}, 422, "one of concept"),
                                 ({"channel": 3, "cluster": 1}, 422, "one of concept"),
