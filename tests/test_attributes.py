@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -197,21 +199,31 @@ def test_positions_inherit_their_drawings_attributes() -> None:
     assert few[0].nmi == 1.0 and few[0].precision is None
 
 
-def test_the_atlas_stage_reports_attribute_metrics(tmp_path: Path) -> None:
-    """The tiny preset's generated data, through the data stage (its manifest lists the attributes), a briefly
-    trained model, its activations and its atlas: atlas.json and the MLflow run hold the attribute metrics."""
-    import mlflow
-
+@pytest.fixture(scope="module")
+def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The tiny preset's generated data through the data stage, a briefly trained model, its activations and its
+    atlas (tests/labeling_project.py: ``build``), and its params.yaml; returns the folder and the overrides."""
+    from pipeline.config import write_params
     from tests import labeling_project as builder
     from tests.conftest import fixture_threads
 
+    folder = tmp_path_factory.mktemp("attributes_project")
     data = ["data=generated_small", "data.source.num_sketches=400",
             f"data.source.classes=[{','.join(builder.CLASSES)}]"]
     with fixture_threads():
-        settings = builder.build(tmp_path, data=data)
-    manifest = read_manifest(tmp_path / "dataset")
+        settings = builder.build(folder, data=data)
+    write_params(settings, folder / "params.yaml")
+    return folder, settings
+
+
+def test_the_atlas_stage_reports_attribute_metrics(tiny_project: tuple[Path, list[str]]) -> None:
+    """The data stage's manifest lists the attributes; atlas.json and the MLflow run hold the attribute metrics."""
+    import mlflow
+
+    folder, settings = tiny_project
+    manifest = read_manifest(folder / "dataset")
     assert manifest.attributes is not None and manifest.attributes["facing"] == ["left", "right"]
-    document = json.loads((tmp_path / "atlases" / "round_0" / "atlas.json").read_text())
+    document = json.loads((folder / "atlases" / "round_0" / "atlas.json").read_text())
     metrics = document["metrics"]
     for name in ("facing", "rotation", "proportions", "order"):
         assert 0.0 <= metrics[f"attribute_nmi_{name}"] <= 1.0
@@ -221,3 +233,41 @@ def test_the_atlas_stage_reports_attribute_metrics(tmp_path: Path) -> None:
     atlas_run = runs[runs["tags.stage"] == "atlas"].reset_index()
     assert len(atlas_run) == 1
     assert atlas_run.loc[0, "metrics.attribute_nmi_facing"] == pytest.approx(metrics["attribute_nmi_facing"])
+
+
+def test_bench_attaches_attributes_to_an_older_dataset(tiny_project: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """A dataset written without attributes: the benchmark generates its drawings again, finds them the same and
+    measures every layer; a drawing that differs stops it with one line naming the drawing."""
+    import shutil
+
+    from tests.conftest import run_command
+    from tests.test_bench_any_data import ROOT, bench
+
+    folder, _ = tiny_project
+    project = tmp_path / "project"
+    shutil.copytree(folder, project, ignore=shutil.ignore_patterns("activations", "atlases", "checkpoints", "mlruns"))
+    settings = (project / "params.yaml").read_text().replace(str(folder), str(project))
+    (project / "params.yaml").write_text(settings)
+    val = read_split(project / "dataset", "val")
+    write_split(project / "dataset", "val", [Sketch(s.key_id, s.word, s.strokes, s.parts) for s in val])
+    assert all(s.attributes is None for s in read_split(project / "dataset", "val"))
+    out = tmp_path / "bench.json"
+    printed = bench("bench_attributes", "--project", str(project), "--layers", "features.block2,features.block3",
+                    "--json", str(out))
+    assert f"{len(val)} drawings are the same when generated again" in printed
+    result = json.loads(out.read_text())
+    assert set(result["layers"]) == {"features.block2", "features.block3"}
+    for levels in result["layers"].values():
+        assert set(levels) == {"position", "drawing", "class"}
+        found = {a["attribute"]: a for a in levels["drawing"]["found"]}
+        assert {"facing", "rotation", "proportions"} <= set(found)
+        assert all(0.0 <= a["nmi"] <= 1.0 for a in found.values())
+    assert set(result["summary"]) >= {"facing", "rotation", "proportions"}
+
+    changed = [*val]
+    changed[3] = Sketch(val[3].key_id, val[3].word, (val[3].strokes[0][:, ::-1], *val[3].strokes[1:]), val[3].parts)
+    write_split(project / "dataset", "val", [Sketch(s.key_id, s.word, s.strokes, s.parts) for s in changed])
+    done = run_command([sys.executable, str(ROOT / "bench" / "bench_attributes.py"), "--project", str(project)],
+                       ROOT, {**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"drawing {val[3].key_id} is not the one its data.source draws now" in done.stderr

@@ -12,8 +12,8 @@ be compared with each attribute as :mod:`pipeline.atlas.stats` compares them wit
     Best-cluster precision: the highest share of one value of the attribute among the positions of one cluster,
     over the clusters whose positions come from at least :data:`MIN_CLUSTER` drawings (the positions of one drawing
     share its attributes: a cluster of thirty positions of two drawings is "precise" by chance). Read it against
-    that value's share of all the positions (``base`` in :class:`AttributeAlignment`): a cluster of 90% "some strokes reversed" says nothing
-    where 90% of the drawings have some.
+    that value's share of all the positions (``base`` in :class:`AttributeAlignment`): a cluster of 90% "some
+    strokes reversed" says nothing where 90% of the drawings have some.
 
 Nothing is measured where no drawing records attributes (real drawings, data read from files without them).
 """
