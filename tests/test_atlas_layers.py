@@ -90,6 +90,34 @@ def test_a_two_layer_round_extracts_both_and_maps_each_in_its_folder(two_layers:
     assert run["metrics.atlas_purity"] == pytest.approx(primary["metrics"]["atlas_purity"])
 
 
+def test_a_later_round_aligns_each_layer_onto_the_same_layer_of_the_round_before(two_layers: TwoLayers,
+                                                                                   tmp_path: Path) -> None:
+    """Round 1 with round 0's model and activations: each layer's map is aligned onto round 0's map of that layer,
+    so it lands where it was."""
+    import dataclasses
+
+    from pipeline.models.build import load_trained, save_trained
+    from pipeline.stages import atlas as atlas_stage
+
+    model = load_trained(two_layers.folder / "models/round_0/model.pt")
+    (tmp_path / "models/round_1").mkdir(parents=True)
+    save_trained(dataclasses.replace(model, round=1), tmp_path / "models/round_1/model.pt")
+    shutil.copytree(two_layers.folder / "activations/round_0", tmp_path / "activations/round_1")
+    shutil.copytree(two_layers.atlases, tmp_path / "atlases/round_0")
+    with fixture_threads():
+        atlas_stage.run(two_layers.cfg("round=1", f"paths.models={tmp_path / 'models'}",
+                                       f"paths.activations={tmp_path / 'activations'}",
+                                       f"paths.atlases={tmp_path / 'atlases'}",
+                                       f"mlflow.tracking_uri=sqlite:///{tmp_path / 'mlflow.db'}"))
+    for folder in (Path(), Path("layers") / EXTRA):
+        before = pd.read_parquet(tmp_path / "atlases/round_0" / folder / "points.parquet")
+        after = pd.read_parquet(tmp_path / "atlases/round_1" / folder / "points.parquet")
+        metrics = json.loads((tmp_path / "atlases/round_1" / folder / "atlas.json").read_text())["metrics"]
+        assert metrics["alignment_anchors"] == len(before) == len(after), folder
+        np.testing.assert_allclose(after[["umap_x", "umap_y"]].to_numpy(), before[["umap_x", "umap_y"]].to_numpy(),
+                                   atol=1e-3)
+
+
 @pytest.mark.parametrize("value, message", [("[a/b]", "'a/b' is not a layer path"),
                                             ("['']", "'' is not a layer path")])
 def test_a_bad_layer_list_is_one_clear_error(value: str, message: str) -> None:
@@ -219,6 +247,26 @@ def test_the_page_switches_layers_and_promotes_on_the_layer_shown(browser: Any, 
         ui.page.wait_for_url(f"{server.url}/")
         ui.page.wait_for_function("window.articulate && window.articulate.ready === true", timeout=30_000)
         assert ui.text("layer").startswith(ATLAS_LAYER)
+        assert ui.text(f"concept-layer-{made.id}") == f" · layer {EXTRA}"  # named on the other layer
+        assert ui.text(f"concept-on-atlas-{made.id}") == " (0 on this atlas)"
+
+
+def test_the_commands_promote_on_a_layer_and_refuse_another_layers_concept(two_layers: TwoLayers, tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture) -> None:
+    from articulate.cli import main
+
+    concepts = tmp_path / "concepts.yaml"
+    overrides = [a for o in [*two_layers.overrides, f"paths.concepts={concepts}"] for a in ("-o", o)]
+    assert main(["concepts", *overrides, "promote", "fine", "--cluster", "0", "--layer", EXTRA]) == 0
+    store = ConceptStore(concepts)
+    assert store.state().get("fine").layer == EXTRA
+    capsys.readouterr()
+    assert main(["concepts", *overrides, "add", "fine", "--cluster", "1"]) != 0
+    assert f"'fine' is a concept of layer {EXTRA}, and this atlas shows {ATLAS_LAYER}" in capsys.readouterr().err
+    assert main(["concepts", *overrides, "add", "fine", "--cluster", "1", "--layer", EXTRA]) == 0
+    assert main(["concepts", *overrides, "promote", "x", "--cluster", "0", "--layer", "features.block9"]) != 0
+    assert "round 0 has no atlas of layer 'features.block9'" in capsys.readouterr().err
+    assert store.state().version == 2
 
 
 # --- the fine-tune -------------------------------------------------------------------------------------------

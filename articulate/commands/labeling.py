@@ -75,6 +75,7 @@ def _add_selection_writes(ops: argparse._SubParsersAction) -> None:
         what.add_argument("--points", help="atlas point ids, e.g. 3,17,40-52 (a lasso)")
         q.add_argument("--untick", default="", help="exemplar point ids that do not belong (become negatives)")
         q.add_argument("--round", type=int, default=None, help="the atlas's round (default: the latest built)")
+        q.add_argument("--layer", default=None, help="the layer's atlas (atlas.layers; default: the atlas layer)")
         if name == "promote":
             q.add_argument("--notes", default="", help="notes kept with the concept")
         q.set_defaults(action=promote_command if name == "promote" else add_command)
@@ -101,6 +102,7 @@ def _add_concept_edits(ops: argparse._SubParsersAction) -> None:
     how.add_argument("--k", type=int, help="split into k sub-clusters of its activations")
     q.add_argument("--name", default=None, help="name of the new concept (with --points)")
     q.add_argument("--round", type=int, default=None, help="the atlas's round (default: the latest built)")
+    q.add_argument("--layer", default=None, help="the layer's atlas (atlas.layers; default: the atlas layer)")
     q.set_defaults(action=split_command)
     q = ops.add_parser("delete", help="delete a concept")
     q.add_argument("ref")
@@ -134,7 +136,7 @@ def _store(args: argparse.Namespace, actor: str = "cli") -> Any:
 def _view(args: argparse.Namespace) -> Any:
     from labeling.atlas_view import AtlasView
 
-    return AtlasView.load(_config(args), getattr(args, "round", None))
+    return AtlasView.load(_config(args), getattr(args, "round", None)).at_layer(getattr(args, "layer", None))
 
 
 def _write(args: argparse.Namespace, operation: Any) -> None:
@@ -169,6 +171,7 @@ def promote_command(args: argparse.Namespace) -> None:
 
 def add_command(args: argparse.Namespace) -> None:
     view = _view(args)
+    view.check_layer(_store(args).state().get(args.ref))
     selection, judged = _judged(args, view)
     _write(args, lambda s: s.add(args.ref, judged.positives, judged.negatives, source=selection.source(view),
                                  unticked=len(judged.negatives), verified=judged.verified))

@@ -141,6 +141,9 @@ export function renderConcepts() {
           c.n_negatives ? h('span', { text: ` · ${c.n_negatives} unticked`,
             title: 'the exemplars unticked as not belonging: the next round trains it to stay off them' }) : null,
           h('span', { text: ` · round ${c.born_round}`, title: 'the round whose atlas it was promoted on' }),
+          c.layer && c.layer !== S.atlas.layer ? h('span', { testid: `concept-layer-${c.id}`, text: ` · layer ${c.layer}`,
+            title: `named on layer ${c.layer}'s atlas: its positions are on that layer's grid, so this layer's atlas `
+              + 'shows none of them; the layer switch shows them' }) : null,
           from ? h('span', { text: ` · ${from}` }) : null,
           classes.length ? h('span', { class: 'concept-classes', testid: `concept-classes-${c.id}`,
             title: 'the classes of the drawings its positions are on',
