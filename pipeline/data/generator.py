@@ -6,8 +6,9 @@ generator's per-stroke part names give the ground truth to measure that discover
 
 Variation comes from the pose (facing left or right, rotation, proportions), per-part jitter of position
 and size, a smooth wobble along every stroke, omitted optional parts, reversed strokes and shuffled stroke
-order. Output uses the Quick, Draw! "simplified" layout: integer coordinates in 0..255, aligned to the
-top-left and scaled so the longer side spans 255.
+order; each drawing records what it got of these as its attributes (:data:`ATTRIBUTES`, ``Sketch.attributes``):
+ideas that are not parts. Output uses the Quick, Draw! "simplified" layout: integer coordinates in 0..255,
+aligned to the top-left and scaled so the longer side spans 255.
 
 ``classes: null`` draws the ten default classes (:data:`DEFAULT_CLASSES`). Nine more, of which Quick, Draw! has
 real drawings (apple, sun, umbrella, cup, mushroom, snowman, candle, cactus, clock), are opt-in through
@@ -775,7 +776,7 @@ def _third(value: float, low: float, high: float, names: tuple[str, str, str]) -
     return names[0] if value < low else names[2] if value > high else names[1]
 
 
-def attributes_of(choices: _Choices, generator: SketchGenerator) -> dict[str, str]:
+def _attributes_of(choices: _Choices, generator: SketchGenerator) -> dict[str, str]:
     """A drawing's attributes (:data:`ATTRIBUTES`) from the choices that made it.
 
     Args:
@@ -899,7 +900,7 @@ class SketchGenerator:
         return sorted(parts)
 
     def sketch(self, index: int) -> Sketch:
-        """The drawing number ``index``, with the attributes its random choices gave it (:func:`attributes_of`)."""
+        """The drawing number ``index``, with the attributes its random choices gave it (:func:`_attributes_of`)."""
         rng = np.random.default_rng([self.seed, index])
         word = self._classes[index % len(self._classes)]
         spec = CLASSES[word]
@@ -921,7 +922,7 @@ class SketchGenerator:
             word=word,
             strokes=arrays,
             parts=tuple(part for part, _ in strokes),
-            attributes=attributes_of(record, self),
+            attributes=_attributes_of(record, self),
         )
 
     def _strokes(self, pen: _Pen, order: list[str], rng: np.random.Generator,
