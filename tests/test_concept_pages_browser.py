@@ -112,6 +112,7 @@ def test_ablating_a_concept_by_surgery_lowers_its_presence(sketch: Sketch, api: 
 
 def test_visualize_a_concept_twice_the_second_from_the_cache(sketch: Sketch) -> None:
     concept = sketch.js("window.articulate.layer.concepts[0]")
+    sketch.tid("vis-as").select_option("pixels")  # these visualizations are checked as pictures
     sketch.tid("vis-steps").fill("16")
     sketch.click(f"visualize-{concept['id']}")
     job = sketch.js("window.articulate.vis")

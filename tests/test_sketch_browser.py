@@ -233,6 +233,7 @@ def test_no_drawing_says_so_and_links_to_the_drawing_page(browser: Any, labeling
 
 
 def _dream_settings(sketch: Sketch, octaves: int, steps: int, channel: int | None = None, layer: str = "") -> None:
+    sketch.tid("dream-as").select_option("pixels")  # these dreams are checked as pictures
     if channel is None:
         sketch.tid("dream-toward").select_option("layer")
     else:
@@ -380,6 +381,7 @@ def test_shift_and_rotate_a_channel_map_push_edits_and_predict(sketch: Sketch, a
 
 
 def _dream_and_wait(sketch: Sketch) -> dict[str, Any]:
+    sketch.tid("dream-as").select_option("pixels")  # these dreams are checked as pictures
     sketch.tid("dream-octaves").fill("1")
     sketch.tid("dream-steps").fill("2")
     sketch.tid("dream").click()
@@ -425,6 +427,7 @@ def test_visualize_a_channel_then_again_from_the_cache(sketch: Sketch) -> None:
     channel = sketch.js("window.articulate.layer.channels[0].channel")
     sketch.click(f"map-ch-{channel}")
     assert sketch.tid("visualize-open").inner_text() == f"Visualize channel {channel}"
+    sketch.tid("vis-as").select_option("pixels")  # these visualizations are checked as pictures
     sketch.tid("vis-steps").fill("16")
     # click and read the controls in one turn of the page's event loop (the job may end before a second look)
     during = sketch.js("""(() => {
