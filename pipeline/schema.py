@@ -310,6 +310,8 @@ class IconStrokesConfig:
     points: int = MISSING
     softness: float = MISSING
     jitter: float = MISSING
+    curve: str = MISSING
+    samples: int = MISSING
     scale: float = MISSING
     rotate: float = MISSING
     translate: float = MISSING

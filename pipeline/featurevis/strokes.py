@@ -32,7 +32,7 @@ from core.errors import ConfigError
 from core.sketch import CANVAS_MAX, Sketch
 from pipeline.data.raster import RasterSpec
 from pipeline.featurevis.param import ImageParam, _seeds
-from pipeline.featurevis.soft_raster import soft_rasterize
+from pipeline.featurevis.soft_raster import bezier_polylines, soft_rasterize
 from pipeline.featurevis.transforms import Transform
 from pipeline.schema import Conf
 
@@ -40,6 +40,8 @@ __all__ = ["StrokeImage", "StrokeSettings", "StrokeTransform", "pack_strokes", "
 
 #: The centre of the drawing box, about which the robustness scales and turns.
 CENTRE = CANVAS_MAX / 2.0
+#: How the control points of a stroke are joined.
+CURVES = ("polyline", "bezier")
 #: Standard deviation of the turn (radians) between consecutive segments of an initial stroke.
 INIT_TURN_SD = 0.5
 
@@ -50,7 +52,11 @@ class StrokeSettings:
 
     Attributes:
         count: Strokes per image (N >= 1).
-        points: Control points per stroke (K >= 2): a polyline of K - 1 segments.
+        points: Control points per stroke (K >= 2): a polyline of K - 1 segments, or for Bezier curves 3M + 1
+            points, M cubic pieces.
+        curve: ``polyline`` (straight segments between the points) or ``bezier`` (smooth cubic pieces through every
+            third point, drawn as polylines of ``samples`` points a piece).
+        samples: Bezier curves: points sampled per cubic piece (>= 2).
         softness: Edge softness of the soft rasteriser while optimising, in pixels (0: the project's anti-aliased
             edge, which gives gradients only on the edges; more reaches strokes farther from where ink is wanted).
         jitter: Each control point moves by up to this much (0..255 units) at every step (robustness).
@@ -69,6 +75,8 @@ class StrokeSettings:
 
     count: int
     points: int
+    curve: str
+    samples: int
     softness: float
     jitter: float
     scale: float
@@ -79,7 +87,7 @@ class StrokeSettings:
     length: float
 
     def __post_init__(self) -> None:
-        for name, low in (("count", 1), ("points", 2)):
+        for name, low in (("count", 1), ("points", 2), ("samples", 2)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"atlas.icons.strokes.{name} must be an integer >= {low}, got {value!r}")
@@ -87,6 +95,11 @@ class StrokeSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"atlas.icons.strokes.{name} must be a number >= 0, got {value!r}")
+        if self.curve not in CURVES:
+            raise ConfigError(f"atlas.icons.strokes.curve must be one of {', '.join(CURVES)}, got {self.curve!r}")
+        if self.curve == "bezier" and (self.points - 1) % 3:
+            raise ConfigError(f"atlas.icons.strokes.points must be 3M + 1 (4, 7, 10, ...) for Bezier curves, got "
+                              f"{self.points}")
         if self.lr <= 0:
             raise ConfigError(f"atlas.icons.strokes.lr must be a number > 0, got {self.lr!r}")
         if self.scale >= 1:
@@ -173,9 +186,16 @@ class StrokeImage(ImageParam):
         """The learnable strokes' control points, (B, N, K, 2) in 0..255 (clamped into the box)."""
         return self.unit.clamp(0.0, 1.0) * CANVAS_MAX
 
+    def lines(self, points: torch.Tensor) -> torch.Tensor:
+        """The polylines drawn for control points (B, N, K, 2): the points themselves, or their sampled Bezier
+        curves."""
+        if self.settings.curve == "bezier":
+            return bezier_polylines(points, self.settings.samples)
+        return points
+
     def draw(self, points: torch.Tensor, fixed: torch.Tensor | None) -> torch.Tensor:
-        """Render learnable (and fixed) points into render-space images (B, C, S, S)."""
-        ink = soft_rasterize(points, self.raster, softness=self.settings.softness)
+        """Render learnable control points (and fixed polylines) into render-space images (B, C, S, S)."""
+        ink = soft_rasterize(self.lines(points), self.raster, softness=self.settings.softness)
         if fixed is not None:
             ink = torch.maximum(ink, soft_rasterize(fixed, self.raster, softness=self.settings.softness,
                                                     opacity=self.fixed_opacity))
@@ -210,7 +230,8 @@ class StrokeImage(ImageParam):
     def strokes(self) -> list[list[np.ndarray]]:
         """The learnable strokes of each image: a list per image of float32 (2, K) arrays (x row, y row) in
         0..255, the layout of :class:`core.sketch.Sketch`."""
-        points = self.points().detach().float().cpu().numpy()
+        with torch.no_grad():
+            points = self.lines(self.points()).float().cpu().numpy()
         return [[np.ascontiguousarray(stroke.T) for stroke in image] for image in points]
 
 
