@@ -295,7 +295,9 @@ class IconStrokesConfig:
 
     Attributes:
         count: Strokes per image.
-        points: Control points per stroke.
+        points: Control points per stroke (Bezier curves: 3M + 1, M cubic pieces).
+        curve: ``polyline`` (straight segments between the points) or ``bezier`` (smooth cubic pieces).
+        samples: Bezier curves: points drawn per cubic piece.
         softness: Edge softness while optimising, in pixels (0: the raster's own anti-aliased edge).
         jitter: Robustness: each control point moves by up to this (0..255 units) every step.
         scale: Robustness: the whole drawing scales by up to this share every step.
@@ -308,10 +310,10 @@ class IconStrokesConfig:
 
     count: int = MISSING
     points: int = MISSING
-    softness: float = MISSING
-    jitter: float = MISSING
     curve: str = MISSING
     samples: int = MISSING
+    softness: float = MISSING
+    jitter: float = MISSING
     scale: float = MISSING
     rotate: float = MISSING
     translate: float = MISSING
