@@ -17,13 +17,18 @@ Two rows of each table are baselines: ``class`` clusters the drawings by their c
 with the class alone, since every cluster of a class-trained model leans toward classes) and ``chance`` by a
 random cluster of the same sizes as the layer's.
 
+Beside the clusters, a linear probe per attribute value (logistic regression on the pooled vectors, trained on the
+measured split, its average precision on ``--probe-split``, test by default): what a drawing-level concept of that
+value read from the layer could reach.
+
 A dataset written before the generator recorded attributes has none: the drawings are generated again from the
 project's ``data.source`` (the generator is deterministic given its settings), checked to be the same drawings
 (key_id, class, parts and every stroke), and given their attributes. The project is only read; the extracted
 activations go to ``--workdir`` (a temporary folder by default)::
 
     python bench/bench_attributes.py --project DIR [--round 0] [--split val]
-        [--layers features.block1,features.block2,features.block3,features.block4] [--json OUT] [--workdir DIR]
+        [--layers features.block1,features.block2,features.block3,features.block4] [--probe-split test]
+        [--json OUT] [--workdir DIR]
 
 An attribute counts as aligned (the target) where some cluster of some layer has NMI >= 0.3 or best-cluster
 precision >= 0.8, and more than the same clusters score by chance; ``strict`` also asks that the precise cluster
@@ -66,6 +71,8 @@ from pipeline.schema import configured  # noqa: E402
 
 #: The target's thresholds.
 NMI_ALIGNED, PRECISION_ALIGNED, STRICT_LIFT = 0.3, 0.8, 0.3
+#: The fewest drawings of a value, and of the other values, in each split for its probe to be measured.
+PROBE_LEAST = 10
 #: How many times the attributes are dealt out again among each class's drawings for the chance levels.
 PERMUTATIONS = 5
 _START = time.perf_counter()
@@ -86,15 +93,15 @@ def project_settings(project: Path) -> Any:
     return OmegaConf.load(path)
 
 
-def with_attributes(sketches: list[Sketch], settings: Any, project: Path) -> list[Sketch]:
-    """The drawings with their attributes: as they are when they record them, else generated again from the
-    project's ``data.source`` and checked to be the same drawings.
+def with_attributes(splits: list[list[Sketch]], settings: Any, project: Path) -> list[list[Sketch]]:
+    """The drawings of each split with their attributes: as they are when they record them, else generated again
+    from the project's ``data.source`` (once for all the splits) and checked to be the same drawings.
 
     Raises:
         InputError: The data is not the generator's, or a drawing differs from the one generated again.
     """
-    if all(s.attributes for s in sketches):
-        return sketches
+    if all(s.attributes for sketches in splits for s in sketches):
+        return splits
     source = settings.data.source
     if source.get("_target_") != "pipeline.data.generator.SketchGenerator":
         raise InputError(project / "params.yaml", f"data.source is {source.get('_target_')}, not the generator: its "
@@ -103,16 +110,18 @@ def with_attributes(sketches: list[Sketch], settings: Any, project: Path) -> lis
     say(f"generating {generator.num_sketches} drawings again from {project / 'params.yaml'}: data.source")
     drawn = {s.key_id: s for s in generator}
     out = []
-    for sketch in sketches:
-        again = drawn.get(sketch.key_id)
-        same = again is not None and again.word == sketch.word and again.parts == sketch.parts and \
-            len(again.strokes) == len(sketch.strokes) and \
-            all(np.array_equal(np.rint(a), b) for a, b in zip(again.strokes, sketch.strokes, strict=True))
-        if not same:
-            raise InputError(project / "data", f"drawing {sketch.key_id} is not the one its data.source draws now",
-                             hint="the generator changed since the project was built; attributes cannot be attached")
-        out.append(again)
-    say(f"{len(out)} drawings are the same when generated again: attributes attached")
+    for sketches in splits:
+        for sketch in sketches:
+            again = drawn.get(sketch.key_id)
+            same = again is not None and again.word == sketch.word and again.parts == sketch.parts and \
+                len(again.strokes) == len(sketch.strokes) and \
+                all(np.array_equal(np.rint(a), b) for a, b in zip(again.strokes, sketch.strokes, strict=True))
+            if not same:
+                raise InputError(project / "data", f"drawing {sketch.key_id} is not the one its data.source draws "
+                                 "now", hint="the generator changed since the project was built; attributes cannot "
+                                 "be attached")
+        out.append([drawn[s.key_id] for s in sketches])
+        say(f"{len(sketches)} drawings are the same when generated again: attributes attached")
     return out
 
 
@@ -252,6 +261,60 @@ def summary(results: dict[str, dict[str, Level]]) -> dict[str, dict[str, Any]]:
     return best
 
 
+def probe_aps(train: tuple[np.ndarray, list[Sketch]], test: tuple[np.ndarray, list[Sketch]]) -> dict[str, dict]:
+    """Per attribute value, the test AP of a linear probe of the pooled vectors trained on the measured split.
+
+    Args:
+        train: The measured split's pooled vectors (N, C) and drawings.
+        test: The probe split's.
+
+    Returns:
+        Attribute -> ``{"values": {value: AP}, "base": {value: share on test}}``, for the values with at least
+        :data:`PROBE_LEAST` drawings in both splits.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from pipeline.evaluation.metrics import presence_ap
+
+    scaler = StandardScaler().fit(train[0])
+    out: dict[str, dict] = {}
+    for name in sorted({n for s in train[1] for n in (s.attributes or {})}):
+        rows = [[i for i, s in enumerate(sketches) if name in (s.attributes or {})] for _, sketches in (train, test)]
+        values = [[sketches[i].attributes[name] for i in r] for r, (_, sketches) in zip(rows, (train, test),
+                                                                                       strict=True)]
+        entry: dict[str, dict[str, float]] = {"values": {}, "base": {}}
+        for value in sorted(set(values[0])):
+            truth = [np.array([v == value for v in vs]) for vs in values]
+            if min(int(t.sum()) for t in truth) < PROBE_LEAST or min(int((~t).sum()) for t in truth) < PROBE_LEAST:
+                continue
+            probe = LogisticRegression(max_iter=2000).fit(scaler.transform(train[0][rows[0]]), truth[0])
+            scores = probe.decision_function(scaler.transform(test[0][rows[1]]))
+            entry["values"][value] = round(float(presence_ap(scores, truth[1]) or 0.0), 4)
+            entry["base"][value] = round(float(truth[1].mean()), 4)
+        if entry["values"]:
+            out[name] = entry
+    return out
+
+
+def probe_table(probes: dict[str, dict[str, dict]]) -> str:
+    """Layer rows, one column per attribute: the value whose probe has the highest test AP (its base rate)."""
+    names = sorted({name for found in probes.values() for name in found})
+    width = 26
+    lines = [f"{'layer':<16}" + "".join(n.rjust(width) for n in names)]
+    for layer, found in probes.items():
+        cells = []
+        for name in names:
+            entry = found.get(name)
+            if not entry:
+                cells.append("-".rjust(width))
+                continue
+            value = max(entry["values"], key=entry["values"].get)
+            cells.append(f"{entry['values'][value]:.3f} ({entry['base'][value]:.2f}) {value}"[:width - 1].rjust(width))
+        lines.append(f"{layer:<16}" + "".join(cells))
+    return "\n".join(lines)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--project", type=Path, required=True, help="a built project (read only)")
@@ -259,32 +322,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--split", default="val", help="the split whose drawings are measured (default val)")
     parser.add_argument("--layers", default="features.block1,features.block2,features.block3,features.block4",
                         help="comma-separated module paths")
+    parser.add_argument("--probe-split", default="test",
+                        help="the split the linear probes are measured on (default test; '' for none)")
     parser.add_argument("--workdir", type=Path, help="where the activations go (default: a temporary folder)")
     parser.add_argument("--json", type=Path, help="write the results here")
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Measure every layer; returns what ``--json`` writes."""
-    project = args.project
-    settings = project_settings(project)
-    dataset = project / str(settings.paths.dataset)
-    manifest = read_manifest(dataset)
-    sketches = with_attributes(read_split(dataset, args.split), settings, project)
-    model: TrainedModel = load_trained(project / str(settings.paths.models) / f"round_{args.round}" / "model.pt")
-    layers = [name.strip() for name in args.layers.split(",") if name.strip()]
-    say(f"extracting {len(sketches)} {args.split} drawings at {', '.join(layers)}")
-    extract(model, sketches, workdir, layers=layers, parts=manifest.parts, split=args.split, batch_size=64,
-            progress=False)
-    clusterer = configured(Clusterer, settings)
-    count, seed = int(settings.atlas.sample.count), int(settings.atlas.seed)
-    results: dict[str, dict[str, Level]] = {}
-    for layer in layers:
-        say(f"clustering {layer}: {count} positions and {len(sketches)} drawings, k={clusterer.k}")
-        results[layer] = measure_layer(ActivationStore(layer_folder(workdir, layer)), sketches, clusterer, count, seed)
-    classes = sorted({s.word for s in sketches})
-    baseline = level(np.array([classes.index(s.word) for s in sketches]), np.array([s.key_id for s in sketches]),
-                     sketches, seed)
+def report(results: dict[str, dict[str, Level]], baseline: Level) -> dict[str, Any]:
+    """Print the tables and the summary; returns the summary and the attributes aligned (and strictly)."""
     print(table(results, baseline))
     best = summary(results)
     for name, entry in best.items():
@@ -297,10 +343,45 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     print(f"aligned with some cluster of some layer beyond chance (NMI >= {NMI_ALIGNED} or precision >= "
           f"{PRECISION_ALIGNED}): {len(met)} ({', '.join(met)}); strictly (precision at least {STRICT_LIFT} above the "
           f"base rate): {len(strict)} ({', '.join(strict)})")
-    return {"project": str(project), "round": args.round, "split": args.split, "k": clusterer.k, "positions": count,
-            "layers": {layer: {name: found.to_dict() for name, found in levels.items()}
-                       for layer, levels in results.items()},
-            "class_baseline": baseline.to_dict(), "summary": best, "aligned": met, "strict": strict}
+    return {"summary": best, "aligned": met, "strict": strict}
+
+
+def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Measure every layer; returns what ``--json`` writes."""
+    project = args.project
+    settings = project_settings(project)
+    dataset = project / str(settings.paths.dataset)
+    manifest = read_manifest(dataset)
+    model: TrainedModel = load_trained(project / str(settings.paths.models) / f"round_{args.round}" / "model.pt")
+    layers = [name.strip() for name in args.layers.split(",") if name.strip()]
+    names = [args.split, *([args.probe_split] if args.probe_split else [])]
+    splits = with_attributes([read_split(dataset, name) for name in names], settings, project)
+    stores: list[dict[str, ActivationStore]] = []
+    for name, sketches in zip(names, splits, strict=True):
+        say(f"extracting {len(sketches)} {name} drawings at {', '.join(layers)}")
+        extract(model, sketches, workdir / name, layers=layers, parts=manifest.parts, split=name, batch_size=64,
+                progress=False)
+        stores.append({layer: ActivationStore(layer_folder(workdir / name, layer)) for layer in layers})
+    sketches = splits[0]
+    clusterer = configured(Clusterer, settings)
+    count, seed = int(settings.atlas.sample.count), int(settings.atlas.seed)
+    results: dict[str, dict[str, Level]] = {}
+    for layer in layers:
+        say(f"clustering {layer}: {count} positions and {len(sketches)} drawings, k={clusterer.k}")
+        results[layer] = measure_layer(stores[0][layer], sketches, clusterer, count, seed)
+    classes = sorted({s.word for s in sketches})
+    baseline = level(np.array([classes.index(s.word) for s in sketches]), np.array([s.key_id for s in sketches]),
+                     sketches, seed)
+    out = {"project": str(project), "round": args.round, "split": args.split, "k": clusterer.k, "positions": count,
+           "layers": {layer: {name: found.to_dict() for name, found in levels.items()}
+                      for layer, levels in results.items()},
+           "class_baseline": baseline.to_dict(), **report(results, baseline)}
+    if args.probe_split:
+        say(f"linear probes of the pooled vectors: trained on {args.split}, AP on {args.probe_split}")
+        out["probes"] = {layer: probe_aps((pooled(stores[0][layer]), sketches), (pooled(stores[1][layer]), splits[1]))
+                         for layer in layers}
+        print(probe_table(out["probes"]))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -263,6 +263,9 @@ def test_bench_attaches_attributes_to_an_older_dataset(tiny_project: tuple[Path,
         assert {"facing", "rotation", "proportions"} <= set(found)
         assert all(0.0 <= a["nmi"] <= 1.0 for a in found.values())
     assert set(result["summary"]) >= {"facing", "rotation", "proportions"}
+    assert set(result["probes"]) == {"features.block2", "features.block3"}
+    assert all(0.0 <= ap <= 1.0 for found in result["probes"].values() for entry in found.values()
+               for ap in entry["values"].values())
 
     changed = [*val]
     changed[3] = Sketch(val[3].key_id, val[3].word, (val[3].strokes[0][:, ::-1], *val[3].strokes[1:]), val[3].parts)
