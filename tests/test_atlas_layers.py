@@ -285,8 +285,8 @@ def test_the_fine_tune_refuses_concepts_of_another_layer_and_says_what_to_do(two
     with pytest.raises(ConfigError) as refused:
         finetune_stage.run(cfg)
     message = str(refused.value)
-    assert f"concepts on layer {EXTRA}: 'fine stroke' (c1)" in message
-    assert f"this round trains a concept head only on the atlas layer {ATLAS_LAYER}" in message
+    assert f"concepts on another layer than the atlas layer: 'fine stroke' (c1, layer {EXTRA});" in message
+    assert f"this round trains a concept head only on the atlas layer '{ATLAS_LAYER}'" in message
     assert "articulate concepts delete NAME" in message
     assert not (two_layers.folder / "models" / "round_1").exists()  # nothing half-written
 

@@ -165,23 +165,19 @@ def _concepts(cfg: DictConfig, layer: str) -> list:
 
 
 def other_layers_message(other: list, layer: str, path: Path) -> str:
-    """Why a fine-tune refuses concepts of layers other than the atlas layer: which, by layer, and what to do.
+    """Why a fine-tune refuses concepts of layers other than the atlas layer: which, with their layers, and what to do.
 
     Args:
         other: The concepts on other layers.
         layer: The atlas layer (``model.layer``), the one the round's concept head reads.
         path: The concept store's file.
     """
-    by_layer: dict[str, list] = {}
-    for c in other:
-        by_layer.setdefault(str(c.layer), []).append(c)
-    named = "; ".join(f"concepts on layer {name}: " + ", ".join(f"{c.name!r} ({c.id})" for c in group[:10])
-                      + (f" and {len(group) - 10} more" if len(group) > 10 else "")
-                      for name, group in sorted(by_layer.items()))
-    return (f"{path}: {named}: this round trains a concept head only on the atlas layer {layer} (model.layer), "
-            "so concepts named on another layer's atlas (atlas.layers) cannot train yet; delete them "
-            "(`articulate concepts delete NAME`) to build the round, or set model.layer to their layer and train "
-            "the base model again")
+    named = ", ".join(f"{c.name!r} ({c.id}, layer {c.layer})" for c in other[:10])
+    more = f" and {len(other) - 10} more" if len(other) > 10 else ""
+    return (f"{path}: concepts on another layer than the atlas layer: {named}{more}; this round trains a concept "
+            f"head only on the atlas layer {layer!r} (model.layer), so concepts named on another layer's atlas "
+            "(atlas.layers) cannot train yet: delete them (`articulate concepts delete NAME`) to build the round, or "
+            "set model.layer to their layer and train the base model again")
 
 
 def _spread(cfg: DictConfig, model: Any, concepts: list, index: SketchIndex, geometry: LayerGeometry,
