@@ -306,6 +306,7 @@ class IconStrokesConfig:
         lr: Adam learning rate, in units of the drawing box's side.
         spread: The initial strokes start within this distance (0..255 units) of the centre.
         length: The initial strokes are about this long (0..255 units).
+        smooth: Weight of a penalty on sharp turns (squared second differences of the points); 0: none.
     """
 
     count: int = MISSING
@@ -320,6 +321,7 @@ class IconStrokesConfig:
     lr: float = MISSING
     spread: float = MISSING
     length: float = MISSING
+    smooth: float = MISSING
 
 
 @dataclass

@@ -94,6 +94,16 @@ def test_bezier_strokes_are_drawn_as_their_sampled_curves(net: SketchCNN, settin
         replace(settings, curve="bezier", points=6)
 
 
+def test_the_smoothness_penalty_straightens_strokes(net: SketchCNN, settings: StrokeSettings) -> None:
+    def turning(smooth: float) -> float:
+        result = render(net, [obj.channel(LAYER, 3)], net.input_spec, steps=40, seed=6, param="strokes",
+                        strokes=replace(settings, smooth=smooth), raster=RASTER)
+        points = np.stack([s.T for s in result.strokes[0]]) / 255.0
+        return float((np.diff(points, n=2, axis=1) ** 2).sum())
+
+    assert turning(5.0) < 0.5 * turning(0.0)
+
+
 def test_pixel_params_have_no_strokes(net: SketchCNN) -> None:
     assert render(net, [obj.channel(LAYER, 1)], net.input_spec, steps=2).strokes is None
 

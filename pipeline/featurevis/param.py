@@ -62,6 +62,10 @@ class ImageParam(nn.Module):
             z = decorrelate_colors(z)
         return torch.sigmoid(z + self.bias)
 
+    def penalty(self) -> torch.Tensor:
+        """A regulariser on the parameters themselves, added to the loss (none for pixel parameterisations)."""
+        return torch.zeros(())
+
     def sample(self, transforms: Transform | None, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimisation step's images: as drawn (for the regularisers) and as transformed (for the model).
 

@@ -476,7 +476,7 @@ def _optimise(image: nn.Module, objectives: list[Objective], capture: LayerCaptu
         redirect[0] = step < relu_redirect_steps
         images, x = image.sample(transforms, uniforms[:, step])
         values = objective_values(objectives, capture(to_model_input(x, input_spec)))
-        loss = -values.sum()
+        loss = image.penalty().sum() - values.sum()
         for regularizer in regularizers:
             loss = loss + regularizer(images).sum()
         optimizer.zero_grad(set_to_none=True)

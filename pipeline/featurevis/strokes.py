@@ -66,6 +66,8 @@ class StrokeSettings:
         lr: Adam learning rate, in units of the drawing box's side (0.01 moves a point about 2.5 units a step).
         spread: Initial strokes start within this distance (0..255 units) of the centre along each axis.
         length: Initial strokes are about this long (0..255 units).
+        smooth: Weight of the smoothness penalty: the squared second differences of each stroke's control points
+            (in units of the box's side), summed, added to the loss (0: none). It straightens zigzags.
 
     Raises:
         ConfigError: A value out of range, naming the key.
@@ -85,13 +87,14 @@ class StrokeSettings:
     lr: float
     spread: float
     length: float
+    smooth: float
 
     def __post_init__(self) -> None:
         for name, low in (("count", 1), ("points", 2), ("samples", 2)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"atlas.icons.strokes.{name} must be an integer >= {low}, got {value!r}")
-        for name in ("softness", "jitter", "scale", "rotate", "translate", "lr", "spread", "length"):
+        for name in ("softness", "jitter", "scale", "rotate", "translate", "lr", "spread", "length", "smooth"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"atlas.icons.strokes.{name} must be a number >= 0, got {value!r}")
@@ -185,6 +188,14 @@ class StrokeImage(ImageParam):
     def points(self) -> torch.Tensor:
         """The learnable strokes' control points, (B, N, K, 2) in 0..255 (clamped into the box)."""
         return self.unit.clamp(0.0, 1.0) * CANVAS_MAX
+
+    def penalty(self) -> torch.Tensor:
+        """(B,) the smoothness penalty of each image's strokes (see :class:`StrokeSettings`)."""
+        unit = self.unit.clamp(0.0, 1.0)
+        if self.settings.smooth == 0 or unit.shape[2] < 3:
+            return unit.new_zeros(unit.shape[0])
+        turn = unit[:, :, 2:] - 2.0 * unit[:, :, 1:-1] + unit[:, :, :-2]
+        return self.settings.smooth * turn.pow(2).sum(dim=(1, 2, 3))
 
     def lines(self, points: torch.Tensor) -> torch.Tensor:
         """The polylines drawn for control points (B, N, K, 2): the points themselves, or their sampled Bezier
