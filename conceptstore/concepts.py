@@ -25,21 +25,28 @@ from core.names import MAX_NAME_LENGTH, NameProblem, check_name, unencodable
 from core.errors import ArticulateError
 
 __all__ = [
-    "CONCEPT_KEYS", "Change", "Concept", "ConceptError", "ConflictError", "EMPTY_HASH", "EMPTY_STATE", "OPS",
-    "Position", "Replayer", "SOURCE_KINDS", "StoreBusyError", "StoreState", "UnknownConceptError", "add_args",
+    "CONCEPT_KEYS", "Change", "Concept", "ConceptError", "ConflictError", "DRAWING", "EMPTY_HASH", "EMPTY_STATE",
+    "LEVELS", "Member", "OPS", "POSITION", "Position", "Replayer", "SOURCE_KINDS", "StoreBusyError", "StoreState",
+    "UnknownConceptError", "add_args",
     "apply", "check_count", "check_line", "concept_from_dict", "concept_ids", "delete_args", "id_number",
     "is_index", "merge_args", "move_args", "next_round_after", "promote_args", "rename_args", "set_notes_args", "split_args",
     "validate_name",
 ]
 
 Position = tuple[str, int, int]  # (sketch key_id, y, x) on the concept's layer's activation grid
+#: What a concept's positives and negatives are: positions (a position-level concept) or key_ids of whole
+#: drawings (a drawing-level concept: a drawing has it or not, e.g. "facing left").
+Member = Position | str
+POSITION, DRAWING = "position", "drawing"
+LEVELS = (POSITION, DRAWING)
 
 MAX_NOTES_LENGTH = 10_000
 SOURCE_KINDS = ("cluster", "cell", "lasso", "merge", "split", "manual", "drawing")
 OPS = ("promote", "add", "move", "rename", "set_notes", "merge", "split", "delete", "undo", "external_edit")
 CONCEPT_KEYS = ("id", "name", "born_round", "layer", "source", "notes", "positives", "negatives")
-#: Keys a concept may have besides CONCEPT_KEYS (left out of the file when empty, so older files read the same).
-OPTIONAL_CONCEPT_KEYS = ("verified",)
+#: Keys a concept may have besides CONCEPT_KEYS (left out of the file when empty or at their default, so older
+#: files read the same).
+OPTIONAL_CONCEPT_KEYS = ("verified", "level")
 
 _ID_RE = re.compile(r"c([1-9][0-9]*)")
 _ID_LIKE_RE = re.compile(r"c[0-9]+", re.IGNORECASE)
@@ -96,6 +103,15 @@ def is_index(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
 
 
+def _key_id(key_id: object, where: str) -> str:
+    """A sketch's key_id, checked: text, not empty, one line."""
+    if not isinstance(key_id, str):
+        raise ConceptError(f"{where}: the key_id {key_id!r} must be text (in YAML, quote it: '{key_id}')")
+    if not key_id or any(_is_control(ch) for ch in key_id) or unencodable(key_id):
+        raise ConceptError(f"{where}: the key_id {key_id!r} must be a sketch's key_id (not empty, one line)")
+    return key_id
+
+
 def _position(item: object, where: str) -> Position:
     if type(item) in (tuple, list) and len(item) == 3:  # type: ignore[arg-type]
         key_id, y, x = item  # type: ignore[misc]
@@ -106,10 +122,7 @@ def _position(item: object, where: str) -> Position:
     if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 3:
         raise ConceptError(f"{where}: expected a position [key_id, y, x], got {item!r}")
     key_id, y, x = item
-    if not isinstance(key_id, str):
-        raise ConceptError(f"{where}: the key_id {key_id!r} must be text (in YAML, quote it: '{key_id}')")
-    if not key_id or any(_is_control(ch) for ch in key_id) or unencodable(key_id):
-        raise ConceptError(f"{where}: the key_id {key_id!r} must be a sketch's key_id (not empty, one line)")
+    _key_id(key_id, where)
     if not (is_index(y) and is_index(x)):
         raise ConceptError(f"{where}: y and x must be whole numbers >= 0, got {y!r} and {x!r}")
     return (str(key_id), int(y), int(x))
@@ -124,6 +137,38 @@ def _positions(items: object, what: str) -> tuple[Position, ...]:
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
         raise ConceptError(f"{what}: expected a list of positions [key_id, y, x], got {items!r}")
     return tuple(sorted({_position(item, f"{what}[{i}]") for i, item in enumerate(items)}))
+
+
+def _drawings(items: object, what: str) -> tuple[str, ...]:
+    """Validate the key_ids of whole drawings and return them sorted and without repeats.
+
+    Raises:
+        ConceptError: ``items`` is not a list of key_ids.
+    """
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise ConceptError(f"{what}: expected a list of drawings' key_ids, got {items!r}")
+    return tuple(sorted({_key_id(item, f"{what}[{i}]") for i, item in enumerate(items)}))
+
+
+def _level(value: object) -> str:
+    """A concept's level, checked."""
+    if value not in LEVELS:
+        raise ConceptError(f"level: expected {' or '.join(LEVELS)}, got {value!r}")
+    return str(value)
+
+
+def _members(items: object, what: str, level: str) -> tuple[Any, ...]:
+    """The positives or negatives of a concept of ``level``: positions, or the key_ids of whole drawings.
+
+    Raises:
+        ConceptError: They are not what the level takes; the message names ``what``.
+    """
+    return _drawings(items, what) if level == DRAWING else _positions(items, what)
+
+
+def _listed(members: Iterable[Any]) -> list[Any]:
+    """Members as JSON-ready data: a position as ``[key_id, y, x]``, a drawing as its key_id."""
+    return [m if isinstance(m, str) else list(m) for m in members]
 
 
 def _plain(value: object, where: str) -> Any:
@@ -250,6 +295,10 @@ class Concept:
     ``verified`` are the positives the person looked at and kept (the exemplars shown, minus the unticked):
     fine-tuning trusts them more than the other members of a promoted cluster, which nobody looked at.
 
+    ``level`` says what the positives and negatives are: ``position`` (the default), positions ``(key_id, y,
+    x)`` where the concept is or is not; ``drawing``, the key_ids of whole drawings that have it or not (an idea
+    that is not a part, such as which way an animal faces).
+
     Construction normalises: positions are sorted and unique, a position that is both positive and negative
     stays positive only, and verified positions are positives.
 
@@ -262,22 +311,25 @@ class Concept:
     born_round: int
     layer: str
     source: dict[str, Any]
-    positives: tuple[Position, ...]
-    negatives: tuple[Position, ...]
+    positives: tuple[Member, ...]
+    negatives: tuple[Member, ...]
     notes: str = ""
-    verified: tuple[Position, ...] = ()
+    verified: tuple[Member, ...] = ()
+    level: str = POSITION
 
     def __post_init__(self) -> None:
-        positives = _positions(self.positives, "positives")
+        level = _level(self.level)
+        positives = _members(self.positives, "positives", level)
         taken = set(positives)
-        negatives = tuple(p for p in _positions(self.negatives, "negatives") if p not in taken)
+        negatives = tuple(p for p in _members(self.negatives, "negatives", level) if p not in taken)
         object.__setattr__(self, "positives", positives)
         object.__setattr__(self, "negatives", negatives)
-        object.__setattr__(self, "verified", tuple(p for p in _positions(self.verified, "verified") if p in taken))
+        object.__setattr__(self, "verified",
+                           tuple(p for p in _members(self.verified, "verified", level) if p in taken))
         object.__setattr__(self, "source", _source(self.source))  # a private copy: callers may mutate theirs
 
     def to_dict(self) -> dict[str, Any]:
-        """The concept as JSON-ready data; positions as ``[key_id, y, x]`` lists."""
+        """The concept as JSON-ready data; positions as ``[key_id, y, x]`` lists, drawings as key_ids."""
         return {
             "id": self.id,
             "name": self.name,
@@ -285,9 +337,10 @@ class Concept:
             "layer": self.layer,
             "source": copy.deepcopy(self.source),
             "notes": self.notes,
-            "positives": [list(p) for p in self.positives],
-            "negatives": [list(p) for p in self.negatives],
-            **({"verified": [list(p) for p in self.verified]} if self.verified else {}),
+            "positives": _listed(self.positives),
+            "negatives": _listed(self.negatives),
+            **({"verified": _listed(self.verified)} if self.verified else {}),
+            **({"level": self.level} if self.level != POSITION else {}),  # older files read the same
         }
 
 
@@ -314,6 +367,7 @@ def concept_from_dict(data: Mapping[str, Any]) -> Concept:
         negatives=data["negatives"],
         notes=_notes(data["notes"]),
         verified=data.get("verified", ()),
+        level=_level(data.get("level", POSITION)),
     )
 
 
@@ -419,18 +473,20 @@ class Change:
 
 def promote_args(state: StoreState, name: str, positives: Iterable[Position], negatives: Iterable[Position], *,
                  layer: str, born_round: int, source: Mapping[str, Any], notes: str,
-                 verified: Iterable[Position] = ()) -> dict[str, Any]:
+                 verified: Iterable[Position] = (), level: str = POSITION) -> dict[str, Any]:
     """The new concept, with the next id (see :meth:`conceptstore.store.ConceptStore.promote`)."""
+    level = _level(level)
     concept = Concept(
         id=f"c{state.next_id}",
         name=validate_name(name, (c.name for c in state.concepts)),
         born_round=check_count(born_round, "born_round"),
         layer=check_line(layer, "layer"),
         source=source,
-        positives=_positions(positives, "positives"),
-        negatives=_positions(negatives, "negatives"),
+        positives=_members(positives, "positives", level),
+        negatives=_members(negatives, "negatives", level),
         notes=_notes(notes),
-        verified=_positions(verified, "verified"),
+        verified=_members(verified, "verified", level),
+        level=level,
     )
     if not concept.positives:
         raise ConceptError("a concept needs at least one positive example: tick one or more exemplars")
@@ -441,14 +497,14 @@ def add_args(state: StoreState, ref: str, positives: Iterable[Position], negativ
              source: Mapping[str, Any] | None, verified: Iterable[Position] = ()) -> dict[str, Any]:
     """The concept's id and the positions to add (see :meth:`conceptstore.store.ConceptStore.add`)."""
     concept = state.get(ref)
-    ticked, unticked = _positions(positives, "positives"), _positions(negatives, "negatives")
+    level = concept.level
+    ticked, unticked = _members(positives, "positives", level), _members(negatives, "negatives", level)
     if not ticked and not unticked:
         raise ConceptError(f"nothing to add to {concept.name!r}: give positive or negative positions")
     if not set(concept.positives) - set(unticked) and not ticked:
         raise ConceptError(f"this would leave {concept.name!r} with no positive example; delete it instead")
-    args: dict[str, Any] = {"id": concept.id, "positives": [list(p) for p in ticked],
-                            "negatives": [list(p) for p in unticked]}
-    checked = [list(p) for p in _positions(verified, "verified") if p in set(ticked)]
+    args: dict[str, Any] = {"id": concept.id, "positives": _listed(ticked), "negatives": _listed(unticked)}
+    checked = _listed(p for p in _members(verified, "verified", level) if p in set(ticked))
     if checked:
         args["verified"] = checked
     if source is not None:
@@ -461,15 +517,18 @@ def move_args(state: StoreState, source: str, target: str, positions: Iterable[P
     origin, destination = state.get(source), state.get(target)
     if origin.id == destination.id:
         raise ConceptError(f"move from {origin.name!r} to itself: name another concept")
-    moved = _positions(positions, "positions")
+    if origin.level != destination.level:
+        raise ConceptError(f"cannot move from {origin.name!r} ({origin.level}-level) to {destination.name!r} "
+                           f"({destination.level}-level): a concept's examples are all positions or all drawings")
+    moved = _members(positions, "positions", origin.level)
     if not moved:
         raise ConceptError("move which positions? give one or more")
     foreign = [p for p in moved if p not in set(origin.positives)]
     if foreign:
-        raise ConceptError(f"{list(foreign[0])} is not a positive example of {origin.name!r}")
+        raise ConceptError(f"{_listed(foreign)[0]} is not a positive example of {origin.name!r}")
     if not set(origin.positives) - set(moved):
         raise ConceptError(f"this would leave {origin.name!r} with no positive example; merge it instead")
-    return {"id": origin.id, "to": destination.id, "positions": [list(p) for p in moved]}
+    return {"id": origin.id, "to": destination.id, "positions": _listed(moved)}
 
 
 def rename_args(state: StoreState, ref: str, name: str) -> dict[str, Any]:
@@ -492,6 +551,10 @@ def merge_args(state: StoreState, refs: Sequence[str], name: str | None) -> dict
     layers = sorted({c.layer for c in parts})
     if len(layers) > 1:
         raise ConceptError(f"cannot merge concepts on different layers ({', '.join(layers)})")
+    levels = sorted({c.level for c in parts})
+    if len(levels) > 1:
+        raise ConceptError("cannot merge a position-level concept with a drawing-level one: the examples of one "
+                           "are positions, of the other whole drawings")
     merged = {c.id for c in parts}
     others = (c.name for c in state.concepts if c.id not in merged)
     new_name = parts[0].name if name is None else validate_name(name, others)
@@ -504,19 +567,19 @@ def split_args(state: StoreState, ref: str, pairs: Sequence[Any]) -> dict[str, A
     if not pairs:
         raise ConceptError(f"split {original.name!r} into what? give one or more (name, positions) groups")
     owned, taken = set(original.positives), set()
-    resolved: list[tuple[str, tuple[Position, ...]]] = []
+    resolved: list[tuple[str, tuple[Member, ...]]] = []
     for i, pair in enumerate(pairs):
         if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
             raise ConceptError(f"group {i + 1}: expected (name, positions), got {pair!r}")
-        positions = _positions(pair[1], f"group {i + 1} positions")
+        positions = _members(pair[1], f"group {i + 1} positions", original.level)
         if not positions:
             raise ConceptError(f"group {i + 1}: give at least one position")
         foreign = [p for p in positions if p not in owned]
         if foreign:
-            raise ConceptError(f"group {i + 1}: {list(foreign[0])} is not a positive example of {original.name!r}")
+            raise ConceptError(f"group {i + 1}: {_listed(foreign)[0]} is not a positive example of {original.name!r}")
         shared = taken.intersection(positions)
         if shared:
-            raise ConceptError(f"group {i + 1}: {list(min(shared))} is already in another group")
+            raise ConceptError(f"group {i + 1}: {_listed([min(shared)])[0]} is already in another group")
         taken.update(positions)
         resolved.append((pair[0], positions))
     # The original's name is free again when nothing is left of it.
@@ -525,7 +588,7 @@ def split_args(state: StoreState, ref: str, pairs: Sequence[Any]) -> dict[str, A
     for i, (group_name, positions) in enumerate(resolved):
         group_name = validate_name(group_name, others)
         others.append(group_name)
-        out.append({"id": f"c{state.next_id + i}", "name": group_name, "positives": [list(p) for p in positions]})
+        out.append({"id": f"c{state.next_id + i}", "name": group_name, "positives": _listed(positions)})
     return {"id": original.id, "groups": out}
 
 
@@ -573,20 +636,20 @@ def _apply_promote(edit: _Edit, args: Mapping[str, Any]) -> None:
 
 def _apply_add(edit: _Edit, args: Mapping[str, Any]) -> None:
     old = edit.concept(args["id"])
-    ticked = set(_positions(args["positives"], "positives"))
-    unticked = set(_positions(args["negatives"], "negatives")) - ticked
+    ticked = set(_members(args["positives"], "positives", old.level))
+    unticked = set(_members(args["negatives"], "negatives", old.level)) - ticked
     edit.by_id[old.id] = dataclasses.replace(
         old,
         positives=tuple((set(old.positives) - unticked) | ticked),
         negatives=tuple((set(old.negatives) - ticked) | unticked),
-        verified=tuple((set(old.verified) - unticked) | set(_positions(args.get("verified", ()), "verified"))),
+        verified=tuple((set(old.verified) - unticked) | set(_members(args.get("verified", ()), "verified", old.level))),
     )
 
 
 def _apply_move(edit: _Edit, args: Mapping[str, Any]) -> None:
     """The positions leave the first concept (as its negatives) for the second's positives."""
     old, new = edit.concept(args["id"]), edit.concept(args["to"])
-    moved = set(_positions(args["positions"], "positions"))
+    moved = set(_members(args["positions"], "positions", old.level))
     edit.by_id[old.id] = dataclasses.replace(old, positives=tuple(set(old.positives) - moved),
                                              negatives=tuple(set(old.negatives) | moved),
                                              verified=tuple(set(old.verified) - moved))
@@ -620,7 +683,7 @@ def _apply_merge(edit: _Edit, args: Mapping[str, Any]) -> None:
 
 def _apply_split(edit: _Edit, args: Mapping[str, Any]) -> None:
     original = edit.concept(args["id"])
-    groups = [(g["id"], g["name"], _positions(g["positives"], "positives")) for g in args["groups"]]
+    groups = [(g["id"], g["name"], _members(g["positives"], "positives", original.level)) for g in args["groups"]]
     rest = set(original.positives).difference(*(positions for _, _, positions in groups))
     if rest:
         edit.by_id[original.id] = dataclasses.replace(original, positives=tuple(rest),
@@ -630,7 +693,7 @@ def _apply_split(edit: _Edit, args: Mapping[str, Any]) -> None:
     for new_id, name, positions in groups:
         edit.create(Concept(new_id, name, original.born_round, original.layer,
                             {"kind": "split", "from": original.id}, positions, (),
-                            verified=tuple(set(original.verified) & set(positions))))
+                            verified=tuple(set(original.verified) & set(positions)), level=original.level))
 
 
 def _apply_delete(edit: _Edit, args: Mapping[str, Any]) -> None:

@@ -19,7 +19,8 @@ def describe_event(event: dict[str, Any]) -> str:
     name, ident = args.get("name"), args.get("id")
     unticked = f", {event['unticked']} unticked" if event.get("unticked") else ""
     if op == "promote":
-        return f"promoted '{name}' ({ident}): {plural(_count(args, 'positives'), 'position')}{unticked}"
+        kind = "drawing" if args.get("level") == "drawing" else "position"
+        return f"promoted '{name}' ({ident}): {plural(_count(args, 'positives'), kind)}{unticked}"
     if op == "add":
         return f"added {plural(_count(args, 'positives'), 'position')} to {ident}{unticked}"
     if op == "move":

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from conceptstore.concepts import (
+    LEVELS,
+    POSITION,
     SOURCE_KINDS,
     Change,
     Concept,
@@ -62,7 +64,7 @@ from conceptstore.store_writer import CRASH_ENV, CRASH_POINTS, StoreWriter
 
 __all__ = [
     "CRASH_ENV", "CRASH_POINTS", "Change", "Concept", "ConceptError", "ConceptStore", "ConflictError",
-    "LABELING_OPS", "Position", "SOURCE_KINDS", "StoreBusyError", "StoreState", "UnknownConceptError", "validate_name",
+    "LABELING_OPS", "LEVELS", "Position", "SOURCE_KINDS", "StoreBusyError", "StoreState", "UnknownConceptError", "validate_name",
 ]
 
 
@@ -210,6 +212,7 @@ class ConceptStore:
         notes: str = "",
         unticked: int = 0,
         verified: Iterable[Position] = (),
+        level: str = POSITION,
         expected_version: int | None = None,
         actor: str | None = None,
         round: int | None = None,
@@ -218,8 +221,10 @@ class ConceptStore:
 
         Args:
             name: Its name (see :func:`validate_name`).
-            positives: Positions that show the concept; at least one.
-            negatives: Positions that do not (a position in both lists counts as positive).
+            positives: Positions that show the concept; at least one. For a drawing-level concept, the key_ids
+                of whole drawings that have it.
+            negatives: Positions that do not (a position in both lists counts as positive); for a drawing-level
+                concept, key_ids of drawings that do not.
             layer: The layer the positions are on.
             born_round: The round it is promoted in.
             source: Where it came from: ``{"kind": "cluster", "cluster": 12, "atlas": ..., "round": 0}``;
@@ -228,6 +233,9 @@ class ConceptStore:
             unticked: How many exemplars the human unticked, counted by :meth:`human_actions`.
             verified: The positives the human looked at and kept (the exemplars shown, minus the unticked);
                 the rest of ``positives`` are members of the selection nobody looked at.
+            level: ``position`` (the default) or ``drawing``: whether the concept is somewhere in a drawing, or
+                something a whole drawing has or not (which way it faces, a part left out). Later operations
+                take the concept's own kind of example: positions, or drawings' key_ids.
             expected_version: The version the caller read; a different current version raises ConflictError.
             actor: Who does it, instead of the store's actor.
             round: The labeling round the action counts for in :meth:`human_actions` (and that sets the
@@ -244,7 +252,7 @@ class ConceptStore:
 
         def resolve(state: StoreState) -> dict[str, Any]:
             return promote_args(state, name, positives, negatives, layer=layer, born_round=born_round,
-                                source=source, notes=notes, verified=verified)
+                                source=source, notes=notes, verified=verified, level=level)
 
         if round is None and is_index(born_round):
             round = born_round

@@ -26,9 +26,10 @@ import yaml
 from conceptstore.concepts import (
     CONCEPT_KEYS,
     OPS,
+    POSITION,
     Concept,
     ConceptError,
-    Position,
+    Member,
     StoreState,
     concept_from_dict,
     id_number,
@@ -65,6 +66,7 @@ _RESOLVER = yaml.resolver.Resolver()
 # or ": "); the resolver still has to agree that it is a string (not yes, 123, null, 2026-01-01, ...).
 _PLAIN_RE = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./+()-]*(?: [A-Za-z0-9_./+()-]+)*")
 _POSITION_RE = re.compile(r"  - \['((?:[^'\n]|'')*)', (0|[1-9][0-9]*), (0|[1-9][0-9]*)\]")
+_DRAWING_RE = re.compile(r"  - '((?:[^'\n]|'')*)'")
 _NO_WRAP = 1 << 30
 
 
@@ -144,14 +146,20 @@ def dump(state: StoreState) -> str:
             if text is None:
                 text = _yaml_field(_Literal(value) if key == "notes" else _FlowMap(value) if key == "source" else value)
             out.append(f"  {key}: {text}\n")
+        if c.level != POSITION:  # written only when not the default: files from before it existed read the same
+            out.append(f"  level: {c.level}\n")
         lists = [("positives", c.positives), ("negatives", c.negatives)]
         if c.verified:  # written only when there are any: files from before it existed read the same
             lists.append(("verified", c.verified))
         for key, positions in lists:
             out.append(f"  {key}:\n" if positions else f"  {key}: []\n")
-            for key_id, y, x in positions:
+            for member in positions:
+                key_id = member if isinstance(member, str) else member[0]
                 quoted = _quoted(key_id) or _yaml_field(_Flow([_Quoted(key_id)]))[1:-1]
-                out.append(f"  - [{quoted}, {y}, {x}]\n")
+                if isinstance(member, str):  # a drawing, of a drawing-level concept
+                    out.append(f"  - {quoted}\n")
+                else:
+                    out.append(f"  - [{quoted}, {member[1]}, {member[2]}]\n")
     return "".join(out)
 
 
@@ -165,12 +173,16 @@ def _fast_data(text: str) -> Any:
         The data, or None where the text is not in that layout. The caller checks the result.
     """
     skeleton: list[str] = []
-    lists: list[list[Position]] = []  # the position lists, in the order of their keys in the file
-    current: list[Position] | None = None
+    lists: list[list[Member]] = []  # the position (or drawing) lists, in the order of their keys in the file
+    current: list[Member] | None = None
     for line in text.split("\n"):
         match = _POSITION_RE.fullmatch(line)
         if match is not None and current is not None:
             current.append((match.group(1).replace("''", "'"), int(match.group(2)), int(match.group(3))))
+            continue
+        match = _DRAWING_RE.fullmatch(line)
+        if match is not None and current is not None:
+            current.append(match.group(1).replace("''", "'"))
             continue
         current = None
         if line in ("  positives:", "  negatives:", "  verified:"):

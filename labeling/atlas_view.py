@@ -360,14 +360,16 @@ class AtlasView:
         return Judged(self.positions(sorted(chosen - off)), self.positions(sorted(off)), self.positions(sorted(kept)))
 
     def points_of(self, positions: Iterable[Sequence]) -> list[int]:
-        """The atlas points among some positions (positions this atlas did not sample are left out)."""
-        found = (self._point_of_position.get((str(p[0]), int(p[1]), int(p[2]))) for p in positions)
+        """The atlas points among some positions (positions this atlas did not sample, and whole drawings, the
+        examples of a drawing-level concept, are left out)."""
+        found = (self._point_of_position.get((str(p[0]), int(p[1]), int(p[2]))) for p in positions
+                 if not isinstance(p, str))
         return sorted(i for i in found if i is not None)
 
     def classes_of(self, positions: Iterable[Sequence]) -> dict[str, int]:
         """How many of some positions each class's sketches hold, most first (positions of sketches outside
         this round's store, such as drawings made on the drawing page, are left out)."""
-        found = (self._word_of_key.get(str(p[0])) for p in positions)
+        found = (self._word_of_key.get(p if isinstance(p, str) else str(p[0])) for p in positions)  # str: a drawing
         return dict(Counter(w for w in found if w is not None).most_common())
 
     def previous_points(self, positions: Iterable[Sequence]) -> dict[str, Any] | None:
@@ -381,7 +383,8 @@ class AtlasView:
             self._previous_round = int(document["round"])
             self._previous_xy = {(str(k), int(y), int(x)): (float(u), float(v)) for k, y, x, u, v in zip(
                 points["key_id"], points["y"], points["x"], points["umap_x"], points["umap_y"])}
-        found = [xy for xy in (self._previous_xy.get((str(p[0]), int(p[1]), int(p[2]))) for p in positions) if xy]
+        found = [xy for xy in (self._previous_xy.get((str(p[0]), int(p[1]), int(p[2]))) for p in positions
+                               if not isinstance(p, str)) if xy]
         return {"round": self._previous_round, "x": [round(x, 4) for x, _ in found],
                 "y": [round(y, 4) for _, y in found]}
 
@@ -389,7 +392,7 @@ class AtlasView:
                          raw: bool = False) -> tuple[list[Position], np.ndarray]:
         """Activation vectors of positions of this round's sketches (others are left out), normalised (``raw``: as
         the layer gave them, for the round's concept head)."""
-        kept = [p for p in positions if p[0] in self._sketch_of_key
+        kept = [p for p in positions if not isinstance(p, str) and p[0] in self._sketch_of_key
                 and 0 <= p[1] < self.meta.height and 0 <= p[2] < self.meta.width]
         if not kept:
             return [], np.zeros((0, self.meta.channels), dtype=np.float32)

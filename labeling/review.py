@@ -96,7 +96,7 @@ def review(view: AtlasView, state: StoreState, settings: ReviewSettings, probes:
         the cut.
     """
     started = time.perf_counter()
-    concepts = [c for c in state.concepts if c.layer == view.layer]
+    concepts = [c for c in state.concepts if c.layer == view.layer and c.level == "position"]
     fitted = {c.id: probes.fit(view, c, probe_settings) for c in concepts}
     shared = _shared(view, concepts, fitted)
     taken = {(item["fix"]["concept"], tuple(item["position"])) for item in shared}

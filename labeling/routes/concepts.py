@@ -193,7 +193,7 @@ def concept_list(view: AtlasView, store: ConceptStore) -> dict[str, Any]:
     concept of another layer: its positions are on that layer's grid)."""
     state = store.state()
     return {"version": state.version,
-            "concepts": [{"id": c.id, "name": c.name, "born_round": c.born_round, "layer": c.layer,
+            "concepts": [{"id": c.id, "name": c.name, "born_round": c.born_round, "layer": c.layer, "level": c.level,
                           "source": c.source, "notes": c.notes, "n_positives": len(c.positives),
                           "n_negatives": len(c.negatives),
                           "points": view.points_of(c.positives) if c.layer == view.layer else [],
