@@ -132,12 +132,17 @@ def test_robustness_moves_the_points_and_only_in_stroke_space(settings: StrokeSe
     image = make_param("strokes", 2, 1, 64, seed=0, raster=RASTER, settings=settings)
     transform = StrokeTransform(settings)
     u = torch.rand(2, transform.num_random, generator=torch.Generator().manual_seed(0))
-    moved, _ = transform.points(image.points(), None, u)
+    moved = transform.points(image.points(), u)
     shift = (moved - image.points()).detach().abs()
     assert float(shift.max()) > 0.5
     assert float(shift.max()) < settings.jitter + settings.translate + 255 * (settings.scale + np.radians(settings.rotate))
     with pytest.raises(ConfigError, match="param='strokes'"):
         transform(torch.zeros(1, 1, 64, 64))
+    # Fixed strokes are drawn once and moved as pixels: the same picture as moving their points (without jitter).
+    steady = StrokeTransform(replace(settings, jitter=0.0, scale=0.1, rotate=20.0, translate=30.0))
+    moved_points = steady.points(image.points().detach(), u)
+    as_pixels = steady.image(soft_rasterize(image.points().detach(), RASTER, softness=1.0), u, RASTER)
+    assert (as_pixels - soft_rasterize(moved_points, RASTER, softness=1.0)).abs().mean() < 0.02
 
 
 @pytest.mark.parametrize(("key", "value"), [("count", 0), ("points", 1), ("lr", 0.0), ("scale", 1.0), ("jitter", -1.0),

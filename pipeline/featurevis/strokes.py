@@ -33,7 +33,7 @@ from core.sketch import CANVAS_MAX, Sketch
 from pipeline.data.raster import RasterSpec
 from pipeline.featurevis.param import ImageParam, _seeds
 from pipeline.featurevis.soft_raster import bezier_polylines, soft_rasterize
-from pipeline.featurevis.transforms import Transform
+from pipeline.featurevis.transforms import Transform, warp
 from pipeline.schema import Conf
 
 __all__ = ["StrokeImage", "StrokeSettings", "StrokeTransform", "pack_strokes", "raster_at", "stroke_image", "strokes_sketch"]
@@ -110,30 +110,22 @@ class StrokeSettings:
                               f"got {self.scale!r}")
 
 
-def _affine(points: torch.Tensor, u: torch.Tensor, settings: StrokeSettings) -> torch.Tensor:
-    """Scale, turn and move each image's points about the box's centre, with 4 uniform numbers per image.
-
-    Args:
-        points: (B, N, K, 2) in 0..255.
-        u: (B, 4) uniform numbers in [0, 1).
-        settings: The robustness amounts.
-    """
-    u = u.to(points.dtype)
+def _affine(u: torch.Tensor, settings: StrokeSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image's random scale-and-turn matrix (B, 2, 2) and shift (B, 2, in 0..255 units), about the box's centre,
+    from 4 uniform numbers per image (B, 4)."""
     factor = 1.0 + (2.0 * u[:, 0] - 1.0) * settings.scale
     angle = (2.0 * u[:, 1] - 1.0) * math.radians(settings.rotate)
-    shift = (2.0 * u[:, 2:4] - 1.0) * settings.translate
     cos, sin = torch.cos(angle) * factor, torch.sin(angle) * factor
-    rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (B, 2, 2)
-    centred = points - CENTRE
-    return torch.einsum("bij,bnkj->bnki", rotation, centred) + CENTRE + shift[:, None, None, :]
+    return torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2), \
+        (2.0 * u[:, 2:4] - 1.0) * settings.translate
 
 
 class StrokeTransform(Transform):
     """Transformation robustness in stroke space: consumed by :meth:`StrokeImage.sample`, not by pixels.
 
     Per image and step: each learnable control point moves by a uniform amount in [-jitter, jitter] on each axis,
-    then the whole drawing (learnable and fixed strokes) is scaled, turned and moved (see
-    :class:`StrokeSettings`).
+    then the whole drawing is scaled, turned and moved (see :class:`StrokeSettings`); fixed strokes, drawn once,
+    move with it as pixels (:meth:`image`), never jittered.
 
     Args:
         settings: The amounts, and the number of strokes and points (which set ``num_random``).
@@ -143,22 +135,31 @@ class StrokeTransform(Transform):
         self.settings = settings
         self.num_random = 4 + settings.count * settings.points * 2
 
-    def points(self, points: torch.Tensor, fixed: torch.Tensor | None, u: torch.Tensor) -> tuple[torch.Tensor,
-                                                                                                 torch.Tensor | None]:
-        """Transform the learnable points (jittered) and the fixed ones (not jittered) of a batch.
+    def points(self, points: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Jitter, then scale, turn and move, the learnable control points (B, N, K, 2) in 0..255.
 
         Args:
-            points: (B, N, K, 2) learnable points in 0..255.
-            fixed: (B, M, L, 2) fixed points, or None.
+            points: The points.
             u: (B, num_random) uniform numbers in [0, 1).
-
-        Returns:
-            The transformed learnable and fixed points.
         """
         s = self.settings
-        jitter = (2.0 * u[:, 4:].reshape(points.shape).to(points.dtype) - 1.0) * s.jitter
-        moved = _affine(points + jitter, u[:, :4], s)
-        return moved, (None if fixed is None else _affine(fixed, u[:, :4], s))
+        u = u.to(points.dtype)
+        jitter = (2.0 * u[:, 4:].reshape(points.shape) - 1.0) * s.jitter
+        matrix, shift = _affine(u[:, :4], s)
+        centred = points + jitter - CENTRE
+        return torch.einsum("bij,bnkj->bnki", matrix, centred) + CENTRE + shift[:, None, None, :]
+
+    def image(self, images: torch.Tensor, u: torch.Tensor, raster: RasterSpec) -> torch.Tensor:
+        """Scale, turn and move drawn images (B, C, S, S) as :meth:`points` moves the strokes (no jitter).
+
+        The box's centre is the image's centre (the raster maps 0..255 onto [padding, size - padding]), so the map
+        in grid_sample's normalised coordinates is the same matrix, and the shift scaled to them.
+        """
+        matrix, shift = _affine(u[:, :4].to(images.dtype), self.settings)
+        scale = 2.0 * (raster.size - 2 * raster.padding) / CANVAS_MAX / raster.size  # 0..255 units -> [-1, 1]
+        inverse = torch.linalg.inv(matrix)  # grid_sample maps each output pixel back to the input
+        maps = torch.cat([inverse, -(inverse @ (shift * scale)[:, :, None])], dim=2)  # (B, 2, 3)
+        return warp(images, maps)
 
     def apply(self, images: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         raise ConfigError("the stroke transforms move control points: use them with param='strokes' only")
@@ -182,8 +183,12 @@ class StrokeImage(ImageParam):
         self.raster, self.settings = raster, settings
         # Optimised in units of the box's side, so the learning rate does not depend on the 0..255 scale.
         self.unit = torch.nn.Parameter(points / CANVAS_MAX)
-        self.register_buffer("fixed", fixed, persistent=False)
-        self.register_buffer("fixed_opacity", fixed_opacity, persistent=False)
+        fixed_ink = None
+        if fixed is not None:  # drawn once: a person's drawing can have thousands of segments, and never moves
+            with torch.no_grad():
+                fixed_ink = soft_rasterize(fixed.to(points.dtype), raster, softness=settings.softness,
+                                           opacity=None if fixed_opacity is None else fixed_opacity.to(points.dtype))
+        self.register_buffer("fixed_ink", fixed_ink, persistent=False)
 
     def points(self) -> torch.Tensor:
         """The learnable strokes' control points, (B, N, K, 2) in 0..255 (clamped into the box)."""
@@ -204,17 +209,16 @@ class StrokeImage(ImageParam):
             return bezier_polylines(points, self.settings.samples)
         return points
 
-    def draw(self, points: torch.Tensor, fixed: torch.Tensor | None) -> torch.Tensor:
-        """Render learnable control points (and fixed polylines) into render-space images (B, C, S, S)."""
+    def draw(self, points: torch.Tensor, fixed_ink: torch.Tensor | None) -> torch.Tensor:
+        """Render learnable control points (over the fixed strokes' ink) into render-space images (B, C, S, S)."""
         ink = soft_rasterize(self.lines(points), self.raster, softness=self.settings.softness)
-        if fixed is not None:
-            ink = torch.maximum(ink, soft_rasterize(fixed, self.raster, softness=self.settings.softness,
-                                                    opacity=self.fixed_opacity))
+        if fixed_ink is not None:
+            ink = torch.maximum(ink, fixed_ink)
         image = 1.0 - ink if self.raster.invert else ink
         return image.expand(-1, self.channels, -1, -1) if self.channels > 1 else image
 
     def forward(self) -> torch.Tensor:
-        return self.draw(self.points(), self.fixed)
+        return self.draw(self.points(), self.fixed_ink)
 
     def sample(self, transforms: Transform | None, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimisation step's images: the strokes moved by the stroke-space robustness, then drawn.
@@ -234,8 +238,8 @@ class StrokeImage(ImageParam):
             return images, images
         if not isinstance(transforms, StrokeTransform):
             raise ConfigError("param='strokes' is transformed in stroke space: give transforms='default' or None")
-        points, fixed = transforms.points(self.points(), self.fixed, u)
-        images = self.draw(points, fixed)
+        fixed = None if self.fixed_ink is None else transforms.image(self.fixed_ink, u, self.raster)
+        images = self.draw(transforms.points(self.points(), u), fixed)
         return images, images
 
     def strokes(self) -> list[list[np.ndarray]]:
