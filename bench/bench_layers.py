@@ -54,8 +54,8 @@ def layer_rows(folder: Path, found: float = 0.6) -> list[dict[str, Any]]:
 
     Returns:
         One dict per layer: ``layer``, ``positions`` (HxW), ``channels``, ``receptive_field``, the
-        :data:`FIGURES`, ``class_purity``, ``attributes`` (the ``attribute_*`` metrics, where there are any) and ``parts``
-        (part -> the purest cluster's purity, for the parts found).
+        :data:`FIGURES`, ``class_purity``, ``attributes`` (the ``attribute_*`` metrics, where there are any) and
+        ``parts`` (part -> the purest cluster's purity, for the parts found).
     """
     rows = []
     for layer in [None, *extra_layers(folder)]:
