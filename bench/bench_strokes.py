@@ -100,7 +100,8 @@ def speed(model: Any, settings: Any, steps: int, drawing: Any, concept: int) -> 
     return out
 
 
-def part_recogniser(copies: dict[str, Path], cfg: Any, variant: str, epochs: int, workdir: Path) -> tuple[Any, Any, list[str]]:
+def part_recogniser(copies: dict[str, Path], cfg: Any, variant: str, epochs: int,
+                    workdir: Path) -> tuple[Any, Any, list[str]]:
     """The supervised part head of ``bench_ceiling.py`` on the project's train split (trained once, then cached)."""
     import torch
 
@@ -160,7 +161,8 @@ def concept_objectives(model: Any, found: list[dict[str, Any]], kind: str) -> li
             for c in found]
 
 
-def readability(model: Any, settings: Any, steps: int, found: list[dict[str, Any]], recogniser: tuple[Any, Any, list[str]],
+def readability(model: Any, settings: Any, steps: int, found: list[dict[str, Any]],
+                recogniser: tuple[Any, Any, list[str]],
                 pictures: Path, seed: int, objective: str, kinds_wanted: tuple[str, ...]) -> dict[str, Any]:
     """(b): the share of the found concepts whose visualization the part head reads as their part."""
     import numpy as np

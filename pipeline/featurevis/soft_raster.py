@@ -77,7 +77,8 @@ def _check(points: torch.Tensor, opacity: torch.Tensor | None, softness: float) 
     if not isinstance(points, torch.Tensor) or points.ndim != 4 or points.shape[-1] != 2 or points.shape[2] < 1:
         shape = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
         raise ConfigError(f"soft raster: points must be a tensor (B, N strokes, K >= 1 points, 2), got {shape}")
-    if opacity is not None and (not isinstance(opacity, torch.Tensor) or tuple(opacity.shape) != tuple(points.shape[:2])):
+    if opacity is not None and (not isinstance(opacity, torch.Tensor)
+                                or tuple(opacity.shape) != tuple(points.shape[:2])):
         shape = tuple(opacity.shape) if isinstance(opacity, torch.Tensor) else type(opacity).__name__
         raise ConfigError(f"soft raster: opacity must be a tensor (B, N) = {tuple(points.shape[:2])}, got {shape}")
     if isinstance(softness, bool) or not isinstance(softness, (int, float)) or not math.isfinite(softness) \

@@ -3,10 +3,11 @@ strokes, drawn by the differentiable soft rasteriser (:mod:`pipeline.featurevis.
 drawing a person can read, trace and redraw (CLIPDraw's idea, for a sketch model), not a pixel texture.
 
 Use it wherever an image parameterisation is built: ``render(..., param="strokes")``. The settings
-(``atlas.icons.strokes`` in conf/, :class:`StrokeSettings`) give the number of strokes, the points per stroke, the
-edge softness, the initial strokes' spread and length, the learning rate, and the transformation robustness,
-which here acts on the points before they are drawn (jitter of each control point, a small scale, rotation and
-translation of the whole drawing) instead of on pixels. Every objective works unchanged: the model sees images.
+(``atlas.icons.strokes`` in conf/, :class:`StrokeSettings`) give the number of strokes, the points per stroke,
+polylines or Bezier curves, the edge softness, the initial strokes' spread and length, the learning rate, a
+smoothness penalty, and the transformation robustness, which here acts on the points before they are drawn (jitter
+of each control point, a small scale, rotation and translation of the whole drawing) instead of on pixels. Every
+objective works unchanged: the model sees images.
 
     result = render(net, [objectives.channel(layer, 3)], spec, param="strokes", raster=model.raster)
     result.images    # (1, 1, 64, 64) the strokes as the model sees them (white ink on black for sketch models)
@@ -14,8 +15,9 @@ translation of the whole drawing) instead of on pixels. Every objective works un
     strokes_sketch(result.strokes[0], "cat").to_ndjson_record()   # a Quick, Draw! ndjson line
 
 Fixed strokes: ``render(..., fixed=sketch)`` draws a person's own drawing under the learnable strokes (the image
-is the maximum of both) and never moves it; the robustness's scale, rotation and translation move both together,
-so the added strokes keep their place on the drawing (:mod:`pipeline.featurevis.show_me` is built on it).
+is the maximum of both) and never changes it. It is drawn once; the robustness's scale, rotation and translation
+move its picture with the strokes, so the added strokes keep their place on the drawing
+(:mod:`pipeline.featurevis.show_me` is built on it).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from pipeline.featurevis.soft_raster import bezier_polylines, soft_rasterize
 from pipeline.featurevis.transforms import Transform, warp
 from pipeline.schema import Conf
 
-__all__ = ["StrokeImage", "StrokeSettings", "StrokeTransform", "pack_strokes", "raster_at", "stroke_image", "strokes_sketch"]
+__all__ = ["StrokeImage", "StrokeSettings", "StrokeTransform", "pack_strokes", "raster_at", "stroke_image",
+           "strokes_sketch"]
 
 #: The centre of the drawing box, about which the robustness scales and turns.
 CENTRE = CANVAS_MAX / 2.0
