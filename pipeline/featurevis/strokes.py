@@ -66,7 +66,7 @@ class StrokeSettings:
         scale: The whole drawing scales by a factor in [1 - scale, 1 + scale] at every step.
         rotate: ... turns by up to this many degrees.
         translate: ... and moves by up to this much (0..255 units) along each axis.
-        lr: Adam learning rate, in units of the drawing box's side (0.01 moves a point about 2.5 units a step).
+        lr: Adam learning rate, in units of the drawing box's side (0.02 moves a point about 5 units a step).
         spread: Initial strokes start within this distance (0..255 units) of the centre along each axis.
         length: Initial strokes are about this long (0..255 units).
         smooth: Weight of the smoothness penalty: the squared second differences of each stroke's control points
