@@ -482,6 +482,8 @@ class FinetuneConfig:
         background_weight: Positions whose stride cell has no ink: a concept is about strokes; weak, since empty
             cells are plentiful.
         unlabeled_weight: Any other ink position: unknown (the person never looked at it).
+        drawing_unlabeled_weight: For a drawing-level concept (trained on the layer pooled over each drawing's ink):
+            the weight of a labelled drawing it neither has nor lacks (target 0): one the person saw elsewhere.
         batch_size: Train-split drawings per step (class loss).
         concept_batch_size: Concept-labelled drawings per step (concept loss, and class loss unless they are in
             the test split).
@@ -506,6 +508,7 @@ class FinetuneConfig:
     spread: SpreadConfig = field(default_factory=SpreadConfig)
     background_weight: float = MISSING
     unlabeled_weight: float = MISSING
+    drawing_unlabeled_weight: float = MISSING
     batch_size: int = MISSING
     concept_batch_size: int = MISSING
     examples: int = MISSING

@@ -116,7 +116,8 @@ CACHE_BYTES = 256 * 2**20
 
 
 class ConceptDataset(Dataset):
-    """Concept-labelled sketches: ``(image (1, S, S), label, codes (K, H, W) uint8, counts_for_class bool)``.
+    """Concept-labelled sketches: ``(image (1, S, S), label, codes (K, H, W) uint8, counts_for_class bool)``, and
+    ``drawing codes (D,) uint8`` after them where there are drawing-level concepts.
 
     Args:
         sketches: The labelled sketches, in the order of ``codes``.
@@ -125,12 +126,18 @@ class ConceptDataset(Dataset):
         class_mask: (N,) whether each sketch may also train the class loss (False for test-split sketches, so
             that the class accuracy measured on the test split stays held out).
         raster: How to render them for the model.
+        drawing_codes: (N, D) codes of the drawing-level concepts (:func:`~pipeline.finetune.targets.drawing_codes`);
+            None without any.
     """
 
     def __init__(self, sketches: Sequence[Sketch], labels: Sequence[int], codes: np.ndarray,
-                 class_mask: Sequence[bool], raster: RasterSpec) -> None:
+                 class_mask: Sequence[bool], raster: RasterSpec, drawing_codes: np.ndarray | None = None) -> None:
         if not (len(sketches) == len(labels) == len(codes) == len(class_mask)):
             raise ValueError("concept dataset: sketches, labels, codes and class_mask differ in length")
+        if drawing_codes is not None and len(drawing_codes) != len(sketches):
+            raise ValueError("concept dataset: drawing codes and sketches differ in length")
+        self.drawing_codes = (None if drawing_codes is None
+                              else torch.from_numpy(np.ascontiguousarray(drawing_codes, dtype=np.uint8)))
         self.sketches = list(sketches)
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
         self.codes = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.uint8))
@@ -144,13 +151,15 @@ class ConceptDataset(Dataset):
     def __len__(self) -> int:
         return len(self.sketches)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         image = self._rendered.get(index) if self._rendered is not None else None
         if image is None:
             image = torch.from_numpy(np.ascontiguousarray(rasterize(self.sketches[index], self.raster),
                                                           dtype=np.float32))[None]
             if self._rendered is not None:
                 self._rendered[index] = image
+        if self.drawing_codes is not None:
+            return image, self.labels[index], self.codes[index], self.class_mask[index], self.drawing_codes[index]
         return image, self.labels[index], self.codes[index], self.class_mask[index]
 
 

@@ -48,8 +48,8 @@ def concept_eval(model: ConceptModel, dataset: ConceptDataset, input_spec: Input
     total = weight_sum = 0.0
     maps: dict[int, np.ndarray] = {}
     try:
-        for start, (images, _labels, codes, _mask) in zip(range(0, len(dataset), batch_size),
-                                                          DataLoader(dataset, batch_size=batch_size)):
+        for start, (images, _labels, codes, _mask, *_drawing) in zip(range(0, len(dataset), batch_size),
+                                                                     DataLoader(dataset, batch_size=batch_size)):
             logits = model(to_model_input(images.to(device), input_spec)).concept_logits.float()
             target, weight = weights.apply(codes.to(device))
             bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none")

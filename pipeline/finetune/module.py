@@ -8,6 +8,11 @@ minimises ::
     loss = cross_entropy(class logits, labels)                  every image (but test-split sketches)
          + concept_weight * sum(w * BCE(concept logits, t)) / sum(w)   the labelled sketches' positions
          + prototype_weight * prototype term at the atlas layer         (pipeline/finetune/prototypes.py)
+         + concept_weight * drawing loss                                 drawing-level concepts, if any
+
+The drawing loss (:func:`~pipeline.finetune.targets.drawing_loss`) trains a :class:`DrawingHead` (a linear layer
+on the atlas layer's activations pooled over each labelled sketch's ink) on its drawing-level concepts; without
+such concepts there is no drawing head and the loss is as it was.
 
 Keeping class accuracy: the class loss is always on, the network learns slowly (``lr``) while the new head
 learns fast (``head_lr``), and the schedule anneals both to zero over a few epochs. The layers up to the atlas
@@ -36,8 +41,8 @@ from torch import nn
 from core.errors import ConfigError
 from pipeline.finetune.data import CLASS, CONCEPT
 from pipeline.finetune.prototypes import prototype_loss
-from pipeline.finetune.targets import TargetWeights, concept_loss
-from pipeline.models.concept_head import ConceptHead, ConceptModel, ConceptOutput
+from pipeline.finetune.targets import BACKGROUND, TargetWeights, concept_loss, drawing_loss
+from pipeline.models.concept_head import ConceptHead, ConceptModel, ConceptOutput, DrawingHead
 from pipeline.models.input_spec import InputSpec, to_model_input
 from pipeline.models.layers import get_layer
 from pipeline.schema import Conf
@@ -116,6 +121,10 @@ class ConceptFinetuner(lightning.LightningModule):
             own ``stem`` attribute, if it has one): edge detectors, which no concept needs changed, on the largest
             maps, so the backward pass stops before them (a tenth of a step of the default model).
         schedule: ``"cosine"`` (anneal both rates to 0 over the run) or ``"none"``.
+        drawing_unlabeled_weight: The drawing loss's weight of a labelled sketch that a drawing-level concept
+            neither has nor lacks (see :mod:`pipeline.finetune.targets`).
+        drawing_head: The drawing-level concepts' head (learns at ``head_lr``); None without any: the concept
+            batches then carry no drawing codes.
 
     Attributes:
         model: The :class:`ConceptModel` (net + head).
@@ -127,24 +136,28 @@ class ConceptFinetuner(lightning.LightningModule):
     """
 
     CONF: ClassVar[Conf] = Conf("finetune", runtime=("net", "layer", "head", "concept_names", "input_spec",
-                                                  "canonical"))
+                                                  "canonical", "drawing_head"))
 
     def __init__(self, net: nn.Module, layer: str, head: ConceptHead, concept_names: Sequence[str],
                  input_spec: InputSpec, weights: TargetWeights, lr: float, head_lr: float, weight_decay: float,
                  concept_weight: float, freeze_after_layer: bool, prototype_weight: float,
-                 prototype_temperature: float, stem: Sequence[str] | None, schedule: str = "cosine",
-                 canonical: Sequence[int] | None = None) -> None:
+                 prototype_temperature: float, stem: Sequence[str] | None, drawing_unlabeled_weight: float,
+                 schedule: str = "cosine", canonical: Sequence[int] | None = None,
+                 drawing_head: DrawingHead | None = None) -> None:
         super().__init__()
         for key, value in (("lr", lr), ("head_lr", head_lr)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"finetune.{key}: expected a positive number, got {value!r}")
         for key, value in (("weight_decay", weight_decay), ("concept_weight", concept_weight),
-                           ("prototype_weight", prototype_weight)):
+                           ("prototype_weight", prototype_weight),
+                           ("drawing_unlabeled_weight", drawing_unlabeled_weight)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ConfigError(f"finetune.{key}: expected a number >= 0, got {value!r}")
         if schedule not in SCHEDULES:
             raise ConfigError(f"finetune.schedule: expected one of {', '.join(SCHEDULES)}, got {schedule!r}")
         self.model = ConceptModel(net, layer, head, concept_names)
+        self.drawing_head = drawing_head
+        self.drawing_unlabeled_weight = float(drawing_unlabeled_weight)
         self.input_spec = input_spec
         self.weights = weights
         self.lr, self.head_lr, self.weight_decay = float(lr), float(head_lr), float(weight_decay)
@@ -200,7 +213,7 @@ class ConceptFinetuner(lightning.LightningModule):
     def losses(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """The class loss, the concept loss and their sum for one combined batch (see the module docstring)."""
         images, labels = batch[CLASS]
-        concept_images, concept_labels, codes, class_mask = batch[CONCEPT]
+        concept_images, concept_labels, codes, class_mask, *drawing_codes = batch[CONCEPT]
         n = images.shape[0]
         out = self(torch.cat([images, concept_images]))
         counted = torch.cat([torch.ones(n, dtype=torch.bool, device=class_mask.device), class_mask])
@@ -215,10 +228,17 @@ class ConceptFinetuner(lightning.LightningModule):
         if self.canonical is not None:
             predicted = self.canonical[predicted]
         correct = (predicted == all_labels[counted]).sum()
-        return {"class_loss": class_loss, "concept_loss": concept, "prototype_loss": layer,
-                "loss": class_loss + self.concept_weight * concept + self.prototype_weight * layer,
-                "correct": correct,
-                "n_class": counted.sum(), "n_concept": torch.tensor(codes.shape[0])}
+        result = {"class_loss": class_loss, "concept_loss": concept, "prototype_loss": layer,
+                  "loss": class_loss + self.concept_weight * concept + self.prototype_weight * layer,
+                  "correct": correct,
+                  "n_class": counted.sum(), "n_concept": torch.tensor(codes.shape[0])}
+        if self.drawing_head is not None and drawing_codes:
+            ink = (codes != BACKGROUND).any(dim=1)  # the positions whose cells hold ink (or that were labelled)
+            drawn = drawing_loss(self.drawing_head(out.activations[n:], ink), drawing_codes[0], self.weights,
+                                 self.drawing_unlabeled_weight)
+            result["drawing_loss"] = drawn
+            result["loss"] = result["loss"] + self.concept_weight * drawn
+        return result
 
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> torch.Tensor:
         result = self.losses(batch)
@@ -232,6 +252,8 @@ class ConceptFinetuner(lightning.LightningModule):
         self.log("train_class_loss", result["class_loss"], on_step=False, on_epoch=True, batch_size=n_class)
         self.log("train_concept_loss", result["concept_loss"], on_step=False, on_epoch=True, batch_size=n_concept)
         self.log("train_loss", result["loss"], on_step=False, on_epoch=True, prog_bar=True, batch_size=n_class)
+        if "drawing_loss" in result:
+            self.log("train_drawing_loss", result["drawing_loss"], on_step=False, on_epoch=True, batch_size=n_concept)
         return result["loss"]
 
     def on_train_epoch_end(self) -> None:
@@ -250,8 +272,9 @@ class ConceptFinetuner(lightning.LightningModule):
     def configure_optimizers(self) -> Any:
         """AdamW with two parameter groups (network at ``lr``, head at ``head_lr``), annealed per step."""
         network = [p for p in self.net.parameters() if p.requires_grad]
+        heads = [*self.head.parameters(), *(self.drawing_head.parameters() if self.drawing_head is not None else ())]
         groups = [{"params": network, "lr": self.lr, "name": "network"},
-                  {"params": list(self.head.parameters()), "lr": self.head_lr, "name": "head"}]
+                  {"params": heads, "lr": self.head_lr, "name": "head"}]
         optimizer = torch.optim.AdamW(groups, weight_decay=self.weight_decay)
         if self.schedule == "none":
             return optimizer

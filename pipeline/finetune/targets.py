@@ -54,6 +54,12 @@ Targets are stored compactly as one code per (sketch, concept, position) (:data:
 :data:`NEGATIVE`, :data:`OTHER`, :data:`BACKGROUND`, uint8); :class:`TargetWeights` turns codes into targets and
 weights, so the weights stay settings of the training rather than of the data. The loss of a batch is
 ``sum(weight * BCE(logit, target)) / sum(weight)`` (:func:`concept_loss`).
+
+A drawing-level concept (``level: drawing``: its positives and negatives are whole drawings) has one code per
+labelled sketch (:func:`drawing_codes`) with the same meaning: a verified positive drawing (target 1, weight 1),
+another positive (``unverified_weight``), a negative (``negative_weight``), and any other labelled sketch:
+``UNLABELED``, target 0 with ``finetune.drawing_unlabeled_weight``: a drawing the person saw elsewhere and did not
+say has it (weak: it may well have it). Its loss is :func:`drawing_loss`, on the drawing head's logits.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ from pipeline.schema import Conf
 
 __all__ = ["BACKGROUND", "CODES", "ConceptLabels", "ConceptTargets", "NEGATIVE", "OTHER", "OTHER_UNVERIFIED",
            "POSITIVE", "POSITIVE_CODES", "TargetWeights", "UNLABELED", "UNVERIFIED", "build_targets", "concept_loss",
-           "part_codes"]
+           "DrawingConcepts", "drawing_codes", "drawing_loss", "part_codes"]
 
 UNLABELED, POSITIVE, NEGATIVE, OTHER, BACKGROUND, UNVERIFIED, OTHER_UNVERIFIED = 0, 1, 2, 3, 4, 5, 6
 CODES = {"unlabeled": UNLABELED, "positive": POSITIVE, "negative": NEGATIVE, "other": OTHER,
@@ -179,7 +185,7 @@ class ConceptTargets:
 
 
 def build_targets(concepts: Sequence[ConceptLabels], ink: Mapping[str, np.ndarray], height: int,
-                  width: int) -> ConceptTargets:
+                  width: int, drawings: Sequence[str] = ()) -> ConceptTargets:
     """The codes of every labelled sketch for the concepts, in the given (head) order.
 
     Args:
@@ -188,9 +194,12 @@ def build_targets(concepts: Sequence[ConceptLabels], ink: Mapping[str, np.ndarra
             dataset has (a key_id missing here is a sketch the dataset does not have).
         height: Rows of the layer's grid.
         width: Columns of the layer's grid.
+        drawings: Sketches labelled by drawing-level concepts: labelled sketches too (after the others, in this
+            order), whose positions the rules above fill in with no position of theirs labelled. Those the
+            dataset does not have are left out.
 
     Returns:
-        The targets; sketches in order of first appearance among the concepts' positions.
+        The targets; sketches in order of first appearance among the concepts' positions, then ``drawings``.
     """
     rows: dict[str, int] = {}
     outside = unknown = 0
@@ -210,6 +219,9 @@ def build_targets(concepts: Sequence[ConceptLabels], ink: Mapping[str, np.ndarra
                     usable.append((rows.setdefault(key_id, len(rows)), y, x))
             lists.append(usable)
         kept.append((lists[0], lists[1], lists[2]))
+    for key_id in drawings:
+        if key_id in ink:
+            rows.setdefault(key_id, len(rows))
 
     n, k = len(rows), len(concepts)
     positive = np.zeros((n, k, height, width), dtype=bool)
@@ -261,6 +273,67 @@ def part_codes(parts: np.ndarray, part_ids: Sequence[int]) -> np.ndarray:
     codes[np.broadcast_to(parts > 0, codes.shape)] = OTHER  # uint8 throughout: all train positions x parts
     codes[parts == ids] = POSITIVE
     return codes
+
+
+def drawing_codes(concepts: Sequence[ConceptLabels], key_ids: Sequence[str]) -> np.ndarray:
+    """The codes of drawing-level concepts on the labelled sketches (see the module docstring).
+
+    Args:
+        concepts: Drawing-level concepts (their positives, negatives and verified are key_ids), in head order.
+        key_ids: The labelled sketches, in row order.
+
+    Returns:
+        (N, D) uint8 codes: :data:`POSITIVE`, :data:`UNVERIFIED`, :data:`NEGATIVE` or :data:`UNLABELED`.
+    """
+    row = {key: i for i, key in enumerate(key_ids)}
+    codes = np.full((len(key_ids), len(concepts)), UNLABELED, dtype=np.uint8)
+    for d, concept in enumerate(concepts):
+        verified = set(getattr(concept, "verified", ()) or concept.positives)  # none recorded: trust them all
+        for code, members in ((NEGATIVE, concept.negatives), (UNVERIFIED, concept.positives),
+                              (POSITIVE, [k for k in concept.positives if k in verified])):
+            codes[[row[k] for k in members if k in row], d] = code
+    return codes
+
+
+@dataclass
+class DrawingConcepts:
+    """The drawing-level concepts of a round and their codes on its labelled sketches.
+
+    Attributes:
+        concepts: The concepts, in the drawing head's order.
+        codes: (N, D) uint8 (:func:`drawing_codes`), rows as the labelled sketches'.
+    """
+
+    concepts: list[Any]
+    codes: np.ndarray
+
+    @classmethod
+    def of(cls, concepts: Sequence[ConceptLabels], key_ids: Sequence[str]) -> DrawingConcepts:
+        """The concepts' codes on the labelled sketches ``key_ids``."""
+        return cls(list(concepts), drawing_codes(concepts, key_ids))
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per concept: id, name, born_round and how many labelled drawings are its positives and negatives."""
+        return [{"id": c.id, "name": c.name, "born_round": int(getattr(c, "born_round", 0)),
+                 "positives": int(np.isin(self.codes[:, d], POSITIVE_CODES).sum()),
+                 "negatives": int((self.codes[:, d] == NEGATIVE).sum())}
+                for d, c in enumerate(self.concepts)]
+
+
+def drawing_loss(logits: torch.Tensor, codes: torch.Tensor, weights: TargetWeights,
+                 unlabeled_weight: float) -> torch.Tensor:
+    """The drawing-level concept loss of a batch: ``sum(weight * BCE) / sum(weight)``; 0 when nothing counts.
+
+    Args:
+        logits: (N, D) the drawing head's logits.
+        codes: (N, D) their codes (:func:`drawing_codes`).
+        weights: The weights of the codes (a positive, another positive, a negative).
+        unlabeled_weight: The weight of an :data:`UNLABELED` code here (``finetune.drawing_unlabeled_weight``).
+    """
+    target, weight = weights.apply(codes)
+    weight = torch.where(codes == UNLABELED, torch.full_like(weight, float(unlabeled_weight)), weight)
+    bce = F.binary_cross_entropy_with_logits(logits.float(), target, reduction="none")
+    return (weight * bce).sum() / weight.sum().clamp_min(1e-12)
 
 
 def concept_loss(logits: torch.Tensor, codes: torch.Tensor, weights: TargetWeights) -> torch.Tensor:

@@ -125,6 +125,9 @@ class TrainedModel:
         round: The round it belongs to.
         concepts: The concepts of its concept head, ``{"id", "name"}`` each, in head order (none in round 0).
         concept_head: The concept head on ``layer`` (None without concepts).
+        drawing_concepts: The drawing-level concepts of its drawing head, ``{"id", "name"}`` each, in head order.
+        drawing_head: The :class:`~pipeline.models.concept_head.DrawingHead` on ``layer`` (None without
+            drawing-level concepts).
         net_config: The ``model.net`` config node that builds ``net`` (a ``_target_`` and its arguments), as a
             plain dict; needed to save the model (:func:`save_trained`).
         classes: How the dataset's classes map onto ``class_names`` (None: one for one, a model trained here).
@@ -140,6 +143,8 @@ class TrainedModel:
     concept_head: nn.Module | None = None
     net_config: dict[str, Any] | None = None
     classes: ClassMap | None = None
+    drawing_concepts: list[dict[str, Any]] = field(default_factory=list)
+    drawing_head: nn.Module | None = None
 
     @property
     def class_map(self) -> ClassMap:
@@ -211,12 +216,22 @@ def load_trained(path: str | Path) -> TrainedModel:
         head = ConceptHead(channels=int(weight.shape[1]), concepts=int(weight.shape[0]))
         head.load_state_dict(saved["concept_head"])
         head.eval()
+    drawing_concepts = [dict(c) for c in saved.get("drawing_concepts") or []]
+    drawing_head = None
+    if drawing_concepts:
+        from pipeline.models.concept_head import DrawingHead
+
+        weight = saved["drawing_head"]["linear.weight"]
+        drawing_head = DrawingHead(channels=int(weight.shape[1]) // 3, concepts=int(weight.shape[0]))
+        drawing_head.load_state_dict(saved["drawing_head"])
+        drawing_head.eval()
     return TrainedModel(
         net=net.eval(), class_names=list(saved["class_names"]), input_spec=InputSpec.from_dict(saved["input_spec"]),
         raster=_raster(saved),
         layer=str(saved["layer"]), round=int(saved["round"]), concepts=concepts, concept_head=head,
         net_config=dict(saved["net"]),
         classes=ClassMap.from_dict(saved["class_map"], saved["class_names"]) if saved.get("class_map") else None,
+        drawing_concepts=drawing_concepts, drawing_head=drawing_head,
     )
 
 
@@ -234,6 +249,8 @@ def save_trained(model: TrainedModel, path: str | Path) -> None:
         raise ValueError("save_trained: the model has no net_config, so it could not be built again on loading")
     if (model.concept_head is None) != (not model.concepts):
         raise ValueError("save_trained: concepts and a concept head go together")
+    if (model.drawing_head is None) != (not model.drawing_concepts):
+        raise ValueError("save_trained: drawing-level concepts and a drawing head go together")
     saved: dict[str, Any] = {
         "state_dict": model.net.state_dict(), "net": model.net_config, "class_names": list(model.class_names),
         "input_spec": model.input_spec.to_dict(), "layer": model.layer, "round": int(model.round),
@@ -244,4 +261,7 @@ def save_trained(model: TrainedModel, path: str | Path) -> None:
     if model.concept_head is not None:
         saved["concepts"] = [dict(c) for c in model.concepts]
         saved["concept_head"] = model.concept_head.state_dict()
+    if model.drawing_head is not None:  # written only with drawing-level concepts: other models read the same
+        saved["drawing_concepts"] = [dict(c) for c in model.drawing_concepts]
+        saved["drawing_head"] = model.drawing_head.state_dict()
     torch.save(saved, Path(path))

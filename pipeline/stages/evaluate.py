@@ -38,6 +38,12 @@ which made this round's concepts: promotes, adds and splits plus unticked exempl
 the generated drawings only, the ones that name their parts). Round 0's base model has no concept head: no per-concept metrics,
 ``n_concepts`` and ``parts_discovered`` 0.
 
+Drawing-level concepts (``level: drawing``, trained by the round's drawing head): ``concept_ap/<key>`` is each
+one's average precision against the attribute value of the drawings it ranks best (``facing=left``; generated
+drawings record their attributes), and metrics.json's ``drawing_concepts`` lists per concept its id, exact name,
+ap_key, ap, the ``matched`` value, its best values' APs and the share of drawings it finds present
+(:mod:`pipeline.evaluation.drawing`). A model without drawing-level concepts writes neither.
+
 Which concepts the model relies on (``evaluate.reliance``, a causal check; :mod:`pipeline.editing.reliance`):
 each concept is erased from the atlas layer where it fires, grown by ``reliance.grow`` positions, and the
 layers after it run again over the split; ``concept_reliance/<key>`` is the largest accuracy a class loses
@@ -53,7 +59,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +76,7 @@ from pipeline.data.store import Manifest, read_manifest, read_split
 from core.errors import ConfigError, InputError
 from pipeline.evaluation.figures import MapPanel, MapRow, concept_maps_figure, iou_matrix_figure, message_figure, \
     reliance_figure
+from pipeline.evaluation.drawing import DrawingConceptResult, drawing_results, drawing_scores
 from pipeline.evaluation.inference import ConceptMaps, Evaluator, SplitPass, concept_maps, run_split
 from pipeline.evaluation.metrics import ConceptResult, OverlapCounts, PartResult, concept_results, iou_matrix, \
     match_concepts, metric_key, part_results
@@ -183,6 +190,7 @@ class Measured:
     metrics: dict[str, Any]
     reliance: Reliance | None
     examples: list[ConceptMaps]
+    drawing: list[DrawingConceptResult] = field(default_factory=list)  # the drawing-level concepts, if any
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -261,7 +269,12 @@ def measure(cfg: DictConfig, inputs: Inputs, settings: dict[str, Any]) -> Measur
             metrics[metric_key("concept_reliance", entry.name, entry.id)] = float(row.max())
     examples = concept_maps(evaluator, sketches, result.presence, settings["examples"],
                             batch_size=settings["batch_size"])
-    return Measured(result, concepts, found, counts, metrics, reliance, examples)
+    drawing = []
+    if model.drawing_head is not None:
+        scores = drawing_scores(model, sketches, float(cfg.extract.ink_threshold), settings["batch_size"])
+        drawing = drawing_results(model.drawing_concepts, scores, sketches, settings["threshold"])
+        metrics.update({entry.ap_key: entry.ap for entry in drawing})
+    return Measured(result, concepts, found, counts, metrics, reliance, examples, drawing)
 
 
 def describe(round_: int, inputs: Inputs, measured: Measured, settings: dict[str, Any]) -> dict[str, Any]:
@@ -272,6 +285,7 @@ def describe(round_: int, inputs: Inputs, measured: Measured, settings: dict[str
         **measured.metrics, "round": round_, "split": inputs.split, "layer": inputs.model.layer,
         "threshold": settings["threshold"], "iou_discovered": settings["iou_discovered"],
         "concepts": [vars(c) for c in concepts], "parts": [vars(p) for p in measured.found] if inputs.parts else None,
+        **({"drawing_concepts": [vars(d) for d in measured.drawing]} if measured.drawing else {}),
         "reliance": None if reliance is None else {
             "grow": settings["reliance_grow"], "classes": reliance.classes,
             "accuracy": [round(float(a), 4) for a in reliance.accuracy],

@@ -14,10 +14,17 @@ accuracy on the test split (and the base model's, with the same code), and write
 atomically::
 
     model.pt             the base's entries + the fine-tuned state dict, "concepts" (id, name, born_round, in
-                         head order), "concept_head" (its state dict), "round"
+                         head order), "concept_head" (its state dict), "round"; with drawing-level concepts also
+                         "drawing_concepts" and "drawing_head"
     info.json            round, class_acc, base_class_acc, concepts with their positive/negative counts, losses
                          per epoch, seconds, the MLflow run and the registered model version
     concept_maps.png     labelled sketches per concept with the predicted concept map overlaid
+
+Drawing-level concepts (``level: drawing``: whole drawings have them or not, e.g. "facing left") have no position
+targets: they train a :class:`~pipeline.models.concept_head.DrawingHead` beside the concept head (a linear layer on
+the atlas layer pooled over each drawing's ink), their drawings joining the labelled sketches
+(:mod:`pipeline.finetune.targets`); info.json lists them under ``drawing_concepts``. A round needs at least one
+concept of positions. The model MLflow logs is the concept model's (the drawing head is in model.pt).
 
 Everything is logged in an MLflow run (stage ``finetune``, tag ``round``): the config, per-epoch
 ``train_class_loss``, ``train_concept_loss``, ``train_loss``, ``train_acc``, then ``class_acc``,
@@ -59,14 +66,15 @@ from pipeline.finetune.strokes import StrokeGrowing, stroke_cells
 from pipeline.evaluation.figures import concept_maps_figure
 from pipeline.finetune.measure import LABEL_MARKS, class_accuracy, concept_eval, map_rows, pick_examples
 from pipeline.finetune.module import ConceptFinetuner, ExportedConceptModel
-from pipeline.finetune.targets import build_targets
+from pipeline.finetune.targets import DrawingConcepts, build_targets
 from core.io import atomic_dir
 from pipeline.models.build import load_trained, save_trained
 from pipeline.models.callbacks import progress_callbacks
 from pipeline.models.distributed import prepare_strategy
-from pipeline.models.concept_head import ConceptHead
+from pipeline.models.concept_head import ConceptHead, DrawingHead
 from pipeline.rounds import MODEL_FILE, base_model_dir, base_model_path, model_dir, round_index
 from pipeline.schema import configured
+from conceptstore.concepts import DRAWING
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +266,7 @@ class Prepared:
     test_set: SketchDataset
     spread: dict[str, int]
     train_sampler: Any = None  # mixed data: draws the real drawings' share of the class batches (training_split)
+    drawing: Any = None  # the drawing-level concepts and their codes (DrawingConcepts); None without any
 
 
 @dataclasses.dataclass
@@ -283,6 +292,8 @@ def prepare(cfg: DictConfig, round_: int) -> Prepared:
     source = base_model_path(cfg)
     model = load_trained(source)
     concepts = _concepts(cfg, model.layer)
+    drawing = [c for c in concepts if c.level == DRAWING]  # trained by a head of their own (DrawingConcepts)
+    concepts = [c for c in concepts if c.level != DRAWING]
 
     from conceptstore.drawings import DrawingBook, drawings_path
 
@@ -295,11 +306,13 @@ def prepare(cfg: DictConfig, round_: int) -> Prepared:
     if any(spread.values()):
         log.info("round %d: labels grown along strokes to %s, spread to %s of near neighbours", round_,
                  text.plural(spread["grown"], "position"), text.plural(spread["spread"], "position"))
-    referenced = dict.fromkeys(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives))
+    referenced = dict.fromkeys([*(str(p[0]) for c in concepts for p in (*c.positives, *c.negatives)),
+                                *(k for c in drawing for k in (*c.positives, *c.negatives))])
     # ink of the labelled sketches the spreading did not already render (every one of them, without it)
     ink.update(ink_maps([index.sketch(k) for k in referenced if k in index and k not in ink], model.raster,
                         geometry, threshold))
-    targets = build_targets(concepts, ink, geometry.height, geometry.width)
+    drawings = [k for c in drawing for k in (*c.positives, *c.negatives)]
+    targets = build_targets(concepts, ink, geometry.height, geometry.width, drawings)
     if targets.skipped_unknown:
         log.warning("%d concept positions are of sketches the dataset %s does not have; skipped",
                     targets.skipped_unknown, cfg.paths.dataset)
@@ -307,27 +320,33 @@ def prepare(cfg: DictConfig, round_: int) -> Prepared:
         log.warning("%d concept positions are outside the %dx%d grid of %s; skipped", targets.skipped_outside,
                     geometry.height, geometry.width, model.layer)
     empty = [c for c, n in zip(concepts, targets.positives, strict=True) if n == 0]
+    empty += [c for c in drawing if not any(k in ink for k in c.positives)]
+    drawing = [c for c in drawing if c not in empty]
     if empty:
         log.warning("concepts without a usable positive position are left out: %s",
                     ", ".join(f"{c.name!r} ({c.id})" for c in empty))
         concepts = [c for c in concepts if c not in empty]
-        if not concepts:
-            raise InputError(Path(cfg.paths.concepts), "no concept has a positive position in this dataset's "
-                             f"sketches on the {geometry.height}x{geometry.width} grid of {model.layer}",
-                             hint="label on an atlas of this dataset and model")
-        targets = build_targets(concepts, ink, geometry.height, geometry.width)
+        drawings = [k for c in drawing for k in (*c.positives, *c.negatives)]
+        targets = build_targets(concepts, ink, geometry.height, geometry.width, drawings)
+    if not concepts:
+        raise InputError(Path(cfg.paths.concepts), "no position-level concept has a positive position in this "
+                         f"dataset's sketches on the {geometry.height}x{geometry.width} grid of {model.layer}",
+                         hint="label on an atlas of this dataset and model (a round trains drawing-level concepts "
+                              "beside at least one concept of positions)")
     unknown_classes = sorted({s.word for s in train_sketches + test_sketches} - set(class_index))
     if unknown_classes:
         raise InputError(Path(cfg.paths.dataset), f"sketches of classes the base model does not know: "
                          f"{', '.join(unknown_classes[:5])}", hint="train the base model on this dataset")
     labelled = [index.sketch(k) for k in targets.key_ids]
+    drawn = DrawingConcepts.of(drawing, targets.key_ids) if drawing else None
     concept_set = ConceptDataset(
         labelled, [class_index[s.word] for s in labelled], targets.codes,
-        [index.split_of(k) != TEST_SPLIT for k in targets.key_ids], model.raster)
+        [index.split_of(k) != TEST_SPLIT for k in targets.key_ids], model.raster,
+        None if drawn is None else drawn.codes)
     train_set, sampler = training_split(read_manifest(cfg.paths.dataset), train_sketches, class_index, model.raster,
                                         int(cfg.seed) + round_)
     return Prepared(source, model, concepts, empty, geometry, targets, labelled, concept_set, train_set,
-                    SketchDataset(test_sketches, class_index, model.raster), spread, sampler)
+                    SketchDataset(test_sketches, class_index, model.raster), spread, sampler, drawn)
 
 
 def train(cfg: DictConfig, round_: int, ready: Prepared, run_id: str) -> Trained:
@@ -338,6 +357,8 @@ def train(cfg: DictConfig, round_: int, ready: Prepared, run_id: str) -> Trained
         ConceptFinetuner, cfg, net=model.net.train(), layer=model.layer,
         head=ConceptHead(ready.geometry.channels, len(ready.concepts)), concept_names=[c.name for c in ready.concepts],
         input_spec=model.input_spec,
+        drawing_head=(None if ready.drawing is None
+                      else DrawingHead(ready.geometry.channels, len(ready.drawing.concepts))),
         canonical=None if model.class_map.is_identity else model.class_map.canonical().tolist())
     loader = combined_loader(ready.train_set, ready.concept_set, int(settings.batch_size),
                              int(settings.concept_batch_size), seed=int(cfg.seed) + round_,
@@ -375,8 +396,12 @@ def save(cfg: DictConfig, round_: int, ready: Prepared, done: Trained, run_id: s
     with atomic_dir(model_dir(cfg, round_)) as folder:
         module.model.cpu().eval()
         head_concepts = [{"id": c.id, "name": c.name, "born_round": int(c.born_round)} for c in ready.concepts]
+        drawn = ready.drawing.summary() if ready.drawing is not None else []
         save_trained(dataclasses.replace(model, net=module.net, round=round_, concepts=head_concepts,
-                                         concept_head=module.head), folder / MODEL_FILE)
+                                         concept_head=module.head,
+                                         drawing_concepts=[{k: c[k] for k in ("id", "name", "born_round")}
+                                                           for c in drawn],
+                                         drawing_head=module.drawing_head), folder / MODEL_FILE)
 
         shown = sorted({i for e in done.examples for i in e})
         ink_images = {i: rasterize(ready.labelled[i], model.raster) for i in shown}
@@ -401,6 +426,7 @@ def save(cfg: DictConfig, round_: int, ready: Prepared, done: Trained, run_id: s
             "concept_loss": done.loss,
             "concepts": [{**c, "positives": p, "negatives": n, "layer": model.layer}
                          for c, p, n in zip(head_concepts, targets.positives, targets.negatives, strict=True)],
+            **({"drawing_concepts": [{**c, "layer": model.layer} for c in drawn]} if drawn else {}),
             "left_out": [{"id": c.id, "name": c.name} for c in ready.left_out],
             "labelled_sketches": len(ready.labelled), "spread_positions": sum(ready.spread.values()),
             "grown_positions": ready.spread.get("grown", 0), "codes": targets.counts(),
