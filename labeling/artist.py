@@ -25,6 +25,16 @@ so the same session makes the same mistakes. With ``synonyms`` on, it names a pa
 :data:`SYNONYMS` in turn (``ear``, ``ears``, ``cat ear``), starting at one the seed picks, so the same part is
 promoted under several names unless something catches it. Both are off by default: the oracle.
 
+With ``attributes`` on, it also names ideas that are not parts. Generated drawings record their attributes (which
+way they face, their proportions, how wobbly, ...: :data:`pipeline.data.generator.ATTRIBUTES`); when the drawings
+of a selection's exemplars are dominated by one value of an attribute (at least ``attribute_share`` of those that
+record it, and ``attribute_lift`` above that value's share of all the atlas's drawings), it promotes a drawing-level
+concept named after it ("facing left") from those drawings: the exemplars' drawings of that value are its verified
+positives, the selection's other drawings its unverified ones, and the exemplars' drawings of another value are
+unticked (its negatives). Each value is named once a session, from its most dominated selection (one action, plus
+its unticks), after the parts, which leave it those actions of ``max_actions``; a value named in an earlier round
+gets the drawings added. (With ``follow: suggestions`` it names parts only.)
+
 Where only some drawings name their parts (``data=mixed``: generated drawings do, real ones do not), it judges the
 exemplars of the drawings with parts only: the others are neither counted, unticked nor verified, and the shares and
 ``min_exemplars`` are over the exemplars it could judge.
@@ -42,6 +52,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from labeling.atlas_view import AtlasView
+from conceptstore.concepts import DRAWING
 from conceptstore.store import ConceptStore, UnknownConceptError
 from labeling.artist_review import FOLLOWS, Fix, Guides, follow_suggestions, work_review
 from labeling.preview import ProbeCache
@@ -51,7 +62,8 @@ from core.errors import ConfigError, InputError
 from core.text import plural
 from pipeline.schema import Conf
 
-__all__ = ["ArtistReport", "Decision", "SYNONYMS", "SimulatedArtist"]
+__all__ = ["ArtistReport", "AttributeLook", "Decision", "SYNONYMS", "SimulatedArtist", "attribute_name",
+           "attribute_rates"]
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +191,11 @@ class SimulatedArtist:
         review: After labelling, the most review-queue items it judges, making the fixes it agrees with (0: never).
             It keeps that many of its ``max_actions`` for them: labelling stops ``review`` actions short.
         guides: The probe, review and suggestion settings.
+        attributes: Also name drawing attributes that dominate a selection's exemplars' drawings, as
+            drawing-level concepts ("facing left"); off: parts only.
+        attribute_share: An attribute value dominates from this share of the exemplars' drawings that record the
+            attribute (0..1].
+        attribute_lift: ... and from this much above its share of all the atlas's drawings [0, 1).
 
     Raises:
         ConfigError: A parameter out of range.
@@ -188,7 +205,8 @@ class SimulatedArtist:
 
     def __init__(self, budget: int, min_share: float, min_exemplars: int, actor: str, split_k: int, max_actions: int,
                  clear_share: float, split: str, split_depth: int, name_unticked: int, novel: str, held_at: int,
-                 noise: float, synonyms: bool, seed: int, follow: str, review: int, guides: Guides) -> None:
+                 noise: float, synonyms: bool, seed: int, follow: str, review: int, guides: Guides, attributes: bool,
+                 attribute_share: float, attribute_lift: float) -> None:
         if budget < 1:
             raise ConfigError(f"labeling.artist.budget: expected >= 1 exemplars per cluster, got {budget}")
         if not 0 < min_share <= 1:
@@ -218,12 +236,20 @@ class SimulatedArtist:
                               f"({max_actions}), whose actions it keeps for them; got {review}")
         if split not in SPLITS:
             raise ConfigError(f"labeling.artist.split: expected one of {', '.join(SPLITS)}, got {split!r}")
+        if not isinstance(attributes, bool):
+            raise ConfigError(f"labeling.artist.attributes: expected true or false, got {attributes!r}")
+        if not 0 < attribute_share <= 1:
+            raise ConfigError(f"labeling.artist.attribute_share: expected a share in (0, 1], got {attribute_share}")
+        if not 0 <= attribute_lift < 1:
+            raise ConfigError(f"labeling.artist.attribute_lift: expected a share in [0, 1), got {attribute_lift}")
         self.budget, self.min_share, self.min_exemplars, self.actor = budget, min_share, min_exemplars, actor
         self.split_k, self.max_actions, self.clear_share = int(split_k), int(max_actions), float(clear_share)
         self.split, self.split_depth, self.name_unticked = split, int(split_depth), int(name_unticked)
         self.novel, self.held_at = novel, int(held_at)
         self.noise, self.synonyms, self.seed = float(noise), bool(synonyms), int(seed)
         self.follow, self.review, self.guides = follow, int(review), guides
+        self.attributes, self.attribute_share, self.attribute_lift = attributes, float(attribute_share), \
+            float(attribute_lift)
 
     @property
     def label_actions(self) -> int:
@@ -281,6 +307,9 @@ class SimulatedArtist:
                 mixed = pieces
         taken: set[int] = set()
         held = self._held(view, store)
+        # the attribute values it will name after the parts, and the actions the parts leave them
+        planned = self._attribute_plan(view, looks) if self.attributes else []
+        budget = self.label_actions - sum(1 + len(look.negatives) for look in planned)
 
         def known(look: _Look) -> bool:
             return (look.part, look.word if self.novel == "class" else None) in held
@@ -291,19 +320,92 @@ class SimulatedArtist:
             looks.remove(look)
             new = not known(look)
             if look.part is None or look.share < self.min_share or taken & look.points or \
-                    report.actions + 1 + len(look.unticked) > self.label_actions:
+                    report.actions + 1 + len(look.unticked) > budget:
                 report.decisions.append(replace(look.decision("skip"), new=new))
                 continue
             report.decisions.append(replace(self._label(view, store, look, uses), new=new))
             taken |= look.points
             for group in self._unticked_groups(view, judged, look):
-                if report.actions + 1 > self.label_actions:
+                if report.actions + 1 > budget:
                     break
                 group_new = not known(group)
                 # its points are the look's: taken
                 report.decisions.append(replace(self._label(view, store, group, uses), new=group_new))
             held = self._held(view, store)
+        for look in planned:
+            if report.actions + 1 + len(look.negatives) <= self.label_actions:
+                report.decisions.append(self._label_attribute(view, store, look))
         return self._reviewed(view, store, report, probes)
+
+    def _attribute_plan(self, view: AtlasView, looks: list[_Look]) -> list[AttributeLook]:
+        """The attribute values that dominate some selection's exemplars' drawings, each from the selection it
+        dominates most, most dominated first, as many as fit in the session's labelling actions (see the module
+        docstring); none where no drawing records attributes (real data)."""
+        base = attribute_rates(view.patches.by_key.values())
+        best: dict[tuple[str, str], AttributeLook] = {}
+        for seen in looks if base else ():
+            for look in self.attribute_looks(view, seen.selection, base, seen.cluster):
+                held = best.get((look.attribute, look.value))
+                if held is None or look.order() < held.order():
+                    best[(look.attribute, look.value)] = look
+        planned, cost = [], 0
+        for look in sorted(best.values(), key=AttributeLook.order):
+            if cost + 1 + len(look.negatives) <= self.label_actions:
+                planned.append(look)
+                cost += 1 + len(look.negatives)
+        return planned
+
+    def attribute_looks(self, view: AtlasView, selection: Any, base: dict[str, dict[str, float]],
+                        cluster: int) -> list[AttributeLook]:
+        """The attribute values that dominate a selection's exemplars' drawings (see the module docstring).
+
+        Args:
+            view: The round's atlas.
+            selection: A selection (a cluster, a piece of one).
+            base: Each attribute's values' shares among all the atlas's drawings (:func:`attribute_rates`).
+            cluster: The cluster it is or is a piece of.
+
+        Returns:
+            One look per dominating value (at most one per attribute).
+        """
+        seen = Selections(view).exemplars(selection, self.budget)
+        keys = sorted({str(k) for k in view.points["key_id"].to_numpy()[seen]})
+        drawings = [view.patches.by_key[k] for k in keys if k in view.patches.by_key]
+        members = sorted({str(k) for k in view.points["key_id"].to_numpy()[selection.points]})
+        out = []
+        for attribute, rates in sorted(base.items()):
+            values = {s.key_id: s.attributes[attribute] for s in drawings if s.attributes and attribute in s.attributes}
+            if len(values) < self.min_exemplars:
+                continue
+            value, count = Counter(values.values()).most_common(1)[0]
+            share = count / len(values)
+            if share >= self.attribute_share and share - rates.get(value, 0.0) >= self.attribute_lift:
+                out.append(AttributeLook(
+                    attribute, value, share, share - rates.get(value, 0.0), cluster, selection,
+                    verified=sorted(k for k, v in values.items() if v == value),
+                    negatives=sorted(k for k, v in values.items() if v != value),
+                    members=[k for k in members if k not in values or values[k] == value]))
+        return out
+
+    def _label_attribute(self, view: AtlasView, store: ConceptStore, look: AttributeLook) -> Decision:
+        """Promote a drawing-level concept named after an attribute value from a selection's drawings, or add them
+        to the concept of that name."""
+        name = attribute_name(look.attribute, look.value)
+        source = {**look.selection.source(view), "attribute": look.attribute, "value": look.value}
+        try:
+            existing = store.state().get(name)
+        except UnknownConceptError:
+            change = store.promote(name, look.members, look.negatives, layer=view.layer, born_round=view.round,
+                                   source=source, unticked=len(look.negatives), verified=look.verified,
+                                   level=DRAWING, actor=self.actor)
+            action = "promote"
+        else:
+            change = store.add(existing.id, look.members, look.negatives, source=source,
+                               unticked=len(look.negatives), verified=look.verified, actor=self.actor)
+            action = "add"
+        return Decision(look.cluster, len(look.selection.points),
+                        len(look.verified) + len(look.negatives), name, look.share, action, change.concept_ids[0],
+                        len(look.negatives), name=name)
 
     def _reviewed(self, view: AtlasView, store: ConceptStore, report: ArtistReport,
                   probes: ProbeCache) -> ArtistReport:
@@ -430,6 +532,56 @@ class SimulatedArtist:
                                verified=judged.verified, actor=self.actor)
             action = "add"
         return look.decision(action, change.concept_ids[0], name)
+
+
+def attribute_name(attribute: str, value: str) -> str:
+    """The name of a drawing-level concept of an attribute value: ``facing left``, ``proportions wide``."""
+    return f"{attribute} {value}".replace("_", " ")
+
+
+def attribute_rates(sketches: Any) -> dict[str, dict[str, float]]:
+    """Each attribute's values' shares among the drawings that record it (empty when none records any).
+
+    Args:
+        sketches: Drawings (:class:`~core.sketch.Sketch`), with their attributes where they record them.
+    """
+    counts: dict[str, Counter[str]] = {}
+    for sketch in sketches:
+        for attribute, value in (sketch.attributes or {}).items():
+            counts.setdefault(attribute, Counter())[str(value)] += 1
+    return {attribute: {value: n / sum(values.values()) for value, n in values.items()}
+            for attribute, values in counts.items()}
+
+
+@dataclass
+class AttributeLook:
+    """An attribute value that dominates a selection's exemplars' drawings.
+
+    Attributes:
+        attribute: The attribute (``facing``).
+        value: Its value there (``left``).
+        share: The value's share of the exemplars' drawings that record the attribute.
+        lift: That share less the value's share of all the atlas's drawings.
+        cluster: The cluster the selection is or is a piece of.
+        selection: The selection.
+        verified: The exemplars' drawings of the value (looked at and kept).
+        negatives: The exemplars' drawings of another value (looked at and unticked).
+        members: Every drawing of the selection but those negatives (the positives).
+    """
+
+    attribute: str
+    value: str
+    share: float
+    lift: float
+    cluster: int
+    selection: Any
+    verified: list[str]
+    negatives: list[str]
+    members: list[str]
+
+    def order(self) -> tuple[float, float, int]:
+        """The most dominated first: the highest share, then lift, then the most drawings looked at."""
+        return (-self.share, -self.lift, -(len(self.verified) + len(self.negatives)))
 
 
 def _uniform(seed: int, *key: Any) -> tuple[float, float]:

@@ -582,6 +582,10 @@ class ArtistConfig:
         follow: What it looks at: ``clusters`` (every cluster and its pieces, then the clearest first) or
             ``suggestions`` (the page's ranked suggestions, one at a time, until none is left).
         review: After labelling, the most review-queue items it judges (each fix it takes is one action); 0: never.
+        attributes: Also name drawing attributes that dominate a selection's exemplars' drawings, as
+            drawing-level concepts ("facing left"), after the parts; off: parts only.
+        attribute_share: A value dominates from this share of the exemplars' drawings that record the attribute.
+        attribute_lift: And this much above its share of all the atlas's drawings.
         seed: Decides which judgments are wrong, and which synonym comes first.
         actor: The name its changes carry in the concept store's event log.
     """
@@ -601,6 +605,9 @@ class ArtistConfig:
     synonyms: bool = MISSING
     follow: str = MISSING
     review: int = MISSING
+    attributes: bool = MISSING
+    attribute_share: float = MISSING
+    attribute_lift: float = MISSING
     seed: int = MISSING
     actor: str = MISSING
 
