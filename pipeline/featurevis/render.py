@@ -558,4 +558,5 @@ def render_one_by_one(
         scores=torch.cat([r.scores for r in results]),
         labels=[label for r in results for label in r.labels],
         reference=results[0].reference if results else "noise",
+        strokes=None if results[0].strokes is None else [image for r in results for image in r.strokes],
     )
