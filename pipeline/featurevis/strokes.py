@@ -33,7 +33,7 @@ import torch
 from core.errors import ConfigError
 from core.sketch import CANVAS_MAX, Sketch
 from pipeline.data.raster import RasterSpec
-from pipeline.featurevis.param import ImageParam, _seeds
+from pipeline.featurevis.param_base import ImageParam, _seeds
 from pipeline.featurevis.soft_raster import bezier_polylines, soft_rasterize
 from pipeline.featurevis.transforms import Transform, warp
 from pipeline.schema import Conf
