@@ -156,6 +156,19 @@ def test_cli_render_and_dream(model_file, tmp_path, capsys) -> None:
         _run(["render", "--model", str(model_file), "--class", "zebra", "--out", str(out)])
 
 
+def test_cli_render_as_strokes_writes_the_drawings_beside_the_picture(model_file, tmp_path, capsys) -> None:
+    from core.ndjson import read_ndjson
+
+    out = tmp_path / "strokes.png"
+    _run(["render", "--model", str(model_file), "--channels", "0-1", "--steps", "4", "--param", "strokes", "--grid",
+          "--out", str(out)])
+    drawings = read_ndjson(out.with_suffix(".ndjson")).sketches
+    assert out.is_file() and len(drawings) == 2 and "wrote" in capsys.readouterr().out
+    for drawing in drawings:
+        assert drawing.word in ("a", "b", "c", "d") and drawing.strokes  # a drawing of a class the model reads it as
+        assert all(0 <= s.min() and s.max() <= 255 for s in drawing.strokes)
+
+
 def test_a_direction_at_the_centre_counts_only_the_centre_position() -> None:
     from pipeline.atlas.icons import fragment_box
     from pipeline.featurevis.objectives import Direction, direction

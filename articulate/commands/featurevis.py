@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from articulate.commands import input_file_limit, parse_int_list, read_sketch_ref
 from core.errors import ConfigError, InputError
@@ -31,9 +31,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     what.add_argument("--direction", help=".npy file: a vector (C,) or several directions (K, C) of the layer")
     what.add_argument("--class", dest="class_", metavar="CLASS", help="a class name or index (its logit)")
     p.add_argument("--steps", type=int, default=256, help="optimisation steps (default 256)")
-    p.add_argument("--lr", type=float, default=0.05, help="learning rate (default 0.05)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 0.05; strokes: atlas.icons.strokes.lr)")
     p.add_argument("--cos-power", type=float, default=1.0, help="cosine power of direction objectives (default 1)")
-    p.add_argument("--param", choices=("fourier", "pixel"), default="fourier", help="image parameterisation")
+    p.add_argument("--param", choices=("fourier", "pixel", "strokes"), default="fourier",
+                   help="image parameterisation; strokes: a few pen strokes, also written as an .ndjson drawing "
+                        "beside the PNG")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reference", default=None,
                    help="ndjson of real sketches (first 256 used) to score against; default: random-start images")
@@ -107,6 +110,20 @@ def _reference(path: str | None, trained: object, limit: int = 256) -> torch.Ten
     return torch.from_numpy(rasterize_batch(sketches, trained.raster))[:, None]
 
 
+def _write_drawings(trained: Any, result: Any, path: Path) -> None:
+    """Write stroke visualizations as Quick, Draw! lines, one a visualization, each named as the class the model
+    reads it as (so the coach and the sketch page open it as a drawing of that class)."""
+    from core.ndjson import write_ndjson
+    from labeling.drawn import read_as
+    from pipeline.featurevis.strokes import strokes_sketch
+
+    words = [read_as(trained.net, image, trained.input_spec, trained.class_names)[0] for image in result.images]
+    count = write_ndjson(path, [strokes_sketch(drawing, word, f"visualization-{i:03d}")
+                                for i, (drawing, word) in enumerate(zip(result.strokes, words))])
+    print(f"wrote {path}: {count} drawing(s) as strokes (open one in /draw or /sketch, or replay it with "
+          f"articulate feedback --sketch {path}:1)")
+
+
 def render_command(args: argparse.Namespace) -> None:
     """``articulate render``: render the asked objectives in one batched optimisation and write PNG(s).
 
@@ -127,6 +144,8 @@ def render_command(args: argparse.Namespace) -> None:
     result = render(trained.net, objectives, trained.input_spec, steps=args.steps, lr=args.lr, param=args.param,
                     seed=args.seed, reference=reference, progress=len(objectives) * args.steps > 2000)
     out = Path(args.out)
+    if result.strokes is not None:
+        _write_drawings(trained, result, out.with_suffix(".ndjson"))
     captions = [f"{label}  q={score:.2g}" for label, score in zip(result.labels, result.scores.tolist())]
     if len(objectives) == 1 or args.grid:
         paths = [save_png(grid_image(result.images, captions), out)]
