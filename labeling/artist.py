@@ -31,9 +31,12 @@ of a selection's exemplars are dominated by one value of an attribute (at least 
 record it, and ``attribute_lift`` above that value's share of all the atlas's drawings), it promotes a drawing-level
 concept named after it ("facing left") from those drawings: the exemplars' drawings of that value are its verified
 positives, the selection's other drawings its unverified ones, and the exemplars' drawings of another value are
-unticked (its negatives). Each value is named once a session, from its most dominated selection (one action, plus
-its unticks), after the parts, which leave it those actions of ``max_actions``; a value named in an earlier round
-gets the drawings added. (With ``follow: suggestions`` it names parts only.)
+unticked (its negatives). Each value is promoted from its most dominated selection and added from every other
+selection it dominates (one action each, plus its unticks; a selection whose drawings it already holds is passed
+over): a value is seldom dominant across classes in one cluster, yet "facing left" dominates a piece of the dogs'
+heads, another of the fish, another of the bicycles, and a concept from one class alone would be that class. It
+does so after the parts, which leave it those actions of ``max_actions``; a value named in an earlier round gets
+the drawings added. (With ``follow: suggestions`` it names parts only.)
 
 Where only some drawings name their parts (``data=mixed``: generated drawings do, real ones do not), it judges the
 exemplars of the drawings with parts only: the others are neither counted, unticked nor verified, and the shares and
@@ -338,21 +341,21 @@ class SimulatedArtist:
         return self._reviewed(view, store, report, probes)
 
     def _attribute_plan(self, view: AtlasView, looks: list[_Look]) -> list[AttributeLook]:
-        """The attribute values that dominate some selection's exemplars' drawings, each from the selection it
-        dominates most, most dominated first, as many as fit in the session's labelling actions (see the module
-        docstring); none where no drawing records attributes (real data)."""
+        """The selections whose exemplars' drawings an attribute value dominates, most dominated first, those that
+        bring a value drawings it does not hold yet, as many as fit in the session's labelling actions (see the
+        module docstring); none where no drawing records attributes (real data)."""
         base = attribute_rates(view.patches.by_key.values())
-        best: dict[tuple[str, str], AttributeLook] = {}
-        for seen in looks if base else ():
-            for look in self.attribute_looks(view, seen.selection, base, seen.cluster):
-                held = best.get((look.attribute, look.value))
-                if held is None or look.order() < held.order():
-                    best[(look.attribute, look.value)] = look
+        found = [look for seen in (looks if base else ())
+                 for look in self.attribute_looks(view, seen.selection, base, seen.cluster)]
+        held: dict[tuple[str, str], set[str]] = {}
         planned, cost = [], 0
-        for look in sorted(best.values(), key=AttributeLook.order):
-            if cost + 1 + len(look.negatives) <= self.label_actions:
-                planned.append(look)
-                cost += 1 + len(look.negatives)
+        for look in sorted(found, key=AttributeLook.order):
+            drawings = held.setdefault((look.attribute, look.value), set())
+            if set(look.members) <= drawings or cost + 1 + len(look.negatives) > self.label_actions:
+                continue
+            planned.append(look)
+            drawings.update(look.members)
+            cost += 1 + len(look.negatives)
         return planned
 
     def attribute_looks(self, view: AtlasView, selection: Any, base: dict[str, dict[str, float]],

@@ -4,11 +4,14 @@ A drawing-level concept (``level: drawing``, such as "facing left") has no map a
 the round's :class:`~pipeline.models.concept_head.DrawingHead` gives each drawing one probability, from the atlas
 layer's activations averaged over the drawing's ink. As a concept of positions is matched in hindsight to the true
 part it overlaps most, a drawing-level concept is matched to the attribute value (``facing=left``) its scores rank
-best: the one whose average precision against "the drawing has this value", over the drawings that record the
-attribute (generated drawings; real ones record none), stands highest above the value's base rate (what scores
-that know nothing reach; matching on the AP alone would favour the commonest values), as a share of the way from
-the base rate to 1. A value fewer than :data:`MIN_DRAWINGS` drawings have, or lack, is not matched: its AP is
-mostly chance. Its metric is ``concept_ap/<key>`` like any concept's: that AP.
+best: the one its scores separate best from the rest, by the area under the ROC curve. A value is compared over
+the drawings of the classes it varies in (some of their drawings have it, some not), as far as they record the
+attribute (generated drawings do; real ones record none): so "omitted=fin" is fish without a fin against fish
+with one, and a head that only knows the class matches nothing. The AUC is the same for a rare value as for a
+common one, where average precision starts at the value's base rate (matching on the AP would favour the
+commonest values). A value fewer than :data:`MIN_DRAWINGS` of those drawings have, or lack, is not matched: its
+ranking is mostly chance. Its metric is ``concept_ap/<key>`` like any concept's: the average precision for that
+value over those drawings.
 """
 
 from __future__ import annotations
@@ -41,9 +44,9 @@ class DrawingConceptResult:
         ap_key: Its metric's key (``concept_ap/<slug>_<id>``).
         ap: Its average precision against the attribute value it matches; None where no drawing records one.
         matched: That value as ``attribute=value`` (None without attributes).
-        base_rate: That value's share of the drawings that record its attribute (the AP of scores that know
-            nothing).
-        ap_by_value: The best-matched values' APs (``attribute=value`` -> AP), best first.
+        auc: The area under the ROC curve of that match (0.5: chance).
+        base_rate: That value's share of the drawings it was compared over (the AP of scores that know nothing).
+        ap_by_value: The best-matched values' APs (``attribute=value`` -> AP), best matched first.
         present_fraction: The share of the split's drawings it scores at least the threshold.
         drawings: How many drawings record attributes (those the AP is over).
     """
@@ -53,6 +56,7 @@ class DrawingConceptResult:
     ap_key: str
     ap: float | None
     matched: str | None
+    auc: float | None = None
     base_rate: float | None = None
     ap_by_value: dict[str, float] = field(default_factory=dict)
     present_fraction: float = 0.0
@@ -101,29 +105,34 @@ def drawing_results(concepts: Sequence[dict], scores: np.ndarray, sketches: Sequ
     Returns:
         One result per concept; AP and match None where no drawing records an attribute.
     """
+    from sklearn.metrics import roc_auc_score
+
     from pipeline.atlas.attributes import attribute_codes
 
     recorded = np.array([bool(s.attributes) for s in sketches], dtype=bool)
-    # ("attribute=value", (n,) the drawing has it, (n,) the drawing records the attribute)
+    words = np.array([s.word for s in sketches])
+    # ("attribute=value", (n,) the drawing has it, (n,) the drawing is compared: see the module docstring)
     columns: list[tuple[str, np.ndarray, np.ndarray]] = []
     for name, (codes, values) in attribute_codes([s.key_id for s in sketches], sketches).items():
         for i, value in enumerate(values):
-            columns.append((f"{name}={value}", codes == i + 1, codes > 0))
+            has = codes == i + 1
+            varies = [w for w in np.unique(words[has]) if not has[(words == w) & (codes > 0)].all()]
+            columns.append((f"{name}={value}", has, np.isin(words, varies) & (codes > 0)))
     results = []
     for d, concept in enumerate(concepts):
-        found: list[tuple[float, str, float, float]] = []  # (AP's gain over the base rate, value, AP, base rate)
+        found: list[tuple[float, str, float, float]] = []  # (AUC, value, AP, base rate)
         for label, has, records in columns if recorded.any() else ():
-            if min(has.sum(), (records & ~has).sum()) < MIN_DRAWINGS:
+            if min((records & has).sum(), (records & ~has).sum()) < MIN_DRAWINGS:
                 continue
             ap = presence_aps(scores[records, d:d + 1], has[records, None])[0]
-            base = float(has[records].mean())
-            found.append(((ap - base) / (1.0 - base), label, ap, base))
+            found.append((float(roc_auc_score(has[records], scores[records, d])), label, ap,
+                          float(has[records].mean())))
         found.sort(key=lambda item: (-item[0], item[1]))
-        _, matched, ap, base = found[0] if found else (None, None, None, None)
+        auc, matched, ap, base = found[0] if found else (None, None, None, None)
         results.append(DrawingConceptResult(
             id=str(concept["id"]), name=str(concept["name"]),
             ap_key=metric_key("concept_ap", str(concept["name"]), str(concept["id"])), ap=ap, matched=matched,
-            base_rate=base, ap_by_value={label: value for _, label, value, _ in found[:TOP_VALUES]},
+            auc=auc, base_rate=base, ap_by_value={label: value for _, label, value, _ in found[:TOP_VALUES]},
             present_fraction=float((scores[:, d] >= threshold).mean()) if len(scores) else 0.0,
             drawings=int(recorded.sum())))
     return results
