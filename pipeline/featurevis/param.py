@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from core.errors import ConfigError
-from pipeline.featurevis.param_base import ImageParam, _seeds  # beneath this module and strokes.py
+from pipeline.featurevis.param_base import ImageParam, seeds_for  # beneath this module and strokes.py
 
 #: Lucid divides the spectrum by this so its initial pixel values have a sensible scale.
 FOURIER_MAGIC = 4.0
@@ -116,7 +116,7 @@ def fourier_image(
         ConfigError: If an argument is out of range.
     """
     _check(batch, channels, size)
-    spectrum = _noise((channels, size, size // 2 + 1, 2), _seeds(batch, seed), sd, device)
+    spectrum = _noise((channels, size, size // 2 + 1, 2), seeds_for(batch, seed), sd, device)
     return FourierImage(spectrum, size, decay_power, bias).to(device)
 
 
@@ -148,7 +148,7 @@ def pixel_image(
         ConfigError: If an argument is out of range.
     """
     _check(batch, channels, size)
-    return PixelImage(_noise((channels, size, size), _seeds(batch, seed), sd, device), bias).to(device)
+    return PixelImage(_noise((channels, size, size), seeds_for(batch, seed), sd, device), bias).to(device)
 
 
 def make_param(

@@ -84,7 +84,19 @@ def decorrelate_colors(image: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bchw,dc->bdhw", image, matrix)
 
 
-def _seeds(batch: int, seed: int | Sequence[int]) -> list[int]:
+def seeds_for(batch: int, seed: int | Sequence[int]) -> list[int]:
+    """One seed per image of a batch.
+
+    Args:
+        batch: Number of images.
+        seed: One int (image i gets ``seed + i``) or one seed per image.
+
+    Returns:
+        The batch's seeds.
+
+    Raises:
+        ConfigError: A sequence of another length than the batch.
+    """
     if isinstance(seed, int) and not isinstance(seed, bool):
         return [seed + i for i in range(batch)]
     seeds = [int(s) for s in seed]

@@ -23,6 +23,7 @@ from core.sketch import Sketch
 from pipeline.data.raster import RasterSpec
 from pipeline.featurevis.objectives import OUTPUT, Objective, group
 from pipeline.featurevis.param import make_param
+from pipeline.featurevis.param_base import seeds_for
 from pipeline.featurevis.strokes import StrokeSettings, StrokeTransform
 from pipeline.featurevis.regularizers import Regularizer, boundary, l2, total_variation
 from pipeline.featurevis.transforms import Transform, default_transforms
@@ -281,15 +282,6 @@ def _check_args(objectives: object, steps: object, lr: object, size: int) -> lis
     return list(objectives)
 
 
-def _seeds(batch: int, seed: int | Sequence[int]) -> list[int]:
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        return [seed + i for i in range(batch)]
-    seeds = [int(s) for s in seed]
-    if len(seeds) != batch:
-        raise ConfigError(f"render: {len(seeds)} seeds for {batch} objectives; give one int or one seed per objective")
-    return seeds
-
-
 def default_regularizers(background: float) -> list[Regularizer]:
     """The regularisers :func:`render` uses unless told otherwise: light TV, L2 and boundary penalties.
 
@@ -367,7 +359,7 @@ def render(
     if lr is None:
         lr = options["settings"].lr if options else DEFAULT_LR
     objectives = _check_args(objectives, steps, lr, size)
-    seeds = _seeds(len(objectives), seed)
+    seeds = seeds_for(len(objectives), seed)
     if device is None:
         first = next(model.parameters(), None)
         device = first.device if first is not None else torch.device("cpu")
@@ -549,7 +541,7 @@ def render_one_by_one(
     objectives = list(objectives) if not isinstance(objectives, Objective) else [objectives]
     if not objectives:
         raise ConfigError("render: give a non-empty list of objectives (one per image)")
-    seeds = _seeds(len(objectives), seed)
+    seeds = seeds_for(len(objectives), seed)
     results = [render(model, [o], input_spec, seed=[s], **kwargs) for o, s in zip(objectives, seeds)]
     return RenderResult(
         images=torch.cat([r.images for r in results]),

@@ -33,7 +33,7 @@ import torch
 from core.errors import ConfigError
 from core.sketch import CANVAS_MAX, Sketch
 from pipeline.data.raster import RasterSpec
-from pipeline.featurevis.param_base import ImageParam, _seeds
+from pipeline.featurevis.param_base import ImageParam, seeds_for
 from pipeline.featurevis.soft_raster import bezier_polylines, soft_rasterize
 from pipeline.featurevis.transforms import Transform, warp
 from pipeline.schema import Conf
@@ -328,7 +328,7 @@ def stroke_image(
     Raises:
         ConfigError: If the seeds or fixed drawings do not match the batch.
     """
-    seeds = _seeds(batch, seed)
+    seeds = seeds_for(batch, seed)
     points = torch.stack([_initial_points(s, settings) for s in seeds])
     packed = opacity = None
     if fixed is not None:
