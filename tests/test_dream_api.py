@@ -10,17 +10,13 @@ import httpx
 import pytest
 
 from labeling.jobs import Jobs, UnknownJobError
+from tests.jobs import wait_for_job
 
 CAT = [[[40, 60, 80, 100, 120], [40, 42, 44, 46, 48]], [[60, 60, 62], [60, 120, 180]]]
 
 
-def _wait(api, job_id: str, timeout: float = 60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        state = api.get(f"/api/jobs/{job_id}").json()
-        if state["status"] in ("done", "cancelled", "failed") or time.monotonic() > deadline:
-            return state
-        time.sleep(0.05)
+def _wait(api: httpx.Client, job_id: str, timeout: float = 60.0) -> dict:
+    return wait_for_job(api, job_id, timeout)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ bad requests get one clear error. And atlas icons drawn as strokes."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
@@ -14,17 +13,13 @@ import numpy as np
 import pytest
 
 from core.ndjson import read_ndjson
+from tests.jobs import wait_for_job
 
 CAT = [[[40, 60, 80, 100, 120], [40, 42, 44, 46, 48]], [[60, 60, 62], [60, 120, 180]]]
 
 
 def _wait(api: httpx.Client, job_id: str, timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        state = api.get(f"/api/jobs/{job_id}").json()
-        if state["status"] in ("done", "cancelled", "failed") or time.monotonic() > deadline:
-            return state
-        time.sleep(0.05)
+    return wait_for_job(api, job_id, timeout)
 
 
 def _done(api: httpx.Client, path: str, body: dict) -> dict:
