@@ -208,6 +208,17 @@ def test_a_write_naming_an_index_beyond_bounds_writes_nothing(server: Server, pa
     _assert_refused(server, "POST", path, _with_version(server, body), (400,))
 
 
+@pytest.mark.parametrize("body, words", [
+    ({"strokes": CAT, "concept": "ear\x00"}, "concept"),
+    ({"strokes": CAT, "concept": "\ud800ear"}, ""),
+    ({"strokes": CAT, "concept": "x" * 201}, "concept"),
+    ({"strokes": CAT, "concept": "ear", "target": "ca\x00t"}, ""),
+    ({"strokes": [[[BIG], [1]]], "concept": "ear"}, ""),
+])
+def test_show_me_refuses_a_hostile_concept_class_or_drawing(server: Server, body: dict, words: str) -> None:
+    _assert_refused(server, "POST", "/api/showme", body, (400, 404, 422), words)
+
+
 def test_a_version_beyond_bounds_answers_400(server: Server) -> None:
     _assert_refused(server, "POST", "/api/undo", {"expected_version": BIG}, (400,), "expected_version")
     _assert_refused(server, "DELETE", "/api/concepts/c1?expected_version=99999999999999999999", None, (400,))
